@@ -273,6 +273,10 @@ log_write(enum log_level level, const char *msg, int r)
 	} while (w < 0 && errno == EINTR);
 }
 
+/* The format attribute lets clang's -Wformat-nonliteral see fmt is checked at the callers. */
+static void log_vmsg(enum log_level level, int r, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static void
 log_vmsg(enum log_level level, int r, const char *fmt, va_list ap)
 {
