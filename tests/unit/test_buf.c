@@ -182,7 +182,7 @@ test_buf_consume_drops_prefix(void **state)
 }
 
 static void
-test_buf_steal_hands_over_data_and_reinitialises(void **state)
+test_buf_steal_hands_over_data_and_leaves_no_storage(void **state)
 {
 	struct buf b;
 	size_t len = 0;
@@ -193,9 +193,10 @@ test_buf_steal_hands_over_data_and_reinitialises(void **state)
 	s = buf_steal(&b, &len);
 	assert_string_equal(s, "owned");
 	assert_int_equal(len, 5);
-	assert_non_null(b.data);
-	assert_true(b.data != s);
+	/* nothing left to free: a stolen stack buffer needs no buf_clear */
+	assert_null(b.data);
 	assert_int_equal(b.len, 0);
+	assert_int_equal(b.cap, 0);
 	buf_puts(&b, "next");
 	assert_string_equal(b.data, "next");
 	free(s);
@@ -203,6 +204,14 @@ test_buf_steal_hands_over_data_and_reinitialises(void **state)
 	s = buf_steal(&b, NULL);
 	assert_string_equal(s, "next");
 	free(s);
+	/* stealing an empty, storage-less buffer still gives a string */
+	s = buf_steal(&b, &len);
+	assert_string_equal(s, "");
+	assert_int_equal(len, 0);
+	free(s);
+	/* printf works from the storage-less state */
+	buf_printf(&b, "%d", 42);
+	assert_string_equal(b.data, "42");
 	buf_clear(&b);
 }
 
@@ -239,7 +248,7 @@ main(void)
 		cmocka_unit_test(test_buf_printf_large_output),
 		cmocka_unit_test(test_buf_reset_empties_and_keeps_storage),
 		cmocka_unit_test(test_buf_consume_drops_prefix),
-		cmocka_unit_test(test_buf_steal_hands_over_data_and_reinitialises),
+		cmocka_unit_test(test_buf_steal_hands_over_data_and_leaves_no_storage),
 		cmocka_unit_test(test_buf_clear_accepts_null_and_allows_reinit),
 	};
 
