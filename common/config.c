@@ -367,6 +367,7 @@ static char *
 config_show(const char *value)
 {
 	struct buf b;
+	char *result;
 	size_t i;
 
 	buf_init(&b);
@@ -379,7 +380,9 @@ config_show(const char *value)
 	if (value[i] != '\0')
 		buf_puts(&b, "...");
 	buf_putc(&b, '\'');
-	return buf_steal(&b, NULL);
+	result = buf_steal(&b, NULL);
+	buf_clear(&b); /* buf_steal re-initialises b */
+	return result;
 }
 
 static char **
@@ -1512,6 +1515,7 @@ static char *
 config_key_sources(const struct config_key *k)
 {
 	struct buf b;
+	char *result;
 	char *env = config_env_name(k->name);
 
 	buf_init(&b);
@@ -1521,7 +1525,9 @@ config_key_sources(const struct config_key *k)
 	if (k->type == CONFIG_TYPE_SECRET)
 		buf_printf(&b, ", or credential file %s in $CREDENTIALS_DIRECTORY", k->name);
 	free(env);
-	return buf_steal(&b, NULL);
+	result = buf_steal(&b, NULL);
+	buf_clear(&b); /* buf_steal re-initialises b */
+	return result;
 }
 
 static int
