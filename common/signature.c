@@ -336,11 +336,12 @@ static const char *
 signature_find_body_hash(const struct signature_url *u, size_t *len_out)
 {
 	const char *q = u->query;
-	const char *end = q + u->query_len;
+	const char *end;
 	size_t klen = strlen(SIGNATURE_BODY_PARAM);
 
 	if (q == NULL)
 		return NULL;
+	end = q + u->query_len;
 	while (q < end) {
 		const char *amp = memchr(q, '&', (size_t)(end - q));
 		const char *seg_end = amp != NULL ? amp : end;
