@@ -108,7 +108,7 @@ signature_url_parse(const char *url, struct signature_url *u)
 	       (signature_is_alpha(url[scheme_len]) || signature_is_digit(url[scheme_len]) ||
 		url[scheme_len] == '+' || url[scheme_len] == '-' || url[scheme_len] == '.'))
 		scheme_len++;
-	if (len - scheme_len < 3 || memcmp(url + scheme_len, "://", 3) != 0)
+	if (strncmp(url + scheme_len, "://", 3) != 0)
 		return -EINVAL;
 	if (scheme_len == 5 && signature_ascii_eq(url, "https", 5))
 		u->dflt = ":443";
