@@ -656,6 +656,17 @@ json_utf8_valid_prefix(const unsigned char *s, size_t len)
 	while (i < len) {
 		size_t n;
 
+		/* ASCII fast path, eight bytes at a time (memcpy: no alignment needed) */
+		while (len - i >= sizeof(uint64_t)) {
+			uint64_t w;
+
+			memcpy(&w, s + i, sizeof(w));
+			if ((w & UINT64_C(0x8080808080808080)) != 0)
+				break;
+			i += sizeof(w);
+		}
+		if (i == len)
+			break;
 		if (s[i] < 0x80) {
 			i++;
 			continue;
