@@ -654,6 +654,7 @@ test_json_gen_verbatim_embeds_cached_fragments_with_separators(void **state)
 	struct json_gen *g = json_gen_new();
 	struct json_gen *frag = json_gen_new();
 	struct json_doc *doc = NULL;
+	const char *text;
 	size_t len = 0;
 	char *cached;
 
@@ -673,7 +674,8 @@ test_json_gen_verbatim_embeds_cached_fragments_with_separators(void **state)
 	assert_string_equal(json_gen_text(g, NULL),
 			    "{\"workers\":[{\"sid\":\"WK1\"},{\"sid\":\"WK1\"}],\"n\":2}");
 	/* the result is one valid document */
-	assert_int_equal(json_parse(json_gen_text(g, &len), len, NULL, &doc, NULL), 0);
+	text = json_gen_text(g, &len);
+	assert_int_equal(json_parse(text, len, NULL, &doc, NULL), 0);
 	json_doc_free(doc);
 	free(cached);
 	json_gen_free(frag);
