@@ -27,6 +27,7 @@ import select
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -453,28 +454,25 @@ def sim_client(base_url, account_sid, username, password, timeout=DEFAULT_TIMEOU
 
 
 def _make_http_client_class():
-    from twilio.http.http_client import TwilioHttpClient
+    # The host rewriting lives in tests/sim/simclient.py (written with the emulator);
+    # this adds a request timeout (a hung emulator must fail a test, not stall it) and a
+    # record of the requests made, so tests can count pages.
+    simdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'sim')
+    if simdir not in sys.path:
+        sys.path.append(simdir)
+    import simclient
 
-    class _SimHttpClient(TwilioHttpClient):
-        """The official HTTP client with Twilio's hosts rewritten to the emulator."""
-        HOSTS = ('https://taskrouter.twilio.com', 'https://sync.twilio.com',
-                 'https://api.twilio.com')
-
+    class _SimHttpClient(simclient.SimHttpClient):
         def __init__(self, base_url, timeout=DEFAULT_TIMEOUT):
-            super().__init__(timeout=timeout)
-            self.base_url = base_url.rstrip('/')
-            self.requests = []  # (method, rewritten url) of every request, in order
+            super().__init__(base_url, timeout=timeout)
+            self.requests = []  # (method, emulator URL) of every request, in order
 
         def request(self, method, url, params=None, data=None, headers=None, auth=None,
                     timeout=None, allow_redirects=False):
-            for host in self.HOSTS:
-                if url.startswith(host):
-                    url = self.base_url + url[len(host):]
-                    break
-            else:
-                if not url.startswith(self.base_url):
-                    raise AssertionError('request to a non-emulator URL: ' + url)
-            self.requests.append((method, url))
+            target = self.rewrite(url)
+            if not target.startswith(self.sim_base_url):
+                raise AssertionError('request to a non-emulator URL: ' + url)
+            self.requests.append((method, target))
             return super().request(method, url, params=params, data=data, headers=headers,
                                    auth=auth, timeout=timeout, allow_redirects=allow_redirects)
 

@@ -14,7 +14,6 @@ import urllib.parse
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-import trhub_harness as th  # noqa: F401  (fixtures)
 from trhub_tr import Workspace
 
 SID = re.compile(r'^[A-Z]{2}[0-9a-f]{32}$')
@@ -438,18 +437,20 @@ def test_bad_credentials_401_20003(sim, mode):
         with raises_rest(401, 20003):
             c.taskrouter.v1.workspaces(sim.workspace_sid).fetch()
         with raises_rest(401, 20003):
-            c.sync.v1.services(sim.sync_service_sid).documents.list()
+            c.sync.v1.services(sim.sync_service_sid).fetch()
         with raises_rest(401, 20003):
-            c.conferences.list()
+            c.conferences('CF' + '0' * 32).fetch()
+        with raises_rest(401, 20003):
+            c.taskrouter.v1.workspaces(sim.workspace_sid).tasks.create(attributes='{}')
 
 
 def test_api_key_cannot_be_used_with_auth_token_and_vice_versa(sim):
     mixed = sim.client(username=sim.api_key, password=sim.auth_token)
     with raises_rest(401, 20003):
-        mixed.taskrouter.v1.workspaces(sim.workspace_sid).workers.list()
+        mixed.taskrouter.v1.workspaces(sim.workspace_sid).fetch()
     mixed2 = sim.client(username=sim.account_sid, password=sim.api_secret)
     with raises_rest(401, 20003):
-        mixed2.taskrouter.v1.workspaces(sim.workspace_sid).workers.list()
+        mixed2.taskrouter.v1.workspaces(sim.workspace_sid).fetch()
 
 
 def test_error_bodies_have_twilio_shape(sim):
