@@ -514,3 +514,91 @@ def test_real_time_statistics_counts_tasks_by_status(sim):
     assert status[tasks[0].sid] == 'pending'
     assert rt.longest_task_waiting_sid == tasks[0].sid
     assert isinstance(rt.longest_task_waiting_age, int) and rt.longest_task_waiting_age >= 0
+
+
+# --- statistics endpoints ------------------------------------------------------------
+
+def _small_history(sim, w):
+    """3 tasks created, 1 canceled, 1 reserved by the only available worker."""
+    alice = w.add_worker('alice', activity='Available')
+    bob = w.add_worker('bob')
+    tasks = [w.add_task(priority=p) for p in (1, 2, 3)]
+    w.wait_worker_reservation(alice.sid)
+    pending = [t for t in tasks if w.task(t.sid).assignment_status == 'pending']
+    w.ws.tasks(pending[0].sid).update(assignment_status='canceled', reason='hangup')
+    return alice, bob, tasks
+
+
+def test_statistics_endpoints_read_into_typed_objects(sim):
+    w = Workspace(sim, sim.client())
+    alice, bob, tasks = _small_history(sim, w)
+    q = w.queues['support']
+    s = w.ws.statistics().fetch()
+    assert s.workspace_sid == sim.workspace_sid and s.account_sid == sim.account_sid
+    assert isinstance(s.realtime, dict) and isinstance(s.cumulative, dict)
+    assert int(s.cumulative['tasks_created']) == 3
+    assert int(s.cumulative['tasks_canceled']) == 1
+    assert int(s.cumulative['reservations_created']) == 1
+    assert int(s.realtime['total_workers']) == 2
+    rt = w.ws.real_time_statistics().fetch()
+    assert {k: int(v) for k, v in rt.tasks_by_status.items() if k in
+            ('pending', 'reserved', 'assigned', 'wrapping')} == \
+        {'pending': 1, 'reserved': 1, 'assigned': 0, 'wrapping': 0}
+    cum = w.ws.cumulative_statistics().fetch()
+    assert (cum.tasks_created, cum.tasks_canceled, cum.tasks_completed) == (3, 1, 0)
+    assert (cum.reservations_created, cum.reservations_accepted) == (1, 0)
+    assert isinstance(cum.start_time, datetime.datetime)
+    assert isinstance(cum.end_time, datetime.datetime) and cum.end_time >= cum.start_time
+    assert 14 * 60 <= (cum.end_time - cum.start_time).total_seconds() <= 16 * 60, \
+        'Minutes defaults to 15'
+    one = w.ws.cumulative_statistics().fetch(minutes=1)
+    assert (one.end_time - one.start_time).total_seconds() == 60
+    qs = w.ws.task_queues(q.sid).statistics().fetch()
+    assert qs.task_queue_sid == q.sid
+    assert int(qs.cumulative['tasks_entered']) == 3
+    assert int(qs.realtime['total_eligible_workers']) == 2
+    qrt = w.ws.task_queues(q.sid).real_time_statistics().fetch()
+    assert qrt.task_queue_sid == q.sid
+    assert qrt.total_eligible_workers == 2
+    assert qrt.total_tasks == 2
+    assert qrt.longest_task_waiting_sid in {t.sid for t in tasks}
+    qcum = w.ws.task_queues(q.sid).cumulative_statistics().fetch()
+    assert (qcum.tasks_entered, qcum.tasks_canceled, qcum.reservations_created) == (3, 1, 1)
+    lst = w.ws.task_queues.statistics.list()
+    assert [x.task_queue_sid for x in lst] == [q.sid]
+    assert int(lst[0].cumulative['tasks_entered']) == 3
+    wst = w.ws.workers.statistics().fetch()
+    assert int(wst.realtime['total_workers']) == 2
+    assert int(wst.cumulative['reservations_created']) == 1
+    wrt = w.ws.workers.real_time_statistics().fetch()
+    acts = {a['friendly_name']: int(a['workers']) for a in wrt.activity_statistics}
+    assert acts['Available'] == 1 and acts['Offline'] == 1
+    wcum = w.ws.workers.cumulative_statistics().fetch()
+    assert wcum.reservations_created == 1
+    names = {d['friendly_name'] for d in wcum.activity_durations}
+    assert {'Available', 'Offline'} <= names
+    one_worker = w.ws.workers(alice.sid).statistics().fetch()
+    assert int(one_worker.cumulative['reservations_created']) == 1
+    wf = w.ws.workflows(sim.workflow_sid).cumulative_statistics().fetch()
+    assert wf.tasks_entered == 3
+
+
+def test_bulk_queue_real_time_statistics_json_body(sim):
+    w = Workspace(sim, sim.client())
+    _small_history(sim, w)
+    q = w.queues['support']
+    status, _, body = sim.http_json('POST', sim.ws_path + '/TaskQueues/RealTimeStatistics',
+                                    json_body={'QueueSids': [q.sid]})
+    assert status == 200, body
+    assert body['task_queue_response_count'] == 1
+    item = body['task_queue_data'][0]
+    assert item['task_queue_sid'] == q.sid
+    assert int(item['tasks_by_status']['pending']) == 1
+    assert int(item['total_eligible_workers']) == 2
+    status, _, body = sim.http_json('POST', sim.ws_path + '/TaskQueues/RealTimeStatistics',
+                                    json_body={'QueueSids': []})
+    assert status == 400
+    status, _, body = sim.http_json('POST', sim.ws_path + '/TaskQueues/RealTimeStatistics',
+                                    json_body={'QueueSids': ['WQ%032x' % i
+                                                             for i in range(51)]})
+    assert status == 400
