@@ -1,0 +1,117 @@
+#pragma once
+
+/*
+ * model: trhubd's live picture of the workspace, built from Twilio at start
+ * (rebuild.c) and kept current by event callbacks (events.c). It owns tasks,
+ * their reservations, workers, activities, queues, conferences seen in task
+ * attributes, per-agent counters for the current day, the latest statistics
+ * (stats.c stores them here) and a bounded ring of recent events.
+ *
+ * Ordering: callbacks can arrive duplicated and out of order. Each resource
+ * remembers the TimestampMs and version (TaskVersion, WorkerVersion,
+ * ReservationVersion) of the last event applied to it; an event that is not
+ * newer is a duplicate or stale and changes nothing (MODEL_STALE_EVENT). A
+ * terminal task state (completed, canceled, deleted) is never undone by an
+ * older event.
+ *
+ * Listeners: every applied change is reported once, synchronously, to the
+ * registered listener (main wires it to stream, stats and syncpub). The
+ * listener must not call model_apply re-entrantly.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "form.h"
+#include "json.h"
+
+struct model;
+
+enum model_outcome {
+	MODEL_APPLIED = 0,
+	MODEL_STALE_EVENT = 1, /* duplicate or older than what is known: nothing changed */
+	MODEL_IGNORED = 2,     /* event type trhub does not track */
+};
+
+enum model_change_kind {
+	MODEL_CHANGE_TASK,	/* task added or changed; sid = WT */
+	MODEL_CHANGE_TASK_GONE, /* task finished or deleted: removed from the open set */
+	MODEL_CHANGE_WORKER,	/* sid = WK */
+	MODEL_CHANGE_WORKER_GONE,
+	MODEL_CHANGE_RESERVATION, /* sid = WR */
+	MODEL_CHANGE_QUEUE,	  /* sid = WQ */
+	MODEL_CHANGE_ACTIVITY,	  /* sid = WA */
+	MODEL_CHANGE_WORKSPACE,
+	MODEL_CHANGE_STATS, /* new statistics stored */
+	MODEL_CHANGE_EVENT, /* an event was added to the ring; seq = its id */
+};
+
+struct model_change {
+	enum model_change_kind kind;
+	const char *sid; /* borrowed for the call */
+	uint64_t seq;	 /* MODEL_CHANGE_EVENT: ring sequence number */
+};
+
+typedef void model_listener_cb(const struct model_change *change, void *arg);
+
+struct model_options {
+	size_t event_ring_size;		    /* recent events kept (default 1024) */
+	int64_t (*now_ms)(void *clock_arg); /* wall clock, injectable for tests; NULL = real */
+	void *clock_arg;
+	int day_start_minutes; /* local minutes after midnight when "today" starts */
+	const char *timezone;  /* for the day boundary; NULL = UTC */
+};
+
+struct model *model_new(const struct model_options *options);
+void model_free(struct model *m);
+void model_set_listener(struct model *m, model_listener_cb *cb, void *arg);
+
+/*
+ * Applies one TaskRouter event callback (the form fields of twilio-api.md
+ * section 6). Returns MODEL_APPLIED, MODEL_STALE_EVENT or MODEL_IGNORED, or
+ * -EINVAL with *cause_out when required fields are missing or malformed (the
+ * model is unchanged).
+ */
+int model_apply_event(struct model *m, const struct form *event, char **cause_out);
+
+/*
+ * Rebuild from the REST API: begin marks every resource unseen; each upsert
+ * (one JSON object as the REST list returns it) marks it seen; end removes
+ * what was not seen (reported as *_GONE) and reports changes. Used at start
+ * and by periodic reconciliation; an upsert never overrides state newer than
+ * the REST snapshot (events applied since the fetch began win).
+ */
+void model_rebuild_begin(struct model *m);
+int model_upsert_workspace(struct model *m, const struct json_value *workspace);
+int model_upsert_activity(struct model *m, const struct json_value *activity);
+int model_upsert_queue(struct model *m, const struct json_value *queue);
+int model_upsert_worker(struct model *m, const struct json_value *worker);
+int model_upsert_task(struct model *m, const struct json_value *task);
+int model_upsert_reservation(struct model *m, const struct json_value *reservation);
+void model_rebuild_end(struct model *m);
+bool model_is_built(const struct model *m);
+
+/* Statistics (stats.c): stores the KPI document (a JSON object text it copies). */
+void model_set_stats(struct model *m, const char *stats_json, size_t len);
+/* The latest KPI document or NULL before the first refresh. */
+const char *model_stats_json(const struct model *m, size_t *len_out);
+
+/* Counts */
+size_t model_task_count(const struct model *m);
+size_t model_worker_count(const struct model *m);
+
+/* Snapshots for /api/... and SSE (JSON written into g; field names documented in trhubd(8)). */
+void model_tasks_json(const struct model *m, struct json_gen *g);
+void model_task_json(const struct model *m, const char *sid, struct json_gen *g);
+void model_workers_json(const struct model *m, struct json_gen *g);
+void model_worker_json(const struct model *m, const char *sid, struct json_gen *g);
+void model_queues_json(const struct model *m, struct json_gen *g);
+void model_activities_json(const struct model *m, struct json_gen *g);
+void model_workspace_json(const struct model *m, struct json_gen *g);
+/* The event with this ring sequence number as JSON, or false when it left the ring. */
+bool model_event_json(const struct model *m, uint64_t seq, struct json_gen *g);
+/* Oldest and newest sequence numbers in the ring (0, 0 when empty). */
+void model_event_range(const struct model *m, uint64_t *oldest_out, uint64_t *newest_out);
+/* The latest event's form fields as a JSON object (SyncTaskRouterEvents), false when none. */
+bool model_last_event_fields_json(const struct model *m, struct json_gen *g);
