@@ -135,20 +135,34 @@ sim_clock_arm(struct sim_clock *c)
 	evtimer_add(c->ev, &tv);
 }
 
-/* Fires every due timer in (deadline, seq) order, then re-arms. */
+/*
+ * Fires every timer due by the time target_offset_ms makes "now", in
+ * (deadline, seq) order, then re-arms. While a timer's callback runs, the
+ * clock reads that timer's deadline (the offset steps forward through the
+ * deadlines), so a timer added from a callback is scheduled relative to the
+ * moment its parent fired, as if the time had really passed.
+ */
 static void
-sim_clock_fire(struct sim_clock *c)
+sim_clock_fire(struct sim_clock *c, int64_t target_offset_ms)
 {
-	if (c->firing)
+	if (c->firing) {
+		if (target_offset_ms > c->offset_ms)
+			c->offset_ms = target_offset_ms;
 		return;
+	}
 	c->firing = true;
-	while (c->n > 0 && c->heap[0]->deadline_ms <= sim_clock_now_ms(c)) {
+	while (c->n > 0 && c->heap[0]->deadline_ms <= sim_clock_wall_ms() + target_offset_ms) {
 		struct sim_timer *t = c->heap[0];
+		int64_t step = t->deadline_ms - sim_clock_wall_ms();
 
+		if (step > c->offset_ms)
+			c->offset_ms = step;
 		sim_clock_remove_at(c, 0);
 		t->cb(t->arg);
 		free(t);
 	}
+	if (target_offset_ms > c->offset_ms)
+		c->offset_ms = target_offset_ms;
 	c->firing = false;
 	sim_clock_arm(c);
 }
@@ -158,7 +172,7 @@ sim_clock_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim_clock *c = arg;
 
-	sim_clock_fire(c);
+	sim_clock_fire(c, c->offset_ms);
 }
 
 struct sim_clock *
@@ -206,10 +220,9 @@ sim_clock_advance(struct sim_clock *c, int64_t ms)
 {
 	if (ms <= 0)
 		return;
-	c->offset_ms += ms;
+	sim_clock_fire(c, c->offset_ms + ms);
 	log_info("clock advanced by %lld ms (offset %lld ms)", (long long)ms,
 		 (long long)c->offset_ms);
-	sim_clock_fire(c);
 }
 
 void

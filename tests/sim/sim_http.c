@@ -877,6 +877,8 @@ sim_http_call_continue(struct sim_http_call *call)
 		return;
 	}
 	if (!call->entry->route->no_auth && !sim_http_authorized(h, r)) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
+				  "Basic realm=\"Twilio API\"");
 		sim_reply_error(r, 401, 20003, "Authentication Error - invalid username");
 		return;
 	}
