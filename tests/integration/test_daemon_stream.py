@@ -1,0 +1,179 @@
+"""GET /api/stream (Server-Sent Events): snapshot on connect, then event/task/worker
+messages with ids, heartbeats, Last-Event-ID resume from the event ring (a fresh
+snapshot when the id left it), slow clients dropped, a client cap."""
+
+import json
+
+import pytest
+
+import daemon_harness as dh
+
+make_stack = dh.make_stack_fixture()
+
+RING = 10
+
+
+@pytest.fixture
+def stack(make_stack):
+    return make_stack(daemon_env={'TRHUB_RECENT_EVENTS_MAX': str(RING),
+                                  'TRHUB_MAX_SSE_CLIENTS': '4'})
+
+
+def factory(stack):
+    return dh.EventFactory(stack.sim.account_sid, stack.sim.workspace_sid,
+                           workflow_sid=stack.sim.workflow_sid)
+
+
+def post_tasks(stack, f, n):
+    evs = []
+    for _ in range(n):
+        ev = f.task('task.created', dh.rand_sid('WT'), 'pending')
+        assert stack.webhook(ev).status == 204
+        evs.append(ev)
+    return evs
+
+
+def mentions(msg, value):
+    return msg['data'] is not None and value in msg['data']
+
+
+def test_snapshot_then_live_messages(stack):
+    f = factory(stack)
+    first = post_tasks(stack, f, 2)
+    c = dh.SSEClient(stack.daemon.port)
+    try:
+        c.wait(lambda c: c.messages, what='the first SSE message')
+        assert c.status == 200
+        assert c.headers.get('content-type', '').startswith('text/event-stream'), c.headers
+        snap = c.messages[0]
+        assert snap['event'] == 'snapshot', 'the first message is the snapshot: %r' % snap
+        data = json.loads(snap['data'])
+        for ev in first:
+            assert ev['TaskSid'] in snap['data'], 'snapshot lacks open task %s' % ev['TaskSid']
+        assert isinstance(data, dict)
+        ev = post_tasks(stack, f, 1)[0]
+        c.wait(lambda c: [m for m in c.of('event') if mentions(m, ev['Sid']) or
+                          mentions(m, ev['TaskSid'])], what='the event message')
+        c.wait(lambda c: [m for m in c.of('task') if mentions(m, ev['TaskSid'])],
+               what='the task message')
+        em = [m for m in c.of('event') if mentions(m, ev['TaskSid'])][0]
+        assert em['id'] and em['id'].isdigit(), 'event messages carry a numeric id: %r' % em
+        json.loads(em['data'])
+    finally:
+        c.close()
+
+
+def test_worker_and_stats_messages(make_stack):
+    stack = make_stack(record=True)
+    c = dh.SSEClient(stack.daemon.port)
+    try:
+        c.wait(lambda c: c.of('snapshot'), what='the snapshot')
+        day = dh.Day(stack, seed=9, agents=2, extra_workers=0)
+        day.run(1)
+        c.wait(lambda c: c.of('worker'), what='a worker message')
+        c.wait(lambda c: c.of('stats'), timeout=dh.CONVERGE_TIMEOUT, what='a stats message')
+        json.loads(c.of('stats')[-1]['data'])
+        sids = {a.sid for a in day.agents}
+        assert any(any(s in (m['data'] or '') for s in sids) for m in c.of('worker'))
+    finally:
+        c.close()
+
+
+def test_last_event_id_resumes_without_snapshot(stack):
+    f = factory(stack)
+    c = dh.SSEClient(stack.daemon.port)
+    try:
+        c.wait(lambda c: c.of('snapshot'))
+        post_tasks(stack, f, 2)
+        c.wait(lambda c: len(c.of('event')) >= 2, what='two event messages')
+        last = c.of('event')[-1]['id']
+    finally:
+        c.close()
+    missed = post_tasks(stack, f, 3)
+    c2 = dh.SSEClient(stack.daemon.port, headers={'Last-Event-ID': last})
+    try:
+        c2.wait(lambda c: len(c.of('event')) >= 3, what='the three missed events')
+        assert c2.messages[0]['event'] != 'snapshot', 'a resumable id replays, no snapshot'
+        got = c2.of('event')[:3]
+        for m, ev in zip(got, missed):
+            assert mentions(m, ev['TaskSid']), 'missed events replayed in order: %r' % got
+        ids = [int(m['id']) for m in got]
+        assert ids == sorted(ids) and ids[0] > int(last)
+    finally:
+        c2.close()
+
+
+def test_last_event_id_outside_the_ring_gets_a_snapshot(stack):
+    f = factory(stack)
+    c = dh.SSEClient(stack.daemon.port)
+    try:
+        c.wait(lambda c: c.of('snapshot'))
+        post_tasks(stack, f, 1)
+        c.wait(lambda c: c.of('event'))
+        old = c.of('event')[-1]['id']
+    finally:
+        c.close()
+    post_tasks(stack, f, RING + 5)
+    c2 = dh.SSEClient(stack.daemon.port, headers={'Last-Event-ID': old})
+    try:
+        c2.wait(lambda c: c.messages)
+        assert c2.messages[0]['event'] == 'snapshot', c2.messages[0]
+    finally:
+        c2.close()
+
+
+def test_heartbeat_comments(stack):
+    c = dh.SSEClient(stack.daemon.port)
+    try:
+        c.wait(lambda c: c.of('snapshot'))
+        # The heartbeat period is 15 s (stream.h); allow a little more.
+        c.wait(lambda c: c.comments, timeout=20, what='a heartbeat comment')
+    finally:
+        c.close()
+
+
+def test_client_cap_is_503(stack):
+    clients = []
+    try:
+        for _ in range(4):
+            c = dh.SSEClient(stack.daemon.port)
+            clients.append(c)
+            c.wait(lambda c: c.of('snapshot'))
+        extra = dh.SSEClient(stack.daemon.port)
+        clients.append(extra)
+        extra.wait(lambda c: c.status is not None or c.closed, what='an answer to the 5th client')
+        assert extra.status == 503, extra.status
+        m = stack.daemon.metrics()
+        assert dh.metric_sum(m, 'trhubd_sse_clients') == 4
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_slow_client_is_dropped_and_others_keep_up(stack):
+    f = factory(stack)
+    slow = dh.SSEClient(stack.daemon.port, rcvbuf=4096, read=False)
+    fast = dh.SSEClient(stack.daemon.port)
+    try:
+        fast.wait(lambda c: c.of('snapshot'))
+        dropped = 0
+        sent = 0
+        # Each event message is ~1 KiB; 1 MiB of backlog plus socket buffers is passed
+        # well before this bound.
+        pad = {'type': 'support', 'pad': 'p' * 1500}
+        while sent < 6000:
+            for _ in range(200):
+                ev = f.task('task.created', dh.rand_sid('WT'), 'pending', attributes=pad)
+                assert stack.webhook(ev).status == 204
+                sent += 1
+            dropped = dh.metric_sum(stack.daemon.metrics(), 'trhubd_sse_dropped_total')
+            if dropped:
+                break
+        assert dropped >= 1, 'a client that never reads was not dropped after %d events' % sent
+        fast.wait(lambda c: len(c.of('event')) >= sent, timeout=dh.CONVERGE_TIMEOUT,
+                  what='the reading client receiving every event')
+        assert not fast.closed
+        assert dh.metric_sum(stack.daemon.metrics(), 'trhubd_sse_clients') == 1
+    finally:
+        slow.close()
+        fast.close()

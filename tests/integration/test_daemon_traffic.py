@@ -1,0 +1,61 @@
+"""A scripted day of traffic through trhub-sim: afterwards trhubd's model, its
+/api views and the Sync objects it wrote into the emulator equal the
+emulator's own state and statistics, every callback got a 2xx, and no Sync
+object was written faster than sync_writes_per_s."""
+
+import daemon_harness as dh
+
+make_stack = dh.make_stack_fixture()
+
+WRITE_CAP = 5
+
+
+def test_scripted_day_converges(make_stack):
+    stack = make_stack(record=True, daemon_env={'TRHUB_SYNC_WRITES_PER_S': str(WRITE_CAP)})
+    day = dh.Day(stack, seed=7)
+    day.run(8)
+    rec = stack.recorder
+    assert rec.count() > 50, 'the day produced only %d callbacks' % rec.count()
+    # The emulator delivers in order; wait until it has nothing left to send, then
+    # for trhubd to agree with it.
+    dh.converge(lambda: dh.all_differences(stack, (rec.latest() or {}).get('form')),
+                what='trhubd and Sync agreeing with the emulator')
+    assert rec.non_2xx() == [], 'callbacks answered with non-2xx: %r' % [
+        (r['form'].get('EventType'), r['status']) for r in rec.non_2xx()][:20]
+    types = {r['form'].get('EventType') for r in rec.events()}
+    for t in ('task.created', 'reservation.created', 'reservation.accepted',
+              'reservation.rejected', 'task.completed', 'task.canceled',
+              'worker.activity.update'):
+        assert t in types, 'the day never produced %s: %r' % (t, sorted(types))
+    m = stack.daemon.metrics()
+    assert dh.metric_sum(m, 'trhubd_events_received_total') == len(rec.events())
+    writes = dh.sync_write_stats(stack)
+    for name in ('SyncTaskRouterStats', 'SyncTaskRouterEvents', 'SyncTaskRouterTasks'):
+        assert name in writes, 'no writes to %s: %r' % (name, writes)
+    over = {k: w for k, w in writes.items() if w['max_per_second'] > WRITE_CAP}
+    assert not over, 'writes per second above the cap %d: %r' % (WRITE_CAP, over)
+
+
+def test_stats_are_coalesced(make_stack):
+    """Many events, few statistics fetches: bounded by the intervals, not the events."""
+    stack = make_stack(record=True, daemon_env={'TRHUB_STATS_MIN_INTERVAL_MS': '1000',
+                                                'TRHUB_STATS_MAX_INTERVAL_MS': '5000'})
+    import time
+    stack.sim.clear_counters()
+    t0 = time.monotonic()
+    day = dh.Day(stack, seed=3)
+    day.run(6, advance_ms=5_000)
+    n0 = stack.recorder.count()
+    dh.converge(lambda: dh.model_differences(stack), what='the model agreeing')
+    elapsed = time.monotonic() - t0
+    fetches = stack.rest_request_count() - 0
+    req = stack.sim.counters()['requests']
+    stats = sum(int(c['total']) for r, c in req.items()
+                if r.startswith('GET ') and r.endswith('/Statistics') and '/Workspaces/' in r
+                and '/TaskQueues' not in r and '/Workers' not in r)
+    # At most one fetch per min interval (plus the first), whatever the event count.
+    bound = int(elapsed / 1.0) + 2
+    assert n0 > 3 * bound, 'not enough events (%d) to show coalescing' % n0
+    assert 0 < stats <= bound, '%d workspace statistics fetches in %.1f s for %d events ' \
+        '(bound %d)' % (stats, elapsed, n0, bound)
+    assert fetches > 0
