@@ -105,11 +105,36 @@ sim_tr_default_configuration(const struct sim_tr_queue *q)
 	return text;
 }
 
+/*
+ * Start-up objects keep their SIDs across resets: the first seeding records
+ * each generated SID, later ones put the recorded SID back in place.
+ */
+static void
+sim_tr_seed_sid(struct sim_tr *tr, struct hmap *map, char sid[SID_LEN + 1])
+{
+	void *obj = NULL;
+
+	if (tr->seed_pos == tr->nseed_sids) {
+		tr->seed_sids =
+			xreallocarray(tr->seed_sids, tr->nseed_sids + 1, sizeof(*tr->seed_sids));
+		memcpy(tr->seed_sids[tr->nseed_sids++], sid, SID_LEN + 1);
+	} else if (map != NULL) {
+		obj = hmap_remove(map, sid);
+		memcpy(sid, tr->seed_sids[tr->seed_pos], SID_LEN + 1);
+		hmap_put(map, sid, obj);
+	} else {
+		memcpy(sid, tr->seed_sids[tr->seed_pos], SID_LEN + 1);
+	}
+	tr->seed_pos++;
+}
+
 static void
 sim_tr_seed(struct sim_tr *tr)
 {
 	const struct sim_options *opt = &tr->sim->opt;
 	struct sim_tr_activity *offline = NULL;
+	struct sim_tr_activity *a = NULL;
+	struct sim_tr_worker *w = NULL;
 	struct sim_tr_expr *expr = NULL;
 	struct sim_tr_queue *q = NULL;
 	struct sim_tr_workflow *wf = NULL;
@@ -128,16 +153,23 @@ sim_tr_seed(struct sim_tr *tr)
 	tr->ws.multi_task_enabled = false;
 	tr->ws.prioritize_queue_order = xstrdup("FIFO");
 	tr->ws.created_ms = tr->ws.updated_ms = sim_tr_now(tr);
+	tr->seed_pos = 0;
 	sim_new_sid(tr->sim, tr->ws.channel_sid, "TC");
+	sim_tr_seed_sid(tr, NULL, tr->ws.channel_sid);
 	offline = sim_tr_activity_add(tr, "Offline", false);
-	(void)sim_tr_activity_add(tr, "Available", true);
-	(void)sim_tr_activity_add(tr, "Unavailable", false);
+	sim_tr_seed_sid(tr, tr->activities, offline->sid);
+	a = sim_tr_activity_add(tr, "Available", true);
+	sim_tr_seed_sid(tr, tr->activities, a->sid);
+	a = sim_tr_activity_add(tr, "Unavailable", false);
+	sim_tr_seed_sid(tr, tr->activities, a->sid);
 	tr->ws.default_activity = offline;
 	tr->ws.timeout_activity = offline;
 	r = sim_tr_expr_parse(SIM_TR_SUPPORT_TARGET, &expr, NULL);
 	assert(r == 0);
 	q = sim_tr_queue_add(tr, "support", SIM_TR_SUPPORT_TARGET, expr);
+	sim_tr_seed_sid(tr, tr->queues, q->sid);
 	wf = sim_tr_workflow_add(tr, "support");
+	sim_tr_seed_sid(tr, tr->workflows, wf->sid);
 	config = sim_tr_default_configuration(q);
 	r = sim_tr_workflow_configure(tr, wf, config, NULL);
 	assert(r == 0);
@@ -148,7 +180,8 @@ sim_tr_seed(struct sim_tr *tr)
 	for (i = 1; i <= opt->workers; i++) {
 		snprintf(name, sizeof(name), "worker-%03d", i);
 		attrs = sim_tr_worker_attributes(name, NULL);
-		(void)sim_tr_worker_add(tr, name, attrs, offline);
+		w = sim_tr_worker_add(tr, name, attrs, offline);
+		sim_tr_seed_sid(tr, tr->workers, w->sid);
 		free(attrs);
 	}
 }
@@ -176,6 +209,7 @@ sim_tr_free(struct sim_tr *tr)
 	sim_tr_events_free(tr->events);
 	tr->events = NULL;
 	sim_tr_state_clear(tr);
+	free(tr->seed_sids);
 	free(tr);
 }
 

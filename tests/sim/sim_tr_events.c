@@ -191,6 +191,7 @@ sim_tr_events_reset(struct sim_tr_events *ev)
 {
 	sim_tr_events_clear(ev);
 	ev->last_ts = 0;
+	ev->seq = 0;
 	ev->n_queued = ev->n_delivered = ev->n_failed = ev->n_dropped = 0;
 	ev->n_retried = ev->n_filtered = 0;
 }
@@ -199,6 +200,12 @@ size_t
 sim_tr_events_count(const struct sim_tr_events *ev)
 {
 	return ev->end - ev->start;
+}
+
+uint64_t
+sim_tr_events_total(const struct sim_tr_events *ev)
+{
+	return ev->seq;
 }
 
 const struct sim_tr_event *

@@ -124,6 +124,8 @@ void sim_tr_events_emit(struct sim_tr *tr, enum sim_tr_ev type, const struct sim
 
 /* The log, oldest first: count, i-th event, first index with ts_ms >= ts. */
 size_t sim_tr_events_count(const struct sim_tr_events *ev);
+/* Events emitted since start or reset (keeps growing when old ones are dropped). */
+uint64_t sim_tr_events_total(const struct sim_tr_events *ev);
 const struct sim_tr_event *sim_tr_events_at(const struct sim_tr_events *ev, size_t i);
 size_t sim_tr_events_lower_bound(const struct sim_tr_events *ev, int64_t ts_ms);
 /* By EV SID, or NULL. */

@@ -96,6 +96,20 @@ sim_tr_rest_etag(int64_t version, char out[24])
 	snprintf(out, 24, "%" PRId64, version);
 }
 
+/*
+ * Lists carry an ETag too (twilio-api.md 3.3 documents it for Workers): the
+ * number of events so far, which changes whenever the model does.
+ */
+static void
+sim_tr_rest_reply_list(struct sim_request *r, struct json_gen *g)
+{
+	struct sim_tr *tr = sim_tr_rest_tr(r);
+	char etag[24];
+
+	sim_tr_rest_etag((int64_t)sim_tr_events_total(tr->events), etag);
+	sim_reply_json(r, 200, g, etag);
+}
+
 /* If-Match against version (quotes and a W/ prefix tolerated); replies 412 on mismatch. */
 static bool
 sim_tr_rest_if_match(struct sim_request *r, int64_t version)
@@ -245,7 +259,7 @@ sim_tr_rest_workspaces_list(struct sim_request *r)
 	if ((name == NULL || strcmp(name, tr->ws.friendly_name) == 0) && sim_pager_take(&p, 1))
 		sim_tr_rest_workspace_json(tr, g);
 	sim_pager_v1_close(&p, g, "workspaces");
-	sim_reply_json(r, 200, g, NULL);
+	sim_tr_rest_reply_list(r, g);
 	json_gen_free(g);
 }
 
@@ -367,7 +381,7 @@ sim_tr_rest_activities_list(struct sim_request *r)
 			break;
 	}
 	sim_pager_v1_close(&p, g, "activities");
-	sim_reply_json(r, 200, g, NULL);
+	sim_tr_rest_reply_list(r, g);
 	json_gen_free(g);
 }
 
@@ -560,7 +574,7 @@ sim_tr_rest_workers_list(struct sim_request *r)
 			break;
 	}
 	sim_pager_v1_close(&p, g, "workers");
-	sim_reply_json(r, 200, g, NULL);
+	sim_tr_rest_reply_list(r, g);
 	json_gen_free(g);
 	sim_tr_expr_free(expr);
 }
@@ -785,7 +799,7 @@ sim_tr_rest_queues_list(struct sim_request *r)
 			break;
 	}
 	sim_pager_v1_close(&p, g, "task_queues");
-	sim_reply_json(r, 200, g, NULL);
+	sim_tr_rest_reply_list(r, g);
 	json_gen_free(g);
 	json_doc_free(doc);
 }
@@ -989,7 +1003,7 @@ sim_tr_rest_workflows_list(struct sim_request *r)
 			break;
 	}
 	sim_pager_v1_close(&p, g, "workflows");
-	sim_reply_json(r, 200, g, NULL);
+	sim_tr_rest_reply_list(r, g);
 	json_gen_free(g);
 }
 
@@ -1161,7 +1175,7 @@ sim_tr_rest_channels_list(struct sim_request *r)
 		json_gen_object_close(g);
 	}
 	sim_pager_v1_close(&p, g, "channels");
-	sim_reply_json(r, 200, g, NULL);
+	sim_tr_rest_reply_list(r, g);
 	json_gen_free(g);
 }
 
@@ -1459,7 +1473,7 @@ sim_tr_rest_tasks_list(struct sim_request *r)
 		free(v);
 	}
 	sim_pager_v1_close(&p, g, "tasks");
-	sim_reply_json(r, 200, g, NULL);
+	sim_tr_rest_reply_list(r, g);
 	json_gen_free(g);
 	sim_tr_expr_free(f.expr);
 }
@@ -1720,7 +1734,7 @@ sim_tr_rest_task_reservations_list(struct sim_request *r)
 			break;
 	}
 	sim_pager_v1_close(&p, g, "reservations");
-	sim_reply_json(r, 200, g, NULL);
+	sim_tr_rest_reply_list(r, g);
 	json_gen_free(g);
 }
 
@@ -1752,7 +1766,7 @@ sim_tr_rest_worker_reservations_list(struct sim_request *r)
 			break;
 	}
 	sim_pager_v1_close(&p, g, "reservations");
-	sim_reply_json(r, 200, g, NULL);
+	sim_tr_rest_reply_list(r, g);
 	json_gen_free(g);
 }
 
@@ -2099,7 +2113,7 @@ sim_tr_rest_events_list(struct sim_request *r)
 			break;
 	}
 	sim_pager_v1_close(&p, g, "events");
-	sim_reply_json(r, 200, g, NULL);
+	sim_tr_rest_reply_list(r, g);
 	json_gen_free(g);
 }
 
@@ -2305,7 +2319,7 @@ sim_tr_rest_queues_statistics_list(struct sim_request *r)
 			break;
 	}
 	sim_pager_v1_close(&p, g, "task_queues_statistics");
-	sim_reply_json(r, 200, g, NULL);
+	sim_tr_rest_reply_list(r, g);
 	json_gen_free(g);
 }
 

@@ -263,6 +263,10 @@ struct sim_tr {
 	bool routing_again;
 	struct sim_tr_events *events;
 	struct sim_tr_traffic *traffic;
+	/* SIDs of the start-up workspace, kept so a reset restores the same ones. */
+	char (*seed_sids)[SID_LEN + 1];
+	size_t nseed_sids;
+	size_t seed_pos;
 };
 
 /* Completed conferences kept for the 2010 list; older ones are forgotten. */
