@@ -772,7 +772,7 @@ def make_stack_fixture():
 TASK_SID_KEYS = ('sid', 'task_sid', 'TaskSid')
 TASK_STATUS_KEYS = ('assignment_status', 'status', 'TaskStatus', 'TaskAssignmentStatus')
 WORKER_SID_KEYS = ('sid', 'worker_sid', 'WorkerSid')
-ACTIVITY_NAME_KEYS = ('activity_name', 'activity', 'WorkerActivityName')
+ACTIVITY_NAME_KEYS = ('activityName', 'activity_name', 'activity', 'WorkerActivityName')
 QUEUE_SID_KEYS = ('sid', 'queue_sid', 'task_queue_sid', 'TaskQueueSid')
 
 
@@ -914,19 +914,49 @@ def sim_stats_raw(stack, start_date=None):
     return doc
 
 
-def expected_legacy_stats(stack, start_date):
-    """The seed dashboard's SyncTaskRouterStats keys, computed from the emulator's
-    workspace statistics over the same window (twilio-api.md 3.7)."""
-    doc = sim_stats_raw(stack, start_date)
+SLA_THRESHOLD_S = 30  # the default sla_threshold_s
+
+
+def _rate(num, den):
+    return None if den == 0 else round(100.0 * num / den, 1)
+
+
+def expected_stats(stack, start_date, threshold=SLA_THRESHOLD_S):
+    """The statistics document (kpi.h), recomputed from the emulator's workspace
+    statistics over the same window: the seed dashboard's keys
+    (twilio-api.md 3.7) and the KPIs of twilio-operations.md 7."""
+    q = {'SplitByWaitTime': str(threshold)}
+    if start_date:
+        q['StartDate'] = start_date
+    status, _, doc = stack.sim.http_json(
+        'GET', stack.sim.ws_path + '/Statistics?' + urllib.parse.urlencode(q))
+    assert status == 200, (status, doc)
     rt, cum = doc['realtime'], doc['cumulative']
     exp = {'totalTasks': rt['total_tasks'], 'totalWorkers': rt['total_workers'],
            'avgTaskAcceptanceTime': cum['avg_task_acceptance_time'],
            'startTime': cum['start_time']}
-    for status, n in rt['tasks_by_status'].items():
-        exp[status + 'Tasks'] = n
+    for st, n in rt['tasks_by_status'].items():
+        exp[st + 'Tasks'] = n
     for a in rt['activity_statistics']:
-        exp['activity' + a['friendly_name'].replace(' ', '') + 'Workers'] = a['workers']
+        exp['activity' + ''.join(a['friendly_name'].split()) + 'Workers'] = a['workers']
+    exp['workersByActivity'] = {a['friendly_name']: a['workers']
+                                for a in rt['activity_statistics']}
+    exp['slThresholdS'] = threshold
+    exp['tasksCreated'] = cum['tasks_created']
+    exp['tasksCompleted'] = cum['tasks_completed']
+    exp['abandoned'] = cum['tasks_canceled']
+    exp['reservationsAccepted'] = cum['reservations_accepted']
+    exp['reservationsRejected'] = cum['reservations_rejected']
+    exp['reservationsTimedOut'] = cum['reservations_timed_out']
+    exp['abandonmentRate'] = _rate(cum['tasks_canceled'], cum['tasks_created'])
+    split = cum.get('split_by_wait_time', {}).get(str(threshold), {})
+    below = split.get('below', {}).get('reservations_accepted', 0)
+    exp['serviceLevel'] = _rate(below, cum['reservations_accepted'] + cum['tasks_canceled'])
     return exp
+
+
+# Keys whose value is rounded to one decimal by the daemon.
+ROUNDED_KEYS = ('abandonmentRate', 'serviceLevel', 'asa', 'avgTaskAcceptanceTime')
 
 
 def day_starts_utc():
@@ -941,13 +971,15 @@ def day_starts_utc():
     return out
 
 
-def diff_dicts(what, got, exp, keys=None):
+def diff_dicts(what, got, exp, keys=None, rounded=()):
     out = []
     keys = keys if keys is not None else sorted(set(got) | set(exp))
     for k in keys:
         g, e = got.get(k, '<missing>'), exp.get(k, '<missing>')
+        tol = 0.051 if k in rounded else 1e-6 * max(1, abs(e)) if isinstance(e, (int, float)) \
+            else 0
         if isinstance(g, (int, float)) and isinstance(e, (int, float)) and \
-                not isinstance(g, bool) and abs(g - e) <= 1e-6 * max(1, abs(e)):
+                not isinstance(g, bool) and abs(g - e) <= tol:
             continue
         if g != e:
             out.append('%s[%s]: trhubd %r, emulator %r' % (what, k, g, e))
@@ -961,8 +993,8 @@ def stats_differences(stack, doc, what):
     if start not in day_starts_utc():
         return ['%s: startTime %r is not the configured day start %r' % (
             what, start, day_starts_utc())]
-    exp = expected_legacy_stats(stack, start)
-    out = diff_dicts(what, doc, exp, keys=sorted(exp))
+    exp = expected_stats(stack, start)
+    out = diff_dicts(what, doc, exp, keys=sorted(exp), rounded=ROUNDED_KEYS)
     if 'endTime' not in doc:
         out.append('%s: no endTime' % what)
     return out
@@ -989,7 +1021,7 @@ def model_differences(stack):
                       {s: w.activity_name for s, w in sim_workers.items()})
     for sid, w in got_w.items():
         if sid in sim_workers:
-            name = field(w, 'friendly_name', 'name', 'WorkerName')
+            name = field(w, 'friendlyName', 'friendly_name', 'name', 'WorkerName')
             if name != sim_workers[sid].friendly_name:
                 out.append('/api/workers[%s] name %r, emulator %r' % (
                     sid, name, sim_workers[sid].friendly_name))
@@ -997,6 +1029,20 @@ def model_differences(stack):
     got_q = api_queues(d)
     if set(got_q) != set(sim_q):
         out.append('/api/queues SIDs %r, emulator %r' % (sorted(got_q), sorted(sim_q)))
+    for sid, q in got_q.items():
+        if sid not in sim_q:
+            continue
+        name = field(q, 'friendlyName', 'friendly_name', 'name')
+        if name != sim_q[sid].friendly_name:
+            out.append('/api/queues[%s] name %r, emulator %r' % (sid, name,
+                                                                sim_q[sid].friendly_name))
+        status, _, rt = stack.sim.http_json(
+            'GET', '%s/TaskQueues/%s/RealTimeStatistics' % (stack.sim.ws_path, sid))
+        assert status == 200, (status, rt)
+        exp_by = {k: v for k, v in rt['tasks_by_status'].items()
+                  if k in ('pending', 'reserved', 'assigned', 'wrapping')}
+        got_by = q.get('tasks', {})
+        out += diff_dicts('/api/queues[%s].tasks' % sid, got_by, exp_by, keys=sorted(exp_by))
     return out
 
 
