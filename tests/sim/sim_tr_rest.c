@@ -851,8 +851,10 @@ sim_tr_rest_queue_params(struct sim_request *r, struct sim_tr_queue *q, bool cre
 		free(cause);
 		return -EINVAL;
 	}
-	if (q == NULL)
+	if (q == NULL) {
+		sim_tr_expr_free(expr);
 		return 0; /* validated only; the caller creates and calls again */
+	}
 	if (name != NULL) {
 		free(q->friendly_name);
 		q->friendly_name = xstrdup(name);

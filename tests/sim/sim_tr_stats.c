@@ -363,7 +363,8 @@ sim_tr_stats_tasks_realtime(struct sim_tr *tr, struct sim_tr_queue *q, struct si
 		json_gen_kv_string(g, "longest_relative_task_sid_in_queue",
 				   oldest_in_queue != NULL ? oldest_in_queue->sid : NULL);
 	}
-	qsort(prio, nprio, sizeof(*prio), sim_tr_stats_prio_cmp);
+	if (nprio > 1)
+		qsort(prio, nprio, sizeof(*prio), sim_tr_stats_prio_cmp);
 	json_gen_key(g, "tasks_by_priority");
 	json_gen_object_open(g);
 	for (i = 0; i < nprio; i++) {
