@@ -308,7 +308,7 @@ class Stack:
 
     def __init__(self, sim_args=(), daemon_env=None, daemon_args=(), expected_errors=(),
                  sim_expected_errors=(), callback_path='/taskrouter_event', public_url=None,
-                 start_daemon=True, record=False):
+                 start_daemon=True, record=False, callbacks=True):
         self.tmp = tempfile.mkdtemp(prefix='trhubd-test-')
         self.daemon = Trhubd(daemon_args, expected_errors=expected_errors)
         self.recorder = Recorder(self.daemon.port) if record else None
@@ -316,8 +316,8 @@ class Stack:
         if record and public_url is None:
             public_url = front
         self.callback_url = front + callback_path
-        self.sim = th.Sim(list(sim_args) + ['--event-callback-url', self.callback_url],
-                          expected_errors=sim_expected_errors)
+        cb_args = ['--event-callback-url', self.callback_url] if callbacks else []
+        self.sim = th.Sim(list(sim_args) + cb_args, expected_errors=sim_expected_errors)
         try:
             self.sim.start()
         except BaseException:

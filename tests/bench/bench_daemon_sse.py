@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""Event -> SSE delivery latency with 50 clients at 1,000 events/s (a benchmark).
+
+trhubd runs against trhub-sim. Receiver processes (separate from the sender,
+so neither waits on the other's interpreter lock) hold the /api/stream
+connections and timestamp the first sight of each event's Sid; the sender
+posts signed callbacks at a fixed rate and timestamps each just before
+sending. Both use CLOCK_MONOTONIC (time.monotonic), which is system-wide, so
+latency = arrival - send covers the webhook, the model, the broadcast and the
+socket. Target (the issue): p99 <= 50 ms.
+
+  TRHUBD=... TRHUB_SIM=... tests/bench/bench_daemon_sse.py [--clients 50] [--rate 1000]
+"""
+
+import argparse
+import json
+import os
+import re
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import bench_daemon_common as bc
+
+EV_RE = re.compile(rb'EV[0-9a-f]{32}')
+
+
+def receiver(port, n_clients, max_seconds):
+    sel = selectors.DefaultSelector()
+    seen = []
+    tails = []
+    snap = []
+    for i in range(n_clients):
+        s = socket.create_connection(('127.0.0.1', port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(b'GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n')
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, i)
+        seen.append({})
+        tails.append(b'')
+        snap.append(False)
+    announced = False
+    end = time.monotonic() + max_seconds
+    stdin_closed = threading.Event()
+
+    def watch_stdin():
+        sys.stdin.read()
+        stdin_closed.set()
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    closed = 0
+    while time.monotonic() < end and not stdin_closed.is_set():
+        for key, _ in sel.select(0.05):
+            t = time.monotonic()
+            i = key.data
+            try:
+                data = key.fileobj.recv(262144)
+            except BlockingIOError:
+                continue
+            if not data:
+                sel.unregister(key.fileobj)
+                closed += 1
+                continue
+            buf = tails[i] + data
+            if not snap[i] and b'snapshot' in buf:
+                snap[i] = True
+            d = seen[i]
+            for m in EV_RE.findall(buf):
+                if m not in d:
+                    d[m] = t
+            tails[i] = buf[-40:]
+        if not announced and all(snap):
+            sys.stdout.write('READY\n')
+            sys.stdout.flush()
+            announced = True
+    out = {'closed': closed, 'seen': [{k.decode(): v for k, v in d.items()} for d in seen]}
+    sys.stdout.write(json.dumps(out) + '\n')
+    sys.stdout.flush()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--clients', type=int, default=50)
+    ap.add_argument('--rate', type=int, default=1000)
+    ap.add_argument('--duration', type=float, default=20.0)
+    ap.add_argument('--receivers', type=int, default=2)
+    ap.add_argument('--receiver', nargs=3, metavar=('PORT', 'N', 'SECONDS'))
+    args = ap.parse_args()
+    if args.receiver:
+        receiver(int(args.receiver[0]), int(args.receiver[1]), float(args.receiver[2]))
+        return 0
+    bc.need_env()
+    dh = bc.dh
+    stack = dh.Stack(daemon_env={'TRHUB_MAX_SSE_CLIENTS': str(args.clients + 10),
+                                 'TRHUB_STATS_MIN_INTERVAL_MS': None,
+                                 'TRHUB_STATS_MAX_INTERVAL_MS': None})
+    procs = []
+    try:
+        gen = bc.Lifecycle(stack)
+        n = int(args.rate * args.duration)
+        reqs = []
+        while len(reqs) < n:
+            for ev in gen.task_events():
+                body, sig = gen.signed(ev)
+                reqs.append((ev['Sid'], body, sig))
+        reqs = reqs[:n]
+        per = [args.clients // args.receivers + (1 if i < args.clients % args.receivers else 0)
+               for i in range(args.receivers)]
+        for k in per:
+            p = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--receiver',
+                                  str(stack.daemon.port), str(k), str(args.duration + 120)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            procs.append(p)
+        for p in procs:
+            line = p.stdout.readline()
+            if line.strip() != 'READY':
+                raise SystemExit('a receiver did not get its snapshots: %r' % line)
+        sent_at = {}
+        threads = 2
+        lock = threading.Lock()
+        bad = [0]
+        t0 = time.monotonic() + 0.2
+
+        def send(k):
+            import http.client
+            conn = http.client.HTTPConnection('127.0.0.1', stack.daemon.port, timeout=10)
+            conn.connect()
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            mine = reqs[k::threads]
+            local = {}
+            nbad = 0
+            interval = threads / float(args.rate)
+            for j, (sid, body, sig) in enumerate(mine):
+                due = t0 + k / float(args.rate) + j * interval
+                now = time.monotonic()
+                if due > now:
+                    threading.Event().wait(due - now)  # pacing the load
+                local[sid] = time.monotonic()
+                conn.request('POST', '/taskrouter_event', body=body,
+                             headers={'Content-Type': 'application/x-www-form-urlencoded',
+                                      'X-Twilio-Signature': sig})
+                r = conn.getresponse()
+                r.read()
+                if r.status != 204:
+                    nbad += 1
+            conn.close()
+            with lock:
+                sent_at.update(local)
+                bad[0] += nbad
+        ts = [threading.Thread(target=send, args=(k,)) for k in range(threads)]
+        start = time.monotonic()
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        elapsed = time.monotonic() - start
+        # Give the last broadcasts a bounded moment to arrive, then collect.
+        threading.Event().wait(1.0)
+        seen = []
+        closed = 0
+        for p in procs:
+            out, _ = p.communicate(timeout=120)
+            doc = json.loads(out.strip().splitlines()[-1])
+            seen += doc['seen']
+            closed += doc['closed']
+        lat = []
+        missing = 0
+        for d in seen:
+            for sid, ts_ in sent_at.items():
+                t = d.get(sid)
+                if t is None:
+                    missing += 1
+                else:
+                    lat.append((t - ts_) * 1000.0)
+        m = stack.daemon.metrics()
+        results = {
+            'clients': args.clients,
+            'rate_target': args.rate,
+            'rate_achieved': len(sent_at) / elapsed,
+            'events': len(sent_at),
+            'non_204': bad[0],
+            'deliveries': len(lat),
+            'missing_deliveries': missing,
+            'clients_closed': closed,
+            'sse_dropped': dh.metric_sum(m, 'trhubd_sse_dropped_total'),
+            'p50_ms': bc.percentile(lat, 50),
+            'p90_ms': bc.percentile(lat, 90),
+            'p99_ms': bc.percentile(lat, 99),
+            'max_ms': max(lat) if lat else float('nan'),
+            'rss_kb': stack.daemon.rss_kb(),
+        }
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        stack.close(check=False)
+    return bc.report('trhubd event -> SSE delivery', results, {
+        'p99_ms': ('<=', 50.0),
+        'missing_deliveries': ('<=', 0),
+        'non_204': ('<=', 0),
+    })
+
+
+if __name__ == '__main__':
+    sys.exit(main())
