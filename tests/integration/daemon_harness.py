@@ -648,8 +648,13 @@ class SSEClient:
                 self.messages.append(msg)
                 self.cond.notify_all()
 
-    def wait(self, predicate, timeout=DEFAULT_TIMEOUT, what='SSE messages'):
-        return th.wait_until(lambda: predicate(self), timeout, what, cond=self.cond)
+    def wait(self, predicate, timeout=DEFAULT_TIMEOUT, what='SSE messages', any_status=False):
+        def check():
+            if not any_status and self.status is not None and self.status != 200:
+                raise AssertionError('GET /api/stream answered %d (%r) while waiting for %s' % (
+                    self.status, self._raw[:200], what))
+            return predicate(self)
+        return th.wait_until(check, timeout, what, cond=self.cond)
 
     def of(self, event):
         with self.cond:

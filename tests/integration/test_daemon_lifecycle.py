@@ -191,6 +191,18 @@ SECRET_TOKEN = 'tok' + 'e1f2' * 7
 SECRET_API = 'sec' + '9a8b' * 7
 
 
+_EMPTY_CONF = None
+
+
+def empty_conf():
+    """An empty config file, so no system file is read."""
+    global _EMPTY_CONF
+    if _EMPTY_CONF is None:
+        fd, _EMPTY_CONF = tempfile.mkstemp(prefix='trhubd-empty-', suffix='.conf')
+        os.close(fd)
+    return _EMPTY_CONF
+
+
 def check_env(**over):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(('TRHUB_', 'TWILIO_', 'NOTIFY_SOCKET', 'LISTEN_'))}
@@ -202,7 +214,7 @@ def check_env(**over):
         'TRHUB_WORKSPACE_SID': 'WS' + '3' * 32,
         'TRHUB_SYNC_SERVICE_SID': 'IS' + '4' * 32,
         'TRHUB_PUBLIC_URL': 'https://trhub.example.com',
-        'TRHUB_CONFIG': '/dev/null',
+        'TRHUB_CONFIG': empty_conf(),
     })
     for k, v in over.items():
         if v is None:
