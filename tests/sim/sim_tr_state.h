@@ -172,6 +172,7 @@ struct sim_tr_task {
 	struct sim_tr_reservation *active; /* pending, accepted or wrapping */
 	char (*rejected_by)[SID_LEN + 1];  /* workers that rejected it: never offered again */
 	size_t nrejected;
+	int64_t nassignments; /* times it went from pending to reserved */
 	struct sim_timer *ttl_timer;
 	struct sim_timer *removal_timer;
 	TAILQ_ENTRY(sim_tr_task) entry;
