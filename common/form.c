@@ -1,0 +1,414 @@
+/*
+ * form: application/x-www-form-urlencoded bodies and query strings
+ * (WHATWG URL "application/x-www-form-urlencoded parsing", the format
+ * Twilio uses for webhooks and REST requests).
+ *
+ * Invariants:
+ * - A form is an ordered array of (key, value) pairs; both are NUL-terminated
+ *   strings owned by the form. Repeated keys keep their insertion order.
+ * - Parsing is one pass over the input. Each byte is examined a bounded number
+ *   of times and the decoded output of a segment is never longer than the
+ *   segment, so time and memory are O(len). Limits are checked before any
+ *   allocation proportional to what they bound.
+ * - Decoded strings never contain NUL: a raw NUL byte or %00 is rejected, so
+ *   a value can be used as a C string without silently losing a tail.
+ * - Encoding and parsing round-trip: form_parse(form_encode(f)) yields the same
+ *   pairs as f (limits permitting), including empty keys and values.
+ */
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "form.h"
+#include "xmalloc.h"
+
+#define FORM_MIN_CAP 8
+
+const struct form_limits form_default_limits = {
+	.max_bytes = 64 * 1024,
+	.max_pairs = 512,
+	.max_key_bytes = 256,
+	.max_value_bytes = 16 * 1024,
+};
+
+struct form_pair {
+	char *key;
+	char *value;
+};
+
+struct form {
+	struct form_pair *pairs;
+	size_t count;
+	size_t cap;
+};
+
+struct form *
+form_new(void)
+{
+	struct form *f = xcalloc(1, sizeof(*f));
+
+	return f;
+}
+
+void
+form_free(struct form *f)
+{
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < f->count; i++) {
+		free(f->pairs[i].key);
+		free(f->pairs[i].value);
+	}
+	free(f->pairs);
+	free(f);
+}
+
+/* Appends a pair whose strings the form takes over. */
+static void
+form_add_owned(struct form *f, char *key, char *value)
+{
+	if (f->count == f->cap) {
+		size_t cap = f->cap == 0 ? FORM_MIN_CAP : f->cap * 2;
+
+		f->pairs = xreallocarray(f->pairs, cap, sizeof(*f->pairs));
+		f->cap = cap;
+	}
+	f->pairs[f->count].key = key;
+	f->pairs[f->count].value = value;
+	f->count++;
+}
+
+void
+form_add(struct form *f, const char *key, const char *value)
+{
+	form_add_owned(f, xstrdup(key), xstrdup(value));
+}
+
+void
+form_add_int(struct form *f, const char *key, long long value)
+{
+	form_add_owned(f, xstrdup(key), xasprintf("%lld", value));
+}
+
+void
+form_set(struct form *f, const char *key, const char *value)
+{
+	size_t first = SIZE_MAX;
+	size_t out = 0;
+
+	for (size_t i = 0; i < f->count; i++) {
+		if (strcmp(f->pairs[i].key, key) != 0) {
+			f->pairs[out++] = f->pairs[i];
+		} else if (first == SIZE_MAX) {
+			first = out;
+			f->pairs[out++] = f->pairs[i];
+		} else {
+			free(f->pairs[i].key);
+			free(f->pairs[i].value);
+		}
+	}
+	f->count = out;
+	if (first == SIZE_MAX) {
+		form_add(f, key, value);
+		return;
+	}
+	free(f->pairs[first].value);
+	f->pairs[first].value = xstrdup(value);
+}
+
+size_t
+form_count(const struct form *f)
+{
+	return f->count;
+}
+
+const char *
+form_key(const struct form *f, size_t i)
+{
+	return i < f->count ? f->pairs[i].key : NULL;
+}
+
+const char *
+form_value(const struct form *f, size_t i)
+{
+	return i < f->count ? f->pairs[i].value : NULL;
+}
+
+const char *
+form_get(const struct form *f, const char *key)
+{
+	return form_get_nth(f, key, 0);
+}
+
+size_t
+form_get_count(const struct form *f, const char *key)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->count; i++) {
+		if (strcmp(f->pairs[i].key, key) == 0)
+			n++;
+	}
+	return n;
+}
+
+const char *
+form_get_nth(const struct form *f, const char *key, size_t n)
+{
+	for (size_t i = 0; i < f->count; i++) {
+		if (strcmp(f->pairs[i].key, key) != 0)
+			continue;
+		if (n == 0)
+			return f->pairs[i].value;
+		n--;
+	}
+	return NULL;
+}
+
+bool
+form_has(const struct form *f, const char *key)
+{
+	return form_get_nth(f, key, 0) != NULL;
+}
+
+/* Value of an ASCII hex digit, or -1. */
+static int
+form_hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decodes len bytes at s ('+' is a space, %XX a byte) into a new string.
+ * Returns 0, -EINVAL (what names the problem in *what_out) or -E2BIG when the
+ * decoded string is longer than max.
+ */
+static int
+form_decode(const char *s, size_t len, size_t max, char **out, const char **what_out)
+{
+	char *d = NULL;
+	size_t n = 0;
+	int r;
+
+	d = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '%') {
+			int hi;
+			int lo;
+
+			if (len - i < 3) {
+				*what_out = "truncated %-escape";
+				r = -EINVAL;
+				goto fail;
+			}
+			hi = form_hex_value((unsigned char)s[i + 1]);
+			lo = form_hex_value((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0) {
+				*what_out = "bad %-escape";
+				r = -EINVAL;
+				goto fail;
+			}
+			c = (unsigned char)(hi << 4 | lo);
+			if (c == '\0') {
+				*what_out = "%00 is not allowed";
+				r = -EINVAL;
+				goto fail;
+			}
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		} else if (c == '\0') {
+			*what_out = "NUL byte";
+			r = -EINVAL;
+			goto fail;
+		}
+		if (n == max) {
+			r = -E2BIG;
+			goto fail;
+		}
+		d[n++] = (char)c;
+	}
+	d[n] = '\0';
+	*out = d;
+	return 0;
+fail:
+	free(d);
+	return r;
+}
+
+static bool
+form_limits_are_valid(const struct form_limits *limits)
+{
+	return limits->max_bytes > 0 && limits->max_pairs > 0 && limits->max_key_bytes > 0 &&
+	       limits->max_value_bytes > 0;
+}
+
+/**
+ * form_parse() - parse an application/x-www-form-urlencoded string
+ * @text: input bytes (borrowed; need not be NUL-terminated; may be NULL when len is 0)
+ * @len: number of bytes at @text
+ * @limits: limits to enforce, or NULL for form_default_limits
+ * @form_out: on success, a new form owned by the caller
+ * @cause_out: on failure and when not NULL, an allocated message the caller frees
+ *
+ * Return: 0; -EINVAL for a malformed escape, a NUL byte, %00 or invalid
+ * arguments or limits; -E2BIG when the input, the number of pairs, or a
+ * decoded key or value exceeds its limit. *form_out is untouched on failure.
+ */
+int
+form_parse(const char *text, size_t len, const struct form_limits *limits, struct form **form_out,
+	   char **cause_out)
+{
+	struct form *f = NULL;
+	char *key = NULL;
+	char *value = NULL;
+	const char *what = NULL;
+	const char *end;
+	const char *p;
+	size_t pairno = 0;
+	int r;
+
+	if (limits == NULL)
+		limits = &form_default_limits;
+	if (form_out == NULL || (text == NULL && len > 0) || !form_limits_are_valid(limits)) {
+		if (cause_out != NULL)
+			*cause_out = xstrdup("invalid arguments");
+		return -EINVAL;
+	}
+	if (len > limits->max_bytes) {
+		if (cause_out != NULL)
+			*cause_out = xasprintf("body of %zu bytes exceeds the limit of %zu", len,
+					       limits->max_bytes);
+		return -E2BIG;
+	}
+
+	f = form_new();
+	p = text;
+	end = text == NULL ? NULL : text + len;
+	while (p != end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *seg_end = amp == NULL ? end : amp;
+		const char *eq;
+		size_t key_len;
+
+		if (seg_end == p) {
+			p = amp + 1;
+			continue;
+		}
+		pairno++;
+		if (pairno > limits->max_pairs) {
+			r = -E2BIG;
+			if (cause_out != NULL)
+				*cause_out = xasprintf("more than %zu pairs", limits->max_pairs);
+			goto fail;
+		}
+		eq = memchr(p, '=', (size_t)(seg_end - p));
+		key_len = (size_t)((eq == NULL ? seg_end : eq) - p);
+		r = form_decode(p, key_len, limits->max_key_bytes, &key, &what);
+		if (r == -E2BIG) {
+			if (cause_out != NULL)
+				*cause_out = xasprintf("pair %zu: key longer than %zu bytes",
+						       pairno, limits->max_key_bytes);
+			goto fail;
+		}
+		if (r < 0) {
+			if (cause_out != NULL)
+				*cause_out = xasprintf("pair %zu: %s in key", pairno, what);
+			goto fail;
+		}
+		if (eq == NULL) {
+			r = form_decode("", 0, limits->max_value_bytes, &value, &what);
+		} else {
+			r = form_decode(eq + 1, (size_t)(seg_end - eq - 1), limits->max_value_bytes,
+					&value, &what);
+		}
+		if (r == -E2BIG) {
+			if (cause_out != NULL)
+				*cause_out = xasprintf("pair %zu: value longer than %zu bytes",
+						       pairno, limits->max_value_bytes);
+			goto fail;
+		}
+		if (r < 0) {
+			if (cause_out != NULL)
+				*cause_out = xasprintf("pair %zu: %s in value", pairno, what);
+			goto fail;
+		}
+		form_add_owned(f, key, value);
+		key = NULL;
+		value = NULL;
+		p = amp == NULL ? end : amp + 1;
+	}
+	*form_out = f;
+	return 0;
+fail:
+	free(key);
+	free(value);
+	form_free(f);
+	return r;
+}
+
+/* Appends s with everything but ALPHA DIGIT - . _ ~ as %XX; space as space_as. */
+static void
+form_encode_with(struct buf *out, const char *s, const char *space_as)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++) {
+		unsigned char c = *p;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			buf_putc(out, (char)c);
+		} else if (c == ' ') {
+			buf_puts(out, space_as);
+		} else {
+			char esc[3] = { '%', hex[c >> 4], hex[c & 0x0f] };
+
+			buf_append(out, esc, sizeof(esc));
+		}
+	}
+}
+
+void
+form_encode_component(struct buf *out, const char *s)
+{
+	form_encode_with(out, s, "+");
+}
+
+void
+form_encode_path_component(struct buf *out, const char *s)
+{
+	form_encode_with(out, s, "%20");
+}
+
+char *
+form_encode(const struct form *f)
+{
+	struct buf b;
+	char *s;
+
+	buf_init(&b);
+	for (size_t i = 0; i < f->count; i++) {
+		if (i > 0)
+			buf_putc(&b, '&');
+		form_encode_component(&b, f->pairs[i].key);
+		buf_putc(&b, '=');
+		form_encode_component(&b, f->pairs[i].value);
+	}
+	s = buf_steal(&b, NULL);
+	/* buf_steal leaves b initialised with fresh storage */
+	buf_clear(&b);
+	return s;
+}
