@@ -6,7 +6,13 @@
  *
  * Accessors never fail on a NULL value argument: they report "absent".
  * Getters return 0, -ENOENT when the key is absent or its value is JSON null,
- * or -EINVAL when the value has another type.
+ * or -EINVAL when the value has another type. Getters on a NULL or non-object
+ * obj report -ENOENT. Out-parameters are written only on success.
+ *
+ * Untrusted bytes never crash the generator and never make it write invalid
+ * JSON: invalid UTF-8 in keys and strings is written as U+FFFD, one per
+ * invalid byte (RFC 3629 strict: overlongs, surrogates and code points above
+ * U+10FFFF are invalid).
  */
 
 #include <stdbool.h>
@@ -34,11 +40,15 @@ struct json_limits {
 /* 4 MiB input, depth 64. */
 extern const struct json_limits json_default_limits;
 
+/* Highest usable max_depth; larger limits are lowered to it. */
+#define JSON_MAX_DEPTH 100
+
 /*
- * Parses len bytes at text (need not be NUL-terminated; a copy is made when it
- * is not). limits may be NULL. On success the caller owns *doc_out. On failure
- * returns -EINVAL (syntax, depth) or -E2BIG (size) and an allocated message in
- * *cause_out when cause_out is not NULL.
+ * Parses len bytes at text (need not be NUL-terminated; the input is copied).
+ * limits may be NULL. On success the caller owns *doc_out. On failure
+ * returns -EINVAL (syntax, depth, a NUL byte, a comment) or -E2BIG (size) and
+ * an allocated message in *cause_out when cause_out is not NULL. A depth bomb
+ * is rejected in one linear pass before any tree is built.
  */
 int json_parse(const char *text, size_t len, const struct json_limits *limits,
 	       struct json_doc **doc_out, char **cause_out);
@@ -109,7 +119,7 @@ void json_gen_kv_bool(struct json_gen *g, const char *key, bool b);
 void json_gen_kv_null(struct json_gen *g, const char *key);
 /* The text so far, owned by g until the next generator call. */
 const char *json_gen_text(const struct json_gen *g, size_t *len_out);
-/* A copy of the text the caller frees. */
+/* A copy of the text the caller frees; g is left reset (json_gen_reset). */
 char *json_gen_steal(struct json_gen *g, size_t *len_out);
 
 /* Appends s as a quoted, escaped JSON string to an allocated result. */

@@ -1,0 +1,421 @@
+/*
+ * signature: X-Twilio-Signature (twilio-api.md section 7), one of the two
+ * OpenSSL owners (STYLE.md 3).
+ *
+ * The signed string is the URL followed, for each parameter name in byte
+ * order, by the name and its value, with no separators; a repeated name
+ * contributes each distinct value once, in byte order (twilio-python's
+ * sorted(set(values))). Sorting (name, value) pairs and dropping equal
+ * neighbours gives exactly that. Byte order of UTF-8 equals code point order,
+ * so this agrees with the libraries' string sorts.
+ *
+ * Verification tries the URL as given, without its port, and with the
+ * scheme's default port added, like twilio-python. The URL is split by a
+ * small parser here (scheme "://" [userinfo "@"] host-or-[IPv6] [":" port]),
+ * which only ever removes or inserts the port; every other byte of the URL is
+ * signed as received. Comparisons use CRYPTO_memcmp, so timing tells nothing
+ * about how much of a signature matched.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "buf.h"
+#include "form.h"
+#include "log.h"
+#include "signature.h"
+#include "xmalloc.h"
+
+#define SIGNATURE_SHA1_LEN     20
+#define SIGNATURE_SHA256_LEN   32
+#define SIGNATURE_SHA256_HEX   64
+#define SIGNATURE_BODY_PARAM   "bodySHA256"
+#define SIGNATURE_MAX_VARIANTS 3
+
+/* Where the port sits in a URL; host_end == port_end when there is none. */
+struct signature_url {
+	size_t len;	   /* without any '#fragment' */
+	size_t host_end;   /* offset just after the host (before ':port') */
+	size_t port_end;   /* offset just after the port */
+	bool has_port;	   /* a ':' follows the host, possibly with no digits */
+	const char *dflt;  /* ":443", ":80", or NULL for other schemes */
+	const char *query; /* after '?', or NULL */
+	size_t query_len;
+};
+
+struct signature_pair {
+	const char *key;
+	const char *value;
+};
+
+static bool
+signature_is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool
+signature_is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* ASCII case-insensitive comparison of n bytes (scheme names only). */
+static bool
+signature_ascii_eq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char x = a[i];
+		char y = b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x = (char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (char)(y - 'A' + 'a');
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Splits url into the parts the port variants need. Returns 0, or -EINVAL
+ * when it is not scheme://authority... with a non-empty host and a numeric
+ * port.
+ */
+static int
+signature_url_parse(const char *url, struct signature_url *u)
+{
+	size_t len = strcspn(url, "#");
+	size_t scheme_len = 0;
+	size_t auth;
+	size_t auth_end;
+	size_t host;
+	size_t i;
+
+	memset(u, 0, sizeof(*u));
+	u->len = len;
+	if (len == 0 || !signature_is_alpha(url[0]))
+		return -EINVAL;
+	while (scheme_len < len &&
+	       (signature_is_alpha(url[scheme_len]) || signature_is_digit(url[scheme_len]) ||
+		url[scheme_len] == '+' || url[scheme_len] == '-' || url[scheme_len] == '.'))
+		scheme_len++;
+	if (len - scheme_len < 3 || memcmp(url + scheme_len, "://", 3) != 0)
+		return -EINVAL;
+	if (scheme_len == 5 && signature_ascii_eq(url, "https", 5))
+		u->dflt = ":443";
+	else if (scheme_len == 4 && signature_ascii_eq(url, "http", 4))
+		u->dflt = ":80";
+
+	auth = scheme_len + 3;
+	auth_end = auth + strcspn(url + auth, "/?#");
+	if (auth_end > len)
+		auth_end = len;
+	/* userinfo ends at the last '@' of the authority */
+	host = auth;
+	for (i = auth; i < auth_end; i++) {
+		if (url[i] == '@')
+			host = i + 1;
+	}
+	if (host < auth_end && url[host] == '[') {
+		i = host + 1;
+		while (i < auth_end && url[i] != ']')
+			i++;
+		if (i == auth_end || i == host + 1)
+			return -EINVAL;
+		i++; /* past ']' */
+	} else {
+		i = host;
+		while (i < auth_end && url[i] != ':')
+			i++;
+		if (i == host)
+			return -EINVAL;
+	}
+	u->host_end = i;
+	u->port_end = i;
+	if (i < auth_end) {
+		unsigned long port = 0;
+
+		if (url[i] != ':')
+			return -EINVAL;
+		u->has_port = true;
+		for (i++; i < auth_end; i++) {
+			if (!signature_is_digit(url[i]))
+				return -EINVAL;
+			port = port * 10 + (unsigned long)(url[i] - '0');
+			if (port > 65535)
+				return -EINVAL;
+		}
+		u->port_end = auth_end;
+	}
+
+	i = auth_end + strcspn(url + auth_end, "?#");
+	if (i < len && url[i] == '?') {
+		u->query = url + i + 1;
+		u->query_len = len - i - 1;
+	}
+	return 0;
+}
+
+static int
+signature_pair_cmp(const void *a, const void *b)
+{
+	const struct signature_pair *x = a;
+	const struct signature_pair *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c != 0 ? c : strcmp(x->value, y->value);
+}
+
+/* Appends the sorted, de-duplicated "namevalue..." part of the signed string. */
+static void
+signature_append_params(struct buf *out, const struct form *params)
+{
+	size_t n = params != NULL ? form_count(params) : 0;
+	struct signature_pair *pairs = NULL;
+
+	if (n == 0)
+		return;
+	pairs = xreallocarray(NULL, n, sizeof(*pairs));
+	for (size_t i = 0; i < n; i++) {
+		pairs[i].key = form_key(params, i);
+		pairs[i].value = form_value(params, i);
+	}
+	qsort(pairs, n, sizeof(*pairs), signature_pair_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && signature_pair_cmp(&pairs[i - 1], &pairs[i]) == 0)
+			continue;
+		buf_puts(out, pairs[i].key);
+		buf_puts(out, pairs[i].value);
+	}
+	free(pairs);
+}
+
+/* Base64 HMAC-SHA1 of len bytes at data into out. Returns 0 or -EINVAL. */
+static int
+signature_hmac(const char *auth_token, const char *data, size_t len, char out[SIGNATURE_LEN + 1])
+{
+	unsigned char md[SIGNATURE_SHA1_LEN];
+	unsigned int md_len = 0;
+	size_t key_len = strlen(auth_token);
+
+	if (key_len > INT_MAX)
+		return -EINVAL;
+	if (HMAC(EVP_sha1(), auth_token, (int)key_len, (const unsigned char *)data, len, md,
+		 &md_len) == NULL ||
+	    md_len != sizeof(md))
+		fatalx("signature: HMAC-SHA1 failed");
+	if (EVP_EncodeBlock((unsigned char *)out, md, (int)sizeof(md)) != SIGNATURE_LEN)
+		fatalx("signature: base64 encoding failed");
+	out[SIGNATURE_LEN] = '\0';
+	return 0;
+}
+
+/**
+ * signature_compute() - the X-Twilio-Signature of a request
+ * @auth_token: the account's Auth Token (not copied, not logged)
+ * @url: the exact URL Twilio requested, without '#fragment' (signed as is)
+ * @params: the form parameters, or NULL for none; not modified
+ * @out: receives the 28-character base64 signature and a NUL
+ *
+ * Return: 0, or -EINVAL for a NULL or empty token or URL.
+ */
+int
+signature_compute(const char *auth_token, const char *url, const struct form *params,
+		  char out[SIGNATURE_LEN + 1])
+{
+	struct buf data;
+	int r;
+
+	if (auth_token == NULL || auth_token[0] == '\0' || url == NULL || url[0] == '\0')
+		return -EINVAL;
+	buf_init(&data);
+	buf_puts(&data, url);
+	signature_append_params(&data, params);
+	r = signature_hmac(auth_token, data.data, data.len, out);
+	buf_clear(&data);
+	return r;
+}
+
+/* Constant-time comparison of a computed signature with a received header. */
+static bool
+signature_equal(const char *computed, const char *header)
+{
+	if (strnlen(header, SIGNATURE_LEN + 1) != SIGNATURE_LEN)
+		return false;
+	return CRYPTO_memcmp(computed, header, SIGNATURE_LEN) == 0;
+}
+
+/**
+ * signature_verify() - check an X-Twilio-Signature header
+ * @auth_token: the account's Auth Token (not copied, not logged)
+ * @url: the URL the request was received on, as Twilio would have built
+ *	it; a '#fragment' is ignored
+ * @params: the form parameters, or NULL for none
+ * @header: the X-Twilio-Signature value; NULL or empty is a mismatch
+ *
+ * Tries the URL as given, with its port removed, and with the scheme's
+ * default port added (":443" for https, ":80" for http). Every variant is
+ * computed and compared, so the time taken does not say which one matched.
+ * Return: SIGNATURE_MATCH, SIGNATURE_MISMATCH, or -EINVAL for an empty token
+ * or a URL that cannot be parsed (no scheme://host, bad port, bad [IPv6]).
+ */
+int
+signature_verify(const char *auth_token, const char *url, const struct form *params,
+		 const char *header)
+{
+	struct signature_url u;
+	struct buf suffix;
+	struct buf data;
+	bool match = false;
+	int r;
+
+	if (auth_token == NULL || auth_token[0] == '\0' || url == NULL || url[0] == '\0')
+		return -EINVAL;
+	r = signature_url_parse(url, &u);
+	if (r < 0)
+		return r;
+	if (header == NULL || header[0] == '\0')
+		return SIGNATURE_MISMATCH;
+
+	buf_init(&suffix);
+	buf_init(&data);
+	signature_append_params(&suffix, params);
+	for (int variant = 0; variant < SIGNATURE_MAX_VARIANTS; variant++) {
+		char sig[SIGNATURE_LEN + 1];
+
+		buf_reset(&data);
+		if (variant == 0) {
+			/* as given */
+			buf_append(&data, url, u.len);
+		} else if (variant == 1 && u.has_port) {
+			/* port removed */
+			buf_append(&data, url, u.host_end);
+			buf_append(&data, url + u.port_end, u.len - u.port_end);
+		} else if (variant == 2 && !u.has_port && u.dflt != NULL) {
+			/* default port added */
+			buf_append(&data, url, u.host_end);
+			buf_puts(&data, u.dflt);
+			buf_append(&data, url + u.host_end, u.len - u.host_end);
+		} else {
+			continue;
+		}
+		buf_append(&data, suffix.data, suffix.len);
+		r = signature_hmac(auth_token, data.data, data.len, sig);
+		if (r < 0)
+			goto out;
+		if (signature_equal(sig, header))
+			match = true;
+	}
+	r = match ? SIGNATURE_MATCH : SIGNATURE_MISMATCH;
+out:
+	buf_clear(&data);
+	buf_clear(&suffix);
+	return r;
+}
+
+/* 'A'..'F' to 'a'..'f' without a data-dependent branch. */
+static unsigned char
+signature_lower(unsigned char c)
+{
+	unsigned char upper = (unsigned char)((unsigned)(c - 'A') < 26u);
+
+	return (unsigned char)(c | (unsigned char)(upper << 5));
+}
+
+/* The first raw bodySHA256 value in the query, or NULL. */
+static const char *
+signature_find_body_hash(const struct signature_url *u, size_t *len_out)
+{
+	const char *q = u->query;
+	const char *end = q + u->query_len;
+	size_t klen = strlen(SIGNATURE_BODY_PARAM);
+
+	if (q == NULL)
+		return NULL;
+	while (q < end) {
+		const char *amp = memchr(q, '&', (size_t)(end - q));
+		const char *seg_end = amp != NULL ? amp : end;
+
+		if ((size_t)(seg_end - q) > klen && memcmp(q, SIGNATURE_BODY_PARAM, klen) == 0 &&
+		    q[klen] == '=') {
+			*len_out = (size_t)(seg_end - q) - klen - 1;
+			return q + klen + 1;
+		}
+		q = seg_end + (amp != NULL ? 1 : 0);
+	}
+	return NULL;
+}
+
+/**
+ * signature_verify_body() - check a request with a JSON body
+ * @auth_token: the account's Auth Token
+ * @url: the URL, carrying bodySHA256=<hex SHA-256 of the body> in its query
+ * @body: the raw body, body_len bytes (may be NULL when body_len is 0)
+ * @body_len: body size
+ * @header: the X-Twilio-Signature value
+ *
+ * The URL alone (bodySHA256 included, no parameters) is signed, with the
+ * same port variants as signature_verify(); the parameter must equal the
+ * body's SHA-256 in hex, compared case-insensitively in constant time.
+ * Return: SIGNATURE_MATCH only when both hold, SIGNATURE_MISMATCH (also for
+ * a missing bodySHA256), or -EINVAL as for signature_verify().
+ */
+int
+signature_verify_body(const char *auth_token, const char *url, const void *body, size_t body_len,
+		      const char *header)
+{
+	struct signature_url u;
+	char want[SIGNATURE_SHA256_HEX + 1];
+	unsigned char got[SIGNATURE_SHA256_HEX];
+	const char *hash;
+	size_t hash_len = 0;
+	bool body_ok;
+	int r;
+
+	r = signature_verify(auth_token, url, NULL, header);
+	if (r < 0)
+		return r;
+	/* signature_verify has parsed url successfully */
+	if (signature_url_parse(url, &u) < 0)
+		return -EINVAL;
+	hash = signature_find_body_hash(&u, &hash_len);
+	if (hash == NULL || hash_len != SIGNATURE_SHA256_HEX)
+		return SIGNATURE_MISMATCH;
+	signature_sha256_hex(body_len > 0 ? body : "", body_len, want);
+	for (size_t i = 0; i < SIGNATURE_SHA256_HEX; i++)
+		got[i] = signature_lower((unsigned char)hash[i]);
+	body_ok = CRYPTO_memcmp(got, want, SIGNATURE_SHA256_HEX) == 0;
+	return body_ok && r == SIGNATURE_MATCH ? SIGNATURE_MATCH : SIGNATURE_MISMATCH;
+}
+
+/**
+ * signature_sha256_hex() - lower-case hex SHA-256
+ * @data: len bytes
+ * @len: byte count
+ * @out: receives 64 hex digits and a NUL
+ */
+void
+signature_sha256_hex(const void *data, size_t len, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[SIGNATURE_SHA256_LEN];
+	unsigned int md_len = 0;
+
+	if (EVP_Digest(len > 0 ? data : "", len, md, &md_len, EVP_sha256(), NULL) != 1 ||
+	    md_len != sizeof(md))
+		fatalx("signature: SHA-256 failed");
+	for (size_t i = 0; i < sizeof(md); i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0x0f];
+	}
+	out[SIGNATURE_SHA256_HEX] = '\0';
+}
