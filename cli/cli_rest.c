@@ -319,52 +319,75 @@ out:
 	return result;
 }
 
-int
-cli_rest_list(struct cli_rest *rest, const char *what, const char *url, const struct form *query,
-	      const char *key, cli_rest_item_cb *item_cb, void *arg)
+/* url + query, with the largest page size unless query sets one (allocated). */
+static char *
+cli_rest_first_page_url(const char *url, const struct form *query)
 {
 	struct form *q = form_new();
-	struct cli_rest_reply reply;
-	struct twilio_page *page = NULL;
-	char *next = NULL;
-	char *cause = NULL;
-	int result = CLI_EXIT_OK;
+	char *first;
 	size_t i;
 
-	cli_rest_reply_init(&reply);
 	for (i = 0; query != NULL && i < form_count(query); i++)
 		form_add(q, form_key(query, i), form_value(query, i));
 	if (!form_has(q, "PageSize"))
 		form_add(q, "PageSize", CLI_REST_PAGE_SIZE);
-	next = twilio_url_with_query(url, q);
-	while (next != NULL) {
-		cli_rest_reply_clear(&reply);
-		(void)cli_rest_call(rest, HTTP_GET, next, NULL, NULL, &reply); /* reply says why */
-		if (!cli_rest_reply_ok(&reply)) {
-			result = cli_rest_report(rest, what, &reply);
-			goto out;
-		}
-		if (twilio_page_parse(rest->tw, key, reply.http.body, reply.http.body_len, &page,
-				      &cause) < 0) {
-			log_err("%s: unusable page from %s: %s", what,
-				twilio_base(rest->tw, TWILIO_HOST_TASKROUTER),
-				cause != NULL ? cause : "parse error");
-			result = CLI_EXIT_API;
-			goto out;
-		}
-		for (i = 0; i < twilio_page_count(page); i++)
-			item_cb(twilio_page_record(page, i), arg);
-		free(next);
-		next = twilio_page_next_url(page) != NULL ? xstrdup(twilio_page_next_url(page))
-							  : NULL;
-		twilio_page_free(page);
-		page = NULL;
-	}
-out:
-	twilio_page_free(page);
-	free(next);
-	free(cause);
+	first = twilio_url_with_query(url, q);
 	form_free(q);
+	return first;
+}
+
+/*
+ * Parses one page, hands its records to item_cb and returns the next URL
+ * (allocated) in *next_out, NULL on the last page. Returns an enum cli_exit
+ * value; failures are reported.
+ */
+static int
+cli_rest_page(struct cli_rest *rest, const char *what, const struct cli_rest_reply *reply,
+	      const char *key, cli_rest_item_cb *item_cb, void *arg, char **next_out)
+{
+	struct twilio_page *page = NULL;
+	char *cause = NULL;
+	size_t i;
+
+	*next_out = NULL;
+	if (!cli_rest_reply_ok(reply))
+		return cli_rest_report(rest, what, reply);
+	if (twilio_page_parse(rest->tw, key, reply->http.body, reply->http.body_len, &page,
+			      &cause) < 0) {
+		log_err("%s: unusable page from %s: %s", what,
+			twilio_base(rest->tw, TWILIO_HOST_TASKROUTER),
+			cause != NULL ? cause : "parse error");
+		free(cause);
+		return CLI_EXIT_API;
+	}
+	for (i = 0; i < twilio_page_count(page); i++)
+		item_cb(twilio_page_record(page, i), arg);
+	if (twilio_page_next_url(page) != NULL)
+		*next_out = xstrdup(twilio_page_next_url(page));
+	twilio_page_free(page);
+	return CLI_EXIT_OK;
+}
+
+int
+cli_rest_list(struct cli_rest *rest, const char *what, const char *url, const struct form *query,
+	      const char *key, cli_rest_item_cb *item_cb, void *arg)
+{
+	struct cli_rest_reply reply;
+	char *next = NULL;
+	int result = CLI_EXIT_OK;
+
+	cli_rest_reply_init(&reply);
+	next = cli_rest_first_page_url(url, query);
+	while (next != NULL && result == CLI_EXIT_OK) {
+		char *url_now = next;
+
+		cli_rest_reply_clear(&reply);
+		(void)cli_rest_call(rest, HTTP_GET, url_now, NULL, NULL,
+				    &reply); /* reply says why */
+		result = cli_rest_page(rest, what, &reply, key, item_cb, arg, &next);
+		free(url_now);
+	}
+	free(next);
 	cli_rest_reply_clear(&reply);
 	return result;
 }
@@ -480,6 +503,54 @@ cli_rest_batch_add(struct cli_rest_batch *b, enum http_method method, const char
 	call->done_cb = done_cb;
 	call->arg = arg;
 	cli_rest_batch_submit(call, 0);
+}
+
+/* A paged list inside a batch; lives until its done_cb has run. */
+struct cli_rest_batch_list {
+	struct cli_rest_batch *b;
+	char *what;
+	char *key;
+	cli_rest_item_cb *item_cb;
+	cli_rest_list_done_cb *done_cb;
+	void *arg;
+};
+
+static void
+cli_rest_batch_list_page(const struct cli_rest_reply *reply, void *arg)
+{
+	struct cli_rest_batch_list *l = arg;
+	char *next = NULL;
+	int r;
+
+	r = cli_rest_page(l->b->rest, l->what, reply, l->key, l->item_cb, l->arg, &next);
+	if (r == CLI_EXIT_OK && next != NULL) {
+		cli_rest_batch_add(l->b, HTTP_GET, next, NULL, NULL, cli_rest_batch_list_page, l);
+		free(next);
+		return;
+	}
+	free(next);
+	l->done_cb(r, l->arg);
+	free(l->what);
+	free(l->key);
+	free(l);
+}
+
+void
+cli_rest_batch_list(struct cli_rest_batch *b, const char *what, const char *url,
+		    const struct form *query, const char *key, cli_rest_item_cb *item_cb,
+		    cli_rest_list_done_cb *done_cb, void *arg)
+{
+	struct cli_rest_batch_list *l = xcalloc(1, sizeof(*l));
+	char *first = cli_rest_first_page_url(url, query);
+
+	l->b = b;
+	l->what = xstrdup(what);
+	l->key = xstrdup(key);
+	l->item_cb = item_cb;
+	l->done_cb = done_cb;
+	l->arg = arg;
+	cli_rest_batch_add(b, HTTP_GET, first, NULL, NULL, cli_rest_batch_list_page, l);
+	free(first);
 }
 
 int

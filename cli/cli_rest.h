@@ -108,6 +108,17 @@ void cli_rest_batch_add(struct cli_rest_batch *b, enum http_method method, const
 			const char *form_body, const char *if_match,
 			cli_rest_batch_done_cb *done_cb, void *arg);
 /*
+ * Adds a paged list to the batch: the first page is fetched with query (may
+ * be NULL; PageSize=1000 unless given) and each next page is added to the
+ * batch as the previous one arrives. item_cb runs once per record, in page
+ * order; done_cb runs exactly once at the end with an enum cli_exit value
+ * (failures reported with what).
+ */
+typedef void cli_rest_list_done_cb(int result, void *arg);
+void cli_rest_batch_list(struct cli_rest_batch *b, const char *what, const char *url,
+			 const struct form *query, const char *key, cli_rest_item_cb *item_cb,
+			 cli_rest_list_done_cb *done_cb, void *arg);
+/*
  * Runs until every call has completed. progress (may be NULL) advances by
  * one per completed call. Returns 0, or -EIO when the transport failed (each
  * callback still ran once).
