@@ -122,6 +122,29 @@ cli_task_dup(const struct json_value *obj, const char *key)
 	return xstrdup(s);
 }
 
+/*
+ * Seconds since date_updated on the server's clock: "age" is the server's
+ * now minus date_created, so now - date_updated is age - (date_updated -
+ * date_created). That holds whatever the skew between this host's clock and
+ * Twilio's (or the emulator's virtual clock). Falls back to the local clock.
+ */
+static int64_t
+cli_task_since_update(const struct json_value *item, int64_t age)
+{
+	const char *created = NULL;
+	const char *updated = NULL;
+	int64_t c;
+	int64_t u;
+	int64_t d;
+
+	if (age < 0 || json_get_string(item, "date_created", &created) < 0 ||
+	    json_get_string(item, "date_updated", &updated) < 0 ||
+	    cli_parse_time(created, &c) < 0 || cli_parse_time(updated, &u) < 0)
+		return cli_seconds_since(item, "date_updated");
+	d = age - (u - c);
+	return d < 0 ? 0 : d;
+}
+
 void
 cli_task_from_json(struct cli_task *t, const struct json_value *item)
 {
@@ -138,7 +161,7 @@ cli_task_from_json(struct cli_task *t, const struct json_value *item)
 	if (json_get_int64(item, "age", &age) < 0 || age < 0)
 		age = cli_seconds_since(item, "date_created");
 	t->age_s = age;
-	t->updated_s = cli_seconds_since(item, "date_updated");
+	t->updated_s = cli_task_since_update(item, age);
 	t->date_created = cli_task_dup(item, "date_created");
 	t->date_updated = cli_task_dup(item, "date_updated");
 	t->queue_sid = cli_task_dup(item, "task_queue_sid");
