@@ -38,7 +38,8 @@ void
 buf_reset(struct buf *b)
 {
 	b->len = 0;
-	b->data[0] = '\0';
+	if (b->data != NULL)
+		b->data[0] = '\0';
 }
 
 void
@@ -50,12 +51,14 @@ buf_reserve(struct buf *b, size_t extra)
 	if (SIZE_MAX - b->len - 1 < extra)
 		fatalx("buf_reserve: size overflow");
 	need = b->len + extra + 1;
-	if (need <= b->cap)
+	if (b->data != NULL && need <= b->cap)
 		return;
 	cap = b->cap < BUF_MIN_CAP ? BUF_MIN_CAP : b->cap;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	b->data = xrealloc(b->data, cap);
+	if (b->cap == 0)
+		b->data[0] = '\0';
 	b->cap = cap;
 }
 
@@ -98,6 +101,8 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	va_list ap2;
 	int n;
 
+	if (b->data == NULL)
+		buf_reserve(b, 0);
 	va_copy(ap2, ap);
 	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap2);
 	va_end(ap2);
@@ -129,8 +134,12 @@ buf_steal(struct buf *b, size_t *len_out)
 {
 	char *data = b->data;
 
+	if (data == NULL)
+		data = xstrdup("");
 	if (len_out != NULL)
 		*len_out = b->len;
-	buf_init(b);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
 	return data;
 }

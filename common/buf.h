@@ -29,7 +29,8 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((form
 /* Drops the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);
 /*
- * Returns the data (caller owns it, free()) and leaves the buffer empty and
- * initialised. len_out may be NULL.
+ * Returns the data (caller owns it, free()) and leaves the buffer cleared,
+ * holding no storage: it may be appended to again (storage is allocated on
+ * demand) or dropped without buf_clear. len_out may be NULL.
  */
 char *buf_steal(struct buf *b, size_t *len_out);

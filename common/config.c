@@ -367,11 +367,12 @@ static char *
 config_show(const char *value)
 {
 	struct buf b;
+	char *result;
 	size_t i;
 
 	buf_init(&b);
 	buf_putc(&b, '\'');
-	for (i = 0; value[i] != '\0' && i < CONFIG_VALUE_SHOWN; i++) {
+	for (i = 0; i < CONFIG_VALUE_SHOWN && value[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)value[i];
 
 		buf_putc(&b, (c >= 0x20 && c < 0x7f) ? (char)c : '?');
@@ -379,7 +380,9 @@ config_show(const char *value)
 	if (value[i] != '\0')
 		buf_puts(&b, "...");
 	buf_putc(&b, '\'');
-	return buf_steal(&b, NULL);
+	result = buf_steal(&b, NULL);
+	buf_clear(&b); /* buf_steal re-initialises b */
+	return result;
 }
 
 static char **
@@ -613,7 +616,7 @@ config_parse_time_of_day(const char *s, int *minutes_out)
 	int h = 0;
 	size_t i = 0;
 
-	while (isdigit((unsigned char)s[i]) && i < 2) {
+	while (i < 2 && isdigit((unsigned char)s[i])) {
 		h = h * 10 + (s[i] - '0');
 		i++;
 	}
@@ -888,7 +891,8 @@ config_set(struct config *config, const struct config_load_state *st, size_t i, 
 		break;
 	case CONFIG_TYPE_URL:
 	case CONFIG_TYPE_TWILIO_URL:
-		r = config_check_url(value, k->type == CONFIG_TYPE_TWILIO_URL, &why);
+		/* sets why on failure */
+		(void)config_check_url(value, k->type == CONFIG_TYPE_TWILIO_URL, &why);
 		break;
 	case CONFIG_TYPE_INT:
 		r = config_parse_int(k, value, where_msg, &v, cause_out);
@@ -916,7 +920,8 @@ config_set(struct config *config, const struct config_load_state *st, size_t i, 
 	case CONFIG_TYPE_LISTEN: {
 		uint16_t port;
 
-		r = config_split_host_port(value, strlen(value), &extra, &port, true, &why);
+		/* sets why on failure; extra gets the host on success */
+		(void)config_split_host_port(value, strlen(value), &extra, &port, true, &why);
 		break;
 	}
 	case CONFIG_TYPE_SYNC_NAME:
@@ -1037,7 +1042,7 @@ config_suggest_env(const char *env_key_upper)
 	char lower[128];
 	size_t i;
 
-	for (i = 0; env_key_upper[i] != '\0' && i < sizeof(lower) - 1; i++)
+	for (i = 0; i < sizeof(lower) - 1 && env_key_upper[i] != '\0'; i++)
 		lower[i] = (char)tolower((unsigned char)env_key_upper[i]);
 	lower[i] = '\0';
 	return config_suggest(lower);
@@ -1263,6 +1268,13 @@ config_parse_buffer(struct config *config, struct config_load_state *st, const c
 	return r;
 }
 
+/* -errno of the failed call, never 0 (some paths leave errno unset). */
+static int
+config_errno(void)
+{
+	return errno > 0 ? -errno : -EIO;
+}
+
 /*
  * Reads a whole regular file of at most max bytes into an allocated,
  * NUL-terminated buffer (wipe it: it may hold secrets). st_out may be NULL.
@@ -1279,11 +1291,11 @@ config_read_file(const char *path, size_t max, char **data_out, size_t *len_out,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		r = -errno;
+		r = config_errno();
 		goto fail;
 	}
 	if (fstat(fd, &st) < 0) {
-		r = -errno;
+		r = config_errno();
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -1301,7 +1313,7 @@ config_read_file(const char *path, size_t max, char **data_out, size_t *len_out,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			r = -errno;
+			r = config_errno();
 			goto fail;
 		}
 		if (n == 0)
@@ -1397,6 +1409,8 @@ config_load_credentials(struct config *config, struct config_load_state *st, cha
 			r = config_fail(cause_out, r, "%s: cannot read: %s", path, strerror(-r));
 		} else {
 			size_t n = len;
+
+			assert(data != NULL); /* config_read_file succeeded */
 
 			/* one trailing newline is how such files are usually written */
 			if (n > 0 && data[n - 1] == '\n')
@@ -1512,6 +1526,7 @@ static char *
 config_key_sources(const struct config_key *k)
 {
 	struct buf b;
+	char *result;
 	char *env = config_env_name(k->name);
 
 	buf_init(&b);
@@ -1521,7 +1536,9 @@ config_key_sources(const struct config_key *k)
 	if (k->type == CONFIG_TYPE_SECRET)
 		buf_printf(&b, ", or credential file %s in $CREDENTIALS_DIRECTORY", k->name);
 	free(env);
-	return buf_steal(&b, NULL);
+	result = buf_steal(&b, NULL);
+	buf_clear(&b); /* buf_steal re-initialises b */
+	return result;
 }
 
 static int

@@ -50,7 +50,7 @@ enum config_require {
 	CONFIG_REQUIRE_PUBLIC_URL = 1 << 7,   /* public_url */
 };
 
-/* trhubd: signs-checks webhooks, issues access tokens, publishes to Sync. */
+/* trhubd: checks webhook signatures, issues access tokens, publishes to Sync. */
 #define CONFIG_PROFILE_DAEMON                                                          \
 	(CONFIG_REQUIRE_ACCOUNT | CONFIG_REQUIRE_AUTH_TOKEN | CONFIG_REQUIRE_API_KEY | \
 	 CONFIG_REQUIRE_WORKSPACE | CONFIG_REQUIRE_SYNC_SERVICE | CONFIG_REQUIRE_PUBLIC_URL)

@@ -408,7 +408,5 @@ form_encode(const struct form *f)
 		form_encode_component(&b, f->pairs[i].value);
 	}
 	s = buf_steal(&b, NULL);
-	/* buf_steal leaves b initialised with fresh storage */
-	buf_clear(&b);
 	return s;
 }

@@ -53,6 +53,18 @@ struct http_transfer {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+int
+http_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+}
+
+void
+http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
 void
 http_response_init(struct http_response *r)
 {

@@ -74,6 +74,17 @@ const char *http_outcome_name(enum http_outcome o);
 /* True when url's scheme is http and its host is a loopback address or localhost. */
 bool http_url_is_loopback(const char *url);
 
+/*
+ * Process-wide libcurl setup (curl_global_init / curl_global_cleanup), for
+ * main() of every binary and for test programs, which must not include curl
+ * headers themselves. Call http_global_init once before creating any
+ * http_sync or http_async object, while the process is still
+ * single-threaded; returns 0 or -EIO. http_global_cleanup runs once at exit,
+ * after every transport is freed.
+ */
+int http_global_init(void);
+void http_global_cleanup(void);
+
 /* Internal to the transports (http_sync.c, http_async.c). */
 struct http_transfer;
 

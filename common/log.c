@@ -273,13 +273,22 @@ log_write(enum log_level level, const char *msg, int r)
 	} while (w < 0 && errno == EINTR);
 }
 
+/* The format attribute lets clang's -Wformat-nonliteral see fmt is checked at the callers. */
+static void log_vmsg(enum log_level level, int r, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static void
 log_vmsg(enum log_level level, int r, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX];
 	int saved = errno;
 
-	if (!log_is_enabled(level))
+	/*
+	 * log_trace() has already checked its subsystem flag and calls in at
+	 * debug level, so debug must pass here while any trace flag is on even
+	 * if the level is lower; log_debug() checks the level itself.
+	 */
+	if (!log_is_enabled(level) && !(level == LOG_LEVEL_DEBUG && log_state.trace != 0))
 		return;
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	log_write(level, msg, r);

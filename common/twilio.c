@@ -204,6 +204,7 @@ twilio_url_build(const struct twilio *tw, enum twilio_host host, const char *pat
 {
 	struct buf b;
 	va_list ap;
+	char *url;
 
 	buf_init(&b);
 	buf_puts(&b, tw->base[host]);
@@ -224,7 +225,9 @@ twilio_url_build(const struct twilio *tw, enum twilio_host host, const char *pat
 		form_encode_path_component(&b, id);
 	}
 	va_end(ap);
-	return buf_steal(&b, NULL);
+	url = buf_steal(&b, NULL);
+	buf_clear(&b); /* buf_steal leaves an initialised, empty buffer */
+	return url;
 }
 
 #define TR TWILIO_HOST_TASKROUTER
