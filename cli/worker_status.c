@@ -335,9 +335,13 @@ worker_status_print_table(struct cli *cli, const struct worker_status_list *l)
 	cli_table_free(t);
 }
 
-/* One fetch and print; returns an enum cli_exit value. */
+/*
+ * One fetch and print; returns an enum cli_exit value. With clear, the
+ * screen is cleared after the fetch, just before printing, so a slow fetch
+ * never leaves a blank screen.
+ */
 static int
-worker_status_once(struct cli *cli, const struct worker_status_opts *o)
+worker_status_once(struct cli *cli, const struct worker_status_opts *o, bool clear)
 {
 	struct cli_rest *rest = cli_get_rest(cli);
 	struct worker_status_list l;
@@ -349,6 +353,8 @@ worker_status_once(struct cli *cli, const struct worker_status_opts *o)
 	r = cli_rest_list(rest, "list workers", url, NULL, "workers", worker_status_item, &l);
 	if (r == CLI_EXIT_OK) {
 		qsort(l.v, l.n, sizeof(*l.v), worker_status_cmp);
+		if (clear)
+			(void)fputs("\033[H\033[2J", stdout);
 		if (cli_json(cli))
 			worker_status_print_json(cli, &l);
 		else
@@ -388,9 +394,7 @@ worker_status_watch(struct cli *cli, const struct worker_status_opts *o)
 		log_warning_errno(-errno,
 				  "cannot catch SIGINT; interrupting ends the watch abruptly");
 	while (!worker_status_stop) {
-		if (tty)
-			(void)fputs("\033[H\033[2J", stdout);
-		r = worker_status_once(cli, o);
+		r = worker_status_once(cli, o, tty);
 		/* Bad credentials do not get better by waiting; a failed fetch might. */
 		if (r == CLI_EXIT_CONFIG)
 			return r;
@@ -413,7 +417,7 @@ worker_status_run(struct cli *cli, void *state, int nargs, char **args)
 		return r;
 	if (o->watch_ms > 0)
 		return worker_status_watch(cli, o);
-	return worker_status_once(cli, o);
+	return worker_status_once(cli, o, false);
 }
 
 static const struct cli_tool worker_status_tool = {
