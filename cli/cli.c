@@ -310,6 +310,16 @@ cli_seconds_since(const struct json_value *item, const char *key)
 	return d < 0 ? 0 : d;
 }
 
+char *
+cli_json_strdup(const struct json_value *obj, const char *key)
+{
+	const char *s = NULL;
+
+	if (json_get_string(obj, key, &s) < 0)
+		return NULL;
+	return xstrdup(s);
+}
+
 struct json_doc *
 cli_attributes(const struct json_value *item)
 {

@@ -143,6 +143,9 @@ int64_t cli_seconds_since(const struct json_value *item, const char *key);
 /* "45s", "12m05s", "3h04m", "2d03h" into out (at least 16 bytes); "-" when s < 0. */
 void cli_format_age(int64_t seconds, char *out, size_t out_size);
 
+/* A copy of the string at obj[key], or NULL when absent or not a string. */
+char *cli_json_strdup(const struct json_value *obj, const char *key);
+
 /*
  * TaskRouter keeps attributes as a JSON string in item["attributes"]; this
  * parses it (an object in place of the string is accepted too). Returns a

@@ -112,16 +112,6 @@ cli_task_filter_match(const struct cli_task_filter *f, const struct cli_task *t)
 	return true;
 }
 
-static char *
-cli_task_dup(const struct json_value *obj, const char *key)
-{
-	const char *s = NULL;
-
-	if (json_get_string(obj, key, &s) < 0)
-		return NULL;
-	return xstrdup(s);
-}
-
 /*
  * Seconds since date_updated on the server's clock: "age" is the server's
  * now minus date_created, so now - date_updated is age - (date_updated -
@@ -154,20 +144,20 @@ cli_task_from_json(struct cli_task *t, const struct json_value *item)
 	int64_t age = -1;
 
 	memset(t, 0, sizeof(*t));
-	t->sid = cli_task_dup(item, "sid");
-	t->status = cli_task_dup(item, "assignment_status");
+	t->sid = cli_json_strdup(item, "sid");
+	t->status = cli_json_strdup(item, "assignment_status");
 	if (json_get_int64(item, "priority", &t->priority) < 0)
 		t->priority = 0;
 	if (json_get_int64(item, "age", &age) < 0 || age < 0)
 		age = cli_seconds_since(item, "date_created");
 	t->age_s = age;
 	t->updated_s = cli_task_since_update(item, age);
-	t->date_created = cli_task_dup(item, "date_created");
-	t->date_updated = cli_task_dup(item, "date_updated");
-	t->queue_sid = cli_task_dup(item, "task_queue_sid");
-	t->queue_name = cli_task_dup(item, "task_queue_friendly_name");
+	t->date_created = cli_json_strdup(item, "date_created");
+	t->date_updated = cli_json_strdup(item, "date_updated");
+	t->queue_sid = cli_json_strdup(item, "task_queue_sid");
+	t->queue_name = cli_json_strdup(item, "task_queue_friendly_name");
 	if (root != NULL) {
-		t->from = cli_task_dup(root, "from");
+		t->from = cli_json_strdup(root, "from");
 		s = json_string(json_path(root, "conference", "sid", NULL));
 		if (s == NULL)
 			s = json_string(json_get(root, "conference_sid"));
@@ -279,10 +269,10 @@ cli_task_res_item(const struct json_value *item, void *arg)
 	t->reservations =
 		xreallocarray(t->reservations, t->nreservations + 1, sizeof(*t->reservations));
 	r = &t->reservations[t->nreservations++];
-	r->sid = cli_task_dup(item, "sid");
-	r->status = cli_task_dup(item, "reservation_status");
-	r->worker_sid = cli_task_dup(item, "worker_sid");
-	r->worker_name = cli_task_dup(item, "worker_name");
+	r->sid = cli_json_strdup(item, "sid");
+	r->status = cli_json_strdup(item, "reservation_status");
+	r->worker_sid = cli_json_strdup(item, "worker_sid");
+	r->worker_name = cli_json_strdup(item, "worker_name");
 }
 
 static void

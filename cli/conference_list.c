@@ -107,16 +107,6 @@ conference_list_check(struct cli *cli, void *state, int nargs, char **args)
 	return 0;
 }
 
-static char *
-conference_list_dup(const struct json_value *item, const char *key)
-{
-	const char *s = NULL;
-
-	if (json_get_string(item, key, &s) < 0)
-		return NULL;
-	return xstrdup(s);
-}
-
 static void
 conference_list_item(const struct json_value *item, void *arg)
 {
@@ -136,8 +126,8 @@ conference_list_item(const struct json_value *item, void *arg)
 	memset(&c, 0, sizeof(c));
 	c.sid = xstrdup(sid);
 	c.name = name != NULL ? xstrdup(name) : NULL;
-	c.status = conference_list_dup(item, "status");
-	c.date_created = conference_list_dup(item, "date_created");
+	c.status = cli_json_strdup(item, "status");
+	c.date_created = cli_json_strdup(item, "date_created");
 	if (c.date_created == NULL || cli_parse_time(c.date_created, &c.created) < 0)
 		c.created = -1;
 	c.participants = -1;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "cli_progress.h"
 #include "cli_rest.h"
@@ -149,31 +150,21 @@ task_delete_all_done(const struct cli_rest_reply *reply, void *arg)
 static char *
 task_delete_all_describe(const struct task_delete_all_opts *o)
 {
+	struct buf s;
 	char age[32];
-	char *s = xstrdup("");
-	char *tmp;
 	size_t i;
 
-	for (i = 0; i < o->filter.nstatuses; i++) {
-		tmp = xasprintf("%s%s%s", s, i > 0 ? " or " : "", o->filter.statuses[i]);
-		free(s);
-		s = tmp;
-	}
-	tmp = xasprintf("%s%stask(s)", s, o->filter.nstatuses > 0 ? " " : "");
-	free(s);
-	s = tmp;
-	if (o->filter.queue != NULL) {
-		tmp = xasprintf("%s in queue %s", s, o->filter.queue);
-		free(s);
-		s = tmp;
-	}
+	buf_init(&s);
+	for (i = 0; i < o->filter.nstatuses; i++)
+		buf_printf(&s, "%s%s ", i > 0 ? "or " : "", o->filter.statuses[i]);
+	buf_puts(&s, "task(s)");
+	if (o->filter.queue != NULL)
+		buf_printf(&s, " in queue %s", o->filter.queue);
 	if (o->filter.older_than_s >= 0) {
 		cli_format_age(o->filter.older_than_s, age, sizeof(age));
-		tmp = xasprintf("%s older than %s", s, age);
-		free(s);
-		s = tmp;
+		buf_printf(&s, " older than %s", age);
 	}
-	return s;
+	return buf_steal(&s, NULL);
 }
 
 /* Asks for the workspace name; returns 0 to go on or an exit code. */

@@ -128,16 +128,6 @@ worker_status_skills(const struct json_value *item, struct worker_status_worker 
 	json_doc_free(doc);
 }
 
-static char *
-worker_status_dup(const struct json_value *item, const char *key)
-{
-	const char *s = NULL;
-
-	if (json_get_string(item, key, &s) < 0)
-		return NULL;
-	return xstrdup(s);
-}
-
 static void
 worker_status_item(const struct json_value *item, void *arg)
 {
@@ -159,12 +149,12 @@ worker_status_item(const struct json_value *item, void *arg)
 	if (!cli_glob_match(o->name, name != NULL ? name : ""))
 		return;
 	memset(&w, 0, sizeof(w));
-	w.sid = worker_status_dup(item, "sid");
-	w.name = worker_status_dup(item, "friendly_name");
-	w.activity = worker_status_dup(item, "activity_name");
-	w.activity_sid = worker_status_dup(item, "activity_sid");
+	w.sid = cli_json_strdup(item, "sid");
+	w.name = cli_json_strdup(item, "friendly_name");
+	w.activity = cli_json_strdup(item, "activity_name");
+	w.activity_sid = cli_json_strdup(item, "activity_sid");
 	w.available = available;
-	w.since = worker_status_dup(item, "date_status_changed");
+	w.since = cli_json_strdup(item, "date_status_changed");
 	w.seconds = cli_seconds_since(item, "date_status_changed");
 	worker_status_skills(item, &w);
 	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
