@@ -31,6 +31,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "http.h"
 #include "http_async.h"
 #include "log.h"
 #include "sid.h"
@@ -490,6 +491,7 @@ main(int argc, char **argv)
 	int fd;
 	int port = 0;
 	int status = 1;
+	bool curl_ready = false;
 	int r;
 
 	memset(&sim, 0, sizeof(sim));
@@ -506,6 +508,10 @@ main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGPIPE, &sa, NULL) < 0)
 		fatal("sigaction(SIGPIPE)");
+
+	if (http_global_init() < 0)
+		fatalx("libcurl initialisation failed");
+	curl_ready = true;
 
 	if (sim.opt.seed_set)
 		rng_seed(&sim.rng, sim.opt.seed);
@@ -578,5 +584,7 @@ out:
 	free(sim.base_url);
 	free(host);
 	sim_main_options_clear(&sim.opt);
+	if (curl_ready)
+		http_global_cleanup();
 	return status;
 }
