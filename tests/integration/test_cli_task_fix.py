@@ -7,12 +7,14 @@ _names = itertools.count()
 
 
 def _assigned(ws):
-    """A task assigned to a fresh available worker (returns the task SID)."""
+    """A task assigned to a fresh worker, who is then made unavailable so that
+    tasks created later stay pending (returns the task SID)."""
     worker = ws.add_worker('agent%d' % next(_names), activity='Available')
     t = ws.add_task()
     r = ws.wait_reservation(t.sid)
     assert r.worker_sid == worker.sid
     ws.reservation(t.sid, r.sid).update(reservation_status='accepted')
+    ws.set_activity(worker.sid, 'Unavailable')
     assert ws.task(t.sid).assignment_status == 'assigned'
     return t.sid
 
@@ -41,9 +43,9 @@ def test_named_wrapping_task_is_completed_with_the_reason(cli, ws):
 
 
 def test_named_tasks_in_other_states_are_left_alone(cli, ws):
-    pending = ws.add_task().sid
     assigned = _assigned(ws)
     wrapping = _wrapping(ws)
+    pending = ws.add_task().sid
     r = cli('trhub-task-fix', pending, assigned, wrapping)
     assert r.rc == 1, r
     assert _status(ws, pending) == 'pending'
