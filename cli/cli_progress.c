@@ -51,6 +51,7 @@ cli_progress_draw(struct cli_progress *p)
 	bar[CLI_PROGRESS_BAR_WIDTH] = '\0';
 	n = snprintf(line, sizeof(line), "\r%s [%s] %zu/%zu %3zu%%\033[K", p->label, bar, p->done,
 		     p->total, pct);
+	/* A progress line that cannot be written is not worth failing the run for. */
 	if (n > 0)
 		(void)!write(STDERR_FILENO, line,
 			     (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
@@ -89,7 +90,7 @@ cli_progress_free(struct cli_progress *p)
 
 	if (p == NULL)
 		return;
-	if (p->drawn)
+	if (p->drawn) /* as above: best effort */
 		(void)!write(STDERR_FILENO, clear, sizeof(clear) - 1);
 	free(p->label);
 	free(p);
