@@ -893,8 +893,10 @@ sim_tr_rest_queue_create(struct sim_request *r)
 		return;
 	if (target == NULL || target[0] == '\0')
 		target = "1==1";
-	if (sim_tr_expr_parse(target, &expr, NULL) < 0)
-		return; /* cannot happen: validated above */
+	if (sim_tr_expr_parse(target, &expr, NULL) < 0) {
+		sim_reply_error(r, 400, 20001, "Invalid TargetWorkers expression");
+		return; /* validated above: not reached */
+	}
 	q = sim_tr_queue_add(tr, sim_tr_rest_param(r, "FriendlyName"), target, expr);
 	(void)sim_tr_rest_queue_params(r, q, true);
 	ctx.queue = q;
@@ -1064,8 +1066,11 @@ sim_tr_rest_workflow_params(struct sim_request *r, struct sim_tr_workflow **wfp,
 		free(wf->friendly_name);
 		wf->friendly_name = xstrdup(name);
 	}
-	if (config != NULL && sim_tr_workflow_configure(tr, wf, config, NULL) < 0)
-		return -EINVAL; /* cannot happen: validated above */
+	if (config != NULL && sim_tr_workflow_configure(tr, wf, config, &cause) < 0) {
+		sim_reply_error(r, 400, 20001, "Invalid Configuration: %s", cause);
+		free(cause);
+		return -EINVAL; /* validated above: not reached */
+	}
 	if (timeout != NULL || create)
 		wf->task_reservation_timeout_s = timeout_s;
 	if (acb != NULL) {
@@ -2332,7 +2337,6 @@ sim_tr_rest_queues_bulk_realtime(struct sim_request *r)
 	struct sim_tr *tr = sim_tr_rest_tr(r);
 	struct json_doc *doc = NULL;
 	const struct json_value *sids = NULL;
-	const struct json_value *v = NULL;
 	struct sim_tr_queue *q = NULL;
 	struct json_gen *g = NULL;
 	const char *sid = NULL;
@@ -2386,7 +2390,6 @@ sim_tr_rest_queues_bulk_realtime(struct sim_request *r)
 	sim_tr_rest_kv_url(g, tr, "url", "/TaskQueues/RealTimeStatistics");
 	json_gen_object_close(g);
 	sim_reply_json(r, 200, g, NULL);
-	(void)v;
 out:
 	json_gen_free(g);
 	json_doc_free(doc);

@@ -31,6 +31,8 @@
 
 #define SIM_TR_ROUTING_DEFAULT_REMOVAL_S 300
 #define SIM_TR_ROUTING_DEFAULT_FILTER	 "Default Filter"
+/* Twilio's Max Assignment Count: a task reserved this many times is canceled. */
+#define SIM_TR_ROUTING_MAX_ASSIGNMENTS 1000
 
 static void
 sim_tr_routing_emit(struct sim_tr *tr, enum sim_tr_ev type, struct sim_tr_task *t,
@@ -102,6 +104,14 @@ sim_tr_routing_requeue(struct sim_tr *tr, struct sim_tr_task *t, int64_t now)
 		sim_tr_queue_insert(t->queue, t);
 }
 
+/* After a reservation ended without acceptance: cancel at the Max Assignment Count. */
+static void
+sim_tr_routing_check_assignments(struct sim_tr *tr, struct sim_tr_task *t)
+{
+	if (t->nassignments >= SIM_TR_ROUTING_MAX_ASSIGNMENTS && t->status == SIM_TR_TASK_PENDING)
+		(void)sim_tr_routing_task_cancel(tr, t, "Max Assignment Count Exceeded", NULL);
+}
+
 static void
 sim_tr_routing_removal_cb(void *arg)
 {
@@ -156,6 +166,7 @@ sim_tr_routing_res_timeout_cb(void *arg)
 	sim_tr_routing_emit(tr, SIM_TR_EV_RESERVATION_TIMEOUT, NULL, NULL, res);
 	if (w != NULL && tr->ws.timeout_activity != NULL)
 		sim_tr_routing_set_activity(tr, w, tr->ws.timeout_activity, now);
+	sim_tr_routing_check_assignments(tr, t);
 	sim_tr_routing_run(tr);
 }
 
@@ -168,6 +179,7 @@ sim_tr_routing_reserve(struct sim_tr *tr, struct sim_tr_task *t, struct sim_tr_w
 	int64_t timeout_s = t->workflow != NULL ? t->workflow->task_reservation_timeout_s : 120;
 
 	sim_tr_queue_unlink(q, t);
+	t->nassignments++;
 	res = sim_tr_reservation_add(tr, t, w);
 	t->active = res;
 	w->active = res;
@@ -569,6 +581,7 @@ sim_tr_routing_unreserve(struct sim_tr *tr, struct sim_tr_reservation *res,
 	sim_tr_routing_release(tr, res, now);
 	sim_tr_routing_requeue(tr, res->task, now);
 	sim_tr_routing_emit(tr, type, NULL, NULL, res);
+	sim_tr_routing_check_assignments(tr, res->task);
 }
 
 int

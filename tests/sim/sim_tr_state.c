@@ -725,10 +725,13 @@ sim_tr_workflow_configure(struct sim_tr *tr, struct sim_tr_workflow *wf, const c
 	struct sim_tr_filter tmp;
 	const char *text = NULL;
 	char *why = NULL;
+	char *ignored = NULL;
 	size_t n = 0;
 	size_t i;
 	int r;
 
+	if (cause_out == NULL)
+		cause_out = &ignored;
 	r = json_parse(config, strlen(config), NULL, &doc, NULL);
 	if (r < 0 || !json_is_object(json_doc_root(doc))) {
 		*cause_out = xstrdup("Configuration must be a valid JSON object");
@@ -795,5 +798,6 @@ fail_filters:
 fail:
 	free(out);
 	json_doc_free(doc);
+	free(ignored);
 	return -EINVAL;
 }

@@ -172,6 +172,7 @@ struct sim_tr_task {
 	struct sim_tr_reservation *active; /* pending, accepted or wrapping */
 	char (*rejected_by)[SID_LEN + 1];  /* workers that rejected it: never offered again */
 	size_t nrejected;
+	int64_t nassignments; /* times it went from pending to reserved */
 	struct sim_timer *ttl_timer;
 	struct sim_timer *removal_timer;
 	TAILQ_ENTRY(sim_tr_task) entry;
@@ -348,7 +349,8 @@ void sim_tr_workflow_free_filters(struct sim_tr_workflow *wf);
  * "filter_friendly_name", "expression", "targets": [{"queue", "priority"}]}],
  * "default_filter": {"queue"}}}) and, on success, replaces wf's filters and
  * configuration text. Only the first target of a filter is used. Returns 0
- * or -EINVAL with an allocated *cause_out (unknown queue, bad expression).
+ * or -EINVAL with an allocated *cause_out (unknown queue, bad expression;
+ * cause_out may be NULL).
  */
 int sim_tr_workflow_configure(struct sim_tr *tr, struct sim_tr_workflow *wf, const char *config,
 			      char **cause_out);
