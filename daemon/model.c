@@ -2134,18 +2134,19 @@ model_task_sync_json(const struct model *m, const char *sid, struct json_gen *g)
 }
 
 static void
-model_gen_worker(const struct model *m, struct model_worker *w, struct json_gen *g, int64_t now)
+model_gen_worker(const struct model *m, struct model_worker *w, struct json_gen *g, int64_t now,
+		 int64_t today)
 {
-	int64_t today = tz_day_start_ms(m->zone, m->day_start_minutes, now);
 	struct model_counters zero = { 0 };
 	const struct model_counters *c = w->day.day_start_ms == today ? &w->day : &zero;
+	const struct model_activity *a = hmap_get(m->activities, w->activity_sid);
 
 	json_gen_object_open(g);
 	json_gen_kv_string(g, "sid", w->sid);
 	json_gen_kv_string(g, "friendlyName", w->name);
 	model_gen_sid(g, "activitySid", w->activity_sid);
 	json_gen_kv_string(g, "activityName", w->activity_name);
-	json_gen_kv_bool(g, "available", w->available);
+	json_gen_kv_bool(g, "available", a != NULL ? a->available : w->available);
 	model_gen_iso(g, "activitySince", w->activity_since_ms);
 	if (w->activity_since_ms >= 0 && now >= w->activity_since_ms)
 		json_gen_kv_int(g, "timeInActivityS", (now - w->activity_since_ms) / 1000);
@@ -2182,12 +2183,13 @@ void
 model_workers_json(const struct model *m, struct json_gen *g)
 {
 	int64_t now = model_now(m);
+	int64_t today = tz_day_start_ms(m->zone, m->day_start_minutes, now);
 	void *v = NULL;
 	size_t pos = 0;
 
 	json_gen_array_open(g);
 	while (hmap_next(m->workers, &pos, NULL, &v))
-		model_gen_worker(m, v, g, now);
+		model_gen_worker(m, v, g, now, today);
 	json_gen_array_close(g);
 }
 
@@ -2199,7 +2201,8 @@ model_worker_json(const struct model *m, const char *sid, struct json_gen *g)
 	if (w == NULL)
 		json_gen_null(g);
 	else
-		model_gen_worker(m, w, g, model_now(m));
+		model_gen_worker(m, w, g, model_now(m),
+				 tz_day_start_ms(m->zone, m->day_start_minutes, model_now(m)));
 }
 
 void

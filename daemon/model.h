@@ -140,7 +140,27 @@ const char *model_queue_name(const struct model *m, const char *queue_sid);
 bool model_activity_next(const struct model *m, size_t *pos, const char **sid_out,
 			 const char **name_out);
 
-/* Snapshots for /api/... and SSE (JSON written into g; field names documented in trhubd(8)). */
+/*
+ * Snapshots for /api/... and SSE (JSON written into g; field names documented in trhubd(8)).
+ * Objects are listed in no particular order. Keys:
+ *  task: sid, status, priority, queueSid, queueName, workflowSid, channel,
+ *        dateCreated, ageS, queueEnteredAt, conferenceSid, workerSid,
+ *        workerName, reservations [{sid, workerSid, workerName, status}],
+ *        attributes (the task attributes as an object, or null)
+ *  worker: sid, friendlyName, activitySid, activityName, available,
+ *        activitySince, timeInActivityS, reservations [{sid, taskSid,
+ *        status}], today {offered, accepted, rejected, timedOut, handled,
+ *        avgHandleTimeS}, attributes
+ *  queue: sid, friendlyName, targetWorkers, tasks {pending, reserved,
+ *        assigned, wrapping}, totalTasks
+ *  activity: sid, friendlyName, available, workers
+ *  workspace: sid, friendlyName, defaultActivitySid, timeoutActivitySid,
+ *        built, tasks, workers, activities [activity...]
+ *  event: seq plus the event's summary form fields (EventType, TaskSid, ...;
+ *        attributes left out) as strings
+ * Dates are ISO-8601 UTC; the "today" counters belong to the operational
+ * day (day_start in timezone) and read zero once a new day has begun.
+ */
 void model_tasks_json(const struct model *m, struct json_gen *g);
 void model_task_json(const struct model *m, const char *sid, struct json_gen *g);
 /*

@@ -61,7 +61,12 @@ struct sim {
 	char *base_url; /* "http://127.0.0.1:PORT", no trailing slash */
 };
 
-/* Resets TaskRouter, Sync, faults, counters and the clock offset to start-up state. */
+/*
+ * Resets TaskRouter, Sync, faults, counters and the clock offset to start-up
+ * state, in this order: sim_tr_reset (which must cancel or forget every timer
+ * it holds), sim_sync_reset, faults and counters, sim_clock_reset (which
+ * frees any timer still pending), then sim_tr_traffic_start again.
+ */
 void sim_reset(struct sim *sim);
 /* Generates a SID with the simulator's PRNG (deterministic under --seed). */
 void sim_new_sid(struct sim *sim, char out[35], const char *prefix);

@@ -26,6 +26,8 @@ struct sim;
 struct sim_http;
 
 #define SIM_HTTP_MAX_PARAMS 6
+/* The largest max_page_size any list accepts (TaskRouter and 2010). */
+#define SIM_PAGER_MAX_PAGE_SIZE 1000
 
 struct sim_request {
 	struct sim *sim;
@@ -116,6 +118,12 @@ struct sim_pager {
 	bool more;
 	uint64_t last;	/* cursor of the last item taken */
 	uint64_t first; /* cursor of the first item taken */
+	/* Internal to sim_http.c: Page without PageToken skips page * page_size items. */
+	int64_t skip;
+	/* Internal: the cursors of the last items offered before the page, to link the previous
+	 * one. */
+	uint64_t before[SIM_PAGER_MAX_PAGE_SIZE + 1];
+	uint64_t nbefore;
 };
 
 int sim_pager_init(struct sim_pager *p, struct sim_request *r, int max_page_size);

@@ -18,5 +18,7 @@ void sim_sync_reset(struct sim_sync *s);
 void sim_sync_register_routes(struct sim *sim);
 /* Per-object write statistics for GET /sim/counters ("sync_writes"). */
 void sim_sync_writes_json(struct sim_sync *s, struct json_gen *g);
+/* Forgets the write statistics (DELETE /sim/counters); objects are kept. */
+void sim_sync_writes_reset(struct sim_sync *s);
 /* Current objects and their data for GET /sim/state ("sync"). */
 void sim_sync_state_json(struct sim_sync *s, struct json_gen *g);

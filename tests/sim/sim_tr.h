@@ -16,6 +16,8 @@ struct sim_tr;
 /* Builds the start-up workspace from sim->opt (seeded workers, default queue and workflow). */
 struct sim_tr *sim_tr_new(struct sim *sim);
 void sim_tr_free(struct sim_tr *tr);
+/* The default workflow's SID (WW...), printed by sim_main as TWILIO_WORKFLOW_SID. */
+const char *sim_tr_workflow_sid(struct sim_tr *tr);
 /* Back to the start-up workspace (same SIDs for the workspace itself). */
 void sim_tr_reset(struct sim_tr *tr);
 /* TaskRouter, Conferences and TaskRouter-specific /sim/ routes. */
