@@ -142,9 +142,16 @@ struct syncpub_object {
 	enum syncpub_state state;
 	enum syncpub_op next_op;
 	enum syncpub_op op; /* of the request in flight */
-	char *data;	    /* latest value (NUL-terminated JSON object), NULL when deleted */
+	/*
+	 * The latest value (NUL-terminated JSON object) while it is not yet
+	 * confirmed; once Sync has it only its length and hash are kept, to
+	 * recognise a set of the same value (memory stays small per item).
+	 */
+	char *data;
 	size_t data_len;
-	bool deleted; /* the latest value is "no such item" */
+	uint64_t data_hash;
+	bool has_value; /* data_len and data_hash describe the latest value */
+	bool deleted;	/* the latest value is "no such item" */
 	uint64_t desired_gen;
 	uint64_t inflight_gen;
 	uint64_t confirmed_gen;
@@ -261,6 +268,20 @@ syncpub_object_note_pending(struct syncpub_object *o)
 	else if (!pending && o->counted_pending)
 		sp->npending--;
 	o->counted_pending = pending;
+}
+
+/* FNV-1a, 64 bits: recognises a repeated value after its text was released. */
+static uint64_t
+syncpub_hash(const char *data, size_t len)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)data[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
 }
 
 static void
@@ -446,6 +467,8 @@ syncpub_body(const struct syncpub_object *o, enum syncpub_op op)
 	struct form *f = form_new();
 	char *body;
 
+	assert(op == SYNCPUB_OP_FETCH || op == SYNCPUB_OP_DELETE || op == SYNCPUB_OP_CREATE_MAP ||
+	       o->data != NULL);
 	switch (op) {
 	case SYNCPUB_OP_UPDATE:
 		form_add(f, "Data", o->data);
@@ -760,6 +783,8 @@ syncpub_finish(struct syncpub_object *o, enum syncpub_result result, enum syncpu
 		o->failures = 0;
 		o->error_logged = false;
 		o->confirmed_gen = o->inflight_gen;
+		if (o->confirmed_gen == o->desired_gen)
+			free_and_null(o->data); /* Sync has it; length and hash remain */
 		/* After a delete the item is known to be absent: the next value creates it. */
 		o->next_op = o->op == SYNCPUB_OP_DELETE ? SYNCPUB_OP_CREATE : SYNCPUB_OP_UPDATE;
 		break;
@@ -790,6 +815,11 @@ syncpub_finish(struct syncpub_object *o, enum syncpub_result result, enum syncpu
 		sp->stats.dropped++;
 		o->failures = 0;
 		o->confirmed_gen = o->inflight_gen; /* given up: it can never succeed */
+		if (o->confirmed_gen == o->desired_gen) {
+			/* Forget it, so that setting the same value again tries again. */
+			free_and_null(o->data);
+			o->has_value = false;
+		}
 		o->next_op = SYNCPUB_OP_UPDATE;
 		break;
 	}
@@ -914,12 +944,16 @@ syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
 {
 	struct syncpub *sp = o->c->sp;
 	bool deleted = data == NULL;
+	uint64_t hash = 0;
 
 	if (deleted && o->deleted)
 		return;
-	if (!deleted && !o->deleted && o->data != NULL && o->data_len == len &&
-	    memcmp(o->data, data, len) == 0)
-		return; /* already the latest value */
+	if (!deleted) {
+		hash = syncpub_hash(data, len);
+		if (!o->deleted && o->has_value && o->data_len == len && o->data_hash == hash &&
+		    (o->data == NULL || memcmp(o->data, data, len) == 0))
+			return; /* already the latest value */
+	}
 	if (o->desired_gen != o->confirmed_gen) {
 		sp->stats.superseded++;
 		if (sp->metrics != NULL)
@@ -927,12 +961,15 @@ syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
 	}
 	free_and_null(o->data);
 	o->data_len = 0;
+	o->has_value = false;
 	o->deleted = deleted;
 	if (!deleted) {
 		o->data = xmalloc(len + 1);
 		memcpy(o->data, data, len);
 		o->data[len] = '\0';
 		o->data_len = len;
+		o->data_hash = hash;
+		o->has_value = true;
 	}
 	o->desired_gen++;
 	syncpub_object_note_pending(o);

@@ -995,6 +995,10 @@ test_syncpub_drops_a_value_on_a_final_error(void **state)
 	assert_string_equal(fake_data(f, "d:D"), "{}");
 	syncpub_get_stats(f->sp, &st);
 	assert_int_equal(st.dropped, 1);
+	/* The same value again is tried again (a dropped value is not "the latest written"). */
+	assert_int_equal(set_doc(f, "D", "{\"v\":1}"), 0);
+	assert_true(run_until(f, converged, 3000));
+	assert_string_equal(fake_data(f, "d:D"), "{\"v\":1}");
 	/* The next value is written normally. */
 	assert_int_equal(set_doc(f, "D", "{\"v\":2}"), 0);
 	assert_true(run_until(f, converged, 3000));
