@@ -39,6 +39,13 @@
  * DELETE where 404 means already gone; the record is freed once the delete
  * is confirmed and no newer value arrived.
  *
+ * Memory: a value's text is kept only until Sync confirmed it; then its
+ * length and a 64-bit hash remain, which is enough to recognise a repeated
+ * set of the same value. After a restart, items of tasks that ended while
+ * the daemon was down are unknown here: syncpub_prune_map lists the map
+ * (through the same slots) and schedules a delete for every key without a
+ * record.
+ *
  * States (one syncpub_enter_state, switches without default):
  *   IDLE            nothing to write (confirmed == desired), no request, not queued
  *   WAITING         something to write: queued for a slot, or in backoff
