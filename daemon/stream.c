@@ -168,20 +168,26 @@ stream_client_free(struct stream_client *cl)
 	free(cl);
 }
 
-/* Takes cl out of the live list (close or drop), keeping the count and metrics right. */
+/* Takes a live client out of the live list, keeping the count and metrics right. */
+static void
+stream_client_unlink_live(struct stream *st, struct stream_client *cl)
+{
+	TAILQ_REMOVE(&st->clients, cl, link);
+	st->nclients--;
+	if (st->metrics != NULL)
+		metrics_sse_clients(st->metrics, -1);
+}
+
+/* Takes cl out of whichever list holds it (close callback). */
 static void
 stream_client_unlink(struct stream_client *cl)
 {
 	struct stream *st = cl->st;
 
-	if (cl->zombie) {
+	if (cl->zombie)
 		TAILQ_REMOVE(&st->zombies, cl, link);
-		return;
-	}
-	TAILQ_REMOVE(&st->clients, cl, link);
-	st->nclients--;
-	if (st->metrics != NULL)
-		metrics_sse_clients(st->metrics, -1);
+	else
+		stream_client_unlink_live(st, cl);
 }
 
 /* Marks a live client for the reaper; it gets no more output. */
@@ -192,7 +198,7 @@ stream_client_drop(struct stream_client *cl, size_t queued)
 
 	log_info("sse client %s dropped: %zu bytes unsent (cap %zu)", cl->peer, queued,
 		 st->max_buffered_bytes + cl->allowance);
-	stream_client_unlink(cl);
+	stream_client_unlink_live(st, cl);
 	cl->zombie = true;
 	TAILQ_INSERT_TAIL(&st->zombies, cl, link);
 	if (st->metrics != NULL)
@@ -573,19 +579,24 @@ void
 stream_free(struct stream *st)
 {
 	struct stream_client *cl;
+	struct stream_client *next;
 
 	if (st == NULL)
 		return;
 	event_free(st->heartbeat_ev);
 	event_free(st->reap_ev);
-	while ((cl = TAILQ_FIRST(&st->zombies)) != NULL) {
-		TAILQ_REMOVE(&st->zombies, cl, link);
+	/* Whole lists go at once: the records are freed, the heads reset after. */
+	TAILQ_FOREACH_SAFE(cl, &st->zombies, link, next) {
 		stream_client_close(cl);
 	}
-	while ((cl = TAILQ_FIRST(&st->clients)) != NULL) {
-		stream_client_unlink(cl);
+	TAILQ_INIT(&st->zombies);
+	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
+		if (st->metrics != NULL)
+			metrics_sse_clients(st->metrics, -1);
 		stream_client_close(cl);
 	}
+	TAILQ_INIT(&st->clients);
+	st->nclients = 0;
 	evbuffer_free(st->scratch);
 	json_gen_free(st->gen);
 	free(st);

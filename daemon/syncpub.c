@@ -39,6 +39,13 @@
  * DELETE where 404 means already gone; the record is freed once the delete
  * is confirmed and no newer value arrived.
  *
+ * Memory: a value's text is kept only until Sync confirmed it; then its
+ * length and a 64-bit hash remain, which is enough to recognise a repeated
+ * set of the same value. After a restart, items of tasks that ended while
+ * the daemon was down are unknown here: syncpub_prune_map lists the map
+ * (through the same slots) and schedules a delete for every key without a
+ * record.
+ *
  * States (one syncpub_enter_state, switches without default):
  *   IDLE            nothing to write (confirmed == desired), no request, not queued
  *   WAITING         something to write: queued for a slot, or in backoff
@@ -121,6 +128,17 @@ enum syncpub_result {
 	SYNCPUB_RESULT_DROP,	  /* final failure for this value */
 };
 
+/* Listing a map to delete items nobody set (syncpub_prune_map). */
+enum syncpub_prune_state {
+	SYNCPUB_PRUNE_IDLE,
+	SYNCPUB_PRUNE_QUEUED,  /* the next page waits for a slot */
+	SYNCPUB_PRUNE_LISTING, /* a page request in flight */
+	SYNCPUB_PRUNE_BACKOFF, /* after a transient failure */
+};
+
+/* Items per listing page. */
+#define SYNCPUB_PRUNE_PAGE_SIZE "100"
+
 struct syncpub_object;
 TAILQ_HEAD(syncpub_queue, syncpub_object);
 
@@ -134,6 +152,13 @@ struct syncpub_container {
 	size_t nslots;
 	int64_t window_ms;
 	struct event *pump_ev; /* starts queued requests (zero delay, or when a slot frees) */
+	enum syncpub_prune_state prune_state;
+	char *prune_url; /* the page to list next */
+	struct http_async_request *prune_req;
+	size_t prune_slot;
+	size_t pruned; /* deletes scheduled by this pass */
+	unsigned prune_failures;
+	struct event *prune_ev; /* prune backoff timer */
 };
 
 struct syncpub_object {
@@ -142,9 +167,16 @@ struct syncpub_object {
 	enum syncpub_state state;
 	enum syncpub_op next_op;
 	enum syncpub_op op; /* of the request in flight */
-	char *data;	    /* latest value (NUL-terminated JSON object), NULL when deleted */
+	/*
+	 * The latest value (NUL-terminated JSON object) while it is not yet
+	 * confirmed; once Sync has it only its length and hash are kept, to
+	 * recognise a set of the same value (memory stays small per item).
+	 */
+	char *data;
 	size_t data_len;
-	bool deleted; /* the latest value is "no such item" */
+	uint64_t data_hash;
+	bool has_value; /* data_len and data_hash describe the latest value */
+	bool deleted;	/* the latest value is "no such item" */
 	uint64_t desired_gen;
 	uint64_t inflight_gen;
 	uint64_t confirmed_gen;
@@ -178,6 +210,8 @@ struct syncpub {
 static void syncpub_pump_cb(evutil_socket_t fd, short what, void *arg);
 static void syncpub_retry_cb(evutil_socket_t fd, short what, void *arg);
 static void syncpub_done_cb(const struct http_response *resp, void *arg);
+static void syncpub_prune_start(struct syncpub_container *c, size_t slot);
+static void syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_prune_state s);
 
 static int64_t
 syncpub_real_now_ms(void *arg)
@@ -261,6 +295,20 @@ syncpub_object_note_pending(struct syncpub_object *o)
 	else if (!pending && o->counted_pending)
 		sp->npending--;
 	o->counted_pending = pending;
+}
+
+/* FNV-1a, 64 bits: recognises a repeated value after its text was released. */
+static uint64_t
+syncpub_hash(const char *data, size_t len)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)data[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
 }
 
 static void
@@ -360,6 +408,12 @@ syncpub_container_free(struct syncpub_container *c)
 	if (c == NULL)
 		return;
 	event_free(c->pump_ev);
+	if (c->prune_req != NULL)
+		http_async_cancel(c->prune_req);
+	if (c->prune_ev != NULL)
+		event_free(c->prune_ev);
+	free(c->prune_url);
+	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_IDLE);
 	while (hmap_next(c->objects, &pos, &key, &value)) {
 		(void)hmap_remove(c->objects, key);
 		syncpub_object_free(value);
@@ -400,7 +454,7 @@ syncpub_slot_is_free(const struct syncpub_container *c, size_t i, int64_t now)
 }
 
 /*
- * Finds a slot for o at now. Returns true with *slot_out, or false with
+ * Finds a slot for o (NULL: a listing page) at now. Returns true with *slot_out, or false with
  * *wait_ms_out the time until one frees (-1 when every slot is in flight: a
  * completion will pump again).
  */
@@ -414,7 +468,7 @@ syncpub_container_admit(const struct syncpub_container *c, const struct syncpub_
 	int64_t soonest = -1;
 	size_t i;
 
-	if (!o->deleted && o->data_len >= SYNCPUB_LARGE_DATA_BYTES &&
+	if (o != NULL && !o->deleted && o->data_len >= SYNCPUB_LARGE_DATA_BYTES &&
 	    limit > SYNCPUB_LARGE_DATA_SLOTS)
 		limit = SYNCPUB_LARGE_DATA_SLOTS;
 	for (i = 0; i < c->nslots; i++) {
@@ -446,6 +500,8 @@ syncpub_body(const struct syncpub_object *o, enum syncpub_op op)
 	struct form *f = form_new();
 	char *body;
 
+	assert(op == SYNCPUB_OP_FETCH || op == SYNCPUB_OP_DELETE || op == SYNCPUB_OP_CREATE_MAP ||
+	       o->data != NULL);
 	switch (op) {
 	case SYNCPUB_OP_UPDATE:
 		form_add(f, "Data", o->data);
@@ -558,23 +614,29 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 	struct syncpub_container *c = arg;
 	struct syncpub_object *o;
 	int64_t now = syncpub_now(c->sp);
+	size_t slot = 0;
+	int64_t wait_ms = -1;
 
+	if (c->prune_state == SYNCPUB_PRUNE_QUEUED) {
+		if (!syncpub_container_admit(c, NULL, now, &slot, &wait_ms))
+			goto wait;
+		syncpub_prune_start(c, slot);
+	}
 	while ((o = TAILQ_FIRST(&c->queue)) != NULL) {
-		size_t slot = 0;
-		int64_t wait_ms = -1;
-
-		if (!syncpub_container_admit(c, o, now, &slot, &wait_ms)) {
-			if (wait_ms >= 0) {
-				struct timeval tv = { (time_t)(wait_ms / 1000),
-						      (suseconds_t)(wait_ms % 1000) * 1000 };
-
-				(void)evtimer_add(c->pump_ev, &tv);
-			}
-			return;
-		}
+		if (!syncpub_container_admit(c, o, now, &slot, &wait_ms))
+			goto wait;
 		TAILQ_REMOVE(&c->queue, o, qlink);
 		o->queued = false;
 		syncpub_start(o, slot);
+	}
+	return;
+wait:
+	/* wait_ms < 0: every slot is in flight, and a completion pumps again. */
+	if (wait_ms >= 0) {
+		struct timeval tv = { (time_t)(wait_ms / 1000),
+				      (suseconds_t)(wait_ms % 1000) * 1000 };
+
+		(void)evtimer_add(c->pump_ev, &tv);
 	}
 }
 
@@ -760,6 +822,8 @@ syncpub_finish(struct syncpub_object *o, enum syncpub_result result, enum syncpu
 		o->failures = 0;
 		o->error_logged = false;
 		o->confirmed_gen = o->inflight_gen;
+		if (o->confirmed_gen == o->desired_gen)
+			free_and_null(o->data); /* Sync has it; length and hash remain */
 		/* After a delete the item is known to be absent: the next value creates it. */
 		o->next_op = o->op == SYNCPUB_OP_DELETE ? SYNCPUB_OP_CREATE : SYNCPUB_OP_UPDATE;
 		break;
@@ -790,6 +854,11 @@ syncpub_finish(struct syncpub_object *o, enum syncpub_result result, enum syncpu
 		sp->stats.dropped++;
 		o->failures = 0;
 		o->confirmed_gen = o->inflight_gen; /* given up: it can never succeed */
+		if (o->confirmed_gen == o->desired_gen) {
+			/* Forget it, so that setting the same value again tries again. */
+			free_and_null(o->data);
+			o->has_value = false;
+		}
 		o->next_op = SYNCPUB_OP_UPDATE;
 		break;
 	}
@@ -914,12 +983,16 @@ syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
 {
 	struct syncpub *sp = o->c->sp;
 	bool deleted = data == NULL;
+	uint64_t hash = 0;
 
 	if (deleted && o->deleted)
 		return;
-	if (!deleted && !o->deleted && o->data != NULL && o->data_len == len &&
-	    memcmp(o->data, data, len) == 0)
-		return; /* already the latest value */
+	if (!deleted) {
+		hash = syncpub_hash(data, len);
+		if (!o->deleted && o->has_value && o->data_len == len && o->data_hash == hash &&
+		    (o->data == NULL || memcmp(o->data, data, len) == 0))
+			return; /* already the latest value */
+	}
 	if (o->desired_gen != o->confirmed_gen) {
 		sp->stats.superseded++;
 		if (sp->metrics != NULL)
@@ -927,12 +1000,15 @@ syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
 	}
 	free_and_null(o->data);
 	o->data_len = 0;
+	o->has_value = false;
 	o->deleted = deleted;
 	if (!deleted) {
 		o->data = xmalloc(len + 1);
 		memcpy(o->data, data, len);
 		o->data[len] = '\0';
 		o->data_len = len;
+		o->data_hash = hash;
+		o->has_value = true;
 	}
 	o->desired_gen++;
 	syncpub_object_note_pending(o);
@@ -992,6 +1068,215 @@ syncpub_remove_map_item(struct syncpub *sp, const char *map_name, const char *ke
 		return;
 	c = syncpub_container_get(sp, SYNCPUB_MAP, map_name);
 	syncpub_object_set(syncpub_object_get(c, key), NULL, 0);
+}
+
+static const char *
+syncpub_prune_state_name(enum syncpub_prune_state s)
+{
+	switch (s) {
+	case SYNCPUB_PRUNE_IDLE:
+		return "idle";
+	case SYNCPUB_PRUNE_QUEUED:
+		return "queued";
+	case SYNCPUB_PRUNE_LISTING:
+		return "listing";
+	case SYNCPUB_PRUNE_BACKOFF:
+		return "backoff";
+	}
+	return "?";
+}
+
+/* A running pass counts as one pending unit, so syncpub_pending() == 0 means it finished. */
+static void
+syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_prune_state s)
+{
+	struct syncpub *sp = c->sp;
+
+	if (c->prune_state == s)
+		return;
+	log_trace(LOG_TRACE_SYNC, "sync map %s prune: %s -> %s", c->name,
+		  syncpub_prune_state_name(c->prune_state), syncpub_prune_state_name(s));
+	if (c->prune_state == SYNCPUB_PRUNE_IDLE)
+		sp->npending++;
+	else if (s == SYNCPUB_PRUNE_IDLE)
+		sp->npending--;
+	c->prune_state = s;
+}
+
+static void
+syncpub_prune_end(struct syncpub_container *c)
+{
+	free_and_null(c->prune_url);
+	c->prune_failures = 0;
+	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_IDLE);
+}
+
+static void syncpub_prune_done_cb(const struct http_response *resp, void *arg);
+
+static void
+syncpub_prune_start(struct syncpub_container *c, size_t slot)
+{
+	struct syncpub *sp = c->sp;
+	struct http_request_spec spec;
+	char *cause = NULL;
+
+	twilio_request_spec_init(sp->tw, &spec, HTTP_GET, c->prune_url);
+	c->prune_req = http_async_start(sp->client, &spec, syncpub_prune_done_cb, c, &cause);
+	if (c->prune_req == NULL) {
+		log_err("sync map %s: item listing refused: %s", c->name,
+			cause != NULL ? cause : "?");
+		free(cause);
+		syncpub_prune_end(c);
+		return;
+	}
+	sp->stats.requests++;
+	c->slots[slot] = SYNCPUB_SLOT_BUSY;
+	c->prune_slot = slot;
+	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_LISTING);
+}
+
+static void
+syncpub_prune_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct syncpub_container *c = arg;
+
+	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
+	syncpub_container_kick(c);
+}
+
+/* Schedules the deletion of every listed key that has no record (nobody set it). */
+static void
+syncpub_prune_page(struct syncpub_container *c, const struct twilio_page *page)
+{
+	size_t i;
+
+	for (i = 0; i < twilio_page_count(page); i++) {
+		const char *key = NULL;
+
+		if (json_get_string(twilio_page_record(page, i), "key", &key) < 0 ||
+		    !syncpub_name_ok(key) || hmap_get(c->objects, key) != NULL)
+			continue;
+		syncpub_object_set(syncpub_object_get(c, key), NULL, 0);
+		c->pruned++;
+	}
+}
+
+static void
+syncpub_prune_backoff(struct syncpub_container *c, const struct http_response *resp)
+{
+	struct syncpub *sp = c->sp;
+	unsigned attempts;
+	long delay_ms = 0;
+	struct timeval tv;
+
+	c->prune_failures++;
+	attempts = c->prune_failures < SYNCPUB_MAX_BACKOFF_ATTEMPTS ? c->prune_failures
+								    : SYNCPUB_MAX_BACKOFF_ATTEMPTS;
+	if (!twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
+		delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
+	sp->stats.retries++;
+	if (sp->metrics != NULL)
+		metrics_twilio_retry(sp->metrics, "sync");
+	if (c->prune_failures == 1 && resp->outcome == HTTP_DONE)
+		log_warning("sync map %s: item listing failed: HTTP %ld, retrying in %ld ms",
+			    c->name, resp->status, delay_ms);
+	else if (c->prune_failures == 1)
+		log_warning("sync map %s: item listing failed: %s, retrying in %ld ms", c->name,
+			    http_outcome_name(resp->outcome), delay_ms);
+	if (c->prune_ev == NULL) {
+		c->prune_ev = evtimer_new(sp->base, syncpub_prune_retry_cb, c);
+		if (c->prune_ev == NULL)
+			fatalx("syncpub: cannot create a timer");
+	}
+	tv.tv_sec = (time_t)(delay_ms / 1000);
+	tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
+	(void)evtimer_add(c->prune_ev, &tv);
+	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_BACKOFF);
+}
+
+static void
+syncpub_prune_done_cb(const struct http_response *resp, void *arg)
+{
+	struct syncpub_container *c = arg;
+	struct syncpub *sp = c->sp;
+	struct twilio_page *page = NULL;
+	const char *next;
+	char *cause = NULL;
+
+	c->prune_req = NULL;
+	c->slots[c->prune_slot] = syncpub_now(sp);
+	syncpub_container_kick(c);
+	if (sp->metrics != NULL)
+		metrics_twilio_request(sp->metrics, "sync",
+				       resp->outcome == HTTP_DONE ? resp->status : 0);
+	if (twilio_response_ok(resp)) {
+		if (twilio_page_parse(sp->tw, "items", resp->body, resp->body_len, &page, &cause) <
+		    0) {
+			log_err("sync map %s: bad item list: %s", c->name,
+				cause != NULL ? cause : "?");
+			free(cause);
+			syncpub_prune_end(c);
+			return;
+		}
+		syncpub_prune_page(c, page);
+		next = twilio_page_next_url(page);
+		if (next != NULL) {
+			free(c->prune_url);
+			c->prune_url = xstrdup(next);
+			c->prune_failures = 0;
+			syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
+		} else {
+			log_info("sync map %s: %zu stale items to delete", c->name, c->pruned);
+			syncpub_prune_end(c);
+		}
+		twilio_page_free(page);
+		return;
+	}
+	if (resp->outcome == HTTP_DONE && resp->status == 404) {
+		syncpub_prune_end(c); /* no map yet: nothing is stale */
+		return;
+	}
+	if (syncpub_is_transient(resp)) {
+		syncpub_prune_backoff(c, resp);
+		return;
+	}
+	log_err("sync map %s: item listing failed: %s, HTTP %ld; stale items stay", c->name,
+		http_outcome_name(resp->outcome), resp->status);
+	syncpub_prune_end(c);
+}
+
+void
+syncpub_prune_map(struct syncpub *sp, const char *map_name)
+{
+	struct syncpub_container *c;
+	struct form *q = NULL;
+	char *url = NULL;
+
+	if (sp == NULL || !syncpub_name_ok(map_name))
+		return;
+	c = syncpub_container_get(sp, SYNCPUB_MAP, map_name);
+	switch (c->prune_state) {
+	case SYNCPUB_PRUNE_IDLE:
+		break;
+	case SYNCPUB_PRUNE_QUEUED:
+	case SYNCPUB_PRUNE_LISTING:
+	case SYNCPUB_PRUNE_BACKOFF:
+		return; /* a pass is running; it sees every set made so far */
+	}
+	url = twilio_url_sync_map_items(sp->tw, sp->service_sid, map_name);
+	if (url == NULL) {
+		log_err("sync map %s: cannot build the items URL", map_name);
+		return;
+	}
+	q = form_new();
+	form_add(q, "PageSize", SYNCPUB_PRUNE_PAGE_SIZE);
+	c->prune_url = twilio_url_with_query(url, q);
+	form_free(q);
+	free(url);
+	c->pruned = 0;
+	c->prune_failures = 0;
+	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
+	syncpub_container_kick(c);
 }
 
 size_t

@@ -82,6 +82,15 @@ int syncpub_set_map_item(struct syncpub *sp, const char *map_name, const char *k
  * Invalid names are ignored.
  */
 void syncpub_remove_map_item(struct syncpub *sp, const char *map_name, const char *key);
-/* Objects with a value not yet confirmed written. 0 means converged. */
+/*
+ * Reconciles map map_name with what was set here: lists its items (pages
+ * through the map's write budget, transient failures retried) and deletes
+ * every item whose key was never set nor removed through this publisher,
+ * such as tasks that ended while the daemon was down. Call it once the
+ * model rebuild has set the items of all open tasks. A call while a pass
+ * runs is ignored; a running pass counts as pending.
+ */
+void syncpub_prune_map(struct syncpub *sp, const char *map_name);
+/* Objects with a value not yet confirmed written (and running prune passes). 0 means converged. */
 size_t syncpub_pending(const struct syncpub *sp);
 void syncpub_get_stats(const struct syncpub *sp, struct syncpub_stats *out);

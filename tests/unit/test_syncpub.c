@@ -32,6 +32,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "buf.h"
 #include "form.h"
 #include "hmap.h"
 #include "http.h"
@@ -102,6 +103,7 @@ struct fake {
 	int max_inflight_total;
 	struct fake_pending *hung[64];
 	size_t nhung;
+	size_t max_page; /* item list pages hold at most this many (0: PageSize) */
 };
 
 static int64_t
@@ -292,6 +294,63 @@ fake_if_match_ok(const char *if_match, uint64_t rev)
 	return strcmp(if_match, want) == 0;
 }
 
+static int
+fake_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* GET .../Maps/{map}/Items: keys in order, paged by PageSize and AfterKey. */
+static void
+fake_list_items(struct fake *f, struct evhttp_request *req, const char *map, const char *id)
+{
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct form *q = NULL;
+	const char *after;
+	char prefix[ID_MAX];
+	const char **keys = xcalloc(hmap_count(f->objs) + 1, sizeof(*keys));
+	size_t nkeys = 0;
+	size_t page_size;
+	size_t pos = 0;
+	size_t first = 0;
+	size_t i;
+	const char *key;
+	void *value;
+	struct buf b;
+
+	assert_int_equal(form_parse(query != NULL ? query : "", query != NULL ? strlen(query) : 0,
+				    NULL, &q, NULL),
+			 0);
+	page_size = (size_t)strtoul(
+		form_get(q, "PageSize") != NULL ? form_get(q, "PageSize") : "50", NULL, 10);
+	if (f->max_page > 0 && page_size > f->max_page)
+		page_size = f->max_page;
+	after = form_get(q, "AfterKey");
+	snprintf(prefix, sizeof(prefix), "i:%s/", map);
+	while (hmap_next(f->objs, &pos, &key, &value))
+		if (strncmp(key, prefix, strlen(prefix)) == 0)
+			keys[nkeys++] = key + strlen(prefix);
+	qsort(keys, nkeys, sizeof(*keys), fake_strcmp);
+	while (after != NULL && first < nkeys && strcmp(keys[first], after) <= 0)
+		first++;
+	buf_init(&b);
+	buf_puts(&b, "{\"items\":[");
+	for (i = first; i < nkeys && i < first + page_size; i++)
+		buf_printf(&b, "%s{\"key\":\"%s\"}", i > first ? "," : "", keys[i]);
+	buf_printf(&b,
+		   "],\"meta\":{\"key\":\"items\",\"page_size\":%zu,\"next_page_url\":", page_size);
+	if (i < nkeys)
+		buf_printf(&b,
+			   "\"http://127.0.0.1:%d/v1/Services/" IS
+			   "/Maps/%s/Items?PageSize=%zu&AfterKey=%s\"}}",
+			   f->port, map, page_size, keys[i - 1]);
+	else
+		buf_puts(&b, "null}}");
+	fake_reply(f, req, id, 200, NULL, buf_steal(&b, NULL));
+	free(keys);
+	form_free(q);
+}
+
 static void
 fake_handler(struct evhttp_request *req, void *arg)
 {
@@ -394,6 +453,11 @@ fake_handler(struct evhttp_request *req, void *arg)
 		goto out;
 	}
 	o = hmap_get(f->objs, id);
+	if (e->create && id[0] == 'i' && e->method == FAKE_GET) {
+		e->status = 200;
+		fake_list_items(f, req, seg[1], id);
+		goto out;
+	}
 	if (e->create) {
 		if (e->method != FAKE_POST) {
 			e->status = 405;
@@ -754,6 +818,7 @@ test_syncpub_rate_cap_per_container(void **state)
 	char id[64];
 	int64_t start;
 	int64_t doc_at = -1;
+	size_t pos[10];
 	size_t n;
 	size_t i;
 
@@ -781,14 +846,18 @@ test_syncpub_rate_cap_per_container(void **state)
 	assert_true(max_in_window(f, "m:M", 1000) <= 4);
 	/* 10 writes at 4 per second cannot finish within two windows. */
 	assert_true(mono_ms() - start >= 2000);
-	/* FIFO: items are written in the order they were set. */
+	/*
+	 * FIFO: item i+4 (the cap) starts only after item i finished, so it
+	 * reaches the server later, whatever the order within a window.
+	 */
 	n = 0;
 	for (i = 0; i < f->fake.nlog; i++) {
 		if (strcmp(f->fake.log[i].container, "m:M") != 0)
 			continue;
-		snprintf(id, sizeof(id), "i:M/k%zu", n++);
-		assert_string_equal(f->fake.log[i].object, id);
+		pos[strtoul(f->fake.log[i].object + strlen("i:M/k"), NULL, 10)] = n++;
 	}
+	for (i = 0; i + 4 < 10; i++)
+		assert_true(pos[i] < pos[i + 4]);
 	assert_int_equal(n, 10);
 }
 
@@ -995,6 +1064,10 @@ test_syncpub_drops_a_value_on_a_final_error(void **state)
 	assert_string_equal(fake_data(f, "d:D"), "{}");
 	syncpub_get_stats(f->sp, &st);
 	assert_int_equal(st.dropped, 1);
+	/* The same value again is tried again (a dropped value is not "the latest written"). */
+	assert_int_equal(set_doc(f, "D", "{\"v\":1}"), 0);
+	assert_true(run_until(f, converged, 3000));
+	assert_string_equal(fake_data(f, "d:D"), "{\"v\":1}");
 	/* The next value is written normally. */
 	assert_int_equal(set_doc(f, "D", "{\"v\":2}"), 0);
 	assert_true(run_until(f, converged, 3000));
@@ -1086,6 +1159,44 @@ test_syncpub_converges_under_random_faults(void **state)
 	assert_int_equal(f->fake.max_inflight_per_object, 1);
 }
 
+static void
+test_syncpub_prune_deletes_items_nobody_set(void **state)
+{
+	struct fixture *f = *state;
+	char id[32];
+	size_t lists = 0;
+	size_t i;
+
+	fake_put(&f->fake, "m:M", "{}", 0);
+	for (i = 1; i <= 5; i++) {
+		snprintf(id, sizeof(id), "i:M/k%zu", i);
+		fake_put(&f->fake, id, "{\"stale\":true}", 0);
+	}
+	f->fake.max_page = 2;
+	assert_int_equal(set_item(f, "M", "k2", "{\"v\":2}"), 0);
+	assert_int_equal(set_item(f, "M", "k4", "{\"v\":4}"), 0);
+	assert_true(run_until(f, converged, 3000));
+
+	fake_fault(&f->fake, "i:M/", 503, -1, 1); /* the first listing fails once */
+	syncpub_prune_map(f->sp, "M");
+	syncpub_prune_map(f->sp, "M"); /* ignored while running */
+	assert_int_equal(syncpub_pending(f->sp), 1);
+	assert_true(run_until(f, converged, 5000));
+	assert_null(fake_get(&f->fake, "i:M/k1"));
+	assert_null(fake_get(&f->fake, "i:M/k3"));
+	assert_null(fake_get(&f->fake, "i:M/k5"));
+	assert_string_equal(fake_data(f, "i:M/k2"), "{\"v\":2}");
+	assert_string_equal(fake_data(f, "i:M/k4"), "{\"v\":4}");
+	for (i = 0; i < f->fake.nlog; i++)
+		if (strcmp(f->fake.log[i].object, "i:M/") == 0)
+			lists++;
+	assert_int_equal(lists, 4); /* one 503, then three pages of two */
+
+	/* A map that does not exist has nothing stale. */
+	syncpub_prune_map(f->sp, "Nope");
+	assert_true(run_until(f, converged, 3000));
+}
+
 int
 main(void)
 {
@@ -1118,6 +1229,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_syncpub_free_with_writes_in_flight, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_converges_under_random_faults, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_prune_deletes_items_nobody_set, setup,
 						teardown),
 	};
 	struct sigaction sa;
