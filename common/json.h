@@ -111,6 +111,12 @@ void json_gen_value(struct json_gen *g, const struct json_value *v);
  * nothing) when it is not valid JSON. Used to embed stored JSON (Sync data).
  */
 int json_gen_raw(struct json_gen *g, const char *json_text, size_t len);
+/*
+ * Writes text (len > 0 bytes) as one value without parsing it. The caller
+ * guarantees it is exactly one valid JSON value this program generated (a
+ * cached fragment); never use it for outside input (use json_gen_raw).
+ */
+void json_gen_verbatim(struct json_gen *g, const char *text, size_t len);
 /* key + value shorthands */
 void json_gen_kv_string(struct json_gen *g, const char *key, const char *s);
 void json_gen_kv_int(struct json_gen *g, const char *key, int64_t n);

@@ -108,7 +108,7 @@ signature_url_parse(const char *url, struct signature_url *u)
 	       (signature_is_alpha(url[scheme_len]) || signature_is_digit(url[scheme_len]) ||
 		url[scheme_len] == '+' || url[scheme_len] == '-' || url[scheme_len] == '.'))
 		scheme_len++;
-	if (len - scheme_len < 3 || memcmp(url + scheme_len, "://", 3) != 0)
+	if (strncmp(url + scheme_len, "://", 3) != 0)
 		return -EINVAL;
 	if (scheme_len == 5 && signature_ascii_eq(url, "https", 5))
 		u->dflt = ":443";
@@ -336,11 +336,12 @@ static const char *
 signature_find_body_hash(const struct signature_url *u, size_t *len_out)
 {
 	const char *q = u->query;
-	const char *end = q + u->query_len;
+	const char *end;
 	size_t klen = strlen(SIGNATURE_BODY_PARAM);
 
 	if (q == NULL)
 		return NULL;
+	end = q + u->query_len;
 	while (q < end) {
 		const char *amp = memchr(q, '&', (size_t)(end - q));
 		const char *seg_end = amp != NULL ? amp : end;

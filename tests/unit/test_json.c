@@ -68,9 +68,9 @@ test_json_parses_object_and_members(void **state)
 	assert_int_equal(json_type(json_get(root, "sid")), JSON_STRING);
 	assert_null(json_get(root, "missing"));
 	assert_null(json_get(json_get(root, "a"), "k"));
-	assert_string_equal(json_string(json_path(root, "o", "k", NULL)), "v");
-	assert_null(json_path(root, "o", "nope", NULL));
-	assert_null(json_path(root, "sid", "deeper", NULL));
+	assert_string_equal(json_string(json_path(root, "o", "k", (const char *)NULL)), "v");
+	assert_null(json_path(root, "o", "nope", (const char *)NULL));
+	assert_null(json_path(root, "sid", "deeper", (const char *)NULL));
 	assert_true(json_bool(json_get(root, "ok")));
 	assert_false(json_bool(json_get(root, "n")));
 	json_doc_free(doc);
@@ -649,6 +649,40 @@ test_json_gen_raw(void **state)
 }
 
 static void
+test_json_gen_verbatim_embeds_cached_fragments_with_separators(void **state)
+{
+	struct json_gen *g = json_gen_new();
+	struct json_gen *frag = json_gen_new();
+	struct json_doc *doc = NULL;
+	const char *text;
+	size_t len = 0;
+	char *cached;
+
+	json_gen_object_open(frag);
+	json_gen_kv_string(frag, "sid", "WK1");
+	json_gen_object_close(frag);
+	cached = json_gen_steal(frag, &len);
+
+	json_gen_object_open(g);
+	json_gen_key(g, "workers");
+	json_gen_array_open(g);
+	json_gen_verbatim(g, cached, len);
+	json_gen_verbatim(g, cached, len);
+	json_gen_array_close(g);
+	json_gen_kv_int(g, "n", 2);
+	json_gen_object_close(g);
+	assert_string_equal(json_gen_text(g, NULL),
+			    "{\"workers\":[{\"sid\":\"WK1\"},{\"sid\":\"WK1\"}],\"n\":2}");
+	/* the result is one valid document */
+	text = json_gen_text(g, &len);
+	assert_int_equal(json_parse(text, len, NULL, &doc, NULL), 0);
+	json_doc_free(doc);
+	free(cached);
+	json_gen_free(frag);
+	json_gen_free(g);
+}
+
+static void
 test_json_gen_raw_respects_generator_depth(void **state)
 {
 	struct json_gen *g = json_gen_new();
@@ -712,6 +746,7 @@ main(void)
 		cmocka_unit_test(test_json_gen_value_round_trip),
 		cmocka_unit_test(test_json_gen_value_inside_object),
 		cmocka_unit_test(test_json_gen_raw),
+		cmocka_unit_test(test_json_gen_verbatim_embeds_cached_fragments_with_separators),
 		cmocka_unit_test(test_json_gen_raw_respects_generator_depth),
 		cmocka_unit_test(test_json_quote),
 	};
