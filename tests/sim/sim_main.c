@@ -31,6 +31,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "config.h"
 #include "http.h"
 #include "http_async.h"
 #include "log.h"
@@ -43,9 +44,6 @@
 #include "sim_tr.h"
 #include "trhub_version.h"
 #include "xmalloc.h"
-
-/* common/config.c's environment accessor (the one place allowed to read the environment). */
-const char *config_env(const char *name);
 
 #define SIM_MAIN_DEFAULT_LISTEN		     "127.0.0.1:0"
 #define SIM_MAIN_DEFAULT_RESERVATION_TIMEOUT 120
