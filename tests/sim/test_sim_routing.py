@@ -431,6 +431,7 @@ def test_scenario_5_agents_50_calls(start_sim, receiver):
     settler.settle()
     events = receiver.events()
     model = EventModel(events)
+    print('scenario: %d rounds, driver %r, events %r' % (rounds, did, sorted(model.counts.items())))
     # Every task ended completed or canceled, by REST and by the events.
     final = {t.sid: t.assignment_status for t in w.ws.tasks.list(page_size=100)}
     assert set(final) == set(created) and len(created) == CALLS
