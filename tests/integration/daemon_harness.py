@@ -640,7 +640,9 @@ class SSEClient:
                     data.append(v)
             if data:
                 msg['data'] = '\n'.join(data)
-            elif comment:
+            else:
+                # No data field: nothing is dispatched (HTML Living Standard, SSE
+                # interpretation); comments and retry: lines end up here.
                 with self.cond:
                     self.cond.notify_all()
                 continue
@@ -923,7 +925,9 @@ SLA_THRESHOLD_S = 30  # the default sla_threshold_s
 
 
 def _rate(num, den):
-    return None if den == 0 else round(100.0 * num / den, 1)
+    """Exact percentage; the daemon's one-decimal rounding is allowed for by
+    diff_dicts (ROUNDED_KEYS), whichever way it breaks ties."""
+    return None if den == 0 else 100.0 * num / den
 
 
 def expected_stats(stack, start_date, threshold=SLA_THRESHOLD_S):
@@ -981,7 +985,7 @@ def diff_dicts(what, got, exp, keys=None, rounded=()):
     keys = keys if keys is not None else sorted(set(got) | set(exp))
     for k in keys:
         g, e = got.get(k, '<missing>'), exp.get(k, '<missing>')
-        tol = 0.051 if k in rounded else 1e-6 * max(1, abs(e)) if isinstance(e, (int, float)) \
+        tol = 0.0501 if k in rounded else 1e-6 * max(1, abs(e)) if isinstance(e, (int, float)) \
             else 0
         if isinstance(g, (int, float)) and isinstance(e, (int, float)) and \
                 not isinstance(g, bool) and abs(g - e) <= tol:
