@@ -112,3 +112,16 @@ def report(name, results, targets):
         if not ok:
             failed.append(key)
     return 1 if failed else 0
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process, in seconds (/proc/<pid>/stat)."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    tick = os.sysconf('SC_CLK_TCK')
+    return (int(fields[11]) + int(fields[12])) / float(tick)
+
+
+def loadavg():
+    with open('/proc/loadavg') as f:
+        return float(f.read().split()[0])

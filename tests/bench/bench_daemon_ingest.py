@@ -114,6 +114,10 @@ def main():
         cmd = [wrk, '-t%d' % args.threads, '-c%d' % args.connections, '-d%ds' % args.duration,
                '--timeout', '5s', '-s', lua, stack.daemon.base_url + '/taskrouter_event',
                '--', os.path.join(tmp, 'reqs')]
+        cpu0 = bc.cpu_seconds(stack.daemon.proc.pid)
+        load0 = bc.loadavg()
+        print('trhubd pid %d: running wrk for %d s' % (stack.daemon.proc.pid, args.duration),
+              flush=True)
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 120)
         sys.stdout.write(out.stdout[-2000:])
         m = re.search(r'RESULT (.*)', out.stdout)
@@ -121,6 +125,7 @@ def main():
             print(out.stderr)
             return 1
         r = {k: int(v) for k, v in (kv.split('=') for kv in m.group(1).split())}
+        cpu1 = bc.cpu_seconds(stack.daemon.proc.pid)
         after = dh.events_received(stack.daemon)
         metrics = stack.daemon.metrics()
         results = {
@@ -143,6 +148,12 @@ def main():
             'wrk_threads': args.threads,
             'generation_s': gen_s,
             'cpus': os.cpu_count(),
+            'loadavg_before': load0,
+            'loadavg_after': bc.loadavg(),
+            'trhubd_cpu_s': cpu1 - cpu0,
+            'trhubd_cpu_us_per_event': (cpu1 - cpu0) * 1e6 / max(1, r['requests']),
+            # What one dedicated core would sustain at the measured CPU cost per event.
+            'events_per_cpu_s': r['requests'] / max(1e-9, cpu1 - cpu0),
         }
         status = bc.report('trhubd signed-webhook ingest', results, {
             'events_per_s': ('>=', 20000),
