@@ -62,3 +62,43 @@ def test_stats_are_coalesced(make_stack):
         '(at most %d with stats_min_interval_ms=1000)' % (stats, elapsed, events, bound)
     m = stack.daemon.metrics()
     assert dh.metric_sum(m, 'trhubd_stats_coalesced_total') > 0
+
+
+def test_short_lived_tasks_cost_no_map_item_requests(make_stack):
+    """A task that is created and finished before its SyncTaskRouterTasks item was
+    ever written needs no Sync request at all (latest wins: the pending set is
+    cancelled by the remove). Sending a DELETE for an item never created wastes
+    the map's write budget (sync_writes_per_s counts every item write) and, at a
+    sustained event rate, builds a backlog that grows with the number of tasks."""
+    stack = make_stack()
+    f = dh.EventFactory(stack.sim.account_sid, stack.sim.workspace_sid,
+                        workflow_sid=stack.sim.workflow_sid)
+    stack.sim.clear_counters()
+    n = 60
+    for _ in range(n):
+        wt = dh.rand_sid('WT')
+        for et, st in (('task.created', 'pending'), ('task.canceled', 'canceled')):
+            assert stack.webhook(f.task(et, wt, st, version=0 if st == 'pending' else 1)) \
+                .status == 204
+    assert dh.api_task_status(stack.daemon) == {}
+
+    def item_requests():
+        return {r: c['by_status'] for r, c in stack.sim.counters()['requests'].items()
+                if '/Items' in r}
+
+    # Let the publisher drain: the emulator's map request count must stay unchanged
+    # for 1.5 s, longer than the gap between two writes under the default cap (bounded).
+    import time
+    state = {'n': None, 'since': time.monotonic()}
+
+    def idle():
+        n = sum(int(c['total']) for r, c in stack.sim.counters()['requests'].items()
+                if '/Maps' in r)
+        if n != state['n']:
+            state['n'], state['since'] = n, time.monotonic()
+        return time.monotonic() - state['since'] >= 1.5
+    dh.th.wait_until(idle, timeout=dh.CONVERGE_TIMEOUT, what='the Sync publisher going idle')
+    req = item_requests()
+    wasted = sum(int(v) for c in req.values() for k, v in c.items() if k == '404')
+    assert wasted == 0, '%d map item requests for items never created (%r) after %d ' \
+        'tasks that never needed an item' % (wasted, req, n)
