@@ -51,8 +51,13 @@ def receiver(port, n_clients, max_seconds):
         stdin_closed.set()
     threading.Thread(target=watch_stdin, daemon=True).start()
     closed = 0
-    while time.monotonic() < end and not stdin_closed.is_set():
+    last_data = time.monotonic()
+    # Runs until told to stop (stdin closed) and then until nothing arrived for 1 s,
+    # so data still queued in the sockets is read, not dropped; bounded by `end`.
+    while time.monotonic() < end and not (stdin_closed.is_set() and
+                                          time.monotonic() - last_data > 1.0):
         for key, _ in sel.select(0.05):
+            last_data = time.monotonic()
             t = time.monotonic()
             i = key.data
             try:
@@ -128,12 +133,15 @@ def main():
             conn = http.client.HTTPConnection('127.0.0.1', stack.daemon.port, timeout=10)
             conn.connect()
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            mine = reqs[k::threads]
+            # Whole tasks per connection, so a task's five events arrive in order (events
+            # of one task split across connections could arrive stale and, correctly,
+            # never be broadcast).
+            mine = [r for i, r in enumerate(reqs) if (i // 5) % threads == k]
             local = {}
             nbad = 0
             interval = threads / float(args.rate)
             for j, (sid, body, sig) in enumerate(mine):
-                due = t0 + k / float(args.rate) + j * interval
+                due = t0 + j * interval + (k / float(args.rate))
                 now = time.monotonic()
                 if due > now:
                     threading.Event().wait(due - now)  # pacing the load
@@ -167,13 +175,23 @@ def main():
             closed += doc['closed']
         lat = []
         missing = 0
+        missing_by_client = []
+        order = sorted(sent_at, key=sent_at.get)
+        first_missing = []
         for d in seen:
-            for sid, ts_ in sent_at.items():
+            n_miss = 0
+            for i, sid in enumerate(order):
                 t = d.get(sid)
                 if t is None:
-                    missing += 1
+                    n_miss += 1
+                    if len(first_missing) < 10:
+                        first_missing.append(i)
                 else:
-                    lat.append((t - ts_) * 1000.0)
+                    lat.append((t - sent_at[sid]) * 1000.0)
+            missing += n_miss
+            missing_by_client.append(n_miss)
+        if os.environ.get('BENCH_DEBUG'):
+            print('missing by client', missing_by_client, 'first missing indexes', first_missing)
         m = stack.daemon.metrics()
         results = {
             'clients': args.clients,

@@ -37,7 +37,8 @@ def rest_counts(stack):
 def paced_send(stack, reqs, rate, threads=4):
     """Sends pre-signed (body, sig) pairs at `rate` per second in total; returns
     (sent, non_2xx, late) where late counts sends more than 50 ms behind schedule."""
-    per = [reqs[i::threads] for i in range(threads)]
+    # Whole tasks (five events) per connection, so each task's events arrive in order.
+    per = [[r for i, r in enumerate(reqs) if (i // 5) % threads == k] for k in range(threads)]
     stats = {'sent': 0, 'bad': 0, 'late': 0}
     lock = threading.Lock()
     t0 = time.monotonic() + 0.2
