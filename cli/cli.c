@@ -31,6 +31,7 @@
 #include "cli.h"
 #include "cli_rest.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "sid.h"
 #include "trhub_version.h"
@@ -703,6 +704,7 @@ int
 cli_main(const struct cli_tool *tool, void *state, int argc, char **argv)
 {
 	struct cli cli;
+	bool curl_ready = false;
 	int r;
 
 	memset(&cli, 0, sizeof(cli));
@@ -725,6 +727,13 @@ cli_main(const struct cli_tool *tool, void *state, int argc, char **argv)
 	r = cli_load_config(&cli);
 	if (r != 0)
 		goto out;
+	/* once, before any handle exists (libcurl's global init is not thread-safe) */
+	if (http_global_init() < 0) {
+		log_err("cannot initialise the HTTP library");
+		r = CLI_EXIT_API;
+		goto out;
+	}
+	curl_ready = true;
 	r = cli_rest_new(&cli, &cli.rest);
 	if (r != 0)
 		goto out;
@@ -734,6 +743,8 @@ cli_main(const struct cli_tool *tool, void *state, int argc, char **argv)
 			 cli_rest_retried(cli.rest));
 out:
 	cli_rest_free(cli.rest);
+	if (curl_ready)
+		http_global_cleanup();
 	json_gen_free(cli.gen);
 	config_free(cli.config);
 	if (fflush(stdout) != 0 && r == CLI_EXIT_OK) {
