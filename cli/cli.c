@@ -580,15 +580,23 @@ cli_short_to_id(const struct cli_tool *tool, int c)
 	return c;
 }
 
+/*
+ * Names the option getopt_long refused. missing is true when it exists but
+ * lacks its argument (getopt returned ':'); the word on the command line is
+ * quoted as typed, so an abbreviation or a typo reads back as given.
+ */
 static void
-cli_unknown_option(const struct cli *cli, int optopt_c, const char *arg)
+cli_bad_option(const struct cli *cli, bool missing, int optopt_c, const char *word)
 {
-	if (optopt_c != 0 && optopt_c < 256)
-		log_err("option -%c is unknown or needs an argument; see %s --help", optopt_c,
-			cli->tool->name);
+	char shortname[3] = { '-', (char)optopt_c, '\0' };
+	const char *what = optopt_c > 0 && optopt_c < 256 ? shortname : word;
+
+	if (what == NULL)
+		what = "?";
+	if (missing)
+		log_err("option %s needs an argument; see %s --help", what, cli->tool->name);
 	else
-		log_err("option %s is unknown or needs an argument; see %s --help",
-			arg != NULL ? arg : "?", cli->tool->name);
+		log_err("unknown option %s; see %s --help", what, cli->tool->name);
 }
 
 /* Parses argv; returns -1 to go on, or an exit code. */
@@ -646,7 +654,7 @@ cli_parse(struct cli *cli, void *state, int argc, char **argv)
 			break;
 		case '?':
 		case ':':
-			cli_unknown_option(cli, optopt, argv[optind - 1]);
+			cli_bad_option(cli, c == ':', optopt, argv[optind - 1]);
 			result = CLI_EXIT_USAGE;
 			goto out;
 		default:
