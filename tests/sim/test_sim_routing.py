@@ -81,9 +81,14 @@ def test_priority_then_age_order(sim):
     c = sim.client()
     w = Workspace(sim, c)
     workers = [w.add_worker('agent%d' % i) for i in range(4)]
+    # One emulated second between arrivals, so that age order is not a tie broken by
+    # creation sequence alone.
     t1 = w.add_task(priority=0)
+    sim.advance(1_000)
     t2 = w.add_task(priority=5)
+    sim.advance(1_000)
     t3 = w.add_task(priority=5)
+    sim.advance(1_000)
     t4 = w.add_task(priority=1)
     order = []
     for x in workers:
@@ -91,6 +96,33 @@ def test_priority_then_age_order(sim):
         r = w.wait_worker_reservation(x.sid)
         order.append(r.task_sid)
     assert order == [t2.sid, t3.sid, t4.sid, t1.sid]
+
+
+def test_priority_then_age_order_across_queues(sim):
+    """A worker eligible for two queues takes the highest priority first, then the task
+    that has waited longest, whichever queue it is in."""
+    c = sim.client()
+    w = Workspace(sim, c)
+    sales = w.ws.task_queues.create(friendly_name='sales', target_workers='skills HAS "sales"')
+    cfg = {'task_routing': {'filters': [
+        {'filter_friendly_name': 'sales', 'expression': 'type == "sales"',
+         'targets': [{'queue': sales.sid}]}],
+        'default_filter': {'queue': w.queues['support'].sid}}}
+    wf = w.ws.workflows.create(friendly_name='two-queues', configuration=json.dumps(cfg))
+    workers = [w.add_worker('agent%d' % i, skills=('support', 'sales')) for i in range(4)]
+    made = []
+    for kind, prio in (('support', 0), ('sales', 0), ('sales', 3), ('support', 3)):
+        t = w.ws.tasks.create(workflow_sid=wf.sid, priority=prio,
+                              attributes=json.dumps({'type': kind}))
+        made.append(t)
+        sim.advance(1_000)
+    a, b, c3, d = made
+    assert b.task_queue_sid == sales.sid and a.task_queue_sid == w.queues['support'].sid
+    order = []
+    for x in workers:
+        w.set_activity(x.sid, 'Available')
+        order.append(w.wait_worker_reservation(x.sid).task_sid)
+    assert order == [c3.sid, d.sid, a.sid, b.sid]
 
 
 def test_reject_requeues_to_another_worker(sim):
