@@ -490,3 +490,41 @@ def test_scenario_5_agents_50_calls(start_sim, receiver):
     confs = c.conferences.list(page_size=20)
     assert len(confs) == did['accepted']
     assert all(x.status == 'completed' for x in confs)
+
+
+def test_ages_in_real_time_statistics_follow_the_clock(sim):
+    w = Workspace(sim, sim.client())
+    q = w.queues['support']
+    old = w.add_task()
+    sim.advance(40_000)
+    w.add_task()
+    sim.advance(20_000)
+    rt = w.ws.real_time_statistics().fetch()
+    assert rt.longest_task_waiting_sid == old.sid
+    assert 60 <= rt.longest_task_waiting_age <= 61
+    qrt = w.ws.task_queues(q.sid).real_time_statistics().fetch()
+    assert qrt.longest_task_waiting_sid == old.sid
+    assert qrt.longest_relative_task_sid_in_queue == old.sid
+    assert 60 <= qrt.longest_relative_task_age_in_queue <= 61
+    assert 60 <= w.task(old.sid).age <= 61
+
+
+def test_wait_duration_until_accepted_uses_the_clock(sim):
+    w = Workspace(sim, sim.client())
+    t = w.add_task()
+    sim.advance(25_000)
+    alice = w.add_worker('alice', activity='Available')
+    r = w.wait_reservation(t.sid)
+    assert r.worker_sid == alice.sid
+    sim.advance(5_000)
+    w.reservation(t.sid, r.sid).update(reservation_status='accepted')
+    cum = w.ws.cumulative_statistics().fetch(split_by_wait_time='20,40')
+    assert 30 <= float(cum.wait_duration_until_accepted['avg']) <= 31
+    assert 30 <= float(cum.avg_task_acceptance_time) <= 31
+    assert int(cum.split_by_wait_time['20']['above']['reservations_accepted']) == 1
+    assert int(cum.split_by_wait_time['40']['below']['reservations_accepted']) == 1
+    # The window: an acceptance 20 simulated minutes ago is outside the default 15 minutes.
+    sim.advance(20 * 60_000)
+    later = w.ws.cumulative_statistics().fetch()
+    assert later.reservations_accepted == 0 and later.tasks_created == 0
+    assert w.ws.cumulative_statistics().fetch(minutes=60).reservations_accepted == 1
