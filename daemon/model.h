@@ -61,6 +61,12 @@ struct model_options {
 	void *clock_arg;
 	int day_start_minutes; /* local minutes after midnight when "today" starts */
 	const char *timezone;  /* for the day boundary; NULL = UTC */
+	/*
+	 * Zone files directory (main passes $TZDIR via config_env); NULL =
+	 * /usr/share/zoneinfo. A zone that cannot be loaded falls back to UTC
+	 * with a warning (config validated it already).
+	 */
+	const char *zoneinfo_dir;
 };
 
 struct model *model_new(const struct model_options *options);
@@ -90,6 +96,8 @@ int model_upsert_worker(struct model *m, const struct json_value *worker);
 int model_upsert_task(struct model *m, const struct json_value *task);
 int model_upsert_reservation(struct model *m, const struct json_value *reservation);
 void model_rebuild_end(struct model *m);
+/* Ends a rebuild that failed part-way: nothing is swept, upserts so far stay. */
+void model_rebuild_abort(struct model *m);
 bool model_is_built(const struct model *m);
 
 /* Statistics (stats.c): stores the KPI document (a JSON object text it copies). */
@@ -100,10 +108,67 @@ const char *model_stats_json(const struct model *m, size_t *len_out);
 /* Counts */
 size_t model_task_count(const struct model *m);
 size_t model_worker_count(const struct model *m);
+size_t model_reservation_count(const struct model *m);
 
-/* Snapshots for /api/... and SSE (JSON written into g; field names documented in trhubd(8)). */
+/*
+ * Lookups for route checks (O(1) hash lookups). Returned strings are owned by
+ * the model and valid until the next model_apply_event / upsert / rebuild
+ * call; NULL means absent.
+ */
+const char *model_workspace_sid(const struct model *m);
+/* The worker with this friendly_name (users file names), or NULL. */
+const char *model_worker_sid_by_name(const struct model *m, const char *friendly_name);
+/* "pending", "reserved", "assigned" or "wrapping" for an open task, else NULL. */
+const char *model_task_status(const struct model *m, const char *task_sid);
+/* The task's conference (attributes.conference.sid), or NULL. */
+const char *model_task_conference_sid(const struct model *m, const char *task_sid);
+/* The open task whose attributes name this conference, or NULL. */
+const char *model_conference_task_sid(const struct model *m, const char *conference_sid);
+/* The task of an open reservation, or NULL. */
+const char *model_reservation_task_sid(const struct model *m, const char *reservation_sid);
+/* True when the open reservation belongs to this worker. */
+bool model_worker_has_reservation(const struct model *m, const char *worker_sid,
+				  const char *reservation_sid);
+/* True when the worker holds an open (pending, accepted, wrapping) reservation on the task. */
+bool model_worker_on_task(const struct model *m, const char *worker_sid, const char *task_sid);
+/* The queue's friendly name, or NULL when the queue is unknown. */
+const char *model_queue_name(const struct model *m, const char *queue_sid);
+/*
+ * Iterates activities (order unspecified): start with *pos = 0; false at the
+ * end. Strings are owned by the model. The model must not change meanwhile.
+ */
+bool model_activity_next(const struct model *m, size_t *pos, const char **sid_out,
+			 const char **name_out);
+
+/*
+ * Snapshots for /api/... and SSE (JSON written into g; field names documented in trhubd(8)).
+ * Objects are listed in no particular order. Keys:
+ *  task: sid, status, priority, queueSid, queueName, workflowSid, channel,
+ *        dateCreated, ageS, queueEnteredAt, conferenceSid, workerSid,
+ *        workerName, reservations [{sid, workerSid, workerName, status}],
+ *        attributes (the task attributes as an object, or null)
+ *  worker: sid, friendlyName, activitySid, activityName, available,
+ *        activitySince, timeInActivityS, reservations [{sid, taskSid,
+ *        status}], today {offered, accepted, rejected, timedOut, handled,
+ *        avgHandleTimeS}, attributes
+ *  queue: sid, friendlyName, targetWorkers, tasks {pending, reserved,
+ *        assigned, wrapping}, totalTasks
+ *  activity: sid, friendlyName, available, workers
+ *  workspace: sid, friendlyName, defaultActivitySid, timeoutActivitySid,
+ *        built, tasks, workers, activities [activity...]
+ *  event: seq plus the event's summary form fields (EventType, TaskSid, ...;
+ *        attributes left out) as strings
+ * Dates are ISO-8601 UTC; the "today" counters belong to the operational
+ * day (day_start in timezone) and read zero once a new day has begun.
+ */
 void model_tasks_json(const struct model *m, struct json_gen *g);
 void model_task_json(const struct model *m, const char *sid, struct json_gen *g);
+/*
+ * The seed dashboard's SyncTaskRouterTasks item for a task: TaskSid,
+ * Priority, the task attributes' top-level keys, WorkerName ("" when none)
+ * and TaskStatus. JSON null when the task is not open.
+ */
+void model_task_sync_json(const struct model *m, const char *sid, struct json_gen *g);
 void model_workers_json(const struct model *m, struct json_gen *g);
 void model_worker_json(const struct model *m, const char *sid, struct json_gen *g);
 void model_queues_json(const struct model *m, struct json_gen *g);

@@ -24,15 +24,50 @@ struct stream_options {
 	size_t max_clients;	   /* default 256 */
 	size_t max_buffered_bytes; /* per client; default 1 MiB */
 	int heartbeat_s;	   /* default 15 */
+	/* A client whose socket accepts no byte for this long is closed; default 60. */
+	int write_timeout_s;
 };
 
+/* The reconnection delay sent to every client ("retry:" field). */
+#define STREAM_RETRY_MS 2000
+/* Recent ring events included in a snapshot ("events", oldest first). */
+#define STREAM_SNAPSHOT_EVENTS 50
+
+/*
+ * Creates the stream and starts its heartbeat timer. base, model and metrics
+ * (may be NULL) are borrowed and must outlive the stream; options may be NULL.
+ */
 struct stream *stream_new(struct event_base *base, struct model *model,
 			  const struct stream_options *options, struct metrics *metrics);
-/* Closes every client. NULL-safe. */
+/*
+ * Closes every client connection at once (no close callback of ours runs
+ * afterwards) and frees. Call it before evhttp_free or after, not from a
+ * stream or evhttp callback. NULL-safe.
+ */
 void stream_free(struct stream *st);
-/* Takes over an evhttp request for GET /api/stream. */
+/*
+ * Takes over an evhttp request for GET /api/stream: from here on the stream
+ * owns the reply and watches the connection (it replaces the connection's
+ * close callback). Replies 503 JSON when max_clients are connected.
+ * Otherwise sends "retry:", then either the events after Last-Event-ID (the
+ * header, or the lastEventId query parameter for EventSource polyfills) when
+ * the model's ring still holds all of them, or a "snapshot" event: one JSON
+ * object {"last_event_id", "stats", "workspace", "tasks", "workers",
+ * "queues", "activities", "events"} with the ring's newest sequence as its
+ * id. Replayed events are "event" messages with their ring sequence as id,
+ * which is also what callers must use when broadcasting ring events so that
+ * resuming works.
+ */
 void stream_attach(struct stream *st, struct evhttp_request *req);
-/* Sends "event: type\nid: id\ndata: json\n\n" to every client; id 0 = none. */
+/*
+ * Sends "event: type\nid: id\ndata: json\n\n" to every client; id 0 = none.
+ * json (len bytes, only read during the call) is split into one "data:"
+ * line per line; type must be a short word without CR or LF (else nothing is
+ * sent). The message is formatted once and shared by reference between the
+ * clients' output buffers. A client whose unsent output already exceeds
+ * max_buffered_bytes is dropped instead (counted in metrics).
+ */
 void stream_broadcast(struct stream *st, const char *type, uint64_t id, const char *json,
 		      size_t len);
+/* Connected clients (dropped ones no longer count). */
 size_t stream_client_count(const struct stream *st);

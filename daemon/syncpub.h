@@ -21,25 +21,76 @@ struct http_async;
 struct twilio;
 struct metrics;
 
+/* Largest Data accepted (Sync's 16 KiB limit, error 54006). */
+#define SYNCPUB_MAX_DATA_BYTES 16384
+/* Longest unique name or map item key accepted (error 54302 / 54209 say 1-256). */
+#define SYNCPUB_MAX_NAME_BYTES 256
+
 struct syncpub_options {
 	double writes_per_second;     /* per container; default 10 */
 	int64_t (*now_ms)(void *arg); /* monotonic ms, injectable; NULL = real */
 	void *clock_arg;
+	/* Backoff after 429/5xx/timeouts (full jitter, Retry-After wins when longer). */
+	long retry_base_ms; /* 0: TWILIO_RETRY_DEFAULT_BASE_MS */
+	long retry_max_ms;  /* 0: TWILIO_RETRY_DEFAULT_MAX_MS */
 };
 
-/* All pointers borrowed; they must outlive the publisher. */
+/* Counters since syncpub_new, for tests and logs. */
+struct syncpub_stats {
+	uint64_t requests;   /* HTTP requests started (writes, creates, reads, deletes) */
+	uint64_t written;    /* values confirmed written (or deleted) */
+	uint64_t superseded; /* values replaced before they were confirmed */
+	uint64_t retries;    /* backoffs after 429/5xx/timeouts/transport failures */
+	uint64_t dropped;    /* values given up on a final error (400, 54006, 401...) */
+};
+
+/*
+ * Creates a publisher. All pointers are borrowed and must outlive it;
+ * service_sid is copied; options may be NULL (defaults); metrics may be NULL.
+ * Writes go through client (requests are started from set calls' zero-delay
+ * events and from completions, never synchronously inside a set).
+ */
 struct syncpub *syncpub_new(struct event_base *base, struct http_async *client,
 			    const struct twilio *tw, const char *service_sid,
 			    const struct syncpub_options *options, struct metrics *metrics);
-/* Cancels writes in flight. NULL-safe. */
+/*
+ * Cancels writes in flight synchronously (no callback runs afterwards) and
+ * frees every record, including values not yet written. Must not be called
+ * from an http_async completion. NULL-safe.
+ */
 void syncpub_free(struct syncpub *sp);
 
-/* Sets the document's data (a JSON object text, copied). 0, or -E2BIG / -EINVAL. */
+/*
+ * Makes json (len bytes of a JSON object text, copied) the latest value of
+ * the document unique_name; it is written as soon as the document's budget
+ * allows and replaces any value not yet written. A value equal to the latest
+ * one changes nothing. Returns 0, -E2BIG when len exceeds
+ * SYNCPUB_MAX_DATA_BYTES (nothing is sent), or -EINVAL for an empty or
+ * overlong name or json that is not one JSON object.
+ */
 int syncpub_set_document(struct syncpub *sp, const char *unique_name, const char *json, size_t len);
-/* Sets a map item (map created on first use). 0, or -E2BIG / -EINVAL. */
+/*
+ * The same for the item key of map map_name (the map is created when Sync
+ * says it is missing). Writes of all items of one map share its budget and
+ * are served first come, first served.
+ */
 int syncpub_set_map_item(struct syncpub *sp, const char *map_name, const char *key,
 			 const char *json, size_t len);
-/* Removes a map item (latest wins against a pending set). */
+/*
+ * Makes "absent" the latest value of the item: it is deleted (404 counts as
+ * deleted) and its record freed once confirmed, unless a newer set wins.
+ * Invalid names are ignored.
+ */
 void syncpub_remove_map_item(struct syncpub *sp, const char *map_name, const char *key);
-/* Objects with a value not yet confirmed written. 0 means converged. */
+/*
+ * Reconciles map map_name with what was set here: lists its items (pages
+ * through the map's write budget, transient failures retried) and deletes
+ * every item whose key was never set nor removed through this publisher,
+ * such as tasks that ended while the daemon was down. Call it once the
+ * model rebuild has set the items of all open tasks. A call while a pass
+ * runs is ignored; a running pass counts as pending.
+ */
+void syncpub_prune_map(struct syncpub *sp, const char *map_name);
+/* Objects with a value not yet confirmed written (and running prune passes). 0 means converged. */
 size_t syncpub_pending(const struct syncpub *sp);
+void syncpub_get_stats(const struct syncpub *sp, struct syncpub_stats *out);

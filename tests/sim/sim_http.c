@@ -23,6 +23,8 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -923,6 +926,23 @@ sim_http_delay_cb(evutil_socket_t fd, short what, void *arg)
 	sim_http_call_continue(call);
 }
 
+/*
+ * Turns Nagle off on the request's socket: a response larger than one
+ * segment would otherwise wait for the client's delayed ACK (40 ms per
+ * keep-alive request). Cheap enough to repeat on every request.
+ */
+static void
+sim_http_nodelay(struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
+	evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+	int one = 1;
+
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static void
 sim_http_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -936,6 +956,7 @@ sim_http_request_cb(struct evhttp_request *req, void *arg)
 	int latency_ms = 0;
 	char *cause = NULL;
 
+	sim_http_nodelay(req);
 	call->h = h;
 	call->r.sim = h->sim;
 	call->r.req = req;

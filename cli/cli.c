@@ -1,0 +1,755 @@
+/*
+ * cli: the frame every trhub-* tool runs in (see cli.h). cli_main parses the
+ * common options and the tool's option table with one getopt_long call,
+ * loads the daemon's configuration with the CLI profile, creates the REST
+ * client and runs the tool. Everything a tool prints goes through the
+ * helpers here, so --json, --no-color, $NO_COLOR and -q mean the same in
+ * every tool.
+ *
+ * Invariants: stdout carries only the tool's result (a table or one JSON
+ * document); everything else (errors, warnings, progress, prompts) goes to
+ * stderr or /dev/tty. Secrets are never printed: configuration errors come
+ * from config_load, which never quotes secret values.
+ */
+
+#include <sys/ioctl.h>
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "cli_rest.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "sid.h"
+#include "trhub_version.h"
+#include "xmalloc.h"
+
+/* Where the daemon's configuration lives; read by the CLIs when readable. */
+#define CLI_DEFAULT_CONFIG_PATH "/etc/trhub/trhubd.conf"
+/* Longest answer read from /dev/tty. */
+#define CLI_CONFIRM_MAX 256
+
+enum cli_common_opt {
+	CLI_OPT_HELP = 'h',
+	CLI_OPT_VERSION = 'V',
+	CLI_OPT_QUIET = 'q',
+	CLI_OPT_VERBOSE = 'v',
+	CLI_OPT_CONFIG = 256,
+	CLI_OPT_WORKSPACE,
+	CLI_OPT_JSON,
+	CLI_OPT_NO_COLOR,
+};
+
+/* The options every tool has, shown after the tool's own in --help. */
+static const struct cli_option cli_common_options[] = {
+	{ "config", 0, "FILE", CLI_OPT_CONFIG,
+	  "configuration file (default " CLI_DEFAULT_CONFIG_PATH " when readable)" },
+	{ "workspace", 0, "WS...", CLI_OPT_WORKSPACE, "TaskRouter workspace SID to use" },
+	{ "json", 0, NULL, CLI_OPT_JSON, "print one JSON document instead of a table" },
+	{ "no-color", 0, NULL, CLI_OPT_NO_COLOR, "no colour, even on a terminal" },
+	{ "quiet", 'q', NULL, CLI_OPT_QUIET, "print errors only" },
+	{ "verbose", 'v', NULL, CLI_OPT_VERBOSE, "more detail on stderr (twice for debug)" },
+	{ "help", 'h', NULL, CLI_OPT_HELP, "show this help and exit" },
+	{ "version", 'V', NULL, CLI_OPT_VERSION, "show the version and exit" },
+	{ NULL, 0, NULL, 0, NULL },
+};
+
+struct cli {
+	const struct cli_tool *tool;
+	const char *config_path;
+	const char *workspace_override;
+	bool json;
+	bool no_color;
+	int quiet;
+	int verbose;
+	bool color;
+	bool stdout_tty;
+	struct config *config;
+	struct cli_rest *rest;
+	struct json_gen *gen;
+};
+
+bool
+cli_json(const struct cli *cli)
+{
+	return cli->json;
+}
+
+bool
+cli_quiet(const struct cli *cli)
+{
+	return cli->quiet > 0;
+}
+
+bool
+cli_verbose(const struct cli *cli)
+{
+	return cli->verbose > 0;
+}
+
+const char *
+cli_workspace(const struct cli *cli)
+{
+	if (cli->workspace_override != NULL)
+		return cli->workspace_override;
+	return cli->config != NULL ? cli->config->workspace_sid : NULL;
+}
+
+const char *
+cli_account(const struct cli *cli)
+{
+	return cli->config != NULL ? cli->config->account_sid : NULL;
+}
+
+const char *
+cli_name(const struct cli *cli)
+{
+	return cli->tool->name;
+}
+
+const struct config *
+cli_config(const struct cli *cli)
+{
+	return cli->config;
+}
+
+struct cli_rest *
+cli_get_rest(struct cli *cli)
+{
+	return cli->rest;
+}
+
+/* ---- parsing helpers ---- */
+
+int
+cli_parse_int(const char *s, long min, long max, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int
+cli_parse_duration(const char *s, int64_t *seconds_out)
+{
+	int64_t total = 0;
+	const char *p = s;
+
+	if (s == NULL || *s == '\0')
+		return -EINVAL;
+	while (*p != '\0') {
+		int64_t n = 0;
+		int64_t unit;
+
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		while (isdigit((unsigned char)*p)) {
+			if (n > (INT64_MAX - 9) / 10)
+				return -EINVAL;
+			n = n * 10 + (*p - '0');
+			p++;
+		}
+		switch (*p) {
+		case '\0':
+			/* A bare number means seconds, but only on its own ("90"). */
+			if (p != s + strspn(s, "0123456789"))
+				return -EINVAL;
+			unit = 1;
+			break;
+		case 's':
+			unit = 1;
+			p++;
+			break;
+		case 'm':
+			unit = 60;
+			p++;
+			break;
+		case 'h':
+			unit = 3600;
+			p++;
+			break;
+		case 'd':
+			unit = 86400;
+			p++;
+			break;
+		case 'w':
+			unit = 7 * 86400;
+			p++;
+			break;
+		default:
+			return -EINVAL;
+		}
+		if (n > (INT64_MAX - total) / unit)
+			return -EINVAL;
+		total += n * unit;
+	}
+	*seconds_out = total;
+	return 0;
+}
+
+int
+cli_parse_seconds_ms(const char *s, int64_t *ms_out)
+{
+	char *end = NULL;
+	double v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !(v > 0) || v > 86400.0)
+		return -EINVAL;
+	*ms_out = (int64_t)(v * 1000.0 + 0.5);
+	if (*ms_out < 1)
+		*ms_out = 1;
+	return 0;
+}
+
+bool
+cli_glob_match(const char *pattern, const char *s)
+{
+	if (pattern == NULL)
+		return true;
+	if (s == NULL)
+		return false;
+	return fnmatch(pattern, s, FNM_CASEFOLD) == 0;
+}
+
+/* ---- time ---- */
+
+int
+cli_parse_time(const char *s, int64_t *unix_out)
+{
+	struct tm tm;
+	const char *end;
+	time_t t;
+	long offset_s = 0;
+
+	if (s == NULL)
+		return -EINVAL;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end != NULL) {
+		if (*end == '.') {
+			end++;
+			while (isdigit((unsigned char)*end))
+				end++;
+		}
+		if (strcmp(end, "Z") == 0 || strcmp(end, "+00:00") == 0 || *end == '\0') {
+			t = timegm(&tm);
+			if (t == (time_t)-1)
+				return -EINVAL;
+			*unix_out = (int64_t)t;
+			return 0;
+		}
+		return -EINVAL;
+	}
+	/* RFC 2822, as API 2010 writes it: "Fri, 18 Feb 2011 19:26:50 +0000". */
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm);
+	if (end == NULL)
+		return -EINVAL;
+	while (*end == ' ')
+		end++;
+	if ((end[0] == '+' || end[0] == '-') && strlen(end) == 5 &&
+	    strspn(end + 1, "0123456789") == 4) {
+		offset_s = ((end[1] - '0') * 10 + (end[2] - '0')) * 3600 +
+			   ((end[3] - '0') * 10 + (end[4] - '0')) * 60;
+		if (end[0] == '-')
+			offset_s = -offset_s;
+	} else if (strcmp(end, "GMT") != 0 && *end != '\0') {
+		return -EINVAL;
+	}
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*unix_out = (int64_t)t - offset_s;
+	return 0;
+}
+
+int64_t
+cli_now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec;
+}
+
+int64_t
+cli_seconds_since(const struct json_value *item, const char *key)
+{
+	const char *s = NULL;
+	int64_t t;
+	int64_t d;
+
+	if (json_get_string(item, key, &s) < 0 || cli_parse_time(s, &t) < 0)
+		return -1;
+	d = cli_now() - t;
+	return d < 0 ? 0 : d;
+}
+
+char *
+cli_json_strdup(const struct json_value *obj, const char *key)
+{
+	const char *s = NULL;
+
+	if (json_get_string(obj, key, &s) < 0)
+		return NULL;
+	return xstrdup(s);
+}
+
+struct json_doc *
+cli_attributes(const struct json_value *item)
+{
+	const struct json_value *v = json_get(item, "attributes");
+	struct json_doc *doc = NULL;
+	struct json_gen *g;
+	const char *text;
+	size_t len = 0;
+
+	if (v == NULL)
+		return NULL;
+	if (json_type(v) == JSON_STRING) {
+		text = json_string(v);
+		if (json_parse(text, strlen(text), NULL, &doc, NULL) < 0)
+			return NULL;
+		return doc;
+	}
+	if (json_type(v) != JSON_OBJECT)
+		return NULL;
+	/* Already an object: copy it so the caller owns the result either way. */
+	g = json_gen_new();
+	json_gen_value(g, v);
+	text = json_gen_text(g, &len);
+	if (json_parse(text, len, NULL, &doc, NULL) < 0)
+		doc = NULL;
+	json_gen_free(g);
+	return doc;
+}
+
+void
+cli_format_age(int64_t s, char *out, size_t out_size)
+{
+	if (s < 0)
+		(void)snprintf(out, out_size, "-");
+	else if (s < 60)
+		(void)snprintf(out, out_size, "%llds", (long long)s);
+	else if (s < 3600)
+		(void)snprintf(out, out_size, "%lldm%02llds", (long long)(s / 60),
+			       (long long)(s % 60));
+	else if (s < 86400)
+		(void)snprintf(out, out_size, "%lldh%02lldm", (long long)(s / 3600),
+			       (long long)(s % 3600 / 60));
+	else
+		(void)snprintf(out, out_size, "%lldd%02lldh", (long long)(s / 86400),
+			       (long long)(s % 86400 / 3600));
+}
+
+/* ---- human output ---- */
+
+bool
+cli_color_enabled(const struct cli *cli)
+{
+	return cli->color;
+}
+
+const char *
+cli_color_start(const struct cli *cli, enum cli_color c)
+{
+	if (!cli->color)
+		return "";
+	switch (c) {
+	case CLI_COLOR_NONE:
+		return "";
+	case CLI_COLOR_RED:
+		return "\033[31m";
+	case CLI_COLOR_GREEN:
+		return "\033[32m";
+	case CLI_COLOR_YELLOW:
+		return "\033[33m";
+	case CLI_COLOR_BLUE:
+		return "\033[34m";
+	case CLI_COLOR_DIM:
+		return "\033[2m";
+	case CLI_COLOR_BOLD:
+		return "\033[1m";
+	}
+	return "";
+}
+
+const char *
+cli_color_end(const struct cli *cli)
+{
+	return cli->color ? "\033[0m" : "";
+}
+
+int
+cli_term_width(const struct cli *cli)
+{
+	struct winsize ws;
+
+	if (!cli->stdout_tty)
+		return 0;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0)
+		return 80;
+	return ws.ws_col;
+}
+
+struct json_gen *
+cli_json_gen(struct cli *cli)
+{
+	if (cli->gen == NULL)
+		cli->gen = json_gen_new();
+	return cli->gen;
+}
+
+void
+cli_json_print(struct cli *cli)
+{
+	const char *text;
+	size_t len = 0;
+
+	if (cli->gen == NULL)
+		return;
+	text = json_gen_text(cli->gen, &len);
+	(void)fwrite(text, 1, len, stdout);
+	(void)fputc('\n', stdout);
+	(void)fflush(stdout);
+	json_gen_reset(cli->gen);
+}
+
+/* ---- confirmation ---- */
+
+/* Trims blanks and the line end in place. */
+static char *
+cli_confirm_trim(char *s)
+{
+	size_t n;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	n = strlen(s);
+	while (n > 0 &&
+	       (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	return s;
+}
+
+enum cli_confirm
+cli_confirm(const char *prompt, const char *expected)
+{
+	char line[CLI_CONFIRM_MAX];
+	size_t len = 0;
+	char *answer;
+	int fd = -1;
+	enum cli_confirm result = CLI_CONFIRM_NO;
+
+	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return CLI_CONFIRM_NO_TTY;
+	if (write(fd, prompt, strlen(prompt)) < 0) {
+		result = CLI_CONFIRM_NO_TTY;
+		goto out;
+	}
+	/* Byte by byte, so nothing after the line is consumed. */
+	for (;;) {
+		char c;
+		ssize_t n = read(fd, &c, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || c == '\n')
+			break;
+		if (len + 1 < sizeof(line))
+			line[len++] = c;
+	}
+	line[len] = '\0';
+	answer = cli_confirm_trim(line);
+	if (expected != NULL) {
+		if (strcmp(answer, expected) == 0)
+			result = CLI_CONFIRM_YES;
+	} else if (strcasecmp(answer, "y") == 0 || strcasecmp(answer, "yes") == 0) {
+		result = CLI_CONFIRM_YES;
+	}
+out:
+	close_and_reset(fd);
+	return result;
+}
+
+/* ---- options and main ---- */
+
+static void
+cli_help_options(FILE *out, const struct cli_option *opts)
+{
+	const struct cli_option *o;
+
+	for (o = opts; o->name != NULL; o++) {
+		char left[64];
+
+		if (o->short_name != 0)
+			(void)snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name,
+				       o->arg != NULL ? " " : "", o->arg != NULL ? o->arg : "");
+		else
+			(void)snprintf(left, sizeof(left), "    --%s%s%s", o->name,
+				       o->arg != NULL ? " " : "", o->arg != NULL ? o->arg : "");
+		(void)fprintf(out, "  %-28s %s\n", left, o->help);
+	}
+}
+
+static void
+cli_help(const struct cli_tool *tool, FILE *out)
+{
+	(void)fprintf(out, "Usage: %s %s\n%s\n\nOptions:\n", tool->name, tool->usage,
+		      tool->summary);
+	cli_help_options(out, tool->options);
+	cli_help_options(out, cli_common_options);
+	(void)fprintf(out,
+		      "\nExit status: 0 ok, 1 some operations failed, 2 usage, "
+		      "3 configuration or authentication, 4 Twilio API error.\n"
+		      "See %s(1).\n",
+		      tool->name);
+}
+
+static size_t
+cli_count_options(const struct cli_option *opts)
+{
+	size_t n = 0;
+
+	while (opts[n].name != NULL)
+		n++;
+	return n;
+}
+
+/* Appends opts to the getopt_long table and short-option string. */
+static void
+cli_add_getopt(struct option *longopts, size_t *nlong, struct buf *shortopts,
+	       const struct cli_option *opts)
+{
+	const struct cli_option *o;
+
+	for (o = opts; o->name != NULL; o++) {
+		struct option *lo = &longopts[(*nlong)++];
+
+		lo->name = o->name;
+		lo->has_arg = o->arg != NULL ? required_argument : no_argument;
+		lo->flag = NULL;
+		lo->val = o->id;
+		if (o->short_name != 0) {
+			/* Short options map to the same id as their long form. */
+			assert(o->short_name == o->id || o->id >= CLI_OPT_TOOL);
+			buf_putc(shortopts, (char)o->short_name);
+			if (o->arg != NULL)
+				buf_putc(shortopts, ':');
+		}
+	}
+}
+
+/* Maps a short option letter of the tool back to its id. */
+static int
+cli_short_to_id(const struct cli_tool *tool, int c)
+{
+	const struct cli_option *o;
+
+	for (o = tool->options; o->name != NULL; o++) {
+		if (o->short_name == c)
+			return o->id;
+	}
+	return c;
+}
+
+static void
+cli_unknown_option(const struct cli *cli, int optopt_c, const char *arg)
+{
+	if (optopt_c != 0 && optopt_c < 256)
+		log_err("option -%c is unknown or needs an argument; see %s --help", optopt_c,
+			cli->tool->name);
+	else
+		log_err("option %s is unknown or needs an argument; see %s --help",
+			arg != NULL ? arg : "?", cli->tool->name);
+}
+
+/* Parses argv; returns -1 to go on, or an exit code. */
+static int
+cli_parse(struct cli *cli, void *state, int argc, char **argv)
+{
+	const struct cli_tool *tool = cli->tool;
+	size_t n = cli_count_options(tool->options) + cli_count_options(cli_common_options);
+	struct option *longopts = xcalloc(n + 1, sizeof(*longopts));
+	struct buf shortopts;
+	size_t nlong = 0;
+	int result = -1;
+	int c;
+
+	buf_init(&shortopts);
+	buf_putc(&shortopts, ':'); /* report a missing argument as ':' */
+	cli_add_getopt(longopts, &nlong, &shortopts, tool->options);
+	cli_add_getopt(longopts, &nlong, &shortopts, cli_common_options);
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shortopts.data, longopts, NULL)) != -1) {
+		switch (c) {
+		case CLI_OPT_HELP:
+			cli_help(tool, stdout);
+			result = CLI_EXIT_OK;
+			goto out;
+		case CLI_OPT_VERSION:
+			(void)printf("%s (trhub) %s\n", tool->name, TRHUB_VERSION);
+			result = CLI_EXIT_OK;
+			goto out;
+		case CLI_OPT_QUIET:
+			cli->quiet++;
+			break;
+		case CLI_OPT_VERBOSE:
+			cli->verbose++;
+			break;
+		case CLI_OPT_CONFIG:
+			cli->config_path = optarg;
+			break;
+		case CLI_OPT_WORKSPACE:
+			if (!sid_is_valid(optarg, "WS")) {
+				log_err("--workspace %s is not a workspace SID (WS followed by 32 "
+					"hex digits)",
+					optarg);
+				result = CLI_EXIT_USAGE;
+				goto out;
+			}
+			cli->workspace_override = optarg;
+			break;
+		case CLI_OPT_JSON:
+			cli->json = true;
+			break;
+		case CLI_OPT_NO_COLOR:
+			cli->no_color = true;
+			break;
+		case '?':
+		case ':':
+			cli_unknown_option(cli, optopt, argv[optind - 1]);
+			result = CLI_EXIT_USAGE;
+			goto out;
+		default:
+			if (tool->option(cli, state, cli_short_to_id(tool, c), optarg) < 0) {
+				result = CLI_EXIT_USAGE;
+				goto out;
+			}
+			break;
+		}
+	}
+out:
+	buf_clear(&shortopts);
+	free(longopts);
+	return result;
+}
+
+/* Loads the configuration; returns 0 or an exit code after logging. */
+static int
+cli_load_config(struct cli *cli)
+{
+	struct config_source src;
+	char *cause = NULL;
+	int r;
+
+	memset(&src, 0, sizeof(src));
+	src.path = cli->config_path;
+	/* The daemon's file is often readable by root only; use it when we can. */
+	if (access(CLI_DEFAULT_CONFIG_PATH, R_OK) == 0)
+		src.default_path = CLI_DEFAULT_CONFIG_PATH;
+	src.require = CONFIG_REQUIRE_ACCOUNT | CONFIG_REQUIRE_AUTH;
+	if ((cli->tool->needs & CLI_NEEDS_WORKSPACE) != 0 && cli->workspace_override == NULL)
+		src.require |= CONFIG_REQUIRE_WORKSPACE;
+	r = config_load(&src, &cli->config, &cause);
+	if (r < 0) {
+		log_err("configuration: %s", cause != NULL ? cause : "cannot be loaded");
+		free(cause);
+		return CLI_EXIT_CONFIG;
+	}
+	return 0;
+}
+
+static void
+cli_setup_output(struct cli *cli)
+{
+	const char *no_color = config_env("NO_COLOR");
+	const char *term = config_env("TERM");
+
+	cli->stdout_tty = isatty(STDOUT_FILENO) == 1;
+	cli->color = cli->stdout_tty && !cli->no_color && !cli->json &&
+		     (no_color == NULL || *no_color == '\0') &&
+		     (term == NULL || strcmp(term, "dumb") != 0);
+}
+
+int
+cli_main(const struct cli_tool *tool, void *state, int argc, char **argv)
+{
+	struct cli cli;
+	bool curl_ready = false;
+	int r;
+
+	memset(&cli, 0, sizeof(cli));
+	cli.tool = tool;
+	log_init(tool->name, LOG_LEVEL_NOTICE, config_env("JOURNAL_STREAM"));
+	r = cli_parse(&cli, state, argc, argv);
+	if (r >= 0)
+		goto out;
+	if (cli.quiet > 0)
+		log_set_level(LOG_LEVEL_ERR);
+	else if (cli.verbose > 1)
+		log_set_level(LOG_LEVEL_DEBUG);
+	else if (cli.verbose == 1)
+		log_set_level(LOG_LEVEL_INFO);
+	if (tool->check != NULL && tool->check(&cli, state, argc - optind, argv + optind) < 0) {
+		r = CLI_EXIT_USAGE;
+		goto out;
+	}
+	cli_setup_output(&cli);
+	r = cli_load_config(&cli);
+	if (r != 0)
+		goto out;
+	/* once, before any handle exists (libcurl's global init is not thread-safe) */
+	if (http_global_init() < 0) {
+		log_err("cannot initialise the HTTP library");
+		r = CLI_EXIT_API;
+		goto out;
+	}
+	curl_ready = true;
+	r = cli_rest_new(&cli, &cli.rest);
+	if (r != 0)
+		goto out;
+	r = tool->run(&cli, state, argc - optind, argv + optind);
+	if (cli_rest_retried(cli.rest) > 0)
+		log_info("%u requests were retried (rate limits or server errors)",
+			 cli_rest_retried(cli.rest));
+out:
+	cli_rest_free(cli.rest);
+	if (curl_ready)
+		http_global_cleanup();
+	json_gen_free(cli.gen);
+	config_free(cli.config);
+	if (fflush(stdout) != 0 && r == CLI_EXIT_OK) {
+		log_err_errno(-errno, "cannot write the output");
+		r = CLI_EXIT_PARTIAL;
+	}
+	return r;
+}

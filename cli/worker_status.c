@@ -1,0 +1,431 @@
+/*
+ * trhub-worker-status: every worker of the workspace with its activity,
+ * availability, time in the current activity and skills, a summary of
+ * workers per activity, and --watch to redraw until interrupted.
+ *
+ * Skills are read from the worker attributes: "skills" (the seeds' shape)
+ * or "routing.skills" (Flex's), an array of strings.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "cli_rest.h"
+#include "cli_table.h"
+#include "log.h"
+#include "xmalloc.h"
+
+enum worker_status_opt {
+	WORKER_STATUS_OPT_ACTIVITY = CLI_OPT_TOOL,
+	WORKER_STATUS_OPT_AVAILABLE,
+	WORKER_STATUS_OPT_NAME,
+	WORKER_STATUS_OPT_WATCH,
+};
+
+static const struct cli_option worker_status_options[] = {
+	{ "activity", 0, "NAME", WORKER_STATUS_OPT_ACTIVITY,
+	  "only workers in this activity (case-insensitive)" },
+	{ "available", 0, NULL, WORKER_STATUS_OPT_AVAILABLE, "only available workers" },
+	{ "name", 0, "GLOB", WORKER_STATUS_OPT_NAME, "only workers whose name matches GLOB" },
+	{ "watch", 0, "SECONDS", WORKER_STATUS_OPT_WATCH,
+	  "redraw every SECONDS until interrupted" },
+	{ NULL, 0, NULL, 0, NULL },
+};
+
+struct worker_status_opts {
+	const char *activity;
+	bool available;
+	const char *name;
+	int64_t watch_ms; /* 0: no --watch */
+};
+
+struct worker_status_worker {
+	char *sid;
+	char *name;
+	char *activity;
+	char *activity_sid;
+	bool available;
+	char *since; /* date_status_changed as sent */
+	int64_t seconds;
+	char **skills;
+	size_t nskills;
+};
+
+struct worker_status_list {
+	const struct worker_status_opts *opts;
+	struct worker_status_worker *v;
+	size_t n;
+	size_t total; /* before filters */
+};
+
+/* Set from the SIGINT/SIGTERM handler; the watch loop ends when it is set. */
+static volatile sig_atomic_t worker_status_stop;
+
+static int
+worker_status_option(struct cli *cli, void *state, int id, const char *arg)
+{
+	struct worker_status_opts *o = state;
+
+	switch (id) {
+	case WORKER_STATUS_OPT_ACTIVITY:
+		o->activity = arg;
+		return 0;
+	case WORKER_STATUS_OPT_AVAILABLE:
+		o->available = true;
+		return 0;
+	case WORKER_STATUS_OPT_NAME:
+		o->name = arg;
+		return 0;
+	case WORKER_STATUS_OPT_WATCH:
+		if (cli_parse_seconds_ms(arg, &o->watch_ms) < 0) {
+			log_err("--watch %s: expected a number of seconds, such as 2 or 0.5", arg);
+			return -EINVAL;
+		}
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int
+worker_status_check(struct cli *cli, void *state, int nargs, char **args)
+{
+	if (nargs > 0) {
+		log_err("unexpected argument '%s'; see --help", args[0]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Copies the skills array of the attributes (seeds' "skills" or Flex's "routing.skills"). */
+static void
+worker_status_skills(const struct json_value *item, struct worker_status_worker *w)
+{
+	struct json_doc *doc = cli_attributes(item);
+	const struct json_value *skills;
+	size_t i;
+
+	if (doc == NULL)
+		return;
+	skills = json_get(json_doc_root(doc), "skills");
+	if (!json_is_array(skills))
+		skills = json_path(json_doc_root(doc), "routing", "skills", NULL);
+	if (json_is_array(skills)) {
+		w->skills = xcalloc(json_array_len(skills) + 1, sizeof(*w->skills));
+		for (i = 0; i < json_array_len(skills); i++) {
+			const char *s = json_string(json_array_at(skills, i));
+
+			if (s != NULL)
+				w->skills[w->nskills++] = xstrdup(s);
+		}
+	}
+	json_doc_free(doc);
+}
+
+static void
+worker_status_item(const struct json_value *item, void *arg)
+{
+	struct worker_status_list *l = arg;
+	const struct worker_status_opts *o = l->opts;
+	struct worker_status_worker w;
+	const char *name = NULL;
+	const char *activity = NULL;
+	bool available = false;
+
+	l->total++;
+	(void)json_get_string(item, "friendly_name", &name);
+	(void)json_get_string(item, "activity_name", &activity);
+	(void)json_get_bool(item, "available", &available);
+	if (o->activity != NULL && (activity == NULL || strcasecmp(activity, o->activity) != 0))
+		return;
+	if (o->available && !available)
+		return;
+	if (!cli_glob_match(o->name, name != NULL ? name : ""))
+		return;
+	memset(&w, 0, sizeof(w));
+	w.sid = cli_json_strdup(item, "sid");
+	w.name = cli_json_strdup(item, "friendly_name");
+	w.activity = cli_json_strdup(item, "activity_name");
+	w.activity_sid = cli_json_strdup(item, "activity_sid");
+	w.available = available;
+	w.since = cli_json_strdup(item, "date_status_changed");
+	w.seconds = cli_seconds_since(item, "date_status_changed");
+	worker_status_skills(item, &w);
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = w;
+}
+
+static void
+worker_status_list_clear(struct worker_status_list *l)
+{
+	size_t i;
+	size_t j;
+
+	for (i = 0; i < l->n; i++) {
+		struct worker_status_worker *w = &l->v[i];
+
+		free(w->sid);
+		free(w->name);
+		free(w->activity);
+		free(w->activity_sid);
+		free(w->since);
+		for (j = 0; j < w->nskills; j++)
+			free(w->skills[j]);
+		free(w->skills);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+	l->total = 0;
+}
+
+static int
+worker_status_cmp(const void *a, const void *b)
+{
+	const struct worker_status_worker *x = a;
+	const struct worker_status_worker *y = b;
+
+	return strcasecmp(x->name != NULL ? x->name : "", y->name != NULL ? y->name : "");
+}
+
+/* Workers per activity, in order of first appearance after sorting by activity name. */
+struct worker_status_count {
+	const char *activity;
+	size_t n;
+};
+
+static size_t
+worker_status_counts(const struct worker_status_list *l, struct worker_status_count **out)
+{
+	struct worker_status_count *c = NULL;
+	size_t nc = 0;
+	size_t i;
+	size_t j;
+
+	for (i = 0; i < l->n; i++) {
+		const char *a = l->v[i].activity != NULL ? l->v[i].activity : "-";
+
+		for (j = 0; j < nc; j++) {
+			if (strcmp(c[j].activity, a) == 0)
+				break;
+		}
+		if (j == nc) {
+			c = xreallocarray(c, nc + 1, sizeof(*c));
+			c[nc].activity = a;
+			c[nc].n = 0;
+			nc++;
+		}
+		c[j].n++;
+	}
+	*out = c;
+	return nc;
+}
+
+static void
+worker_status_print_json(struct cli *cli, const struct worker_status_list *l)
+{
+	struct json_gen *g = cli_json_gen(cli);
+	struct worker_status_count *counts = NULL;
+	size_t nc = worker_status_counts(l, &counts);
+	size_t i;
+	size_t j;
+
+	json_gen_object_open(g);
+	json_gen_kv_string(g, "workspace_sid", cli_workspace(cli));
+	json_gen_key(g, "workers");
+	json_gen_array_open(g);
+	for (i = 0; i < l->n; i++) {
+		const struct worker_status_worker *w = &l->v[i];
+
+		json_gen_object_open(g);
+		json_gen_kv_string(g, "sid", w->sid);
+		json_gen_kv_string(g, "name", w->name);
+		json_gen_kv_string(g, "activity", w->activity);
+		json_gen_kv_string(g, "activity_sid", w->activity_sid);
+		json_gen_kv_bool(g, "available", w->available);
+		json_gen_kv_string(g, "activity_since", w->since);
+		if (w->seconds >= 0)
+			json_gen_kv_int(g, "seconds_in_activity", w->seconds);
+		else
+			json_gen_kv_null(g, "seconds_in_activity");
+		json_gen_key(g, "skills");
+		json_gen_array_open(g);
+		for (j = 0; j < w->nskills; j++)
+			json_gen_string(g, w->skills[j]);
+		json_gen_array_close(g);
+		json_gen_object_close(g);
+	}
+	json_gen_array_close(g);
+	json_gen_key(g, "summary");
+	json_gen_object_open(g);
+	json_gen_kv_int(g, "total", (int64_t)l->n);
+	json_gen_key(g, "by_activity");
+	json_gen_object_open(g);
+	for (i = 0; i < nc; i++)
+		json_gen_kv_int(g, counts[i].activity, (int64_t)counts[i].n);
+	json_gen_object_close(g);
+	json_gen_object_close(g);
+	json_gen_object_close(g);
+	cli_json_print(cli);
+	free(counts);
+}
+
+static void
+worker_status_print_table(struct cli *cli, const struct worker_status_list *l)
+{
+	struct cli_table *t = cli_table_new();
+	struct worker_status_count *counts = NULL;
+	size_t nc = worker_status_counts(l, &counts);
+	struct buf line;
+	size_t i;
+	size_t j;
+
+	cli_table_column(t, "WORKER", CLI_ALIGN_LEFT, true);
+	cli_table_column(t, "SID", CLI_ALIGN_LEFT, false);
+	cli_table_column(t, "ACTIVITY", CLI_ALIGN_LEFT, true);
+	cli_table_column(t, "AVAIL", CLI_ALIGN_LEFT, false);
+	cli_table_column(t, "IN ACTIVITY", CLI_ALIGN_RIGHT, false);
+	cli_table_column(t, "SKILLS", CLI_ALIGN_LEFT, true);
+	buf_init(&line);
+	for (i = 0; i < l->n; i++) {
+		const struct worker_status_worker *w = &l->v[i];
+		char age[32];
+
+		cli_format_age(w->seconds, age, sizeof(age));
+		buf_reset(&line);
+		for (j = 0; j < w->nskills; j++)
+			buf_printf(&line, "%s%s", j > 0 ? "," : "", w->skills[j]);
+		cli_table_row(t);
+		cli_table_cell(t, w->name, CLI_COLOR_NONE);
+		cli_table_cell(t, w->sid, CLI_COLOR_DIM);
+		cli_table_cell(t, w->activity, w->available ? CLI_COLOR_GREEN : CLI_COLOR_NONE);
+		cli_table_cell(t, w->available ? "yes" : "no",
+			       w->available ? CLI_COLOR_GREEN : CLI_COLOR_NONE);
+		cli_table_cell(t, age, CLI_COLOR_NONE);
+		cli_table_cell(t, line.len > 0 ? line.data : "-", CLI_COLOR_NONE);
+	}
+	if (l->n > 0)
+		cli_table_print(t, cli, stdout);
+	buf_reset(&line);
+	buf_printf(&line, "%zu worker%s", l->n, l->n == 1 ? "" : "s");
+	if (l->n != l->total)
+		buf_printf(&line, " (of %zu)", l->total);
+	for (i = 0; i < nc; i++)
+		buf_printf(&line, "%s %s %zu", i == 0 ? ":" : ",", counts[i].activity, counts[i].n);
+	(void)printf("%s\n", line.data);
+	(void)fflush(stdout);
+	buf_clear(&line);
+	free(counts);
+	cli_table_free(t);
+}
+
+/*
+ * One fetch and print; returns an enum cli_exit value. With clear, the
+ * screen is cleared after the fetch, just before printing, so a slow fetch
+ * never leaves a blank screen.
+ */
+static int
+worker_status_once(struct cli *cli, const struct worker_status_opts *o, bool clear)
+{
+	struct cli_rest *rest = cli_get_rest(cli);
+	struct worker_status_list l;
+	char *url = twilio_url_workers(cli_rest_twilio(rest), cli_workspace(cli));
+	int r;
+
+	memset(&l, 0, sizeof(l));
+	l.opts = o;
+	r = cli_rest_list(rest, "list workers", url, NULL, "workers", worker_status_item, &l);
+	if (r == CLI_EXIT_OK) {
+		qsort(l.v, l.n, sizeof(*l.v), worker_status_cmp);
+		if (clear)
+			(void)fputs("\033[H\033[2J", stdout);
+		if (cli_json(cli))
+			worker_status_print_json(cli, &l);
+		else
+			worker_status_print_table(cli, &l);
+	}
+	worker_status_list_clear(&l);
+	free(url);
+	return r;
+}
+
+static void
+worker_status_on_signal(int signo)
+{
+	worker_status_stop = 1;
+}
+
+static void
+worker_status_sleep_ms(int64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	/* A signal ends the sleep early (no SA_RESTART); the loop then checks the flag. */
+	(void)nanosleep(&ts, NULL);
+}
+
+static int
+worker_status_watch(struct cli *cli, const struct worker_status_opts *o)
+{
+	struct sigaction sa;
+	bool tty = isatty(STDOUT_FILENO) == 1 && !cli_json(cli);
+	int r = CLI_EXIT_OK;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = worker_status_on_signal;
+	(void)sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+		log_warning_errno(-errno,
+				  "cannot catch SIGINT; interrupting ends the watch abruptly");
+	while (!worker_status_stop) {
+		r = worker_status_once(cli, o, tty);
+		/* Bad credentials do not get better by waiting; a failed fetch might. */
+		if (r == CLI_EXIT_CONFIG)
+			return r;
+		if (!worker_status_stop)
+			worker_status_sleep_ms(o->watch_ms);
+	}
+	return CLI_EXIT_OK;
+}
+
+static int
+worker_status_run(struct cli *cli, void *state, int nargs, char **args)
+{
+	const struct worker_status_opts *o = state;
+	struct json_doc *ws = NULL;
+	int r;
+
+	r = cli_rest_workspace(cli_get_rest(cli), &ws);
+	json_doc_free(ws);
+	if (r != CLI_EXIT_OK)
+		return r;
+	if (o->watch_ms > 0)
+		return worker_status_watch(cli, o);
+	return worker_status_once(cli, o, false);
+}
+
+static const struct cli_tool worker_status_tool = {
+	.name = "trhub-worker-status",
+	.usage = "[OPTION]...",
+	.summary = "Show every worker's activity, availability, time in activity and skills.",
+	.options = worker_status_options,
+	.option = worker_status_option,
+	.check = worker_status_check,
+	.run = worker_status_run,
+	.needs = CLI_NEEDS_WORKSPACE,
+};
+
+int
+main(int argc, char **argv)
+{
+	struct worker_status_opts opts;
+
+	memset(&opts, 0, sizeof(opts));
+	return cli_main(&worker_status_tool, &opts, argc, argv);
+}

@@ -1,0 +1,53 @@
+#pragma once
+
+/*
+ * api: the read-only JSON and ops routes of trhubd (DESIGN.md "HTTP
+ * surface"): /api/stats, /api/tasks, /api/workers, /api/queues,
+ * /api/stream, /healthz, /readyz and /metrics. server.c's pipeline has
+ * already checked method, size, route and role when a handler runs, so
+ * handlers only build the answer (STYLE.md 6: handlers never re-check).
+ *
+ * Every handler answers the request exactly once before it returns, except
+ * api_stream, which hands the request to the stream module.
+ */
+
+#include <stdbool.h>
+
+#include <event2/http.h>
+
+struct api;
+struct model;
+struct stream;
+struct metrics;
+
+/*
+ * Readiness: true when ready; otherwise false with a static reason
+ * ("rebuilding the model from Twilio") in *reason_out.
+ */
+typedef bool api_ready_cb(void *arg, const char **reason_out);
+
+/*
+ * model and metrics are borrowed and must outlive the api; stream is
+ * borrowed and may be NULL (GET /api/stream then answers 503). The caller
+ * owns the result (api_free).
+ */
+struct api *api_new(struct model *model, struct stream *stream, struct metrics *metrics);
+/* NULL-safe. */
+void api_free(struct api *a);
+/* Until set, /readyz answers 503 "starting". */
+void api_set_ready(struct api *a, api_ready_cb *cb, void *arg);
+
+/* GET /api/stats: the latest KPI document, or 503 before the first refresh. */
+void api_stats(struct api *a, struct evhttp_request *req);
+/* GET /api/tasks, /api/workers, /api/queues: model snapshots. */
+void api_tasks(struct api *a, struct evhttp_request *req);
+void api_workers(struct api *a, struct evhttp_request *req);
+void api_queues(struct api *a, struct evhttp_request *req);
+/* GET /api/stream: Server-Sent Events (stream_attach takes the request over). */
+void api_stream(struct api *a, struct evhttp_request *req);
+/* GET /healthz: 200 while the event loop runs. */
+void api_healthz(struct api *a, struct evhttp_request *req);
+/* GET /readyz: 200 when ready, else 503 with the reason. */
+void api_readyz(struct api *a, struct evhttp_request *req);
+/* GET /metrics: Prometheus text format 0.0.4. */
+void api_metrics(struct api *a, struct evhttp_request *req);

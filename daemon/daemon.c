@@ -1,0 +1,834 @@
+/*
+ * daemon: builds, wires and runs trhubd's modules on one event base
+ * (daemon.h has the life cycle).
+ *
+ * Wiring (DESIGN.md "Data flow"):
+ *   events --verified event--> model_apply_event
+ *   model listener:
+ *     task changed      -> SSE "task", Sync map item (SyncTaskRouterTasks), stats dirty
+ *     task gone         -> SSE "task" {sid, removed}, Sync map item removed, stats dirty
+ *     worker (gone)     -> SSE "worker", stats dirty
+ *     reservation       -> SSE "reservation" {sid, task}, stats dirty
+ *     queue/activity/workspace -> stats dirty
+ *     event added       -> SSE "event" (id = ring seq), Sync document SyncTaskRouterEvents
+ *   stats publish       -> Sync document SyncTaskRouterStats, SSE "stats"
+ *
+ * Configuration: the config the daemon started with (boot) stays alive
+ * until the end, because modules built from it borrow its strings. A
+ * reload validates a new config and applies what can change at runtime
+ * (webhook token, public URL, limits, logging); keys that need a restart
+ * are reported and keep their old values.
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "api.h"
+#include "config.h"
+#include "daemon.h"
+#include "events.h"
+#include "hmap.h"
+#include "http_async.h"
+#include "json.h"
+#include "log.h"
+#include "metrics.h"
+#include "model.h"
+#include "rebuild.h"
+#include "sd.h"
+#include "server.h"
+#include "stats.h"
+#include "stream.h"
+#include "syncpub.h"
+#include "twilio.h"
+#include "xmalloc.h"
+
+#define DAEMON_DRAIN_POLL_MS 50
+/* Sync values are built at most this often (latest wins inside a tick). */
+#define DAEMON_PUBLISH_MS 100
+
+enum daemon_state {
+	DAEMON_STARTING,
+	DAEMON_REBUILDING,
+	DAEMON_READY,
+	DAEMON_DEGRADED,
+	DAEMON_STOPPING,
+};
+
+struct daemon {
+	enum daemon_state state;
+	const struct config_source *source;
+	struct config *boot_cfg; /* borrowed from by the modules; freed last */
+	struct config *cfg;	 /* current: boot_cfg or a reloaded one */
+	char *degraded_reason;
+
+	struct event_base *base;
+	struct metrics *metrics;
+	struct model *model;
+	struct http_async *http;
+	struct twilio *twilio;
+	struct stats *stats;
+	struct syncpub *syncpub;
+	struct stream *stream;
+	struct events *events;
+	struct api *api;
+	struct server *server;
+	struct rebuild *rebuild;
+	struct sd_watchdog *watchdog;
+
+	struct event *sigterm;
+	struct event *sigint;
+	struct event *sighup;
+	struct event *drain;	  /* shutdown: waits for Sync writes */
+	struct event *publish;	  /* coalesces Sync values (DAEMON_PUBLISH_MS) */
+	struct hmap *dirty_tasks; /* TaskSid -> non-NULL: Sync item to refresh */
+	bool event_dirty;	  /* a newer event for SyncTaskRouterEvents */
+	int64_t drain_deadline_ms;
+	bool stats_started;
+	int *split_thresholds_s; /* per-queue SLA thresholds for SplitByWaitTime */
+	struct json_gen *gen;	 /* scratch generator for the listener */
+};
+
+static const char *
+daemon_state_name(enum daemon_state s)
+{
+	switch (s) {
+	case DAEMON_STARTING:
+		return "starting";
+	case DAEMON_REBUILDING:
+		return "rebuilding";
+	case DAEMON_READY:
+		return "ready";
+	case DAEMON_DEGRADED:
+		return "degraded";
+	case DAEMON_STOPPING:
+		return "stopping";
+	}
+	return "?";
+}
+
+static void
+daemon_enter_state(struct daemon *d, enum daemon_state s)
+{
+	log_debug("daemon: %s -> %s", daemon_state_name(d->state), daemon_state_name(s));
+	d->state = s;
+}
+
+static int64_t
+daemon_mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for this clock */
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+daemon_libevent_log_cb(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	default:
+		/* libevent's "errors" are about one connection or call, not the daemon. */
+		log_warning("libevent: %s", msg);
+		break;
+	}
+}
+
+/* --- readiness ----------------------------------------------------------------- */
+
+static bool
+daemon_ready_cb(void *arg, const char **reason_out)
+{
+	struct daemon *d = arg;
+
+	switch (d->state) {
+	case DAEMON_READY:
+		return true;
+	case DAEMON_STARTING:
+		*reason_out = "starting";
+		return false;
+	case DAEMON_REBUILDING:
+		*reason_out = "rebuilding the model from Twilio";
+		return false;
+	case DAEMON_DEGRADED:
+		*reason_out = d->degraded_reason != NULL ? d->degraded_reason
+							 : "degraded: initial rebuild failed";
+		return false;
+	case DAEMON_STOPPING:
+		*reason_out = "stopping";
+		return false;
+	}
+	return false;
+}
+
+/* --- model listener ------------------------------------------------------------ */
+
+/* True when someone listens on the SSE stream (JSON for it is built only then). */
+static bool
+daemon_has_viewers(const struct daemon *d)
+{
+	return d->stream != NULL && stream_client_count(d->stream) > 0;
+}
+
+static void
+daemon_broadcast_gen(struct daemon *d, const char *type, uint64_t id)
+{
+	size_t len = 0;
+	const char *text = json_gen_text(d->gen, &len);
+
+	stream_broadcast(d->stream, type, id, text, len);
+}
+
+static void
+daemon_broadcast_removed(struct daemon *d, const char *type, const char *sid)
+{
+	if (!daemon_has_viewers(d))
+		return;
+	json_gen_reset(d->gen);
+	json_gen_object_open(d->gen);
+	json_gen_kv_string(d->gen, "sid", sid);
+	json_gen_kv_bool(d->gen, "removed", true);
+	json_gen_object_close(d->gen);
+	daemon_broadcast_gen(d, type, 0);
+}
+
+/* Publishes a task's current state: its map item, or its removal once it is not open. */
+static void
+daemon_publish_task(struct daemon *d, const char *sid)
+{
+	size_t len = 0;
+	const char *text = NULL;
+	int r;
+
+	if (model_task_status(d->model, sid) == NULL) {
+		syncpub_remove_map_item(d->syncpub, d->boot_cfg->sync_tasks_map, sid);
+		return;
+	}
+	json_gen_reset(d->gen);
+	model_task_sync_json(d->model, sid, d->gen);
+	text = json_gen_text(d->gen, &len);
+	r = syncpub_set_map_item(d->syncpub, d->boot_cfg->sync_tasks_map, sid, text, len);
+	if (r < 0)
+		log_warning_errno(r, "sync: task %s not published to %s", sid,
+				  d->boot_cfg->sync_tasks_map);
+}
+
+/*
+ * Hands what changed since the last tick to syncpub: each dirty task once,
+ * in its current state, and the latest event once. Sync takes a few writes
+ * per second per object (syncpub keeps only the latest value anyway), so
+ * building and validating a value per event would only be thrown away; at
+ * 20,000 events/s that work dominated the ingest path.
+ */
+static void
+daemon_publish_flush(struct daemon *d)
+{
+	size_t pos = 0;
+	const char *sid = NULL;
+	size_t len = 0;
+	const char *text = NULL;
+	int r;
+
+	while (hmap_next(d->dirty_tasks, &pos, &sid, NULL)) {
+		daemon_publish_task(d, sid);
+		(void)hmap_remove(d->dirty_tasks, sid); /* removing the current key is allowed */
+	}
+	if (!d->event_dirty)
+		return;
+	d->event_dirty = false;
+	json_gen_reset(d->gen);
+	if (!model_last_event_fields_json(d->model, d->gen))
+		return;
+	text = json_gen_text(d->gen, &len);
+	r = syncpub_set_document(d->syncpub, d->boot_cfg->sync_events_document, text, len);
+	if (r < 0)
+		log_debug("sync: latest event not published (%d)", r);
+}
+
+static void
+daemon_publish_cb(evutil_socket_t fd, short what, void *arg)
+{
+	daemon_publish_flush(arg);
+}
+
+static void
+daemon_publish_later(struct daemon *d)
+{
+	struct timeval tv = { 0, DAEMON_PUBLISH_MS * 1000 };
+
+	if (evtimer_pending(d->publish, NULL))
+		return;
+	if (evtimer_add(d->publish, &tv) < 0)
+		daemon_publish_flush(d);
+}
+
+static void
+daemon_task_dirty(struct daemon *d, const char *sid)
+{
+	if (sid == NULL)
+		return;
+	if (hmap_get(d->dirty_tasks, sid) == NULL)
+		(void)hmap_put(d->dirty_tasks, sid, d); /* absent: replaces nothing */
+	daemon_publish_later(d);
+}
+
+static void
+daemon_on_event(struct daemon *d, uint64_t seq)
+{
+	d->event_dirty = true;
+	daemon_publish_later(d);
+	if (!daemon_has_viewers(d))
+		return;
+	json_gen_reset(d->gen);
+	if (model_event_json(d->model, seq, d->gen))
+		daemon_broadcast_gen(d, "event", seq);
+}
+
+static void
+daemon_mark_dirty(struct daemon *d)
+{
+	if (d->stats != NULL)
+		stats_mark_dirty(d->stats);
+}
+
+static void
+daemon_model_changed_cb(const struct model_change *c, void *arg)
+{
+	struct daemon *d = arg;
+
+	switch (c->kind) {
+	case MODEL_CHANGE_TASK:
+		if (daemon_has_viewers(d)) {
+			json_gen_reset(d->gen);
+			model_task_json(d->model, c->sid, d->gen);
+			daemon_broadcast_gen(d, "task", 0);
+		}
+		daemon_task_dirty(d, c->sid);
+		daemon_mark_dirty(d);
+		break;
+	case MODEL_CHANGE_TASK_GONE:
+		daemon_broadcast_removed(d, "task", c->sid);
+		daemon_task_dirty(d, c->sid);
+		daemon_mark_dirty(d);
+		break;
+	case MODEL_CHANGE_WORKER:
+		if (daemon_has_viewers(d)) {
+			json_gen_reset(d->gen);
+			model_worker_json(d->model, c->sid, d->gen);
+			daemon_broadcast_gen(d, "worker", 0);
+		}
+		daemon_mark_dirty(d);
+		break;
+	case MODEL_CHANGE_WORKER_GONE:
+		daemon_broadcast_removed(d, "worker", c->sid);
+		daemon_mark_dirty(d);
+		break;
+	case MODEL_CHANGE_RESERVATION:
+		if (daemon_has_viewers(d)) {
+			const char *task = model_reservation_task_sid(d->model, c->sid);
+
+			json_gen_reset(d->gen);
+			json_gen_object_open(d->gen);
+			json_gen_kv_string(d->gen, "sid", c->sid);
+			json_gen_key(d->gen, "task");
+			model_task_json(d->model, task, d->gen);
+			json_gen_object_close(d->gen);
+			daemon_broadcast_gen(d, "reservation", 0);
+		}
+		daemon_mark_dirty(d);
+		break;
+	case MODEL_CHANGE_QUEUE:
+	case MODEL_CHANGE_ACTIVITY:
+	case MODEL_CHANGE_WORKSPACE:
+		daemon_mark_dirty(d);
+		break;
+	case MODEL_CHANGE_STATS:
+		break; /* daemon_stats_publish_cb publishes them */
+	case MODEL_CHANGE_EVENT:
+		daemon_on_event(d, c->seq);
+		break;
+	}
+}
+
+static void
+daemon_stats_publish_cb(const char *json, size_t len, void *arg)
+{
+	struct daemon *d = arg;
+	int r = syncpub_set_document(d->syncpub, d->boot_cfg->sync_stats_document, json, len);
+
+	if (r < 0)
+		log_warning_errno(r, "sync: statistics not published to %s",
+				  d->boot_cfg->sync_stats_document);
+	stream_broadcast(d->stream, "stats", 0, json, len);
+}
+
+/* Per-queue SLA threshold (config overrides by queue SID or name). */
+static int
+daemon_sla_threshold_cb(void *arg, const char *queue_sid, const char *queue_name)
+{
+	struct daemon *d = arg;
+
+	return config_sla_threshold_s(d->boot_cfg, queue_sid, queue_name);
+}
+
+static int
+daemon_apply_event_cb(const struct form *event, char **cause_out, void *arg)
+{
+	struct daemon *d = arg;
+
+	return model_apply_event(d->model, event, cause_out);
+}
+
+/* --- rebuild and readiness ------------------------------------------------------ */
+
+static void
+daemon_start_stats(struct daemon *d)
+{
+	if (d->stats_started || d->stats == NULL)
+		return;
+	d->stats_started = true;
+	stats_start(d->stats);
+}
+
+static void
+daemon_rebuild_status_cb(const char *text, void *arg)
+{
+	struct daemon *d = arg;
+
+	/* Reconciliation progress must not overwrite "ready: ..." in systemctl status. */
+	if (d->state == DAEMON_REBUILDING || d->state == DAEMON_DEGRADED)
+		sd_notify_status("%s", text);
+}
+
+static void
+daemon_rebuild_start(struct daemon *d)
+{
+	int r;
+
+	daemon_enter_state(d, DAEMON_REBUILDING);
+	sd_notify_status("rebuilding model from Twilio");
+	r = rebuild_start(d->rebuild);
+	if (r < 0)
+		log_warning_errno(r, "cannot start the initial model rebuild");
+}
+
+/*
+ * End of every rebuild run (rebuild.c retries a failed initial run and
+ * reconciles periodically by itself). The first end decides readiness:
+ * READY=1 either way, degraded when it failed.
+ */
+static void
+daemon_rebuild_done_cb(const struct rebuild_result *result, void *arg)
+{
+	struct daemon *d = arg;
+	const char *reason = result->reason != NULL ? result->reason : "unknown error";
+	char status[192];
+
+	switch (d->state) {
+	case DAEMON_STOPPING:
+	case DAEMON_STARTING:
+		return;
+	case DAEMON_READY:
+		if (result->error < 0)
+			log_warning("model reconciliation failed (%s); the model stays as it was, "
+				    "next run as scheduled",
+				    reason);
+		else
+			log_debug("model reconciled: %zu tasks, %zu workers (%zu requests)",
+				  result->tasks, result->workers, result->requests);
+		return;
+	case DAEMON_REBUILDING:
+	case DAEMON_DEGRADED:
+		break;
+	}
+	if (result->error == 0) {
+		bool was_degraded = d->state == DAEMON_DEGRADED;
+
+		free_and_null(d->degraded_reason);
+		daemon_enter_state(d, DAEMON_READY);
+		snprintf(status, sizeof(status), "ready: %zu tasks, %zu workers on %s",
+			 result->tasks, result->workers, server_address(d->server));
+		if (was_degraded) {
+			sd_notify_status("%s", status);
+			log_notice("model rebuilt after a degraded start; %s", status);
+		} else {
+			sd_notify_ready(status);
+			log_notice("%s", status);
+		}
+		daemon_start_stats(d);
+		return;
+	}
+	/* Failed: serve webhooks and the API anyway (degraded); rebuild.c retries. */
+	/* The detail (curl texts, Twilio errors) goes to the log, not to /readyz. */
+	free(d->degraded_reason);
+	d->degraded_reason = xstrdup("degraded: model rebuild failed, retrying (see the log)");
+	if (d->state == DAEMON_REBUILDING) {
+		daemon_enter_state(d, DAEMON_DEGRADED);
+		log_warning("initial model rebuild failed (%s); serving degraded, retrying in %d s",
+			    reason, REBUILD_RETRY_S);
+		sd_notify_ready("degraded: model rebuild failed, retrying");
+		daemon_start_stats(d);
+	} else {
+		log_warning("model rebuild failed again (%s); retrying in %d s", reason,
+			    REBUILD_RETRY_S);
+		sd_notify_status("degraded: model rebuild failed, retrying");
+	}
+}
+
+/* --- signals ---------------------------------------------------------------- */
+
+static void
+daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	size_t pending = syncpub_pending(d->syncpub);
+	struct timeval tv = { 0, DAEMON_DRAIN_POLL_MS * 1000 };
+
+	if (pending == 0 || daemon_mono_ms() >= d->drain_deadline_ms) {
+		if (pending > 0)
+			log_warning("stopping with %zu Sync objects not yet written", pending);
+		(void)event_base_loopexit(d->base, NULL); /* only fails without a base */
+		return;
+	}
+	if (event_add(d->drain, &tv) < 0)
+		(void)event_base_loopexit(d->base, NULL);
+}
+
+static void
+daemon_stop(struct daemon *d, const char *why)
+{
+	if (d->state == DAEMON_STOPPING) {
+		log_notice("%s again, stopping now", why);
+		(void)event_base_loopbreak(d->base);
+		return;
+	}
+	daemon_enter_state(d, DAEMON_STOPPING);
+	sd_notify_stopping();
+	log_notice("%s, stopping", why);
+	server_stop_accepting(d->server);
+	/* No new Twilio reads while draining; only Sync writes may finish. */
+	rebuild_free(d->rebuild);
+	d->rebuild = NULL;
+	stats_free(d->stats);
+	d->stats = NULL;
+	/* Queue the latest values now; the drain below waits for them. */
+	event_del(d->publish);
+	daemon_publish_flush(d);
+	d->drain_deadline_ms = daemon_mono_ms() + DAEMON_DRAIN_MS;
+	daemon_drain_cb(-1, 0, d);
+}
+
+static void
+daemon_sigterm_cb(evutil_socket_t fd, short what, void *arg)
+{
+	daemon_stop(arg, "SIGTERM received");
+}
+
+static void
+daemon_sigint_cb(evutil_socket_t fd, short what, void *arg)
+{
+	daemon_stop(arg, "SIGINT received");
+}
+
+static void
+daemon_events_options(const struct config *cfg, struct events_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->auth_token = cfg->auth_token;
+	o->public_url = cfg->public_url;
+	o->body_max_bytes = (size_t)cfg->http_body_max_bytes;
+}
+
+/* Warns about one key that changed but needs a restart. */
+static void
+daemon_restart_only(const char *key, const char *old_value, const char *new_value)
+{
+	bool same = (old_value == NULL && new_value == NULL) ||
+		    (old_value != NULL && new_value != NULL && strcmp(old_value, new_value) == 0);
+
+	if (!same)
+		log_warning("reload: %s changed; it takes effect after a restart", key);
+}
+
+static void
+daemon_reload(struct daemon *d)
+{
+	struct config *next = NULL;
+	struct events_options eo;
+	char *cause = NULL;
+	int r;
+
+	sd_notify_reloading();
+	log_notice("SIGHUP received, reloading the configuration");
+	r = config_load(d->source, &next, &cause);
+	if (r < 0) {
+		log_err("reload failed, keeping the previous configuration: %s",
+			cause != NULL ? cause : "invalid configuration");
+		free(cause);
+		goto out;
+	}
+	daemon_restart_only("listen", d->cfg->listen, next->listen);
+	daemon_restart_only("twilio_base_url", d->cfg->twilio_base_url, next->twilio_base_url);
+	daemon_restart_only("account_sid", d->cfg->account_sid, next->account_sid);
+	daemon_restart_only("api_key", d->cfg->api_key, next->api_key);
+	daemon_restart_only("workspace_sid", d->cfg->workspace_sid, next->workspace_sid);
+	daemon_restart_only("sync_service_sid", d->cfg->sync_service_sid, next->sync_service_sid);
+	daemon_events_options(next, &eo);
+	events_reconfigure(d->events, &eo);
+	if (d->cfg != d->boot_cfg)
+		config_free(d->cfg);
+	d->cfg = next;
+	log_notice("configuration reloaded from %s", next->path != NULL ? next->path : "defaults");
+out:
+	switch (d->state) {
+	case DAEMON_READY:
+		sd_notify_ready("ready");
+		break;
+	case DAEMON_DEGRADED:
+		sd_notify_ready("degraded: model rebuild failed, retrying");
+		break;
+	case DAEMON_STARTING:
+	case DAEMON_REBUILDING:
+	case DAEMON_STOPPING:
+		/* Not ready yet (or any more): READY=1 comes with the rebuild's end. */
+		sd_notify_ready(NULL);
+		break;
+	}
+}
+
+static void
+daemon_sighup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->state == DAEMON_STOPPING)
+		return;
+	daemon_reload(d);
+}
+
+/* --- construction ------------------------------------------------------------------ */
+
+static int
+daemon_build(struct daemon *d, char **cause_out)
+{
+	const struct config *cfg = d->boot_cfg;
+	struct model_options mo = { 0 };
+	struct twilio_client_config tc = { 0 };
+	struct stats_options so = { 0 };
+	struct syncpub_options po = { 0 };
+	struct stream_options sto = { 0 };
+	struct events_options eo;
+	struct server_options svo = { 0 };
+	struct rebuild_options ro = { 0 };
+	int *fds = NULL;
+	size_t nfds = 0;
+	int r;
+
+	d->base = event_base_new();
+	if (d->base == NULL) {
+		*cause_out = xstrdup("cannot create the event loop");
+		return -ENOMEM;
+	}
+	d->metrics = metrics_new();
+
+	mo.event_ring_size = (size_t)cfg->recent_events_max;
+	mo.day_start_minutes = cfg->day_start_min;
+	mo.timezone = cfg->timezone;
+	mo.zoneinfo_dir = config_env("TZDIR");
+	d->model = model_new(&mo);
+
+	d->http = http_async_new(d->base, NULL);
+	tc.account_sid = cfg->account_sid;
+	tc.auth_token = cfg->auth_token;
+	tc.api_key = cfg->api_key;
+	tc.api_secret = cfg->api_secret;
+	tc.base_url = cfg->twilio_base_url;
+	tc.timeout_ms = cfg->twilio_timeout_ms;
+	tc.connect_timeout_ms = cfg->twilio_connect_timeout_ms;
+	tc.max_response_bytes = (size_t)cfg->twilio_response_max_bytes;
+	r = twilio_new(&tc, &d->twilio, cause_out);
+	if (r < 0)
+		return r;
+
+	so.min_interval_ms = cfg->stats_min_interval_ms;
+	so.max_interval_ms = cfg->stats_max_interval_ms;
+	so.sla_threshold_s = cfg->sla_threshold_s;
+	so.day_start_minutes = cfg->day_start_min;
+	so.timezone = cfg->timezone;
+	so.zoneinfo_dir = config_env("TZDIR");
+	if (cfg->n_sla_overrides > 0) {
+		d->split_thresholds_s =
+			xcalloc(cfg->n_sla_overrides, sizeof(*d->split_thresholds_s));
+		for (size_t i = 0; i < cfg->n_sla_overrides; i++)
+			d->split_thresholds_s[i] = cfg->sla_overrides[i].threshold_s;
+		so.split_thresholds_s = d->split_thresholds_s;
+		so.n_split_thresholds = cfg->n_sla_overrides;
+	}
+	so.sla_threshold_for = daemon_sla_threshold_cb;
+	so.sla_arg = d;
+	d->stats = stats_new(d->base, d->http, d->twilio, cfg->workspace_sid, d->model, &so,
+			     d->metrics);
+	stats_set_publish(d->stats, daemon_stats_publish_cb, d);
+
+	po.writes_per_second = cfg->sync_writes_per_s;
+	d->syncpub =
+		syncpub_new(d->base, d->http, d->twilio, cfg->sync_service_sid, &po, d->metrics);
+
+	sto.max_clients = (size_t)cfg->max_sse_clients;
+	d->stream = stream_new(d->base, d->model, &sto, d->metrics);
+
+	daemon_events_options(cfg, &eo);
+	d->events = events_new(&eo, d->metrics);
+	events_set_apply(d->events, daemon_apply_event_cb, d);
+
+	d->api = api_new(d->model, d->stream, d->metrics);
+	api_set_ready(d->api, daemon_ready_cb, d);
+
+	d->gen = json_gen_new();
+	d->dirty_tasks = hmap_new();
+	d->publish = evtimer_new(d->base, daemon_publish_cb, d);
+	if (d->publish == NULL) {
+		*cause_out = xstrdup("cannot create the publish timer");
+		return -ENOMEM;
+	}
+	model_set_listener(d->model, daemon_model_changed_cb, d);
+
+	ro.reconcile_interval_s = cfg->reconcile_interval_s;
+	d->rebuild = rebuild_new(d->base, d->http, d->twilio, cfg->workspace_sid, d->model, &ro,
+				 d->metrics);
+	rebuild_set_callbacks(d->rebuild, daemon_rebuild_done_cb, daemon_rebuild_status_cb, d);
+
+	r = sd_listen_sockets(&fds, &nfds);
+	if (r < 0) {
+		*cause_out = xstrdup("malformed socket activation environment (LISTEN_FDS)");
+		return r;
+	}
+	svo.listen_host = cfg->listen_host;
+	svo.listen_port = cfg->listen_port;
+	svo.max_connections = cfg->max_connections;
+	svo.header_max_bytes = (size_t)cfg->http_header_max_bytes;
+	svo.body_max_bytes = (size_t)cfg->http_body_max_bytes;
+	svo.timeout_s = cfg->http_timeout_s;
+	svo.trust_proxy = cfg->trust_proxy;
+	svo.listen_fds = fds;
+	svo.n_listen_fds = nfds;
+	d->server = server_new(d->base, &svo, d->events, d->api, d->metrics);
+	free(fds);
+	r = server_listen(d->server, cause_out);
+	if (r < 0)
+		return r;
+	log_notice("listening on %s%s", server_address(d->server),
+		   nfds > 0 ? " (socket activation)" : "");
+
+	d->sigterm = evsignal_new(d->base, SIGTERM, daemon_sigterm_cb, d);
+	d->sigint = evsignal_new(d->base, SIGINT, daemon_sigint_cb, d);
+	d->sighup = evsignal_new(d->base, SIGHUP, daemon_sighup_cb, d);
+	d->drain = evtimer_new(d->base, daemon_drain_cb, d);
+	if (d->sigterm == NULL || d->sigint == NULL || d->sighup == NULL || d->drain == NULL ||
+	    event_add(d->sigterm, NULL) < 0 || event_add(d->sigint, NULL) < 0 ||
+	    event_add(d->sighup, NULL) < 0) {
+		*cause_out = xstrdup("cannot set up signal handling");
+		return -ENOMEM;
+	}
+	d->watchdog = sd_watchdog_new(d->base);
+	return 0;
+}
+
+int
+daemon_new(struct config *cfg, const struct daemon_options *options, struct daemon **daemon_out,
+	   char **cause_out)
+{
+	struct daemon *d = xcalloc(1, sizeof(*d));
+	int r;
+
+	event_set_log_callback(daemon_libevent_log_cb);
+	d->state = DAEMON_STARTING;
+	d->source = options->source;
+	d->boot_cfg = cfg;
+	d->cfg = cfg;
+	r = daemon_build(d, cause_out);
+	if (r < 0) {
+		d->boot_cfg = NULL; /* still the caller's */
+		d->cfg = NULL;
+		daemon_free(d);
+		return r;
+	}
+	*daemon_out = d;
+	return 0;
+}
+
+int
+daemon_run(struct daemon *d)
+{
+	daemon_rebuild_start(d);
+	if (event_base_dispatch(d->base) < 0) {
+		log_err("event loop failed");
+		return 1;
+	}
+	log_notice("stopped");
+	return 0;
+}
+
+void
+daemon_free(struct daemon *d)
+{
+	if (d == NULL)
+		return;
+	sd_watchdog_free(d->watchdog);
+	if (d->sigterm != NULL)
+		event_free(d->sigterm);
+	if (d->sigint != NULL)
+		event_free(d->sigint);
+	if (d->sighup != NULL)
+		event_free(d->sighup);
+	if (d->drain != NULL)
+		event_free(d->drain);
+	if (d->publish != NULL)
+		event_free(d->publish);
+	/* Users of the HTTP client and of the model first, the listener never fires again. */
+	if (d->model != NULL)
+		model_set_listener(d->model, NULL, NULL);
+	rebuild_free(d->rebuild);
+	stats_free(d->stats);
+	stream_free(d->stream); /* closes SSE clients before evhttp frees their connections */
+	server_free(d->server);
+	api_free(d->api);
+	events_free(d->events);
+	syncpub_free(d->syncpub);
+	/* curl_multi_cleanup while the event base still exists (STYLE.md 7.10). */
+	http_async_free(d->http);
+	twilio_free(d->twilio);
+	model_free(d->model);
+	json_gen_free(d->gen);
+	if (d->dirty_tasks != NULL) {
+		size_t pos = 0;
+		const char *sid = NULL;
+
+		while (hmap_next(d->dirty_tasks, &pos, &sid, NULL))
+			(void)hmap_remove(d->dirty_tasks, sid);
+		hmap_free(d->dirty_tasks);
+	}
+	metrics_free(d->metrics);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	if (d->cfg != d->boot_cfg)
+		config_free(d->cfg);
+	config_free(d->boot_cfg);
+	free(d->degraded_reason);
+	free(d->split_thresholds_s);
+	free(d);
+}

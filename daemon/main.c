@@ -1,0 +1,168 @@
+/*
+ * trhubd: command line, logging and process setup; the daemon itself is
+ * daemon.c. Exit codes: 0 after a graceful stop or a valid --check-config,
+ * 1 for a configuration or startup failure, 2 for a usage error.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "trhub_version.h"
+
+#define MAIN_DEFAULT_CONFIG "/etc/trhub/trhubd.conf"
+
+enum {
+	MAIN_OPT_CHECK_CONFIG = 256,
+	MAIN_OPT_HELP_CONFIG,
+	MAIN_OPT_TRACE,
+};
+
+static void
+main_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: trhubd [-hvV] [-c FILE] [--check-config] [--help-config] [--trace=LIST]\n"
+		"\n"
+		"  -c, --config FILE   configuration file (default %s, or $TRHUB_CONFIG)\n"
+		"      --check-config  load and validate the configuration, print it with\n"
+		"                      secrets masked, exit 0 if valid and 1 if not\n"
+		"      --help-config   list every configuration key with its default\n"
+		"      --trace=LIST    debug output for http,stats,sync,events,model,stream or "
+		"all\n"
+		"  -v, --verbose       debug log output\n"
+		"  -V, --version       print the version\n"
+		"  -h, --help          this help\n"
+		"\n"
+		"See trhubd(8) and trhubd.conf(5).\n",
+		MAIN_DEFAULT_CONFIG);
+}
+
+/* SIGPIPE: a client closing early must be an EPIPE on write, not our death. */
+static int
+main_ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	if (sigemptyset(&sa.sa_mask) < 0 || sigaction(SIGPIPE, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, MAIN_OPT_CHECK_CONFIG },
+		{ "help-config", no_argument, NULL, MAIN_OPT_HELP_CONFIG },
+		{ "trace", required_argument, NULL, MAIN_OPT_TRACE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config_source src = { 0 };
+	struct daemon_options dopt = { 0 };
+	struct config *cfg = NULL;
+	struct daemon *d = NULL;
+	const char *trace = NULL;
+	char *cause = NULL;
+	bool check_only = false;
+	int verbose = 0;
+	int status = 1;
+	int opt;
+	int r;
+
+	log_init("trhubd", LOG_LEVEL_INFO, config_env("JOURNAL_STREAM"));
+	while ((opt = getopt_long(argc, argv, "c:hvV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			src.path = optarg;
+			break;
+		case MAIN_OPT_CHECK_CONFIG:
+			check_only = true;
+			break;
+		case MAIN_OPT_HELP_CONFIG:
+			config_print_keys(stdout);
+			return 0;
+		case MAIN_OPT_TRACE:
+			trace = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("trhubd %s\n", TRHUB_VERSION);
+			return 0;
+		case 'h':
+			main_usage(stdout);
+			return 0;
+		default:
+			main_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		main_usage(stderr);
+		return 2;
+	}
+	if (verbose > 0)
+		log_set_level(LOG_LEVEL_DEBUG);
+	if (trace != NULL && log_trace_parse(trace, &cause) < 0) {
+		log_err("--trace: %s", cause);
+		free(cause);
+		return 2;
+	}
+
+	src.default_path = MAIN_DEFAULT_CONFIG;
+	src.require = CONFIG_PROFILE_DAEMON;
+	r = config_load(&src, &cfg, &cause);
+	if (r < 0) {
+		log_err("configuration: %s", cause != NULL ? cause : "invalid");
+		free(cause);
+		return 1;
+	}
+	if (check_only) {
+		config_dump(cfg, stdout);
+		config_free(cfg);
+		return 0;
+	}
+
+	r = main_ignore_sigpipe();
+	if (r < 0) {
+		log_err_errno(r, "cannot ignore SIGPIPE");
+		config_free(cfg);
+		return 1;
+	}
+	if (http_global_init() < 0) {
+		log_err("cannot initialise libcurl");
+		config_free(cfg);
+		return 1;
+	}
+	log_notice("trhubd %s starting", TRHUB_VERSION);
+	dopt.source = &src;
+	r = daemon_new(cfg, &dopt, &d, &cause);
+	if (r < 0) {
+		log_err("%s", cause != NULL ? cause : "startup failed");
+		free(cause);
+		config_free(cfg);
+		goto out;
+	}
+	status = daemon_run(d);
+	daemon_free(d);
+out:
+	http_global_cleanup();
+	return status;
+}

@@ -1,0 +1,86 @@
+#pragma once
+
+/*
+ * server: trhubd's HTTP front on libevent's evhttp. It owns the listening
+ * sockets (passed by systemd, or bound from the configured address), the
+ * limits (header and body size, timeouts, a connection cap, pausing accept
+ * on EMFILE), the route table and the request pipeline:
+ *
+ *   1. method      evhttp_set_allowed_methods (others: evhttp's 501/405)
+ *   2. size        evhttp's header and body caps (413 from evhttp)
+ *   3. route       404 JSON for an unknown path; 405 JSON with Allow for a
+ *                  known path and another method
+ *   4. size        the route's own body limit (413 JSON)
+ *   5. identity    signature (Twilio routes: events_verify, 400/403/413) or
+ *                  the caller's role (ops and API routes: loopback clients
+ *                  only until the auth module lands; 403 JSON)
+ *   6. handler
+ *
+ * The route table in server.c is the HTTP surface table of DESIGN.md (the
+ * rows this module serves today). Every error body is the DESIGN.md shape
+ * {"error": "...", "detail": "..."} written by server_reply_error.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+struct server;
+struct events;
+struct api;
+struct metrics;
+
+struct server_options {
+	const char *listen_host; /* bind fallback: host (no brackets); borrowed for the call */
+	uint16_t listen_port;	 /* bind fallback port (0: any, tests) */
+	int max_connections;	 /* concurrent HTTP connections (SSE clients excluded) */
+	size_t header_max_bytes; /* request line + headers */
+	size_t body_max_bytes;	 /* request body (webhooks); larger is 413 */
+	int timeout_s;		 /* read/write inactivity timeout per connection */
+	bool trust_proxy;	 /* client address from X-Forwarded-For */
+	const int *listen_fds;	 /* sockets from systemd (sd_listen_sockets), or NULL */
+	size_t n_listen_fds;	 /* ownership of the fds passes to the server on success */
+};
+
+/*
+ * Creates the server; nothing listens yet. events, api and metrics are
+ * borrowed and must outlive the server; base too. The caller owns the result.
+ */
+struct server *server_new(struct event_base *base, const struct server_options *options,
+			  struct events *events, struct api *api, struct metrics *metrics);
+
+/*
+ * Starts accepting: on the passed fds when there are any (they become the
+ * server's), else by binding listen_host:listen_port. Returns 0, or a
+ * negative errno with an allocated message in *cause_out ("cannot bind
+ * 127.0.0.1:8080: Address already in use").
+ */
+int server_listen(struct server *s, char **cause_out);
+
+/* A printable address the server listens on ("127.0.0.1:8080"), or "" (owned by s). */
+const char *server_address(const struct server *s);
+
+/*
+ * Stops accepting new connections and answers further requests on open
+ * keep-alive connections with 503 and Connection: close (shutdown).
+ */
+void server_stop_accepting(struct server *s);
+
+/* Closes every connection and listener and frees. NULL-safe. */
+void server_free(struct server *s);
+
+/*
+ * Replies. Each sends the response for req exactly once, with
+ * Cache-Control: no-store and X-Content-Type-Options: nosniff.
+ * server_reply_error writes {"error": error, "detail": detail} (detail may
+ * be NULL); error is a short machine word ("not_found"), detail a human
+ * sentence that must not contain secrets.
+ */
+void server_reply_error(struct evhttp_request *req, int status, const char *error,
+			const char *detail);
+void server_reply_json(struct evhttp_request *req, int status, const char *json, size_t len);
+void server_reply_text(struct evhttp_request *req, int status, const char *content_type,
+		       const char *body, size_t len);

@@ -1,0 +1,603 @@
+/*
+ * stream: Server-Sent Events (GET /api/stream) on evhttp chunked replies.
+ *
+ * What must stay true:
+ * - A broadcast costs O(clients) and formats its message once: the text
+ *   lives in one reference-counted struct stream_msg, and each client's
+ *   output buffer gets a reference to it (evbuffer_add_reference), not a
+ *   copy. The last buffer to let go of it frees it, whenever that is.
+ * - Output is never buffered without bound: before every write the
+ *   client's unsent bytes (the connection's bufferevent output) are
+ *   checked, and a client above max_buffered_bytes is dropped. The snapshot
+ *   a client gets on connect may be larger than the cap; its size is
+ *   allowed on top of the cap until the client has drained below the cap
+ *   once. A client whose socket takes no byte for write_timeout_s is closed
+ *   by the bufferevent's write timeout. There is no read timeout: a stream
+ *   client never sends anything after its request.
+ * - Client lifetime (the zombie pattern, STYLE.md 4): evhttp owns the
+ *   connection and the request. When the peer goes away, evhttp calls our
+ *   close callback while it frees the connection; the client record is
+ *   freed there, and a request evhttp detached instead of freeing (a close
+ *   during a chunked reply) is released with evhttp_send_reply_end. When
+ *   we drop a client ourselves (too slow) it is only marked and moved to the
+ *   zombie list; a zero-delay event frees the connection and the record
+ *   after the broadcast that found it slow has returned, with our close
+ *   callback removed first so nothing runs twice.
+ * - Resume: ring events are sent as "event" messages whose id is the
+ *   model's ring sequence number. A Last-Event-ID the ring still covers
+ *   (every later event is still in it) replays those events; anything else
+ *   (too old, from before a restart, unparsable) gets a fresh snapshot.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "buf.h"
+#include "form.h"
+#include "json.h"
+#include "log.h"
+#include "metrics.h"
+#include "model.h"
+#include "queue.h"
+#include "stream.h"
+#include "xmalloc.h"
+
+#define STREAM_DEFAULT_MAX_CLIENTS	  256
+#define STREAM_DEFAULT_MAX_BUFFERED_BYTES (1024 * 1024)
+#define STREAM_DEFAULT_HEARTBEAT_S	  15
+#define STREAM_DEFAULT_WRITE_TIMEOUT_S	  60
+#define STREAM_MAX_TYPE_BYTES		  64
+#define STREAM_MAX_EVENT_ID_BYTES	  20
+
+static const char stream_ping[] = ": ping\n\n";
+
+/* One formatted message shared by every client buffer that references it. */
+struct stream_msg {
+	unsigned refs;
+	char *text;
+	size_t len;
+};
+
+struct stream_client {
+	struct stream *st;
+	struct evhttp_request *req;
+	struct evhttp_connection *conn;
+	struct bufferevent *bev;
+	size_t allowance; /* bytes allowed over the cap: the snapshot, until drained */
+	bool zombie;	  /* dropped by us, freed by the reaper */
+	char peer[64];
+	TAILQ_ENTRY(stream_client) link;
+};
+
+TAILQ_HEAD(stream_clients, stream_client);
+
+struct stream {
+	struct event_base *base;
+	struct model *model;
+	struct metrics *metrics;
+	size_t max_clients;
+	size_t max_buffered_bytes;
+	int heartbeat_s;
+	int write_timeout_s;
+	struct stream_clients clients; /* live */
+	size_t nclients;
+	struct stream_clients zombies; /* dropped, waiting for the reaper */
+	struct event *heartbeat_ev;
+	struct event *reap_ev;
+	struct evbuffer
+		*scratch; /* staging for evhttp_send_reply_chunk, always empty between calls */
+	struct json_gen *gen;
+};
+
+static void
+stream_msg_unref(struct stream_msg *msg)
+{
+	if (msg == NULL || --msg->refs > 0)
+		return;
+	free(msg->text);
+	free(msg);
+}
+
+/* evbuffer_add_reference cleanup: a buffer let go of its reference. */
+static void
+stream_msg_cleanup_cb(const void *data, size_t datalen, void *extra)
+{
+	stream_msg_unref(extra);
+}
+
+/* True when type can be an SSE event name: 1..64 bytes, no CR, LF or NUL. */
+static bool
+stream_type_ok(const char *type)
+{
+	size_t n;
+
+	if (type == NULL)
+		return false;
+	n = strlen(type);
+	return n > 0 && n <= STREAM_MAX_TYPE_BYTES && strpbrk(type, "\r\n") == NULL;
+}
+
+/*
+ * Appends one SSE message. data is split at CR, LF and CRLF into "data:"
+ * lines (the SSE line rules), so any text arrives as sent.
+ */
+static void
+stream_format(struct buf *b, const char *type, uint64_t id, const char *data, size_t len)
+{
+	size_t start = 0;
+	size_t i;
+
+	if (type != NULL)
+		buf_printf(b, "event: %s\n", type);
+	if (id != 0)
+		buf_printf(b, "id: %" PRIu64 "\n", id);
+	for (i = 0; i <= len; i++) {
+		if (i < len && data[i] != '\n' && data[i] != '\r')
+			continue;
+		buf_puts(b, "data: ");
+		buf_append(b, data + start, i - start);
+		buf_putc(b, '\n');
+		if (i + 1 < len && data[i] == '\r' && data[i + 1] == '\n')
+			i++;
+		start = i + 1;
+	}
+	buf_putc(b, '\n');
+}
+
+/* Unsent bytes of the client's connection. */
+static size_t
+stream_client_queued(const struct stream_client *cl)
+{
+	return evbuffer_get_length(bufferevent_get_output(cl->bev));
+}
+
+static void
+stream_client_free(struct stream_client *cl)
+{
+	free(cl);
+}
+
+/* Takes a live client out of the live list, keeping the count and metrics right. */
+static void
+stream_client_unlink_live(struct stream *st, struct stream_client *cl)
+{
+	TAILQ_REMOVE(&st->clients, cl, link);
+	st->nclients--;
+	if (st->metrics != NULL)
+		metrics_sse_clients(st->metrics, -1);
+}
+
+/* Takes cl out of whichever list holds it (close callback). */
+static void
+stream_client_unlink(struct stream_client *cl)
+{
+	struct stream *st = cl->st;
+
+	if (cl->zombie)
+		TAILQ_REMOVE(&st->zombies, cl, link);
+	else
+		stream_client_unlink_live(st, cl);
+}
+
+/* Marks a live client for the reaper; it gets no more output. */
+static void
+stream_client_drop(struct stream_client *cl, size_t queued)
+{
+	struct stream *st = cl->st;
+
+	log_info("sse client %s dropped: %zu bytes unsent (cap %zu)", cl->peer, queued,
+		 st->max_buffered_bytes + cl->allowance);
+	stream_client_unlink_live(st, cl);
+	cl->zombie = true;
+	TAILQ_INSERT_TAIL(&st->zombies, cl, link);
+	if (st->metrics != NULL)
+		metrics_sse_dropped(st->metrics);
+	event_active(st->reap_ev, EV_TIMEOUT, 0);
+}
+
+/* Closes the connection of a client we let go of (drop or stream_free) and frees it. */
+static void
+stream_client_close(struct stream_client *cl)
+{
+	evhttp_connection_set_closecb(cl->conn, NULL, NULL);
+	/* Frees the connection and the request still attached to it. */
+	evhttp_connection_free(cl->conn);
+	stream_client_free(cl);
+}
+
+static void
+stream_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *st = arg;
+	struct stream_client *cl;
+
+	while ((cl = TAILQ_FIRST(&st->zombies)) != NULL) {
+		TAILQ_REMOVE(&st->zombies, cl, link);
+		stream_client_close(cl);
+	}
+}
+
+/*
+ * evhttp is freeing the connection (peer closed, error, timeout, evhttp_free).
+ * The request is freed with it, unless evhttp detached it because our
+ * chunked reply was still open; then ending the reply frees it.
+ */
+static void
+stream_client_close_cb(struct evhttp_connection *conn, void *arg)
+{
+	struct stream_client *cl = arg;
+
+	log_trace(LOG_TRACE_STREAM, "sse client %s closed", cl->peer);
+	stream_client_unlink(cl);
+	if (evhttp_request_get_connection(cl->req) == NULL)
+		evhttp_send_reply_end(cl->req);
+	stream_client_free(cl);
+}
+
+/*
+ * Checks cl's backlog before a write: true when it may take more, else the
+ * client is dropped and false returned.
+ */
+static bool
+stream_client_writable(struct stream_client *cl)
+{
+	struct stream *st = cl->st;
+	size_t queued = stream_client_queued(cl);
+
+	if (queued <= st->max_buffered_bytes)
+		cl->allowance =
+			0; /* drained below the cap once: the snapshot allowance is used up */
+	if (queued > st->max_buffered_bytes + cl->allowance) {
+		stream_client_drop(cl, queued);
+		return false;
+	}
+	return true;
+}
+
+/* Sends a shared message (a reference, no copy). */
+static void
+stream_client_send_msg(struct stream_client *cl, struct stream_msg *msg)
+{
+	struct stream *st = cl->st;
+
+	if (!stream_client_writable(cl))
+		return;
+	msg->refs++;
+	if (evbuffer_add_reference(st->scratch, msg->text, msg->len, stream_msg_cleanup_cb, msg) !=
+	    0) {
+		msg->refs--;
+		log_warning("sse client %s: cannot queue a message", cl->peer);
+		return;
+	}
+	evhttp_send_reply_chunk(cl->req, st->scratch);
+	(void)evbuffer_drain(st->scratch, evbuffer_get_length(st->scratch)); /* already empty */
+}
+
+/* Sends text private to this client (copied). */
+static void
+stream_client_send_text(struct stream_client *cl, const char *text, size_t len)
+{
+	struct stream *st = cl->st;
+
+	if (len == 0)
+		return;
+	if (evbuffer_add(st->scratch, text, len) != 0) {
+		log_warning("sse client %s: cannot queue %zu bytes", cl->peer, len);
+		return;
+	}
+	evhttp_send_reply_chunk(cl->req, st->scratch);
+	(void)evbuffer_drain(st->scratch, evbuffer_get_length(st->scratch));
+}
+
+static void
+stream_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *st = arg;
+	struct stream_client *cl;
+	struct stream_client *next;
+
+	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
+		if (!stream_client_writable(cl))
+			continue;
+		/* A static string: referenced, never copied, nothing to free. */
+		if (evbuffer_add_reference(st->scratch, stream_ping, sizeof(stream_ping) - 1, NULL,
+					   NULL) != 0)
+			continue;
+		evhttp_send_reply_chunk(cl->req, st->scratch);
+	}
+}
+
+/* The snapshot event's data: one JSON object (stream.h lists its keys). */
+static void
+stream_snapshot_json(struct stream *st, struct json_gen *g, uint64_t *newest_out)
+{
+	uint64_t oldest = 0;
+	uint64_t newest = 0;
+	uint64_t seq;
+	const char *stats;
+	size_t stats_len = 0;
+
+	model_event_range(st->model, &oldest, &newest);
+	json_gen_object_open(g);
+	json_gen_kv_int(g, "last_event_id", (int64_t)newest);
+	json_gen_key(g, "stats");
+	stats = model_stats_json(st->model, &stats_len);
+	if (stats == NULL || json_gen_raw(g, stats, stats_len) < 0)
+		json_gen_null(g);
+	json_gen_key(g, "workspace");
+	model_workspace_json(st->model, g);
+	json_gen_key(g, "tasks");
+	model_tasks_json(st->model, g);
+	json_gen_key(g, "workers");
+	model_workers_json(st->model, g);
+	json_gen_key(g, "queues");
+	model_queues_json(st->model, g);
+	json_gen_key(g, "activities");
+	model_activities_json(st->model, g);
+	json_gen_key(g, "events");
+	json_gen_array_open(g);
+	if (newest > 0) {
+		seq = newest - oldest + 1 > STREAM_SNAPSHOT_EVENTS
+			      ? newest - STREAM_SNAPSHOT_EVENTS + 1
+			      : oldest;
+		for (; seq <= newest; seq++)
+			(void)model_event_json(st->model, seq,
+					       g); /* false: left the ring meanwhile */
+	}
+	json_gen_array_close(g);
+	json_gen_object_close(g);
+	*newest_out = newest;
+}
+
+/* Parses a Last-Event-ID value: decimal digits only; 0 when absent or unusable. */
+static uint64_t
+stream_parse_event_id(const char *s)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (s == NULL || s[0] == '\0' || strlen(s) > STREAM_MAX_EVENT_ID_BYTES)
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return 0;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return v;
+}
+
+/* Last-Event-ID header, else the lastEventId query parameter; 0 when none. */
+static uint64_t
+stream_last_event_id(struct evhttp_request *req)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	struct form *f = NULL;
+	uint64_t id = 0;
+
+	if (h != NULL)
+		return stream_parse_event_id(h);
+	if (query == NULL || form_parse(query, strlen(query), NULL, &f, NULL) < 0)
+		return 0;
+	id = stream_parse_event_id(form_get(f, "lastEventId"));
+	form_free(f);
+	return id;
+}
+
+/* The first output of a new client: retry, then a replay or a snapshot. */
+static void
+stream_client_hello(struct stream_client *cl, uint64_t last_id)
+{
+	struct stream *st = cl->st;
+	struct buf b;
+	uint64_t oldest = 0;
+	uint64_t newest = 0;
+	uint64_t seq;
+	const char *text;
+	size_t len = 0;
+	bool replay;
+
+	buf_init(&b);
+	buf_printf(&b, "retry: %d\n\n", STREAM_RETRY_MS);
+	model_event_range(st->model, &oldest, &newest);
+	/* Replay only when every event after last_id is still in the ring. */
+	replay = last_id != 0 && newest != 0 && last_id <= newest && last_id + 1 >= oldest;
+	if (replay) {
+		for (seq = last_id + 1; seq <= newest; seq++) {
+			json_gen_reset(st->gen);
+			if (!model_event_json(st->model, seq, st->gen))
+				continue;
+			text = json_gen_text(st->gen, &len);
+			stream_format(&b, "event", seq, text, len);
+		}
+		log_trace(LOG_TRACE_STREAM,
+			  "sse client %s resumes after %" PRIu64 ": %" PRIu64 " events replayed",
+			  cl->peer, last_id, newest - last_id);
+	} else {
+		json_gen_reset(st->gen);
+		stream_snapshot_json(st, st->gen, &newest);
+		text = json_gen_text(st->gen, &len);
+		stream_format(&b, "snapshot", newest, text, len);
+		log_trace(LOG_TRACE_STREAM, "sse client %s: snapshot of %zu bytes", cl->peer, len);
+	}
+	json_gen_reset(st->gen);
+	cl->allowance = b.len;
+	stream_client_send_text(cl, b.data, b.len);
+	buf_clear(&b);
+}
+
+/* 503 with the DESIGN.md error shape. */
+static void
+stream_reply_busy(struct evhttp_request *req)
+{
+	static const char body[] = "{\"error\":\"unavailable\",\"detail\":\"too many stream "
+				   "clients, try again later\"}";
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *b = evbuffer_new();
+
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "Retry-After", "5");
+	if (b != NULL)
+		(void)evbuffer_add(b, body, sizeof(body) - 1);
+	evhttp_send_reply(req, 503, "Service Unavailable", b);
+	if (b != NULL)
+		evbuffer_free(b);
+}
+
+void
+stream_attach(struct stream *st, struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct stream_client *cl;
+	struct timeval wt;
+	char *addr = NULL;
+	uint16_t port = 0;
+
+	if (conn == NULL)
+		return;
+	if (st->nclients >= st->max_clients) {
+		log_info("sse client refused: %zu clients connected", st->nclients);
+		stream_reply_busy(req);
+		return;
+	}
+	cl = xcalloc(1, sizeof(*cl));
+	cl->st = st;
+	cl->req = req;
+	cl->conn = conn;
+	cl->bev = evhttp_connection_get_bufferevent(conn);
+	evhttp_connection_get_peer(conn, &addr, &port);
+	(void)snprintf(cl->peer, sizeof(cl->peer), "%s:%u", addr != NULL ? addr : "?",
+		       (unsigned)port);
+
+	evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
+	evhttp_add_header(h, "Cache-Control", "no-cache");
+	evhttp_add_header(h, "X-Accel-Buffering", "no");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_send_reply_start(req, 200, "OK");
+	/* No read timeout (the client never writes again); a write timeout for stuck peers. */
+	wt.tv_sec = st->write_timeout_s;
+	wt.tv_usec = 0;
+	(void)bufferevent_set_timeouts(cl->bev, NULL, &wt); /* only fails on a NULL bufferevent */
+	evhttp_connection_set_closecb(conn, stream_client_close_cb, cl);
+
+	TAILQ_INSERT_TAIL(&st->clients, cl, link);
+	st->nclients++;
+	if (st->metrics != NULL)
+		metrics_sse_clients(st->metrics, 1);
+	log_trace(LOG_TRACE_STREAM, "sse client %s connected (%zu)", cl->peer, st->nclients);
+	stream_client_hello(cl, stream_last_event_id(req));
+}
+
+void
+stream_broadcast(struct stream *st, const char *type, uint64_t id, const char *json, size_t len)
+{
+	struct stream_client *cl;
+	struct stream_client *next;
+	struct stream_msg *msg;
+	struct buf b;
+
+	if (st == NULL || TAILQ_EMPTY(&st->clients))
+		return;
+	if (!stream_type_ok(type) || (json == NULL && len > 0)) {
+		log_warning("sse broadcast refused: bad event type or data");
+		return;
+	}
+	buf_init(&b);
+	stream_format(&b, type, id, json != NULL ? json : "", len);
+	msg = xcalloc(1, sizeof(*msg));
+	msg->refs = 1; /* ours, for the loop */
+	msg->len = b.len;
+	msg->text = buf_steal(&b, NULL);
+	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
+		stream_client_send_msg(cl, msg);
+	}
+	stream_msg_unref(msg);
+}
+
+size_t
+stream_client_count(const struct stream *st)
+{
+	return st != NULL ? st->nclients : 0;
+}
+
+struct stream *
+stream_new(struct event_base *base, struct model *model, const struct stream_options *options,
+	   struct metrics *metrics)
+{
+	struct stream *st = xcalloc(1, sizeof(*st));
+	struct timeval tv;
+
+	st->base = base;
+	st->model = model;
+	st->metrics = metrics;
+	st->max_clients = STREAM_DEFAULT_MAX_CLIENTS;
+	st->max_buffered_bytes = STREAM_DEFAULT_MAX_BUFFERED_BYTES;
+	st->heartbeat_s = STREAM_DEFAULT_HEARTBEAT_S;
+	st->write_timeout_s = STREAM_DEFAULT_WRITE_TIMEOUT_S;
+	if (options != NULL) {
+		if (options->max_clients > 0)
+			st->max_clients = options->max_clients;
+		if (options->max_buffered_bytes > 0)
+			st->max_buffered_bytes = options->max_buffered_bytes;
+		if (options->heartbeat_s > 0)
+			st->heartbeat_s = options->heartbeat_s;
+		if (options->write_timeout_s > 0)
+			st->write_timeout_s = options->write_timeout_s;
+	}
+	TAILQ_INIT(&st->clients);
+	TAILQ_INIT(&st->zombies);
+	st->scratch = evbuffer_new();
+	st->heartbeat_ev = event_new(base, -1, EV_PERSIST, stream_heartbeat_cb, st);
+	st->reap_ev = event_new(base, -1, 0, stream_reap_cb, st);
+	if (st->scratch == NULL || st->heartbeat_ev == NULL || st->reap_ev == NULL)
+		fatalx("stream: cannot create libevent objects");
+	st->gen = json_gen_new();
+	tv.tv_sec = st->heartbeat_s;
+	tv.tv_usec = 0;
+	if (event_add(st->heartbeat_ev, &tv) != 0)
+		fatalx("stream: cannot start the heartbeat timer");
+	return st;
+}
+
+void
+stream_free(struct stream *st)
+{
+	struct stream_client *cl;
+	struct stream_client *next;
+
+	if (st == NULL)
+		return;
+	event_free(st->heartbeat_ev);
+	event_free(st->reap_ev);
+	/* Whole lists go at once: the records are freed, the heads reset after. */
+	TAILQ_FOREACH_SAFE(cl, &st->zombies, link, next) {
+		stream_client_close(cl);
+	}
+	TAILQ_INIT(&st->zombies);
+	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
+		if (st->metrics != NULL)
+			metrics_sse_clients(st->metrics, -1);
+		stream_client_close(cl);
+	}
+	TAILQ_INIT(&st->clients);
+	st->nclients = 0;
+	evbuffer_free(st->scratch);
+	json_gen_free(st->gen);
+	free(st);
+}

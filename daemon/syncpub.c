@@ -1,0 +1,1294 @@
+/*
+ * syncpub: the latest-wins publisher of Twilio Sync documents and map items.
+ *
+ * Latest wins. Every Sync object (a document, or one item of a map) has one
+ * record holding the latest value it should have (or "deleted" for a map
+ * item that must go), and three generation numbers: desired (bumped by every
+ * set that changes the value), in flight (the generation the running request
+ * carries) and confirmed (the last generation Sync accepted, or that we gave
+ * up on after a final error). A set never starts a second request for the
+ * same object: while a write is in flight the new value simply replaces the
+ * record's value (the value it replaces was not yet confirmed, so it is
+ * counted as superseded) and is written when the running request completes.
+ * 100 sets during one slow write therefore cost at most two writes, and
+ * memory is one value per object whatever the update rate. A set equal to
+ * the latest value changes nothing.
+ *
+ * Rate cap. Sync limits writes per object, and a map's items count against
+ * their map (twilio-operations.md 2). Each container (a document, or a map
+ * with all its items) has writes_per_second "slots": a slot is busy from the
+ * moment a request starts until one window (1 s, longer below 1 write/s)
+ * after it completed, and a request starts only on a free slot. Since Sync
+ * handles a request somewhere between our start and our completion, no
+ * window of that length can see more than the cap, whatever the network
+ * latency. Payloads of 10 KiB or more may only use two slots (Sync allows
+ * them 2 writes/s). Objects waiting for a slot queue FIFO on their
+ * container, so one busy map item cannot starve the others. Reads (re-read
+ * after 412, fetch after 409) take slots too.
+ *
+ * Protocol (twilio-api.md 4): update with POST .../{name} and If-Match set to
+ * the known revision (none when unknown, e.g. after a restart: the daemon is
+ * the only writer, so it wins either way); 404 -> create (a map item whose
+ * map is missing, 54200, creates the map first); 409 on create -> read the
+ * object to learn its revision, then update; 412 -> re-read the revision,
+ * then update. 429, 5xx, timeouts and transport failures back off (full
+ * jitter, Retry-After honoured, delay capped) and retry for as long as the
+ * value is still wanted: never given up, only superseded. Any other error
+ * (400, 54006, 401...) can never succeed for that value: it is logged once,
+ * counted and dropped (the next set tries again). Deleting a map item is a
+ * DELETE where 404 means already gone; the record is freed once the delete
+ * is confirmed and no newer value arrived.
+ *
+ * Memory: a value's text is kept only until Sync confirmed it; then its
+ * length and a 64-bit hash remain, which is enough to recognise a repeated
+ * set of the same value. After a restart, items of tasks that ended while
+ * the daemon was down are unknown here: syncpub_prune_map lists the map
+ * (through the same slots) and schedules a delete for every key without a
+ * record.
+ *
+ * States (one syncpub_enter_state, switches without default):
+ *   IDLE            nothing to write (confirmed == desired), no request, not queued
+ *   WAITING         something to write: queued for a slot, or in backoff
+ *   WRITING         a request in flight for the latest value
+ *   WRITING_PENDING a request in flight, and a newer value waits behind it
+ *
+ * Context: everything runs on the event loop. Requests are cancelled
+ * synchronously by syncpub_free, so no callback ever sees a freed record.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "form.h"
+#include "hmap.h"
+#include "http.h"
+#include "http_async.h"
+#include "json.h"
+#include "log.h"
+#include "metrics.h"
+#include "queue.h"
+#include "rng.h"
+#include "syncpub.h"
+#include "twilio.h"
+#include "xmalloc.h"
+
+#define SYNCPUB_DEFAULT_WRITES_PER_SECOND 10.0
+/* Highest cap honoured (slots are an array). */
+#define SYNCPUB_MAX_SLOTS 1000
+/* Payloads this large get at most two writes per window (Sync: 2 writes/s at >= 10 KiB). */
+#define SYNCPUB_LARGE_DATA_BYTES (10 * 1024)
+#define SYNCPUB_LARGE_DATA_SLOTS 2
+/* Backoff attempts counted for the exponential part (the delay is capped long before). */
+#define SYNCPUB_MAX_BACKOFF_ATTEMPTS 30u
+/* Slot marker: a request is in flight on it. */
+#define SYNCPUB_SLOT_BUSY INT64_MAX
+/* Slot marker: never used. */
+#define SYNCPUB_SLOT_FREE INT64_MIN
+/* Margin added to the window for timer and clock granularity. */
+#define SYNCPUB_WINDOW_SLACK_MS 5
+
+/* Sync error codes that steer the protocol. */
+#define SYNCPUB_ERR_MAP_NOT_FOUND 54200
+
+enum syncpub_state {
+	SYNCPUB_IDLE,
+	SYNCPUB_WAITING,
+	SYNCPUB_WRITING,
+	SYNCPUB_WRITING_PENDING,
+};
+
+enum syncpub_kind {
+	SYNCPUB_DOCUMENT,
+	SYNCPUB_MAP,
+};
+
+/* The next request an object needs. */
+enum syncpub_op {
+	SYNCPUB_OP_UPDATE,     /* POST the object's URL with Data (If-Match when known) */
+	SYNCPUB_OP_CREATE,     /* POST the collection with UniqueName/Key and Data */
+	SYNCPUB_OP_FETCH,      /* GET the object to learn its revision */
+	SYNCPUB_OP_CREATE_MAP, /* POST .../Maps with UniqueName (item whose map is missing) */
+	SYNCPUB_OP_DELETE,     /* DELETE the map item */
+};
+
+/* What a completed request means for its object. */
+enum syncpub_result {
+	SYNCPUB_RESULT_CONFIRMED, /* the in-flight value is written (or the item is gone) */
+	SYNCPUB_RESULT_NEXT,	  /* another step is needed at once (create, re-read) */
+	SYNCPUB_RESULT_RETRY,	  /* transient failure: back off, then the same step */
+	SYNCPUB_RESULT_DROP,	  /* final failure for this value */
+};
+
+/* Listing a map to delete items nobody set (syncpub_prune_map). */
+enum syncpub_prune_state {
+	SYNCPUB_PRUNE_IDLE,
+	SYNCPUB_PRUNE_QUEUED,  /* the next page waits for a slot */
+	SYNCPUB_PRUNE_LISTING, /* a page request in flight */
+	SYNCPUB_PRUNE_BACKOFF, /* after a transient failure */
+};
+
+/* Items per listing page. */
+#define SYNCPUB_PRUNE_PAGE_SIZE "100"
+
+struct syncpub_object;
+TAILQ_HEAD(syncpub_queue, syncpub_object);
+
+struct syncpub_container {
+	struct syncpub *sp;
+	enum syncpub_kind kind;
+	char *name;			  /* unique name of the document or map */
+	struct hmap *objects;		  /* key ("" for a document) -> struct syncpub_object */
+	struct syncpub_queue queue;	  /* objects waiting for a slot, FIFO */
+	int64_t slots[SYNCPUB_MAX_SLOTS]; /* used up to nslots: BUSY, FREE or completion ms */
+	size_t nslots;
+	int64_t window_ms;
+	struct event *pump_ev; /* starts queued requests (zero delay, or when a slot frees) */
+	enum syncpub_prune_state prune_state;
+	char *prune_url; /* the page to list next */
+	struct http_async_request *prune_req;
+	size_t prune_slot;
+	size_t pruned; /* deletes scheduled by this pass */
+	unsigned prune_failures;
+	struct event *prune_ev; /* prune backoff timer */
+};
+
+struct syncpub_object {
+	struct syncpub_container *c;
+	char *key; /* map item key; NULL for a document */
+	enum syncpub_state state;
+	enum syncpub_op next_op;
+	enum syncpub_op op; /* of the request in flight */
+	/*
+	 * The latest value (NUL-terminated JSON object) while it is not yet
+	 * confirmed; once Sync has it only its length and hash are kept, to
+	 * recognise a set of the same value (memory stays small per item).
+	 */
+	char *data;
+	size_t data_len;
+	uint64_t data_hash;
+	bool has_value; /* data_len and data_hash describe the latest value */
+	bool deleted;	/* the latest value is "no such item" */
+	uint64_t desired_gen;
+	uint64_t inflight_gen;
+	uint64_t confirmed_gen;
+	bool counted_pending;
+	char *revision; /* known revision, or NULL */
+	struct http_async_request *req;
+	size_t slot;
+	unsigned failures; /* consecutive transient failures */
+	bool error_logged; /* a final error was logged since the last success */
+	bool queued;
+	TAILQ_ENTRY(syncpub_object) qlink;
+	struct event *retry_ev; /* backoff timer, created on first use */
+};
+
+struct syncpub {
+	struct event_base *base;
+	struct http_async *client;
+	const struct twilio *tw;
+	char *service_sid;
+	struct metrics *metrics;
+	double writes_per_second;
+	int64_t (*now_ms)(void *arg);
+	void *clock_arg;
+	struct twilio_retry_policy retry;
+	struct rng rng;
+	struct hmap *containers; /* "d:name" / "m:name" -> struct syncpub_container */
+	size_t npending;
+	struct syncpub_stats stats;
+};
+
+static void syncpub_pump_cb(evutil_socket_t fd, short what, void *arg);
+static void syncpub_retry_cb(evutil_socket_t fd, short what, void *arg);
+static void syncpub_done_cb(const struct http_response *resp, void *arg);
+static void syncpub_prune_start(struct syncpub_container *c, size_t slot);
+static void syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_prune_state s);
+
+static int64_t
+syncpub_real_now_ms(void *arg)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for CLOCK_MONOTONIC */
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+syncpub_now(const struct syncpub *sp)
+{
+	return sp->now_ms(sp->clock_arg);
+}
+
+static const char *
+syncpub_state_name(enum syncpub_state s)
+{
+	switch (s) {
+	case SYNCPUB_IDLE:
+		return "idle";
+	case SYNCPUB_WAITING:
+		return "waiting";
+	case SYNCPUB_WRITING:
+		return "writing";
+	case SYNCPUB_WRITING_PENDING:
+		return "writing+pending";
+	}
+	return "?";
+}
+
+static const char *
+syncpub_op_name(enum syncpub_op op)
+{
+	switch (op) {
+	case SYNCPUB_OP_UPDATE:
+		return "update";
+	case SYNCPUB_OP_CREATE:
+		return "create";
+	case SYNCPUB_OP_FETCH:
+		return "fetch";
+	case SYNCPUB_OP_CREATE_MAP:
+		return "create map";
+	case SYNCPUB_OP_DELETE:
+		return "delete";
+	}
+	return "?";
+}
+
+/* The object's key in its container's hmap: the item key, "" for a document. */
+static const char *
+syncpub_object_key(const struct syncpub_object *o)
+{
+	return o->key != NULL ? o->key : "";
+}
+
+/* Log lines name an object "document" or "map/key". */
+#define SYNCPUB_OBJ_FMT	    "%s%s%s"
+#define SYNCPUB_OBJ_ARGS(o) (o)->c->name, (o)->key != NULL ? "/" : "", syncpub_object_key(o)
+
+static void
+syncpub_enter_state(struct syncpub_object *o, enum syncpub_state s)
+{
+	if (o->state == s)
+		return;
+	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s -> %s", SYNCPUB_OBJ_ARGS(o),
+		  syncpub_state_name(o->state), syncpub_state_name(s));
+	o->state = s;
+}
+
+/* Keeps sp->npending equal to the number of objects whose latest value is unconfirmed. */
+static void
+syncpub_object_note_pending(struct syncpub_object *o)
+{
+	struct syncpub *sp = o->c->sp;
+	bool pending = o->desired_gen != o->confirmed_gen;
+
+	if (pending && !o->counted_pending)
+		sp->npending++;
+	else if (!pending && o->counted_pending)
+		sp->npending--;
+	o->counted_pending = pending;
+}
+
+/* FNV-1a, 64 bits: recognises a repeated value after its text was released. */
+static uint64_t
+syncpub_hash(const char *data, size_t len)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)data[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void
+syncpub_container_kick(struct syncpub_container *c)
+{
+	static const struct timeval zero = { 0, 0 };
+
+	if (!evtimer_pending(c->pump_ev, NULL))
+		(void)evtimer_add(c->pump_ev, &zero); /* adding a timer only fails on bad input */
+}
+
+static void
+syncpub_enqueue(struct syncpub_object *o)
+{
+	if (o->queued)
+		return;
+	TAILQ_INSERT_TAIL(&o->c->queue, o, qlink);
+	o->queued = true;
+	syncpub_container_kick(o->c);
+}
+
+static void
+syncpub_object_free(struct syncpub_object *o)
+{
+	if (o == NULL)
+		return;
+	if (o->req != NULL)
+		http_async_cancel(o->req);
+	if (o->retry_ev != NULL)
+		event_free(o->retry_ev);
+	if (o->queued)
+		TAILQ_REMOVE(&o->c->queue, o, qlink);
+	if (o->counted_pending)
+		o->c->sp->npending--;
+	free(o->key);
+	free(o->data);
+	free(o->revision);
+	free(o);
+}
+
+/* Unlinks a map item whose delete is confirmed and frees it. */
+static void
+syncpub_object_forget(struct syncpub_object *o)
+{
+	struct syncpub_container *c = o->c;
+
+	(void)hmap_remove(c->objects, syncpub_object_key(o));
+	syncpub_object_free(o);
+}
+
+static struct syncpub_container *
+syncpub_container_get(struct syncpub *sp, enum syncpub_kind kind, const char *name)
+{
+	struct syncpub_container *c;
+	char *id = xasprintf("%c:%s", kind == SYNCPUB_DOCUMENT ? 'd' : 'm', name);
+	double rate = sp->writes_per_second;
+	size_t i;
+
+	c = hmap_get(sp->containers, id);
+	if (c != NULL)
+		goto out;
+	c = xcalloc(1, sizeof(*c));
+	c->sp = sp;
+	c->kind = kind;
+	c->name = xstrdup(name);
+	c->objects = hmap_new();
+	TAILQ_INIT(&c->queue);
+	/* At or above 1/s: floor(rate) per second; below: one per 1/rate seconds. */
+	if (rate >= 1.0) {
+		c->nslots = rate >= SYNCPUB_MAX_SLOTS ? SYNCPUB_MAX_SLOTS : (size_t)rate;
+		c->window_ms = 1000;
+	} else {
+		c->nslots = 1;
+		c->window_ms = (int64_t)(1000.0 / rate + 0.5);
+	}
+	c->window_ms += SYNCPUB_WINDOW_SLACK_MS;
+	for (i = 0; i < c->nslots; i++)
+		c->slots[i] = SYNCPUB_SLOT_FREE;
+	c->pump_ev = evtimer_new(sp->base, syncpub_pump_cb, c);
+	if (c->pump_ev == NULL)
+		fatalx("syncpub: cannot create a timer");
+	(void)hmap_put(sp->containers, id, c);
+	log_trace(LOG_TRACE_SYNC, "sync %s %s: %zu writes per %" PRId64 " ms",
+		  kind == SYNCPUB_DOCUMENT ? "document" : "map", name, c->nslots, c->window_ms);
+out:
+	free(id);
+	return c;
+}
+
+static void
+syncpub_container_free(struct syncpub_container *c)
+{
+	size_t pos = 0;
+	const char *key;
+	void *value;
+
+	if (c == NULL)
+		return;
+	event_free(c->pump_ev);
+	if (c->prune_req != NULL)
+		http_async_cancel(c->prune_req);
+	if (c->prune_ev != NULL)
+		event_free(c->prune_ev);
+	free(c->prune_url);
+	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_IDLE);
+	while (hmap_next(c->objects, &pos, &key, &value)) {
+		(void)hmap_remove(c->objects, key);
+		syncpub_object_free(value);
+	}
+	assert(TAILQ_EMPTY(&c->queue));
+	hmap_free(c->objects);
+	free(c->name);
+	free(c);
+}
+
+static struct syncpub_object *
+syncpub_object_get(struct syncpub_container *c, const char *key)
+{
+	struct syncpub_object *o = hmap_get(c->objects, key != NULL ? key : "");
+
+	if (o != NULL)
+		return o;
+	o = xcalloc(1, sizeof(*o));
+	o->c = c;
+	o->key = key != NULL ? xstrdup(key) : NULL;
+	o->state = SYNCPUB_IDLE;
+	o->next_op = SYNCPUB_OP_UPDATE;
+	(void)hmap_put(c->objects, key != NULL ? key : "", o);
+	return o;
+}
+
+/* True when the slot can take a request at now. */
+static bool
+syncpub_slot_is_free(const struct syncpub_container *c, size_t i, int64_t now)
+{
+	int64_t t = c->slots[i];
+
+	if (t == SYNCPUB_SLOT_FREE)
+		return true;
+	if (t == SYNCPUB_SLOT_BUSY)
+		return false;
+	return t <= now - c->window_ms;
+}
+
+/*
+ * Finds a slot for o (NULL: a listing page) at now. Returns true with *slot_out, or false with
+ * *wait_ms_out the time until one frees (-1 when every slot is in flight: a
+ * completion will pump again).
+ */
+static bool
+syncpub_container_admit(const struct syncpub_container *c, const struct syncpub_object *o,
+			int64_t now, size_t *slot_out, int64_t *wait_ms_out)
+{
+	size_t limit = c->nslots;
+	size_t used = 0;
+	size_t free_slot = SIZE_MAX;
+	int64_t soonest = -1;
+	size_t i;
+
+	if (o != NULL && !o->deleted && o->data_len >= SYNCPUB_LARGE_DATA_BYTES &&
+	    limit > SYNCPUB_LARGE_DATA_SLOTS)
+		limit = SYNCPUB_LARGE_DATA_SLOTS;
+	for (i = 0; i < c->nslots; i++) {
+		if (syncpub_slot_is_free(c, i, now)) {
+			if (free_slot == SIZE_MAX)
+				free_slot = i;
+			continue;
+		}
+		used++;
+		if (c->slots[i] != SYNCPUB_SLOT_BUSY) {
+			int64_t wait = c->slots[i] + c->window_ms - now;
+
+			if (soonest < 0 || wait < soonest)
+				soonest = wait;
+		}
+	}
+	if (free_slot != SIZE_MAX && used < limit) {
+		*slot_out = free_slot;
+		return true;
+	}
+	*wait_ms_out = soonest;
+	return false;
+}
+
+/* Appends "Data=<json>" and friends for op. */
+static char *
+syncpub_body(const struct syncpub_object *o, enum syncpub_op op)
+{
+	struct form *f = form_new();
+	char *body;
+
+	assert(op == SYNCPUB_OP_FETCH || op == SYNCPUB_OP_DELETE || op == SYNCPUB_OP_CREATE_MAP ||
+	       o->data != NULL);
+	switch (op) {
+	case SYNCPUB_OP_UPDATE:
+		form_add(f, "Data", o->data);
+		break;
+	case SYNCPUB_OP_CREATE:
+		if (o->key != NULL)
+			form_add(f, "Key", o->key);
+		else
+			form_add(f, "UniqueName", o->c->name);
+		form_add(f, "Data", o->data);
+		break;
+	case SYNCPUB_OP_CREATE_MAP:
+		form_add(f, "UniqueName", o->c->name);
+		break;
+	case SYNCPUB_OP_FETCH:
+	case SYNCPUB_OP_DELETE:
+		break;
+	}
+	body = form_encode(f);
+	form_free(f);
+	return body;
+}
+
+static char *
+syncpub_url(const struct syncpub_object *o, enum syncpub_op op)
+{
+	const struct syncpub *sp = o->c->sp;
+	const char *is = sp->service_sid;
+
+	switch (op) {
+	case SYNCPUB_OP_UPDATE:
+	case SYNCPUB_OP_FETCH:
+	case SYNCPUB_OP_DELETE:
+		if (o->key != NULL)
+			return twilio_url_sync_map_item(sp->tw, is, o->c->name, o->key);
+		return twilio_url_sync_document(sp->tw, is, o->c->name);
+	case SYNCPUB_OP_CREATE:
+		if (o->key != NULL)
+			return twilio_url_sync_map_items(sp->tw, is, o->c->name);
+		return twilio_url_sync_documents(sp->tw, is);
+	case SYNCPUB_OP_CREATE_MAP:
+		return twilio_url_sync_maps(sp->tw, is);
+	}
+	return NULL;
+}
+
+static void syncpub_finish(struct syncpub_object *o, enum syncpub_result result,
+			   enum syncpub_op next, const struct http_response *resp);
+
+/*
+ * Starts o's next request on slot. On a refused spec (which the validated
+ * names make unreachable in practice) the value is dropped.
+ */
+static void
+syncpub_start(struct syncpub_object *o, size_t slot)
+{
+	struct syncpub_container *c = o->c;
+	struct syncpub *sp = c->sp;
+	enum syncpub_op op = o->deleted ? SYNCPUB_OP_DELETE : o->next_op;
+	struct http_request_spec spec;
+	char *url = NULL;
+	char *body = NULL;
+	char *cause = NULL;
+
+	url = syncpub_url(o, op);
+	if (url == NULL) {
+		log_err("sync %s: cannot build the %s URL", c->name, syncpub_op_name(op));
+		goto refused;
+	}
+	twilio_request_spec_init(sp->tw, &spec,
+				 op == SYNCPUB_OP_FETCH	   ? HTTP_GET
+				 : op == SYNCPUB_OP_DELETE ? HTTP_DELETE
+							   : HTTP_POST,
+				 url);
+	if (op != SYNCPUB_OP_FETCH && op != SYNCPUB_OP_DELETE) {
+		body = syncpub_body(o, op);
+		spec.body = body;
+		spec.body_len = strlen(body);
+	}
+	if (op == SYNCPUB_OP_UPDATE && o->revision != NULL)
+		spec.if_match = o->revision;
+	o->req = http_async_start(sp->client, &spec, syncpub_done_cb, o, &cause);
+	if (o->req == NULL) {
+		log_err("sync %s: %s request refused: %s", c->name, syncpub_op_name(op),
+			cause != NULL ? cause : "?");
+		goto refused;
+	}
+	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s (revision %s)", SYNCPUB_OBJ_ARGS(o),
+		  syncpub_op_name(op), o->revision != NULL ? o->revision : "unknown");
+	sp->stats.requests++;
+	c->slots[slot] = SYNCPUB_SLOT_BUSY;
+	o->slot = slot;
+	o->op = op;
+	o->inflight_gen = o->desired_gen;
+	syncpub_enter_state(o, SYNCPUB_WRITING);
+	goto out;
+refused:
+	o->op = op;
+	o->inflight_gen = o->desired_gen;
+	syncpub_finish(o, SYNCPUB_RESULT_DROP, SYNCPUB_OP_UPDATE, NULL);
+out:
+	free(cause);
+	free(body);
+	free(url);
+}
+
+static void
+syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct syncpub_container *c = arg;
+	struct syncpub_object *o;
+	int64_t now = syncpub_now(c->sp);
+	size_t slot = 0;
+	int64_t wait_ms = -1;
+
+	if (c->prune_state == SYNCPUB_PRUNE_QUEUED) {
+		if (!syncpub_container_admit(c, NULL, now, &slot, &wait_ms))
+			goto wait;
+		syncpub_prune_start(c, slot);
+	}
+	while ((o = TAILQ_FIRST(&c->queue)) != NULL) {
+		if (!syncpub_container_admit(c, o, now, &slot, &wait_ms))
+			goto wait;
+		TAILQ_REMOVE(&c->queue, o, qlink);
+		o->queued = false;
+		syncpub_start(o, slot);
+	}
+	return;
+wait:
+	/* wait_ms < 0: every slot is in flight, and a completion pumps again. */
+	if (wait_ms >= 0) {
+		struct timeval tv = { (time_t)(wait_ms / 1000),
+				      (suseconds_t)(wait_ms % 1000) * 1000 };
+
+		(void)evtimer_add(c->pump_ev, &tv);
+	}
+}
+
+static void
+syncpub_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct syncpub_object *o = arg;
+
+	syncpub_enqueue(o);
+}
+
+/* Remembers the revision from a successful response: the body's "revision", else the ETag. */
+static void
+syncpub_learn_revision(struct syncpub_object *o, const struct http_response *resp)
+{
+	struct json_doc *doc = NULL;
+	const char *rev = NULL;
+
+	if (resp->body != NULL && resp->body_len > 0 &&
+	    json_parse(resp->body, resp->body_len, NULL, &doc, NULL) == 0)
+		(void)json_get_string(json_doc_root(doc), "revision", &rev);
+	if (rev == NULL)
+		rev = resp->etag;
+	free_and_null(o->revision);
+	if (rev != NULL && rev[0] != '\0')
+		o->revision = xstrdup(rev);
+	json_doc_free(doc);
+}
+
+/* Transient failures worth another try of the same value. */
+static bool
+syncpub_is_transient(const struct http_response *resp)
+{
+	if (twilio_retry_is_retryable(resp))
+		return true;
+	/*
+	 * Dropped connections and TLS hiccups: rewriting the latest value is
+	 * idempotent, so unlike twilio.c's general policy these are retried.
+	 */
+	return resp->outcome == HTTP_FAILED || resp->outcome == HTTP_TLS_FAILED;
+}
+
+/* Decides what a completed request means; *next_out is the next step for RESULT_NEXT. */
+static enum syncpub_result
+syncpub_classify(struct syncpub_object *o, const struct http_response *resp,
+		 enum syncpub_op *next_out)
+{
+	struct twilio_error err;
+	long code;
+
+	*next_out = SYNCPUB_OP_UPDATE;
+	if (twilio_response_ok(resp)) {
+		switch (o->op) {
+		case SYNCPUB_OP_UPDATE:
+		case SYNCPUB_OP_CREATE:
+			syncpub_learn_revision(o, resp);
+			return SYNCPUB_RESULT_CONFIRMED;
+		case SYNCPUB_OP_FETCH:
+			syncpub_learn_revision(o, resp);
+			*next_out = SYNCPUB_OP_UPDATE;
+			return SYNCPUB_RESULT_NEXT;
+		case SYNCPUB_OP_CREATE_MAP:
+			*next_out = SYNCPUB_OP_CREATE;
+			return SYNCPUB_RESULT_NEXT;
+		case SYNCPUB_OP_DELETE:
+			free_and_null(o->revision);
+			return SYNCPUB_RESULT_CONFIRMED;
+		}
+	}
+	if (syncpub_is_transient(resp))
+		return SYNCPUB_RESULT_RETRY;
+	if (resp->outcome != HTTP_DONE)
+		return SYNCPUB_RESULT_DROP;
+
+	twilio_error_init(&err);
+	(void)twilio_error_parse(resp, &err); /* fallbacks fill err when the body is not JSON */
+	code = err.code;
+	twilio_error_clear(&err);
+
+	switch (resp->status) {
+	case 404:
+		switch (o->op) {
+		case SYNCPUB_OP_DELETE:
+			free_and_null(o->revision);
+			return SYNCPUB_RESULT_CONFIRMED; /* already gone */
+		case SYNCPUB_OP_UPDATE:
+		case SYNCPUB_OP_FETCH:
+			free_and_null(o->revision);
+			*next_out = o->key != NULL && code == SYNCPUB_ERR_MAP_NOT_FOUND
+					    ? SYNCPUB_OP_CREATE_MAP
+					    : SYNCPUB_OP_CREATE;
+			return SYNCPUB_RESULT_NEXT;
+		case SYNCPUB_OP_CREATE:
+			if (o->key != NULL) { /* the map itself is missing */
+				*next_out = SYNCPUB_OP_CREATE_MAP;
+				return SYNCPUB_RESULT_NEXT;
+			}
+			return SYNCPUB_RESULT_DROP; /* e.g. 54050: no such service */
+		case SYNCPUB_OP_CREATE_MAP:
+			return SYNCPUB_RESULT_DROP;
+		}
+		break;
+	case 409:
+		switch (o->op) {
+		case SYNCPUB_OP_CREATE: /* created meanwhile (54301, 54208): learn its revision */
+			*next_out = SYNCPUB_OP_FETCH;
+			return SYNCPUB_RESULT_NEXT;
+		case SYNCPUB_OP_CREATE_MAP: /* the map exists: create the item */
+			*next_out = SYNCPUB_OP_CREATE;
+			return SYNCPUB_RESULT_NEXT;
+		case SYNCPUB_OP_UPDATE:
+		case SYNCPUB_OP_FETCH:
+		case SYNCPUB_OP_DELETE:
+			return SYNCPUB_RESULT_DROP;
+		}
+		break;
+	case 412: /* revision mismatch (54103, 54205): re-read, then our value wins */
+		*next_out = SYNCPUB_OP_FETCH;
+		return SYNCPUB_RESULT_NEXT;
+	default:
+		break;
+	}
+	return SYNCPUB_RESULT_DROP;
+}
+
+/* Arms o's backoff timer after a transient failure. */
+static void
+syncpub_backoff(struct syncpub_object *o, const struct http_response *resp)
+{
+	struct syncpub *sp = o->c->sp;
+	unsigned attempts;
+	long delay_ms = 0;
+	struct timeval tv;
+
+	o->failures++;
+	attempts = o->failures < SYNCPUB_MAX_BACKOFF_ATTEMPTS ? o->failures
+							      : SYNCPUB_MAX_BACKOFF_ATTEMPTS;
+	if (resp == NULL || !twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
+		delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
+	sp->stats.retries++;
+	if (sp->metrics != NULL)
+		metrics_twilio_retry(sp->metrics, "sync");
+	if (o->failures == 1) {
+		if (resp != NULL && resp->outcome == HTTP_DONE)
+			log_warning("sync " SYNCPUB_OBJ_FMT
+				    " %s failed: HTTP %ld, retrying in %ld ms",
+				    SYNCPUB_OBJ_ARGS(o), syncpub_op_name(o->op), resp->status,
+				    delay_ms);
+		else
+			log_warning("sync " SYNCPUB_OBJ_FMT " %s failed: %s, retrying in %ld ms",
+				    SYNCPUB_OBJ_ARGS(o), syncpub_op_name(o->op),
+				    resp != NULL ? http_outcome_name(resp->outcome) : "refused",
+				    delay_ms);
+	} else {
+		log_trace(LOG_TRACE_SYNC,
+			  "sync " SYNCPUB_OBJ_FMT " %s failed again (%u), retrying in %ld ms",
+			  SYNCPUB_OBJ_ARGS(o), syncpub_op_name(o->op), o->failures, delay_ms);
+	}
+	if (o->retry_ev == NULL) {
+		o->retry_ev = evtimer_new(sp->base, syncpub_retry_cb, o);
+		if (o->retry_ev == NULL)
+			fatalx("syncpub: cannot create a timer");
+	}
+	tv.tv_sec = (time_t)(delay_ms / 1000);
+	tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
+	(void)evtimer_add(o->retry_ev, &tv);
+}
+
+/*
+ * Applies a request's result to o (request already detached): confirms,
+ * schedules the next step or a retry, drops the value, and leaves o IDLE,
+ * WAITING or freed (a deleted map item with nothing newer).
+ */
+static void
+syncpub_finish(struct syncpub_object *o, enum syncpub_result result, enum syncpub_op next,
+	       const struct http_response *resp)
+{
+	struct syncpub *sp = o->c->sp;
+
+	switch (result) {
+	case SYNCPUB_RESULT_CONFIRMED:
+		sp->stats.written++;
+		o->failures = 0;
+		o->error_logged = false;
+		o->confirmed_gen = o->inflight_gen;
+		if (o->confirmed_gen == o->desired_gen)
+			free_and_null(o->data); /* Sync has it; length and hash remain */
+		/* After a delete the item is known to be absent: the next value creates it. */
+		o->next_op = o->op == SYNCPUB_OP_DELETE ? SYNCPUB_OP_CREATE : SYNCPUB_OP_UPDATE;
+		break;
+	case SYNCPUB_RESULT_NEXT:
+		o->next_op = next;
+		syncpub_enter_state(o, SYNCPUB_WAITING);
+		syncpub_enqueue(o);
+		return;
+	case SYNCPUB_RESULT_RETRY:
+		syncpub_enter_state(o, SYNCPUB_WAITING);
+		syncpub_backoff(o, resp);
+		return;
+	case SYNCPUB_RESULT_DROP:
+		if (!o->error_logged) {
+			struct twilio_error err;
+
+			twilio_error_init(&err);
+			if (resp != NULL)
+				(void)twilio_error_parse(resp, &err);
+			log_err("sync " SYNCPUB_OBJ_FMT
+				" %s failed: HTTP %ld, code %ld: %s; value dropped",
+				SYNCPUB_OBJ_ARGS(o), syncpub_op_name(o->op),
+				resp != NULL ? resp->status : 0L, err.code,
+				err.message != NULL ? err.message : "request refused");
+			twilio_error_clear(&err);
+			o->error_logged = true;
+		}
+		sp->stats.dropped++;
+		o->failures = 0;
+		o->confirmed_gen = o->inflight_gen; /* given up: it can never succeed */
+		if (o->confirmed_gen == o->desired_gen) {
+			/* Forget it, so that setting the same value again tries again. */
+			free_and_null(o->data);
+			o->has_value = false;
+		}
+		o->next_op = SYNCPUB_OP_UPDATE;
+		break;
+	}
+	syncpub_object_note_pending(o);
+	if (o->desired_gen != o->confirmed_gen) {
+		syncpub_enter_state(o, SYNCPUB_WAITING);
+		syncpub_enqueue(o);
+	} else if (o->deleted) {
+		syncpub_enter_state(o, SYNCPUB_IDLE);
+		syncpub_object_forget(o);
+	} else {
+		syncpub_enter_state(o, SYNCPUB_IDLE);
+	}
+}
+
+static void
+syncpub_done_cb(const struct http_response *resp, void *arg)
+{
+	struct syncpub_object *o = arg;
+	struct syncpub_container *c = o->c;
+	struct syncpub *sp = c->sp;
+	enum syncpub_op next = SYNCPUB_OP_UPDATE;
+	enum syncpub_result result;
+	long status = resp->outcome == HTTP_DONE ? resp->status : 0;
+
+	o->req = NULL;
+	c->slots[o->slot] = syncpub_now(sp);
+	syncpub_container_kick(c);
+	if (sp->metrics != NULL) {
+		metrics_twilio_request(sp->metrics, "sync", status);
+		if (o->op != SYNCPUB_OP_FETCH)
+			metrics_sync_write(sp->metrics, c->name, status);
+	}
+	result = syncpub_classify(o, resp, &next);
+	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s -> %s %ld", SYNCPUB_OBJ_ARGS(o),
+		  syncpub_op_name(o->op), http_outcome_name(resp->outcome), resp->status);
+	syncpub_finish(o, result, next, resp);
+}
+
+struct syncpub *
+syncpub_new(struct event_base *base, struct http_async *client, const struct twilio *tw,
+	    const char *service_sid, const struct syncpub_options *options, struct metrics *metrics)
+{
+	struct syncpub *sp = xcalloc(1, sizeof(*sp));
+
+	sp->base = base;
+	sp->client = client;
+	sp->tw = tw;
+	sp->service_sid = xstrdup(service_sid != NULL ? service_sid : "");
+	sp->metrics = metrics;
+	sp->writes_per_second = SYNCPUB_DEFAULT_WRITES_PER_SECOND;
+	sp->now_ms = syncpub_real_now_ms;
+	twilio_retry_policy_init(&sp->retry);
+	sp->retry.max_attempts = UINT_MAX; /* never give up on the latest value */
+	if (options != NULL) {
+		if (options->writes_per_second > 0)
+			sp->writes_per_second = options->writes_per_second;
+		if (options->now_ms != NULL) {
+			sp->now_ms = options->now_ms;
+			sp->clock_arg = options->clock_arg;
+		}
+		if (options->retry_base_ms > 0)
+			sp->retry.base_ms = options->retry_base_ms;
+		if (options->retry_max_ms > 0)
+			sp->retry.max_ms = options->retry_max_ms;
+	}
+	rng_seed_random(&sp->rng);
+	sp->containers = hmap_new();
+	return sp;
+}
+
+void
+syncpub_free(struct syncpub *sp)
+{
+	size_t pos = 0;
+	const char *key;
+	void *value;
+
+	if (sp == NULL)
+		return;
+	while (hmap_next(sp->containers, &pos, &key, &value)) {
+		(void)hmap_remove(sp->containers, key);
+		syncpub_container_free(value);
+	}
+	assert(sp->npending == 0);
+	hmap_free(sp->containers);
+	free(sp->service_sid);
+	free(sp);
+}
+
+static bool
+syncpub_name_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	n = strlen(s);
+	return n > 0 && n <= SYNCPUB_MAX_NAME_BYTES;
+}
+
+/* 0 when json is a JSON object text Sync will take, else -E2BIG or -EINVAL. */
+static int
+syncpub_check_data(const char *json, size_t len)
+{
+	size_t i = 0;
+
+	if (json == NULL)
+		return -EINVAL;
+	if (len > SYNCPUB_MAX_DATA_BYTES)
+		return -E2BIG;
+	while (i < len && (json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r'))
+		i++;
+	if (i == len || json[i] != '{' || !json_is_valid(json, len))
+		return -EINVAL;
+	return 0;
+}
+
+/* Makes value (data/len, or deleted when data is NULL) the latest for o. */
+static void
+syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
+{
+	struct syncpub *sp = o->c->sp;
+	bool deleted = data == NULL;
+	uint64_t hash = 0;
+
+	if (deleted && o->deleted)
+		return;
+	if (!deleted) {
+		hash = syncpub_hash(data, len);
+		if (!o->deleted && o->has_value && o->data_len == len && o->data_hash == hash &&
+		    (o->data == NULL || memcmp(o->data, data, len) == 0))
+			return; /* already the latest value */
+	}
+	if (o->desired_gen != o->confirmed_gen) {
+		sp->stats.superseded++;
+		if (sp->metrics != NULL)
+			metrics_sync_superseded(sp->metrics, o->c->name);
+	}
+	free_and_null(o->data);
+	o->data_len = 0;
+	o->has_value = false;
+	o->deleted = deleted;
+	if (!deleted) {
+		o->data = xmalloc(len + 1);
+		memcpy(o->data, data, len);
+		o->data[len] = '\0';
+		o->data_len = len;
+		o->data_hash = hash;
+		o->has_value = true;
+	}
+	o->desired_gen++;
+	syncpub_object_note_pending(o);
+	switch (o->state) {
+	case SYNCPUB_IDLE:
+		syncpub_enter_state(o, SYNCPUB_WAITING);
+		syncpub_enqueue(o);
+		break;
+	case SYNCPUB_WRITING:
+		syncpub_enter_state(o, SYNCPUB_WRITING_PENDING);
+		break;
+	case SYNCPUB_WRITING_PENDING:
+	case SYNCPUB_WAITING:
+		break;
+	}
+}
+
+int
+syncpub_set_document(struct syncpub *sp, const char *unique_name, const char *json, size_t len)
+{
+	struct syncpub_container *c;
+	int r;
+
+	if (sp == NULL || !syncpub_name_ok(unique_name))
+		return -EINVAL;
+	r = syncpub_check_data(json, len);
+	if (r < 0)
+		return r;
+	c = syncpub_container_get(sp, SYNCPUB_DOCUMENT, unique_name);
+	syncpub_object_set(syncpub_object_get(c, NULL), json, len);
+	return 0;
+}
+
+int
+syncpub_set_map_item(struct syncpub *sp, const char *map_name, const char *key, const char *json,
+		     size_t len)
+{
+	struct syncpub_container *c;
+	int r;
+
+	if (sp == NULL || !syncpub_name_ok(map_name) || !syncpub_name_ok(key))
+		return -EINVAL;
+	r = syncpub_check_data(json, len);
+	if (r < 0)
+		return r;
+	c = syncpub_container_get(sp, SYNCPUB_MAP, map_name);
+	syncpub_object_set(syncpub_object_get(c, key), json, len);
+	return 0;
+}
+
+void
+syncpub_remove_map_item(struct syncpub *sp, const char *map_name, const char *key)
+{
+	struct syncpub_container *c;
+
+	if (sp == NULL || !syncpub_name_ok(map_name) || !syncpub_name_ok(key))
+		return;
+	c = syncpub_container_get(sp, SYNCPUB_MAP, map_name);
+	syncpub_object_set(syncpub_object_get(c, key), NULL, 0);
+}
+
+static const char *
+syncpub_prune_state_name(enum syncpub_prune_state s)
+{
+	switch (s) {
+	case SYNCPUB_PRUNE_IDLE:
+		return "idle";
+	case SYNCPUB_PRUNE_QUEUED:
+		return "queued";
+	case SYNCPUB_PRUNE_LISTING:
+		return "listing";
+	case SYNCPUB_PRUNE_BACKOFF:
+		return "backoff";
+	}
+	return "?";
+}
+
+/* A running pass counts as one pending unit, so syncpub_pending() == 0 means it finished. */
+static void
+syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_prune_state s)
+{
+	struct syncpub *sp = c->sp;
+
+	if (c->prune_state == s)
+		return;
+	log_trace(LOG_TRACE_SYNC, "sync map %s prune: %s -> %s", c->name,
+		  syncpub_prune_state_name(c->prune_state), syncpub_prune_state_name(s));
+	if (c->prune_state == SYNCPUB_PRUNE_IDLE)
+		sp->npending++;
+	else if (s == SYNCPUB_PRUNE_IDLE)
+		sp->npending--;
+	c->prune_state = s;
+}
+
+static void
+syncpub_prune_end(struct syncpub_container *c)
+{
+	free_and_null(c->prune_url);
+	c->prune_failures = 0;
+	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_IDLE);
+}
+
+static void syncpub_prune_done_cb(const struct http_response *resp, void *arg);
+
+static void
+syncpub_prune_start(struct syncpub_container *c, size_t slot)
+{
+	struct syncpub *sp = c->sp;
+	struct http_request_spec spec;
+	char *cause = NULL;
+
+	twilio_request_spec_init(sp->tw, &spec, HTTP_GET, c->prune_url);
+	c->prune_req = http_async_start(sp->client, &spec, syncpub_prune_done_cb, c, &cause);
+	if (c->prune_req == NULL) {
+		log_err("sync map %s: item listing refused: %s", c->name,
+			cause != NULL ? cause : "?");
+		free(cause);
+		syncpub_prune_end(c);
+		return;
+	}
+	sp->stats.requests++;
+	c->slots[slot] = SYNCPUB_SLOT_BUSY;
+	c->prune_slot = slot;
+	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_LISTING);
+}
+
+static void
+syncpub_prune_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct syncpub_container *c = arg;
+
+	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
+	syncpub_container_kick(c);
+}
+
+/* Schedules the deletion of every listed key that has no record (nobody set it). */
+static void
+syncpub_prune_page(struct syncpub_container *c, const struct twilio_page *page)
+{
+	size_t i;
+
+	for (i = 0; i < twilio_page_count(page); i++) {
+		const char *key = NULL;
+
+		if (json_get_string(twilio_page_record(page, i), "key", &key) < 0 ||
+		    !syncpub_name_ok(key) || hmap_get(c->objects, key) != NULL)
+			continue;
+		syncpub_object_set(syncpub_object_get(c, key), NULL, 0);
+		c->pruned++;
+	}
+}
+
+static void
+syncpub_prune_backoff(struct syncpub_container *c, const struct http_response *resp)
+{
+	struct syncpub *sp = c->sp;
+	unsigned attempts;
+	long delay_ms = 0;
+	struct timeval tv;
+
+	c->prune_failures++;
+	attempts = c->prune_failures < SYNCPUB_MAX_BACKOFF_ATTEMPTS ? c->prune_failures
+								    : SYNCPUB_MAX_BACKOFF_ATTEMPTS;
+	if (!twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
+		delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
+	sp->stats.retries++;
+	if (sp->metrics != NULL)
+		metrics_twilio_retry(sp->metrics, "sync");
+	if (c->prune_failures == 1 && resp->outcome == HTTP_DONE)
+		log_warning("sync map %s: item listing failed: HTTP %ld, retrying in %ld ms",
+			    c->name, resp->status, delay_ms);
+	else if (c->prune_failures == 1)
+		log_warning("sync map %s: item listing failed: %s, retrying in %ld ms", c->name,
+			    http_outcome_name(resp->outcome), delay_ms);
+	if (c->prune_ev == NULL) {
+		c->prune_ev = evtimer_new(sp->base, syncpub_prune_retry_cb, c);
+		if (c->prune_ev == NULL)
+			fatalx("syncpub: cannot create a timer");
+	}
+	tv.tv_sec = (time_t)(delay_ms / 1000);
+	tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
+	(void)evtimer_add(c->prune_ev, &tv);
+	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_BACKOFF);
+}
+
+static void
+syncpub_prune_done_cb(const struct http_response *resp, void *arg)
+{
+	struct syncpub_container *c = arg;
+	struct syncpub *sp = c->sp;
+	struct twilio_page *page = NULL;
+	const char *next;
+	char *cause = NULL;
+
+	c->prune_req = NULL;
+	c->slots[c->prune_slot] = syncpub_now(sp);
+	syncpub_container_kick(c);
+	if (sp->metrics != NULL)
+		metrics_twilio_request(sp->metrics, "sync",
+				       resp->outcome == HTTP_DONE ? resp->status : 0);
+	if (twilio_response_ok(resp)) {
+		if (twilio_page_parse(sp->tw, "items", resp->body, resp->body_len, &page, &cause) <
+		    0) {
+			log_err("sync map %s: bad item list: %s", c->name,
+				cause != NULL ? cause : "?");
+			free(cause);
+			syncpub_prune_end(c);
+			return;
+		}
+		syncpub_prune_page(c, page);
+		next = twilio_page_next_url(page);
+		if (next != NULL) {
+			free(c->prune_url);
+			c->prune_url = xstrdup(next);
+			c->prune_failures = 0;
+			syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
+		} else {
+			log_info("sync map %s: %zu stale items to delete", c->name, c->pruned);
+			syncpub_prune_end(c);
+		}
+		twilio_page_free(page);
+		return;
+	}
+	if (resp->outcome == HTTP_DONE && resp->status == 404) {
+		syncpub_prune_end(c); /* no map yet: nothing is stale */
+		return;
+	}
+	if (syncpub_is_transient(resp)) {
+		syncpub_prune_backoff(c, resp);
+		return;
+	}
+	log_err("sync map %s: item listing failed: %s, HTTP %ld; stale items stay", c->name,
+		http_outcome_name(resp->outcome), resp->status);
+	syncpub_prune_end(c);
+}
+
+void
+syncpub_prune_map(struct syncpub *sp, const char *map_name)
+{
+	struct syncpub_container *c;
+	struct form *q = NULL;
+	char *url = NULL;
+
+	if (sp == NULL || !syncpub_name_ok(map_name))
+		return;
+	c = syncpub_container_get(sp, SYNCPUB_MAP, map_name);
+	switch (c->prune_state) {
+	case SYNCPUB_PRUNE_IDLE:
+		break;
+	case SYNCPUB_PRUNE_QUEUED:
+	case SYNCPUB_PRUNE_LISTING:
+	case SYNCPUB_PRUNE_BACKOFF:
+		return; /* a pass is running; it sees every set made so far */
+	}
+	url = twilio_url_sync_map_items(sp->tw, sp->service_sid, map_name);
+	if (url == NULL) {
+		log_err("sync map %s: cannot build the items URL", map_name);
+		return;
+	}
+	q = form_new();
+	form_add(q, "PageSize", SYNCPUB_PRUNE_PAGE_SIZE);
+	c->prune_url = twilio_url_with_query(url, q);
+	form_free(q);
+	free(url);
+	c->pruned = 0;
+	c->prune_failures = 0;
+	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
+	syncpub_container_kick(c);
+}
+
+size_t
+syncpub_pending(const struct syncpub *sp)
+{
+	return sp != NULL ? sp->npending : 0;
+}
+
+void
+syncpub_get_stats(const struct syncpub *sp, struct syncpub_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (sp != NULL)
+		*out = sp->stats;
+}

@@ -1,0 +1,159 @@
+"""trhub-task-delete-all: filters, the typed confirmation (on a pty), parallel
+deletes with retries, and the summary."""
+
+import cli_harness as ch
+
+PROMPT = 'Type the workspace name to confirm: '
+
+
+def _sids(ws, **kw):
+    return {t.sid for t in ws.ws.tasks.list(page_size=1000, **kw)}
+
+
+def _cancel(ws, sid):
+    ws.ws.tasks(sid).update(assignment_status='canceled', reason='hangup')
+
+
+def _name(ws):
+    return ws.ws.fetch().friendly_name
+
+
+def test_refuses_without_a_filter_or_all(cli, ws):
+    ws.add_task()
+    r = cli('trhub-task-delete-all', '--yes')
+    assert r.rc == 2, r
+    assert '--all' in r.stderr
+    assert len(_sids(ws)) == 1
+
+
+def test_refuses_without_a_terminal_unless_yes(cli, ws):
+    t = ws.add_task()
+    r = cli('trhub-task-delete-all', '--status', 'pending')
+    assert r.rc == 2, r
+    assert 'no terminal' in r.stderr and '--yes' in r.stderr
+    assert _sids(ws) == {t.sid}
+
+
+def test_mistyped_workspace_name_deletes_nothing(sim, ws, env):
+    keep = {ws.add_task().sid for _ in range(3)}
+    name = _name(ws)
+    p = ch.PtyRun('trhub-task-delete-all', '--status', 'pending', env=env)
+    p.expect(PROMPT)
+    assert 'About to delete 3 pending task(s)' in p.text
+    assert '"%s"' % name in p.text and sim.workspace_sid in p.text
+    p.send(name[:-1] + name[-1].swapcase() if name[-1].isalpha() else name + 'x')
+    assert p.wait() == 2, p.text
+    assert 'nothing was deleted' in p.text
+    assert _sids(ws) == keep
+
+
+def test_empty_answer_deletes_nothing(sim, ws, env):
+    keep = {ws.add_task().sid}
+    rc, out = ch.run_pty('trhub-task-delete-all', '--all', env=env, prompt=PROMPT, answer='')
+    assert rc == 2, out
+    assert _sids(ws) == keep
+
+
+def test_typed_name_deletes_exactly_the_filtered_set(sim, ws, env):
+    pending = {ws.add_task().sid for _ in range(4)}
+    canceled = set()
+    for _ in range(5):
+        t = ws.add_task()
+        _cancel(ws, t.sid)
+        canceled.add(t.sid)
+    rc, out = ch.run_pty('trhub-task-delete-all', '--status', 'canceled', env=env,
+                         prompt=PROMPT, answer=_name(ws))
+    assert rc == 0, out
+    assert '5 matched: 5 deleted, 0 already gone, 0 failed' in out
+    assert 'deleting [' in out, 'a progress bar on a terminal'
+    assert _sids(ws) == pending
+
+
+def test_older_than_and_queue_filters(cli, ws, sim):
+    old = {ws.add_task().sid for _ in range(3)}
+    sim.advance(30 * 60_000)
+    young = {ws.add_task().sid for _ in range(2)}
+    queue = ws.task(next(iter(old))).task_queue_friendly_name
+    r = cli('trhub-task-delete-all', '--older-than', '15m', '--queue', queue, '--yes', '--json')
+    assert r.rc == 0, r
+    doc = r.json()
+    assert (doc['matched'], doc['deleted'], doc['already_gone'], doc['failed']) == (3, 3, 0, 0)
+    assert doc['workspace_name'] == _name(ws)
+    assert _sids(ws) == young
+    r = cli('trhub-task-delete-all', '--queue', 'no-such-queue', '--yes')
+    assert r.rc == 0 and r.stdout.startswith('0 matched'), r
+    assert _sids(ws) == young
+
+
+def test_dry_run_lists_and_deletes_nothing(cli, ws):
+    sids = {ws.add_task().sid for _ in range(3)}
+    r = cli('trhub-task-delete-all', '--all', '--dry-run', '--json')
+    assert r.rc == 0, r
+    doc = r.json()
+    assert doc['dry_run'] is True and doc['matched'] == 3 and set(doc['tasks']) == sids
+    r = cli('trhub-task-delete-all', '--all', '--dry-run')
+    assert r.rc == 0 and 'dry run: 3 tasks would be deleted' in r.stdout, r
+    assert _sids(ws) == sids
+
+
+def test_all_with_yes_deletes_every_page(cli, ws, sim):
+    sim.bulk_tasks(2345, attributes={'type': 'support'})
+    r = cli('trhub-task-delete-all', '--all', '--yes', '--jobs', '16')
+    assert r.rc == 0, r
+    assert r.stdout.strip() == '2345 matched: 2345 deleted, 0 already gone, 0 failed'
+    assert _sids(ws) == set()
+
+
+def test_429_and_503_mid_run_are_retried(cli, ws, sim):
+    sim.bulk_tasks(400, attributes={'type': 'support'})
+    sim.add_fault(method='DELETE', path='/v1/Workspaces/*/Tasks/*', status=429, retry_after=0,
+                  percent=30, count=60)
+    sim.add_fault(method='DELETE', path='/v1/Workspaces/*/Tasks/*', status=503, percent=20,
+                  count=20)
+    r = cli('trhub-task-delete-all', '--all', '--yes', '--json', '-v')
+    assert r.rc == 0, r
+    doc = r.json()
+    assert (doc['deleted'], doc['failed']) == (400, 0)
+    assert 'retrying' in r.stderr
+    assert _sids(ws) == set()
+
+
+def test_persistent_faults_exit_1_with_a_summary(cli, ws, sim):
+    sids = sorted(ws.add_task().sid for _ in range(6))
+    stuck = sids[:2]
+    for sid in stuck:
+        sim.add_fault(method='DELETE', path='/v1/Workspaces/*/Tasks/' + sid, status=503)
+    r = cli('trhub-task-delete-all', '--all', '--yes')
+    assert r.rc == 1, r
+    assert r.stdout.strip() == '6 matched: 4 deleted, 0 already gone, 2 failed'
+    for sid in stuck:
+        assert 'delete %s: Twilio server error (HTTP 503) after 5 tries' % sid in r.stderr
+    assert _sids(ws) == set(stuck)
+    sim.clear_faults()
+    doc = cli('trhub-task-delete-all', '--all', '--yes', '--json').json()
+    assert doc['deleted'] == 2 and doc['failures'] == []
+
+
+def test_failures_listed_in_json(cli, ws, sim):
+    sids = sorted(ws.add_task().sid for _ in range(3))
+    sim.add_fault(method='DELETE', path='/v1/Workspaces/*/Tasks/' + sids[0], status=403,
+                  code=20403, message='Forbidden here')
+    doc = cli('trhub-task-delete-all', '--all', '--yes', '--json').json()
+    assert doc['failed'] == 1 and doc['deleted'] == 2
+    assert doc['failures'][0]['sid'] == sids[0]
+    assert '403' in doc['failures'][0]['error']
+
+
+def test_already_gone_is_counted_not_failed(cli, ws, sim):
+    sids = sorted(ws.add_task().sid for _ in range(3))
+    sim.add_fault(method='DELETE', path='/v1/Workspaces/*/Tasks/' + sids[0], status=404,
+                  code=20404, message='The requested resource was not found')
+    r = cli('trhub-task-delete-all', '--all', '--yes')
+    assert r.rc == 0, r
+    assert r.stdout.strip() == '3 matched: 2 deleted, 1 already gone, 0 failed'
+
+
+def test_bad_jobs_value(cli):
+    for bad in ('0', '65', 'many'):
+        r = cli('trhub-task-delete-all', '--all', '--jobs', bad)
+        assert r.rc == 2, r
