@@ -333,3 +333,30 @@ def test_signature_over_non_ascii_and_reserved_characters(sim_cb):
     assert e.valid, 'RequestValidator rejects a callback with non-ASCII attributes'
     assert json.loads(e['TaskAttributes']) == attrs
     assert json.loads(w.task(t.sid).attributes) == attrs
+
+
+class _Fake:
+    def __init__(self, seq, **form):
+        self.seq = seq
+        self.form = form
+
+    def get(self, k, d=None):
+        return self.form.get(k, d)
+
+
+def _fakes(*specs):
+    return [_Fake(i, EventType=et, TaskSid='WT1', ReservationSid=wr, TimestampMs=str(ms))
+            for i, (et, wr, ms) in enumerate(specs)]
+
+
+def test_causal_checker_itself_detects_violations():
+    """The judge of causal order must be able to say no (no emulator needed)."""
+    good = _fakes(('task.created', '', 1), ('reservation.created', 'WR1', 2),
+                  ('reservation.accepted', 'WR1', 3), ('task.wrapup', '', 4),
+                  ('task.completed', '', 5))
+    assert causal_violations(good) == []
+    swapped = [good[0], good[2], good[1], good[3], good[4]]
+    assert causal_violations(swapped)
+    assert causal_violations([good[1], good[0]])  # reservation before the task exists
+    assert causal_violations(good + _fakes(('task.canceled', '', 6)))  # after completion
+    assert causal_violations(_fakes(('task.created', '', 5), ('reservation.created', 'WR1', 4)))
