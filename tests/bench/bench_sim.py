@@ -59,7 +59,7 @@ def route_status(counters, route):
 
 
 def run_wrk(args, url, auth, threads, conns, duration, script=None):
-    cmd = ['wrk', '-t%d' % threads, '-c%d' % conns, '-d%ds' % duration, '--latency',
+    cmd = (['taskset', '-c', '1'] if args.pin else []) + ['wrk', '-t%d' % threads, '-c%d' % conns, '-d%ds' % duration, '--latency',
            '-H', 'Authorization: ' + auth]
     if script:
         cmd += ['-s', script]
@@ -79,6 +79,10 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--connections', type=int, default=50)
     ap.add_argument('--workers', type=int, default=1000)
+    ap.add_argument('--repeat', type=int, default=3,
+                    help='runs per endpoint (emulator reset in between); the median is reported')
+    ap.add_argument('--pin', action='store_true',
+                    help='emulator on CPU 0, wrk (1 thread) on CPU 1: no CPU sharing')
     ap.add_argument('--markdown', action='store_true')
     ap.add_argument('--verbose', action='store_true')
     args = ap.parse_args()
@@ -89,61 +93,89 @@ def main():
         print('bench_sim: no trhub-sim binary (set TRHUB_SIM or --sim); skipping')
         return 77
 
-    sim = th.Sim(['--workers', str(args.workers), '--seed', '1'], binary=args.sim)
+    if args.pin:
+        if shutil.which('taskset') is None:
+            print('bench_sim: --pin needs taskset (util-linux)')
+            return 77
+        args.threads = 1
+        sim = th.Sim(['-c', '0', args.sim, '--workers', str(args.workers), '--seed', '1'],
+                     binary=shutil.which('taskset'), name='trhub-sim')
+    else:
+        sim = th.Sim(['--workers', str(args.workers), '--seed', '1'], binary=args.sim)
     sim.start()
     rows = []
+    tasks_after = None
     try:
         auth = 'Basic ' + base64.b64encode(
             ('%s:%s' % (sim.account_sid, sim.auth_token)).encode()).decode()
         ws = sim.ws_path
         st, _, body = sim.http_json('GET', ws + '/Workers?PageSize=50')
         assert st == 200 and len(body['workers']) == 50, (st, body)
-
-        sim.clear_counters()
-        res, cmd = run_wrk(args, sim.base_url + ws + '/Workers?PageSize=50', auth,
-                           args.threads, args.connections, args.duration)
-        by = route_status(sim.counters(), 'GET /v1/Workspaces/{WS}/Workers')
-        rows.append(('GET Workers?PageSize=50', res, by, cmd))
-
+        st, _, body = sim.http('GET', ws + '/Workers?PageSize=50')
+        workers_bytes = len(body)
         with tempfile.NamedTemporaryFile('w', suffix='.lua', delete=False) as f:
             f.write(POST_LUA.replace('{auth}', auth))
             lua = f.name
+        plan = [
+            ('GET Workers?PageSize=50', ws + '/Workers?PageSize=50', None,
+             'GET /v1/Workspaces/{WS}/Workers'),
+            ('POST Tasks (create)', ws + '/Tasks', lua, 'POST /v1/Workspaces/{WS}/Tasks'),
+            ('GET Workspace (reference)', ws, None, 'GET /v1/Workspaces/{WS}'),
+        ]
         try:
-            sim.clear_counters()
-            res, cmd = run_wrk(args, sim.base_url + ws + '/Tasks', auth, args.threads,
-                               args.connections, args.duration, script=lua)
-            by = route_status(sim.counters(), 'POST /v1/Workspaces/{WS}/Tasks')
-            rows.append(('POST Tasks (create)', res, by, cmd.replace(lua, 'post_task.lua')))
+            for name, path, script, route in plan:
+                runs = []
+                for _ in range(args.repeat):
+                    sim.reset()
+                    sim.clear_counters()
+                    res, cmd = run_wrk(args, sim.base_url + path, auth, args.threads,
+                                       args.connections, args.duration, script=script)
+                    res['by'] = route_status(sim.counters(), route)
+                    if script:
+                        st, _, rt = sim.http_json('GET', ws + '/RealTimeStatistics')
+                        tasks_after = rt.get('total_tasks') if st == 200 else None
+                    runs.append(res)
+                runs.sort(key=lambda r: r['rps'])
+                med = dict(runs[len(runs) // 2])
+                med['min'] = runs[0]['rps']
+                med['max'] = runs[-1]['rps']
+                med['non2xx'] = sum(r['non2xx'] for r in runs)
+                by = {}
+                for r in runs:
+                    for k, v in r['by'].items():
+                        by[k] = by.get(k, 0) + v
+                rows.append((name, med, by, cmd.replace(lua, 'post_task.lua')))
         finally:
             os.unlink(lua)
-        st, _, rt = sim.http_json('GET', ws + '/RealTimeStatistics')
-        tasks_after = rt.get('total_tasks') if st == 200 else None
     finally:
         problems = sim.stop(check=False)
     if problems:
         print('bench_sim: emulator teardown problems: %s' % '; '.join(problems), file=sys.stderr)
 
-    print('trhub-sim: %d workers seeded, wrk -t%d -c%d -d%ds' % (
-        args.workers, args.threads, args.connections, args.duration))
-    hdr = '%-26s %12s %10s %8s %8s %8s %8s  %s' % ('endpoint', 'req/s', 'requests', 'non-2xx',
-                                                  'p50 ms', 'p90 ms', 'p99 ms', 'emulator status')
+    print('trhub-sim: %d workers seeded, wrk -t%d -c%d -d%ds, median of %d runs%s' % (
+        args.workers, args.threads, args.connections, args.duration, args.repeat,
+        ', pinned (emulator CPU 0, wrk CPU 1)' if args.pin else ''))
+    print('Workers?PageSize=50 response: %d bytes' % workers_bytes)
+    hdr = '%-26s %9s %15s %10s %8s %8s %8s %8s  %s' % (
+        'endpoint', 'req/s', 'min-max', 'requests', 'non-2xx', 'p50 ms', 'p90 ms', 'p99 ms',
+        'emulator status (all runs)')
     print(hdr)
     print('-' * len(hdr))
     ok = True
     for name, res, by, _ in rows:
         bad = sum(v for k, v in by.items() if not k.startswith('2'))
         ok = ok and res['non2xx'] == 0 and bad == 0
-        print('%-26s %12.0f %10d %8d %8.2f %8.2f %8.2f  %s' % (
-            name, res['rps'], res['requests'], res['non2xx'], res.get('p50', 0),
-            res.get('p90', 0), res.get('p99', 0), by))
+        print('%-26s %9.0f %15s %10d %8d %8.2f %8.2f %8.2f  %s' % (
+            name, res['rps'], '%.0f-%.0f' % (res['min'], res['max']), res['requests'],
+            res['non2xx'], res.get('p50', 0), res.get('p90', 0), res.get('p99', 0), by))
     print('tasks in the workspace after the create run: %s' % tasks_after)
     if args.markdown:
         print()
-        print('| endpoint | req/s | requests | non-2xx | p50 ms | p99 ms |')
+        print('| endpoint | req/s (median) | min-max | non-2xx | p50 ms | p99 ms |')
         print('|---|---:|---:|---:|---:|---:|')
         for name, res, by, _ in rows:
-            print('| %s | %.0f | %d | %d | %.2f | %.2f |' % (
-                name, res['rps'], res['requests'], res['non2xx'], res.get('p50', 0),
+            print('| %s | %.0f | %.0f-%.0f | %d | %.2f | %.2f |' % (
+                name, res['rps'], res['min'], res['max'], res['non2xx'], res.get('p50', 0),
                 res.get('p99', 0)))
         for name, _, _, cmd in rows:
             print('    %s' % cmd.replace(auth, 'Basic <base64 of AC:token>'))

@@ -195,19 +195,16 @@ def test_callback_counters(start_sim, receiver):
     sim = start_sim(receiver=receiver)
     Workspace(sim, sim.client()).add_task()
     receiver.wait_count(1, event_type='task.created')
-    cb = th.wait_until(lambda: sim.counters()['callbacks'], what='callback counters')
-    assert isinstance(cb, dict) and cb, cb
-    leaves = []
+    n = len(receiver.events())
 
-    def walk(v):
-        if isinstance(v, dict):
-            for x in v.values():
-                walk(x)
-        elif isinstance(v, int):
-            leaves.append(v)
-    walk(cb)
-    assert len(receiver.events()) in leaves, 'no counter equals the %d delivered: %r' % (
-        len(receiver.events()), cb)
+    def settled():
+        cb = sim.counters()['callbacks']
+        return cb if cb.get('delivered') == len(receiver.events()) and \
+            not cb.get('in_flight') and not cb.get('pending') else None
+    cb = th.wait_until(settled, what='callback counters to settle')
+    assert cb['delivered'] == len(receiver.events()) >= n
+    assert cb['failed'] == 0 and cb['dropped'] == 0
+    assert cb['queued'] == cb['delivered'], 'filtered events are never queued'
 
 
 def test_reset_restores_startup_state(start_sim):
