@@ -98,6 +98,12 @@ sim_tr_state_init(struct sim_tr *tr)
 	TAILQ_INIT(&tr->idle);
 	memset(tr->ntasks_by_status, 0, sizeof(tr->ntasks_by_status));
 	tr->nconferences_completed = 0;
+	tr->json_epoch = 0;
+	tr->json_scratch = NULL;
+	tr->json_list = NULL;
+	buf_init(&tr->json_compose);
+	tr->iso_memo_s = -1;
+	tr->url_prefix = NULL;
 }
 
 static void
@@ -164,6 +170,12 @@ sim_tr_state_clear(struct sim_tr *tr)
 	hmap_free(tr->conferences);
 	tr->activities = tr->workers = tr->worker_names = tr->queues = NULL;
 	tr->workflows = tr->tasks = tr->reservations = tr->conferences = NULL;
+	json_gen_free(tr->json_scratch);
+	tr->json_scratch = NULL;
+	json_gen_free(tr->json_list);
+	tr->json_list = NULL;
+	buf_clear(&tr->json_compose);
+	free_and_null(tr->url_prefix);
 }
 
 int64_t
@@ -401,6 +413,44 @@ sim_tr_conference_get(struct sim_tr *tr, const char *sid)
 }
 
 void
+sim_tr_json_cache_clear(struct sim_tr_json_cache *c)
+{
+	free_and_null(c->text);
+	c->len = 0;
+	c->split = 0;
+}
+
+void
+sim_tr_json_invalidate_all(struct sim_tr *tr)
+{
+	tr->json_epoch++;
+}
+
+void
+sim_tr_worker_touch(struct sim_tr_worker *w, int64_t now_ms)
+{
+	w->version++;
+	w->updated_ms = now_ms;
+	sim_tr_json_cache_clear(&w->json);
+}
+
+void
+sim_tr_task_touch(struct sim_tr_task *t, int64_t now_ms)
+{
+	t->version++;
+	t->updated_ms = now_ms;
+	sim_tr_json_cache_clear(&t->json);
+}
+
+void
+sim_tr_task_set_reason(struct sim_tr_task *t, const char *reason)
+{
+	free(t->reason);
+	t->reason = reason != NULL ? xstrdup(reason) : NULL;
+	sim_tr_json_cache_clear(&t->json);
+}
+
+void
 sim_tr_worker_rename(struct sim_tr *tr, struct sim_tr_worker *w, const char *name)
 {
 	char *l = sim_tr_lower(w->friendly_name);
@@ -412,6 +462,7 @@ sim_tr_worker_rename(struct sim_tr *tr, struct sim_tr_worker *w, const char *nam
 	l = sim_tr_lower(name);
 	hmap_put(tr->worker_names, l, w);
 	free(l);
+	sim_tr_json_cache_clear(&w->json);
 }
 
 void
@@ -428,6 +479,7 @@ sim_tr_worker_set_attributes(struct sim_tr_worker *w, const char *attributes)
 	free(w->attributes);
 	w->attributes = xstrdup(attributes);
 	w->attr_doc = doc;
+	sim_tr_json_cache_clear(&w->json);
 }
 
 void
@@ -444,6 +496,7 @@ sim_tr_task_set_attributes(struct sim_tr_task *t, const char *attributes)
 	free(t->attributes);
 	t->attributes = xstrdup(attributes);
 	t->attr_doc = doc;
+	sim_tr_json_cache_clear(&t->json);
 }
 
 void
@@ -472,6 +525,7 @@ sim_tr_task_set_status(struct sim_tr *tr, struct sim_tr_task *t, enum sim_tr_tas
 	tr->ntasks_by_status[t->status]--;
 	t->status = s;
 	tr->ntasks_by_status[s]++;
+	sim_tr_json_cache_clear(&t->json);
 }
 
 static void
@@ -514,6 +568,7 @@ sim_tr_task_remove(struct sim_tr *tr, struct sim_tr_task *t)
 	free(t->reason);
 	free(t->filter_name);
 	free(t->rejected_by);
+	sim_tr_json_cache_clear(&t->json);
 	free(t);
 }
 
@@ -537,6 +592,7 @@ sim_tr_worker_remove(struct sim_tr *tr, struct sim_tr_worker *w)
 	free(w->attributes);
 	free(w->friendly_name);
 	free(w->hist);
+	sim_tr_json_cache_clear(&w->json);
 	free(w);
 }
 
