@@ -643,42 +643,89 @@ sim_tr_rest_expr_param(struct sim_request *r, const char *name, struct sim_tr_ex
 	return -EINVAL;
 }
 
+/* The Workers list filters (twilio-api.md 3.3); NULL members do not filter. */
+struct sim_tr_rest_worker_filter {
+	const char *activity_sid;
+	const char *activity_name;
+	const char *available;
+	const char *friendly_name;
+	struct sim_tr_queue *queue;
+	struct sim_tr_expr *expr;
+};
+
+static bool
+sim_tr_rest_worker_matches(const struct sim_tr_rest_worker_filter *f, struct sim_tr_worker *w)
+{
+	if (f->activity_sid != NULL && strcmp(f->activity_sid, w->activity->sid) != 0)
+		return false;
+	if (f->activity_name != NULL && strcmp(f->activity_name, w->activity->friendly_name) != 0)
+		return false;
+	if (f->available != NULL && sim_tr_rest_truthy(f->available) != w->activity->available)
+		return false;
+	if (f->friendly_name != NULL && strcmp(f->friendly_name, w->friendly_name) != 0)
+		return false;
+	if (f->queue != NULL && !sim_tr_queue_accepts(f->queue, w))
+		return false;
+	if (f->expr != NULL &&
+	    !sim_tr_expr_eval(f->expr, json_doc_root(w->attr_doc), sim_tr_worker_field, w))
+		return false;
+	return true;
+}
+
+/*
+ * Where to start offering workers to the pager. Without a PageToken, at the
+ * first one (Page=N skips by count). With one, at the cursor found by binary
+ * search, backed up over the page_size + 1 matching workers before it: the
+ * pager needs exactly those to link the previous page, so the page costs the
+ * same at worker 20 and at worker 20,000.
+ */
+static struct sim_tr_worker *
+sim_tr_rest_workers_start(struct sim_tr *tr, const struct sim_pager *p,
+			  const struct sim_tr_rest_worker_filter *f)
+{
+	struct sim_tr_worker *start = NULL;
+	struct sim_tr_worker *w = NULL;
+	int need = p->page_size + 1;
+
+	if (!p->have_after)
+		return TAILQ_FIRST(&tr->worker_list);
+	start = sim_tr_seq_index_after(&tr->worker_index, p->after);
+	w = start != NULL ? TAILQ_PREV(start, sim_tr_worker_list, entry)
+			  : TAILQ_LAST(&tr->worker_list, sim_tr_worker_list);
+	while (w != NULL && need > 0) {
+		if (sim_tr_rest_worker_matches(f, w))
+			need--;
+		start = w;
+		w = TAILQ_PREV(w, sim_tr_worker_list, entry);
+	}
+	return start;
+}
+
 static void
 sim_tr_rest_workers_list(struct sim_request *r)
 {
 	struct sim_tr *tr = sim_tr_rest_tr(r);
-	const char *asid = sim_tr_rest_query(r, "ActivitySid");
-	const char *aname = sim_tr_rest_query(r, "ActivityName");
-	const char *avail = sim_tr_rest_query(r, "Available");
-	const char *name = sim_tr_rest_query(r, "FriendlyName");
-	struct sim_tr_queue *q = NULL;
-	struct sim_tr_expr *expr = NULL;
+	struct sim_tr_rest_worker_filter f = {
+		.activity_sid = sim_tr_rest_query(r, "ActivitySid"),
+		.activity_name = sim_tr_rest_query(r, "ActivityName"),
+		.available = sim_tr_rest_query(r, "Available"),
+		.friendly_name = sim_tr_rest_query(r, "FriendlyName"),
+	};
 	struct sim_tr_worker *w = NULL;
 	struct json_gen *g = NULL;
 	struct sim_pager p;
 
-	if (!sim_tr_rest_ws_ok(r) || sim_tr_rest_queue_filter(r, &q) < 0 ||
-	    sim_tr_rest_expr_param(r, "TargetWorkersExpression", &expr) < 0)
+	if (!sim_tr_rest_ws_ok(r) || sim_tr_rest_queue_filter(r, &f.queue) < 0 ||
+	    sim_tr_rest_expr_param(r, "TargetWorkersExpression", &f.expr) < 0)
 		return;
 	if (sim_pager_init(&p, r, 1000) < 0) {
-		sim_tr_expr_free(expr);
+		sim_tr_expr_free(f.expr);
 		return;
 	}
 	g = sim_tr_rest_list_gen(tr);
 	sim_pager_v1_open(&p, g, "workers");
-	TAILQ_FOREACH(w, &tr->worker_list, entry) {
-		if (asid != NULL && strcmp(asid, w->activity->sid) != 0)
-			continue;
-		if (aname != NULL && strcmp(aname, w->activity->friendly_name) != 0)
-			continue;
-		if (avail != NULL && sim_tr_rest_truthy(avail) != w->activity->available)
-			continue;
-		if (name != NULL && strcmp(name, w->friendly_name) != 0)
-			continue;
-		if (q != NULL && !sim_tr_queue_accepts(q, w))
-			continue;
-		if (expr != NULL &&
-		    !sim_tr_expr_eval(expr, json_doc_root(w->attr_doc), sim_tr_worker_field, w))
+	for (w = sim_tr_rest_workers_start(tr, &p, &f); w != NULL; w = TAILQ_NEXT(w, entry)) {
+		if (!sim_tr_rest_worker_matches(&f, w))
 			continue;
 		if (sim_pager_take(&p, w->seq))
 			sim_tr_rest_worker_emit(tr, w, g);
@@ -688,7 +735,7 @@ sim_tr_rest_workers_list(struct sim_request *r)
 	sim_pager_v1_close(&p, g, "workers");
 	sim_tr_rest_reply_list(r, g);
 	sim_tr_rest_list_gen_done(tr);
-	sim_tr_expr_free(expr);
+	sim_tr_expr_free(f.expr);
 }
 
 static void
@@ -1588,6 +1635,29 @@ sim_tr_rest_task_matches(const struct sim_tr_rest_task_filter *f, const struct s
 	return true;
 }
 
+/* As sim_tr_rest_workers_start, for the Tasks list in creation order. */
+static struct sim_tr_task *
+sim_tr_rest_tasks_start(struct sim_tr *tr, const struct sim_pager *p,
+			const struct sim_tr_rest_task_filter *f)
+{
+	struct sim_tr_task *start = NULL;
+	struct sim_tr_task *t = NULL;
+	int need = p->page_size + 1;
+
+	if (!p->have_after)
+		return TAILQ_FIRST(&tr->task_list);
+	start = sim_tr_seq_index_after(&tr->task_index, p->after);
+	t = start != NULL ? TAILQ_PREV(start, sim_tr_task_list, entry)
+			  : TAILQ_LAST(&tr->task_list, sim_tr_task_list);
+	while (t != NULL && need > 0) {
+		if (sim_tr_rest_task_matches(f, t))
+			need--;
+		start = t;
+		t = TAILQ_PREV(t, sim_tr_task_list, entry);
+	}
+	return start;
+}
+
 static void
 sim_tr_rest_tasks_list(struct sim_request *r)
 {
@@ -1612,7 +1682,8 @@ sim_tr_rest_tasks_list(struct sim_request *r)
 	g = sim_tr_rest_list_gen(tr);
 	sim_pager_v1_open(&p, g, "tasks");
 	if (!o.sorted) {
-		TAILQ_FOREACH(it, &tr->task_list, entry) {
+		for (it = sim_tr_rest_tasks_start(tr, &p, &f); it != NULL;
+		     it = TAILQ_NEXT(it, entry)) {
 			if (!sim_tr_rest_task_matches(&f, it))
 				continue;
 			if (sim_pager_take(&p, it->seq))

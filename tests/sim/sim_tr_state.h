@@ -80,6 +80,24 @@ struct sim_tr_period {
 struct sim_tr_reservation;
 
 /*
+ * Objects by seq, ascending, so a list page can start at its PageToken
+ * cursor with a binary search instead of walking every object before it.
+ * Objects are appended in creation order (seq only grows); a removed one
+ * leaves a hole (obj NULL) until holes outnumber the live slots.
+ */
+struct sim_tr_seq_slot {
+	uint64_t seq;
+	void *obj; /* borrowed; NULL: removed */
+};
+
+struct sim_tr_seq_index {
+	struct sim_tr_seq_slot *slots;
+	size_t n;
+	size_t cap;
+	size_t holes;
+};
+
+/*
  * The REST representation of one object, serialized once and reused by every
  * fetch and list page until the object changes (sim_tr_rest builds it).
  * Owned by the object. Cleared (text freed) by every mutator below and by
@@ -278,6 +296,8 @@ struct sim_tr {
 	struct sim_tr_workflow_list workflow_list;
 	struct sim_tr_task_list task_list;
 	struct sim_tr_conference_list conference_list;
+	struct sim_tr_seq_index worker_index; /* worker_list by seq */
+	struct sim_tr_seq_index task_index;   /* task_list by seq */
 	size_t ntasks_by_status[SIM_TR_TASK_NSTATUS];
 	size_t nconferences_completed;
 	struct sim_tr_worker_list idle; /* via idle_entry */
@@ -360,6 +380,9 @@ void sim_tr_worker_rename(struct sim_tr *tr, struct sim_tr_worker *w, const char
 /* Replaces the attributes (text must be a valid JSON object). */
 void sim_tr_worker_set_attributes(struct sim_tr_worker *w, const char *attributes);
 void sim_tr_task_set_attributes(struct sim_tr_task *t, const char *attributes);
+/* The first object whose seq is greater than seq, or NULL. */
+void *sim_tr_seq_index_after(const struct sim_tr_seq_index *x, uint64_t seq);
+
 /* Frees the cached text (c may hold none). */
 void sim_tr_json_cache_clear(struct sim_tr_json_cache *c);
 /* Invalidates every object's cache (a shared input such as a queue name changed). */
