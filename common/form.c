@@ -358,7 +358,6 @@ fail:
 	return r;
 }
 
-/* Appends s with everything but ALPHA DIGIT - . _ ~ as %XX; space as space_as. */
 /* RFC 3986 unreserved: ALPHA DIGIT - . _ ~ (never NUL). */
 static bool
 form_is_unreserved(unsigned char c)
@@ -367,6 +366,7 @@ form_is_unreserved(unsigned char c)
 	       c == '-' || c == '.' || c == '_' || c == '~';
 }
 
+/* Appends s with everything but ALPHA DIGIT - . _ ~ as %XX; space as space_as. */
 static void
 form_encode_with(struct buf *out, const char *s, const char *space_as)
 {
