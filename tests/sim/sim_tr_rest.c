@@ -796,6 +796,101 @@ sim_tr_rest_worker_fetch(struct sim_request *r)
 		sim_tr_rest_reply_worker(r, 200, w);
 }
 
+/*
+ * WorkerChannels: every worker has one channel, the workspace's "default"
+ * task channel with capacity 1 (the engine gives a worker one task at a
+ * time). Its SID is WC + the worker's 32 hex digits, so it is stable and
+ * unique without extra state. Figures come from the worker's live state.
+ */
+static void
+sim_tr_rest_worker_channel_sid(const struct sim_tr_worker *w, char out[SID_LEN + 1])
+{
+	out[0] = 'W';
+	out[1] = 'C';
+	memcpy(out + 2, w->sid + 2, SID_LEN - 2);
+	out[SID_LEN] = '\0';
+}
+
+static void
+sim_tr_rest_worker_channel_fields(struct sim_tr *tr, const struct sim_tr_worker *w,
+				  struct json_gen *g)
+{
+	char wc[SID_LEN + 1];
+	int assigned = w->active != NULL && w->active->status != SIM_TR_RES_PENDING ? 1 : 0;
+	bool available = w->activity != NULL && w->activity->available;
+
+	sim_tr_rest_worker_channel_sid(w, wc);
+	json_gen_object_open(g);
+	json_gen_kv_string(g, "account_sid", tr->sim->opt.account_sid);
+	json_gen_kv_int(g, "assigned_tasks", assigned);
+	json_gen_kv_bool(g, "available", true);
+	json_gen_kv_int(g, "available_capacity_percentage", available ? (1 - assigned) * 100 : 0);
+	json_gen_kv_int(g, "configured_capacity", 1);
+	sim_tr_rest_kv_iso(g, tr, "date_created", w->created_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_updated", w->updated_ms);
+	json_gen_kv_string(g, "sid", wc);
+	json_gen_kv_string(g, "task_channel_sid", tr->ws.channel_sid);
+	json_gen_kv_string(g, "task_channel_unique_name", "default");
+	json_gen_kv_string(g, "worker_sid", w->sid);
+	json_gen_kv_string(g, "workspace_sid", tr->ws.sid);
+	sim_tr_rest_kv_url(g, tr, "url", "/Workers/%s/Channels/%s", w->sid, wc);
+	json_gen_key(g, "links");
+	json_gen_object_open(g);
+	sim_tr_rest_kv_url(g, tr, "task_channel", "/TaskChannels/%s", tr->ws.channel_sid);
+	sim_tr_rest_kv_url(g, tr, "worker", "/Workers/%s", w->sid);
+	sim_tr_rest_kv_url(g, tr, "workspace", "%s", "");
+	json_gen_object_close(g);
+	json_gen_object_close(g);
+}
+
+static void
+sim_tr_rest_worker_channels_list(struct sim_request *r)
+{
+	struct sim_tr *tr = sim_tr_rest_tr(r);
+	struct sim_tr_worker *w = NULL;
+	struct json_gen *g = NULL;
+	struct sim_pager p;
+
+	if (!sim_tr_rest_ws_ok(r))
+		return;
+	w = sim_tr_rest_worker_of(r, 1);
+	if (w == NULL || sim_pager_init(&p, r, 1000) < 0)
+		return;
+	g = json_gen_new();
+	sim_pager_v1_open(&p, g, "channels");
+	if (sim_pager_take(&p, 1))
+		sim_tr_rest_worker_channel_fields(tr, w, g);
+	sim_pager_v1_close(&p, g, "channels");
+	sim_tr_rest_reply_list(r, g);
+	json_gen_free(g);
+}
+
+static void
+sim_tr_rest_worker_channel_fetch(struct sim_request *r)
+{
+	struct sim_tr *tr = sim_tr_rest_tr(r);
+	struct sim_tr_worker *w = NULL;
+	struct json_gen *g = NULL;
+	char wc[SID_LEN + 1];
+
+	if (!sim_tr_rest_ws_ok(r))
+		return;
+	w = sim_tr_rest_worker_of(r, 1);
+	if (w == NULL)
+		return;
+	/* by WC sid or by the task channel's unique name or sid, as Twilio allows */
+	sim_tr_rest_worker_channel_sid(w, wc);
+	if (strcmp(r->params[2], wc) != 0 && strcmp(r->params[2], "default") != 0 &&
+	    strcmp(r->params[2], tr->ws.channel_sid) != 0) {
+		sim_tr_rest_not_found(r);
+		return;
+	}
+	g = json_gen_new();
+	sim_tr_rest_worker_channel_fields(tr, w, g);
+	sim_reply_json(r, 200, g, NULL);
+	json_gen_free(g);
+}
+
 static void
 sim_tr_rest_worker_update(struct sim_request *r)
 {
@@ -2806,6 +2901,8 @@ const struct sim_route sim_tr_rest_routes[] = {
 	{ "POST", WS "/Workers/{WK}", sim_tr_rest_worker_update, false },
 	{ "DELETE", WS "/Workers/{WK}", sim_tr_rest_worker_delete, false },
 	{ "GET", WS "/Workers/{WK}/Statistics", sim_tr_rest_worker_statistics, false },
+	{ "GET", WS "/Workers/{WK}/Channels", sim_tr_rest_worker_channels_list, false },
+	{ "GET", WS "/Workers/{WK}/Channels/{WC}", sim_tr_rest_worker_channel_fetch, false },
 	{ "GET", WS "/Workers/{WK}/Reservations", sim_tr_rest_worker_reservations_list, false },
 	{ "GET", WS "/Workers/{WK}/Reservations/{WR}", sim_tr_rest_worker_reservation_fetch,
 	  false },
