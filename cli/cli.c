@@ -31,6 +31,7 @@
 #include "cli.h"
 #include "cli_rest.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "sid.h"
 #include "trhub_version.h"
@@ -579,15 +580,23 @@ cli_short_to_id(const struct cli_tool *tool, int c)
 	return c;
 }
 
+/*
+ * Names the option getopt_long refused. missing is true when it exists but
+ * lacks its argument (getopt returned ':'); the word on the command line is
+ * quoted as typed, so an abbreviation or a typo reads back as given.
+ */
 static void
-cli_unknown_option(const struct cli *cli, int optopt_c, const char *arg)
+cli_bad_option(const struct cli *cli, bool missing, int optopt_c, const char *word)
 {
-	if (optopt_c != 0 && optopt_c < 256)
-		log_err("option -%c is unknown or needs an argument; see %s --help", optopt_c,
-			cli->tool->name);
+	char shortname[3] = { '-', (char)optopt_c, '\0' };
+	const char *what = optopt_c > 0 && optopt_c < 256 ? shortname : word;
+
+	if (what == NULL)
+		what = "?";
+	if (missing)
+		log_err("option %s needs an argument; see %s --help", what, cli->tool->name);
 	else
-		log_err("option %s is unknown or needs an argument; see %s --help",
-			arg != NULL ? arg : "?", cli->tool->name);
+		log_err("unknown option %s; see %s --help", what, cli->tool->name);
 }
 
 /* Parses argv; returns -1 to go on, or an exit code. */
@@ -645,7 +654,7 @@ cli_parse(struct cli *cli, void *state, int argc, char **argv)
 			break;
 		case '?':
 		case ':':
-			cli_unknown_option(cli, optopt, argv[optind - 1]);
+			cli_bad_option(cli, c == ':', optopt, argv[optind - 1]);
 			result = CLI_EXIT_USAGE;
 			goto out;
 		default:
@@ -703,6 +712,7 @@ int
 cli_main(const struct cli_tool *tool, void *state, int argc, char **argv)
 {
 	struct cli cli;
+	bool curl_ready = false;
 	int r;
 
 	memset(&cli, 0, sizeof(cli));
@@ -725,6 +735,13 @@ cli_main(const struct cli_tool *tool, void *state, int argc, char **argv)
 	r = cli_load_config(&cli);
 	if (r != 0)
 		goto out;
+	/* once, before any handle exists (libcurl's global init is not thread-safe) */
+	if (http_global_init() < 0) {
+		log_err("cannot initialise the HTTP library");
+		r = CLI_EXIT_API;
+		goto out;
+	}
+	curl_ready = true;
 	r = cli_rest_new(&cli, &cli.rest);
 	if (r != 0)
 		goto out;
@@ -734,6 +751,8 @@ cli_main(const struct cli_tool *tool, void *state, int argc, char **argv)
 			 cli_rest_retried(cli.rest));
 out:
 	cli_rest_free(cli.rest);
+	if (curl_ready)
+		http_global_cleanup();
 	json_gen_free(cli.gen);
 	config_free(cli.config);
 	if (fflush(stdout) != 0 && r == CLI_EXIT_OK) {

@@ -398,6 +398,7 @@ struct cli_rest_batch {
 	struct cli_rest *rest;
 	struct http_batch *batch;
 	struct cli_progress *progress;
+	const volatile sig_atomic_t *stop; /* or NULL */
 	size_t done;
 };
 
@@ -459,7 +460,8 @@ cli_rest_batch_done(struct http_batch *hb, const struct http_response *resp, voi
 	long delay_ms = 0;
 
 	call->attempts++;
-	if (twilio_retry_next(&b->rest->policy, resp, call->attempts, &b->rest->rng, &delay_ms)) {
+	if ((b->stop == NULL || *b->stop == 0) &&
+	    twilio_retry_next(&b->rest->policy, resp, call->attempts, &b->rest->rng, &delay_ms)) {
 		if (call->attempts == 1)
 			b->rest->retried++;
 		cli_rest_log_retry(resp, call->url, call->attempts, delay_ms);
@@ -551,6 +553,12 @@ cli_rest_batch_list(struct cli_rest_batch *b, const char *what, const char *url,
 	l->arg = arg;
 	cli_rest_batch_add(b, HTTP_GET, first, NULL, NULL, cli_rest_batch_list_page, l);
 	free(first);
+}
+
+void
+cli_rest_batch_set_stop(struct cli_rest_batch *b, const volatile sig_atomic_t *stop)
+{
+	b->stop = stop;
 }
 
 int

@@ -9,6 +9,7 @@
  * cause and the fix, and an enum cli_exit value.
  */
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "form.h"
@@ -118,6 +119,12 @@ typedef void cli_rest_list_done_cb(int result, void *arg);
 void cli_rest_batch_list(struct cli_rest_batch *b, const char *what, const char *url,
 			 const struct form *query, const char *key, cli_rest_item_cb *item_cb,
 			 cli_rest_list_done_cb *done_cb, void *arg);
+/*
+ * Makes the batch stop retrying once *stop is non-zero (a flag a signal
+ * handler sets): a call that fails after that ends with its failure instead
+ * of waiting for another attempt. stop is borrowed and must outlive the batch.
+ */
+void cli_rest_batch_set_stop(struct cli_rest_batch *b, const volatile sig_atomic_t *stop);
 /*
  * Runs until every call has completed. progress (may be NULL) advances by
  * one per completed call. Returns 0, or -EIO when the transport failed (each

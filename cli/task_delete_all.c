@@ -14,11 +14,19 @@
  * interface); 429 and 5xx answers are retried with backoff per request, and
  * a 404 counts as "already gone" (someone else deleted it, or TaskRouter
  * removed it), not as a failure.
+ *
+ * Interrupting (SIGINT, SIGTERM) is how an operator stops a delete that was
+ * a mistake, so it must stop deleting and say what happened: deletes are fed
+ * to the batch a few at a time, and once interrupted no new one starts and
+ * none is retried; the ones in flight finish, and the summary counts the
+ * tasks never attempted (exit 1). A second interrupt ends the tool at once.
  */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -32,6 +40,8 @@
 /* Individual failures logged before the rest are only counted. */
 #define TASK_DELETE_ALL_LOG_FAILURES 10
 #define TASK_DELETE_ALL_MAX_JOBS     64
+/* Deletes queued per job: enough to keep every slot busy, few enough to stop quickly. */
+#define TASK_DELETE_ALL_QUEUE_PER_JOB 2
 
 enum task_delete_all_opt {
 	TASK_DELETE_ALL_OPT_ALL = CLI_OPT_TOOL,
@@ -64,16 +74,34 @@ struct task_delete_all_failure {
 
 struct task_delete_all_run {
 	struct cli *cli;
+	struct cli_rest_batch *batch;
+	const struct cli_task *tasks; /* borrowed; outlives the batch */
+	size_t ntasks;
+	size_t next; /* tasks[next] is the next one to queue */
 	size_t deleted;
 	size_t gone;
 	struct task_delete_all_failure *failures;
 	size_t nfailures;
+	bool interrupted;
 };
 
 struct task_delete_all_call {
 	struct task_delete_all_run *run;
 	const char *sid; /* borrowed from the task array, which outlives the batch */
 };
+
+/* Interrupts seen while deleting (set by the signal handler). */
+static volatile sig_atomic_t task_delete_all_interrupts;
+
+static void
+task_delete_all_on_signal(int signo)
+{
+	/* The second interrupt means now; exit without the summary (async-signal-safe). */
+	if (task_delete_all_interrupts++ > 0)
+		_exit(CLI_EXIT_PARTIAL);
+}
+
+static void task_delete_all_feed(struct task_delete_all_run *run);
 
 static int
 task_delete_all_option(struct cli *cli, void *state, int id, const char *arg)
@@ -144,6 +172,25 @@ task_delete_all_done(const struct cli_rest_reply *reply, void *arg)
 			log_err("delete %s: %s", f->sid, f->cause);
 	}
 	free(call);
+	task_delete_all_feed(run);
+}
+
+/* Queues the next delete, unless interrupted or none is left. */
+static void
+task_delete_all_feed(struct task_delete_all_run *run)
+{
+	struct cli_rest *rest = cli_get_rest(run->cli);
+	struct task_delete_all_call *call;
+	char *url;
+
+	if (task_delete_all_interrupts > 0 || run->next >= run->ntasks)
+		return;
+	call = xcalloc(1, sizeof(*call));
+	call->run = run;
+	call->sid = run->tasks[run->next++].sid;
+	url = twilio_url_task(cli_rest_twilio(rest), cli_workspace(run->cli), call->sid);
+	cli_rest_batch_add(run->batch, HTTP_DELETE, url, NULL, NULL, task_delete_all_done, call);
+	free(url);
 }
 
 /* Describes the filters for the confirmation ("wrapping tasks older than 2h"). */
@@ -253,8 +300,11 @@ task_delete_all_print(struct cli *cli, const char *ws_name, size_t matched,
 		if (run->nfailures > TASK_DELETE_ALL_LOG_FAILURES)
 			log_err("%zu more deletes failed",
 				run->nfailures - TASK_DELETE_ALL_LOG_FAILURES);
-		(void)printf("%zu matched: %zu deleted, %zu already gone, %zu failed\n", matched,
+		(void)printf("%zu matched: %zu deleted, %zu already gone, %zu failed", matched,
 			     run->deleted, run->gone, run->nfailures);
+		if (run->interrupted)
+			(void)printf(", %zu not attempted (interrupted)", matched - run->next);
+		(void)printf("\n");
 		return;
 	}
 	g = cli_json_gen(cli);
@@ -266,6 +316,8 @@ task_delete_all_print(struct cli *cli, const char *ws_name, size_t matched,
 	json_gen_kv_int(g, "deleted", (int64_t)run->deleted);
 	json_gen_kv_int(g, "already_gone", (int64_t)run->gone);
 	json_gen_kv_int(g, "failed", (int64_t)run->nfailures);
+	json_gen_kv_bool(g, "interrupted", run->interrupted);
+	json_gen_kv_int(g, "not_attempted", (int64_t)(matched - run->next));
 	json_gen_key(g, "failures");
 	json_gen_array_open(g);
 	for (i = 0; i < run->nfailures; i++) {
@@ -283,26 +335,37 @@ static void
 task_delete_all_delete(struct cli *cli, const struct task_delete_all_opts *o,
 		       const struct cli_task *tasks, size_t n, struct task_delete_all_run *run)
 {
-	struct cli_rest *rest = cli_get_rest(cli);
-	struct cli_rest_batch *b = cli_rest_batch_new(rest, o->jobs);
 	struct cli_progress *progress;
+	struct sigaction sa;
+	struct sigaction old_int;
+	struct sigaction old_term;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		struct task_delete_all_call *call = xcalloc(1, sizeof(*call));
-		char *url =
-			twilio_url_task(cli_rest_twilio(rest), cli_workspace(cli), tasks[i].sid);
-
-		call->run = run;
-		call->sid = tasks[i].sid;
-		cli_rest_batch_add(b, HTTP_DELETE, url, NULL, NULL, task_delete_all_done, call);
-		free(url);
-	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = task_delete_all_on_signal;
+	(void)sigemptyset(&sa.sa_mask);
+	task_delete_all_interrupts = 0;
+	if (sigaction(SIGINT, &sa, &old_int) != 0 || sigaction(SIGTERM, &sa, &old_term) != 0)
+		log_warning_errno(-errno, "cannot catch SIGINT; interrupting ends the tool "
+					  "without a summary");
+	run->batch = cli_rest_batch_new(cli_get_rest(cli), o->jobs);
+	cli_rest_batch_set_stop(run->batch, &task_delete_all_interrupts);
+	run->tasks = tasks;
+	run->ntasks = n;
+	for (i = 0; i < (size_t)o->jobs * TASK_DELETE_ALL_QUEUE_PER_JOB; i++)
+		task_delete_all_feed(run);
 	progress = cli_progress_new(cli, "deleting", n);
-	if (cli_rest_batch_run(b, progress) < 0)
+	if (cli_rest_batch_run(run->batch, progress) < 0)
 		log_err("the HTTP transport failed; the summary counts what was reported");
 	cli_progress_free(progress);
-	cli_rest_batch_free(b);
+	cli_rest_batch_free(run->batch);
+	run->batch = NULL;
+	run->interrupted = task_delete_all_interrupts > 0;
+	(void)sigaction(SIGINT, &old_int, NULL); /* restoring the defaults cannot fail */
+	(void)sigaction(SIGTERM, &old_term, NULL);
+	if (run->interrupted)
+		log_err("interrupted: %zu task%s not attempted", n - run->next,
+			n - run->next == 1 ? "" : "s");
 }
 
 static int
@@ -342,7 +405,7 @@ task_delete_all_run(struct cli *cli, void *state, int nargs, char **args)
 	}
 	task_delete_all_delete(cli, o, tasks, n, &run);
 	task_delete_all_print(cli, ws_name, n, &run);
-	r = run.nfailures > 0 ? CLI_EXIT_PARTIAL : CLI_EXIT_OK;
+	r = run.nfailures > 0 || run.interrupted ? CLI_EXIT_PARTIAL : CLI_EXIT_OK;
 out:
 	for (i = 0; i < run.nfailures; i++) {
 		free(run.failures[i].sid);

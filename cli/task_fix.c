@@ -11,6 +11,11 @@
  *   ago, however old the task is;
  * - a named task is updated with If-Match on the ETag it was read with, so
  *   a task that moved on between the read and the write is not touched.
+ *
+ * A 412 on the update is then read again before it is reported: the task
+ * may have been completed meanwhile by another run of this tool, or by our
+ * own earlier attempt whose answer was lost (a timeout or 5xx is retried,
+ * and the retry carries the ETag from before that attempt).
  */
 
 #include <errno.h>
@@ -64,6 +69,7 @@ struct task_fix_item {
 	bool named;
 	enum task_fix_action action;
 	char *reason;
+	bool recheck; /* the update met a 412; read the task again */
 };
 
 struct task_fix_run {
@@ -265,6 +271,7 @@ task_fix_write_done(const struct cli_rest_reply *reply, void *arg)
 	if (reply->http.outcome == HTTP_DONE && reply->http.status == 412) {
 		task_fix_set(it, TASK_FIX_SKIPPED,
 			     xstrdup("changed since it was read: left alone"));
+		it->recheck = true;
 		return;
 	}
 	task_fix_set(
@@ -272,6 +279,53 @@ task_fix_write_done(const struct cli_rest_reply *reply, void *arg)
 		xasprintf("cannot complete: %s", reply->error.message != NULL
 							 ? reply->error.message
 							 : http_outcome_name(reply->http.outcome)));
+}
+
+static void
+task_fix_recheck_done(const struct cli_rest_reply *reply, void *arg)
+{
+	struct task_fix_item *it = arg;
+	struct json_doc *doc = NULL;
+	const char *status = NULL;
+	const char *reason = NULL;
+
+	if (!cli_rest_reply_ok(reply) ||
+	    json_parse(reply->http.body, reply->http.body_len, NULL, &doc, NULL) < 0 ||
+	    json_get_string(json_doc_root(doc), "assignment_status", &status) < 0) {
+		json_doc_free(doc);
+		return; /* keep "changed since it was read" */
+	}
+	(void)json_get_string(json_doc_root(doc), "reason", &reason); /* may be absent */
+	if (strcmp(status, "completed") == 0 && reason != NULL &&
+	    strcmp(reason, TASK_FIX_REASON) == 0)
+		task_fix_set(it, TASK_FIX_COMPLETED, NULL);
+	else
+		task_fix_set(it, TASK_FIX_SKIPPED,
+			     xasprintf("changed since it was read (now %s): left alone", status));
+	json_doc_free(doc);
+}
+
+/* Reads again the tasks whose update met a 412, to report what they are now. */
+static void
+task_fix_recheck(struct task_fix_run *run)
+{
+	struct cli_rest *rest = cli_get_rest(run->cli);
+	struct cli_rest_batch *b = cli_rest_batch_new(rest, CLI_DEFAULT_JOBS);
+	size_t i;
+
+	for (i = 0; i < run->n; i++) {
+		char *url;
+
+		if (!run->items[i].recheck)
+			continue;
+		url = twilio_url_task(cli_rest_twilio(rest), cli_workspace(run->cli),
+				      run->items[i].sid);
+		cli_rest_batch_add(b, HTTP_GET, url, NULL, NULL, task_fix_recheck_done,
+				   &run->items[i]);
+		free(url);
+	}
+	(void)cli_rest_batch_run(b, NULL); /* every callback ran and recorded its outcome */
+	cli_rest_batch_free(b);
 }
 
 static void
@@ -300,6 +354,7 @@ task_fix_complete(struct task_fix_run *run)
 	cli_rest_batch_free(b);
 	free(encoded);
 	form_free(body);
+	task_fix_recheck(run);
 }
 
 static const char *

@@ -5,6 +5,12 @@
  *
  * Skills are read from the worker attributes: "skills" (the seeds' shape)
  * or "routing.skills" (Flex's), an array of strings.
+ *
+ * Time in activity is measured on Twilio's clock, not this host's: a host
+ * whose clock is a few minutes off (or the emulator's virtual clock) would
+ * otherwise show every recent change as 0s and every old one as too short.
+ * Twilio's "now" is the end_time of the workspace's cumulative statistics,
+ * read once per run; when that fails, the host clock is used.
  */
 
 #include <errno.h>
@@ -18,6 +24,7 @@
 #include "cli.h"
 #include "cli_rest.h"
 #include "cli_table.h"
+#include "form.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -57,8 +64,12 @@ struct worker_status_worker {
 	size_t nskills;
 };
 
+/* Differences between the clocks up to this are noise (whole seconds, round trip). */
+#define WORKER_STATUS_SKEW_NOISE_S 2
+
 struct worker_status_list {
 	const struct worker_status_opts *opts;
+	int64_t now_s; /* Twilio's clock, Unix seconds */
 	struct worker_status_worker *v;
 	size_t n;
 	size_t total; /* before filters */
@@ -66,6 +77,13 @@ struct worker_status_list {
 
 /* Set from the SIGINT/SIGTERM handler; the watch loop ends when it is set. */
 static volatile sig_atomic_t worker_status_stop;
+/*
+ * Set while a watch refresh is fetching (nothing of it printed yet). A fetch
+ * can take minutes against an unreachable or throttling API (timeouts times
+ * retries), and an operator's Ctrl-C must not wait for it: the handler then
+ * ends the process at once, which loses nothing.
+ */
+static volatile sig_atomic_t worker_status_fetching;
 
 static int
 worker_status_option(struct cli *cli, void *state, int id, const char *arg)
@@ -137,6 +155,7 @@ worker_status_item(const struct json_value *item, void *arg)
 	const char *name = NULL;
 	const char *activity = NULL;
 	bool available = false;
+	int64_t since = 0;
 
 	l->total++;
 	(void)json_get_string(item, "friendly_name", &name);
@@ -155,7 +174,9 @@ worker_status_item(const struct json_value *item, void *arg)
 	w.activity_sid = cli_json_strdup(item, "activity_sid");
 	w.available = available;
 	w.since = cli_json_strdup(item, "date_status_changed");
-	w.seconds = cli_seconds_since(item, "date_status_changed");
+	w.seconds = -1;
+	if (w.since != NULL && cli_parse_time(w.since, &since) == 0)
+		w.seconds = l->now_s > since ? l->now_s - since : 0;
 	worker_status_skills(item, &w);
 	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
 	l->v[l->n++] = w;
@@ -331,7 +352,7 @@ worker_status_print_table(struct cli *cli, const struct worker_status_list *l)
  * never leaves a blank screen.
  */
 static int
-worker_status_once(struct cli *cli, const struct worker_status_opts *o, bool clear)
+worker_status_once(struct cli *cli, const struct worker_status_opts *o, int64_t skew_s, bool clear)
 {
 	struct cli_rest *rest = cli_get_rest(cli);
 	struct worker_status_list l;
@@ -340,7 +361,10 @@ worker_status_once(struct cli *cli, const struct worker_status_opts *o, bool cle
 
 	memset(&l, 0, sizeof(l));
 	l.opts = o;
+	l.now_s = cli_now() + skew_s;
+	worker_status_fetching = 1;
 	r = cli_rest_list(rest, "list workers", url, NULL, "workers", worker_status_item, &l);
+	worker_status_fetching = 0;
 	if (r == CLI_EXIT_OK) {
 		qsort(l.v, l.n, sizeof(*l.v), worker_status_cmp);
 		if (clear)
@@ -359,6 +383,9 @@ static void
 worker_status_on_signal(int signo)
 {
 	worker_status_stop = 1;
+	/* Mid-fetch: nothing half-printed to lose, and exit flushes nothing (async-signal-safe). */
+	if (worker_status_fetching)
+		_exit(CLI_EXIT_OK);
 }
 
 static void
@@ -371,7 +398,7 @@ worker_status_sleep_ms(int64_t ms)
 }
 
 static int
-worker_status_watch(struct cli *cli, const struct worker_status_opts *o)
+worker_status_watch(struct cli *cli, const struct worker_status_opts *o, int64_t skew_s)
 {
 	struct sigaction sa;
 	bool tty = isatty(STDOUT_FILENO) == 1 && !cli_json(cli);
@@ -384,7 +411,7 @@ worker_status_watch(struct cli *cli, const struct worker_status_opts *o)
 		log_warning_errno(-errno,
 				  "cannot catch SIGINT; interrupting ends the watch abruptly");
 	while (!worker_status_stop) {
-		r = worker_status_once(cli, o, tty);
+		r = worker_status_once(cli, o, skew_s, tty);
 		/* Bad credentials do not get better by waiting; a failed fetch might. */
 		if (r == CLI_EXIT_CONFIG)
 			return r;
@@ -394,20 +421,66 @@ worker_status_watch(struct cli *cli, const struct worker_status_opts *o)
 	return CLI_EXIT_OK;
 }
 
+/*
+ * Twilio's clock minus this host's, in seconds (see the top of the file);
+ * 0 when they agree within the noise or Twilio's time cannot be read.
+ */
+static int64_t
+worker_status_skew(struct cli *cli)
+{
+	struct cli_rest *rest = cli_get_rest(cli);
+	struct cli_rest_reply reply;
+	struct form *q = form_new();
+	char *base = twilio_url_workspace_cumulative_statistics(cli_rest_twilio(rest),
+								cli_workspace(cli));
+	char *url = NULL;
+	struct json_doc *doc = NULL;
+	const char *end = NULL;
+	int64_t server = 0;
+	int64_t skew = 0;
+
+	form_add(q, "Minutes", "1");
+	url = twilio_url_with_query(base, q);
+	cli_rest_reply_init(&reply);
+	(void)cli_rest_call(rest, HTTP_GET, url, NULL, NULL, &reply); /* the reply says it all */
+	if (!cli_rest_reply_ok(&reply) ||
+	    json_parse(reply.http.body, reply.http.body_len, NULL, &doc, NULL) < 0 ||
+	    json_get_string(json_doc_root(doc), "end_time", &end) < 0 ||
+	    cli_parse_time(end, &server) < 0) {
+		log_info("cannot read Twilio's clock; times in activity use this host's clock");
+		goto out;
+	}
+	skew = server - cli_now();
+	if (skew >= -WORKER_STATUS_SKEW_NOISE_S && skew <= WORKER_STATUS_SKEW_NOISE_S)
+		skew = 0;
+	else
+		log_info("Twilio's clock is %lld s ahead of this host's; times use Twilio's",
+			 (long long)skew);
+out:
+	json_doc_free(doc);
+	cli_rest_reply_clear(&reply);
+	free(url);
+	free(base);
+	form_free(q);
+	return skew;
+}
+
 static int
 worker_status_run(struct cli *cli, void *state, int nargs, char **args)
 {
 	const struct worker_status_opts *o = state;
 	struct json_doc *ws = NULL;
+	int64_t skew_s;
 	int r;
 
 	r = cli_rest_workspace(cli_get_rest(cli), &ws);
 	json_doc_free(ws);
 	if (r != CLI_EXIT_OK)
 		return r;
+	skew_s = worker_status_skew(cli);
 	if (o->watch_ms > 0)
-		return worker_status_watch(cli, o);
-	return worker_status_once(cli, o, false);
+		return worker_status_watch(cli, o, skew_s);
+	return worker_status_once(cli, o, skew_s, false);
 }
 
 static const struct cli_tool worker_status_tool = {

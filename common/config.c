@@ -222,7 +222,7 @@ static const struct config_key config_keys[] = {
 	  .type = CONFIG_TYPE_SID,
 	  .offset = CONFIG_OFF(sync_service_sid),
 	  .sid_prefix = "IS",
-	  .aliases = { "TWILIO_SYNC_SERVICE_ID" },
+	  .aliases = { "TWILIO_SYNC_SERVICE_ID", "TWILIO_SYNC_SERVICE_SID" },
 	  .description = "Sync service SID (IS...) trhubd publishes to." },
 	{ .name = "token_password",
 	  .type = CONFIG_TYPE_SECRET,
@@ -274,6 +274,17 @@ static const struct config_key config_keys[] = {
 	  .unit = "s",
 	  .description = "How often the live model is rebuilt from Twilio to heal missed events; "
 			 "0: never." },
+	{ .name = "webhook_max_age_s",
+	  .type = CONFIG_TYPE_DURATION,
+	  .offset = CONFIG_OFF(webhook_max_age_s),
+	  .def = "300",
+	  .min = 0,
+	  .max = 86400,
+	  .unit = "s",
+	  .description =
+		  "Replay window: a signed event callback whose Timestamp is older than this "
+		  "(or as far in the future) is refused with 403; 0: no window (duplicates "
+		  "are still harmless)." },
 	{ .name = "recent_events_max",
 	  .type = CONFIG_TYPE_INT,
 	  .offset = CONFIG_OFF(recent_events_max),

@@ -358,6 +358,14 @@ fail:
 	return r;
 }
 
+/* RFC 3986 unreserved: ALPHA DIGIT - . _ ~ (never NUL). */
+static bool
+form_is_unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~';
+}
+
 /* Appends s with everything but ALPHA DIGIT - . _ ~ as %XX; space as space_as. */
 static void
 form_encode_with(struct buf *out, const char *s, const char *space_as)
@@ -365,19 +373,26 @@ form_encode_with(struct buf *out, const char *s, const char *space_as)
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *p = (const unsigned char *)s;
 
-	for (; *p != '\0'; p++) {
-		unsigned char c = *p;
+	while (*p != '\0') {
+		const unsigned char *run = p;
+		unsigned char c;
 
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			buf_putc(out, (char)c);
-		} else if (c == ' ') {
+		/* unreserved characters go out in one append per run */
+		while (form_is_unreserved(*p))
+			p++;
+		if (p > run)
+			buf_append(out, run, (size_t)(p - run));
+		c = *p;
+		if (c == '\0')
+			break;
+		if (c == ' ') {
 			buf_puts(out, space_as);
 		} else {
 			char esc[3] = { '%', hex[c >> 4], hex[c & 0x0f] };
 
 			buf_append(out, esc, sizeof(esc));
 		}
+		p++;
 	}
 }
 

@@ -551,6 +551,13 @@ daemon_events_options(const struct config *cfg, struct events_options *o)
 	o->auth_token = cfg->auth_token;
 	o->public_url = cfg->public_url;
 	o->body_max_bytes = (size_t)cfg->http_body_max_bytes;
+	if (cfg->webhook_max_age_s == 0) {
+		o->max_age_ms = -1;
+		o->max_future_ms = -1;
+	} else {
+		o->max_age_ms = (int64_t)cfg->webhook_max_age_s * 1000;
+		o->max_future_ms = (int64_t)cfg->webhook_max_age_s * 1000;
+	}
 }
 
 /* Warns about one key that changed but needs a restart. */

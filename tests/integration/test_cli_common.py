@@ -191,3 +191,12 @@ def test_json_fields_are_stable(cli, ws):
                                     'queue_sid', 'queue_name', 'from', 'conference_sid',
                                     'reservations'}
     json.dumps(doc)
+
+
+@pytest.mark.parametrize('tool', ch.TOOLS)
+def test_missing_option_argument_says_so(tool, env):
+    r = ch.run(tool, '--config', env=env)
+    assert r.rc == 2, r
+    assert 'option --config needs an argument' in r.stderr, r
+    r = ch.run(tool, '--no-such-option', env=env)
+    assert 'unknown option --no-such-option' in r.stderr, r

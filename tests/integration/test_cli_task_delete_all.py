@@ -1,6 +1,11 @@
 """trhub-task-delete-all: filters, the typed confirmation (on a pty), parallel
 deletes with retries, and the summary."""
 
+import os
+import re
+import signal
+import time
+
 import cli_harness as ch
 
 PROMPT = 'Type the workspace name to confirm: '
@@ -157,3 +162,39 @@ def test_bad_jobs_value(cli):
     for bad in ('0', '65', 'many'):
         r = cli('trhub-task-delete-all', '--all', '--jobs', bad)
         assert r.rc == 2, r
+
+
+def test_interrupt_stops_deleting_and_reports_what_was_done(sim, ws, env):
+    # Ctrl-C is how an operator stops a delete that was a mistake: no new
+    # delete may start, the summary must say what happened, and exit 1.
+    n = 200
+    sim.bulk_tasks(n, attributes={'type': 'support'})
+    sim.add_fault(method='DELETE', path='/v1/Workspaces/*/Tasks/*', latency_ms=100)
+    p = ch.PtyRun('trhub-task-delete-all', '--all', '--yes', '--jobs', '2', env=env)
+    try:
+        p.expect('deleting [')
+        deadline = time.monotonic() + ch.TIMEOUT
+        while sim.faults()['faults'][0]['hits'] < 6:
+            assert time.monotonic() < deadline, 'the deletes never started'
+        os.kill(p.pid, signal.SIGINT)
+        assert p.wait() == 1, p.text
+    finally:
+        if p.rc is None:
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait()
+            except (ProcessLookupError, ChildProcessError):
+                pass  # PtyRun.wait already killed and reaped it
+    m = re.search(r'(\d+) matched: (\d+) deleted, 0 already gone, 0 failed, '
+                  r'(\d+) not attempted \(interrupted\)', p.text)
+    assert m, p.text
+    matched, deleted, skipped = (int(x) for x in m.groups())
+    assert matched == n and deleted + skipped == n and skipped > n // 2, p.text
+    assert 'interrupted: %d tasks not attempted' % skipped in p.text
+    assert len(_sids(ws)) == n - deleted, 'the summary counts exactly what was deleted'
+
+
+def test_json_summary_says_it_was_not_interrupted(cli, ws):
+    ws.add_task()
+    doc = cli('trhub-task-delete-all', '--all', '--yes', '--json').json()
+    assert (doc['deleted'], doc['interrupted'], doc['not_attempted']) == (1, False, 0)

@@ -1,6 +1,8 @@
 """trhub-task-fix: only wrapping tasks are completed, and only old enough ones."""
 
 import itertools
+import threading
+import time
 
 REASON = 'stuck in wrapping, completed by trhub-task-fix'
 _names = itertools.count()
@@ -147,3 +149,37 @@ def test_failed_update_is_reported(cli, ws, sim):
     assert 'Invalid transition' in r.stderr
     assert r.stdout.splitlines()[-1] == '0 completed, 0 left alone, 1 failed'
     assert _status(ws, a) == 'wrapping'
+
+
+def _conflict_while_updating(cli, ws, sim, reason):
+    """Runs task-fix on a wrapping task that someone completes (with reason)
+    between the tool's read and its If-Match update; returns (sid, result)."""
+    sid = _wrapping(ws)
+    # Only the tool's update is held back; the library's update below goes first.
+    sim.add_fault(method='POST', path='/v1/Workspaces/*/Tasks/' + sid, latency_ms=1500, count=1)
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault('r', cli('trhub-task-fix', sid)))
+    t.start()
+    deadline = time.monotonic() + 30
+    while sim.faults()['faults'][0]['hits'] < 1:
+        assert time.monotonic() < deadline, 'the update never arrived'
+    ws.ws.tasks(sid).update(assignment_status='completed', reason=reason)
+    t.join(60)
+    return sid, out['r']
+
+
+def test_412_from_another_fix_run_counts_as_completed(cli, ws, sim):
+    # Another trhub-task-fix (or our own earlier attempt, whose answer was
+    # lost and retried) completed the task first: the goal is met, and the
+    # 412 must not be reported as "left alone" with exit 1.
+    sid, r = _conflict_while_updating(cli, ws, sim, REASON)
+    assert r.rc == 0, r
+    assert sid + '  completed' in r.stdout, r
+    assert ws.task(sid).reason == REASON
+
+
+def test_412_from_someone_else_says_what_the_task_is_now(cli, ws, sim):
+    sid, r = _conflict_while_updating(cli, ws, sim, 'done by the agent')
+    assert r.rc == 1, r
+    assert 'changed since it was read (now completed): left alone' in r.stdout, r
+    assert ws.task(sid).reason == 'done by the agent'

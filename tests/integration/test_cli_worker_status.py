@@ -1,6 +1,7 @@
 """trhub-worker-status, cross-checked against the official library."""
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -122,3 +123,49 @@ def test_bad_watch_interval(cli):
     for bad in ('0', '-1', 'soon'):
         r = cli('trhub-worker-status', '--watch', bad)
         assert r.rc == 2, r
+
+
+def test_time_in_activity_is_measured_on_twilios_clock(cli, ws, sim):
+    # The emulator's clock runs ahead of this host's after an advance, as a
+    # Twilio clock does when the host's is off: the time in activity must be
+    # Twilio's now minus date_status_changed, not the host's.
+    alice = ws.add_worker('alice', activity='Available')
+    sim.advance(10 * 60_000)
+    bob = ws.add_worker('bob', activity='Available')
+    now_ms = sim.advance(0)['now_ms']
+    doc = cli('trhub-worker-status', '--json').json()
+    got = {w['sid']: w for w in doc['workers']}
+    for w, want in ((alice, 600), (bob, 0)):
+        lib = ws.ws.workers(w.sid).fetch()
+        assert got[w.sid]['activity_since'] == \
+            lib.date_status_changed.strftime('%Y-%m-%dT%H:%M:%SZ')
+        expect = now_ms // 1000 - int(lib.date_status_changed.timestamp())
+        assert abs(expect - want) <= 2
+        assert abs(got[w.sid]['seconds_in_activity'] - expect) <= 3, got[w.sid]
+    table = cli('trhub-worker-status', '--name', 'alice').stdout
+    assert ' 10m0' in table, table
+
+
+def test_watch_interrupted_during_a_slow_fetch_exits_at_once(sim, ws, env):
+    # An unreachable or throttling API can hold one refresh for minutes
+    # (timeouts times retries); Ctrl-C must not wait for it.
+    ws.add_worker('alice', activity='Available')
+    p = ch.PtyRun('trhub-worker-status', '--watch', '1', env=env)
+    try:
+        p.expect('1 worker')
+        sim.add_fault(method='GET', path='/v1/Workspaces/*/Workers', latency_ms=20_000)
+        deadline = time.monotonic() + ch.TIMEOUT
+        # A fault counts a hit when the request arrives, before the latency.
+        while sim.faults()['faults'][0]['hits'] < 1:
+            assert time.monotonic() < deadline, 'the next refresh never started'
+        t0 = time.monotonic()
+        os.kill(p.pid, signal.SIGINT)
+        assert p.wait(timeout=5) == 0, p.text
+        assert time.monotonic() - t0 < 3, 'Ctrl-C waited for the slow fetch'
+    finally:
+        if p.rc is None:
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait()
+            except (ProcessLookupError, ChildProcessError):
+                pass  # PtyRun.wait already killed and reaped it

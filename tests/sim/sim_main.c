@@ -204,6 +204,51 @@ sim_main_check_sid(const char *name, const char *value, const char *prefix)
 	return 0;
 }
 
+/*
+ * Checks --listen's shape, so a malformed value is a usage error (exit 2)
+ * rather than a failed bind at start-up: IPV4:PORT, [IPV6]:PORT or
+ * localhost:PORT, with PORT 0..65535 (0 picks one).
+ */
+static int
+sim_main_check_listen(const char *value)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *colon = NULL;
+	char *host = NULL;
+	char *end = NULL;
+	long port;
+	int ok = 0;
+
+	if (value[0] == '[') {
+		colon = strchr(value, ']');
+		if (colon != NULL && colon[1] == ':') {
+			host = xstrndup(value + 1, (size_t)(colon - value - 1));
+			ok = inet_pton(AF_INET6, host, addr) == 1;
+			colon++;
+		}
+	} else {
+		colon = strrchr(value, ':');
+		if (colon != NULL) {
+			host = xstrndup(value, (size_t)(colon - value));
+			ok = inet_pton(AF_INET, host, addr) == 1 || strcmp(host, "localhost") == 0;
+		}
+	}
+	free(host);
+	if (ok) {
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		ok = errno == 0 && end != colon + 1 && *end == '\0' && port >= 0 && port <= 65535 &&
+		     colon[1] >= '0' && colon[1] <= '9';
+	}
+	if (!ok) {
+		log_err("--listen: expected ADDR:PORT (IPv4, [IPv6] or localhost, port 0-65535), "
+			"got '%s'",
+			value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Parses argv into sim->opt; returns 0, 1 for --help/--version (exit 0), or -EINVAL. */
 static int
 sim_main_parse(struct sim *sim, int argc, char **argv, enum log_level *level_out)
@@ -220,6 +265,8 @@ sim_main_parse(struct sim *sim, int argc, char **argv, enum log_level *level_out
 	while ((c = getopt_long(argc, argv, "", sim_main_options, NULL)) != -1) {
 		switch (c) {
 		case SIM_MAIN_OPT_LISTEN:
+			if (sim_main_check_listen(optarg) < 0)
+				return -EINVAL;
 			free(opt->listen);
 			opt->listen = xstrdup(optarg);
 			break;

@@ -561,6 +561,7 @@ static void
 sim_tr_events_enqueue(struct sim_tr_events *ev, struct sim_tr *tr, const struct form *f,
 		      const struct sim_tr_event *e)
 {
+	/* The body is the form the event already holds encoded: copy, do not encode again. */
 	struct sim_tr_delivery *d = NULL;
 	char *url = NULL;
 	int r;
@@ -583,7 +584,7 @@ sim_tr_events_enqueue(struct sim_tr_events *ev, struct sim_tr *tr, const struct 
 		return;
 	}
 	d->url = url;
-	d->body = form_encode(f);
+	d->body = xstrdup(e->data);
 	memcpy(d->ev_sid, e->sid, sizeof(d->ev_sid));
 	TAILQ_INSERT_TAIL(&ev->queue, d, entry);
 	ev->pending++;

@@ -144,7 +144,8 @@ sim_tr_expr_fail(struct sim_tr_expr_parser *p, const char *what)
 {
 	if (p->error != NULL)
 		return;
-	if (p->tok == SIM_TR_EXPR_TOK_END)
+	/* By position, not token: a lexing error leaves the token at END mid-text. */
+	if (p->text[p->tok_start] == '\0')
 		p->error = xasprintf("%s at end of expression", what);
 	else
 		p->error = xasprintf("%s at offset %zu", what, p->tok_start);
@@ -277,6 +278,12 @@ sim_tr_expr_parse_operand(struct sim_tr_expr_parser *p)
 		sim_tr_expr_next(p);
 		return e;
 	case SIM_TR_EXPR_TOK_LBRACK:
+		/* Lists nest through this function alone: bound them like parentheses. */
+		if (p->depth >= SIM_TR_EXPR_MAX_DEPTH) {
+			sim_tr_expr_fail(p, "expression nested too deeply");
+			return NULL;
+		}
+		p->depth++;
 		e = sim_tr_expr_node(SIM_TR_EXPR_ARRAY);
 		sim_tr_expr_next(p);
 		while (p->tok != SIM_TR_EXPR_TOK_RBRACK) {
@@ -292,6 +299,7 @@ sim_tr_expr_parse_operand(struct sim_tr_expr_parser *p)
 				goto fail;
 			}
 		}
+		p->depth--;
 		sim_tr_expr_next(p);
 		return e;
 	case SIM_TR_EXPR_TOK_IDENT:

@@ -12,6 +12,7 @@
  *   carry their version as ETag, and If-Match is compared with it.
  */
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -25,6 +26,7 @@
 #include "form.h"
 #include "hmap.h"
 #include "json.h"
+#include "log.h"
 #include "sid.h"
 #include "sim.h"
 #include "sim_http.h"
@@ -40,6 +42,8 @@
 #define SIM_TR_REST_MAX_TTL_S	 1209600
 #define SIM_TR_REST_NAME_MAX	 64
 #define SIM_TR_REST_MAX_MINUTES	 43200
+/* A list generator whose page was larger than this is not kept for the next page. */
+#define SIM_TR_REST_LIST_KEEP_BYTES (1024 * 1024)
 
 static struct sim_tr *
 sim_tr_rest_tr(struct sim_request *r)
@@ -65,24 +69,48 @@ sim_tr_rest_not_found(struct sim_request *r)
 	sim_reply_error(r, 404, 20404, "The requested resource %s was not found", r->path);
 }
 
+/*
+ * ISO dates are second-granular and the dates of one object are mostly the
+ * same second, so the last one formatted is remembered (strftime per field
+ * was a visible share of the profile).
+ */
 static void
-sim_tr_rest_kv_iso(struct json_gen *g, const char *key, int64_t ms)
+sim_tr_rest_kv_iso(struct json_gen *g, struct sim_tr *tr, const char *key, int64_t ms)
 {
-	char iso[32];
+	int64_t s = ms / 1000;
 
-	sim_format_iso(ms, iso);
-	json_gen_kv_string(g, key, iso);
+	if (ms < 0 || s != tr->iso_memo_s) {
+		sim_format_iso(ms, tr->iso_memo);
+		tr->iso_memo_s = ms < 0 ? -1 : s;
+	}
+	json_gen_kv_string(g, key, tr->iso_memo);
 }
 
 /* key: base_url + "/v1/Workspaces/WS" + formatted suffix. */
 static void __attribute__((format(printf, 4, 5)))
 sim_tr_rest_kv_url(struct json_gen *g, struct sim_tr *tr, const char *key, const char *fmt, ...)
 {
+	char url[512];
+	size_t n;
+	int m;
 	struct buf b;
 	va_list ap;
 
+	if (tr->url_prefix == NULL)
+		tr->url_prefix = xasprintf("%s/v1/Workspaces/%s", tr->sim->base_url, tr->ws.sid);
+	n = strlen(tr->url_prefix);
+	if (n < sizeof(url)) {
+		memcpy(url, tr->url_prefix, n);
+		va_start(ap, fmt);
+		m = vsnprintf(url + n, sizeof(url) - n, fmt, ap);
+		va_end(ap);
+		if (m >= 0 && (size_t)m < sizeof(url) - n) {
+			json_gen_kv_string(g, key, url);
+			return;
+		}
+	}
 	buf_init(&b);
-	buf_printf(&b, "%s/v1/Workspaces/%s", tr->sim->base_url, tr->ws.sid);
+	buf_puts(&b, tr->url_prefix);
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
@@ -95,6 +123,70 @@ sim_tr_rest_etag(int64_t version, char out[24])
 {
 	snprintf(out, 24, "%" PRId64, version);
 }
+
+/* The generator serializations are built in; reused, so it is empty between uses. */
+static struct json_gen *
+sim_tr_rest_scratch(struct sim_tr *tr)
+{
+	if (tr->json_scratch == NULL)
+		tr->json_scratch = json_gen_new();
+	return tr->json_scratch;
+}
+
+/*
+ * The generator of the Workers and Tasks list pages, kept between requests
+ * so its ~100 KB buffer is not grown from scratch (and page-faulted in) for
+ * every page. Released by sim_tr_rest_list_gen_done.
+ */
+static struct json_gen *
+sim_tr_rest_list_gen(struct sim_tr *tr)
+{
+	if (tr->json_list == NULL)
+		tr->json_list = json_gen_new();
+	return tr->json_list;
+}
+
+/* Empties the list generator; a very large one is freed rather than kept. */
+static void
+sim_tr_rest_list_gen_done(struct sim_tr *tr)
+{
+	size_t len = 0;
+
+	(void)json_gen_text(tr->json_list, &len);
+	if (len > SIM_TR_REST_LIST_KEEP_BYTES) {
+		json_gen_free(tr->json_list);
+		tr->json_list = NULL;
+	} else {
+		json_gen_reset(tr->json_list);
+	}
+}
+
+static bool
+sim_tr_rest_cache_valid(const struct sim_tr *tr, const struct sim_tr_json_cache *c)
+{
+	return c->text != NULL && c->epoch == tr->json_epoch;
+}
+
+#ifdef SIM_TR_REST_CACHE_CHECK
+/*
+ * Debug builds (meson's debug option): every text served from a cache is
+ * compared with a fresh serialization, held in fresh (reset afterwards), so
+ * a change that missed its invalidation fails the first test that reads the
+ * object back instead of serving stale JSON.
+ */
+static void
+sim_tr_rest_cache_check(struct json_gen *fresh, const char *what, const char *sid,
+			const char *cached, size_t len)
+{
+	size_t flen = 0;
+	const char *ftext = json_gen_text(fresh, &flen);
+
+	if (flen != len || memcmp(ftext, cached, len) != 0)
+		fatalx("stale JSON cache for %s %s: cached %.*s, fresh %.*s", what, sid, (int)len,
+		       cached, (int)flen, ftext);
+	json_gen_reset(fresh);
+}
+#endif
 
 /*
  * Lists carry an ETag too (twilio-api.md 3.3 documents it for Workers): the
@@ -215,8 +307,8 @@ sim_tr_rest_workspace_json(struct sim_tr *tr, struct json_gen *g)
 
 	json_gen_object_open(g);
 	json_gen_kv_string(g, "account_sid", tr->sim->opt.account_sid);
-	sim_tr_rest_kv_iso(g, "date_created", ws->created_ms);
-	sim_tr_rest_kv_iso(g, "date_updated", ws->updated_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_created", ws->created_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_updated", ws->updated_ms);
 	json_gen_kv_string(g, "default_activity_name", ws->default_activity->friendly_name);
 	json_gen_kv_string(g, "default_activity_sid", ws->default_activity->sid);
 	json_gen_kv_string(g, "event_callback_url", ws->event_callback_url);
@@ -328,6 +420,7 @@ sim_tr_rest_workspace_update(struct sim_request *r)
 	if (has_multi)
 		tr->ws.multi_task_enabled = multi;
 	tr->ws.updated_ms = sim_tr_now(tr);
+	sim_tr_json_invalidate_all(tr); /* nothing cached shows these today; stay safe */
 	sim_tr_events_emit(tr, SIM_TR_EV_WORKSPACE_UPDATED, &ctx);
 	g = json_gen_new();
 	sim_tr_rest_workspace_json(tr, g);
@@ -343,8 +436,8 @@ sim_tr_rest_activity_json(struct sim_tr *tr, const struct sim_tr_activity *a, st
 	json_gen_object_open(g);
 	json_gen_kv_string(g, "account_sid", tr->sim->opt.account_sid);
 	json_gen_kv_bool(g, "available", a->available);
-	sim_tr_rest_kv_iso(g, "date_created", a->created_ms);
-	sim_tr_rest_kv_iso(g, "date_updated", a->updated_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_created", a->created_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_updated", a->updated_ms);
 	json_gen_kv_string(g, "friendly_name", a->friendly_name);
 	json_gen_kv_string(g, "sid", a->sid);
 	json_gen_kv_string(g, "workspace_sid", tr->ws.sid);
@@ -455,9 +548,9 @@ sim_tr_rest_worker_json(struct sim_tr *tr, const struct sim_tr_worker *w, struct
 	json_gen_kv_string(g, "activity_sid", w->activity->sid);
 	json_gen_kv_string(g, "attributes", w->attributes);
 	json_gen_kv_bool(g, "available", w->activity->available);
-	sim_tr_rest_kv_iso(g, "date_created", w->created_ms);
-	sim_tr_rest_kv_iso(g, "date_status_changed", w->status_changed_ms);
-	sim_tr_rest_kv_iso(g, "date_updated", w->updated_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_created", w->created_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_status_changed", w->status_changed_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_updated", w->updated_ms);
 	json_gen_kv_string(g, "friendly_name", w->friendly_name);
 	json_gen_kv_string(g, "sid", w->sid);
 	json_gen_kv_string(g, "workspace_sid", tr->ws.sid);
@@ -477,14 +570,33 @@ sim_tr_rest_worker_json(struct sim_tr *tr, const struct sim_tr_worker *w, struct
 	json_gen_object_close(g);
 }
 
+/* Writes w from its cache, built first when missing. */
 static void
-sim_tr_rest_reply_worker(struct sim_request *r, int status, const struct sim_tr_worker *w)
+sim_tr_rest_worker_emit(struct sim_tr *tr, struct sim_tr_worker *w, struct json_gen *g)
+{
+	struct json_gen *s = sim_tr_rest_scratch(tr);
+
+	if (!sim_tr_rest_cache_valid(tr, &w->json)) {
+		sim_tr_json_cache_clear(&w->json);
+		sim_tr_rest_worker_json(tr, w, s);
+		w->json.text = json_gen_steal(s, &w->json.len);
+		w->json.epoch = tr->json_epoch;
+	}
+#ifdef SIM_TR_REST_CACHE_CHECK
+	sim_tr_rest_worker_json(tr, w, s);
+	sim_tr_rest_cache_check(s, "worker", w->sid, w->json.text, w->json.len);
+#endif
+	json_gen_verbatim(g, w->json.text, w->json.len);
+}
+
+static void
+sim_tr_rest_reply_worker(struct sim_request *r, int status, struct sim_tr_worker *w)
 {
 	struct json_gen *g = json_gen_new();
 	char etag[24];
 
 	sim_tr_rest_etag(w->version, etag);
-	sim_tr_rest_worker_json(sim_tr_rest_tr(r), w, g);
+	sim_tr_rest_worker_emit(sim_tr_rest_tr(r), w, g);
 	sim_reply_json(r, status, g, etag);
 	json_gen_free(g);
 }
@@ -531,52 +643,99 @@ sim_tr_rest_expr_param(struct sim_request *r, const char *name, struct sim_tr_ex
 	return -EINVAL;
 }
 
+/* The Workers list filters (twilio-api.md 3.3); NULL members do not filter. */
+struct sim_tr_rest_worker_filter {
+	const char *activity_sid;
+	const char *activity_name;
+	const char *available;
+	const char *friendly_name;
+	struct sim_tr_queue *queue;
+	struct sim_tr_expr *expr;
+};
+
+static bool
+sim_tr_rest_worker_matches(const struct sim_tr_rest_worker_filter *f, struct sim_tr_worker *w)
+{
+	if (f->activity_sid != NULL && strcmp(f->activity_sid, w->activity->sid) != 0)
+		return false;
+	if (f->activity_name != NULL && strcmp(f->activity_name, w->activity->friendly_name) != 0)
+		return false;
+	if (f->available != NULL && sim_tr_rest_truthy(f->available) != w->activity->available)
+		return false;
+	if (f->friendly_name != NULL && strcmp(f->friendly_name, w->friendly_name) != 0)
+		return false;
+	if (f->queue != NULL && !sim_tr_queue_accepts(f->queue, w))
+		return false;
+	if (f->expr != NULL &&
+	    !sim_tr_expr_eval(f->expr, json_doc_root(w->attr_doc), sim_tr_worker_field, w))
+		return false;
+	return true;
+}
+
+/*
+ * Where to start offering workers to the pager. Without a PageToken, at the
+ * first one (Page=N skips by count). With one, at the cursor found by binary
+ * search, backed up over the page_size + 1 matching workers before it: the
+ * pager needs exactly those to link the previous page, so the page costs the
+ * same at worker 20 and at worker 20,000.
+ */
+static struct sim_tr_worker *
+sim_tr_rest_workers_start(struct sim_tr *tr, const struct sim_pager *p,
+			  const struct sim_tr_rest_worker_filter *f)
+{
+	struct sim_tr_worker *start = NULL;
+	struct sim_tr_worker *w = NULL;
+	int need = p->page_size + 1;
+
+	if (!p->have_after)
+		return TAILQ_FIRST(&tr->worker_list);
+	start = sim_tr_seq_index_after(&tr->worker_index, p->after);
+	w = start != NULL ? TAILQ_PREV(start, sim_tr_worker_list, entry)
+			  : TAILQ_LAST(&tr->worker_list, sim_tr_worker_list);
+	while (w != NULL && need > 0) {
+		if (sim_tr_rest_worker_matches(f, w))
+			need--;
+		start = w;
+		w = TAILQ_PREV(w, sim_tr_worker_list, entry);
+	}
+	return start;
+}
+
 static void
 sim_tr_rest_workers_list(struct sim_request *r)
 {
 	struct sim_tr *tr = sim_tr_rest_tr(r);
-	const char *asid = sim_tr_rest_query(r, "ActivitySid");
-	const char *aname = sim_tr_rest_query(r, "ActivityName");
-	const char *avail = sim_tr_rest_query(r, "Available");
-	const char *name = sim_tr_rest_query(r, "FriendlyName");
-	struct sim_tr_queue *q = NULL;
-	struct sim_tr_expr *expr = NULL;
+	struct sim_tr_rest_worker_filter f = {
+		.activity_sid = sim_tr_rest_query(r, "ActivitySid"),
+		.activity_name = sim_tr_rest_query(r, "ActivityName"),
+		.available = sim_tr_rest_query(r, "Available"),
+		.friendly_name = sim_tr_rest_query(r, "FriendlyName"),
+	};
 	struct sim_tr_worker *w = NULL;
 	struct json_gen *g = NULL;
 	struct sim_pager p;
 
-	if (!sim_tr_rest_ws_ok(r) || sim_tr_rest_queue_filter(r, &q) < 0 ||
-	    sim_tr_rest_expr_param(r, "TargetWorkersExpression", &expr) < 0)
+	if (!sim_tr_rest_ws_ok(r) || sim_tr_rest_queue_filter(r, &f.queue) < 0 ||
+	    sim_tr_rest_expr_param(r, "TargetWorkersExpression", &f.expr) < 0)
 		return;
 	if (sim_pager_init(&p, r, 1000) < 0) {
-		sim_tr_expr_free(expr);
+		sim_tr_expr_free(f.expr);
 		return;
 	}
-	g = json_gen_new();
+	g = sim_tr_rest_list_gen(tr);
 	sim_pager_v1_open(&p, g, "workers");
-	TAILQ_FOREACH(w, &tr->worker_list, entry) {
-		if (asid != NULL && strcmp(asid, w->activity->sid) != 0)
-			continue;
-		if (aname != NULL && strcmp(aname, w->activity->friendly_name) != 0)
-			continue;
-		if (avail != NULL && sim_tr_rest_truthy(avail) != w->activity->available)
-			continue;
-		if (name != NULL && strcmp(name, w->friendly_name) != 0)
-			continue;
-		if (q != NULL && !sim_tr_queue_accepts(q, w))
-			continue;
-		if (expr != NULL &&
-		    !sim_tr_expr_eval(expr, json_doc_root(w->attr_doc), sim_tr_worker_field, w))
+	for (w = sim_tr_rest_workers_start(tr, &p, &f); w != NULL; w = TAILQ_NEXT(w, entry)) {
+		if (!sim_tr_rest_worker_matches(&f, w))
 			continue;
 		if (sim_pager_take(&p, w->seq))
-			sim_tr_rest_worker_json(tr, w, g);
+			sim_tr_rest_worker_emit(tr, w, g);
 		if (sim_pager_done(&p))
 			break;
 	}
 	sim_pager_v1_close(&p, g, "workers");
 	sim_tr_rest_reply_list(r, g);
-	json_gen_free(g);
-	sim_tr_expr_free(expr);
+	sim_tr_rest_list_gen_done(tr);
+	sim_tr_expr_free(f.expr);
 }
 
 static void
@@ -637,6 +796,101 @@ sim_tr_rest_worker_fetch(struct sim_request *r)
 		sim_tr_rest_reply_worker(r, 200, w);
 }
 
+/*
+ * WorkerChannels: every worker has one channel, the workspace's "default"
+ * task channel with capacity 1 (the engine gives a worker one task at a
+ * time). Its SID is WC + the worker's 32 hex digits, so it is stable and
+ * unique without extra state. Figures come from the worker's live state.
+ */
+static void
+sim_tr_rest_worker_channel_sid(const struct sim_tr_worker *w, char out[SID_LEN + 1])
+{
+	out[0] = 'W';
+	out[1] = 'C';
+	memcpy(out + 2, w->sid + 2, SID_LEN - 2);
+	out[SID_LEN] = '\0';
+}
+
+static void
+sim_tr_rest_worker_channel_fields(struct sim_tr *tr, const struct sim_tr_worker *w,
+				  struct json_gen *g)
+{
+	char wc[SID_LEN + 1];
+	int assigned = w->active != NULL && w->active->status != SIM_TR_RES_PENDING ? 1 : 0;
+	bool available = w->activity != NULL && w->activity->available;
+
+	sim_tr_rest_worker_channel_sid(w, wc);
+	json_gen_object_open(g);
+	json_gen_kv_string(g, "account_sid", tr->sim->opt.account_sid);
+	json_gen_kv_int(g, "assigned_tasks", assigned);
+	json_gen_kv_bool(g, "available", true);
+	json_gen_kv_int(g, "available_capacity_percentage", available ? (1 - assigned) * 100 : 0);
+	json_gen_kv_int(g, "configured_capacity", 1);
+	sim_tr_rest_kv_iso(g, tr, "date_created", w->created_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_updated", w->updated_ms);
+	json_gen_kv_string(g, "sid", wc);
+	json_gen_kv_string(g, "task_channel_sid", tr->ws.channel_sid);
+	json_gen_kv_string(g, "task_channel_unique_name", "default");
+	json_gen_kv_string(g, "worker_sid", w->sid);
+	json_gen_kv_string(g, "workspace_sid", tr->ws.sid);
+	sim_tr_rest_kv_url(g, tr, "url", "/Workers/%s/Channels/%s", w->sid, wc);
+	json_gen_key(g, "links");
+	json_gen_object_open(g);
+	sim_tr_rest_kv_url(g, tr, "task_channel", "/TaskChannels/%s", tr->ws.channel_sid);
+	sim_tr_rest_kv_url(g, tr, "worker", "/Workers/%s", w->sid);
+	sim_tr_rest_kv_url(g, tr, "workspace", "%s", "");
+	json_gen_object_close(g);
+	json_gen_object_close(g);
+}
+
+static void
+sim_tr_rest_worker_channels_list(struct sim_request *r)
+{
+	struct sim_tr *tr = sim_tr_rest_tr(r);
+	struct sim_tr_worker *w = NULL;
+	struct json_gen *g = NULL;
+	struct sim_pager p;
+
+	if (!sim_tr_rest_ws_ok(r))
+		return;
+	w = sim_tr_rest_worker_of(r, 1);
+	if (w == NULL || sim_pager_init(&p, r, 1000) < 0)
+		return;
+	g = json_gen_new();
+	sim_pager_v1_open(&p, g, "channels");
+	if (sim_pager_take(&p, 1))
+		sim_tr_rest_worker_channel_fields(tr, w, g);
+	sim_pager_v1_close(&p, g, "channels");
+	sim_tr_rest_reply_list(r, g);
+	json_gen_free(g);
+}
+
+static void
+sim_tr_rest_worker_channel_fetch(struct sim_request *r)
+{
+	struct sim_tr *tr = sim_tr_rest_tr(r);
+	struct sim_tr_worker *w = NULL;
+	struct json_gen *g = NULL;
+	char wc[SID_LEN + 1];
+
+	if (!sim_tr_rest_ws_ok(r))
+		return;
+	w = sim_tr_rest_worker_of(r, 1);
+	if (w == NULL)
+		return;
+	/* by WC sid or by the task channel's unique name or sid, as Twilio allows */
+	sim_tr_rest_worker_channel_sid(w, wc);
+	if (strcmp(r->params[2], wc) != 0 && strcmp(r->params[2], "default") != 0 &&
+	    strcmp(r->params[2], tr->ws.channel_sid) != 0) {
+		sim_tr_rest_not_found(r);
+		return;
+	}
+	g = json_gen_new();
+	sim_tr_rest_worker_channel_fields(tr, w, g);
+	sim_reply_json(r, 200, g, NULL);
+	json_gen_free(g);
+}
+
 static void
 sim_tr_rest_worker_update(struct sim_request *r)
 {
@@ -678,8 +932,7 @@ sim_tr_rest_worker_update(struct sim_request *r)
 	}
 	if (name != NULL && strcmp(name, w->friendly_name) != 0) {
 		sim_tr_worker_rename(tr, w, name);
-		w->version++;
-		w->updated_ms = sim_tr_now(tr);
+		sim_tr_worker_touch(w, sim_tr_now(tr));
 	}
 	if (attrs != NULL)
 		sim_tr_routing_worker_set_attributes(tr, w, attrs);
@@ -724,8 +977,8 @@ sim_tr_rest_queue_json(struct sim_tr *tr, const struct sim_tr_queue *q, struct j
 				q->assignment_activity);
 	sim_tr_rest_kv_activity(g, "reservation_activity_sid", "reservation_activity_name",
 				q->reservation_activity);
-	sim_tr_rest_kv_iso(g, "date_created", q->created_ms);
-	sim_tr_rest_kv_iso(g, "date_updated", q->updated_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_created", q->created_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_updated", q->updated_ms);
 	json_gen_kv_string(g, "friendly_name", q->friendly_name);
 	json_gen_kv_int(g, "max_reserved_workers", q->max_reserved_workers);
 	json_gen_kv_string(g, "sid", q->sid);
@@ -876,6 +1129,7 @@ sim_tr_rest_queue_params(struct sim_request *r, struct sim_tr_queue *q, bool cre
 	if (reserve != NULL)
 		q->reservation_activity = reserve;
 	q->updated_ms = sim_tr_now(tr);
+	sim_tr_json_invalidate_all(tr); /* tasks show their queue's name */
 	return 0;
 }
 
@@ -963,8 +1217,8 @@ sim_tr_rest_workflow_json(struct sim_tr *tr, const struct sim_tr_workflow *wf, s
 	json_gen_kv_string(g, "account_sid", tr->sim->opt.account_sid);
 	json_gen_kv_string(g, "assignment_callback_url", wf->assignment_callback_url);
 	json_gen_kv_string(g, "configuration", wf->configuration);
-	sim_tr_rest_kv_iso(g, "date_created", wf->created_ms);
-	sim_tr_rest_kv_iso(g, "date_updated", wf->updated_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_created", wf->created_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_updated", wf->updated_ms);
 	json_gen_kv_string(g, "document_content_type", "application/json");
 	json_gen_kv_string(g, "fallback_assignment_callback_url",
 			   wf->fallback_assignment_callback_url);
@@ -1082,6 +1336,7 @@ sim_tr_rest_workflow_params(struct sim_request *r, struct sim_tr_workflow **wfp,
 		wf->fallback_assignment_callback_url = facb[0] != '\0' ? xstrdup(facb) : NULL;
 	}
 	wf->updated_ms = sim_tr_now(tr);
+	sim_tr_json_invalidate_all(tr); /* tasks show their workflow's name */
 	return 0;
 }
 
@@ -1167,8 +1422,8 @@ sim_tr_rest_channels_list(struct sim_request *r)
 	if (sim_pager_take(&p, 1)) {
 		json_gen_object_open(g);
 		json_gen_kv_string(g, "account_sid", tr->sim->opt.account_sid);
-		sim_tr_rest_kv_iso(g, "date_created", tr->ws.created_ms);
-		sim_tr_rest_kv_iso(g, "date_updated", tr->ws.created_ms);
+		sim_tr_rest_kv_iso(g, tr, "date_created", tr->ws.created_ms);
+		sim_tr_rest_kv_iso(g, tr, "date_updated", tr->ws.created_ms);
 		json_gen_kv_string(g, "friendly_name", "Default");
 		json_gen_kv_string(g, "sid", tr->ws.channel_sid);
 		json_gen_kv_string(g, "unique_name", "default");
@@ -1188,21 +1443,34 @@ sim_tr_rest_channels_list(struct sim_request *r)
 
 /* Tasks */
 
-void
-sim_tr_rest_task_json(struct sim_tr *tr, const struct sim_tr_task *t, struct json_gen *g)
+static int64_t
+sim_tr_rest_task_age_s(struct sim_tr *tr, const struct sim_tr_task *t)
 {
-	int64_t now = sim_tr_now(tr);
+	return (sim_tr_now(tr) - t->created_ms) / 1000;
+}
 
+/*
+ * The task object. "age" changes with the clock alone, so the cached form
+ * (with_age false) leaves it out and records in *split_out where it goes:
+ * right after account_sid, before the comma that opens the next member.
+ */
+static void
+sim_tr_rest_task_fields(struct sim_tr *tr, const struct sim_tr_task *t, struct json_gen *g,
+			bool with_age, size_t *split_out)
+{
 	json_gen_object_open(g);
 	json_gen_kv_string(g, "account_sid", tr->sim->opt.account_sid);
-	json_gen_kv_int(g, "age", (now - t->created_ms) / 1000);
+	if (split_out != NULL)
+		(void)json_gen_text(g, split_out);
+	if (with_age)
+		json_gen_kv_int(g, "age", sim_tr_rest_task_age_s(tr, t));
 	json_gen_kv_string(g, "assignment_status", sim_tr_task_status_name(t->status));
 	json_gen_kv_string(g, "attributes", t->attributes);
 	json_gen_kv_string(g, "addons", "{}");
-	sim_tr_rest_kv_iso(g, "date_created", t->created_ms);
-	sim_tr_rest_kv_iso(g, "date_updated", t->updated_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_created", t->created_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_updated", t->updated_ms);
 	if (t->queue_entered_ms != 0)
-		sim_tr_rest_kv_iso(g, "task_queue_entered_date", t->queue_entered_ms);
+		sim_tr_rest_kv_iso(g, tr, "task_queue_entered_date", t->queue_entered_ms);
 	else
 		json_gen_kv_null(g, "task_queue_entered_date");
 	json_gen_kv_int(g, "priority", t->priority);
@@ -1228,20 +1496,54 @@ sim_tr_rest_task_json(struct sim_tr *tr, const struct sim_tr_task *t, struct jso
 	sim_tr_rest_kv_url(g, tr, "workspace", "%s", "");
 	sim_tr_rest_kv_url(g, tr, "reservations", "/Tasks/%s/Reservations", t->sid);
 	json_gen_object_close(g);
-	sim_tr_rest_kv_iso(g, "virtual_start_time", t->created_ms);
+	sim_tr_rest_kv_iso(g, tr, "virtual_start_time", t->created_ms);
 	json_gen_kv_bool(g, "ignore_capacity", false);
 	json_gen_kv_null(g, "routing_target");
 	json_gen_object_close(g);
 }
 
+void
+sim_tr_rest_task_json(struct sim_tr *tr, const struct sim_tr_task *t, struct json_gen *g)
+{
+	sim_tr_rest_task_fields(tr, t, g, true, NULL);
+}
+
+/* Writes t from its cache (built first when missing), with "age" spliced in. */
 static void
-sim_tr_rest_reply_task(struct sim_request *r, int status, const struct sim_tr_task *t)
+sim_tr_rest_task_emit(struct sim_tr *tr, struct sim_tr_task *t, struct json_gen *g)
+{
+	struct json_gen *s = sim_tr_rest_scratch(tr);
+	struct buf *c = &tr->json_compose;
+	char age[32];
+	int n;
+
+	if (!sim_tr_rest_cache_valid(tr, &t->json)) {
+		sim_tr_json_cache_clear(&t->json);
+		sim_tr_rest_task_fields(tr, t, s, false, &t->json.split);
+		t->json.text = json_gen_steal(s, &t->json.len);
+		t->json.epoch = tr->json_epoch;
+	}
+	n = snprintf(age, sizeof(age), ",\"age\":%" PRId64, sim_tr_rest_task_age_s(tr, t));
+	assert(n > 0 && (size_t)n < sizeof(age));
+	buf_reset(c);
+	buf_append(c, t->json.text, t->json.split);
+	buf_append(c, age, (size_t)n);
+	buf_append(c, t->json.text + t->json.split, t->json.len - t->json.split);
+#ifdef SIM_TR_REST_CACHE_CHECK
+	sim_tr_rest_task_json(tr, t, s);
+	sim_tr_rest_cache_check(s, "task", t->sid, c->data, c->len);
+#endif
+	json_gen_verbatim(g, c->data, c->len);
+}
+
+static void
+sim_tr_rest_reply_task(struct sim_request *r, int status, struct sim_tr_task *t)
 {
 	struct json_gen *g = json_gen_new();
 	char etag[24];
 
 	sim_tr_rest_etag(t->version, etag);
-	sim_tr_rest_task_json(sim_tr_rest_tr(r), t, g);
+	sim_tr_rest_task_emit(sim_tr_rest_tr(r), t, g);
 	sim_reply_json(r, status, g, etag);
 	json_gen_free(g);
 }
@@ -1327,7 +1629,7 @@ sim_tr_rest_task_cursor(const struct sim_tr_rest_order *o, const struct sim_tr_t
 
 struct sim_tr_rest_sorted {
 	uint64_t cursor;
-	const struct sim_tr_task *task;
+	struct sim_tr_task *task;
 };
 
 static int
@@ -1428,6 +1730,29 @@ sim_tr_rest_task_matches(const struct sim_tr_rest_task_filter *f, const struct s
 	return true;
 }
 
+/* As sim_tr_rest_workers_start, for the Tasks list in creation order. */
+static struct sim_tr_task *
+sim_tr_rest_tasks_start(struct sim_tr *tr, const struct sim_pager *p,
+			const struct sim_tr_rest_task_filter *f)
+{
+	struct sim_tr_task *start = NULL;
+	struct sim_tr_task *t = NULL;
+	int need = p->page_size + 1;
+
+	if (!p->have_after)
+		return TAILQ_FIRST(&tr->task_list);
+	start = sim_tr_seq_index_after(&tr->task_index, p->after);
+	t = start != NULL ? TAILQ_PREV(start, sim_tr_task_list, entry)
+			  : TAILQ_LAST(&tr->task_list, sim_tr_task_list);
+	while (t != NULL && need > 0) {
+		if (sim_tr_rest_task_matches(f, t))
+			need--;
+		start = t;
+		t = TAILQ_PREV(t, sim_tr_task_list, entry);
+	}
+	return start;
+}
+
 static void
 sim_tr_rest_tasks_list(struct sim_request *r)
 {
@@ -1435,7 +1760,7 @@ sim_tr_rest_tasks_list(struct sim_request *r)
 	struct sim_tr_rest_task_filter f;
 	struct sim_tr_rest_order o;
 	struct sim_tr_rest_sorted *v = NULL;
-	const struct sim_tr_task *t = NULL;
+	struct sim_tr_task *t = NULL;
 	struct sim_tr_task *it = NULL;
 	struct json_gen *g = NULL;
 	struct sim_pager p;
@@ -1449,14 +1774,15 @@ sim_tr_rest_tasks_list(struct sim_request *r)
 		sim_tr_expr_free(f.expr);
 		return;
 	}
-	g = json_gen_new();
+	g = sim_tr_rest_list_gen(tr);
 	sim_pager_v1_open(&p, g, "tasks");
 	if (!o.sorted) {
-		TAILQ_FOREACH(it, &tr->task_list, entry) {
+		for (it = sim_tr_rest_tasks_start(tr, &p, &f); it != NULL;
+		     it = TAILQ_NEXT(it, entry)) {
 			if (!sim_tr_rest_task_matches(&f, it))
 				continue;
 			if (sim_pager_take(&p, it->seq))
-				sim_tr_rest_task_json(tr, it, g);
+				sim_tr_rest_task_emit(tr, it, g);
 			if (sim_pager_done(&p))
 				break;
 		}
@@ -1473,7 +1799,7 @@ sim_tr_rest_tasks_list(struct sim_request *r)
 		for (i = 0; i < n; i++) {
 			t = v[i].task;
 			if (sim_pager_take(&p, v[i].cursor))
-				sim_tr_rest_task_json(tr, t, g);
+				sim_tr_rest_task_emit(tr, t, g);
 			if (sim_pager_done(&p))
 				break;
 		}
@@ -1481,7 +1807,7 @@ sim_tr_rest_tasks_list(struct sim_request *r)
 	}
 	sim_pager_v1_close(&p, g, "tasks");
 	sim_tr_rest_reply_list(r, g);
-	json_gen_free(g);
+	sim_tr_rest_list_gen_done(tr);
 	sim_tr_expr_free(f.expr);
 }
 
@@ -1628,8 +1954,7 @@ sim_tr_rest_task_update(struct sim_request *r)
 			rc = sim_tr_routing_task_complete(tr, t, reason, NULL);
 		(void)rc; /* checked above */
 	} else if (reason != NULL && reason[0] != '\0') {
-		free(t->reason);
-		t->reason = xstrdup(reason);
+		sim_tr_task_set_reason(t, reason);
 	}
 	sim_tr_rest_reply_task(r, 200, t);
 	sim_tr_routing_run(tr);
@@ -1659,8 +1984,8 @@ sim_tr_rest_reservation_json(struct sim_tr *tr, const struct sim_tr_reservation 
 {
 	json_gen_object_open(g);
 	json_gen_kv_string(g, "account_sid", tr->sim->opt.account_sid);
-	sim_tr_rest_kv_iso(g, "date_created", res->created_ms);
-	sim_tr_rest_kv_iso(g, "date_updated", res->updated_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_created", res->created_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_updated", res->updated_ms);
 	json_gen_kv_string(g, "reservation_status", sim_tr_res_status_name(res->status));
 	json_gen_kv_string(g, "sid", res->sid);
 	json_gen_kv_string(g, "task_sid", res->task->sid);
@@ -1999,7 +2324,7 @@ sim_tr_rest_event_json(struct sim_tr *tr, const struct sim_tr_event *e, struct j
 		form_free(f);
 	}
 	json_gen_object_close(g);
-	sim_tr_rest_kv_iso(g, "event_date", e->ts_ms);
+	sim_tr_rest_kv_iso(g, tr, "event_date", e->ts_ms);
 	json_gen_kv_int(g, "event_date_ms", e->ts_ms);
 	json_gen_kv_string(g, "event_type", sim_tr_ev_name(e->type));
 	json_gen_kv_string(g, "resource_sid", e->resource_sid);
@@ -2576,6 +2901,8 @@ const struct sim_route sim_tr_rest_routes[] = {
 	{ "POST", WS "/Workers/{WK}", sim_tr_rest_worker_update, false },
 	{ "DELETE", WS "/Workers/{WK}", sim_tr_rest_worker_delete, false },
 	{ "GET", WS "/Workers/{WK}/Statistics", sim_tr_rest_worker_statistics, false },
+	{ "GET", WS "/Workers/{WK}/Channels", sim_tr_rest_worker_channels_list, false },
+	{ "GET", WS "/Workers/{WK}/Channels/{WC}", sim_tr_rest_worker_channel_fetch, false },
 	{ "GET", WS "/Workers/{WK}/Reservations", sim_tr_rest_worker_reservations_list, false },
 	{ "GET", WS "/Workers/{WK}/Reservations/{WR}", sim_tr_rest_worker_reservation_fetch,
 	  false },

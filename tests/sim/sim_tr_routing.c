@@ -44,13 +44,6 @@ sim_tr_routing_emit(struct sim_tr *tr, enum sim_tr_ev type, struct sim_tr_task *
 }
 
 static void
-sim_tr_routing_touch_task(struct sim_tr_task *t, int64_t now)
-{
-	t->version++;
-	t->updated_ms = now;
-}
-
-static void
 sim_tr_routing_touch_res(struct sim_tr_reservation *res, enum sim_tr_res_status s, int64_t now)
 {
 	res->status = s;
@@ -73,8 +66,7 @@ sim_tr_routing_set_activity(struct sim_tr *tr, struct sim_tr_worker *w, struct s
 	ctx.time_in_prev_ms = now - w->status_changed_ms;
 	w->activity = a;
 	w->status_changed_ms = now;
-	w->updated_ms = now;
-	w->version++;
+	sim_tr_worker_touch(w, now);
 	sim_tr_worker_history_push(w, a, now);
 	sim_tr_worker_sync_idle(tr, w, now);
 	sim_tr_events_emit(tr, SIM_TR_EV_WORKER_ACTIVITY_UPDATE, &ctx);
@@ -99,7 +91,7 @@ static void
 sim_tr_routing_requeue(struct sim_tr *tr, struct sim_tr_task *t, int64_t now)
 {
 	sim_tr_task_set_status(tr, t, SIM_TR_TASK_PENDING);
-	sim_tr_routing_touch_task(t, now);
+	sim_tr_task_touch(t, now);
 	if (t->queue != NULL && t->bucket == NULL)
 		sim_tr_queue_insert(t->queue, t);
 }
@@ -134,12 +126,10 @@ sim_tr_routing_finish(struct sim_tr *tr, struct sim_tr_task *t, enum sim_tr_task
 	if (t->bucket != NULL)
 		sim_tr_queue_unlink(t->queue, t);
 	sim_tr_task_set_status(tr, t, s);
-	if (reason != NULL) {
-		free(t->reason);
-		t->reason = xstrdup(reason);
-	}
+	if (reason != NULL)
+		sim_tr_task_set_reason(t, reason);
 	t->finished_ms = now;
-	sim_tr_routing_touch_task(t, now);
+	sim_tr_task_touch(t, now);
 	sim_timer_cancel(t->ttl_timer);
 	t->ttl_timer = NULL;
 	sim_timer_cancel(t->removal_timer);
@@ -184,7 +174,7 @@ sim_tr_routing_reserve(struct sim_tr *tr, struct sim_tr_task *t, struct sim_tr_w
 	t->active = res;
 	w->active = res;
 	sim_tr_task_set_status(tr, t, SIM_TR_TASK_RESERVED);
-	sim_tr_routing_touch_task(t, now);
+	sim_tr_task_touch(t, now);
 	sim_tr_worker_sync_idle(tr, w, now);
 	res->timeout_timer =
 		sim_timer_add(tr->sim->clock, timeout_s * 1000, sim_tr_routing_res_timeout_cb, res);
@@ -371,7 +361,7 @@ sim_tr_routing_task_create(struct sim_tr *tr, const struct sim_tr_task_spec *spe
 	t->queue_entered_ms = now;
 	if (filter_name != NULL)
 		t->filter_name = xstrdup(filter_name);
-	sim_tr_routing_touch_task(t, now);
+	sim_tr_task_touch(t, now);
 	if (t->workflow != NULL && spec->queue == NULL) {
 		ctx.task = t;
 		ctx.filter_name = filter_name;
@@ -423,11 +413,9 @@ sim_tr_routing_task_wrapup(struct sim_tr *tr, struct sim_tr_task *t, const char 
 		return -EINVAL;
 	}
 	sim_tr_task_set_status(tr, t, SIM_TR_TASK_WRAPPING);
-	if (reason != NULL) {
-		free(t->reason);
-		t->reason = xstrdup(reason);
-	}
-	sim_tr_routing_touch_task(t, now);
+	if (reason != NULL)
+		sim_tr_task_set_reason(t, reason);
+	sim_tr_task_touch(t, now);
 	if (res != NULL)
 		sim_tr_routing_touch_res(res, SIM_TR_RES_WRAPPING, now);
 	sim_tr_routing_emit(tr, SIM_TR_EV_TASK_WRAPUP, t, res != NULL ? res->worker : NULL, NULL);
@@ -481,7 +469,7 @@ sim_tr_routing_task_update(struct sim_tr *tr, struct sim_tr_task *t, const char 
 			t->priority = *priority;
 		}
 	}
-	sim_tr_routing_touch_task(t, now);
+	sim_tr_task_touch(t, now);
 	sim_tr_routing_emit(tr, SIM_TR_EV_TASK_UPDATED, t, NULL, NULL);
 }
 
@@ -562,7 +550,7 @@ sim_tr_routing_reservation_accept(struct sim_tr *tr, struct sim_tr_reservation *
 		res->post_work_activity = acc->post_work_activity;
 	sim_tr_routing_touch_res(res, SIM_TR_RES_ACCEPTED, now);
 	sim_tr_task_set_status(tr, t, SIM_TR_TASK_ASSIGNED);
-	sim_tr_routing_touch_task(t, now);
+	sim_tr_task_touch(t, now);
 	sim_tr_routing_emit(tr, SIM_TR_EV_RESERVATION_ACCEPTED, NULL, NULL, res);
 	if (c != NULL)
 		sim_tr_routing_emit(tr, SIM_TR_EV_TASK_UPDATED, t, NULL, NULL);
@@ -660,8 +648,7 @@ sim_tr_routing_worker_set_attributes(struct sim_tr *tr, struct sim_tr_worker *w,
 				     const char *attributes)
 {
 	sim_tr_worker_set_attributes(w, attributes);
-	w->version++;
-	w->updated_ms = sim_tr_now(tr);
+	sim_tr_worker_touch(w, sim_tr_now(tr));
 	sim_tr_routing_emit(tr, SIM_TR_EV_WORKER_ATTRIBUTES_UPDATE, NULL, w, NULL);
 }
 

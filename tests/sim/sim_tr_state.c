@@ -78,6 +78,76 @@ sim_tr_task_is_active(const struct sim_tr_task *t)
 	       t->status == SIM_TR_TASK_ASSIGNED || t->status == SIM_TR_TASK_WRAPPING;
 }
 
+static void
+sim_tr_seq_index_append(struct sim_tr_seq_index *x, uint64_t seq, void *obj)
+{
+	assert(x->n == 0 || x->slots[x->n - 1].seq < seq);
+	if (x->n == x->cap) {
+		x->cap = x->cap != 0 ? x->cap * 2 : 64;
+		x->slots = xreallocarray(x->slots, x->cap, sizeof(*x->slots));
+	}
+	x->slots[x->n].seq = seq;
+	x->slots[x->n].obj = obj;
+	x->n++;
+}
+
+/* The index of the first slot whose seq is greater than seq (n when none). */
+static size_t
+sim_tr_seq_index_upper(const struct sim_tr_seq_index *x, uint64_t seq)
+{
+	size_t lo = 0;
+	size_t hi = x->n;
+	size_t mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (x->slots[mid].seq <= seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void
+sim_tr_seq_index_remove(struct sim_tr_seq_index *x, uint64_t seq)
+{
+	size_t i = sim_tr_seq_index_upper(x, seq);
+	size_t j;
+	size_t k = 0;
+
+	assert(i > 0 && x->slots[i - 1].seq == seq && x->slots[i - 1].obj != NULL);
+	x->slots[i - 1].obj = NULL;
+	x->holes++;
+	if (x->holes < 64 || x->holes * 2 < x->n)
+		return;
+	for (j = 0; j < x->n; j++) {
+		if (x->slots[j].obj != NULL)
+			x->slots[k++] = x->slots[j];
+	}
+	x->n = k;
+	x->holes = 0;
+}
+
+static void
+sim_tr_seq_index_clear(struct sim_tr_seq_index *x)
+{
+	free(x->slots);
+	memset(x, 0, sizeof(*x));
+}
+
+void *
+sim_tr_seq_index_after(const struct sim_tr_seq_index *x, uint64_t seq)
+{
+	size_t i;
+
+	for (i = sim_tr_seq_index_upper(x, seq); i < x->n; i++) {
+		if (x->slots[i].obj != NULL)
+			return x->slots[i].obj;
+	}
+	return NULL;
+}
+
 void
 sim_tr_state_init(struct sim_tr *tr)
 {
@@ -96,8 +166,16 @@ sim_tr_state_init(struct sim_tr *tr)
 	TAILQ_INIT(&tr->task_list);
 	TAILQ_INIT(&tr->conference_list);
 	TAILQ_INIT(&tr->idle);
+	memset(&tr->worker_index, 0, sizeof(tr->worker_index));
+	memset(&tr->task_index, 0, sizeof(tr->task_index));
 	memset(tr->ntasks_by_status, 0, sizeof(tr->ntasks_by_status));
 	tr->nconferences_completed = 0;
+	tr->json_epoch = 0;
+	tr->json_scratch = NULL;
+	tr->json_list = NULL;
+	buf_init(&tr->json_compose);
+	tr->iso_memo_s = -1;
+	tr->url_prefix = NULL;
 }
 
 static void
@@ -164,6 +242,16 @@ sim_tr_state_clear(struct sim_tr *tr)
 	hmap_free(tr->conferences);
 	tr->activities = tr->workers = tr->worker_names = tr->queues = NULL;
 	tr->workflows = tr->tasks = tr->reservations = tr->conferences = NULL;
+	assert(tr->worker_index.n == tr->worker_index.holes);
+	assert(tr->task_index.n == tr->task_index.holes);
+	sim_tr_seq_index_clear(&tr->worker_index);
+	sim_tr_seq_index_clear(&tr->task_index);
+	json_gen_free(tr->json_scratch);
+	tr->json_scratch = NULL;
+	json_gen_free(tr->json_list);
+	tr->json_list = NULL;
+	buf_clear(&tr->json_compose);
+	free_and_null(tr->url_prefix);
 }
 
 int64_t
@@ -225,6 +313,7 @@ sim_tr_worker_add(struct sim_tr *tr, const char *name, const char *attributes,
 	hmap_put(tr->worker_names, lname, w);
 	free(lname);
 	TAILQ_INSERT_TAIL(&tr->worker_list, w, entry);
+	sim_tr_seq_index_append(&tr->worker_index, w->seq, w);
 	sim_tr_worker_sync_idle(tr, w, now);
 	return w;
 }
@@ -279,6 +368,7 @@ sim_tr_task_add(struct sim_tr *tr, const char *attributes)
 	sim_tr_task_set_attributes(t, attributes);
 	hmap_put(tr->tasks, t->sid, t);
 	TAILQ_INSERT_TAIL(&tr->task_list, t, entry);
+	sim_tr_seq_index_append(&tr->task_index, t->seq, t);
 	tr->ntasks_by_status[t->status]++;
 	return t;
 }
@@ -401,6 +491,44 @@ sim_tr_conference_get(struct sim_tr *tr, const char *sid)
 }
 
 void
+sim_tr_json_cache_clear(struct sim_tr_json_cache *c)
+{
+	free_and_null(c->text);
+	c->len = 0;
+	c->split = 0;
+}
+
+void
+sim_tr_json_invalidate_all(struct sim_tr *tr)
+{
+	tr->json_epoch++;
+}
+
+void
+sim_tr_worker_touch(struct sim_tr_worker *w, int64_t now_ms)
+{
+	w->version++;
+	w->updated_ms = now_ms;
+	sim_tr_json_cache_clear(&w->json);
+}
+
+void
+sim_tr_task_touch(struct sim_tr_task *t, int64_t now_ms)
+{
+	t->version++;
+	t->updated_ms = now_ms;
+	sim_tr_json_cache_clear(&t->json);
+}
+
+void
+sim_tr_task_set_reason(struct sim_tr_task *t, const char *reason)
+{
+	free(t->reason);
+	t->reason = reason != NULL ? xstrdup(reason) : NULL;
+	sim_tr_json_cache_clear(&t->json);
+}
+
+void
 sim_tr_worker_rename(struct sim_tr *tr, struct sim_tr_worker *w, const char *name)
 {
 	char *l = sim_tr_lower(w->friendly_name);
@@ -412,6 +540,7 @@ sim_tr_worker_rename(struct sim_tr *tr, struct sim_tr_worker *w, const char *nam
 	l = sim_tr_lower(name);
 	hmap_put(tr->worker_names, l, w);
 	free(l);
+	sim_tr_json_cache_clear(&w->json);
 }
 
 void
@@ -428,6 +557,7 @@ sim_tr_worker_set_attributes(struct sim_tr_worker *w, const char *attributes)
 	free(w->attributes);
 	w->attributes = xstrdup(attributes);
 	w->attr_doc = doc;
+	sim_tr_json_cache_clear(&w->json);
 }
 
 void
@@ -444,6 +574,7 @@ sim_tr_task_set_attributes(struct sim_tr_task *t, const char *attributes)
 	free(t->attributes);
 	t->attributes = xstrdup(attributes);
 	t->attr_doc = doc;
+	sim_tr_json_cache_clear(&t->json);
 }
 
 void
@@ -472,6 +603,7 @@ sim_tr_task_set_status(struct sim_tr *tr, struct sim_tr_task *t, enum sim_tr_tas
 	tr->ntasks_by_status[t->status]--;
 	t->status = s;
 	tr->ntasks_by_status[s]++;
+	sim_tr_json_cache_clear(&t->json);
 }
 
 static void
@@ -509,11 +641,13 @@ sim_tr_task_remove(struct sim_tr *tr, struct sim_tr_task *t)
 	tr->ntasks_by_status[t->status]--;
 	hmap_remove(tr->tasks, t->sid);
 	TAILQ_REMOVE(&tr->task_list, t, entry);
+	sim_tr_seq_index_remove(&tr->task_index, t->seq);
 	json_doc_free(t->attr_doc);
 	free(t->attributes);
 	free(t->reason);
 	free(t->filter_name);
 	free(t->rejected_by);
+	sim_tr_json_cache_clear(&t->json);
 	free(t);
 }
 
@@ -533,10 +667,12 @@ sim_tr_worker_remove(struct sim_tr *tr, struct sim_tr_worker *w)
 	free(l);
 	hmap_remove(tr->workers, w->sid);
 	TAILQ_REMOVE(&tr->worker_list, w, entry);
+	sim_tr_seq_index_remove(&tr->worker_index, w->seq);
 	json_doc_free(w->attr_doc);
 	free(w->attributes);
 	free(w->friendly_name);
 	free(w->hist);
+	sim_tr_json_cache_clear(&w->json);
 	free(w);
 }
 

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "json.h"
 #include "queue.h"
 #include "sid.h"
@@ -78,6 +79,42 @@ struct sim_tr_period {
 
 struct sim_tr_reservation;
 
+/*
+ * Objects by seq, ascending, so a list page can start at its PageToken
+ * cursor with a binary search instead of walking every object before it.
+ * Objects are appended in creation order (seq only grows); a removed one
+ * leaves a hole (obj NULL) until holes outnumber the live slots.
+ */
+struct sim_tr_seq_slot {
+	uint64_t seq;
+	void *obj; /* borrowed; NULL: removed */
+};
+
+struct sim_tr_seq_index {
+	struct sim_tr_seq_slot *slots;
+	size_t n;
+	size_t cap;
+	size_t holes;
+};
+
+/*
+ * The REST representation of one object, serialized once and reused by every
+ * fetch and list page until the object changes (sim_tr_rest builds it).
+ * Owned by the object. Cleared (text freed) by every mutator below and by
+ * sim_tr_worker_touch / sim_tr_task_touch, the one place per type where
+ * version and date_updated change; fields that change without a version bump
+ * go through a mutator here too. Inputs shared between objects (the queue
+ * and workflow names a task shows) bump tr->json_epoch instead, which
+ * invalidates every cache at once: a cache is valid only while its epoch
+ * equals tr->json_epoch.
+ */
+struct sim_tr_json_cache {
+	char *text; /* NULL: nothing cached */
+	size_t len;
+	size_t split; /* tasks: offset where the time-dependent "age" member goes */
+	uint64_t epoch;
+};
+
 struct sim_tr_worker {
 	char sid[SID_LEN + 1];
 	uint64_t seq;
@@ -96,6 +133,7 @@ struct sim_tr_worker {
 	struct sim_tr_period *hist; /* activity history, oldest first */
 	size_t nhist;
 	size_t cap_hist;
+	struct sim_tr_json_cache json;
 	TAILQ_ENTRY(sim_tr_worker) entry;
 	TAILQ_ENTRY(sim_tr_worker) idle_entry;
 };
@@ -175,6 +213,7 @@ struct sim_tr_task {
 	int64_t nassignments; /* times it went from pending to reserved */
 	struct sim_timer *ttl_timer;
 	struct sim_timer *removal_timer;
+	struct sim_tr_json_cache json;
 	TAILQ_ENTRY(sim_tr_task) entry;
 	TAILQ_ENTRY(sim_tr_task) qentry;
 };
@@ -257,6 +296,8 @@ struct sim_tr {
 	struct sim_tr_workflow_list workflow_list;
 	struct sim_tr_task_list task_list;
 	struct sim_tr_conference_list conference_list;
+	struct sim_tr_seq_index worker_index; /* worker_list by seq */
+	struct sim_tr_seq_index task_index;   /* task_list by seq */
 	size_t ntasks_by_status[SIM_TR_TASK_NSTATUS];
 	size_t nconferences_completed;
 	struct sim_tr_worker_list idle; /* via idle_entry */
@@ -268,6 +309,14 @@ struct sim_tr {
 	char (*seed_sids)[SID_LEN + 1];
 	size_t nseed_sids;
 	size_t seed_pos;
+	/* REST serialization caches: see struct sim_tr_json_cache. */
+	uint64_t json_epoch;
+	struct json_gen *json_scratch; /* reused generator; NULL until first use */
+	struct json_gen *json_list;    /* reused list page generator; NULL until first use */
+	struct buf json_compose;       /* reused buffer for cached text + live members */
+	int64_t iso_memo_s;	       /* second formatted in iso_memo, or -1 */
+	char iso_memo[32];
+	char *url_prefix; /* base_url + "/v1/Workspaces/" + SID; NULL until first use */
 };
 
 /* Completed conferences kept for the 2010 list; older ones are forgotten. */
@@ -331,6 +380,18 @@ void sim_tr_worker_rename(struct sim_tr *tr, struct sim_tr_worker *w, const char
 /* Replaces the attributes (text must be a valid JSON object). */
 void sim_tr_worker_set_attributes(struct sim_tr_worker *w, const char *attributes);
 void sim_tr_task_set_attributes(struct sim_tr_task *t, const char *attributes);
+/* The first object whose seq is greater than seq, or NULL. */
+void *sim_tr_seq_index_after(const struct sim_tr_seq_index *x, uint64_t seq);
+
+/* Frees the cached text (c may hold none). */
+void sim_tr_json_cache_clear(struct sim_tr_json_cache *c);
+/* Invalidates every object's cache (a shared input such as a queue name changed). */
+void sim_tr_json_invalidate_all(struct sim_tr *tr);
+/* The object changed: bumps version, sets date_updated to now_ms, clears the cache. */
+void sim_tr_worker_touch(struct sim_tr_worker *w, int64_t now_ms);
+void sim_tr_task_touch(struct sim_tr_task *t, int64_t now_ms);
+/* Replaces the task's reason (copied; NULL clears it). */
+void sim_tr_task_set_reason(struct sim_tr_task *t, const char *reason);
 /* Records the start of a stretch in activity a at now_ms in the worker's history. */
 void sim_tr_worker_history_push(struct sim_tr_worker *w, const struct sim_tr_activity *a,
 				int64_t now_ms);

@@ -198,6 +198,36 @@ def test_worker_crud_and_activity_change(sim):
         w.ws.workers(x.sid).fetch()
 
 
+def test_worker_channels_follow_the_workers_state(sim):
+    """The worker's advertised channels link resolves, and its figures follow routing:
+    free capacity while Available and idle, one assigned task once a reservation is
+    accepted, nothing free while Offline."""
+    w = Workspace(sim, sim.client())
+    x = w.add_worker('chan-agent', activity='Available')
+    channels = w.ws.workers(x.sid).worker_channels.list()
+    assert len(channels) == 1
+    c = channels[0]
+    assert is_sid(c.sid, 'WC') and c.worker_sid == x.sid
+    assert c.task_channel_unique_name == 'default' and c.configured_capacity == 1
+    assert c.assigned_tasks == 0 and c.available_capacity_percentage == 100
+    # fetch by SID and by the task channel's unique name give the same channel
+    assert w.ws.workers(x.sid).worker_channels(c.sid).fetch().sid == c.sid
+    assert w.ws.workers(x.sid).worker_channels('default').fetch().sid == c.sid
+    with raises_rest(404, 20404):
+        w.ws.workers(x.sid).worker_channels('WC' + '0' * 32).fetch()
+
+    t = w.add_task()
+    r = w.wait_reservation(t.sid)
+    assert r.worker_sid == x.sid
+    w.reservation(t.sid, r.sid).update(reservation_status='accepted')
+    c = w.ws.workers(x.sid).worker_channels(c.sid).fetch()
+    assert c.assigned_tasks == 1 and c.available_capacity_percentage == 0
+
+    w.set_activity(x.sid, 'Offline')
+    c = w.ws.workers(x.sid).worker_channels(c.sid).fetch()
+    assert c.available_capacity_percentage == 0
+
+
 def test_worker_friendly_name_unique_case_insensitive(sim):
     w = Workspace(sim, sim.client())
     w.add_worker('Alice')

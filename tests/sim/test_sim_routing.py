@@ -81,9 +81,14 @@ def test_priority_then_age_order(sim):
     c = sim.client()
     w = Workspace(sim, c)
     workers = [w.add_worker('agent%d' % i) for i in range(4)]
+    # One emulated second between arrivals, so that age order is not a tie broken by
+    # creation sequence alone.
     t1 = w.add_task(priority=0)
+    sim.advance(1_000)
     t2 = w.add_task(priority=5)
+    sim.advance(1_000)
     t3 = w.add_task(priority=5)
+    sim.advance(1_000)
     t4 = w.add_task(priority=1)
     order = []
     for x in workers:
@@ -91,6 +96,33 @@ def test_priority_then_age_order(sim):
         r = w.wait_worker_reservation(x.sid)
         order.append(r.task_sid)
     assert order == [t2.sid, t3.sid, t4.sid, t1.sid]
+
+
+def test_priority_then_age_order_across_queues(sim):
+    """A worker eligible for two queues takes the highest priority first, then the task
+    that has waited longest, whichever queue it is in."""
+    c = sim.client()
+    w = Workspace(sim, c)
+    sales = w.ws.task_queues.create(friendly_name='sales', target_workers='skills HAS "sales"')
+    cfg = {'task_routing': {'filters': [
+        {'filter_friendly_name': 'sales', 'expression': 'type == "sales"',
+         'targets': [{'queue': sales.sid}]}],
+        'default_filter': {'queue': w.queues['support'].sid}}}
+    wf = w.ws.workflows.create(friendly_name='two-queues', configuration=json.dumps(cfg))
+    workers = [w.add_worker('agent%d' % i, skills=('support', 'sales')) for i in range(4)]
+    made = []
+    for kind, prio in (('support', 0), ('sales', 0), ('sales', 3), ('support', 3)):
+        t = w.ws.tasks.create(workflow_sid=wf.sid, priority=prio,
+                              attributes=json.dumps({'type': kind}))
+        made.append(t)
+        sim.advance(1_000)
+    a, b, c3, d = made
+    assert b.task_queue_sid == sales.sid and a.task_queue_sid == w.queues['support'].sid
+    order = []
+    for x in workers:
+        w.set_activity(x.sid, 'Available')
+        order.append(w.wait_worker_reservation(x.sid).task_sid)
+    assert order == [c3.sid, d.sid, a.sid, b.sid]
 
 
 def test_reject_requeues_to_another_worker(sim):
@@ -458,3 +490,41 @@ def test_scenario_5_agents_50_calls(start_sim, receiver):
     confs = c.conferences.list(page_size=20)
     assert len(confs) == did['accepted']
     assert all(x.status == 'completed' for x in confs)
+
+
+def test_ages_in_real_time_statistics_follow_the_clock(sim):
+    w = Workspace(sim, sim.client())
+    q = w.queues['support']
+    old = w.add_task()
+    sim.advance(40_000)
+    w.add_task()
+    sim.advance(20_000)
+    rt = w.ws.real_time_statistics().fetch()
+    assert rt.longest_task_waiting_sid == old.sid
+    assert 60 <= rt.longest_task_waiting_age <= 61
+    qrt = w.ws.task_queues(q.sid).real_time_statistics().fetch()
+    assert qrt.longest_task_waiting_sid == old.sid
+    assert qrt.longest_relative_task_sid_in_queue == old.sid
+    assert 60 <= qrt.longest_relative_task_age_in_queue <= 61
+    assert 60 <= w.task(old.sid).age <= 61
+
+
+def test_wait_duration_until_accepted_uses_the_clock(sim):
+    w = Workspace(sim, sim.client())
+    t = w.add_task()
+    sim.advance(25_000)
+    alice = w.add_worker('alice', activity='Available')
+    r = w.wait_reservation(t.sid)
+    assert r.worker_sid == alice.sid
+    sim.advance(5_000)
+    w.reservation(t.sid, r.sid).update(reservation_status='accepted')
+    cum = w.ws.cumulative_statistics().fetch(split_by_wait_time='20,40')
+    assert 30 <= float(cum.wait_duration_until_accepted['avg']) <= 31
+    assert 30 <= float(cum.avg_task_acceptance_time) <= 31
+    assert int(cum.split_by_wait_time['20']['above']['reservations_accepted']) == 1
+    assert int(cum.split_by_wait_time['40']['below']['reservations_accepted']) == 1
+    # The window: an acceptance 20 simulated minutes ago is outside the default 15 minutes.
+    sim.advance(20 * 60_000)
+    later = w.ws.cumulative_statistics().fetch()
+    assert later.reservations_accepted == 0 and later.tasks_created == 0
+    assert w.ws.cumulative_statistics().fetch(minutes=60).reservations_accepted == 1

@@ -212,3 +212,14 @@ def test_document_ttl_sets_date_expires(sim):
     assert isinstance(d.date_expires, datetime.datetime)
     delta = (d.date_expires - d.date_created).total_seconds()
     assert 3590 <= delta <= 3610
+
+
+def test_document_ttl_expires_with_the_clock(sim):
+    svc = _svc(sim)
+    svc.documents.create(unique_name='short', data={}, ttl=10)
+    svc.documents.create(unique_name='forever', data={})
+    sim.advance(11_000)
+    with pytest.raises(TwilioRestException) as e:
+        svc.documents('short').fetch()
+    assert e.value.status == 404
+    assert svc.documents('forever').fetch().data == {}

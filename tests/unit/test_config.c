@@ -316,6 +316,49 @@ test_config_trhub_env_beats_alias(void **state)
 }
 
 static void
+test_config_sync_service_sid_alias_from_the_emulator(void **state)
+{
+	struct test_env env = { { NULL }, 0 };
+	struct config *c = NULL;
+	char *cause = NULL;
+
+	/* trhub-sim prints TWILIO_SYNC_SERVICE_SID; the seed's name still wins */
+	test_env_add(&env, "TWILIO_SYNC_SERVICE_SID=ISffffffffffffffffffffffffffffffff");
+	assert_int_equal(test_load("", &env, 0, &c, &cause), 0);
+	assert_string_equal(c->sync_service_sid, "ISffffffffffffffffffffffffffffffff");
+	config_free(c);
+	c = NULL;
+	test_env_add(&env, "TWILIO_SYNC_SERVICE_ID=" IS);
+	assert_int_equal(test_load("", &env, 0, &c, &cause), 0);
+	assert_string_equal(c->sync_service_sid, IS);
+	config_free(c);
+	test_env_clear(&env);
+}
+
+static void
+test_config_webhook_replay_window(void **state)
+{
+	struct config *c = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(test_load("", NULL, 0, &c, &cause), 0);
+	assert_int_equal(c->webhook_max_age_s, 300);
+	config_free(c);
+	c = NULL;
+	assert_int_equal(test_load("webhook_max_age_s = 0\n", NULL, 0, &c, &cause), 0);
+	assert_int_equal(c->webhook_max_age_s, 0);
+	config_free(c);
+	c = NULL;
+	assert_int_equal(test_load("webhook_max_age_s = 2m\n", NULL, 0, &c, &cause), 0);
+	assert_int_equal(c->webhook_max_age_s, 120);
+	config_free(c);
+	c = NULL;
+	assert_int_equal(test_load("webhook_max_age_s = -5\n", NULL, 0, &c, &cause), -EINVAL);
+	assert_non_null(strstr(cause, "webhook_max_age_s"));
+	free(cause);
+}
+
+static void
 test_config_twilio_alias_beats_worker_app_alias(void **state)
 {
 	struct test_env env = { { NULL }, 0 };
@@ -949,6 +992,8 @@ main(void)
 		cmocka_unit_test(test_config_empty_env_is_unset),
 		cmocka_unit_test(test_config_alias_beats_file),
 		cmocka_unit_test(test_config_trhub_env_beats_alias),
+		cmocka_unit_test(test_config_sync_service_sid_alias_from_the_emulator),
+		cmocka_unit_test(test_config_webhook_replay_window),
 		cmocka_unit_test(test_config_twilio_alias_beats_worker_app_alias),
 		cmocka_unit_test(test_config_env_error_names_variable),
 		cmocka_unit_test(test_config_credentials_dir_beats_file_not_env),
