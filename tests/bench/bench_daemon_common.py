@@ -9,7 +9,6 @@ fields), pre-signed with the emulator's auth token for trhubd's public_url.
 import json
 import os
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'integration'))

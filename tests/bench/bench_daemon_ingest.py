@@ -12,7 +12,6 @@ keep-alive connections; a Lua response() hook counts every answer that is not
 """
 
 import argparse
-import json
 import os
 import re
 import shutil

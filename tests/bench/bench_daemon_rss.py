@@ -17,7 +17,6 @@ rebuilds its model from the emulator's REST API. Measured:
 import argparse
 import sys
 import threading
-import time
 
 import bench_daemon_common as bc
 

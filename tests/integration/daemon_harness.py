@@ -13,7 +13,6 @@ the official twilio library, its /sim/state and /sim/counters), never from
 what trhubd says about itself.
 """
 
-import base64
 import http.client
 import json
 import os
@@ -623,10 +622,8 @@ class SSEClient:
             block, self._buf = self._buf[:idx].decode('utf-8', 'replace'), self._buf[idx + 2:]
             msg = {'event': 'message', 'id': None, 'data': None, 't': t}
             data = []
-            comment = False
             for line in block.split('\n'):
                 if line.startswith(':'):
-                    comment = True
                     with self.cond:
                         self.comments.append((line[1:].strip(), t))
                     continue
@@ -745,7 +742,7 @@ class EventFactory:
 def _skip_if_missing():
     import pytest
     try:
-        import twilio  # noqa: F401
+        import twilio  # noqa: F401 (only whether it imports)
     except ImportError:
         pytest.exit('python3-twilio is not installed', returncode=77)
     if not os.environ.get('TRHUBD') or not os.environ.get('TRHUB_SIM'):
