@@ -1059,8 +1059,9 @@ sim_sync_param_collection_ttl(struct sim_request *r, struct sim_sync_map *m, boo
 static void
 sim_sync_items_create_cb(struct sim_request *r)
 {
+	/* a failed lookup has replied, which frees r: read nothing from it before */
 	struct sim_sync_map *m = sim_sync_map_lookup(r);
-	const char *key = form_get(r->form, "Key");
+	const char *key = NULL;
 	struct sim_sync_item *it;
 	char *data = NULL;
 	int64_t expires;
@@ -1069,6 +1070,7 @@ sim_sync_items_create_cb(struct sim_request *r)
 
 	if (m == NULL)
 		return;
+	key = form_get(r->form, "Key");
 	if (key == NULL || key[0] == '\0' || strlen(key) > SIM_SYNC_MAX_KEY) {
 		sim_reply_error(r, 400, 54209, "Invalid Map Item key: must be 1-%d characters",
 				SIM_SYNC_MAX_KEY);
@@ -1197,10 +1199,11 @@ sim_sync_item_delete_cb(struct sim_request *r)
 static void
 sim_sync_items_list_cb(struct sim_request *r)
 {
+	/* a failed lookup has replied, which frees r: read nothing from it before */
 	struct sim_sync_map *m = sim_sync_map_lookup(r);
-	const char *order = form_get(r->query, "Order");
-	const char *from = form_get(r->query, "From");
-	const char *bounds = form_get(r->query, "Bounds");
+	const char *order = NULL;
+	const char *from = NULL;
+	const char *bounds = NULL;
 	bool desc = false;
 	bool exclusive = false;
 	struct sim_pager p;
@@ -1210,6 +1213,9 @@ sim_sync_items_list_cb(struct sim_request *r)
 
 	if (m == NULL)
 		return;
+	order = form_get(r->query, "Order");
+	from = form_get(r->query, "From");
+	bounds = form_get(r->query, "Bounds");
 	if (order != NULL && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0) {
 		sim_reply_error(r, 400, 20001, "Order must be asc or desc");
 		return;

@@ -223,3 +223,20 @@ def test_document_ttl_expires_with_the_clock(sim):
         svc.documents('short').fetch()
     assert e.value.status == 404
     assert svc.documents('forever').fetch().data == {}
+
+
+def test_items_of_a_missing_map_are_404_and_the_server_lives_on(sim):
+    """Listing or creating items of a map that does not exist answers 404 (54200), and
+    the emulator keeps serving (it once read the freed request after that reply)."""
+    svc = _svc(sim)
+    for _ in range(3):
+        with pytest.raises(TwilioRestException) as e:
+            svc.sync_maps('NoSuchMap').sync_map_items.create(key='k', data={'a': 1})
+        assert e.value.status == 404 and e.value.code == 54200
+        with pytest.raises(TwilioRestException) as e:
+            svc.sync_maps('NoSuchMap').sync_map_items('k').fetch()
+        assert e.value.status == 404 and e.value.code == 54200
+        # a list whose first page fails surfaces through the page request in 7.7.1
+        with pytest.raises(Exception):
+            svc.sync_maps('NoSuchMap').sync_map_items.list(order='asc', from_='a')
+    assert svc.fetch().sid == sim.sync_service_sid
