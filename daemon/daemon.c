@@ -469,6 +469,12 @@ daemon_rebuild_done_cb(const struct rebuild_result *result, void *arg)
 			sd_notify_ready(status);
 			log_notice("%s", status);
 		}
+		/*
+		 * Items of tasks that ended while trhubd was down are deleted, and
+		 * the listing tells syncpub which items exist, so a task that ends
+		 * before its item is written costs no DELETE.
+		 */
+		syncpub_prune_map(d->syncpub, d->boot_cfg->sync_tasks_map);
 		daemon_start_stats(d);
 		return;
 	}

@@ -159,6 +159,12 @@ struct syncpub_container {
 	size_t pruned; /* deletes scheduled by this pass */
 	unsigned prune_failures;
 	struct event *prune_ev; /* prune backoff timer */
+	/*
+	 * Every item of this map that exists in Sync has a record here: a full
+	 * listing finished (items seen got `listed`), or the map did not exist.
+	 * Only then can a remove of a never-written item skip its DELETE.
+	 */
+	bool contents_known;
 };
 
 struct syncpub_object {
@@ -187,6 +193,8 @@ struct syncpub_object {
 	unsigned failures; /* consecutive transient failures */
 	bool error_logged; /* a final error was logged since the last success */
 	bool queued;
+	bool written_once; /* a write (create/update) was sent: the item may exist */
+	bool listed;	   /* a prune listing saw the item in Sync */
 	TAILQ_ENTRY(syncpub_object) qlink;
 	struct event *retry_ev; /* backoff timer, created on first use */
 };
@@ -596,6 +604,8 @@ syncpub_start(struct syncpub_object *o, size_t slot)
 	o->slot = slot;
 	o->op = op;
 	o->inflight_gen = o->desired_gen;
+	if (op == SYNCPUB_OP_UPDATE || op == SYNCPUB_OP_CREATE)
+		o->written_once = true;
 	syncpub_enter_state(o, SYNCPUB_WRITING);
 	goto out;
 refused:
@@ -1059,14 +1069,44 @@ syncpub_set_map_item(struct syncpub *sp, const char *map_name, const char *key, 
 	return 0;
 }
 
+/*
+ * True when o (NULL: no record) cannot exist in Sync as far as this process
+ * knows: never listed there and never sent a write, and no request or
+ * retry is under way for it.
+ */
+static bool
+syncpub_object_never_in_sync(const struct syncpub_object *o)
+{
+	if (o == NULL)
+		return true;
+	return !o->written_once && !o->listed && o->req == NULL &&
+	       (o->retry_ev == NULL || !evtimer_pending(o->retry_ev, NULL));
+}
+
 void
 syncpub_remove_map_item(struct syncpub *sp, const char *map_name, const char *key)
 {
 	struct syncpub_container *c;
+	struct syncpub_object *o;
 
 	if (sp == NULL || !syncpub_name_ok(map_name) || !syncpub_name_ok(key))
 		return;
 	c = syncpub_container_get(sp, SYNCPUB_MAP, map_name);
+	o = hmap_get(c->objects, key);
+	if (c->contents_known && syncpub_object_never_in_sync(o)) {
+		/*
+		 * Known absent from Sync: a task that ended before its item was
+		 * written. A DELETE would only spend the map's write budget on a
+		 * 404, so the pending value is dropped instead.
+		 */
+		if (o != NULL) {
+			sp->stats.superseded++;
+			if (sp->metrics != NULL)
+				metrics_sync_superseded(sp->metrics, c->name);
+			syncpub_object_forget(o);
+		}
+		return;
+	}
 	syncpub_object_set(syncpub_object_get(c, key), NULL, 0);
 }
 
@@ -1152,10 +1192,16 @@ syncpub_prune_page(struct syncpub_container *c, const struct twilio_page *page)
 
 	for (i = 0; i < twilio_page_count(page); i++) {
 		const char *key = NULL;
+		struct syncpub_object *o;
 
 		if (json_get_string(twilio_page_record(page, i), "key", &key) < 0 ||
-		    !syncpub_name_ok(key) || hmap_get(c->objects, key) != NULL)
+		    !syncpub_name_ok(key))
 			continue;
+		o = hmap_get(c->objects, key);
+		if (o != NULL) {
+			o->listed = true;
+			continue;
+		}
 		syncpub_object_set(syncpub_object_get(c, key), NULL, 0);
 		c->pruned++;
 	}
@@ -1227,13 +1273,15 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 			syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
 		} else {
 			log_info("sync map %s: %zu stale items to delete", c->name, c->pruned);
+			c->contents_known = true;
 			syncpub_prune_end(c);
 		}
 		twilio_page_free(page);
 		return;
 	}
 	if (resp->outcome == HTTP_DONE && resp->status == 404) {
-		syncpub_prune_end(c); /* no map yet: nothing is stale */
+		c->contents_known = true; /* no map yet: nothing is stale, nothing exists */
+		syncpub_prune_end(c);	  /* no map yet: nothing is stale */
 		return;
 	}
 	if (syncpub_is_transient(resp)) {
