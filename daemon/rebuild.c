@@ -41,7 +41,7 @@
 #include "xmalloc.h"
 
 #define REBUILD_DEFAULT_PARALLEL 16u
-#define REBUILD_PAGE_SIZE	 "1000"
+#define REBUILD_PAGE_SIZE	 "200"
 #define REBUILD_MAX_PAGES	 1000u
 
 enum rebuild_kind {

@@ -337,7 +337,7 @@ test_rebuild_initial_fills_the_model(void **state)
 	assert_non_null(strstr(fx->tasks_url,
 			       "/v1/Workspaces/" WS1 "/Tasks?AssignmentStatus=pending"
 			       "&AssignmentStatus=reserved&AssignmentStatus=assigned"
-			       "&AssignmentStatus=wrapping&PageSize=1000"));
+			       "&AssignmentStatus=wrapping&PageSize=200"));
 }
 
 static void
