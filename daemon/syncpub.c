@@ -443,7 +443,13 @@ syncpub_object_get(struct syncpub_container *c, const char *key)
 	o->c = c;
 	o->key = key != NULL ? xstrdup(key) : NULL;
 	o->state = SYNCPUB_IDLE;
-	o->next_op = SYNCPUB_OP_UPDATE;
+	/*
+	 * An item new to a map whose contents are known cannot exist yet: create
+	 * it at once instead of an update answered 404 (a 409 still falls back
+	 * to fetch and update).
+	 */
+	o->next_op =
+		c->kind == SYNCPUB_MAP && c->contents_known ? SYNCPUB_OP_CREATE : SYNCPUB_OP_UPDATE;
 	(void)hmap_put(c->objects, key != NULL ? key : "", o);
 	return o;
 }
