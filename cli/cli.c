@@ -33,6 +33,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "num.h"
 #include "sid.h"
 #include "trhub_version.h"
 #include "xmalloc.h"
@@ -137,16 +138,11 @@ cli_get_rest(struct cli *cli)
 int
 cli_parse_int(const char *s, long min, long max, long *out)
 {
-	char *end = NULL;
-	long v;
+	int64_t v = 0;
 
-	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+	if (num_parse_i64(s, min, max, &v) < 0)
 		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -EINVAL;
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 

@@ -37,6 +37,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "num.h"
 #include "sid.h"
 #include "xmalloc.h"
 
@@ -486,29 +487,16 @@ config_has_control(const char *s)
 	return false;
 }
 
-/*
- * Parses a decimal integer: optional '-', digits, nothing else (strtoll would
- * also take leading blanks and '+').
- */
+/* num_parse_i64 in config's long long terms. */
 static int
 config_parse_ll(const char *s, long long *out)
 {
-	const char *p = s;
-	char *end = NULL;
-	long long v;
+	int64_t v = 0;
+	int r = num_parse_i64(s, INT64_MIN, INT64_MAX, &v);
 
-	if (*p == '-')
-		p++;
-	if (!isdigit((unsigned char)*p))
-		return -EINVAL;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (end == s || *end != '\0')
-		return -EINVAL;
-	*out = v;
-	return 0;
+	if (r == 0)
+		*out = v;
+	return r;
 }
 
 /* A duration with an optional unit suffix (ms, s, m, h) into unit (ms or s). */
@@ -522,7 +510,7 @@ config_parse_duration(const struct config_key *k, const char *value, const char 
 	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
 	long long base_ms = strcmp(k->unit, "ms") == 0 ? 1 : 1000;
 	long long mult_ms = base_ms;
-	long long v;
+	long long v = 0;
 	size_t digits = 0;
 	char num[32];
 	char *shown = NULL;
@@ -643,7 +631,7 @@ config_parse_time_of_day(const char *s, int *minutes_out)
 static int
 config_parse_port(const char *s, uint16_t *port_out)
 {
-	long long v;
+	long long v = 0;
 
 	if (config_parse_ll(s, &v) < 0 || s[0] == '-' || v < 1 || v > 65535)
 		return -EINVAL;

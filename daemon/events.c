@@ -32,6 +32,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "num.h"
 #include "signature.h"
 #include "tz.h"
 #include "xmalloc.h"
@@ -64,23 +65,6 @@ events_real_now_ms(void *clock_arg)
 	if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
 		return 0;
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Strict decimal int64: optional '-', digits only, no overflow. */
-static bool
-events_parse_int64(const char *s, int64_t *out)
-{
-	char *end = NULL;
-	long long v = 0;
-
-	if (s == NULL || *s == '\0')
-		return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0')
-		return false;
-	*out = v;
-	return true;
 }
 
 /* True when the media type of content_type (parameters ignored) is type. */
@@ -176,14 +160,14 @@ events_timestamp_ms(const struct form *f, int64_t *ms_out)
 	int64_t v = 0;
 
 	if (ms != NULL && *ms != '\0') {
-		if (!events_parse_int64(ms, &v))
+		if (num_parse_i64(ms, INT64_MIN, INT64_MAX, &v) < 0)
 			return -1;
 		*ms_out = v;
 		return 1;
 	}
 	if (s == NULL || *s == '\0')
 		return 0;
-	if (events_parse_int64(s, &v)) {
+	if (num_parse_i64(s, INT64_MIN, INT64_MAX, &v) == 0) {
 		if (v > INT64_MAX / 1000 || v < INT64_MIN / 1000)
 			return -1;
 		*ms_out = v * 1000;

@@ -55,6 +55,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "model.h"
+#include "num.h"
 #include "sid.h"
 #include "tz.h"
 #include "xmalloc.h"
@@ -938,21 +939,11 @@ model_fail(char **cause_out, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* Whole-string decimal integer. */
+/* Whole-string decimal integer (num_parse_i64 over the whole int64 range). */
 static bool
 model_parse_i64(const char *s, int64_t *out)
 {
-	char *end = NULL;
-	long long v;
-
-	if (s == NULL || s[0] == '\0')
-		return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0')
-		return false;
-	*out = v;
-	return true;
+	return num_parse_i64(s, INT64_MIN, INT64_MAX, out) == 0;
 }
 
 /* A date that is either unix seconds or ISO-8601; -1 when absent or unreadable. */

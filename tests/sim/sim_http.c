@@ -43,6 +43,7 @@
 #include "buf.h"
 #include "hmap.h"
 #include "log.h"
+#include "num.h"
 #include "queue.h"
 #include "sim.h"
 #include "sim_clock.h"
@@ -1376,12 +1377,9 @@ int
 sim_param_int(struct sim_request *r, const char *name, const char *value, int64_t min, int64_t max,
 	      int64_t *out)
 {
-	char *end = NULL;
-	long long v;
+	int64_t v = 0;
 
-	errno = 0;
-	v = value != NULL ? strtoll(value, &end, 10) : 0;
-	if (value == NULL || value[0] == '\0' || errno != 0 || *end != '\0' || v < min || v > max) {
+	if (num_parse_i64(value, min, max, &v) < 0) {
 		sim_reply_error(r, 400, 20001,
 				"%s must be an integer between %" PRId64 " and %" PRId64, name, min,
 				max);

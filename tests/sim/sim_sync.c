@@ -30,6 +30,7 @@
 #include "hmap.h"
 #include "json.h"
 #include "log.h"
+#include "num.h"
 #include "queue.h"
 #include "sid.h"
 #include "sim.h"
@@ -481,8 +482,7 @@ sim_sync_param_ttl(struct sim_request *r, const char *const *names, int64_t *exp
 {
 	const char *value = NULL;
 	const char *name = NULL;
-	char *end;
-	long long v;
+	int64_t v = 0;
 
 	*expires_out = -1;
 	for (; *names != NULL && value == NULL; names++) {
@@ -491,9 +491,7 @@ sim_sync_param_ttl(struct sim_request *r, const char *const *names, int64_t *exp
 	}
 	if (value == NULL)
 		return 0;
-	errno = 0;
-	v = strtoll(value, &end, 10);
-	if (errno != 0 || *end != '\0' || end == value || v < 0 || v > SIM_SYNC_MAX_TTL_S) {
+	if (num_parse_i64(value, 0, SIM_SYNC_MAX_TTL_S, &v) < 0) {
 		sim_reply_error(r, 400, 54011, "Invalid %s: must be between 0 and %d seconds", name,
 				SIM_SYNC_MAX_TTL_S);
 		return -EINVAL;
