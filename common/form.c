@@ -188,18 +188,17 @@ form_hex_value(unsigned char c)
 }
 
 /*
- * Decodes len bytes at s ('+' is a space, %XX a byte) into a new string.
- * Returns 0, -EINVAL (what names the problem in *what_out) or -E2BIG when the
- * decoded string is longer than max.
+ * Decodes len bytes at s (%XX a byte; '+' a space when plus_is_space) into d,
+ * which has room for len + 1 bytes, and NUL-terminates it. Returns 0, -EINVAL
+ * (what names the problem in *what_out: a truncated or bad escape, %00 or a
+ * NUL byte) or -E2BIG when the decoded string is longer than max.
  */
 static int
-form_decode(const char *s, size_t len, size_t max, char **out, const char **what_out)
+form_decode_into(const char *s, size_t len, size_t max, bool plus_is_space, char *d,
+		 const char **what_out)
 {
-	char *d = NULL;
 	size_t n = 0;
-	int r;
 
-	d = xmalloc(len + 1);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
@@ -209,42 +208,55 @@ form_decode(const char *s, size_t len, size_t max, char **out, const char **what
 
 			if (len - i < 3) {
 				*what_out = "truncated %-escape";
-				r = -EINVAL;
-				goto fail;
+				return -EINVAL;
 			}
 			hi = form_hex_value((unsigned char)s[i + 1]);
 			lo = form_hex_value((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0) {
 				*what_out = "bad %-escape";
-				r = -EINVAL;
-				goto fail;
+				return -EINVAL;
 			}
 			c = (unsigned char)(hi << 4 | lo);
 			if (c == '\0') {
 				*what_out = "%00 is not allowed";
-				r = -EINVAL;
-				goto fail;
+				return -EINVAL;
 			}
 			i += 2;
-		} else if (c == '+') {
+		} else if (c == '+' && plus_is_space) {
 			c = ' ';
 		} else if (c == '\0') {
 			*what_out = "NUL byte";
-			r = -EINVAL;
-			goto fail;
+			return -EINVAL;
 		}
-		if (n == max) {
-			r = -E2BIG;
-			goto fail;
-		}
+		if (n == max)
+			return -E2BIG;
 		d[n++] = (char)c;
 	}
 	d[n] = '\0';
+	return 0;
+}
+
+/* form_decode_into for form data ('+' is a space) into a new string. */
+static int
+form_decode(const char *s, size_t len, size_t max, char **out, const char **what_out)
+{
+	char *d = xmalloc(len + 1);
+	int r = form_decode_into(s, len, max, true, d, what_out);
+
+	if (r < 0) {
+		free(d);
+		return r;
+	}
 	*out = d;
 	return 0;
-fail:
-	free(d);
-	return r;
+}
+
+int
+form_decode_path_component(const char *s, size_t len, char *out)
+{
+	const char *what = NULL;
+
+	return form_decode_into(s, len, len, false, out, &what);
 }
 
 static bool

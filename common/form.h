@@ -63,3 +63,10 @@ char *form_encode(const struct form *f);
 void form_encode_component(struct buf *out, const char *s);
 /* Appends a RFC 3986 percent-encoding of s (%20 for space) for URL paths. */
 void form_encode_path_component(struct buf *out, const char *s);
+/*
+ * Decodes a URL path (or one segment): %XX is a byte, '+' stays '+'. out has
+ * room for len + 1 bytes and receives a NUL-terminated string. Returns 0, or
+ * -EINVAL for a truncated or bad escape, %00 or a NUL byte (out is then
+ * unspecified).
+ */
+int form_decode_path_component(const char *s, size_t len, char *out);

@@ -555,46 +555,6 @@ sim_http_route_capture(struct sim_http_call *call)
 	call->r.route = e->route->pattern;
 }
 
-static int
-sim_http_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decoding for paths ('+' stays '+'); false on a bad escape or %00. */
-static bool
-sim_http_decode(const char *in, size_t len, char *out)
-{
-	size_t i;
-	size_t o = 0;
-
-	for (i = 0; i < len; i++) {
-		if (in[i] == '%') {
-			int hi;
-			int lo;
-
-			if (len - i < 3)
-				return false;
-			hi = sim_http_hex(in[i + 1]);
-			lo = sim_http_hex(in[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				return false;
-			out[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			out[o++] = in[i];
-		}
-	}
-	out[o] = '\0';
-	return true;
-}
-
 /* Splits the raw path into decoded segments and decodes the whole path. */
 static bool
 sim_http_split(struct sim_http_call *call)
@@ -606,7 +566,7 @@ sim_http_split(struct sim_http_call *call)
 	if (p[0] != '/')
 		return false;
 	call->path = xmalloc(len + 1);
-	if (!sim_http_decode(p, len, call->path))
+	if (form_decode_path_component(p, len, call->path) < 0)
 		return false;
 	call->segbuf = xmalloc(len + 1);
 	out = call->segbuf;
@@ -619,7 +579,7 @@ sim_http_split(struct sim_http_call *call)
 			end = p + strlen(p);
 		if (call->nsegs == SIM_HTTP_MAX_SEGS)
 			return false;
-		if (!sim_http_decode(p, (size_t)(end - p), out))
+		if (form_decode_path_component(p, (size_t)(end - p), out) < 0)
 			return false;
 		call->segs[call->nsegs++] = out;
 		out += strlen(out) + 1;

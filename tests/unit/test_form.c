@@ -495,10 +495,38 @@ test_form_encode_then_parse_round_trips(void **state)
 	form_free(g);
 }
 
+static void
+test_form_decode_path_component_keeps_plus_and_decodes_escapes(void **state)
+{
+	const char in[] = "/v1/Services/IS1/Documents/My%20Doc+x%2Fy";
+	char out[sizeof(in)];
+
+	assert_int_equal(form_decode_path_component(in, strlen(in), out), 0);
+	assert_string_equal(out, "/v1/Services/IS1/Documents/My Doc+x/y");
+	/* only the first len bytes are read */
+	assert_int_equal(form_decode_path_component("abc%41", 3, out), 0);
+	assert_string_equal(out, "abc");
+	assert_int_equal(form_decode_path_component("", 0, out), 0);
+	assert_string_equal(out, "");
+}
+
+static void
+test_form_decode_path_component_rejects_bad_escapes(void **state)
+{
+	static const char *const bad[] = { "%", "%4", "a%zz", "%00", "x%0" };
+	char out[16];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(form_decode_path_component(bad[i], strlen(bad[i]), out), -EINVAL);
+	assert_int_equal(form_decode_path_component("a\0b", 3, out), -EINVAL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_form_decode_path_component_keeps_plus_and_decodes_escapes),
+		cmocka_unit_test(test_form_decode_path_component_rejects_bad_escapes),
 		cmocka_unit_test(test_form_parses_pairs_in_order),
 		cmocka_unit_test(test_form_plus_is_space),
 		cmocka_unit_test(test_form_decodes_percent_escapes_of_either_case),
