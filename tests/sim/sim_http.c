@@ -588,6 +588,26 @@ sim_http_split(struct sim_http_call *call)
 	return true;
 }
 
+bool
+sim_http_if_match_ok(const struct sim_request *r, uint64_t version)
+{
+	char want[24];
+	const char *v = r->if_match;
+	size_t len;
+
+	if (v == NULL || strcmp(v, "*") == 0)
+		return true;
+	if (strncmp(v, "W/", 2) == 0)
+		v += 2;
+	len = strlen(v);
+	if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+		v++;
+		len -= 2;
+	}
+	snprintf(want, sizeof(want), "%" PRIu64, version);
+	return strlen(want) == len && strncmp(want, v, len) == 0;
+}
+
 /* Replies */
 
 static void

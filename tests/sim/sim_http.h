@@ -92,6 +92,13 @@ int sim_http_fault_add(struct sim_http *h, struct sim_fault *f);
 void sim_http_faults_clear(struct sim_http *h);
 void sim_http_faults_json(struct sim_http *h, struct json_gen *g);
 
+/*
+ * True when the request's If-Match allows writing an object at this version
+ * (decimal, as the ETag header shows it): no header, "*", or the version
+ * itself, optionally quoted and with a W/ prefix. Replies nothing.
+ */
+bool sim_http_if_match_ok(const struct sim_request *r, uint64_t version);
+
 /* Replies. Exactly one reply per request. */
 /* 200/201 with the generator's text as application/json; etag may be NULL. */
 void sim_reply_json(struct sim_request *r, int status, struct json_gen *g, const char *etag);

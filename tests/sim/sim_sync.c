@@ -405,27 +405,6 @@ sim_sync_kv_data(struct json_gen *g, const char *data)
 		json_gen_null(g);
 }
 
-/* Strips optional quotes (and a W/ prefix) from an If-Match value. */
-static bool
-sim_sync_if_match_ok(const char *if_match, uint64_t revision)
-{
-	char want[24];
-	const char *v = if_match;
-	size_t len;
-
-	if (if_match == NULL || strcmp(if_match, "*") == 0)
-		return true;
-	if (strncmp(v, "W/", 2) == 0)
-		v += 2;
-	len = strlen(v);
-	if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
-		v++;
-		len -= 2;
-	}
-	snprintf(want, sizeof(want), "%" PRIu64, revision);
-	return strlen(want) == len && strncmp(want, v, len) == 0;
-}
-
 /*
  * Reads Data (required or not): valid JSON object, at most 16 KiB. Stores the
  * compact text in *data_out (NULL when absent and optional). Replies on error.
@@ -747,7 +726,7 @@ sim_sync_doc_update_cb(struct sim_request *r)
 		sim_reply_error(r, 400, 54010, "No parameters specified");
 		goto out;
 	}
-	if (!sim_sync_if_match_ok(r->if_match, d->revision)) {
+	if (!sim_http_if_match_ok(r, d->revision)) {
 		sim_reply_error(r, 412, 54103,
 				"The revision of the Document does not match the "
 				"expected revision");
@@ -778,7 +757,7 @@ sim_sync_doc_delete_cb(struct sim_request *r)
 
 	if (d == NULL)
 		return;
-	if (!sim_sync_if_match_ok(r->if_match, d->revision)) {
+	if (!sim_http_if_match_ok(r, d->revision)) {
 		sim_reply_error(r, 412, 54103,
 				"The revision of the Document does not match the "
 				"expected revision");
@@ -1146,7 +1125,7 @@ sim_sync_item_update_cb(struct sim_request *r)
 		sim_reply_error(r, 400, 54010, "No parameters specified");
 		goto out;
 	}
-	if (!sim_sync_if_match_ok(r->if_match, it->revision)) {
+	if (!sim_http_if_match_ok(r, it->revision)) {
 		sim_reply_error(r, 412, 54205,
 				"The revision of the Map Item does not match the "
 				"expected revision");
@@ -1179,7 +1158,7 @@ sim_sync_item_delete_cb(struct sim_request *r)
 
 	if (it == NULL)
 		return;
-	if (!sim_sync_if_match_ok(r->if_match, it->revision)) {
+	if (!sim_http_if_match_ok(r, it->revision)) {
 		sim_reply_error(r, 412, 54205,
 				"The revision of the Map Item does not match the "
 				"expected revision");

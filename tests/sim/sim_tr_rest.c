@@ -207,21 +207,10 @@ static bool
 sim_tr_rest_if_match(struct sim_request *r, int64_t version)
 {
 	char want[24];
-	const char *v = r->if_match;
-	size_t len;
 
-	if (v == NULL || strcmp(v, "*") == 0)
+	if (sim_http_if_match_ok(r, (uint64_t)version))
 		return true;
-	if (strncmp(v, "W/", 2) == 0)
-		v += 2;
-	len = strlen(v);
-	if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
-		v++;
-		len -= 2;
-	}
 	sim_tr_rest_etag(version, want);
-	if (len == strlen(want) && strncmp(v, want, len) == 0)
-		return true;
 	sim_reply_error(r, 412, 20412, "Precondition Failed: If-Match does not match version %s",
 			want);
 	return false;
