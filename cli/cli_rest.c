@@ -73,15 +73,7 @@ cli_rest_new(struct cli *cli, struct cli_rest **rest_out)
 	char *cause = NULL;
 	int r;
 
-	memset(&tc, 0, sizeof(tc));
-	tc.account_sid = cfg->account_sid;
-	tc.auth_token = cfg->auth_token;
-	tc.api_key = cfg->api_key;
-	tc.api_secret = cfg->api_secret;
-	tc.base_url = cfg->twilio_base_url;
-	tc.timeout_ms = cfg->twilio_timeout_ms;
-	tc.connect_timeout_ms = cfg->twilio_connect_timeout_ms;
-	tc.max_response_bytes = (size_t)cfg->twilio_response_max_bytes;
+	twilio_client_config_from(&tc, cfg);
 	r = twilio_new(&tc, &rest->tw, &cause);
 	if (r < 0) {
 		log_err("configuration: %s", cause != NULL ? cause : "invalid Twilio settings");

@@ -20,10 +20,10 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "config.h"
 #include "twilio.h"
 #include "xmalloc.h"
 
-#define TWILIO_HOST_COUNT     3
 #define TWILIO_NEXT_URL_MAX   8192
 #define TWILIO_PAGE_MAX_DEPTH 64
 
@@ -92,12 +92,35 @@ twilio_check_base(const char *base, bool *plain_out, char **cause)
 	return 0;
 }
 
+static const char *const twilio_default_bases[TWILIO_HOST_COUNT] = {
+	[TWILIO_HOST_TASKROUTER] = TWILIO_TASKROUTER_BASE,
+	[TWILIO_HOST_SYNC] = TWILIO_SYNC_BASE,
+	[TWILIO_HOST_API] = TWILIO_API_BASE,
+};
+
+void
+twilio_client_config_from(struct twilio_client_config *cfg, const struct config *config)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->account_sid = config->account_sid;
+	cfg->auth_token = config->auth_token;
+	cfg->api_key = config->api_key;
+	cfg->api_secret = config->api_secret;
+	cfg->base_url = config->twilio_base_url;
+	cfg->host_base_url[TWILIO_HOST_TASKROUTER] = config->taskrouter_base_url;
+	cfg->host_base_url[TWILIO_HOST_SYNC] = config->sync_base_url;
+	cfg->host_base_url[TWILIO_HOST_API] = config->api_base_url;
+	cfg->timeout_ms = config->twilio_timeout_ms;
+	cfg->connect_timeout_ms = config->twilio_connect_timeout_ms;
+	cfg->max_response_bytes = (size_t)config->twilio_response_max_bytes;
+}
+
 int
 twilio_new(const struct twilio_client_config *cfg, struct twilio **twilio_out, char **cause_out)
 {
 	struct twilio *tw = NULL;
 	char *cause = NULL;
-	char *base = NULL;
+	char *bases[TWILIO_HOST_COUNT] = { NULL };
 	bool plain = false;
 	bool have_key;
 	int r = -EINVAL;
@@ -115,25 +138,34 @@ twilio_new(const struct twilio_client_config *cfg, struct twilio **twilio_out, c
 		cause = xstrdup("missing auth token (or API key and secret)");
 		goto out;
 	}
-	if (!twilio_is_empty(cfg->base_url)) {
+	for (int h = 0; h < TWILIO_HOST_COUNT; h++) {
+		const char *want = !twilio_is_empty(cfg->host_base_url[h]) ? cfg->host_base_url[h]
+									   : cfg->base_url;
+		bool host_plain = false;
 		size_t len;
 
-		base = xstrdup(cfg->base_url);
-		len = strlen(base);
-		while (len > 0 && base[len - 1] == '/')
-			base[--len] = '\0';
-		r = twilio_check_base(base, &plain, &cause);
+		if (twilio_is_empty(want)) {
+			bases[h] = xstrdup(twilio_default_bases[h]);
+			continue;
+		}
+		bases[h] = xstrdup(want);
+		len = strlen(bases[h]);
+		while (len > 0 && bases[h][len - 1] == '/')
+			bases[h][--len] = '\0';
+		r = twilio_check_base(bases[h], &host_plain, &cause);
 		if (r < 0)
 			goto out;
+		plain = plain || host_plain;
 	}
 
 	tw = xcalloc(1, sizeof(*tw));
 	tw->account_sid = xstrdup(cfg->account_sid);
 	tw->username = xstrdup(have_key ? cfg->api_key : cfg->account_sid);
 	tw->password = xstrdup(have_key ? cfg->api_secret : cfg->auth_token);
-	tw->base[TWILIO_HOST_TASKROUTER] = xstrdup(base != NULL ? base : TWILIO_TASKROUTER_BASE);
-	tw->base[TWILIO_HOST_SYNC] = xstrdup(base != NULL ? base : TWILIO_SYNC_BASE);
-	tw->base[TWILIO_HOST_API] = xstrdup(base != NULL ? base : TWILIO_API_BASE);
+	for (int h = 0; h < TWILIO_HOST_COUNT; h++) {
+		tw->base[h] = bases[h];
+		bases[h] = NULL;
+	}
 	tw->plain_http = plain;
 	tw->timeout_ms = cfg->timeout_ms;
 	tw->connect_timeout_ms = cfg->connect_timeout_ms;
@@ -141,7 +173,8 @@ twilio_new(const struct twilio_client_config *cfg, struct twilio **twilio_out, c
 	*twilio_out = tw;
 	r = 0;
 out:
-	free(base);
+	for (int h = 0; h < TWILIO_HOST_COUNT; h++)
+		free(bases[h]);
 	if (cause_out != NULL)
 		*cause_out = cause;
 	else

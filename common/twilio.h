@@ -26,6 +26,7 @@ enum twilio_host {
 	TWILIO_HOST_TASKROUTER, /* https://taskrouter.twilio.com */
 	TWILIO_HOST_SYNC,	/* https://sync.twilio.com */
 	TWILIO_HOST_API,	/* https://api.twilio.com (2010 API, Conferences) */
+	TWILIO_HOST_COUNT,
 };
 
 #define TWILIO_TASKROUTER_BASE "https://taskrouter.twilio.com"
@@ -48,12 +49,26 @@ struct twilio_client_config {
 	 * allowed for every request). A trailing '/' is ignored.
 	 */
 	const char *base_url;
+	/*
+	 * Per-host bases (indexed by enum twilio_host): NULL or "" falls back
+	 * to base_url, then to the real host. Same rules as base_url.
+	 */
+	const char *host_base_url[TWILIO_HOST_COUNT];
 	long timeout_ms;	   /* 0: HTTP_DEFAULT_TIMEOUT_MS */
 	long connect_timeout_ms;   /* 0: HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
 	size_t max_response_bytes; /* 0: HTTP_DEFAULT_MAX_RESPONSE_BYTES */
 };
 
 struct twilio;
+struct config;
+
+/*
+ * Fills cfg from trhub's configuration: credentials, the three resolved
+ * base URLs (taskrouter_base_url, sync_base_url, api_base_url; config has
+ * already applied twilio_base_url to those left at their defaults) and the
+ * timeouts. Pointers borrow from config.
+ */
+void twilio_client_config_from(struct twilio_client_config *cfg, const struct config *config);
 
 /*
  * Validates and copies cfg. On success the caller owns *twilio_out

@@ -665,14 +665,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	d->model = model_new(&mo);
 
 	d->http = http_async_new(d->base, NULL);
-	tc.account_sid = cfg->account_sid;
-	tc.auth_token = cfg->auth_token;
-	tc.api_key = cfg->api_key;
-	tc.api_secret = cfg->api_secret;
-	tc.base_url = cfg->twilio_base_url;
-	tc.timeout_ms = cfg->twilio_timeout_ms;
-	tc.connect_timeout_ms = cfg->twilio_connect_timeout_ms;
-	tc.max_response_bytes = (size_t)cfg->twilio_response_max_bytes;
+	twilio_client_config_from(&tc, cfg);
 	r = twilio_new(&tc, &d->twilio, cause_out);
 	if (r < 0)
 		return r;

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "form.h"
 #include "json.h"
 #include "rng.h"
@@ -149,6 +150,60 @@ test_twilio_base_override(void **state)
 	CHECK_URL(twilio_url_workers(tw, WS),
 		  "https://twilio.example.org/v1/Workspaces/" WS "/Workers");
 	twilio_free(tw);
+}
+
+static void
+test_twilio_host_bases_override_the_shared_base(void **state)
+{
+	struct twilio_client_config cfg = { .account_sid = AC, .auth_token = "t" };
+	struct twilio *tw = NULL;
+	char *cause = NULL;
+
+	cfg.base_url = "http://127.0.0.1:8123";
+	cfg.host_base_url[TWILIO_HOST_SYNC] = "https://sync.example.com/";
+	assert_int_equal(twilio_new(&cfg, &tw, &cause), 0);
+	CHECK_URL(twilio_url_task(tw, WS, WT),
+		  "http://127.0.0.1:8123/v1/Workspaces/" WS "/Tasks/" WT);
+	CHECK_URL(twilio_url_sync_document(tw, IS, "d"),
+		  "https://sync.example.com/v1/Services/" IS "/Documents/d");
+	assert_string_equal(twilio_base(tw, TWILIO_HOST_API), "http://127.0.0.1:8123");
+	twilio_free(tw);
+	tw = NULL;
+
+	/* a per-host base follows the same rules as the shared one */
+	cfg.host_base_url[TWILIO_HOST_API] = "http://twilio.example.org";
+	assert_int_equal(twilio_new(&cfg, &tw, &cause), -EINVAL);
+	assert_null(tw);
+	assert_non_null(cause);
+	free(cause);
+}
+
+static void
+test_twilio_client_config_from_uses_the_resolved_bases(void **state)
+{
+	static const char text[] = "account_sid = " AC "\n"
+				   "auth_token = t\n"
+				   "twilio_base_url = http://127.0.0.1:8081\n"
+				   "sync_base_url = https://sync.example.com\n";
+	static char *const no_env[] = { NULL };
+	struct config_source src = { 0 };
+	struct twilio_client_config cfg;
+	struct config *config = NULL;
+	struct twilio *tw = NULL;
+	char *cause = NULL;
+
+	src.data = text;
+	src.data_len = sizeof(text) - 1;
+	src.data_name = "test.conf";
+	src.envp = no_env;
+	assert_int_equal(config_load(&src, &config, &cause), 0);
+	twilio_client_config_from(&cfg, config);
+	assert_int_equal(twilio_new(&cfg, &tw, &cause), 0);
+	CHECK_URL(twilio_url_workers(tw, WS), "http://127.0.0.1:8081/v1/Workspaces/" WS "/Workers");
+	CHECK_URL(twilio_url_sync_document(tw, IS, "d"),
+		  "https://sync.example.com/v1/Services/" IS "/Documents/d");
+	twilio_free(tw);
+	config_free(config);
 }
 
 static void
@@ -646,6 +701,8 @@ main(void)
 		cmocka_unit_test(test_twilio_sync_and_2010_urls),
 		cmocka_unit_test(test_twilio_url_ids_are_encoded_and_required),
 		cmocka_unit_test(test_twilio_base_override),
+		cmocka_unit_test(test_twilio_host_bases_override_the_shared_base),
+		cmocka_unit_test(test_twilio_client_config_from_uses_the_resolved_bases),
 		cmocka_unit_test(test_twilio_new_refuses_bad_config),
 		cmocka_unit_test(test_twilio_spec_uses_token_or_api_key),
 		cmocka_unit_test(test_twilio_url_with_query),
