@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cidr.h"
 #include "config.h"
 #include "log.h"
 #include "num.h"
@@ -133,12 +134,53 @@ static const struct config_key config_keys[] = {
 	  .max = 3600,
 	  .unit = "s",
 	  .description = "Idle timeout of a client connection (SSE streams send keep-alives)." },
+	{ .name = "http_header_timeout_s",
+	  .type = CONFIG_TYPE_DURATION,
+	  .offset = CONFIG_OFF(http_header_timeout_s),
+	  .def = "10",
+	  .min = 1,
+	  .max = 600,
+	  .unit = "s",
+	  .description = "A request's line and headers must arrive within this time from accept "
+			 "(or from the first byte of a keep-alive request); else 408 and close." },
+	{ .name = "http_body_timeout_s",
+	  .type = CONFIG_TYPE_DURATION,
+	  .offset = CONFIG_OFF(http_body_timeout_s),
+	  .def = "20",
+	  .min = 1,
+	  .max = 600,
+	  .unit = "s",
+	  .description = "A request body must arrive within this time from the end of its "
+			 "headers; else 408 and close." },
+	{ .name = "webhook_reserved_connections",
+	  .type = CONFIG_TYPE_INT,
+	  .offset = CONFIG_OFF(webhook_reserved_connections),
+	  .def = "32",
+	  .min = 0,
+	  .max = 65536,
+	  .unit = "connections",
+	  .description = "Part of max_connections only Twilio's webhook requests may use (at "
+			 "most half of max_connections)." },
+	{ .name = "sse_budget_bytes",
+	  .type = CONFIG_TYPE_INT,
+	  .offset = CONFIG_OFF(sse_budget_bytes),
+	  .def = "67108864",
+	  .min = 1048576,
+	  .max = 1073741824,
+	  .unit = "bytes",
+	  .description = "Memory all /api/stream clients may hold unsent, shared messages counted "
+			 "once; over it the slowest clients are dropped." },
+	{ .name = "trusted_proxies",
+	  .type = CONFIG_TYPE_STRING,
+	  .offset = CONFIG_OFF(trusted_proxies),
+	  .description = "Addresses and networks (CIDR) of reverse proxies whose Forwarded and "
+			 "X-Forwarded-For entries are believed; empty: none." },
 	{ .name = "trust_proxy",
 	  .type = CONFIG_TYPE_BOOL,
 	  .offset = CONFIG_OFF(trust_proxy),
 	  .def = "false",
-	  .description =
-		  "Take the client address from X-Forwarded-For (only behind a reverse proxy)." },
+	  .description = "Removed: use trusted_proxies. true is refused; false is ignored with a "
+			 "warning." },
 	{ .name = "twilio_base_url",
 	  .type = CONFIG_TYPE_TWILIO_URL,
 	  .offset = CONFIG_OFF(twilio_base_url),
@@ -1614,6 +1656,27 @@ config_finish(struct config *config, struct config_load_state *st, char **cause_
 		return config_fail(cause_out, -EINVAL,
 				   "sync_stats_document and sync_events_document are both '%s'",
 				   config->sync_stats_document);
+	if (config->trust_proxy)
+		return config_fail(cause_out, -EINVAL,
+				   "trust_proxy (%s) was replaced by trusted_proxies: list the "
+				   "addresses of your reverse proxies instead (trusted_proxies = "
+				   "127.0.0.1, ::1 for a proxy on this host)",
+				   config_where(config, "trust_proxy"));
+	if (strcmp(config_where(config, "trust_proxy"), "default") != 0)
+		log_warning("trust_proxy (%s) is obsolete and ignored; see trusted_proxies",
+			    config_where(config, "trust_proxy"));
+	if (config->trusted_proxies != NULL) {
+		struct cidr_list *proxies = NULL;
+		char *cause = NULL;
+
+		if (cidr_list_parse(config->trusted_proxies, &proxies, &cause) < 0) {
+			r = config_fail(cause_out, -EINVAL, "trusted_proxies (%s): %s",
+					config_where(config, "trusted_proxies"), cause);
+			free(cause);
+			return r;
+		}
+		cidr_list_free(proxies);
+	}
 	if ((config->api_key == NULL) != (config->api_secret == NULL))
 		return config_missing(config->api_key == NULL ? "api_key" : "api_secret",
 				      cause_out);

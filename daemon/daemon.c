@@ -729,7 +729,10 @@ daemon_build(struct daemon *d, char **cause_out)
 	svo.header_max_bytes = (size_t)cfg->http_header_max_bytes;
 	svo.body_max_bytes = (size_t)cfg->http_body_max_bytes;
 	svo.timeout_s = cfg->http_timeout_s;
-	svo.trust_proxy = cfg->trust_proxy;
+	svo.header_timeout_s = cfg->http_header_timeout_s;
+	svo.body_timeout_s = cfg->http_body_timeout_s;
+	svo.webhook_reserved = cfg->webhook_reserved_connections;
+	svo.trusted_proxies = cfg->trusted_proxies;
 	svo.listen_fds = fds;
 	svo.n_listen_fds = nfds;
 	d->server = server_new(d->base, &svo, d->events, d->api, d->metrics);

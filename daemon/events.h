@@ -17,6 +17,8 @@
  *   403  X-Twilio-Signature missing or not matching public_url + target
  *        (port variants accepted, signature.h); JSON bodies are checked
  *        against bodySHA256 in the query (signature_verify_body)
+ *   400  a parameter repeated (Twilio never repeats one; the signature
+ *        covers the sorted values, so a reordering would change the event)
  *   400  a TaskRouter event without EventType; a recording callback without
  *        RecordingUrl or TaskSid (form or query)
  *   403  replay: Timestamp/TimestampMs older than max_age_ms, or more than

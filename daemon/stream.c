@@ -50,6 +50,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "queue.h"
+#include "server.h"
 #include "stream.h"
 #include "xmalloc.h"
 
@@ -159,7 +160,7 @@ stream_format(struct buf *b, const char *type, uint64_t id, const char *data, si
 static size_t
 stream_client_queued(const struct stream_client *cl)
 {
-	return evbuffer_get_length(bufferevent_get_output(cl->bev));
+	return server_request_unsent(cl->req);
 }
 
 static void
@@ -465,7 +466,6 @@ stream_attach(struct stream *st, struct evhttp_request *req)
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct stream_client *cl;
-	struct timeval wt;
 	char *addr = NULL;
 	uint16_t port = 0;
 
@@ -491,9 +491,7 @@ stream_attach(struct stream *st, struct evhttp_request *req)
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_send_reply_start(req, 200, "OK");
 	/* No read timeout (the client never writes again); a write timeout for stuck peers. */
-	wt.tv_sec = st->write_timeout_s;
-	wt.tv_usec = 0;
-	(void)bufferevent_set_timeouts(cl->bev, NULL, &wt); /* only fails on a NULL bufferevent */
+	server_request_set_write_timeout(req, st->write_timeout_s);
 	evhttp_connection_set_closecb(conn, stream_client_close_cb, cl);
 
 	TAILQ_INSERT_TAIL(&st->clients, cl, link);
