@@ -1531,8 +1531,14 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	case SERVER_ROLE_LOGGED_IN:
 		server_request_client(s, req, &client);
 		if (!client.is_local) {
-			server_reply_error(req, 403, "forbidden",
-					   "this route is only served to local clients");
+			char detail[160];
+
+			/* The address is what the pipeline believed: operators check proxies with it. */
+			(void)snprintf(detail, sizeof(detail),
+				       "this route is only served to local clients (client %s%s)",
+				       client.address[0] != '\0' ? client.address : "unknown",
+				       client.via_proxy ? ", through a proxy" : "");
+			server_reply_error(req, 403, "forbidden", detail);
 			return;
 		}
 		break;
