@@ -1533,7 +1533,8 @@ server_request_cb(struct evhttp_request *req, void *arg)
 		if (!client.is_local) {
 			char detail[160];
 
-			/* The address is what the pipeline believed: operators check proxies with it. */
+			/* The address is what the pipeline believed: operators check proxies with
+			 * it. */
 			(void)snprintf(detail, sizeof(detail),
 				       "this route is only served to local clients (client %s%s)",
 				       client.address[0] != '\0' ? client.address : "unknown",

@@ -242,8 +242,10 @@ stream_client_drop(struct stream_client *cl, size_t queued)
 {
 	struct stream *st = cl->st;
 
-	log_info("sse client %s dropped: %zu bytes unsent (cap %zu)", cl->peer, queued,
-		 st->max_buffered_bytes + cl->allowance);
+	log_info("sse client %s dropped: %zu bytes unsent (cap %zu; all clients hold %zu of "
+		 "the %zu-byte stream budget)",
+		 cl->peer, queued, st->max_buffered_bytes + cl->allowance, st->held_bytes,
+		 st->budget_bytes);
 	stream_client_unlink_live(st, cl);
 	cl->zombie = true;
 	TAILQ_INSERT_TAIL(&st->zombies, cl, link);
@@ -337,8 +339,6 @@ stream_enforce_budget(struct stream *st)
 		}
 		if (slowest == NULL)
 			return; /* what is left is the cached snapshot: nobody holds more */
-		log_info("sse client %s dropped: stream budget %zu bytes exceeded (%zu held)",
-			 slowest->peer, st->budget_bytes, st->held_bytes);
 		stream_client_drop(slowest, most);
 		estimate = estimate > most ? estimate - most : 0;
 	}
