@@ -389,11 +389,11 @@ daemon_sla_threshold_cb(void *arg, const char *queue_sid, const char *queue_name
 }
 
 static int
-daemon_apply_event_cb(const struct form *event, char **cause_out, void *arg)
+daemon_apply_event_cb(const struct tr_event *event, void *arg)
 {
 	struct daemon *d = arg;
 
-	return model_apply_event(d->model, event, cause_out);
+	return model_apply_event(d->model, event);
 }
 
 /* --- rebuild and readiness ------------------------------------------------------ */

@@ -2,8 +2,9 @@
 
 /*
  * model: trhubd's live picture of the workspace, built from Twilio at start
- * (rebuild.c) and kept current by event callbacks (events.c). It owns tasks,
- * their reservations, workers, activities, queues, conferences seen in task
+ * (rebuild.c) and kept current by event callbacks (parsed once by the
+ * event ingest, events.c, into struct tr_event). It owns tasks, their
+ * reservations, workers, activities, queues, conferences seen in task
  * attributes, per-agent counters for the current day, the latest statistics
  * (stats.c stores them here) and a bounded ring of recent events.
  *
@@ -15,7 +16,7 @@
  * older event.
  *
  * Listeners: every applied change is reported once, synchronously, to the
- * registered listener (main wires it to stream, stats and syncpub). The
+ * registered listener (daemon.c wires it to stream, stats and syncpub). The
  * listener must not call model_apply re-entrantly.
  */
 
@@ -23,10 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "form.h"
-#include "json.h"
-
 struct model;
+struct tr_event;
+struct json_value;
+struct json_gen;
 
 enum model_outcome {
 	MODEL_APPLIED = 0,
@@ -62,7 +63,7 @@ struct model_options {
 	int day_start_minutes; /* local minutes after midnight when "today" starts */
 	const char *timezone;  /* for the day boundary; NULL = UTC */
 	/*
-	 * Zone files directory (main passes $TZDIR via config_env); NULL =
+	 * Zone files directory (daemon.c passes $TZDIR via config_env); NULL =
 	 * /usr/share/zoneinfo. A zone that cannot be loaded falls back to UTC
 	 * with a warning (config validated it already).
 	 */
@@ -74,12 +75,11 @@ void model_free(struct model *m);
 void model_set_listener(struct model *m, model_listener_cb *cb, void *arg);
 
 /*
- * Applies one TaskRouter event callback (the form fields of twilio-api.md
- * section 6). Returns MODEL_APPLIED, MODEL_STALE_EVENT or MODEL_IGNORED, or
- * -EINVAL with *cause_out when required fields are missing or malformed (the
- * model is unchanged).
+ * Applies one TaskRouter event callback, parsed and validated by the event
+ * ingest (tr_event.h); event is borrowed for the call. Returns
+ * MODEL_APPLIED, MODEL_STALE_EVENT or MODEL_IGNORED.
  */
-int model_apply_event(struct model *m, const struct form *event, char **cause_out);
+int model_apply_event(struct model *m, const struct tr_event *event);
 
 /*
  * Rebuild from the REST API: begin marks every resource unseen; each upsert

@@ -74,7 +74,7 @@ enum server_role {
 struct server_call {
 	struct evhttp_request *req;
 	const struct server_route *route;
-	struct form *form; /* Twilio routes: the verified parameters (owned) */
+	struct events_webhook *webhook; /* Twilio routes: the verified webhook (owned) */
 	struct timespec start;
 };
 
@@ -446,7 +446,7 @@ server_verdict_error(int verdict)
 	}
 }
 
-/* Step 5 for Twilio routes: fills call->form or answers the refusal. */
+/* Step 5 for Twilio routes: fills call->webhook or answers the refusal. */
 static bool
 server_check_signature(struct server *s, struct server_call *call, enum events_kind kind)
 {
@@ -468,7 +468,7 @@ server_check_signature(struct server *s, struct server_call *call, enum events_k
 		server_reply_error(req, 500, "internal", "cannot read the request body");
 		return false;
 	}
-	verdict = events_verify(s->events, &rq, &call->form, &reason);
+	verdict = events_verify(s->events, &rq, &call->webhook, &reason);
 	if (verdict == EVENTS_OK)
 		return true;
 	server_reply_error(req, verdict, server_verdict_error(verdict), reason);
@@ -547,7 +547,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	}
 	/* 6: handler */
 	call.route->handler(s, &call);
-	form_free(call.form);
+	events_webhook_free(call.webhook);
 }
 
 static double
@@ -564,7 +564,7 @@ static void
 server_webhook_done(struct server *s, struct server_call *call, enum events_kind kind)
 {
 	server_reply_text(call->req, 204, "application/json", NULL, 0);
-	events_accept(s->events, kind, evhttp_request_get_uri(call->req), call->form);
+	events_accept(s->events, call->webhook);
 	if (s->metrics != NULL)
 		metrics_webhook_latency(s->metrics, server_elapsed_s(&call->start));
 }

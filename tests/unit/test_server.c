@@ -105,9 +105,9 @@ fixture_new(int max_connections, bool trust_proxy)
 }
 
 static int
-fixture_apply_cb(const struct form *event, char **cause_out, void *arg)
+fixture_apply_cb(const struct tr_event *event, void *arg)
 {
-	return model_apply_event(arg, event, cause_out);
+	return model_apply_event(arg, event);
 }
 
 static void
