@@ -51,6 +51,7 @@
 #include "hmap.h"
 #include "json.h"
 #include "log.h"
+#include "loopback.h"
 #include "metrics.h"
 #include "server.h"
 #include "xmalloc.h"
@@ -299,25 +300,6 @@ server_route_find(enum evhttp_cmd_type method, const char *path, size_t len, boo
 	return NULL;
 }
 
-/* True for 127.0.0.0/8, ::1 and IPv4-mapped loopback, given as text. */
-static bool
-server_is_loopback_text(const char *addr)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (addr == NULL)
-		return false;
-	if (inet_pton(AF_INET, addr, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, addr, &a6) == 1) {
-		if (IN6_IS_ADDR_LOOPBACK(&a6))
-			return true;
-		return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
-	}
-	return false;
-}
-
 /*
  * True when the client is on this host: the peer address, or with
  * trust_proxy the last X-Forwarded-For entry (the one our proxy added).
@@ -333,7 +315,7 @@ server_client_is_local(const struct server *s, struct evhttp_request *req)
 	if (evcon == NULL)
 		return false;
 	evhttp_connection_get_peer(evcon, &peer, &port);
-	if (!server_is_loopback_text(peer))
+	if (!loopback_is_host(peer))
 		return false;
 	if (!s->trust_proxy)
 		return true;
@@ -352,7 +334,7 @@ server_client_is_local(const struct server *s, struct evhttp_request *req)
 			n++;
 		memcpy(addr, last, n);
 		addr[n] = '\0';
-		return server_is_loopback_text(addr);
+		return loopback_is_host(addr);
 	}
 }
 
