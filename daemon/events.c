@@ -13,8 +13,8 @@
  * which the model already treats as stale (model.h "Ordering"). A request
  * carrying no timestamp at all (recording callbacks) is not window-checked.
  *
- * Recording URLs live in a small map here, bounded by recordings_max with
- * the oldest task evicted first, until the model grows a field for them.
+ * A recording callback's URL goes to the recording callback (daemon.c:
+ * model_set_recording, which shows it on the task).
  */
 
 #include <errno.h>
@@ -55,16 +55,12 @@ struct events {
 	struct events_check_config cfg; /* strings below are owned copies */
 	char *auth_token;
 	char *public_url;
-	size_t recordings_max;
 	int64_t (*now_ms)(void *clock_arg);
 	void *clock_arg;
 	events_apply_cb *apply;
+	events_recording_cb *recording;
 	void *apply_arg;
 	struct metrics *metrics;
-	struct hmap *recordings; /* TaskSid -> char *url (owned) */
-	char **recording_order;	 /* ring of TaskSids, oldest at recording_head */
-	size_t recording_head;
-	size_t recording_count;
 };
 
 static int64_t
@@ -353,10 +349,6 @@ events_new(const struct events_options *options, struct metrics *metrics)
 	struct events *ev = xcalloc(1, sizeof(*ev));
 
 	events_apply_options(ev, options);
-	ev->recordings_max = options->recordings_max == 0 ? EVENTS_DEFAULT_RECORDINGS_MAX
-							  : options->recordings_max;
-	ev->recording_order = xcalloc(ev->recordings_max, sizeof(*ev->recording_order));
-	ev->recordings = hmap_new();
 	ev->metrics = metrics;
 	return ev;
 }
@@ -366,23 +358,17 @@ events_free(struct events *ev)
 {
 	if (ev == NULL)
 		return;
-	for (size_t i = 0; i < ev->recording_count; i++) {
-		char *sid = ev->recording_order[(ev->recording_head + i) % ev->recordings_max];
-
-		free(hmap_remove(ev->recordings, sid));
-		free(sid);
-	}
-	hmap_free(ev->recordings);
-	free(ev->recording_order);
 	xfree_secret(ev->auth_token);
 	free(ev->public_url);
 	free(ev);
 }
 
 void
-events_set_apply(struct events *ev, events_apply_cb *cb, void *arg)
+events_set_apply(struct events *ev, events_apply_cb *apply, events_recording_cb *recording,
+		 void *arg)
 {
-	ev->apply = cb;
+	ev->apply = apply;
+	ev->recording = recording;
 	ev->apply_arg = arg;
 }
 
@@ -409,31 +395,6 @@ events_verify(struct events *ev, const struct events_request *rq,
 	return verdict;
 }
 
-/* Stores url for sid, evicting the oldest task when the map is full. */
-static void
-events_store_recording(struct events *ev, const char *sid, const char *url)
-{
-	char *old = hmap_get(ev->recordings, sid);
-	size_t tail = 0;
-
-	if (old != NULL) {
-		free(hmap_put(ev->recordings, sid, xstrdup(url)));
-		return;
-	}
-	if (ev->recording_count == ev->recordings_max) {
-		char *oldest = ev->recording_order[ev->recording_head];
-
-		free(hmap_remove(ev->recordings, oldest));
-		free(oldest);
-		ev->recording_head = (ev->recording_head + 1) % ev->recordings_max;
-		ev->recording_count--;
-	}
-	tail = (ev->recording_head + ev->recording_count) % ev->recordings_max;
-	ev->recording_order[tail] = xstrdup(sid);
-	ev->recording_count++;
-	(void)hmap_put(ev->recordings, sid, xstrdup(url)); /* sid was absent: replaces nothing */
-}
-
 void
 events_accept(struct events *ev, const struct events_webhook *w)
 {
@@ -449,17 +410,13 @@ events_accept(struct events *ev, const struct events_webhook *w)
 		log_trace(LOG_TRACE_EVENTS, "event %s %s: outcome %d", w->event.type, resource, r);
 		break;
 	}
-	case EVENTS_RECORDING:
-		events_store_recording(ev, w->task_sid, w->recording_url);
-		log_trace(LOG_TRACE_EVENTS, "recording for task %s stored", w->task_sid);
+	case EVENTS_RECORDING: {
+		int r = 0;
+
+		if (ev->recording != NULL)
+			r = ev->recording(w->task_sid, w->recording_url, ev->apply_arg);
+		log_trace(LOG_TRACE_EVENTS, "recording for task %s: outcome %d", w->task_sid, r);
 		break;
 	}
-}
-
-const char *
-events_recording_url(const struct events *ev, const char *task_sid)
-{
-	if (task_sid == NULL)
-		return NULL;
-	return hmap_get(ev->recordings, task_sid);
+	}
 }

@@ -58,7 +58,6 @@ enum events_verdict {
 #define EVENTS_DEFAULT_BODY_MAX_BYTES (64 * 1024)
 #define EVENTS_DEFAULT_MAX_AGE_MS     (5 * 60 * 1000)
 #define EVENTS_DEFAULT_MAX_FUTURE_MS  (5 * 60 * 1000)
-#define EVENTS_DEFAULT_RECORDINGS_MAX 4096
 
 /* What the checks need; every pointer is borrowed for the call. */
 struct events_check_config {
@@ -105,6 +104,12 @@ const struct tr_event *events_webhook_event(const struct events_webhook *w);
  * model_apply_event returns.
  */
 typedef int events_apply_cb(const struct tr_event *event, void *arg);
+/*
+ * Stores a verified recording callback's RecordingUrl for its task
+ * (daemon.c wires it to model_set_recording). Strings are borrowed for the
+ * call.
+ */
+typedef int events_recording_cb(const char *task_sid, const char *recording_url, void *arg);
 
 struct events_options {
 	const char *auth_token;		    /* copied; wiped on free */
@@ -112,7 +117,6 @@ struct events_options {
 	size_t body_max_bytes;		    /* 0: EVENTS_DEFAULT_BODY_MAX_BYTES */
 	int64_t max_age_ms;		    /* 0: EVENTS_DEFAULT_MAX_AGE_MS; < 0: no window */
 	int64_t max_future_ms;		    /* 0: EVENTS_DEFAULT_MAX_FUTURE_MS; < 0: no limit */
-	size_t recordings_max;		    /* 0: EVENTS_DEFAULT_RECORDINGS_MAX (oldest evicted) */
 	int64_t (*now_ms)(void *clock_arg); /* wall clock, Unix ms; NULL = real */
 	void *clock_arg;
 };
@@ -124,12 +128,13 @@ struct events_options {
 struct events *events_new(const struct events_options *options, struct metrics *metrics);
 /* Wipes the token and frees. NULL-safe. */
 void events_free(struct events *ev);
-/* Sets where verified TaskRouter events go (until set, they are only counted). */
-void events_set_apply(struct events *ev, events_apply_cb *cb, void *arg);
 /*
- * Replaces token, public URL and limits (SIGHUP reload). The recording map is
- * kept. options is copied.
+ * Sets where verified TaskRouter events and recording URLs go (until set,
+ * they are only counted); either callback may be NULL.
  */
+void events_set_apply(struct events *ev, events_apply_cb *apply, events_recording_cb *recording,
+		      void *arg);
+/* Replaces token, public URL and limits (SIGHUP reload). options is copied. */
 void events_reconfigure(struct events *ev, const struct events_options *options);
 
 /*
@@ -143,11 +148,8 @@ int events_verify(struct events *ev, const struct events_request *rq,
 
 /*
  * The handler step, after the 204 went out: a TaskRouter event is counted
- * by type and applied; a recording callback stores RecordingUrl for its
- * task. webhook is borrowed for the call. Never fails: everything that
+ * by type and applied; a recording callback hands RecordingUrl and its
+ * task to the recording callback. webhook is borrowed for the call. Never fails: everything that
  * could go wrong was refused by events_verify.
  */
 void events_accept(struct events *ev, const struct events_webhook *webhook);
-
-/* The recording URL stored for task_sid (owned by ev, valid until the next call), or NULL. */
-const char *events_recording_url(const struct events *ev, const char *task_sid);

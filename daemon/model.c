@@ -64,11 +64,12 @@
 #include "tz.h"
 #include "xmalloc.h"
 
-#define MODEL_DEFAULT_RING 1024u
-#define MODEL_TOMBSTONES   16384u
-#define MODEL_DEDUPE	   8192u
-#define MODEL_MAX_PENDING  8u
-#define MODEL_DAY_SPAN_MS  (26LL * 3600 * 1000) /* lands inside the next operational day */
+#define MODEL_DEFAULT_RING	 1024u
+#define MODEL_TOMBSTONES	 16384u
+#define MODEL_DEDUPE		 8192u
+#define MODEL_DEFAULT_RECORDINGS 4096u
+#define MODEL_MAX_PENDING	 8u
+#define MODEL_DAY_SPAN_MS	 (26LL * 3600 * 1000) /* lands inside the next operational day */
 
 enum model_res_status {
 	MODEL_RES_PENDING,
@@ -224,6 +225,13 @@ struct model {
 
 	char *stats_json;
 	size_t stats_len;
+
+	/* Recording URLs by TaskSid, bounded, oldest task evicted first. */
+	struct hmap *recordings; /* TaskSid -> char *url (owned) */
+	char **recording_order;	 /* ring of TaskSids, oldest at recording_head */
+	size_t recordings_max;
+	size_t recording_head;
+	size_t recording_count;
 
 	uint32_t gen;
 	bool rebuilding;
@@ -807,6 +815,11 @@ model_new(const struct model_options *options)
 	m->ring_size = options != NULL && options->event_ring_size > 0 ? options->event_ring_size
 								       : MODEL_DEFAULT_RING;
 	m->ring = xcalloc(m->ring_size, sizeof(*m->ring));
+	m->recordings_max = options != NULL && options->recordings_max > 0
+				    ? options->recordings_max
+				    : MODEL_DEFAULT_RECORDINGS;
+	m->recording_order = xcalloc(m->recordings_max, sizeof(*m->recording_order));
+	m->recordings = hmap_new();
 	m->next_seq = 1;
 	m->oldest_seq = 1;
 	m->now_ms =
@@ -850,6 +863,14 @@ model_free(struct model *m)
 	for (size_t i = 0; i < m->ring_size; i++)
 		free(m->ring[i].fields);
 	free(m->ring);
+	for (size_t i = 0; i < m->recording_count; i++) {
+		char *sid = m->recording_order[(m->recording_head + i) % m->recordings_max];
+
+		free(hmap_remove(m->recordings, sid));
+		free(sid);
+	}
+	hmap_free(m->recordings);
+	free(m->recording_order);
 	hmap_free(m->tasks);
 	hmap_free(m->res);
 	hmap_free(m->workers);
@@ -1283,6 +1304,47 @@ model_apply_event(struct model *m, const struct tr_event *ev)
 	model_flush(m);
 	model_emit(m, MODEL_CHANGE_EVENT, ev->resource_sid, seq);
 	return p == MODEL_PART_APPLIED ? MODEL_APPLIED : MODEL_IGNORED;
+}
+
+/* ------------------------------------------------------------------ */
+/* recordings */
+
+int
+model_set_recording(struct model *m, const char *task_sid, const char *url)
+{
+	char *old = hmap_get(m->recordings, task_sid);
+	size_t tail;
+
+	if (old != NULL && strcmp(old, url) == 0)
+		return MODEL_STALE_EVENT;
+	if (old != NULL) {
+		free(hmap_put(m->recordings, task_sid, xstrdup(url)));
+	} else {
+		if (m->recording_count == m->recordings_max) {
+			char *oldest = m->recording_order[m->recording_head];
+
+			free(hmap_remove(m->recordings, oldest));
+			free(oldest);
+			m->recording_head = (m->recording_head + 1) % m->recordings_max;
+			m->recording_count--;
+		}
+		tail = (m->recording_head + m->recording_count) % m->recordings_max;
+		m->recording_order[tail] = xstrdup(task_sid);
+		m->recording_count++;
+		(void)hmap_put(m->recordings, task_sid,
+			       xstrdup(url)); /* absent: replaces nothing */
+	}
+	if (hmap_get(m->tasks, task_sid) != NULL) {
+		model_note(m, MODEL_CHANGE_TASK, task_sid);
+		model_flush(m);
+	}
+	return MODEL_APPLIED;
+}
+
+const char *
+model_task_recording_url(const struct model *m, const char *task_sid)
+{
+	return task_sid != NULL ? hmap_get(m->recordings, task_sid) : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1820,6 +1882,7 @@ model_gen_task(const struct model *m, const struct model_task *t, struct json_ge
 	}
 	json_gen_array_close(g);
 	model_gen_raw(g, "attributes", t->attributes);
+	json_gen_kv_string(g, "recordingUrl", model_task_recording_url(m, t->sid));
 	json_gen_object_close(g);
 }
 

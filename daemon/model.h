@@ -68,6 +68,7 @@ struct model_options {
 	 * with a warning (config validated it already).
 	 */
 	const char *zoneinfo_dir;
+	size_t recordings_max; /* recording URLs kept, oldest task evicted (default 4096) */
 };
 
 struct model *model_new(const struct model_options *options);
@@ -99,6 +100,17 @@ void model_rebuild_end(struct model *m);
 /* Ends a rebuild that failed part-way: nothing is swept, upserts so far stay. */
 void model_rebuild_abort(struct model *m);
 bool model_is_built(const struct model *m);
+
+/*
+ * A recording callback: url (RecordingUrl) is the task's recording, shown
+ * as recordingUrl in the task views. Kept by TaskSid whether or not the
+ * task is open (recordings often arrive after the task completed), at most
+ * recordings_max of them. An open task is reported as MODEL_CHANGE_TASK.
+ * Returns MODEL_APPLIED, or MODEL_STALE_EVENT for the URL already stored.
+ */
+int model_set_recording(struct model *m, const char *task_sid, const char *url);
+/* The recording URL of a task (owned by the model, valid until the next change), or NULL. */
+const char *model_task_recording_url(const struct model *m, const char *task_sid);
 
 /* Statistics (stats.c): stores the KPI document (a JSON object text it copies). */
 void model_set_stats(struct model *m, const char *stats_json, size_t len);
@@ -146,7 +158,8 @@ bool model_activity_next(const struct model *m, size_t *pos, const char **sid_ou
  *  task: sid, status, priority, queueSid, queueName, workflowSid, channel,
  *        dateCreated, ageS, queueEnteredAt, conferenceSid, workerSid,
  *        workerName, reservations [{sid, workerSid, workerName, status}],
- *        attributes (the task attributes as an object, or null)
+ *        attributes (the task attributes as an object, or null),
+ *        recordingUrl (from the recording callback, or null)
  *  worker: sid, friendlyName, activitySid, activityName, available,
  *        activitySince, timeInActivityS, reservations [{sid, taskSid,
  *        status}], today {offered, accepted, rejected, timedOut, handled,

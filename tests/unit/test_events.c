@@ -509,7 +509,7 @@ test_events_verify_counts_refusals_and_accept_applies(void **state)
 	struct signed_req r;
 	struct buf text;
 
-	events_set_apply(ev, record_apply, &a);
+	events_set_apply(ev, record_apply, NULL, &a);
 	sign_form(&r, EVENTS_TASKROUTER, EVENT_PATH, PUBLIC EVENT_PATH, "wrong", f);
 	assert_int_equal(events_verify(ev, &r.rq, &got, NULL), EVENTS_FORBIDDEN);
 	assert_null(got);
@@ -558,32 +558,46 @@ deliver_recording(struct events *ev, const char *target, const struct form *f)
 	free(url);
 }
 
+struct recorded {
+	int calls;
+	char task_sid[64];
+	char url[128];
+};
+
+static int
+record_recording(const char *task_sid, const char *url, void *arg)
+{
+	struct recorded *rec = arg;
+
+	rec->calls++;
+	snprintf(rec->task_sid, sizeof(rec->task_sid), "%s", task_sid);
+	snprintf(rec->url, sizeof(rec->url), "%s", url);
+	return 0;
+}
+
 static void
-test_events_recordings_are_stored_and_bounded(void **state)
+test_events_recordings_go_to_the_recording_callback(void **state)
 {
 	struct events_options opt = {
 		.auth_token = TOKEN,
 		.public_url = PUBLIC,
-		.recordings_max = 2,
 	};
 	struct events *ev = events_new(&opt, NULL);
 	struct form *f = form_new();
+	struct recorded rec = { 0 };
 
+	events_set_apply(ev, NULL, record_recording, &rec);
 	form_add(f, "RecordingUrl", "https://example.com/r1");
 	deliver_recording(ev, REC_PATH "?TaskSid=WT1", f);
-	form_set(f, "RecordingUrl", "https://example.com/r2");
-	deliver_recording(ev, REC_PATH "?TaskSid=WT2", f);
-	assert_string_equal(events_recording_url(ev, "WT1"), "https://example.com/r1");
-	form_set(f, "RecordingUrl", "https://example.com/r1b");
-	deliver_recording(ev, REC_PATH "?TaskSid=WT1", f); /* update, no growth */
-	assert_string_equal(events_recording_url(ev, "WT1"), "https://example.com/r1b");
+	assert_int_equal(rec.calls, 1);
+	assert_string_equal(rec.task_sid, "WT1");
+	assert_string_equal(rec.url, "https://example.com/r1");
 	form_set(f, "RecordingUrl", "https://example.com/r3");
 	form_add(f, "TaskSid", "WT3"); /* the form's TaskSid wins over the query's */
 	deliver_recording(ev, REC_PATH "?TaskSid=WT9", f);
-	assert_null(events_recording_url(ev, "WT1")); /* oldest evicted */
-	assert_string_equal(events_recording_url(ev, "WT2"), "https://example.com/r2");
-	assert_string_equal(events_recording_url(ev, "WT3"), "https://example.com/r3");
-	assert_null(events_recording_url(ev, "WT9"));
+	assert_int_equal(rec.calls, 2);
+	assert_string_equal(rec.task_sid, "WT3");
+	assert_string_equal(rec.url, "https://example.com/r3");
 	form_free(f);
 	events_free(ev);
 	events_free(NULL);
@@ -609,7 +623,7 @@ main(void)
 		cmocka_unit_test(test_events_json_body_with_body_hash),
 		cmocka_unit_test(test_events_recording_needs_url_and_task),
 		cmocka_unit_test(test_events_verify_counts_refusals_and_accept_applies),
-		cmocka_unit_test(test_events_recordings_are_stored_and_bounded),
+		cmocka_unit_test(test_events_recordings_go_to_the_recording_callback),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
