@@ -271,6 +271,10 @@ events_check(const struct events_check_config *cfg, const struct events_request 
 	w->form = f;
 	f = NULL;
 	switch (rq->kind) {
+	case EVENTS_NONE:
+		reason = "not a webhook route";
+		verdict = EVENTS_BAD_REQUEST;
+		goto out;
 	case EVENTS_TASKROUTER:
 		if (tr_event_parse(w->form, &w->event, &reason) < 0) {
 			verdict = EVENTS_BAD_REQUEST;
@@ -399,6 +403,8 @@ void
 events_accept(struct events *ev, const struct events_webhook *w)
 {
 	switch (w->kind) {
+	case EVENTS_NONE:
+		break; /* events_check never makes one */
 	case EVENTS_TASKROUTER: {
 		const char *resource = w->event.resource_sid != NULL ? w->event.resource_sid : "-";
 		int r = 0;

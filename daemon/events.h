@@ -42,6 +42,7 @@ struct tr_event;
 struct metrics;
 
 enum events_kind {
+	EVENTS_NONE,	   /* not a webhook (a route table's other rows); refused */
 	EVENTS_TASKROUTER, /* POST /taskrouter_event */
 	EVENTS_RECORDING,  /* POST /taskrouter_recording_callback */
 };

@@ -49,6 +49,7 @@
 #include "events.h"
 #include "form.h"
 #include "hmap.h"
+#include "http_server.h"
 #include "json.h"
 #include "log.h"
 #include "loopback.h"
@@ -87,6 +88,7 @@ struct server_route {
 	enum server_role role;
 	size_t body_max_bytes; /* 0: no body; SERVER_BODY_CONFIGURED: the configured cap */
 	server_handler_cb *handler;
+	enum events_kind kind; /* SERVER_ROLE_TWILIO: which webhook the route takes */
 };
 
 struct server_listener {
@@ -114,8 +116,7 @@ struct server {
 	char address[INET6_ADDRSTRLEN + 8];
 };
 
-static void server_route_event(struct server *s, struct server_call *call);
-static void server_route_recording(struct server *s, struct server_call *call);
+static void server_route_webhook(struct server *s, struct server_call *call);
 static void server_route_stats(struct server *s, struct server_call *call);
 static void server_route_tasks(struct server *s, struct server_call *call);
 static void server_route_workers(struct server *s, struct server_call *call);
@@ -128,47 +129,25 @@ static void server_route_metrics(struct server *s, struct server_call *call);
 /* The HTTP surface (DESIGN.md): the rows this daemon serves today. */
 static const struct server_route server_routes[] = {
 	{ EVHTTP_REQ_POST, "/taskrouter_event", SERVER_ROLE_TWILIO, SERVER_BODY_CONFIGURED,
-	  server_route_event },
+	  server_route_webhook, EVENTS_TASKROUTER },
 	{ EVHTTP_REQ_POST, "/taskrouter_recording_callback", SERVER_ROLE_TWILIO,
-	  SERVER_BODY_CONFIGURED, server_route_recording },
-	{ EVHTTP_REQ_GET, "/api/stats", SERVER_ROLE_SUPERVISOR, 0, server_route_stats },
-	{ EVHTTP_REQ_GET, "/api/tasks", SERVER_ROLE_SUPERVISOR, 0, server_route_tasks },
-	{ EVHTTP_REQ_GET, "/api/workers", SERVER_ROLE_SUPERVISOR, 0, server_route_workers },
-	{ EVHTTP_REQ_GET, "/api/queues", SERVER_ROLE_SUPERVISOR, 0, server_route_queues },
-	{ EVHTTP_REQ_GET, "/api/stream", SERVER_ROLE_LOGGED_IN, 0, server_route_stream },
-	{ EVHTTP_REQ_GET, "/healthz", SERVER_ROLE_ANYONE, 0, server_route_healthz },
-	{ EVHTTP_REQ_GET, "/readyz", SERVER_ROLE_ANYONE, 0, server_route_readyz },
-	{ EVHTTP_REQ_GET, "/metrics", SERVER_ROLE_LOCAL, 0, server_route_metrics },
+	  SERVER_BODY_CONFIGURED, server_route_webhook, EVENTS_RECORDING },
+	{ EVHTTP_REQ_GET, "/api/stats", SERVER_ROLE_SUPERVISOR, 0, server_route_stats,
+	  EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/tasks", SERVER_ROLE_SUPERVISOR, 0, server_route_tasks,
+	  EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/workers", SERVER_ROLE_SUPERVISOR, 0, server_route_workers,
+	  EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/queues", SERVER_ROLE_SUPERVISOR, 0, server_route_queues,
+	  EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/stream", SERVER_ROLE_LOGGED_IN, 0, server_route_stream,
+	  EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/healthz", SERVER_ROLE_ANYONE, 0, server_route_healthz, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/readyz", SERVER_ROLE_ANYONE, 0, server_route_readyz, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/metrics", SERVER_ROLE_LOCAL, 0, server_route_metrics, EVENTS_NONE },
 };
 
 #define SERVER_N_ROUTES (sizeof(server_routes) / sizeof(server_routes[0]))
-
-static const char *
-server_reason(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 204:
-		return "No Content";
-	case 400:
-		return "Bad Request";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 413:
-		return "Payload Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Status";
-	}
-}
 
 static void
 server_common_headers(struct evhttp_request *req, const char *content_type)
@@ -190,7 +169,7 @@ server_reply_text(struct evhttp_request *req, int status, const char *content_ty
 	server_common_headers(req, content_type);
 	if (len > 0 && evbuffer_add(out, body, len) < 0)
 		log_warning("http: cannot queue a %zu-byte response", len);
-	evhttp_send_reply(req, status, server_reason(status), NULL);
+	evhttp_send_reply(req, status, http_server_reason(status), NULL);
 }
 
 void
@@ -215,60 +194,6 @@ server_reply_error(struct evhttp_request *req, int status, const char *error, co
 	json_gen_free(g);
 }
 
-/* True when path (len bytes) matches pattern; "{x}" matches one non-empty segment. */
-static bool
-server_path_match(const char *pattern, const char *path, size_t len)
-{
-	const char *end = path + len;
-
-	while (*pattern != '\0') {
-		if (*pattern == '{') {
-			const char *close = strchr(pattern, '}');
-			const char *seg = path;
-
-			if (close == NULL)
-				return false;
-			while (path < end && *path != '/')
-				path++;
-			if (path == seg)
-				return false;
-			pattern = close + 1;
-			continue;
-		}
-		if (path >= end || *pattern != *path)
-			return false;
-		pattern++;
-		path++;
-	}
-	return path == end;
-}
-
-static const char *
-server_method_name(enum evhttp_cmd_type m)
-{
-	switch (m) {
-	case EVHTTP_REQ_GET:
-		return "GET";
-	case EVHTTP_REQ_POST:
-		return "POST";
-	case EVHTTP_REQ_HEAD:
-		return "HEAD";
-	case EVHTTP_REQ_PUT:
-		return "PUT";
-	case EVHTTP_REQ_DELETE:
-		return "DELETE";
-	case EVHTTP_REQ_OPTIONS:
-		return "OPTIONS";
-	case EVHTTP_REQ_TRACE:
-		return "TRACE";
-	case EVHTTP_REQ_CONNECT:
-		return "CONNECT";
-	case EVHTTP_REQ_PATCH:
-		return "PATCH";
-	}
-	return "?";
-}
-
 /*
  * Finds the route for (method, path). NULL with *path_known set when the
  * path exists for other methods (their names go into allow, ", "-joined).
@@ -277,22 +202,25 @@ static const struct server_route *
 server_route_find(enum evhttp_cmd_type method, const char *path, size_t len, bool *path_known,
 		  char *allow, size_t allow_size)
 {
+	struct http_server_path split;
 	size_t used = 0;
 
 	*path_known = false;
 	allow[0] = '\0';
+	if (http_server_path_split(path, len, &split) < 0)
+		return NULL;
 	for (size_t i = 0; i < SERVER_N_ROUTES; i++) {
 		const struct server_route *r = &server_routes[i];
 		int n = 0;
 
-		if (!server_path_match(r->path, path, len))
+		if (!http_server_route_match(r->path, &split, NULL, 0, NULL, NULL))
 			continue;
 		if (r->method == method ||
 		    (method == EVHTTP_REQ_HEAD && r->method == EVHTTP_REQ_GET))
 			return r;
 		*path_known = true;
 		n = snprintf(allow + used, allow_size - used, "%s%s%s", used > 0 ? ", " : "",
-			     server_method_name(r->method),
+			     http_server_method_name(r->method),
 			     r->method == EVHTTP_REQ_GET ? ", HEAD" : "");
 		if (n > 0 && (size_t)n < allow_size - used)
 			used += (size_t)n;
@@ -511,10 +439,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	case SERVER_ROLE_ANYONE:
 		break;
 	case SERVER_ROLE_TWILIO:
-		if (!server_check_signature(s, &call,
-					    call.route->handler == server_route_recording
-						    ? EVENTS_RECORDING
-						    : EVENTS_TASKROUTER))
+		if (!server_check_signature(s, &call, call.route->kind))
 			return;
 		break;
 	case SERVER_ROLE_LOCAL:
@@ -543,24 +468,12 @@ server_elapsed_s(const struct timespec *start)
 
 /* Twilio's contract: 204 No Content with Content-Type application/json, at once. */
 static void
-server_webhook_done(struct server *s, struct server_call *call, enum events_kind kind)
+server_route_webhook(struct server *s, struct server_call *call)
 {
 	server_reply_text(call->req, 204, "application/json", NULL, 0);
 	events_accept(s->events, call->webhook);
 	if (s->metrics != NULL)
 		metrics_webhook_latency(s->metrics, server_elapsed_s(&call->start));
-}
-
-static void
-server_route_event(struct server *s, struct server_call *call)
-{
-	server_webhook_done(s, call, EVENTS_TASKROUTER);
-}
-
-static void
-server_route_recording(struct server *s, struct server_call *call)
-{
-	server_webhook_done(s, call, EVENTS_RECORDING);
 }
 
 static void
