@@ -177,19 +177,3 @@ cidr_is_address(const char *addr)
 
 	return addr != NULL && cidr_to_v6(addr, a, &v4);
 }
-
-bool
-cidr_is_loopback(const char *addr)
-{
-	static const uint8_t v6_loopback[16] = { [15] = 1 };
-	uint8_t a[16];
-	bool v4 = false;
-
-	if (addr == NULL || !cidr_to_v6(addr, a, &v4))
-		return false;
-	if (memcmp(a, v6_loopback, 16) == 0)
-		return true;
-	/* IPv4 (and IPv4-mapped) 127.0.0.0/8 */
-	return a[10] == 0xff && a[11] == 0xff && a[12] == 127 &&
-	       memcmp(a, (const uint8_t[10]){ 0 }, 10) == 0;
-}

@@ -27,5 +27,3 @@ size_t cidr_list_count(const struct cidr_list *list);
 bool cidr_list_match(const struct cidr_list *list, const char *addr);
 /* True when addr is IPv4 or IPv6 text (no brackets or port). */
 bool cidr_is_address(const char *addr);
-/* True for 127.0.0.0/8, ::1 and IPv4-mapped loopback, given as text. */
-bool cidr_is_loopback(const char *addr);

@@ -122,6 +122,11 @@ void server_request_set_write_timeout(struct evhttp_request *req, int timeout_s)
 
 /* Closes every connection and listener and frees. NULL-safe. */
 void server_free(struct server *s);
+/*
+ * Applies a reloaded http_body_max_bytes: the cap of every route whose
+ * limit is "the configured one" (evhttp's own cap follows at twice it).
+ */
+void server_reconfigure(struct server *s, size_t body_max_bytes);
 
 /*
  * Replies. Each sends the response for req exactly once, with
