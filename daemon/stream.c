@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -61,19 +62,27 @@
 #define STREAM_DEFAULT_WRITE_TIMEOUT_S	  60
 #define STREAM_MAX_TYPE_BYTES		  64
 #define STREAM_MAX_EVENT_ID_BYTES	  20
-#define STREAM_DEFAULT_BUDGET_BYTES	  (64 * 1024 * 1024)
+#define STREAM_DEFAULT_BUDGET_BYTES	  (32 * 1024 * 1024)
 #define STREAM_TRIM_DELAY_S		  1
 #define STREAM_STR_(x)			  #x
 #define STREAM_STR(x)			  STREAM_STR_(x)
+/*
+ * Bytes one reference costs in a client's buffer: libevent 2.1 allocates a
+ * chain of at least 1,024 bytes for it (measured: 1,040 with malloc's own).
+ */
+#define STREAM_REF_COST 1040
 
-static const char stream_ping[] = ": ping\n\n";
+/* Static messages, as HTTP chunks ("8" is the size of ": ping\n\n"). */
+static const char stream_ping[] = "8\r\n: ping\n\n\r\n";
+#define STREAM_PING_HDR 3
 
 /* One formatted message shared by every client buffer that references it. */
 struct stream_msg {
 	struct stream *st; /* for the budget; kept alive while messages are (st->n_msgs) */
 	unsigned refs;
-	char *text;
-	size_t len;
+	char *text; /* the HTTP chunk: size line, the SSE text, CRLF */
+	size_t len; /* all of it */
+	size_t hdr; /* the size line's length: the SSE text starts here */
 };
 
 struct stream_client {
@@ -84,6 +93,9 @@ struct stream_client {
 	size_t allowance; /* bytes allowed over the cap: the snapshot, until drained */
 	bool zombie;	  /* dropped by us, freed by the reaper */
 	char *worker_sid; /* only this worker's messages (NULL: everything) */
+	bool chunked;	  /* the reply is chunked (HTTP/1.1): send whole chunks */
+	size_t refs;	  /* references sent since its output was last seen empty */
+	size_t frees;	  /* a zombie: what dropping it will free (stream.zombie_bytes) */
 	char peer[64];
 	TAILQ_ENTRY(stream_client) link;
 };
@@ -103,27 +115,40 @@ struct stream {
 	struct stream_clients zombies; /* dropped, waiting for the reaper */
 	struct event *heartbeat_ev;
 	struct event *reap_ev;
-	struct evbuffer
-		*scratch; /* staging for evhttp_send_reply_chunk, always empty between calls */
 	struct json_gen *gen;
 	struct stream_msg *snapshot; /* the current full snapshot, shared; NULL: stale */
 	size_t budget_bytes;	     /* for all messages alive, each counted once */
 	size_t held_bytes;	     /* text of every message alive */
 	size_t n_msgs;		     /* messages alive: st outlives them (stream_free) */
+	size_t n_refs;		     /* references to them in client buffers */
+	size_t zombie_bytes;	     /* counted above but on its way out with dropped clients */
 	bool freed;		     /* stream_free ran; the last message frees st */
 	struct event *trim_ev;	     /* gives freed memory back after clients left */
 };
 
-/* A message owning text (len bytes), with one reference for the caller. */
+/*
+ * A message for the SSE text (len bytes; taken over), with one reference for
+ * the caller. It is framed once as an HTTP chunk, so that a chunked reply
+ * takes one reference to it per client and nothing else: evhttp's own
+ * chunk API would allocate a framing buffer per client and message.
+ */
 static struct stream_msg *
 stream_msg_new(struct stream *st, char *text, size_t len)
 {
 	struct stream_msg *msg = xcalloc(1, sizeof(*msg));
+	char size_line[24];
+	int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", len);
 
 	msg->st = st;
 	msg->refs = 1;
-	msg->text = text;
-	msg->len = len;
+	msg->hdr = (size_t)n;
+	msg->len = msg->hdr + len + 2;
+	msg->text = xmalloc(msg->len);
+	memcpy(msg->text, size_line, msg->hdr);
+	memcpy(msg->text + msg->hdr, text, len);
+	memcpy(msg->text + msg->hdr + len, "\r\n", 2);
+	free(text);
+	len = msg->len;
 	st->held_bytes += len;
 	st->n_msgs++;
 	return msg;
@@ -145,7 +170,29 @@ stream_msg_unref(struct stream_msg *msg)
 static void
 stream_msg_cleanup_cb(const void *data, size_t datalen, void *extra)
 {
-	stream_msg_unref(extra);
+	struct stream_msg *msg = extra;
+
+	msg->st->n_refs--;
+	stream_msg_unref(msg);
+}
+
+/*
+ * What the stream holds: every message once, plus what each reference to
+ * one costs in a client's buffer (an evbuffer chain).
+ */
+static size_t
+stream_held(const struct stream *st)
+{
+	return st->held_bytes + st->n_refs * STREAM_REF_COST;
+}
+
+/* True when what stays (held less what dropped clients will free) is over the budget. */
+static bool
+stream_over_budget(const struct stream *st)
+{
+	size_t held = stream_held(st);
+
+	return held > st->zombie_bytes && held - st->zombie_bytes > st->budget_bytes;
 }
 
 /* True when type can be an SSE event name: 1..64 bytes, no CR, LF or NUL. */
@@ -210,6 +257,7 @@ stream_client_free(struct stream_client *cl)
 
 	if (!evtimer_pending(cl->st->trim_ev, NULL))
 		(void)evtimer_add(cl->st->trim_ev, &tv); /* cannot fail for a timer */
+	cl->st->zombie_bytes -= cl->frees;
 	free(cl->worker_sid);
 	free(cl);
 }
@@ -244,10 +292,12 @@ stream_client_drop(struct stream_client *cl, size_t queued)
 
 	log_info("sse client %s dropped: %zu bytes unsent (cap %zu; all clients hold %zu of "
 		 "the %zu-byte stream budget)",
-		 cl->peer, queued, st->max_buffered_bytes + cl->allowance, st->held_bytes,
+		 cl->peer, queued, st->max_buffered_bytes + cl->allowance, stream_held(st),
 		 st->budget_bytes);
 	stream_client_unlink_live(st, cl);
 	cl->zombie = true;
+	cl->frees = queued + cl->refs * STREAM_REF_COST;
+	st->zombie_bytes += cl->frees;
 	TAILQ_INSERT_TAIL(&st->zombies, cl, link);
 	if (st->metrics != NULL)
 		metrics_sse_dropped(st->metrics);
@@ -303,6 +353,8 @@ stream_client_writable(struct stream_client *cl)
 	struct stream *st = cl->st;
 	size_t queued = stream_client_queued(cl);
 
+	if (queued == 0)
+		cl->refs = 0;
 	if (queued <= st->max_buffered_bytes)
 		cl->allowance =
 			0; /* drained below the cap once: the snapshot allowance is used up */
@@ -315,16 +367,15 @@ stream_client_writable(struct stream_client *cl)
 
 /*
  * Over the global budget (every message alive counted once, however many
- * clients hold it), the clients furthest behind go first: each drop frees at
- * most what that client holds, so drop until that estimate fits. The memory
- * comes back when the reaper closes them.
+ * clients hold it, plus what each client's references to them cost), the
+ * clients furthest behind go first, until what dropping them frees (their
+ * bytes and references, counted as on their way out until the reaper has
+ * closed them) brings the rest under the budget.
  */
 static void
 stream_enforce_budget(struct stream *st)
 {
-	size_t estimate = st->held_bytes;
-
-	while (estimate > st->budget_bytes) {
+	while (stream_over_budget(st)) {
 		struct stream_client *cl;
 		struct stream_client *slowest = NULL;
 		size_t most = 0;
@@ -340,7 +391,6 @@ stream_enforce_budget(struct stream *st)
 		if (slowest == NULL)
 			return; /* what is left is the cached snapshot: nobody holds more */
 		stream_client_drop(slowest, most);
-		estimate = estimate > most ? estimate - most : 0;
 	}
 }
 
@@ -359,23 +409,43 @@ stream_audience_all(const char *worker_sid, void *arg)
 	return true;
 }
 
-/* Sends a shared message (a reference, no copy). */
+/* The client's output: whatever the connection writes next (the reply was started). */
+static struct evbuffer *
+stream_client_output(const struct stream_client *cl)
+{
+	return bufferevent_get_output(cl->bev);
+}
+
+/* Sends a shared message (a reference, no copy): the chunk, or its text when not chunked. */
 static void
 stream_client_send_msg(struct stream_client *cl, struct stream_msg *msg)
 {
-	struct stream *st = cl->st;
+	const char *data = cl->chunked ? msg->text : msg->text + msg->hdr;
+	size_t len = cl->chunked ? msg->len : msg->len - msg->hdr - 2;
 
 	if (!stream_client_writable(cl))
 		return;
 	msg->refs++;
-	if (evbuffer_add_reference(st->scratch, msg->text, msg->len, stream_msg_cleanup_cb, msg) !=
-	    0) {
+	msg->st->n_refs++;
+	cl->refs++;
+	if (evbuffer_add_reference(stream_client_output(cl), data, len, stream_msg_cleanup_cb,
+				   msg) != 0) {
 		msg->refs--;
+		msg->st->n_refs--;
 		log_warning("sse client %s: cannot queue a message", cl->peer);
-		return;
 	}
-	evhttp_send_reply_chunk(cl->req, st->scratch);
-	(void)evbuffer_drain(st->scratch, evbuffer_get_length(st->scratch)); /* already empty */
+}
+
+/* Sends a static chunk (hdr: its size line's length); nothing to free. */
+static void
+stream_client_send_static(struct stream_client *cl, const char *chunk, size_t len, size_t hdr)
+{
+	const char *data = cl->chunked ? chunk : chunk + hdr;
+
+	if (!cl->chunked)
+		len -= hdr + 2;
+	if (evbuffer_add_reference(stream_client_output(cl), data, len, NULL, NULL) != 0)
+		log_warning("sse client %s: cannot queue a message", cl->peer);
 }
 
 static void
@@ -389,10 +459,8 @@ stream_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 		if (!stream_client_writable(cl))
 			continue;
 		/* A static string: referenced, never copied, nothing to free. */
-		if (evbuffer_add_reference(st->scratch, stream_ping, sizeof(stream_ping) - 1, NULL,
-					   NULL) != 0)
-			continue;
-		evhttp_send_reply_chunk(cl->req, st->scratch);
+		stream_client_send_static(cl, stream_ping, sizeof(stream_ping) - 1,
+					  STREAM_PING_HDR);
 	}
 }
 
@@ -554,7 +622,8 @@ stream_invalidate(struct stream *st)
 static void
 stream_client_hello(struct stream_client *cl, uint64_t last_id)
 {
-	static const char retry[] = "retry: " STREAM_STR(STREAM_RETRY_MS) "\n\n";
+	/* "retry: 2000\n\n" is 13 bytes: the chunk size "d". */
+	static const char retry[] = "d\r\nretry: " STREAM_STR(STREAM_RETRY_MS) "\n\n\r\n";
 	struct stream *st = cl->st;
 	struct stream_msg *msg = NULL;
 	struct buf b;
@@ -565,8 +634,7 @@ stream_client_hello(struct stream_client *cl, uint64_t last_id)
 	size_t len = 0;
 	bool replay;
 
-	if (evbuffer_add_reference(st->scratch, retry, sizeof(retry) - 1, NULL, NULL) == 0)
-		evhttp_send_reply_chunk(cl->req, st->scratch);
+	stream_client_send_static(cl, retry, sizeof(retry) - 1, 3);
 	model_event_range(st->model, &oldest, &newest);
 	/* Replay only when every event after last_id is still in the ring. */
 	replay = cl->worker_sid == NULL && last_id != 0 && newest != 0 && last_id <= newest &&
@@ -658,6 +726,12 @@ stream_attach_worker(struct stream *st, struct evhttp_request *req, const char *
 	evhttp_add_header(h, "X-Accel-Buffering", "no");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_send_reply_start(req, 200, "OK");
+	/* evhttp chunks an HTTP/1.1 reply: the messages then go as whole chunks. */
+	{
+		const char *te = evhttp_find_header(h, "Transfer-Encoding");
+
+		cl->chunked = te != NULL && strcasecmp(te, "chunked") == 0;
+	}
 	/* No read timeout (the client never writes again); a write timeout for stuck peers. */
 	server_request_set_write_timeout(req, st->write_timeout_s);
 	evhttp_connection_set_closecb(conn, stream_client_close_cb, cl);
@@ -668,7 +742,7 @@ stream_attach_worker(struct stream *st, struct evhttp_request *req, const char *
 		metrics_sse_clients(st->metrics, 1);
 	log_trace(LOG_TRACE_STREAM, "sse client %s connected (%zu)", cl->peer, st->nclients);
 	stream_client_hello(cl, stream_last_event_id(req));
-	if (st->held_bytes > st->budget_bytes)
+	if (stream_over_budget(st))
 		stream_enforce_budget(st);
 }
 
@@ -699,7 +773,7 @@ stream_broadcast_for(struct stream *st, stream_audience_cb *audience, void *arg,
 			stream_client_send_msg(cl, msg);
 	}
 	stream_msg_unref(msg);
-	if (st->held_bytes > st->budget_bytes)
+	if (stream_over_budget(st))
 		stream_enforce_budget(st);
 }
 
@@ -744,12 +818,10 @@ stream_new(struct event_base *base, struct model *model, const struct stream_opt
 	}
 	TAILQ_INIT(&st->clients);
 	TAILQ_INIT(&st->zombies);
-	st->scratch = evbuffer_new();
 	st->heartbeat_ev = event_new(base, -1, EV_PERSIST, stream_heartbeat_cb, st);
 	st->reap_ev = event_new(base, -1, 0, stream_reap_cb, st);
 	st->trim_ev = evtimer_new(base, stream_trim_cb, st);
-	if (st->scratch == NULL || st->heartbeat_ev == NULL || st->reap_ev == NULL ||
-	    st->trim_ev == NULL)
+	if (st->heartbeat_ev == NULL || st->reap_ev == NULL || st->trim_ev == NULL)
 		fatalx("stream: cannot create libevent objects");
 	st->gen = json_gen_new();
 	tv.tv_sec = st->heartbeat_s;
@@ -782,7 +854,6 @@ stream_free(struct stream *st)
 	}
 	TAILQ_INIT(&st->clients);
 	st->nclients = 0;
-	evbuffer_free(st->scratch);
 	json_gen_free(st->gen);
 	event_free(st->trim_ev);
 	/* Buffers finalised later may still hold messages; the last one frees st. */

@@ -32,8 +32,8 @@ struct stream_options {
 	int write_timeout_s;
 	/*
 	 * Memory every message alive may take, each counted once however many
-	 * clients hold it; over it, the clients furthest behind are dropped.
-	 * Default 64 MiB.
+	 * clients hold it, plus what each queued reference costs (about 1 KiB);
+	 * over it, the clients furthest behind are dropped. Default 32 MiB.
 	 */
 	size_t budget_bytes;
 };
