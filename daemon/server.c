@@ -174,7 +174,8 @@ struct server_conn {
 	bool twilio_route;
 	TAILQ_ENTRY(server_conn) link; /* s->conns */
 	TAILQ_ENTRY(server_conn) idle_link;
-	char key[32]; /* "%p" of bev, for server_registry */
+	TAILQ_ENTRY(server_conn) all_link; /* s->all, until the record is freed */
+	char key[32];			   /* "%p" of bev, for server_registry */
 };
 
 TAILQ_HEAD(server_conns, server_conn);
@@ -203,6 +204,7 @@ struct server {
 	struct event *resume;	   /* periodic: re-enables listeners paused by EMFILE */
 	struct server_conns conns; /* every counted connection, oldest first */
 	struct server_conns idle;  /* idle keep-alive connections, longest idle first */
+	struct server_conns all;   /* every record alive, counted or not */
 	size_t n_conns;		   /* counted */
 	size_t n_reserve;	   /* counted and in the reserve */
 	char address[INET6_ADDRSTRLEN + 8];
@@ -1144,6 +1146,8 @@ server_conn_free_cb(void *ctx)
 	struct server_conn *c = ctx;
 
 	server_conn_uncount(c);
+	if (c->s != NULL)
+		TAILQ_REMOVE(&c->s->all, c, all_link);
 	(void)hmap_remove(server_registry, c->key);
 	if (c->timer != NULL)
 		event_free(c->timer);
@@ -1194,6 +1198,7 @@ server_conn_new_cb(struct event_base *base, void *arg)
 	bool refuse = false;
 
 	c->s = s;
+	TAILQ_INSERT_TAIL(&s->all, c, all_link);
 	c->base = base;
 	c->write_timeout_s = s->timeout_s;
 	c->head = evbuffer_new();
@@ -1274,7 +1279,7 @@ server_request_complete_cb(struct evhttp_request *req, void *arg)
 {
 	struct server_conn *c = arg;
 
-	if (c->state != SERVER_CONN_WAIT)
+	if (c->s == NULL || c->state != SERVER_CONN_WAIT)
 		return;
 	server_conn_next_request(c);
 	server_conn_set_idle(c, true);
@@ -1592,6 +1597,7 @@ server_new(struct event_base *base, const struct server_options *options, struct
 		fatalx("http: trusted_proxies: %s", cause); /* config_load checked it */
 	TAILQ_INIT(&s->conns);
 	TAILQ_INIT(&s->idle);
+	TAILQ_INIT(&s->all);
 	s->listen_host = xstrdup(options->listen_host == NULL ? "127.0.0.1" : options->listen_host);
 	s->listen_port = options->listen_port;
 	if (options->n_listen_fds > 0) {
@@ -1766,14 +1772,20 @@ server_free(struct server *s)
 	/* Frees every connection; their filters go later, from the loop or its base. */
 	if (s->http != NULL)
 		evhttp_free(s->http);
-	while ((c = TAILQ_FIRST(&s->conns)) != NULL)
-		server_conn_uncount(c);
 	/*
-	 * Records not yet freed (their bufferevents are finalised later) must
-	 * not reach for s: the counted ones were just uncounted; the others
-	 * (refused, evicted) are found through nothing but their filter, which
-	 * evhttp_free disabled, so their timers are the only way back in.
+	 * Records outlive this (their bufferevents are finalised later, from
+	 * the loop or the base's free): they must not reach for s, and their
+	 * events must not fire.
 	 */
+	while ((c = TAILQ_FIRST(&s->all)) != NULL) {
+		server_conn_uncount(c);
+		TAILQ_REMOVE(&s->all, c, all_link);
+		c->s = NULL;
+		(void)event_del(c->timer);
+		(void)event_del(c->flush);
+		if (c->wev != NULL)
+			(void)event_del(c->wev);
+	}
 	for (size_t i = 0; i < s->n_listen_fds; i++)
 		(void)close(s->listen_fds[i]); /* never handed over: still ours */
 	free(s->listen_fds);
