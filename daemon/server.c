@@ -69,6 +69,7 @@
 #include "cidr.h"
 #include "events.h"
 #include "form.h"
+#include "forwarded.h"
 #include "hmap.h"
 #include "http_server.h"
 #include "json.h"
@@ -76,6 +77,7 @@
 #include "loopback.h"
 #include "metrics.h"
 #include "queue.h"
+#include "request_head.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -93,8 +95,6 @@
 #define SERVER_LINGER_MS 1000
 /* Bytes a stream connection may send after its request before it is closed. */
 #define SERVER_STREAM_INPUT_MAX 1024
-#define SERVER_METHOD_MAX	16
-#define SERVER_TARGET_MAX	8192
 
 enum server_role {
 	SERVER_ROLE_ANYONE,	/* no identity needed */
@@ -165,13 +165,7 @@ struct server_conn {
 	unsigned requests; /* answered so far */
 	size_t head_bytes;
 	size_t body_left;
-	/* the request being checked */
-	bool line_seen;
-	bool http11;
-	bool has_length;
-	bool has_te;
-	unsigned hosts;
-	bool twilio_route;
+	struct request_head rh;	       /* the request head being checked */
 	TAILQ_ENTRY(server_conn) link; /* s->conns */
 	TAILQ_ENTRY(server_conn) idle_link;
 	TAILQ_ENTRY(server_conn) all_link; /* s->all, until the record is freed */
@@ -340,180 +334,6 @@ server_is_proxy_header(const char *name)
 	       strcasecmp(name, "X-Real-IP") == 0;
 }
 
-/*
- * One forwarded-chain entry to a bare address in out: strips quotes,
- * brackets and a port ("[2001:db8::1]:4711", "192.0.2.1:80"). Leaves out ""
- * when the entry is no address ("unknown", "_hidden", garbage).
- */
-static void
-server_hop_address(const char *text, size_t len, char *out, size_t size)
-{
-	char buf[64];
-	char *p = buf;
-	char *end = NULL;
-
-	out[0] = '\0';
-	while (len > 0 && (*text == ' ' || *text == '\t')) {
-		text++;
-		len--;
-	}
-	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
-		len--;
-	if (len >= 2 && text[0] == '"' && text[len - 1] == '"') {
-		text++;
-		len -= 2;
-	}
-	if (len == 0 || len >= sizeof(buf))
-		return;
-	memcpy(buf, text, len);
-	buf[len] = '\0';
-	if (buf[0] == '[') {
-		end = strchr(buf, ']');
-		if (end == NULL)
-			return;
-		*end = '\0';
-		p = buf + 1;
-	} else if (strchr(buf, ':') == strrchr(buf, ':') && strchr(buf, ':') != NULL) {
-		*strchr(buf, ':') = '\0'; /* IPv4 with a port */
-	}
-	if (cidr_is_address(p) && strlen(p) < size)
-		memcpy(out, p, strlen(p) + 1);
-}
-
-/* The for= value of one Forwarded element ("for=1.2.3.4;proto=https"), or NULL. */
-static const char *
-server_forwarded_param(const char *elem, size_t len, const char *name, size_t *vlen_out)
-{
-	size_t nlen = strlen(name);
-	size_t i = 0;
-
-	while (i < len) {
-		size_t start;
-		size_t end;
-
-		while (i < len && (elem[i] == ' ' || elem[i] == '\t' || elem[i] == ';'))
-			i++;
-		start = i;
-		end = i;
-		while (end < len && elem[end] != ';') {
-			if (elem[end] == '"') { /* a quoted-string may hold ';' */
-				end++;
-				while (end < len && elem[end] != '"')
-					end += elem[end] == '\\' && end + 1 < len ? 2 : 1;
-			}
-			if (end < len)
-				end++;
-		}
-		if (end - start > nlen && strncasecmp(elem + start, name, nlen) == 0 &&
-		    elem[start + nlen] == '=') {
-			*vlen_out = end - start - nlen - 1;
-			return elem + start + nlen + 1;
-		}
-		i = end + 1;
-	}
-	return NULL;
-}
-
-struct server_chain {
-	const struct cidr_list *trusted;
-	char client[64]; /* right-most untrusted so far ("" none) */
-	bool found;	 /* client decided (walking right to left) */
-	bool bad;	 /* an entry that is no address decided it */
-	char first[64];	 /* left-most entry (all trusted: the client) */
-	char proto[8];
-};
-
-/*
- * Entries in header order; the walk wants right to left, so every entry
- * overwrites the candidate unless it is trusted: the last untrusted one
- * seen is the right-most untrusted.
- */
-static void
-server_chain_add(struct server_chain *c, const char *text, size_t len)
-{
-	char addr[64];
-
-	server_hop_address(text, len, addr, sizeof(addr));
-	if (c->first[0] == '\0' && !c->bad)
-		memcpy(c->first, addr, sizeof(addr));
-	if (addr[0] != '\0' && cidr_list_match(c->trusted, addr))
-		return;
-	memcpy(c->client, addr, sizeof(addr));
-	c->found = true;
-	c->bad = addr[0] == '\0';
-}
-
-/* Every line of a comma-separated header, in order. */
-static void
-server_chain_from_xff(struct server_chain *c, const struct evkeyvalq *h)
-{
-	const struct evkeyval *kv;
-
-	TAILQ_FOREACH(kv, h, next) {
-		const char *v = kv->value;
-
-		if (strcasecmp(kv->key, "X-Forwarded-For") != 0)
-			continue;
-		while (*v != '\0') {
-			size_t n = strcspn(v, ",");
-
-			server_chain_add(c, v, n);
-			v += n;
-			if (*v == ',')
-				v++;
-		}
-	}
-}
-
-static void
-server_chain_from_forwarded(struct server_chain *c, const struct evkeyvalq *h)
-{
-	const struct evkeyval *kv;
-
-	TAILQ_FOREACH(kv, h, next) {
-		const char *v = kv->value;
-
-		if (strcasecmp(kv->key, "Forwarded") != 0)
-			continue;
-		while (*v != '\0') {
-			size_t n = 0;
-			size_t vlen = 0;
-			const char *val = NULL;
-
-			while (v[n] != '\0' && v[n] != ',') { /* quoted strings may hold ',' */
-				if (v[n] == '"') {
-					n++;
-					while (v[n] != '\0' && v[n] != '"')
-						n += v[n] == '\\' && v[n + 1] != '\0' ? 2 : 1;
-				}
-				if (v[n] != '\0')
-					n++;
-			}
-			val = server_forwarded_param(v, n, "for", &vlen);
-			server_chain_add(c, val != NULL ? val : "", val != NULL ? vlen : 0);
-			val = server_forwarded_param(v, n, "proto", &vlen);
-			if (val != NULL) {
-				if (vlen == 5 && strncasecmp(val, "https", 5) == 0)
-					memcpy(c->proto, "https", 6);
-				else if (vlen == 4 && strncasecmp(val, "http", 4) == 0)
-					memcpy(c->proto, "http", 5);
-			}
-			v += n;
-			if (*v == ',')
-				v++;
-		}
-	}
-}
-
-/* The answer of one chain: its right-most untrusted entry, or the left-most. */
-static const char *
-server_chain_client(const struct server_chain *c)
-{
-	if (c->found)
-		return c->client;
-	return c->first;
-}
-
 void
 server_request_client(const struct server *s, struct evhttp_request *req, struct server_client *out)
 {
@@ -550,30 +370,34 @@ server_request_client(const struct server *s, struct evhttp_request *req, struct
 		return;
 	}
 	{
-		struct server_chain fw = { .trusted = s->trusted };
-		struct server_chain xf = { .trusted = s->trusted };
+		struct forwarded fw;
+		struct forwarded xf;
 		const char *a = NULL;
 
-		if (has_forwarded)
-			server_chain_from_forwarded(&fw, h);
-		if (has_xff)
-			server_chain_from_xff(&xf, h);
+		forwarded_init(&fw, s->trusted);
+		forwarded_init(&xf, s->trusted);
+		TAILQ_FOREACH(kv, h, next) {
+			if (strcasecmp(kv->key, "Forwarded") == 0)
+				forwarded_add_rfc7239(&fw, kv->value);
+			else if (strcasecmp(kv->key, "X-Forwarded-For") == 0)
+				forwarded_add_xff(&xf, kv->value);
+		}
 		if (has_forwarded && has_xff) {
 			/* Two chains: believed only when they agree. */
-			a = strcmp(server_chain_client(&fw), server_chain_client(&xf)) == 0
-				    ? server_chain_client(&fw)
+			a = strcmp(forwarded_client(&fw), forwarded_client(&xf)) == 0
+				    ? forwarded_client(&fw)
 				    : "";
 		} else if (has_forwarded) {
-			a = server_chain_client(&fw);
+			a = forwarded_client(&fw);
 		} else if (has_xff) {
-			a = server_chain_client(&xf);
+			a = forwarded_client(&xf);
 		} else {
 			a = peer; /* a trusted peer that forwarded nobody: itself */
 		}
 		if (strlen(a) < sizeof(out->address))
 			memcpy(out->address, a, strlen(a) + 1);
-		if (fw.proto[0] != '\0')
-			memcpy(out->proto, fw.proto, sizeof(fw.proto));
+		if (forwarded_proto(&fw)[0] != '\0')
+			memcpy(out->proto, forwarded_proto(&fw), strlen(forwarded_proto(&fw)) + 1);
 		else if (xfp != NULL && strcasecmp(xfp, "https") == 0)
 			memcpy(out->proto, "https", 6);
 	}
@@ -582,12 +406,6 @@ server_request_client(const struct server *s, struct evhttp_request *req, struct
 /* --- connections: the front door ------------------------------------------- */
 
 static void server_conn_timer_cb(evutil_socket_t fd, short what, void *arg);
-
-static bool
-server_is_tchar(unsigned char c)
-{
-	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
 
 /* Takes c out of the counts (eviction, close); idempotent. */
 static void
@@ -706,12 +524,7 @@ server_conn_next_request(struct server_conn *c)
 	c->state = SERVER_CONN_HEAD;
 	c->head_bytes = 0;
 	c->body_left = 0;
-	c->line_seen = false;
-	c->http11 = false;
-	c->has_length = false;
-	c->has_te = false;
-	c->hosts = 0;
-	c->twilio_route = false;
+	request_head_reset(&c->rh);
 	(void)evbuffer_drain(c->head, evbuffer_get_length(c->head));
 }
 
@@ -719,176 +532,19 @@ static const struct server_route *server_route_find(enum evhttp_cmd_type method,
 						    size_t len, bool *path_known, char *allow,
 						    size_t allow_size);
 
-/* True when (method, target) is a Twilio route: the webhook reserve's only use. */
+/* True when the checked head asks for a Twilio route: the webhook reserve's only use. */
 static bool
-server_target_is_twilio(const char *method, const char *target, size_t len)
+server_head_is_twilio(const struct request_head *rh)
 {
 	const struct server_route *r = NULL;
 	bool known = false;
 	char allow[128];
-	size_t plen = 0;
 
-	if (strcmp(method, "POST") != 0 || len == 0 || target[0] != '/')
+	if (strcmp(rh->method, "POST") != 0 || rh->path[0] != '/')
 		return false;
-	while (plen < len && target[plen] != '?')
-		plen++;
-	r = server_route_find(EVHTTP_REQ_POST, target, plen, &known, allow, sizeof(allow));
+	r = server_route_find(EVHTTP_REQ_POST, rh->path, strlen(rh->path), &known, allow,
+			      sizeof(allow));
 	return r != NULL && r->role == SERVER_ROLE_TWILIO;
-}
-
-/* The request line: METHOD SP target SP HTTP/1.x; 0 or a refusal status. */
-static int
-server_conn_request_line(struct server_conn *c, const char *line, size_t len, const char **why)
-{
-	const char *sp1 = memchr(line, ' ', len);
-	const char *sp2 = NULL;
-	const char *version = NULL;
-	char method[SERVER_METHOD_MAX + 1];
-	size_t mlen = 0;
-	size_t tlen = 0;
-
-	if (sp1 == NULL) {
-		*why = "malformed request line";
-		return 400;
-	}
-	mlen = (size_t)(sp1 - line);
-	sp2 = memchr(sp1 + 1, ' ', len - mlen - 1);
-	if (sp2 == NULL || mlen == 0 || mlen > SERVER_METHOD_MAX) {
-		*why = "malformed request line";
-		return 400;
-	}
-	for (size_t i = 0; i < mlen; i++) {
-		if (!server_is_tchar((unsigned char)line[i])) {
-			*why = "malformed method";
-			return 400;
-		}
-	}
-	tlen = (size_t)(sp2 - sp1 - 1);
-	if (tlen == 0 || tlen > SERVER_TARGET_MAX) {
-		*why = "malformed request target";
-		return 400;
-	}
-	for (size_t i = 0; i < tlen; i++) {
-		unsigned char ch = (unsigned char)sp1[1 + i];
-
-		if (ch <= 0x20 || ch == 0x7f) {
-			*why = "malformed request target";
-			return 400;
-		}
-	}
-	version = sp2 + 1;
-	if ((size_t)(line + len - version) != 8 || strncmp(version, "HTTP/1.", 7) != 0 ||
-	    (version[7] != '0' && version[7] != '1')) {
-		*why = "only HTTP/1.0 and HTTP/1.1 are served";
-		return strncmp(version, "HTTP/", 5) == 0 ? 505 : 400;
-	}
-	c->http11 = version[7] == '1';
-	memcpy(method, line, mlen);
-	method[mlen] = '\0';
-	c->twilio_route = server_target_is_twilio(method, sp1 + 1, tlen);
-	return 0;
-}
-
-/* One header line; 0 or a refusal status. */
-static int
-server_conn_header_line(struct server_conn *c, const char *line, size_t len, const char **why)
-{
-	const char *colon = memchr(line, ':', len);
-	const char *v = NULL;
-	size_t nlen = 0;
-	size_t vlen = 0;
-
-	if (line[0] == ' ' || line[0] == '\t') {
-		*why = "obsolete line folding";
-		return 400;
-	}
-	if (colon == NULL || colon == line) {
-		*why = "malformed header line";
-		return 400;
-	}
-	nlen = (size_t)(colon - line);
-	for (size_t i = 0; i < nlen; i++) {
-		if (!server_is_tchar((unsigned char)line[i])) {
-			*why = line[i] == ' ' || line[i] == '\t'
-				       ? "whitespace before a header colon"
-				       : "malformed header name";
-			return 400;
-		}
-	}
-	v = colon + 1;
-	vlen = len - nlen - 1;
-	for (size_t i = 0; i < vlen; i++) {
-		unsigned char ch = (unsigned char)v[i];
-
-		if (ch == '\0') {
-			*why = "NUL in a header value";
-			return 400;
-		}
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-			*why = "control character in a header value";
-			return 400;
-		}
-	}
-	while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		vlen--;
-	}
-	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-		vlen--;
-	if (nlen == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
-		size_t n = 0;
-
-		if (c->has_length) {
-			*why = "more than one Content-Length";
-			return 400;
-		}
-		if (vlen == 0 || vlen > 15) {
-			*why = "malformed Content-Length";
-			return 400;
-		}
-		for (size_t i = 0; i < vlen; i++) {
-			if (v[i] < '0' || v[i] > '9') {
-				*why = "malformed Content-Length";
-				return 400;
-			}
-			n = n * 10 + (size_t)(v[i] - '0');
-		}
-		c->has_length = true;
-		c->body_left = n;
-	} else if (nlen == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0) {
-		c->has_te = true;
-	} else if (nlen == 4 && strncasecmp(line, "Host", 4) == 0) {
-		c->hosts++;
-	}
-	return 0;
-}
-
-/* The header block is complete: the whole-request rules; 0 or a refusal status. */
-static int
-server_conn_head_done(struct server_conn *c, const char **why)
-{
-	if (c->has_te && c->has_length) {
-		*why = "both Transfer-Encoding and Content-Length";
-		return 400;
-	}
-	if (c->has_te) {
-		*why = "request bodies must have a Content-Length (Transfer-Encoding is not "
-		       "served)";
-		return 501;
-	}
-	if (c->hosts > 1) {
-		*why = "more than one Host";
-		return 400;
-	}
-	if (c->http11 && c->hosts == 0) {
-		*why = "HTTP/1.1 request without Host";
-		return 400;
-	}
-	if (c->pool == SERVER_POOL_RESERVE && !c->twilio_route) {
-		*why = "too many connections";
-		return 503;
-	}
-	return 0;
 }
 
 static void
@@ -925,22 +581,17 @@ server_conn_scan_head(struct server_conn *c, struct evbuffer *src, struct evbuff
 			server_conn_refuse_status(c, 431, "request headers too large");
 			return BEV_NEED_MORE;
 		}
-		if (memchr(line, '\r', len) != NULL) {
-			status = 400;
-			why = "bare CR in the request head";
-		} else if (!c->line_seen && len == 0) {
-			free(line); /* RFC 9112 2.2: empty lines before the request line */
-			continue;
-		} else if (!c->line_seen) {
-			c->line_seen = true;
-			status = server_conn_request_line(c, line, len, &why);
-		} else if (len == 0) {
-			status = server_conn_head_done(c, &why);
+		status = request_head_line(&c->rh, line, len, &why);
+		if (status == 1 && c->pool == SERVER_POOL_RESERVE &&
+		    !server_head_is_twilio(&c->rh)) {
+			status = 503;
+			why = "too many connections";
+		}
+		if (status == 1) {
 			free(line);
-			if (status != 0)
-				break;
 			(void)evbuffer_add(c->head, "\r\n", 2);
 			c->requests++;
+			c->body_left = c->rh.content_length;
 			(void)evbuffer_add_buffer(dst, c->head);
 			if (c->body_left > 0) {
 				c->state = SERVER_CONN_BODY;
@@ -950,15 +601,15 @@ server_conn_scan_head(struct server_conn *c, struct evbuffer *src, struct evbuff
 				server_conn_arm(c, 0);
 			}
 			return BEV_OK;
-		} else {
-			status = server_conn_header_line(c, line, len, &why);
 		}
 		if (status != 0) {
 			free(line);
 			break;
 		}
-		(void)evbuffer_add(c->head, line, len);
-		(void)evbuffer_add(c->head, "\r\n", 2);
+		if (c->rh.line_seen) {
+			(void)evbuffer_add(c->head, line, len);
+			(void)evbuffer_add(c->head, "\r\n", 2);
+		}
 		free(line);
 	}
 	if (status != 0) {
