@@ -870,7 +870,10 @@ server_conn_new_cb(struct event_base *base, void *arg)
 		server_registry = hmap_new();
 	(void)hmap_put(server_registry, c->key, c); /* a new pointer: replaces nothing */
 
-	if (s->n_conns - s->n_reserve >= general && !server_conn_evict(s, SERVER_POOL_GENERAL)) {
+	if (s->stopping) {
+		refuse = true;
+	} else if (s->n_conns - s->n_reserve >= general &&
+		   !server_conn_evict(s, SERVER_POOL_GENERAL)) {
 		if (s->n_reserve < (size_t)s->reserved ||
 		    server_conn_evict(s, SERVER_POOL_RESERVE)) {
 			c->pool = SERVER_POOL_RESERVE;
@@ -880,8 +883,6 @@ server_conn_new_cb(struct event_base *base, void *arg)
 			refuse = true;
 		}
 	}
-	if (s->stopping)
-		refuse = true;
 	if (refuse) {
 		/* Answered 503 by the timer, once evhttp has set the socket. */
 		c->refused = true;
