@@ -11,7 +11,7 @@
  *                  header block strictly (RFC 9112) before evhttp parses
  *                  it, enforces the header and body deadlines, keeps the
  *                  webhook reserve, and bounds what a connection may send
- *                  while its request is answered (400/408/431/501/503 and
+ *                  while its request is answered (400/408/431/501/503/505 and
  *                  close, written by the filter itself)
  *   1. method      evhttp_set_allowed_methods (others: evhttp's 501/405)
  *   2. size        evhttp's header and body caps (413 from evhttp)
