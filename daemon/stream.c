@@ -3,17 +3,23 @@
  *
  * What must stay true:
  * - A broadcast costs O(clients) and formats its message once: the text
- *   lives in one reference-counted struct stream_msg, and each client's
- *   output buffer gets a reference to it (evbuffer_add_reference), not a
- *   copy. The last buffer to let go of it frees it, whenever that is.
+ *   lives in one reference-counted struct stream_msg, framed once as an
+ *   HTTP chunk, and each client's output buffer gets one reference to it
+ *   (evbuffer_add_reference; evhttp's chunk API is not used, it would
+ *   allocate framing per client and message). The last buffer to let go of
+ *   it frees it, whenever that is. The snapshot is such a message too,
+ *   built at most once per model change (stream_invalidate) and shared by
+ *   every client that connects until the next change.
  * - Output is never buffered without bound: before every write the
- *   client's unsent bytes (the connection's bufferevent output) are
- *   checked, and a client above max_buffered_bytes is dropped. The snapshot
- *   a client gets on connect may be larger than the cap; its size is
- *   allowed on top of the cap until the client has drained below the cap
- *   once. A client whose socket takes no byte for write_timeout_s is closed
- *   by the bufferevent's write timeout. There is no read timeout: a stream
- *   client never sends anything after its request.
+ *   client's unsent bytes (server_request_unsent) are checked, and a client
+ *   above max_buffered_bytes is dropped. The snapshot a client gets on
+ *   connect may be larger than the cap; its size is allowed on top of the
+ *   cap until the client has drained below the cap once. All clients
+ *   together stay under budget_bytes (messages once, plus 1,040 bytes per
+ *   queued reference): over it the slowest go first. A client whose socket
+ *   takes no byte for write_timeout_s is closed (the server's connection
+ *   filter). There is no read timeout: a stream client never sends
+ *   anything after its request, and the server closes it if it does.
  * - Client lifetime (the zombie pattern, STYLE.md 4): evhttp owns the
  *   connection and the request. When the peer goes away, evhttp calls our
  *   close callback while it frees the connection; the client record is
