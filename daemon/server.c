@@ -162,6 +162,7 @@ struct server_conn {
 	bool refused; /* over every share at accept: 503 from the timer */
 	bool idle;    /* in s->idle: keep-alive, no byte of a next request yet */
 	bool nodelay;
+	bool flushing;	   /* inside our flush: the output filter may write */
 	unsigned requests; /* answered so far */
 	size_t head_bytes;
 	size_t body_left;
@@ -679,7 +680,9 @@ server_conn_writable_cb(evutil_socket_t fd, short what, void *arg)
 		bufferevent_trigger_event(c->bev, BEV_EVENT_TIMEOUT | BEV_EVENT_WRITING, 0);
 		return;
 	}
+	c->flushing = true;
 	(void)bufferevent_flush(c->bev, EV_WRITE, BEV_NORMAL);
+	c->flushing = false;
 }
 
 /*
@@ -701,6 +704,13 @@ server_conn_output_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst
 	int n;
 
 	if (evbuffer_get_length(src) == 0)
+		return BEV_NEED_MORE;
+	/*
+	 * Writes happen in our flush, once per loop turn, not on every append:
+	 * a broadcast to many clients then costs one writev per client, not
+	 * one per message (the flush event is already scheduled by the append).
+	 */
+	if (!c->flushing && fd >= 0)
 		return BEV_NEED_MORE;
 	if (fd < 0) {
 		(void)evbuffer_add_buffer(dst, src);
@@ -778,7 +788,9 @@ server_conn_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server_conn *c = arg;
 
+	c->flushing = true;
 	(void)bufferevent_flush(c->bev, EV_WRITE, BEV_NORMAL);
+	c->flushing = false;
 }
 
 static void
