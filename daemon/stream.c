@@ -671,8 +671,9 @@ stream_client_hello(struct stream_client *cl, uint64_t last_id)
 		log_trace(LOG_TRACE_STREAM, "sse client %s: snapshot of %zu bytes", cl->peer,
 			  msg->len);
 	}
-	cl->allowance = msg->len;
 	stream_client_send_msg(cl, msg);
+	/* After the send: its own check saw the queue below the cap and spent any allowance. */
+	cl->allowance = msg->len;
 	stream_msg_unref(msg);
 }
 
