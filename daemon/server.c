@@ -465,9 +465,12 @@ server_conn_abort(struct server_conn *c)
 {
 	server_conn_uncount(c);
 	c->state = SERVER_CONN_CLOSING;
-	server_conn_arm(c, 0);
-	bufferevent_trigger_event(c->bev, BEV_EVENT_EOF | BEV_EVENT_READING,
-				  BEV_TRIG_DEFER_CALLBACKS);
+	/*
+	 * From our own timer, not a deferred bufferevent callback: libevent 2.1
+	 * finalised a filter twice when a deferred event was pending on it as
+	 * evhttp freed the connection (ASan, the stream junk test).
+	 */
+	server_conn_arm(c, 1);
 }
 
 /*
@@ -724,8 +727,7 @@ server_conn_output_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst
 		}
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			(void)evbuffer_drain(src, evbuffer_get_length(src));
-			bufferevent_trigger_event(c->bev, BEV_EVENT_ERROR | BEV_EVENT_WRITING,
-						  BEV_TRIG_DEFER_CALLBACKS);
+			server_conn_abort(c);
 			return BEV_ERROR;
 		}
 		break;
@@ -769,8 +771,7 @@ server_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			server_conn_refuse_status(c, 503, "too many connections");
 			return;
 		}
-		bufferevent_trigger_event(c->bev, BEV_EVENT_EOF | BEV_EVENT_READING,
-					  BEV_TRIG_DEFER_CALLBACKS);
+		bufferevent_trigger_event(c->bev, BEV_EVENT_EOF | BEV_EVENT_READING, 0);
 		return;
 	case SERVER_CONN_WAIT:
 	case SERVER_CONN_STREAM:
@@ -807,7 +808,6 @@ static void
 server_conn_free_cb(void *ctx)
 {
 	struct server_conn *c = ctx;
-
 	server_conn_uncount(c);
 	if (c->s != NULL)
 		TAILQ_REMOVE(&c->s->all, c, all_link);
