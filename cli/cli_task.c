@@ -17,11 +17,8 @@
 #include "cli_task.h"
 #include "form.h"
 #include "log.h"
+#include "task_status.h"
 #include "xmalloc.h"
-
-static const char *const cli_task_statuses[] = {
-	"pending", "reserved", "assigned", "wrapping", "completed", "canceled",
-};
 
 void
 cli_task_filter_init(struct cli_task_filter *f)
@@ -33,13 +30,7 @@ cli_task_filter_init(struct cli_task_filter *f)
 bool
 cli_task_status_valid(const char *status)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(cli_task_statuses) / sizeof(cli_task_statuses[0]); i++) {
-		if (strcmp(status, cli_task_statuses[i]) == 0)
-			return true;
-	}
-	return false;
+	return task_status_parse(status) >= 0;
 }
 
 int

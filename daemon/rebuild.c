@@ -37,6 +37,7 @@
 #include "rebuild.h"
 #include "rng.h"
 #include "sid.h"
+#include "task_status.h"
 #include "twilio.h"
 #include "xmalloc.h"
 
@@ -312,8 +313,8 @@ rebuild_upsert(struct rebuild *rb, enum rebuild_kind kind, const struct json_val
 		r = model_upsert_task(rb->model, rec);
 		if (r == 0 && json_get_string(rec, "assignment_status", &status) == 0 &&
 		    json_get_string(rec, "sid", &sid) == 0 &&
-		    (strcmp(status, "reserved") == 0 || strcmp(status, "assigned") == 0 ||
-		     strcmp(status, "wrapping") == 0))
+		    task_status_is_open(task_status_parse(status)) &&
+		    task_status_parse(status) != TASK_STATUS_PENDING)
 			rebuild_queue_reservations(rb, sid);
 		break;
 	case REBUILD_RESERVATIONS:
