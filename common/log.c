@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "date.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -252,11 +253,10 @@ log_write(enum log_level level, const char *msg, int r)
 		len = (size_t)snprintf(line, sizeof(line), "<%d>", (int)level);
 	} else {
 		if (log_state.timestamps) {
-			struct timespec ts;
+			int64_t ms = date_monotonic_ms();
 
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			len = (size_t)snprintf(line, sizeof(line), "[%lld.%03ld] ",
-					       (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+			len = (size_t)snprintf(line, sizeof(line), "[%lld.%03lld] ",
+					       (long long)(ms / 1000), (long long)(ms % 1000));
 		}
 		len += (size_t)snprintf(line + len, sizeof(line) - len,
 					"%s: %s: ", log_state.progname, log_level_name(level));

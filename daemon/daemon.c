@@ -38,6 +38,7 @@
 #include "buf.h"
 #include "config.h"
 #include "daemon.h"
+#include "date.h"
 #include "events.h"
 #include "hmap.h"
 #include "http_async.h"
@@ -123,15 +124,6 @@ daemon_enter_state(struct daemon *d, enum daemon_state s)
 {
 	log_debug("daemon: %s -> %s", daemon_state_name(d->state), daemon_state_name(s));
 	d->state = s;
-}
-
-static int64_t
-daemon_mono_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for this clock */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -515,7 +507,7 @@ daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
 	size_t pending = syncpub_pending(d->syncpub);
 	struct timeval tv = { 0, DAEMON_DRAIN_POLL_MS * 1000 };
 
-	if (pending == 0 || daemon_mono_ms() >= d->drain_deadline_ms) {
+	if (pending == 0 || date_monotonic_ms() >= d->drain_deadline_ms) {
 		if (pending > 0)
 			log_warning("stopping with %zu Sync objects not yet written", pending);
 		(void)event_base_loopexit(d->base, NULL); /* only fails without a base */
@@ -545,7 +537,7 @@ daemon_stop(struct daemon *d, const char *why)
 	/* Queue the latest values now; the drain below waits for them. */
 	event_del(d->publish);
 	daemon_publish_flush(d);
-	d->drain_deadline_ms = daemon_mono_ms() + DAEMON_DRAIN_MS;
+	d->drain_deadline_ms = date_monotonic_ms() + DAEMON_DRAIN_MS;
 	daemon_drain_cb(-1, 0, d);
 }
 

@@ -261,10 +261,7 @@ enum model_part {
 static int64_t
 model_real_now_ms(void *arg)
 {
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_REALTIME, &ts); /* cannot fail for CLOCK_REALTIME */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return date_now_ms();
 }
 
 static int64_t

@@ -94,19 +94,13 @@ struct stats {
 static int64_t
 stats_real_monotonic_ms(void *arg)
 {
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for CLOCK_MONOTONIC */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return date_monotonic_ms();
 }
 
 static int64_t
 stats_real_wall_ms(void *arg)
 {
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_REALTIME, &ts); /* cannot fail for CLOCK_REALTIME */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return date_now_ms();
 }
 
 static int64_t
