@@ -57,6 +57,7 @@
 #include "json.h"
 #include "log.h"
 #include "model.h"
+#include "model_internal.h"
 #include "num.h"
 #include "sid.h"
 #include "task_status.h"
@@ -68,188 +69,7 @@
 #define MODEL_TOMBSTONES	 16384u
 #define MODEL_DEDUPE		 8192u
 #define MODEL_DEFAULT_RECORDINGS 4096u
-#define MODEL_MAX_PENDING	 8u
 #define MODEL_DAY_SPAN_MS	 (26LL * 3600 * 1000) /* lands inside the next operational day */
-
-enum model_res_status {
-	MODEL_RES_PENDING,
-	MODEL_RES_ACCEPTED,
-	MODEL_RES_REJECTED,
-	MODEL_RES_TIMEOUT,
-	MODEL_RES_CANCELED,
-	MODEL_RES_RESCINDED,
-	MODEL_RES_WRAPPING,
-	MODEL_RES_COMPLETED,
-	MODEL_RES_FAILED,
-	MODEL_RES_NSTATUS,
-};
-
-static const char *const model_res_status_names[MODEL_RES_NSTATUS] = {
-	"pending",   "accepted", "rejected",  "timeout", "canceled",
-	"rescinded", "wrapping", "completed", "failed",
-};
-
-/* Transitions already counted for a reservation. */
-enum {
-	MODEL_COUNTED_OFFERED = 1 << 0,
-	MODEL_COUNTED_ACCEPTED = 1 << 1,
-	MODEL_COUNTED_REJECTED = 1 << 2,
-	MODEL_COUNTED_TIMEOUT = 1 << 3,
-	MODEL_COUNTED_HANDLED = 1 << 4,
-};
-
-struct model_counters {
-	int64_t day_start_ms; /* operational day these counts belong to */
-	uint32_t offered;
-	uint32_t accepted;
-	uint32_t rejected;
-	uint32_t timed_out;
-	uint32_t handled;
-	uint32_t handle_samples; /* handled reservations with a known acceptance time */
-	int64_t handle_ms_total;
-};
-
-struct model_worker;
-struct model_task;
-
-struct model_res {
-	char sid[SID_LEN + 1];
-	char worker_sid[SID_LEN + 1];
-	struct model_task *task;
-	struct model_res *task_next;
-	struct model_worker *worker; /* NULL once the worker is deleted */
-	struct model_res *wprev;
-	struct model_res *wnext;
-	int64_t ts_ms;
-	int64_t version; /* -1: unknown */
-	int64_t accepted_ms;
-	uint32_t seen_gen;
-	uint32_t event_gen;
-	uint8_t status;
-	uint8_t counted;
-};
-
-struct model_task {
-	char sid[SID_LEN + 1];
-	char queue_sid[SID_LEN + 1];
-	char workflow_sid[SID_LEN + 1];
-	char conference_sid[SID_LEN + 1];
-	char *channel;
-	char *attributes;
-	struct model_res *res;
-	int64_t priority;
-	int64_t created_ms;
-	int64_t queue_entered_ms;
-	int64_t ts_ms;
-	int64_t version;
-	uint32_t seen_gen;
-	uint32_t event_gen;
-	uint8_t status;
-};
-
-struct model_worker {
-	char sid[SID_LEN + 1];
-	char activity_sid[SID_LEN + 1];
-	char *name;
-	char *activity_name;
-	char *attributes;
-	struct model_res *res; /* open reservations held */
-	int64_t activity_since_ms;
-	int64_t ts_ms;
-	int64_t version;
-	struct model_counters day;
-	uint32_t seen_gen;
-	uint32_t event_gen;
-	bool available;
-};
-
-struct model_activity {
-	char sid[SID_LEN + 1];
-	char *name;
-	int64_t ts_ms;
-	uint32_t seen_gen;
-	uint32_t event_gen;
-	bool available;
-};
-
-struct model_queue {
-	char sid[SID_LEN + 1];
-	char *name;
-	char *target_workers;
-	uint32_t tasks[TASK_STATUS_COUNT];
-	int64_t ts_ms;
-	uint32_t seen_gen;
-	uint32_t event_gen;
-};
-
-struct model_event {
-	uint64_t seq; /* 0: empty slot */
-	char *fields; /* key\0value\0 pairs */
-	size_t nfields;
-};
-
-/* A bounded FIFO set of strings (tombstones, event ids). */
-struct model_fifo {
-	struct hmap *set;
-	char **keys;
-	size_t cap;
-	size_t head; /* next slot to write */
-	size_t count;
-};
-
-struct model_change_rec {
-	enum model_change_kind kind;
-	char sid[SID_LEN + 1];
-};
-
-struct model {
-	struct hmap *tasks;
-	struct hmap *res;
-	struct hmap *workers;
-	struct hmap *workers_by_name;
-	struct hmap *activities;
-	struct hmap *queues;
-	struct hmap *conferences; /* CF -> struct model_task */
-	struct model_fifo tombs;
-	struct model_fifo seen_events;
-
-	struct model_event *ring;
-	size_t ring_size;
-	uint64_t next_seq;
-	uint64_t oldest_seq;
-
-	char workspace_sid[SID_LEN + 1];
-	char *workspace_name;
-	char default_activity_sid[SID_LEN + 1];
-	char timeout_activity_sid[SID_LEN + 1];
-
-	char *stats_json;
-	size_t stats_len;
-
-	/* Recording URLs by TaskSid, bounded, oldest task evicted first. */
-	struct hmap *recordings; /* TaskSid -> char *url (owned) */
-	char **recording_order;	 /* ring of TaskSids, oldest at recording_head */
-	size_t recordings_max;
-	size_t recording_head;
-	size_t recording_count;
-
-	uint32_t gen;
-	bool rebuilding;
-	bool built;
-
-	struct tz_zone *zone;
-	int day_start_minutes;
-	int64_t day_lo;
-	int64_t day_hi;
-
-	int64_t (*now_ms)(void *arg);
-	void *clock_arg;
-
-	model_listener_cb *listener;
-	void *listener_arg;
-	struct model_change_rec pending[MODEL_MAX_PENDING];
-	size_t npending;
-};
 
 /* Outcome of applying one part of an event. */
 enum model_part {
@@ -258,13 +78,24 @@ enum model_part {
 	MODEL_PART_APPLIED, /* changed or confirmed */
 };
 
+static const char *const model_res_status_names[MODEL_RES_NSTATUS] = {
+	"pending",   "accepted", "rejected",  "timeout", "canceled",
+	"rescinded", "wrapping", "completed", "failed",
+};
+
+const char *
+model_res_status_name(int status)
+{
+	return status >= 0 && status < MODEL_RES_NSTATUS ? model_res_status_names[status] : "?";
+}
+
 static int64_t
 model_real_now_ms(void *arg)
 {
 	return date_now_ms();
 }
 
-static int64_t
+int64_t
 model_now(const struct model *m)
 {
 	return m->now_ms(m->clock_arg);
@@ -1005,7 +836,7 @@ model_apply_task(struct model *m, const struct tr_event *ev, int status, int fin
 }
 
 /* Lifecycle rank: a reservation never moves back (pending < accepted < wrapping < ended). */
-static int
+int
 model_res_rank(int status)
 {
 	switch ((enum model_res_status)status) {
@@ -1789,315 +1620,9 @@ model_activity_next(const struct model *m, size_t *pos, const char **sid_out, co
 }
 
 /* ------------------------------------------------------------------ */
-/* snapshots */
+/* the event ring */
 
-static void
-model_gen_iso(struct json_gen *g, const char *key, int64_t ms)
-{
-	char iso[DATE_ISO_LEN];
-
-	if (ms < 0) {
-		json_gen_kv_null(g, key);
-		return;
-	}
-	date_format_iso(ms, iso);
-	json_gen_kv_string(g, key, iso);
-}
-
-static void
-model_gen_sid(struct json_gen *g, const char *key, const char *sid)
-{
-	if (sid == NULL || sid[0] == '\0')
-		json_gen_kv_null(g, key);
-	else
-		json_gen_kv_string(g, key, sid);
-}
-
-/* Embeds stored JSON text (attributes) as a value; null when absent or invalid. */
-static void
-model_gen_raw(struct json_gen *g, const char *key, const char *text)
-{
-	json_gen_key(g, key);
-	if (text == NULL || json_gen_raw(g, text, strlen(text)) != 0)
-		json_gen_null(g);
-}
-
-static const char *
-model_worker_name(const struct model *m, const char *worker_sid)
-{
-	const struct model_worker *w = hmap_get(m->workers, worker_sid);
-
-	return w != NULL ? w->name : NULL;
-}
-
-/* The reservation that says who works the task: accepted/wrapping first, else pending. */
-static const struct model_res *
-model_task_main_res(const struct model_task *t)
-{
-	const struct model_res *best = NULL;
-
-	for (const struct model_res *r = t->res; r != NULL; r = r->task_next) {
-		if (best == NULL || model_res_rank(r->status) > model_res_rank(best->status))
-			best = r;
-	}
-	return best;
-}
-
-static void
-model_gen_task(const struct model *m, const struct model_task *t, struct json_gen *g, int64_t now)
-{
-	const struct model_res *main_res = model_task_main_res(t);
-	const struct model_queue *q = hmap_get(m->queues, t->queue_sid);
-
-	json_gen_object_open(g);
-	json_gen_kv_string(g, "sid", t->sid);
-	json_gen_kv_string(g, "status", task_status_name(t->status));
-	json_gen_kv_int(g, "priority", t->priority);
-	model_gen_sid(g, "queueSid", t->queue_sid);
-	json_gen_kv_string(g, "queueName", q != NULL ? q->name : NULL);
-	model_gen_sid(g, "workflowSid", t->workflow_sid);
-	json_gen_kv_string(g, "channel", t->channel);
-	model_gen_iso(g, "dateCreated", t->created_ms);
-	if (t->created_ms >= 0 && now >= t->created_ms)
-		json_gen_kv_int(g, "ageS", (now - t->created_ms) / 1000);
-	else
-		json_gen_kv_null(g, "ageS");
-	model_gen_iso(g, "queueEnteredAt", t->queue_entered_ms);
-	model_gen_sid(g, "conferenceSid", t->conference_sid);
-	model_gen_sid(g, "workerSid", main_res != NULL ? main_res->worker_sid : NULL);
-	json_gen_kv_string(g, "workerName",
-			   main_res != NULL ? model_worker_name(m, main_res->worker_sid) : NULL);
-	json_gen_key(g, "reservations");
-	json_gen_array_open(g);
-	for (const struct model_res *r = t->res; r != NULL; r = r->task_next) {
-		json_gen_object_open(g);
-		json_gen_kv_string(g, "sid", r->sid);
-		model_gen_sid(g, "workerSid", r->worker_sid);
-		json_gen_kv_string(g, "workerName", model_worker_name(m, r->worker_sid));
-		json_gen_kv_string(g, "status", model_res_status_names[r->status]);
-		json_gen_object_close(g);
-	}
-	json_gen_array_close(g);
-	model_gen_raw(g, "attributes", t->attributes);
-	json_gen_kv_string(g, "recordingUrl", model_task_recording_url(m, t->sid));
-	json_gen_object_close(g);
-}
-
-void
-model_tasks_json(const struct model *m, struct json_gen *g)
-{
-	int64_t now = model_now(m);
-	void *v = NULL;
-	size_t pos = 0;
-
-	json_gen_array_open(g);
-	while (hmap_next(m->tasks, &pos, NULL, &v))
-		model_gen_task(m, v, g, now);
-	json_gen_array_close(g);
-}
-
-void
-model_task_json(const struct model *m, const char *sid, struct json_gen *g)
-{
-	const struct model_task *t = sid != NULL ? hmap_get(m->tasks, sid) : NULL;
-
-	if (t == NULL)
-		json_gen_null(g);
-	else
-		model_gen_task(m, t, g, model_now(m));
-}
-
-void
-model_task_sync_json(const struct model *m, const char *sid, struct json_gen *g)
-{
-	const struct model_task *t = sid != NULL ? hmap_get(m->tasks, sid) : NULL;
-	const struct model_res *main_res;
-	struct json_doc *doc = NULL;
-	const struct json_value *root = NULL;
-	const char *worker = NULL;
-
-	if (t == NULL) {
-		json_gen_null(g);
-		return;
-	}
-	main_res = model_task_main_res(t);
-	if (main_res != NULL)
-		worker = model_worker_name(m, main_res->worker_sid);
-	json_gen_object_open(g);
-	json_gen_kv_string(g, "TaskSid", t->sid);
-	json_gen_kv_int(g, "Priority", t->priority);
-	if (t->attributes != NULL &&
-	    json_parse(t->attributes, strlen(t->attributes), NULL, &doc, NULL) == 0)
-		root = json_doc_root(doc);
-	for (size_t i = 0; json_is_object(root) && i < json_object_len(root); i++) {
-		const char *k = json_object_key(root, i);
-
-		if (strcmp(k, "TaskSid") == 0 || strcmp(k, "Priority") == 0 ||
-		    strcmp(k, "WorkerName") == 0 || strcmp(k, "TaskStatus") == 0)
-			continue;
-		json_gen_key(g, k);
-		json_gen_value(g, json_object_at(root, i));
-	}
-	json_doc_free(doc);
-	json_gen_kv_string(g, "WorkerName", worker != NULL ? worker : "");
-	json_gen_kv_string(g, "TaskStatus", task_status_name(t->status));
-	json_gen_object_close(g);
-}
-
-static void
-model_gen_worker(const struct model *m, struct model_worker *w, struct json_gen *g, int64_t now,
-		 int64_t today)
-{
-	struct model_counters zero = { 0 };
-	const struct model_counters *c = w->day.day_start_ms == today ? &w->day : &zero;
-	const struct model_activity *a = hmap_get(m->activities, w->activity_sid);
-
-	json_gen_object_open(g);
-	json_gen_kv_string(g, "sid", w->sid);
-	json_gen_kv_string(g, "friendlyName", w->name);
-	model_gen_sid(g, "activitySid", w->activity_sid);
-	json_gen_kv_string(g, "activityName", w->activity_name);
-	json_gen_kv_bool(g, "available", a != NULL ? a->available : w->available);
-	model_gen_iso(g, "activitySince", w->activity_since_ms);
-	if (w->activity_since_ms >= 0 && now >= w->activity_since_ms)
-		json_gen_kv_int(g, "timeInActivityS", (now - w->activity_since_ms) / 1000);
-	else
-		json_gen_kv_null(g, "timeInActivityS");
-	json_gen_key(g, "reservations");
-	json_gen_array_open(g);
-	for (const struct model_res *r = w->res; r != NULL; r = r->wnext) {
-		json_gen_object_open(g);
-		json_gen_kv_string(g, "sid", r->sid);
-		json_gen_kv_string(g, "taskSid", r->task->sid);
-		json_gen_kv_string(g, "status", model_res_status_names[r->status]);
-		json_gen_object_close(g);
-	}
-	json_gen_array_close(g);
-	json_gen_key(g, "today");
-	json_gen_object_open(g);
-	json_gen_kv_int(g, "offered", c->offered);
-	json_gen_kv_int(g, "accepted", c->accepted);
-	json_gen_kv_int(g, "rejected", c->rejected);
-	json_gen_kv_int(g, "timedOut", c->timed_out);
-	json_gen_kv_int(g, "handled", c->handled);
-	if (c->handle_samples > 0)
-		json_gen_kv_double(g, "avgHandleTimeS",
-				   (double)c->handle_ms_total / c->handle_samples / 1000.0);
-	else
-		json_gen_kv_null(g, "avgHandleTimeS");
-	json_gen_object_close(g);
-	model_gen_raw(g, "attributes", w->attributes);
-	json_gen_object_close(g);
-}
-
-void
-model_workers_json(const struct model *m, struct json_gen *g)
-{
-	int64_t now = model_now(m);
-	int64_t today = tz_day_start_ms(m->zone, m->day_start_minutes, now);
-	void *v = NULL;
-	size_t pos = 0;
-
-	json_gen_array_open(g);
-	while (hmap_next(m->workers, &pos, NULL, &v))
-		model_gen_worker(m, v, g, now, today);
-	json_gen_array_close(g);
-}
-
-void
-model_worker_json(const struct model *m, const char *sid, struct json_gen *g)
-{
-	struct model_worker *w = sid != NULL ? hmap_get(m->workers, sid) : NULL;
-
-	if (w == NULL)
-		json_gen_null(g);
-	else
-		model_gen_worker(m, w, g, model_now(m),
-				 tz_day_start_ms(m->zone, m->day_start_minutes, model_now(m)));
-}
-
-void
-model_queues_json(const struct model *m, struct json_gen *g)
-{
-	void *v = NULL;
-	size_t pos = 0;
-
-	json_gen_array_open(g);
-	while (hmap_next(m->queues, &pos, NULL, &v)) {
-		const struct model_queue *q = v;
-		uint32_t total = 0;
-
-		json_gen_object_open(g);
-		json_gen_kv_string(g, "sid", q->sid);
-		json_gen_kv_string(g, "friendlyName", q->name);
-		json_gen_kv_string(g, "targetWorkers", q->target_workers);
-		json_gen_key(g, "tasks");
-		json_gen_object_open(g);
-		for (int s = TASK_STATUS_PENDING; s <= TASK_STATUS_WRAPPING; s++) {
-			json_gen_kv_int(g, task_status_name(s), q->tasks[s]);
-			total += q->tasks[s];
-		}
-		json_gen_object_close(g);
-		json_gen_kv_int(g, "totalTasks", total);
-		json_gen_object_close(g);
-	}
-	json_gen_array_close(g);
-}
-
-void
-model_activities_json(const struct model *m, struct json_gen *g)
-{
-	struct hmap *counts = hmap_new();
-	size_t *n = NULL;
-	void *v = NULL;
-	size_t pos = 0;
-	size_t i = 0;
-
-	/* Workers per activity: one pass over the workers, not one per activity. */
-	n = xcalloc(hmap_count(m->activities) + 1, sizeof(*n));
-	while (hmap_next(m->activities, &pos, NULL, &v))
-		(void)hmap_put(counts, ((struct model_activity *)v)->sid, &n[i++]);
-	pos = 0;
-	while (hmap_next(m->workers, &pos, NULL, &v)) {
-		size_t *c = hmap_get(counts, ((struct model_worker *)v)->activity_sid);
-
-		if (c != NULL)
-			(*c)++;
-	}
-	json_gen_array_open(g);
-	pos = 0;
-	while (hmap_next(m->activities, &pos, NULL, &v)) {
-		const struct model_activity *a = v;
-
-		json_gen_object_open(g);
-		json_gen_kv_string(g, "sid", a->sid);
-		json_gen_kv_string(g, "friendlyName", a->name);
-		json_gen_kv_bool(g, "available", a->available);
-		json_gen_kv_int(g, "workers", (int64_t) * (size_t *)hmap_get(counts, a->sid));
-		json_gen_object_close(g);
-	}
-	json_gen_array_close(g);
-	hmap_free(counts);
-	free(n);
-}
-
-void
-model_workspace_json(const struct model *m, struct json_gen *g)
-{
-	json_gen_object_open(g);
-	model_gen_sid(g, "sid", m->workspace_sid);
-	json_gen_kv_string(g, "friendlyName", m->workspace_name);
-	model_gen_sid(g, "defaultActivitySid", m->default_activity_sid);
-	model_gen_sid(g, "timeoutActivitySid", m->timeout_activity_sid);
-	json_gen_kv_bool(g, "built", m->built);
-	json_gen_kv_int(g, "tasks", (int64_t)hmap_count(m->tasks));
-	json_gen_kv_int(g, "workers", (int64_t)hmap_count(m->workers));
-	json_gen_key(g, "activities");
-	model_activities_json(m, g);
-	json_gen_object_close(g);
-}
-
-static const struct model_event *
+const struct model_event *
 model_ring_get(const struct model *m, uint64_t seq)
 {
 	const struct model_event *e;
@@ -2106,86 +1631,6 @@ model_ring_get(const struct model *m, uint64_t seq)
 		return NULL;
 	e = &m->ring[(seq - 1) % m->ring_size];
 	return e->seq == seq ? e : NULL;
-}
-
-/* Fields of an event that the browser stream carries (attributes stay out: size). */
-static bool
-model_event_field_shown(const char *key)
-{
-	static const char *const shown[] = {
-		"EventType",
-		"EventDescription",
-		"ResourceType",
-		"ResourceSid",
-		"TimestampMs",
-		"Sid",
-		"TaskSid",
-		"TaskAssignmentStatus",
-		"TaskPriority",
-		"TaskAge",
-		"TaskCanceledReason",
-		"TaskCompletedReason",
-		"TaskQueueSid",
-		"TaskQueueName",
-		"WorkflowSid",
-		"WorkflowName",
-		"ReservationSid",
-		"WorkerSid",
-		"WorkerName",
-		"WorkerActivitySid",
-		"WorkerActivityName",
-		"WorkerPreviousActivityName",
-		"ActivitySid",
-		"ActivityName",
-	};
-
-	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
-		if (strcmp(key, shown[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Writes the event's fields; all of them, or only the shown ones. First of a repeated key wins. */
-static void
-model_gen_fields(const struct model_event *e, struct json_gen *g, bool all)
-{
-	const char *p = e->fields;
-
-	for (size_t i = 0; i < e->nfields; i++) {
-		const char *k = p;
-		const char *v = k + strlen(k) + 1;
-		bool dup = false;
-
-		p = v + strlen(v) + 1;
-		if (!all && !model_event_field_shown(k))
-			continue;
-		for (const char *q = e->fields; q < k;) {
-			const char *qv = q + strlen(q) + 1;
-
-			if (strcmp(q, k) == 0) {
-				dup = true;
-				break;
-			}
-			q = qv + strlen(qv) + 1;
-		}
-		if (!dup)
-			json_gen_kv_string(g, k, v);
-	}
-}
-
-bool
-model_event_json(const struct model *m, uint64_t seq, struct json_gen *g)
-{
-	const struct model_event *e = model_ring_get(m, seq);
-
-	if (e == NULL)
-		return false;
-	json_gen_object_open(g);
-	json_gen_kv_int(g, "seq", (int64_t)seq);
-	model_gen_fields(e, g, false);
-	json_gen_object_close(g);
-	return true;
 }
 
 void
@@ -2198,17 +1643,4 @@ model_event_range(const struct model *m, uint64_t *oldest_out, uint64_t *newest_
 	}
 	*oldest_out = m->oldest_seq;
 	*newest_out = m->next_seq - 1;
-}
-
-bool
-model_last_event_fields_json(const struct model *m, struct json_gen *g)
-{
-	const struct model_event *e = model_ring_get(m, m->next_seq - 1);
-
-	if (e == NULL)
-		return false;
-	json_gen_object_open(g);
-	model_gen_fields(e, g, true);
-	json_gen_object_close(g);
-	return true;
 }
