@@ -351,8 +351,6 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 	case MODEL_CHANGE_WORKSPACE:
 		daemon_mark_dirty(d);
 		break;
-	case MODEL_CHANGE_STATS:
-		break; /* daemon_stats_publish_cb publishes them */
 	case MODEL_CHANGE_EVENT:
 		daemon_on_event(d, c->seq);
 		break;
@@ -369,6 +367,15 @@ daemon_stats_publish_cb(const char *json, size_t len, void *arg)
 		log_warning_errno(r, "sync: statistics not published to %s",
 				  d->boot_cfg->sync_stats_document);
 	stream_broadcast(d->stream, "stats", 0, json, len);
+}
+
+/* The snapshot's statistics: the latest document stats.c made. */
+static const char *
+daemon_stats_document_cb(void *arg, size_t *len_out)
+{
+	struct daemon *d = arg;
+
+	return stats_document(d->stats, len_out);
 }
 
 /* Per-queue SLA threshold (config overrides by queue SID or name). */
@@ -757,6 +764,7 @@ daemon_build(struct daemon *d, char **cause_out)
 
 	sto.max_clients = (size_t)cfg->max_sse_clients;
 	d->stream = stream_new(d->base, d->model, &sto, d->metrics);
+	stream_set_stats(d->stream, daemon_stats_document_cb, d);
 
 	daemon_events_options(cfg, &eo);
 	d->events = events_new(&eo, d->metrics);
@@ -764,6 +772,7 @@ daemon_build(struct daemon *d, char **cause_out)
 
 	d->api = api_new(d->model, d->stream, d->metrics);
 	api_set_ready(d->api, daemon_ready_cb, d);
+	api_set_stats(d->api, d->stats);
 
 	d->gen = json_gen_new();
 	d->dirty_tasks = hmap_new();

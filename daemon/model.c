@@ -710,7 +710,6 @@ model_free(struct model *m)
 	model_fifo_clear(&m->seen_events);
 	tz_zone_free(m->zone);
 	free(m->workspace_name);
-	free(m->stats_json);
 	free(m);
 }
 
@@ -1484,25 +1483,6 @@ model_is_built(const struct model *m)
 
 /* ------------------------------------------------------------------ */
 /* statistics, counts, lookups */
-
-void
-model_set_stats(struct model *m, const char *stats_json, size_t len)
-{
-	free(m->stats_json);
-	m->stats_json = xmalloc(len + 1);
-	memcpy(m->stats_json, stats_json, len);
-	m->stats_json[len] = '\0';
-	m->stats_len = len;
-	model_emit(m, MODEL_CHANGE_STATS, NULL, 0);
-}
-
-const char *
-model_stats_json(const struct model *m, size_t *len_out)
-{
-	if (len_out != NULL)
-		*len_out = m->stats_len;
-	return m->stats_json;
-}
 
 size_t
 model_task_count(const struct model *m)

@@ -5,8 +5,8 @@
  * (rebuild.c) and kept current by event callbacks (parsed once by the
  * event ingest, events.c, into struct tr_event). It owns tasks, their
  * reservations, workers, activities, queues, conferences seen in task
- * attributes, per-agent counters for the current day, the latest statistics
- * (stats.c stores them here) and a bounded ring of recent events.
+ * attributes, per-agent counters for the current day, recording URLs and a
+ * bounded ring of recent events. (The statistics document is stats.c's.)
  *
  * Ordering: callbacks can arrive duplicated and out of order. Each resource
  * remembers the TimestampMs and version (TaskVersion, WorkerVersion,
@@ -44,7 +44,6 @@ enum model_change_kind {
 	MODEL_CHANGE_QUEUE,	  /* sid = WQ */
 	MODEL_CHANGE_ACTIVITY,	  /* sid = WA */
 	MODEL_CHANGE_WORKSPACE,
-	MODEL_CHANGE_STATS, /* new statistics stored */
 	MODEL_CHANGE_EVENT, /* an event was added to the ring; seq = its id */
 };
 
@@ -111,11 +110,6 @@ bool model_is_built(const struct model *m);
 int model_set_recording(struct model *m, const char *task_sid, const char *url);
 /* The recording URL of a task (owned by the model, valid until the next change), or NULL. */
 const char *model_task_recording_url(const struct model *m, const char *task_sid);
-
-/* Statistics (stats.c): stores the KPI document (a JSON object text it copies). */
-void model_set_stats(struct model *m, const char *stats_json, size_t len);
-/* The latest KPI document or NULL before the first refresh. */
-const char *model_stats_json(const struct model *m, size_t *len_out);
 
 /* Counts */
 size_t model_task_count(const struct model *m);

@@ -166,9 +166,6 @@ struct model {
 	char default_activity_sid[SID_LEN + 1];
 	char timeout_activity_sid[SID_LEN + 1];
 
-	char *stats_json;
-	size_t stats_len;
-
 	/* Recording URLs by TaskSid, bounded, oldest task evicted first. */
 	struct hmap *recordings; /* TaskSid -> char *url (owned) */
 	char **recording_order;	 /* ring of TaskSids, oldest at recording_head */

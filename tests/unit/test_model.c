@@ -857,21 +857,6 @@ test_model_sync_item_has_seed_shape(void **state)
 }
 
 static void
-test_model_stats_document_is_copied(void **state)
-{
-	struct fixture *fx = *state;
-	char doc[] = "{\"totalTasks\":1}";
-	size_t len = 0;
-
-	assert_null(model_stats_json(fx->m, &len));
-	model_set_stats(fx->m, doc, strlen(doc));
-	doc[2] = 'X';
-	assert_string_equal(model_stats_json(fx->m, &len), "{\"totalTasks\":1}");
-	assert_int_equal(len, 16);
-	assert_int_equal(fx->changes[MODEL_CHANGE_STATS], 1);
-}
-
-static void
 test_model_many_tasks_and_snapshot(void **state)
 {
 	struct fixture *fx = *state;
@@ -960,7 +945,6 @@ main(void)
 		T(test_model_timestamp_seconds_fallback),
 		T(test_model_conference_from_attributes),
 		T(test_model_sync_item_has_seed_shape),
-		T(test_model_stats_document_is_copied),
 		T(test_model_many_tasks_and_snapshot),
 		T(test_model_recording_url_on_the_task_and_bounded),
 #undef T

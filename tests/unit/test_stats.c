@@ -391,11 +391,12 @@ test_stats_success_stores_and_publishes_kpis(void **state)
 	assert_int_equal(apply_form(fx->m, f), MODEL_APPLIED);
 	form_free(f);
 
+	assert_null(stats_document(fx->s, &len)); /* nothing before the first refresh */
 	stats_start(fx->s);
 	advance(fx, 0);
 	complete_ok(fx);
 	assert_int_equal(fx->publishes, 1);
-	stored = model_stats_json(fx->m, &len);
+	stored = stats_document(fx->s, &len);
 	assert_non_null(stored);
 	assert_string_equal(stored, fx->published);
 	assert_int_equal(json_parse(stored, len, NULL, &doc, NULL), 0);
@@ -557,7 +558,7 @@ test_stats_default_transport_fetches_all_pages(void **state)
 	assert_int_equal(sv.published, 1);
 	assert_int_equal(sv.requests, 3); /* workspace + two queue pages */
 	assert_non_null(strstr(sv.last_auth, "Basic "));
-	doc = model_stats_json(m, NULL);
+	doc = stats_document(s, NULL);
 	assert_non_null(strstr(doc, "\"totalTasks\":7"));
 	assert_non_null(strstr(doc, "\"queuesTotal\":2"));
 	assert_int_equal(stats_get_state(s), STATS_IDLE);
