@@ -1,5 +1,8 @@
 /*
- * model: the live picture of the workspace (see model.h for the contract).
+ * model: the live picture of the workspace (see model.h for the contract):
+ * the store, the application of typed events (tr_event.h, parsed by the
+ * event ingest) and the upsert of typed REST records (parsed by rebuild.c).
+ * The JSON views are model_view.c's.
  *
  * Storage. Every resource lives in one hmap keyed by its SID: open tasks,
  * open reservations (pending, accepted, wrapping), workers, activities and
@@ -1177,24 +1180,6 @@ model_task_recording_url(const struct model *m, const char *task_sid)
 /* ------------------------------------------------------------------ */
 /* rebuild */
 
-static const char *
-model_json_str(const struct json_value *o, const char *key)
-{
-	const char *s = NULL;
-
-	return json_get_string(o, key, &s) == 0 ? s : NULL;
-}
-
-static int64_t
-model_json_date(const struct json_value *o, const char *key)
-{
-	int64_t ms = -1;
-
-	if (date_parse_iso(model_json_str(o, key), DATE_ISO_STRICT, &ms) != 0)
-		return -1;
-	return ms;
-}
-
 /* True when an event touched the resource since this rebuild began (it wins). */
 static bool
 model_event_won(const struct model *m, uint32_t event_gen)
@@ -1210,33 +1195,30 @@ model_rebuild_begin(struct model *m)
 }
 
 int
-model_upsert_workspace(struct model *m, const struct json_value *workspace)
+model_upsert_workspace(struct model *m, const struct model_rest_workspace *workspace)
 {
-	const char *sid = model_json_str(workspace, "sid");
+	const char *sid = workspace->sid;
 
 	if (sid == NULL || !sid_is_valid(sid, "WS"))
 		return -EINVAL;
 	model_set_sid(m->workspace_sid, sid);
-	model_set_str(&m->workspace_name, model_json_str(workspace, "friendly_name"));
+	model_set_str(&m->workspace_name, workspace->friendly_name);
 	m->default_activity_sid[0] = '\0';
 	m->timeout_activity_sid[0] = '\0';
-	if (sid_is_valid(model_json_str(workspace, "default_activity_sid"), "WA"))
-		model_set_sid(m->default_activity_sid,
-			      model_json_str(workspace, "default_activity_sid"));
-	if (sid_is_valid(model_json_str(workspace, "timeout_activity_sid"), "WA"))
-		model_set_sid(m->timeout_activity_sid,
-			      model_json_str(workspace, "timeout_activity_sid"));
+	if (sid_is_valid(workspace->default_activity_sid, "WA"))
+		model_set_sid(m->default_activity_sid, workspace->default_activity_sid);
+	if (sid_is_valid(workspace->timeout_activity_sid, "WA"))
+		model_set_sid(m->timeout_activity_sid, workspace->timeout_activity_sid);
 	model_note(m, MODEL_CHANGE_WORKSPACE, m->workspace_sid);
 	model_flush(m);
 	return 0;
 }
 
 int
-model_upsert_activity(struct model *m, const struct json_value *activity)
+model_upsert_activity(struct model *m, const struct model_rest_activity *activity)
 {
-	const char *sid = model_json_str(activity, "sid");
+	const char *sid = activity->sid;
 	struct model_activity *a;
-	bool available = false;
 
 	if (sid == NULL || !sid_is_valid(sid, "WA"))
 		return -EINVAL;
@@ -1251,18 +1233,18 @@ model_upsert_activity(struct model *m, const struct json_value *activity)
 		(void)hmap_put(m->activities, a->sid, a);
 	}
 	a->seen_gen = m->gen;
-	model_set_str(&a->name, model_json_str(activity, "friendly_name"));
-	if (json_get_bool(activity, "available", &available) == 0)
-		a->available = available;
+	model_set_str(&a->name, activity->friendly_name);
+	if (activity->available >= 0)
+		a->available = activity->available != 0;
 	model_note(m, MODEL_CHANGE_ACTIVITY, a->sid);
 	model_flush(m);
 	return 0;
 }
 
 int
-model_upsert_queue(struct model *m, const struct json_value *queue)
+model_upsert_queue(struct model *m, const struct model_rest_queue *queue)
 {
-	const char *sid = model_json_str(queue, "sid");
+	const char *sid = queue->sid;
 	struct model_queue *q;
 
 	if (sid == NULL || !sid_is_valid(sid, "WQ"))
@@ -1272,8 +1254,8 @@ model_upsert_queue(struct model *m, const struct json_value *queue)
 		q->seen_gen = m->gen;
 		return 0;
 	}
-	q = model_queue_get_or_add(m, sid, model_json_str(queue, "friendly_name"));
-	model_set_str(&q->target_workers, model_json_str(queue, "target_workers"));
+	q = model_queue_get_or_add(m, sid, queue->friendly_name);
+	model_set_str(&q->target_workers, queue->target_workers);
 	model_note(m, MODEL_CHANGE_QUEUE, q->sid);
 	model_flush(m);
 	return 0;
@@ -1294,12 +1276,11 @@ model_worker_placeholder(struct model *m, const char *sid, const char *name)
 }
 
 int
-model_upsert_worker(struct model *m, const struct json_value *worker)
+model_upsert_worker(struct model *m, const struct model_rest_worker *worker)
 {
-	const char *sid = model_json_str(worker, "sid");
-	const char *activity_sid = model_json_str(worker, "activity_sid");
+	const char *sid = worker->sid;
+	const char *activity_sid = worker->activity_sid;
 	struct model_worker *w;
-	bool available = false;
 	int64_t since;
 
 	if (sid == NULL || !sid_is_valid(sid, "WK"))
@@ -1316,31 +1297,29 @@ model_upsert_worker(struct model *m, const struct json_value *worker)
 	if (w == NULL)
 		w = model_worker_add(m, sid);
 	w->seen_gen = m->gen;
-	w->ts_ms = model_json_date(worker, "date_updated");
+	w->ts_ms = worker->updated_ms;
 	w->version = -1;
-	model_worker_set_name(m, w, model_json_str(worker, "friendly_name"));
-	model_set_str(&w->attributes, model_json_str(worker, "attributes"));
-	since = model_json_date(worker, "date_status_changed");
-	model_worker_set_activity(m, w, activity_sid, model_json_str(worker, "activity_name"),
-				  since);
+	model_worker_set_name(m, w, worker->friendly_name);
+	model_set_str(&w->attributes, worker->attributes);
+	since = worker->status_changed_ms;
+	model_worker_set_activity(m, w, activity_sid, worker->activity_name, since);
 	if (since >= 0)
 		w->activity_since_ms = since;
-	if (json_get_bool(worker, "available", &available) == 0)
-		w->available = available;
+	if (worker->available >= 0)
+		w->available = worker->available != 0;
 	model_note(m, MODEL_CHANGE_WORKER, w->sid);
 	model_flush(m);
 	return 0;
 }
 
 int
-model_upsert_task(struct model *m, const struct json_value *task)
+model_upsert_task(struct model *m, const struct model_rest_task *task)
 {
-	const char *sid = model_json_str(task, "sid");
-	const char *queue_sid = model_json_str(task, "task_queue_sid");
-	const char *workflow_sid = model_json_str(task, "workflow_sid");
-	int status = task_status_parse(model_json_str(task, "assignment_status"));
+	const char *sid = task->sid;
+	const char *queue_sid = task->queue_sid;
+	const char *workflow_sid = task->workflow_sid;
+	int status = task_status_parse(task->assignment_status);
 	struct model_task *t;
-	int64_t n = 0;
 
 	if (sid == NULL || !sid_is_valid(sid, "WT") || status < 0)
 		return -EINVAL;
@@ -1366,16 +1345,16 @@ model_upsert_task(struct model *m, const struct json_value *task)
 		model_queue_count(m, t, +1);
 	}
 	t->seen_gen = m->gen;
-	t->ts_ms = model_json_date(task, "date_updated");
+	t->ts_ms = task->updated_ms;
 	t->version = -1;
-	t->created_ms = model_json_date(task, "date_created");
-	t->queue_entered_ms = model_json_date(task, "task_queue_entered_date");
-	if (json_get_int64(task, "priority", &n) == 0)
-		t->priority = n;
+	t->created_ms = task->created_ms;
+	t->queue_entered_ms = task->queue_entered_ms;
+	if (task->has_priority)
+		t->priority = task->priority;
 	model_set_sid(t->workflow_sid, workflow_sid);
-	model_set_str(&t->channel, model_json_str(task, "task_channel_unique_name"));
-	model_task_set_attributes(m, t, model_json_str(task, "attributes"));
-	model_task_set_queue(m, t, queue_sid, model_json_str(task, "task_queue_friendly_name"));
+	model_set_str(&t->channel, task->channel);
+	model_task_set_attributes(m, t, task->attributes);
+	model_task_set_queue(m, t, queue_sid, task->queue_name);
 	model_task_set_status(m, t, status);
 	model_note(m, MODEL_CHANGE_TASK, t->sid);
 	model_flush(m);
@@ -1383,12 +1362,12 @@ model_upsert_task(struct model *m, const struct json_value *task)
 }
 
 int
-model_upsert_reservation(struct model *m, const struct json_value *reservation)
+model_upsert_reservation(struct model *m, const struct model_rest_reservation *reservation)
 {
-	const char *sid = model_json_str(reservation, "sid");
-	const char *task_sid = model_json_str(reservation, "task_sid");
-	const char *worker_sid = model_json_str(reservation, "worker_sid");
-	int status = model_res_status_parse(model_json_str(reservation, "reservation_status"));
+	const char *sid = reservation->sid;
+	const char *task_sid = reservation->task_sid;
+	const char *worker_sid = reservation->worker_sid;
+	int status = model_res_status_parse(reservation->status);
 	struct model_res *r;
 	int64_t created;
 	int64_t updated;
@@ -1408,10 +1387,9 @@ model_upsert_reservation(struct model *m, const struct json_value *reservation)
 	if (r != NULL)
 		r->seen_gen = m->gen; /* it exists, even if its snapshot is older than ours */
 	if (worker_sid != NULL)
-		(void)model_worker_placeholder(m, worker_sid,
-					       model_json_str(reservation, "worker_name"));
-	created = model_json_date(reservation, "date_created");
-	updated = model_json_date(reservation, "date_updated");
+		(void)model_worker_placeholder(m, worker_sid, reservation->worker_name);
+	created = reservation->created_ms;
+	updated = reservation->updated_ms;
 	if (r == NULL && created >= 0)
 		(void)model_apply_res(m, sid, task_sid, worker_sid, MODEL_RES_PENDING, created, -1,
 				      false);

@@ -20,6 +20,7 @@
 #include "form.h"
 #include "json.h"
 #include "model.h"
+#include "rebuild.h"
 #include "tr_event.h"
 
 #define WS1 "WS00000000000000000000000000000001"
@@ -90,6 +91,61 @@ teardown(void **state)
 	model_free(fx->m);
 	free(fx);
 	return 0;
+}
+
+/* REST records through the rebuild's reader, as rebuild.c upserts them. */
+static int
+upsert_workspace(struct model *m, const struct json_value *rec)
+{
+	struct model_rest_workspace r;
+
+	rebuild_read_workspace(rec, &r);
+	return model_upsert_workspace(m, &r);
+}
+
+static int
+upsert_activity(struct model *m, const struct json_value *rec)
+{
+	struct model_rest_activity r;
+
+	rebuild_read_activity(rec, &r);
+	return model_upsert_activity(m, &r);
+}
+
+static int
+upsert_queue(struct model *m, const struct json_value *rec)
+{
+	struct model_rest_queue r;
+
+	rebuild_read_queue(rec, &r);
+	return model_upsert_queue(m, &r);
+}
+
+static int
+upsert_worker(struct model *m, const struct json_value *rec)
+{
+	struct model_rest_worker r;
+
+	rebuild_read_worker(rec, &r);
+	return model_upsert_worker(m, &r);
+}
+
+static int
+upsert_task(struct model *m, const struct json_value *rec)
+{
+	struct model_rest_task r;
+
+	rebuild_read_task(rec, &r);
+	return model_upsert_task(m, &r);
+}
+
+static int
+upsert_reservation(struct model *m, const struct json_value *rec)
+{
+	struct model_rest_reservation r;
+
+	rebuild_read_reservation(rec, &r);
+	return model_upsert_reservation(m, &r);
 }
 
 /* Applies an event given as key, value, ..., NULL. */
@@ -549,7 +605,7 @@ test_model_completed_task_sticks(void **state)
 
 		assert_int_equal(json_parse(t, strlen(t), NULL, &doc, NULL), 0);
 		model_rebuild_begin(fx->m);
-		assert_int_equal(model_upsert_task(fx->m, json_doc_root(doc)), 0);
+		assert_int_equal(upsert_task(fx->m, json_doc_root(doc)), 0);
 		model_rebuild_end(fx->m);
 		json_doc_free(doc);
 	}
@@ -580,7 +636,7 @@ parse(const char *text)
 }
 
 static void
-upsert_task(struct model *m, const char *sid, const char *status)
+rebuild_task(struct model *m, const char *sid, const char *status)
 {
 	const char *cf = strcmp(sid, WT1) == 0 ? CF1 : "CF00000000000000000000000000000009";
 
@@ -595,7 +651,7 @@ upsert_task(struct model *m, const char *sid, const char *status)
 		       "\"date_updated\":\"2024-05-10T11:59:30Z\"}",
 		       sid, status, cf);
 	doc = parse(text);
-	assert_int_equal(model_upsert_task(m, json_doc_root(doc)), 0);
+	assert_int_equal(upsert_task(m, json_doc_root(doc)), 0);
 	json_doc_free(doc);
 }
 
@@ -607,18 +663,18 @@ test_model_rebuild_marks_and_sweeps(void **state)
 
 	assert_false(model_is_built(fx->m));
 	model_rebuild_begin(fx->m);
-	upsert_task(fx->m, WT1, "assigned");
-	upsert_task(fx->m, WT2, "pending");
+	rebuild_task(fx->m, WT1, "assigned");
+	rebuild_task(fx->m, WT2, "pending");
 	doc = parse("{\"sid\":\"" WR1 "\",\"task_sid\":\"" WT1 "\",\"worker_sid\":\"" WK1 "\","
 		    "\"worker_name\":\"alice\",\"reservation_status\":\"accepted\","
 		    "\"date_created\":\"2024-05-10T11:59:10Z\","
 		    "\"date_updated\":\"2024-05-10T11:59:20Z\"}");
-	assert_int_equal(model_upsert_reservation(fx->m, json_doc_root(doc)), 0);
+	assert_int_equal(upsert_reservation(fx->m, json_doc_root(doc)), 0);
 	json_doc_free(doc);
 	doc = parse("{\"sid\":\"" WK1 "\",\"friendly_name\":\"alice\",\"activity_sid\":\"" WA1
 		    "\",\"activity_name\":\"Busy\",\"available\":false,\"attributes\":\"{}\","
 		    "\"date_status_changed\":\"2024-05-10T11:00:00Z\"}");
-	assert_int_equal(model_upsert_worker(fx->m, json_doc_root(doc)), 0);
+	assert_int_equal(upsert_worker(fx->m, json_doc_root(doc)), 0);
 	json_doc_free(doc);
 	model_rebuild_end(fx->m);
 	assert_true(model_is_built(fx->m));
@@ -632,13 +688,13 @@ test_model_rebuild_marks_and_sweeps(void **state)
 	assert_int_equal(apply(fx, "EventType", "task.wrapup", "TaskSid", WT1,
 			       "TaskAssignmentStatus", "wrapping", "TimestampMs", ts(T0), NULL),
 			 MODEL_APPLIED);
-	upsert_task(fx->m, WT1, "assigned"); /* older snapshot: the event wins */
+	rebuild_task(fx->m, WT1, "assigned"); /* older snapshot: the event wins */
 	doc = parse("{\"sid\":\"" WR1 "\",\"task_sid\":\"" WT1 "\",\"worker_sid\":\"" WK1 "\","
 		    "\"reservation_status\":\"accepted\"}");
-	assert_int_equal(model_upsert_reservation(fx->m, json_doc_root(doc)), 0);
+	assert_int_equal(upsert_reservation(fx->m, json_doc_root(doc)), 0);
 	json_doc_free(doc);
 	doc = parse("{\"sid\":\"" WK1 "\",\"friendly_name\":\"alice\"}");
-	assert_int_equal(model_upsert_worker(fx->m, json_doc_root(doc)), 0);
+	assert_int_equal(upsert_worker(fx->m, json_doc_root(doc)), 0);
 	json_doc_free(doc);
 	fx->changes[MODEL_CHANGE_TASK_GONE] = 0;
 	model_rebuild_end(fx->m);
@@ -657,7 +713,7 @@ test_model_rebuild_abort_sweeps_nothing(void **state)
 
 	create_task(fx, WT1, T0);
 	model_rebuild_begin(fx->m);
-	upsert_task(fx->m, WT2, "pending");
+	rebuild_task(fx->m, WT2, "pending");
 	model_rebuild_abort(fx->m);
 	assert_int_equal(model_task_count(fx->m), 2);
 	assert_false(model_is_built(fx->m));
@@ -669,17 +725,17 @@ test_model_rejects_malformed_upserts(void **state)
 	struct fixture *fx = *state;
 	struct json_doc *doc = parse("{\"sid\":\"nope\",\"assignment_status\":\"pending\"}");
 
-	assert_int_equal(model_upsert_task(fx->m, json_doc_root(doc)), -EINVAL);
+	assert_int_equal(upsert_task(fx->m, json_doc_root(doc)), -EINVAL);
 	json_doc_free(doc);
 	doc = parse("{\"sid\":\"" WT1 "\",\"assignment_status\":\"sleeping\"}");
-	assert_int_equal(model_upsert_task(fx->m, json_doc_root(doc)), -EINVAL);
+	assert_int_equal(upsert_task(fx->m, json_doc_root(doc)), -EINVAL);
 	json_doc_free(doc);
 	doc = parse("[1,2]");
-	assert_int_equal(model_upsert_worker(fx->m, json_doc_root(doc)), -EINVAL);
-	assert_int_equal(model_upsert_activity(fx->m, json_doc_root(doc)), -EINVAL);
-	assert_int_equal(model_upsert_queue(fx->m, json_doc_root(doc)), -EINVAL);
-	assert_int_equal(model_upsert_workspace(fx->m, json_doc_root(doc)), -EINVAL);
-	assert_int_equal(model_upsert_reservation(fx->m, json_doc_root(doc)), -EINVAL);
+	assert_int_equal(upsert_worker(fx->m, json_doc_root(doc)), -EINVAL);
+	assert_int_equal(upsert_activity(fx->m, json_doc_root(doc)), -EINVAL);
+	assert_int_equal(upsert_queue(fx->m, json_doc_root(doc)), -EINVAL);
+	assert_int_equal(upsert_workspace(fx->m, json_doc_root(doc)), -EINVAL);
+	assert_int_equal(upsert_reservation(fx->m, json_doc_root(doc)), -EINVAL);
 	json_doc_free(doc);
 	assert_int_equal(model_task_count(fx->m), 0);
 }
