@@ -149,7 +149,7 @@ cli_task_from_json(struct cli_task *t, const struct json_value *item)
 	t->queue_name = cli_json_strdup(item, "task_queue_friendly_name");
 	if (root != NULL) {
 		t->from = cli_json_strdup(root, "from");
-		s = json_string(json_path(root, "conference", "sid", NULL));
+		s = json_string(json_path(root, "conference", "sid"));
 		if (s == NULL)
 			s = json_string(json_get(root, "conference_sid"));
 		t->conference_sid = s != NULL ? xstrdup(s) : NULL;

@@ -8,6 +8,7 @@
 
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,9 +48,17 @@ log_stream_is_journal(const char *journal_stream)
 {
 	unsigned long long dev;
 	unsigned long long ino;
+	char *end = NULL;
 	struct stat st;
 
-	if (journal_stream == NULL || sscanf(journal_stream, "%llu:%llu", &dev, &ino) != 2)
+	if (journal_stream == NULL || !isdigit((unsigned char)journal_stream[0]))
+		return false;
+	errno = 0;
+	dev = strtoull(journal_stream, &end, 10);
+	if (errno != 0 || *end != ':' || !isdigit((unsigned char)end[1]))
+		return false;
+	ino = strtoull(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0')
 		return false;
 	if (fstat(2, &st) != 0)
 		return false;

@@ -70,7 +70,7 @@ kpi_split(const struct json_value *cumulative, int threshold_s, const char *side
 	char key[16];
 
 	(void)snprintf(key, sizeof(key), "%d", threshold_s);
-	return json_path(cumulative, "split_by_wait_time", key, side, NULL);
+	return json_path(cumulative, "split_by_wait_time", key, side);
 }
 
 /* Service level, or null when the threshold was not split or nothing was counted. */

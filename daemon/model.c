@@ -469,7 +469,7 @@ model_task_scan_conference(struct model *m, struct model_task *t)
 		return;
 	}
 	if (json_parse(t->attributes, strlen(t->attributes), &limits, &doc, NULL) == 0)
-		cf = json_string(json_path(json_doc_root(doc), "conference", "sid", NULL));
+		cf = json_string(json_path(json_doc_root(doc), "conference", "sid"));
 	model_task_set_conference(m, t, cf != NULL && sid_is_valid(cf, "CF") ? cf : NULL);
 	json_doc_free(doc);
 }

@@ -148,25 +148,27 @@ upsert_reservation(struct model *m, const struct json_value *rec)
 	return model_upsert_reservation(m, &r);
 }
 
-/* Applies an event given as key, value, ..., NULL. */
+/*
+ * Applies an event given as key, value, ... pairs (a NULL value leaves the
+ * field out; a NULL key ends the list). A macro over an array, not a
+ * variadic function, so no NULL travels through "...".
+ */
+#define apply(fx, ...)                                           \
+	apply_fields((fx), (const char *const[]){ __VA_ARGS__ }, \
+		     sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
+
 static int
-apply(struct fixture *fx, ...)
+apply_fields(struct fixture *fx, const char *const *kv, size_t n)
 {
 	struct form *f = form_new();
 	struct tr_event ev;
 	const char *reason = NULL;
-	const char *k;
-	va_list ap;
 	int r;
 
-	va_start(ap, fx);
-	while ((k = va_arg(ap, const char *)) != NULL) {
-		const char *v = va_arg(ap, const char *);
-
-		if (v != NULL) /* a NULL value leaves the field out */
-			form_add(f, k, v);
+	for (size_t i = 0; i + 1 < n && kv[i] != NULL; i += 2) {
+		if (kv[i + 1] != NULL)
+			form_add(f, kv[i], kv[i + 1]);
 	}
-	va_end(ap);
 	/* The ingest's parse first: what it refuses never reaches the model. */
 	r = tr_event_parse(f, &ev, &reason);
 	if (r < 0) {
@@ -287,7 +289,7 @@ test_model_task_created_adds_open_task(void **state)
 	assert_string_equal(json_string(json_get(t, "queueName")), "Support");
 	assert_int_equal(json_get_int64(t, "priority", &prio), 0);
 	assert_int_equal(prio, 5);
-	assert_string_equal(json_string(json_path(t, "attributes", "type", NULL)), "call");
+	assert_string_equal(json_string(json_path(t, "attributes", "type")), "call");
 	json_doc_free(doc);
 }
 
@@ -374,8 +376,8 @@ test_model_worker_activity_and_attributes(void **state)
 	assert_false(json_bool(json_get(w, "available")));
 	assert_int_equal(json_get_int64(w, "timeInActivityS", &secs), 0);
 	assert_int_equal(secs, 60);
-	assert_string_equal(
-		json_string(json_array_at(json_path(w, "attributes", "skills", NULL), 0)), "en");
+	assert_string_equal(json_string(json_array_at(json_path(w, "attributes", "skills"), 0)),
+			    "en");
 	json_doc_free(doc);
 
 	assert_int_equal(apply(fx, "EventType", "worker.deleted", "WorkerSid", WK1, "TimestampMs",
