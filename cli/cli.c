@@ -31,6 +31,7 @@
 #include "cli.h"
 #include "cli_rest.h"
 #include "config.h"
+#include "date.h"
 #include "http.h"
 #include "log.h"
 #include "num.h"
@@ -237,61 +238,18 @@ cli_glob_match(const char *pattern, const char *s)
 int
 cli_parse_time(const char *s, int64_t *unix_out)
 {
-	struct tm tm;
-	const char *end;
-	time_t t;
-	long offset_s = 0;
+	int64_t ms = 0;
 
-	if (s == NULL)
+	if (date_parse_iso(s, DATE_ISO_LENIENT, &ms) < 0 && date_parse_rfc2822(s, &ms) < 0)
 		return -EINVAL;
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end != NULL) {
-		if (*end == '.') {
-			end++;
-			while (isdigit((unsigned char)*end))
-				end++;
-		}
-		if (strcmp(end, "Z") == 0 || strcmp(end, "+00:00") == 0 || *end == '\0') {
-			t = timegm(&tm);
-			if (t == (time_t)-1)
-				return -EINVAL;
-			*unix_out = (int64_t)t;
-			return 0;
-		}
-		return -EINVAL;
-	}
-	/* RFC 2822, as API 2010 writes it: "Fri, 18 Feb 2011 19:26:50 +0000". */
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm);
-	if (end == NULL)
-		return -EINVAL;
-	while (*end == ' ')
-		end++;
-	if ((end[0] == '+' || end[0] == '-') && strlen(end) == 5 &&
-	    strspn(end + 1, "0123456789") == 4) {
-		offset_s = ((end[1] - '0') * 10 + (end[2] - '0')) * 3600 +
-			   ((end[3] - '0') * 10 + (end[4] - '0')) * 60;
-		if (end[0] == '-')
-			offset_s = -offset_s;
-	} else if (strcmp(end, "GMT") != 0 && *end != '\0') {
-		return -EINVAL;
-	}
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -EINVAL;
-	*unix_out = (int64_t)t - offset_s;
+	*unix_out = date_floor_div(ms, 1000);
 	return 0;
 }
 
 int64_t
 cli_now(void)
 {
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec;
+	return date_now_ms() / 1000;
 }
 
 int64_t

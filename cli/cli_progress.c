@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli_progress.h"
+#include "date.h"
 #include "xmalloc.h"
 
 #define CLI_PROGRESS_INTERVAL_MS 100
@@ -28,11 +29,7 @@ struct cli_progress {
 static int64_t
 cli_progress_now_ms(void)
 {
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return date_monotonic_ms();
 }
 
 static void

@@ -252,32 +252,6 @@ cli_rest_report(struct cli_rest *rest, const char *what, const struct cli_rest_r
 }
 
 int
-cli_rest_get_json(struct cli_rest *rest, const char *what, const char *url,
-		  struct json_doc **doc_out)
-{
-	struct cli_rest_reply reply;
-	char *cause = NULL;
-	int result = CLI_EXIT_OK;
-
-	cli_rest_reply_init(&reply);
-	(void)cli_rest_call(rest, HTTP_GET, url, NULL, NULL, &reply); /* reply says it all */
-	if (!cli_rest_reply_ok(&reply)) {
-		result = cli_rest_report(rest, what, &reply);
-		goto out;
-	}
-	if (json_parse(reply.http.body, reply.http.body_len, NULL, doc_out, &cause) < 0) {
-		log_err("%s: the response from %s is not JSON: %s", what,
-			twilio_base(rest->tw, TWILIO_HOST_TASKROUTER),
-			cause != NULL ? cause : "parse error");
-		result = CLI_EXIT_API;
-	}
-out:
-	free(cause);
-	cli_rest_reply_clear(&reply);
-	return result;
-}
-
-int
 cli_rest_workspace(struct cli_rest *rest, struct json_doc **doc_out)
 {
 	const char *ws = cli_workspace(rest->cli);

@@ -75,14 +75,6 @@ int cli_rest_report(struct cli_rest *rest, const char *what, const struct cli_re
 char *cli_rest_cause(struct cli_rest *rest, const struct cli_rest_reply *reply);
 
 /*
- * GET url and parse the JSON body. On success returns 0 and *doc_out is the
- * caller's. Otherwise the error has been reported and an enum cli_exit value
- * is returned.
- */
-int cli_rest_get_json(struct cli_rest *rest, const char *what, const char *url,
-		      struct json_doc **doc_out);
-
-/*
  * Lists every item of a paged resource, following the next page links to
  * the end (v1 "meta.next_page_url", 2010 "next_page_uri"). query (may be
  * NULL) is added to the first URL, with PageSize=1000 unless it has one. key

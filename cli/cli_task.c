@@ -17,11 +17,8 @@
 #include "cli_task.h"
 #include "form.h"
 #include "log.h"
+#include "task_status.h"
 #include "xmalloc.h"
-
-static const char *const cli_task_statuses[] = {
-	"pending", "reserved", "assigned", "wrapping", "completed", "canceled",
-};
 
 void
 cli_task_filter_init(struct cli_task_filter *f)
@@ -33,13 +30,7 @@ cli_task_filter_init(struct cli_task_filter *f)
 bool
 cli_task_status_valid(const char *status)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(cli_task_statuses) / sizeof(cli_task_statuses[0]); i++) {
-		if (strcmp(status, cli_task_statuses[i]) == 0)
-			return true;
-	}
-	return false;
+	return task_status_parse(status) >= 0;
 }
 
 int
@@ -158,7 +149,7 @@ cli_task_from_json(struct cli_task *t, const struct json_value *item)
 	t->queue_name = cli_json_strdup(item, "task_queue_friendly_name");
 	if (root != NULL) {
 		t->from = cli_json_strdup(root, "from");
-		s = json_string(json_path(root, "conference", "sid", NULL));
+		s = json_string(json_path(root, "conference", "sid"));
 		if (s == NULL)
 			s = json_string(json_get(root, "conference_sid"));
 		t->conference_sid = s != NULL ? xstrdup(s) : NULL;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "json.h"
+#include "task_status.h"
 
 struct cli;
 
@@ -33,7 +34,7 @@ enum cli_task_opt {
 			"only tasks older than DURATION (90s, 15m, 2h, 1d)"          \
 	}
 
-#define CLI_TASK_MAX_STATUSES 6
+#define CLI_TASK_MAX_STATUSES TASK_STATUS_COUNT
 
 struct cli_task_filter {
 	const char *statuses[CLI_TASK_MAX_STATUSES];

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cli_rest.h"
 #include "cli_table.h"
+#include "date.h"
 #include "form.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -197,12 +198,14 @@ conference_list_count(struct cli *cli, struct conference_list_set *set)
 static void
 conference_list_iso(int64_t t, char *out, size_t size)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
+	char iso[DATE_ISO_LEN];
 
-	if (t < 0 || gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (t < 0) {
 		(void)snprintf(out, size, "-");
+		return;
+	}
+	date_format_iso(t * 1000, iso);
+	(void)snprintf(out, size, "%s", iso);
 }
 
 static void

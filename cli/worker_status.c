@@ -133,7 +133,7 @@ worker_status_skills(const struct json_value *item, struct worker_status_worker 
 		return;
 	skills = json_get(json_doc_root(doc), "skills");
 	if (!json_is_array(skills))
-		skills = json_path(json_doc_root(doc), "routing", "skills", NULL);
+		skills = json_path(json_doc_root(doc), "routing", "skills");
 	if (json_is_array(skills)) {
 		w->skills = xcalloc(json_array_len(skills) + 1, sizeof(*w->skills));
 		for (i = 0; i < json_array_len(skills); i++) {

@@ -579,10 +579,9 @@ config_set(struct config *config, const struct config_load_state *st, size_t i, 
 	}
 	switch (k->type) {
 	case CONFIG_TABLE_STRING:
-		if (k->secret)
-			break;
-		/* fall through */
 	case CONFIG_TABLE_PATH:
+		if (k->secret)
+			break; /* checked above, without showing it */
 		if (config_has_control(value))
 			why = "contains control characters";
 		else if (k->type == CONFIG_TABLE_PATH && value[0] != '/')
@@ -1627,7 +1626,7 @@ static size_t
 config_sla_change(const char *queue, config_change_cb *cb, void *arg)
 {
 	char *key = xasprintf(CONFIG_TABLE_SLA_PREFIX "%s", queue);
-	bool live = CONFIG_TABLE_SLA_RELOAD == CONFIG_TABLE_LIVE;
+	bool live = config_table_sla_reload == CONFIG_TABLE_LIVE;
 
 	cb(key, live, arg);
 	free(key);

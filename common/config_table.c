@@ -358,3 +358,5 @@ const struct config_table_entry config_table[] = {
 };
 
 const size_t config_table_n = sizeof(config_table) / sizeof(config_table[0]);
+
+const enum config_table_reload config_table_sla_reload = CONFIG_TABLE_LIVE;

@@ -56,7 +56,8 @@ struct config_table_entry {
 
 /* The per-queue SLA keys "sla_threshold_s.<WQ SID or queue name>" (file only). */
 #define CONFIG_TABLE_SLA_PREFIX "sla_threshold_s."
-#define CONFIG_TABLE_SLA_RELOAD CONFIG_TABLE_LIVE
 
 extern const struct config_table_entry config_table[];
+/* The reload rule of every per-queue SLA key. */
+extern const enum config_table_reload config_table_sla_reload;
 extern const size_t config_table_n;

@@ -25,6 +25,7 @@
 
 #include <curl/curl.h>
 
+#include "date.h"
 #include "http_sync.h"
 #include "log.h"
 #include "queue.h"
@@ -152,10 +153,7 @@ out:
 static uint64_t
 http_batch_now_ms(void)
 {
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for CLOCK_MONOTONIC */
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)date_monotonic_ms();
 }
 
 struct http_batch *

@@ -313,23 +313,11 @@ json_get(const struct json_value *v, const char *key)
 	return NULL;
 }
 
-/**
- * json_path() - follow keys through nested objects
- * @v: the starting value
- * @...: member names, terminated by NULL
- *
- * Return: the value reached, or NULL when any step is absent.
- */
 const struct json_value *
-json_path(const struct json_value *v, ...)
+json_path_keys(const struct json_value *v, const char *const *keys, size_t n)
 {
-	va_list ap;
-	const char *key;
-
-	va_start(ap, v);
-	while (v != NULL && (key = va_arg(ap, const char *)) != NULL)
-		v = json_get(v, key);
-	va_end(ap);
+	for (size_t i = 0; v != NULL && i < n && keys[i] != NULL; i++)
+		v = json_get(v, keys[i]);
 	return v;
 }
 
@@ -338,7 +326,7 @@ json_string(const struct json_value *v)
 {
 	yajl_val y = json_val(v);
 
-	return y != NULL && YAJL_IS_STRING(y) ? y->u.string : NULL;
+	return YAJL_IS_STRING(y) ? y->u.string : NULL;
 }
 
 bool
@@ -346,7 +334,7 @@ json_bool(const struct json_value *v)
 {
 	yajl_val y = json_val(v);
 
-	return y != NULL && YAJL_IS_TRUE(y);
+	return YAJL_IS_TRUE(y);
 }
 
 /* A decimal integer: optional '-', one or more digits, nothing else. */
@@ -566,7 +554,7 @@ json_array_len(const struct json_value *v)
 {
 	yajl_val y = json_val(v);
 
-	return y != NULL && YAJL_IS_ARRAY(y) ? y->u.array.len : 0;
+	return YAJL_IS_ARRAY(y) ? y->u.array.len : 0;
 }
 
 const struct json_value *
@@ -584,7 +572,7 @@ json_object_len(const struct json_value *v)
 {
 	yajl_val y = json_val(v);
 
-	return y != NULL && YAJL_IS_OBJECT(y) ? y->u.object.len : 0;
+	return YAJL_IS_OBJECT(y) ? y->u.object.len : 0;
 }
 
 const char *

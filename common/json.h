@@ -61,8 +61,17 @@ bool json_is_array(const struct json_value *v);
 
 /* Member of an object, or NULL (absent, or v is not an object). */
 const struct json_value *json_get(const struct json_value *v, const char *key);
-/* Follows keys through nested objects: json_path(v, "a", "b", NULL). */
-const struct json_value *json_path(const struct json_value *v, ...) __attribute__((sentinel));
+/*
+ * Follows keys through nested objects: json_path(v, "a", "b") is v.a.b, or
+ * NULL when a step is absent. A macro over json_path_keys (an array and its
+ * length), not a variadic function: no sentinel to pass, so no NULL through
+ * "..." (cppcheck varFuncNullUB). A NULL key ends the path early.
+ */
+#define json_path(v, ...)                                         \
+	json_path_keys((v), (const char *const[]){ __VA_ARGS__ }, \
+		       sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
+const struct json_value *json_path_keys(const struct json_value *v, const char *const *keys,
+					size_t n);
 
 /* Value accessors: NULL / false / 0 when v has another type. */
 const char *json_string(const struct json_value *v);

@@ -8,6 +8,7 @@
 
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "date.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -46,9 +48,17 @@ log_stream_is_journal(const char *journal_stream)
 {
 	unsigned long long dev;
 	unsigned long long ino;
+	char *end = NULL;
 	struct stat st;
 
-	if (journal_stream == NULL || sscanf(journal_stream, "%llu:%llu", &dev, &ino) != 2)
+	if (journal_stream == NULL || !isdigit((unsigned char)journal_stream[0]))
+		return false;
+	errno = 0;
+	dev = strtoull(journal_stream, &end, 10);
+	if (errno != 0 || *end != ':' || !isdigit((unsigned char)end[1]))
+		return false;
+	ino = strtoull(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0')
 		return false;
 	if (fstat(2, &st) != 0)
 		return false;
@@ -252,11 +262,10 @@ log_write(enum log_level level, const char *msg, int r)
 		len = (size_t)snprintf(line, sizeof(line), "<%d>", (int)level);
 	} else {
 		if (log_state.timestamps) {
-			struct timespec ts;
+			int64_t ms = date_monotonic_ms();
 
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			len = (size_t)snprintf(line, sizeof(line), "[%lld.%03ld] ",
-					       (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+			len = (size_t)snprintf(line, sizeof(line), "[%lld.%03lld] ",
+					       (long long)(ms / 1000), (long long)(ms % 1000));
 		}
 		len += (size_t)snprintf(line + len, sizeof(line) - len,
 					"%s: %s: ", log_state.progname, log_level_name(level));

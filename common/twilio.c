@@ -185,11 +185,14 @@ out:
 int
 twilio_reconfigure(struct twilio *tw, const struct twilio_client_config *cfg, char **cause_out)
 {
+	struct twilio_client_config same_account = *cfg;
 	struct twilio *next = NULL;
 	char *swap;
 	int r;
 
-	r = twilio_new(cfg, &next, cause_out);
+	/* The account is not one of the swapped facts: its SID is in every URL. */
+	same_account.account_sid = tw->account_sid;
+	r = twilio_new(&same_account, &next, cause_out);
 	if (r < 0)
 		return r;
 	swap = tw->username;

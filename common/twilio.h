@@ -82,7 +82,8 @@ int twilio_new(const struct twilio_client_config *cfg, struct twilio **twilio_ou
 /*
  * Replaces the REST credentials of tw (auth_token, or api_key and
  * api_secret) with those of cfg, validated as twilio_new does; the account
- * SID, base URLs and limits keep their values. Requests already started
+ * SID (also as the Basic auth user without an API key), base URLs and
+ * limits keep their values. Requests already started
  * keep the credentials they were built with. Returns 0, or -EINVAL with a
  * message in *cause_out (when not NULL) and tw unchanged.
  */

@@ -17,12 +17,14 @@
 #include "metrics.h"
 #include "model.h"
 #include "server.h"
+#include "stats.h"
 #include "stream.h"
 #include "xmalloc.h"
 
 struct api {
 	struct model *model;
 	struct stream *stream;
+	const struct stats *stats;
 	struct metrics *metrics;
 	api_ready_cb *ready;
 	void *ready_arg;
@@ -54,6 +56,12 @@ api_free(struct api *a)
 }
 
 void
+api_set_stats(struct api *a, const struct stats *stats)
+{
+	a->stats = stats;
+}
+
+void
 api_set_ready(struct api *a, api_ready_cb *cb, void *arg)
 {
 	a->ready = cb;
@@ -75,7 +83,7 @@ void
 api_stats(struct api *a, struct evhttp_request *req)
 {
 	size_t len = 0;
-	const char *json = model_stats_json(a->model, &len);
+	const char *json = stats_document(a->stats, &len);
 
 	if (json == NULL) {
 		server_reply_error(req, 503, "not_ready", "no statistics fetched yet");

@@ -16,6 +16,7 @@
 #include <event2/http.h>
 
 struct api;
+struct stats;
 struct model;
 struct stream;
 struct metrics;
@@ -36,6 +37,8 @@ struct api *api_new(struct model *model, struct stream *stream, struct metrics *
 void api_free(struct api *a);
 /* Until set, /readyz answers 503 "starting". */
 void api_set_ready(struct api *a, api_ready_cb *cb, void *arg);
+/* Where /api/stats reads its document (borrowed; until set, /api/stats is 503). */
+void api_set_stats(struct api *a, const struct stats *stats);
 
 /* GET /api/stats: the latest KPI document, or 503 before the first refresh. */
 void api_stats(struct api *a, struct evhttp_request *req);

@@ -38,6 +38,7 @@
 #include "buf.h"
 #include "config.h"
 #include "daemon.h"
+#include "date.h"
 #include "events.h"
 #include "hmap.h"
 #include "http_async.h"
@@ -123,15 +124,6 @@ daemon_enter_state(struct daemon *d, enum daemon_state s)
 {
 	log_debug("daemon: %s -> %s", daemon_state_name(d->state), daemon_state_name(s));
 	d->state = s;
-}
-
-static int64_t
-daemon_mono_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for this clock */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -396,8 +388,6 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 	case MODEL_CHANGE_WORKSPACE:
 		daemon_mark_dirty(d);
 		break;
-	case MODEL_CHANGE_STATS:
-		break; /* daemon_stats_publish_cb publishes them */
 	case MODEL_CHANGE_EVENT:
 		daemon_on_event(d, c->seq);
 		break;
@@ -414,6 +404,15 @@ daemon_stats_publish_cb(const char *json, size_t len, void *arg)
 		log_warning_errno(r, "sync: statistics not published to %s",
 				  d->boot_cfg->sync_stats_document);
 	stream_broadcast_for(d->stream, stream_audience_all, NULL, "stats", 0, json, len);
+}
+
+/* The snapshot's statistics: the latest document stats.c made. */
+static const char *
+daemon_stats_document_cb(void *arg, size_t *len_out)
+{
+	struct daemon *d = arg;
+
+	return stats_document(d->stats, len_out);
 }
 
 /* Per-queue SLA threshold (config overrides by queue SID or name). */
@@ -552,7 +551,7 @@ daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
 	size_t pending = syncpub_pending(d->syncpub);
 	struct timeval tv = { 0, DAEMON_DRAIN_POLL_MS * 1000 };
 
-	if (pending == 0 || daemon_mono_ms() >= d->drain_deadline_ms) {
+	if (pending == 0 || date_monotonic_ms() >= d->drain_deadline_ms) {
 		if (pending > 0)
 			log_warning("stopping with %zu Sync objects not yet written", pending);
 		(void)event_base_loopexit(d->base, NULL); /* only fails without a base */
@@ -582,7 +581,7 @@ daemon_stop(struct daemon *d, const char *why)
 	/* Queue the latest values now; the drain below waits for them. */
 	event_del(d->publish);
 	daemon_publish_flush(d);
-	d->drain_deadline_ms = daemon_mono_ms() + DAEMON_DRAIN_MS;
+	d->drain_deadline_ms = date_monotonic_ms() + DAEMON_DRAIN_MS;
 	daemon_drain_cb(-1, 0, d);
 }
 
@@ -803,6 +802,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	sto.budget_bytes = (size_t)cfg->sse_budget_bytes;
 	sto.max_clients = (size_t)cfg->max_sse_clients;
 	d->stream = stream_new(d->base, d->model, &sto, d->metrics);
+	stream_set_stats(d->stream, daemon_stats_document_cb, d);
 
 	daemon_events_options(cfg, &eo);
 	d->events = events_new(&eo, d->metrics);
@@ -810,6 +810,7 @@ daemon_build(struct daemon *d, char **cause_out)
 
 	d->api = api_new(d->model, d->stream, d->metrics);
 	api_set_ready(d->api, daemon_ready_cb, d);
+	api_set_stats(d->api, d->stats);
 
 	d->gen = json_gen_new();
 	d->dirty_tasks = hmap_new();

@@ -12,7 +12,8 @@
  * function of its inputs (events_check), testable without a socket.
  *
  * Checks, in order, each refusal changing nothing:
- *   413  body over body_max_bytes
+ *   413  body over body_max_bytes (server.c refuses it before this with the
+ *        same http_body_max_bytes; both follow a reload)
  *   400  body not a form (or, for application/json, not a JSON object)
  *   403  X-Twilio-Signature missing or not matching public_url + target
  *        (port variants accepted, signature.h); JSON bodies are checked

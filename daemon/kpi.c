@@ -17,10 +17,8 @@
 #include "date.h"
 #include "hmap.h"
 #include "kpi.h"
+#include "task_status.h"
 #include "xmalloc.h"
-
-/* Statuses the seed dashboard always shows. */
-static const char *const kpi_statuses[] = { "pending", "reserved", "assigned", "wrapping" };
 
 #define KPI_MAX_STATUS_KEYS 16
 
@@ -72,7 +70,7 @@ kpi_split(const struct json_value *cumulative, int threshold_s, const char *side
 	char key[16];
 
 	(void)snprintf(key, sizeof(key), "%d", threshold_s);
-	return json_path(cumulative, "split_by_wait_time", key, side, NULL);
+	return json_path(cumulative, "split_by_wait_time", key, side);
 }
 
 /* Service level, or null when the threshold was not split or nothing was counted. */
@@ -209,9 +207,12 @@ kpi_gen_legacy(const struct kpi_input *in, struct json_gen *g)
 		(void)hmap_put(done, key.data, done);
 		json_gen_kv_int(g, key.data, kpi_count(by_status, st));
 	}
-	for (size_t i = 0; i < sizeof(kpi_statuses) / sizeof(kpi_statuses[0]); i++) {
+	/* The open statuses the seed dashboard always shows. */
+	for (int i = 0; i < TASK_STATUS_COUNT; i++) {
+		if (!task_status_is_open((enum task_status)i))
+			continue;
 		buf_reset(&key);
-		buf_printf(&key, "%sTasks", kpi_statuses[i]);
+		buf_printf(&key, "%sTasks", task_status_name((enum task_status)i));
 		if (hmap_get(done, key.data) != NULL)
 			continue;
 		(void)hmap_put(done, key.data, done);
@@ -248,7 +249,8 @@ kpi_waiting(const struct json_value *rt)
 {
 	const struct json_value *by_status = json_get(rt, "tasks_by_status");
 
-	return kpi_count(by_status, "pending") + kpi_count(by_status, "reserved");
+	return kpi_count(by_status, task_status_name(TASK_STATUS_PENDING)) +
+	       kpi_count(by_status, task_status_name(TASK_STATUS_RESERVED));
 }
 
 static int

@@ -1,5 +1,8 @@
 /*
- * model: the live picture of the workspace (see model.h for the contract).
+ * model: the live picture of the workspace (see model.h for the contract):
+ * the store, the application of typed events (tr_event.h, parsed by the
+ * event ingest) and the upsert of typed REST records (parsed by rebuild.c).
+ * The JSON views are model_view.c's.
  *
  * Storage. Every resource lives in one hmap keyed by its SID: open tasks,
  * open reservations (pending, accepted, wrapping), workers, activities and
@@ -57,6 +60,7 @@
 #include "json.h"
 #include "log.h"
 #include "model.h"
+#include "model_internal.h"
 #include "num.h"
 #include "sid.h"
 #include "task_status.h"
@@ -68,188 +72,7 @@
 #define MODEL_TOMBSTONES	 16384u
 #define MODEL_DEDUPE		 8192u
 #define MODEL_DEFAULT_RECORDINGS 4096u
-#define MODEL_MAX_PENDING	 8u
 #define MODEL_DAY_SPAN_MS	 (26LL * 3600 * 1000) /* lands inside the next operational day */
-
-enum model_res_status {
-	MODEL_RES_PENDING,
-	MODEL_RES_ACCEPTED,
-	MODEL_RES_REJECTED,
-	MODEL_RES_TIMEOUT,
-	MODEL_RES_CANCELED,
-	MODEL_RES_RESCINDED,
-	MODEL_RES_WRAPPING,
-	MODEL_RES_COMPLETED,
-	MODEL_RES_FAILED,
-	MODEL_RES_NSTATUS,
-};
-
-static const char *const model_res_status_names[MODEL_RES_NSTATUS] = {
-	"pending",   "accepted", "rejected",  "timeout", "canceled",
-	"rescinded", "wrapping", "completed", "failed",
-};
-
-/* Transitions already counted for a reservation. */
-enum {
-	MODEL_COUNTED_OFFERED = 1 << 0,
-	MODEL_COUNTED_ACCEPTED = 1 << 1,
-	MODEL_COUNTED_REJECTED = 1 << 2,
-	MODEL_COUNTED_TIMEOUT = 1 << 3,
-	MODEL_COUNTED_HANDLED = 1 << 4,
-};
-
-struct model_counters {
-	int64_t day_start_ms; /* operational day these counts belong to */
-	uint32_t offered;
-	uint32_t accepted;
-	uint32_t rejected;
-	uint32_t timed_out;
-	uint32_t handled;
-	uint32_t handle_samples; /* handled reservations with a known acceptance time */
-	int64_t handle_ms_total;
-};
-
-struct model_worker;
-struct model_task;
-
-struct model_res {
-	char sid[SID_LEN + 1];
-	char worker_sid[SID_LEN + 1];
-	struct model_task *task;
-	struct model_res *task_next;
-	struct model_worker *worker; /* NULL once the worker is deleted */
-	struct model_res *wprev;
-	struct model_res *wnext;
-	int64_t ts_ms;
-	int64_t version; /* -1: unknown */
-	int64_t accepted_ms;
-	uint32_t seen_gen;
-	uint32_t event_gen;
-	uint8_t status;
-	uint8_t counted;
-};
-
-struct model_task {
-	char sid[SID_LEN + 1];
-	char queue_sid[SID_LEN + 1];
-	char workflow_sid[SID_LEN + 1];
-	char conference_sid[SID_LEN + 1];
-	char *channel;
-	char *attributes;
-	struct model_res *res;
-	int64_t priority;
-	int64_t created_ms;
-	int64_t queue_entered_ms;
-	int64_t ts_ms;
-	int64_t version;
-	uint32_t seen_gen;
-	uint32_t event_gen;
-	uint8_t status;
-};
-
-struct model_worker {
-	char sid[SID_LEN + 1];
-	char activity_sid[SID_LEN + 1];
-	char *name;
-	char *activity_name;
-	char *attributes;
-	struct model_res *res; /* open reservations held */
-	int64_t activity_since_ms;
-	int64_t ts_ms;
-	int64_t version;
-	struct model_counters day;
-	uint32_t seen_gen;
-	uint32_t event_gen;
-	bool available;
-};
-
-struct model_activity {
-	char sid[SID_LEN + 1];
-	char *name;
-	int64_t ts_ms;
-	uint32_t seen_gen;
-	uint32_t event_gen;
-	bool available;
-};
-
-struct model_queue {
-	char sid[SID_LEN + 1];
-	char *name;
-	char *target_workers;
-	uint32_t tasks[TASK_STATUS_COUNT];
-	int64_t ts_ms;
-	uint32_t seen_gen;
-	uint32_t event_gen;
-};
-
-struct model_event {
-	uint64_t seq; /* 0: empty slot */
-	char *fields; /* key\0value\0 pairs */
-	size_t nfields;
-};
-
-/* A bounded FIFO set of strings (tombstones, event ids). */
-struct model_fifo {
-	struct hmap *set;
-	char **keys;
-	size_t cap;
-	size_t head; /* next slot to write */
-	size_t count;
-};
-
-struct model_change_rec {
-	enum model_change_kind kind;
-	char sid[SID_LEN + 1];
-};
-
-struct model {
-	struct hmap *tasks;
-	struct hmap *res;
-	struct hmap *workers;
-	struct hmap *workers_by_name;
-	struct hmap *activities;
-	struct hmap *queues;
-	struct hmap *conferences; /* CF -> struct model_task */
-	struct model_fifo tombs;
-	struct model_fifo seen_events;
-
-	struct model_event *ring;
-	size_t ring_size;
-	uint64_t next_seq;
-	uint64_t oldest_seq;
-
-	char workspace_sid[SID_LEN + 1];
-	char *workspace_name;
-	char default_activity_sid[SID_LEN + 1];
-	char timeout_activity_sid[SID_LEN + 1];
-
-	char *stats_json;
-	size_t stats_len;
-
-	/* Recording URLs by TaskSid, bounded, oldest task evicted first. */
-	struct hmap *recordings; /* TaskSid -> char *url (owned) */
-	char **recording_order;	 /* ring of TaskSids, oldest at recording_head */
-	size_t recordings_max;
-	size_t recording_head;
-	size_t recording_count;
-
-	uint32_t gen;
-	bool rebuilding;
-	bool built;
-
-	struct tz_zone *zone;
-	int day_start_minutes;
-	int64_t day_lo;
-	int64_t day_hi;
-
-	int64_t (*now_ms)(void *arg);
-	void *clock_arg;
-
-	model_listener_cb *listener;
-	void *listener_arg;
-	struct model_change_rec pending[MODEL_MAX_PENDING];
-	size_t npending;
-};
 
 /* Outcome of applying one part of an event. */
 enum model_part {
@@ -258,16 +81,24 @@ enum model_part {
 	MODEL_PART_APPLIED, /* changed or confirmed */
 };
 
-static int64_t
-model_real_now_ms(void *arg)
-{
-	struct timespec ts;
+static const char *const model_res_status_names[MODEL_RES_NSTATUS] = {
+	"pending",   "accepted", "rejected",  "timeout", "canceled",
+	"rescinded", "wrapping", "completed", "failed",
+};
 
-	(void)clock_gettime(CLOCK_REALTIME, &ts); /* cannot fail for CLOCK_REALTIME */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+const char *
+model_res_status_name(int status)
+{
+	return status >= 0 && status < MODEL_RES_NSTATUS ? model_res_status_names[status] : "?";
 }
 
 static int64_t
+model_real_now_ms(void *arg)
+{
+	return date_now_ms();
+}
+
+int64_t
 model_now(const struct model *m)
 {
 	return m->now_ms(m->clock_arg);
@@ -638,7 +469,7 @@ model_task_scan_conference(struct model *m, struct model_task *t)
 		return;
 	}
 	if (json_parse(t->attributes, strlen(t->attributes), &limits, &doc, NULL) == 0)
-		cf = json_string(json_path(json_doc_root(doc), "conference", "sid", NULL));
+		cf = json_string(json_path(json_doc_root(doc), "conference", "sid"));
 	model_task_set_conference(m, t, cf != NULL && sid_is_valid(cf, "CF") ? cf : NULL);
 	json_doc_free(doc);
 }
@@ -882,7 +713,6 @@ model_free(struct model *m)
 	model_fifo_clear(&m->seen_events);
 	tz_zone_free(m->zone);
 	free(m->workspace_name);
-	free(m->stats_json);
 	free(m);
 }
 
@@ -1008,7 +838,7 @@ model_apply_task(struct model *m, const struct tr_event *ev, int status, int fin
 }
 
 /* Lifecycle rank: a reservation never moves back (pending < accepted < wrapping < ended). */
-static int
+int
 model_res_rank(int status)
 {
 	switch ((enum model_res_status)status) {
@@ -1350,24 +1180,6 @@ model_task_recording_url(const struct model *m, const char *task_sid)
 /* ------------------------------------------------------------------ */
 /* rebuild */
 
-static const char *
-model_json_str(const struct json_value *o, const char *key)
-{
-	const char *s = NULL;
-
-	return json_get_string(o, key, &s) == 0 ? s : NULL;
-}
-
-static int64_t
-model_json_date(const struct json_value *o, const char *key)
-{
-	int64_t ms = -1;
-
-	if (date_parse_iso(model_json_str(o, key), DATE_ISO_STRICT, &ms) != 0)
-		return -1;
-	return ms;
-}
-
 /* True when an event touched the resource since this rebuild began (it wins). */
 static bool
 model_event_won(const struct model *m, uint32_t event_gen)
@@ -1383,33 +1195,30 @@ model_rebuild_begin(struct model *m)
 }
 
 int
-model_upsert_workspace(struct model *m, const struct json_value *workspace)
+model_upsert_workspace(struct model *m, const struct model_rest_workspace *workspace)
 {
-	const char *sid = model_json_str(workspace, "sid");
+	const char *sid = workspace->sid;
 
 	if (sid == NULL || !sid_is_valid(sid, "WS"))
 		return -EINVAL;
 	model_set_sid(m->workspace_sid, sid);
-	model_set_str(&m->workspace_name, model_json_str(workspace, "friendly_name"));
+	model_set_str(&m->workspace_name, workspace->friendly_name);
 	m->default_activity_sid[0] = '\0';
 	m->timeout_activity_sid[0] = '\0';
-	if (sid_is_valid(model_json_str(workspace, "default_activity_sid"), "WA"))
-		model_set_sid(m->default_activity_sid,
-			      model_json_str(workspace, "default_activity_sid"));
-	if (sid_is_valid(model_json_str(workspace, "timeout_activity_sid"), "WA"))
-		model_set_sid(m->timeout_activity_sid,
-			      model_json_str(workspace, "timeout_activity_sid"));
+	if (sid_is_valid(workspace->default_activity_sid, "WA"))
+		model_set_sid(m->default_activity_sid, workspace->default_activity_sid);
+	if (sid_is_valid(workspace->timeout_activity_sid, "WA"))
+		model_set_sid(m->timeout_activity_sid, workspace->timeout_activity_sid);
 	model_note(m, MODEL_CHANGE_WORKSPACE, m->workspace_sid);
 	model_flush(m);
 	return 0;
 }
 
 int
-model_upsert_activity(struct model *m, const struct json_value *activity)
+model_upsert_activity(struct model *m, const struct model_rest_activity *activity)
 {
-	const char *sid = model_json_str(activity, "sid");
+	const char *sid = activity->sid;
 	struct model_activity *a;
-	bool available = false;
 
 	if (sid == NULL || !sid_is_valid(sid, "WA"))
 		return -EINVAL;
@@ -1424,18 +1233,18 @@ model_upsert_activity(struct model *m, const struct json_value *activity)
 		(void)hmap_put(m->activities, a->sid, a);
 	}
 	a->seen_gen = m->gen;
-	model_set_str(&a->name, model_json_str(activity, "friendly_name"));
-	if (json_get_bool(activity, "available", &available) == 0)
-		a->available = available;
+	model_set_str(&a->name, activity->friendly_name);
+	if (activity->available >= 0)
+		a->available = activity->available != 0;
 	model_note(m, MODEL_CHANGE_ACTIVITY, a->sid);
 	model_flush(m);
 	return 0;
 }
 
 int
-model_upsert_queue(struct model *m, const struct json_value *queue)
+model_upsert_queue(struct model *m, const struct model_rest_queue *queue)
 {
-	const char *sid = model_json_str(queue, "sid");
+	const char *sid = queue->sid;
 	struct model_queue *q;
 
 	if (sid == NULL || !sid_is_valid(sid, "WQ"))
@@ -1445,8 +1254,8 @@ model_upsert_queue(struct model *m, const struct json_value *queue)
 		q->seen_gen = m->gen;
 		return 0;
 	}
-	q = model_queue_get_or_add(m, sid, model_json_str(queue, "friendly_name"));
-	model_set_str(&q->target_workers, model_json_str(queue, "target_workers"));
+	q = model_queue_get_or_add(m, sid, queue->friendly_name);
+	model_set_str(&q->target_workers, queue->target_workers);
 	model_note(m, MODEL_CHANGE_QUEUE, q->sid);
 	model_flush(m);
 	return 0;
@@ -1467,12 +1276,11 @@ model_worker_placeholder(struct model *m, const char *sid, const char *name)
 }
 
 int
-model_upsert_worker(struct model *m, const struct json_value *worker)
+model_upsert_worker(struct model *m, const struct model_rest_worker *worker)
 {
-	const char *sid = model_json_str(worker, "sid");
-	const char *activity_sid = model_json_str(worker, "activity_sid");
+	const char *sid = worker->sid;
+	const char *activity_sid = worker->activity_sid;
 	struct model_worker *w;
-	bool available = false;
 	int64_t since;
 
 	if (sid == NULL || !sid_is_valid(sid, "WK"))
@@ -1489,31 +1297,29 @@ model_upsert_worker(struct model *m, const struct json_value *worker)
 	if (w == NULL)
 		w = model_worker_add(m, sid);
 	w->seen_gen = m->gen;
-	w->ts_ms = model_json_date(worker, "date_updated");
+	w->ts_ms = worker->updated_ms;
 	w->version = -1;
-	model_worker_set_name(m, w, model_json_str(worker, "friendly_name"));
-	model_set_str(&w->attributes, model_json_str(worker, "attributes"));
-	since = model_json_date(worker, "date_status_changed");
-	model_worker_set_activity(m, w, activity_sid, model_json_str(worker, "activity_name"),
-				  since);
+	model_worker_set_name(m, w, worker->friendly_name);
+	model_set_str(&w->attributes, worker->attributes);
+	since = worker->status_changed_ms;
+	model_worker_set_activity(m, w, activity_sid, worker->activity_name, since);
 	if (since >= 0)
 		w->activity_since_ms = since;
-	if (json_get_bool(worker, "available", &available) == 0)
-		w->available = available;
+	if (worker->available >= 0)
+		w->available = worker->available != 0;
 	model_note(m, MODEL_CHANGE_WORKER, w->sid);
 	model_flush(m);
 	return 0;
 }
 
 int
-model_upsert_task(struct model *m, const struct json_value *task)
+model_upsert_task(struct model *m, const struct model_rest_task *task)
 {
-	const char *sid = model_json_str(task, "sid");
-	const char *queue_sid = model_json_str(task, "task_queue_sid");
-	const char *workflow_sid = model_json_str(task, "workflow_sid");
-	int status = task_status_parse(model_json_str(task, "assignment_status"));
+	const char *sid = task->sid;
+	const char *queue_sid = task->queue_sid;
+	const char *workflow_sid = task->workflow_sid;
+	int status = task_status_parse(task->assignment_status);
 	struct model_task *t;
-	int64_t n = 0;
 
 	if (sid == NULL || !sid_is_valid(sid, "WT") || status < 0)
 		return -EINVAL;
@@ -1539,16 +1345,16 @@ model_upsert_task(struct model *m, const struct json_value *task)
 		model_queue_count(m, t, +1);
 	}
 	t->seen_gen = m->gen;
-	t->ts_ms = model_json_date(task, "date_updated");
+	t->ts_ms = task->updated_ms;
 	t->version = -1;
-	t->created_ms = model_json_date(task, "date_created");
-	t->queue_entered_ms = model_json_date(task, "task_queue_entered_date");
-	if (json_get_int64(task, "priority", &n) == 0)
-		t->priority = n;
+	t->created_ms = task->created_ms;
+	t->queue_entered_ms = task->queue_entered_ms;
+	if (task->has_priority)
+		t->priority = task->priority;
 	model_set_sid(t->workflow_sid, workflow_sid);
-	model_set_str(&t->channel, model_json_str(task, "task_channel_unique_name"));
-	model_task_set_attributes(m, t, model_json_str(task, "attributes"));
-	model_task_set_queue(m, t, queue_sid, model_json_str(task, "task_queue_friendly_name"));
+	model_set_str(&t->channel, task->channel);
+	model_task_set_attributes(m, t, task->attributes);
+	model_task_set_queue(m, t, queue_sid, task->queue_name);
 	model_task_set_status(m, t, status);
 	model_note(m, MODEL_CHANGE_TASK, t->sid);
 	model_flush(m);
@@ -1556,12 +1362,12 @@ model_upsert_task(struct model *m, const struct json_value *task)
 }
 
 int
-model_upsert_reservation(struct model *m, const struct json_value *reservation)
+model_upsert_reservation(struct model *m, const struct model_rest_reservation *reservation)
 {
-	const char *sid = model_json_str(reservation, "sid");
-	const char *task_sid = model_json_str(reservation, "task_sid");
-	const char *worker_sid = model_json_str(reservation, "worker_sid");
-	int status = model_res_status_parse(model_json_str(reservation, "reservation_status"));
+	const char *sid = reservation->sid;
+	const char *task_sid = reservation->task_sid;
+	const char *worker_sid = reservation->worker_sid;
+	int status = model_res_status_parse(reservation->status);
 	struct model_res *r;
 	int64_t created;
 	int64_t updated;
@@ -1581,10 +1387,9 @@ model_upsert_reservation(struct model *m, const struct json_value *reservation)
 	if (r != NULL)
 		r->seen_gen = m->gen; /* it exists, even if its snapshot is older than ours */
 	if (worker_sid != NULL)
-		(void)model_worker_placeholder(m, worker_sid,
-					       model_json_str(reservation, "worker_name"));
-	created = model_json_date(reservation, "date_created");
-	updated = model_json_date(reservation, "date_updated");
+		(void)model_worker_placeholder(m, worker_sid, reservation->worker_name);
+	created = reservation->created_ms;
+	updated = reservation->updated_ms;
 	if (r == NULL && created >= 0)
 		(void)model_apply_res(m, sid, task_sid, worker_sid, MODEL_RES_PENDING, created, -1,
 				      false);
@@ -1656,25 +1461,6 @@ model_is_built(const struct model *m)
 
 /* ------------------------------------------------------------------ */
 /* statistics, counts, lookups */
-
-void
-model_set_stats(struct model *m, const char *stats_json, size_t len)
-{
-	free(m->stats_json);
-	m->stats_json = xmalloc(len + 1);
-	memcpy(m->stats_json, stats_json, len);
-	m->stats_json[len] = '\0';
-	m->stats_len = len;
-	model_emit(m, MODEL_CHANGE_STATS, NULL, 0);
-}
-
-const char *
-model_stats_json(const struct model *m, size_t *len_out)
-{
-	if (len_out != NULL)
-		*len_out = m->stats_len;
-	return m->stats_json;
-}
 
 size_t
 model_task_count(const struct model *m)
@@ -1792,315 +1578,9 @@ model_activity_next(const struct model *m, size_t *pos, const char **sid_out, co
 }
 
 /* ------------------------------------------------------------------ */
-/* snapshots */
+/* the event ring */
 
-static void
-model_gen_iso(struct json_gen *g, const char *key, int64_t ms)
-{
-	char iso[DATE_ISO_LEN];
-
-	if (ms < 0) {
-		json_gen_kv_null(g, key);
-		return;
-	}
-	date_format_iso(ms, iso);
-	json_gen_kv_string(g, key, iso);
-}
-
-static void
-model_gen_sid(struct json_gen *g, const char *key, const char *sid)
-{
-	if (sid == NULL || sid[0] == '\0')
-		json_gen_kv_null(g, key);
-	else
-		json_gen_kv_string(g, key, sid);
-}
-
-/* Embeds stored JSON text (attributes) as a value; null when absent or invalid. */
-static void
-model_gen_raw(struct json_gen *g, const char *key, const char *text)
-{
-	json_gen_key(g, key);
-	if (text == NULL || json_gen_raw(g, text, strlen(text)) != 0)
-		json_gen_null(g);
-}
-
-static const char *
-model_worker_name(const struct model *m, const char *worker_sid)
-{
-	const struct model_worker *w = hmap_get(m->workers, worker_sid);
-
-	return w != NULL ? w->name : NULL;
-}
-
-/* The reservation that says who works the task: accepted/wrapping first, else pending. */
-static const struct model_res *
-model_task_main_res(const struct model_task *t)
-{
-	const struct model_res *best = NULL;
-
-	for (const struct model_res *r = t->res; r != NULL; r = r->task_next) {
-		if (best == NULL || model_res_rank(r->status) > model_res_rank(best->status))
-			best = r;
-	}
-	return best;
-}
-
-static void
-model_gen_task(const struct model *m, const struct model_task *t, struct json_gen *g, int64_t now)
-{
-	const struct model_res *main_res = model_task_main_res(t);
-	const struct model_queue *q = hmap_get(m->queues, t->queue_sid);
-
-	json_gen_object_open(g);
-	json_gen_kv_string(g, "sid", t->sid);
-	json_gen_kv_string(g, "status", task_status_name(t->status));
-	json_gen_kv_int(g, "priority", t->priority);
-	model_gen_sid(g, "queueSid", t->queue_sid);
-	json_gen_kv_string(g, "queueName", q != NULL ? q->name : NULL);
-	model_gen_sid(g, "workflowSid", t->workflow_sid);
-	json_gen_kv_string(g, "channel", t->channel);
-	model_gen_iso(g, "dateCreated", t->created_ms);
-	if (t->created_ms >= 0 && now >= t->created_ms)
-		json_gen_kv_int(g, "ageS", (now - t->created_ms) / 1000);
-	else
-		json_gen_kv_null(g, "ageS");
-	model_gen_iso(g, "queueEnteredAt", t->queue_entered_ms);
-	model_gen_sid(g, "conferenceSid", t->conference_sid);
-	model_gen_sid(g, "workerSid", main_res != NULL ? main_res->worker_sid : NULL);
-	json_gen_kv_string(g, "workerName",
-			   main_res != NULL ? model_worker_name(m, main_res->worker_sid) : NULL);
-	json_gen_key(g, "reservations");
-	json_gen_array_open(g);
-	for (const struct model_res *r = t->res; r != NULL; r = r->task_next) {
-		json_gen_object_open(g);
-		json_gen_kv_string(g, "sid", r->sid);
-		model_gen_sid(g, "workerSid", r->worker_sid);
-		json_gen_kv_string(g, "workerName", model_worker_name(m, r->worker_sid));
-		json_gen_kv_string(g, "status", model_res_status_names[r->status]);
-		json_gen_object_close(g);
-	}
-	json_gen_array_close(g);
-	model_gen_raw(g, "attributes", t->attributes);
-	json_gen_kv_string(g, "recordingUrl", model_task_recording_url(m, t->sid));
-	json_gen_object_close(g);
-}
-
-void
-model_tasks_json(const struct model *m, struct json_gen *g)
-{
-	int64_t now = model_now(m);
-	void *v = NULL;
-	size_t pos = 0;
-
-	json_gen_array_open(g);
-	while (hmap_next(m->tasks, &pos, NULL, &v))
-		model_gen_task(m, v, g, now);
-	json_gen_array_close(g);
-}
-
-void
-model_task_json(const struct model *m, const char *sid, struct json_gen *g)
-{
-	const struct model_task *t = sid != NULL ? hmap_get(m->tasks, sid) : NULL;
-
-	if (t == NULL)
-		json_gen_null(g);
-	else
-		model_gen_task(m, t, g, model_now(m));
-}
-
-void
-model_task_sync_json(const struct model *m, const char *sid, struct json_gen *g)
-{
-	const struct model_task *t = sid != NULL ? hmap_get(m->tasks, sid) : NULL;
-	const struct model_res *main_res;
-	struct json_doc *doc = NULL;
-	const struct json_value *root = NULL;
-	const char *worker = NULL;
-
-	if (t == NULL) {
-		json_gen_null(g);
-		return;
-	}
-	main_res = model_task_main_res(t);
-	if (main_res != NULL)
-		worker = model_worker_name(m, main_res->worker_sid);
-	json_gen_object_open(g);
-	json_gen_kv_string(g, "TaskSid", t->sid);
-	json_gen_kv_int(g, "Priority", t->priority);
-	if (t->attributes != NULL &&
-	    json_parse(t->attributes, strlen(t->attributes), NULL, &doc, NULL) == 0)
-		root = json_doc_root(doc);
-	for (size_t i = 0; json_is_object(root) && i < json_object_len(root); i++) {
-		const char *k = json_object_key(root, i);
-
-		if (strcmp(k, "TaskSid") == 0 || strcmp(k, "Priority") == 0 ||
-		    strcmp(k, "WorkerName") == 0 || strcmp(k, "TaskStatus") == 0)
-			continue;
-		json_gen_key(g, k);
-		json_gen_value(g, json_object_at(root, i));
-	}
-	json_doc_free(doc);
-	json_gen_kv_string(g, "WorkerName", worker != NULL ? worker : "");
-	json_gen_kv_string(g, "TaskStatus", task_status_name(t->status));
-	json_gen_object_close(g);
-}
-
-static void
-model_gen_worker(const struct model *m, struct model_worker *w, struct json_gen *g, int64_t now,
-		 int64_t today)
-{
-	struct model_counters zero = { 0 };
-	const struct model_counters *c = w->day.day_start_ms == today ? &w->day : &zero;
-	const struct model_activity *a = hmap_get(m->activities, w->activity_sid);
-
-	json_gen_object_open(g);
-	json_gen_kv_string(g, "sid", w->sid);
-	json_gen_kv_string(g, "friendlyName", w->name);
-	model_gen_sid(g, "activitySid", w->activity_sid);
-	json_gen_kv_string(g, "activityName", w->activity_name);
-	json_gen_kv_bool(g, "available", a != NULL ? a->available : w->available);
-	model_gen_iso(g, "activitySince", w->activity_since_ms);
-	if (w->activity_since_ms >= 0 && now >= w->activity_since_ms)
-		json_gen_kv_int(g, "timeInActivityS", (now - w->activity_since_ms) / 1000);
-	else
-		json_gen_kv_null(g, "timeInActivityS");
-	json_gen_key(g, "reservations");
-	json_gen_array_open(g);
-	for (const struct model_res *r = w->res; r != NULL; r = r->wnext) {
-		json_gen_object_open(g);
-		json_gen_kv_string(g, "sid", r->sid);
-		json_gen_kv_string(g, "taskSid", r->task->sid);
-		json_gen_kv_string(g, "status", model_res_status_names[r->status]);
-		json_gen_object_close(g);
-	}
-	json_gen_array_close(g);
-	json_gen_key(g, "today");
-	json_gen_object_open(g);
-	json_gen_kv_int(g, "offered", c->offered);
-	json_gen_kv_int(g, "accepted", c->accepted);
-	json_gen_kv_int(g, "rejected", c->rejected);
-	json_gen_kv_int(g, "timedOut", c->timed_out);
-	json_gen_kv_int(g, "handled", c->handled);
-	if (c->handle_samples > 0)
-		json_gen_kv_double(g, "avgHandleTimeS",
-				   (double)c->handle_ms_total / c->handle_samples / 1000.0);
-	else
-		json_gen_kv_null(g, "avgHandleTimeS");
-	json_gen_object_close(g);
-	model_gen_raw(g, "attributes", w->attributes);
-	json_gen_object_close(g);
-}
-
-void
-model_workers_json(const struct model *m, struct json_gen *g)
-{
-	int64_t now = model_now(m);
-	int64_t today = tz_day_start_ms(m->zone, m->day_start_minutes, now);
-	void *v = NULL;
-	size_t pos = 0;
-
-	json_gen_array_open(g);
-	while (hmap_next(m->workers, &pos, NULL, &v))
-		model_gen_worker(m, v, g, now, today);
-	json_gen_array_close(g);
-}
-
-void
-model_worker_json(const struct model *m, const char *sid, struct json_gen *g)
-{
-	struct model_worker *w = sid != NULL ? hmap_get(m->workers, sid) : NULL;
-
-	if (w == NULL)
-		json_gen_null(g);
-	else
-		model_gen_worker(m, w, g, model_now(m),
-				 tz_day_start_ms(m->zone, m->day_start_minutes, model_now(m)));
-}
-
-void
-model_queues_json(const struct model *m, struct json_gen *g)
-{
-	void *v = NULL;
-	size_t pos = 0;
-
-	json_gen_array_open(g);
-	while (hmap_next(m->queues, &pos, NULL, &v)) {
-		const struct model_queue *q = v;
-		uint32_t total = 0;
-
-		json_gen_object_open(g);
-		json_gen_kv_string(g, "sid", q->sid);
-		json_gen_kv_string(g, "friendlyName", q->name);
-		json_gen_kv_string(g, "targetWorkers", q->target_workers);
-		json_gen_key(g, "tasks");
-		json_gen_object_open(g);
-		for (int s = TASK_STATUS_PENDING; s <= TASK_STATUS_WRAPPING; s++) {
-			json_gen_kv_int(g, task_status_name(s), q->tasks[s]);
-			total += q->tasks[s];
-		}
-		json_gen_object_close(g);
-		json_gen_kv_int(g, "totalTasks", total);
-		json_gen_object_close(g);
-	}
-	json_gen_array_close(g);
-}
-
-void
-model_activities_json(const struct model *m, struct json_gen *g)
-{
-	struct hmap *counts = hmap_new();
-	size_t *n = NULL;
-	void *v = NULL;
-	size_t pos = 0;
-	size_t i = 0;
-
-	/* Workers per activity: one pass over the workers, not one per activity. */
-	n = xcalloc(hmap_count(m->activities) + 1, sizeof(*n));
-	while (hmap_next(m->activities, &pos, NULL, &v))
-		(void)hmap_put(counts, ((struct model_activity *)v)->sid, &n[i++]);
-	pos = 0;
-	while (hmap_next(m->workers, &pos, NULL, &v)) {
-		size_t *c = hmap_get(counts, ((struct model_worker *)v)->activity_sid);
-
-		if (c != NULL)
-			(*c)++;
-	}
-	json_gen_array_open(g);
-	pos = 0;
-	while (hmap_next(m->activities, &pos, NULL, &v)) {
-		const struct model_activity *a = v;
-
-		json_gen_object_open(g);
-		json_gen_kv_string(g, "sid", a->sid);
-		json_gen_kv_string(g, "friendlyName", a->name);
-		json_gen_kv_bool(g, "available", a->available);
-		json_gen_kv_int(g, "workers", (int64_t) * (size_t *)hmap_get(counts, a->sid));
-		json_gen_object_close(g);
-	}
-	json_gen_array_close(g);
-	hmap_free(counts);
-	free(n);
-}
-
-void
-model_workspace_json(const struct model *m, struct json_gen *g)
-{
-	json_gen_object_open(g);
-	model_gen_sid(g, "sid", m->workspace_sid);
-	json_gen_kv_string(g, "friendlyName", m->workspace_name);
-	model_gen_sid(g, "defaultActivitySid", m->default_activity_sid);
-	model_gen_sid(g, "timeoutActivitySid", m->timeout_activity_sid);
-	json_gen_kv_bool(g, "built", m->built);
-	json_gen_kv_int(g, "tasks", (int64_t)hmap_count(m->tasks));
-	json_gen_kv_int(g, "workers", (int64_t)hmap_count(m->workers));
-	json_gen_key(g, "activities");
-	model_activities_json(m, g);
-	json_gen_object_close(g);
-}
-
-static const struct model_event *
+const struct model_event *
 model_ring_get(const struct model *m, uint64_t seq)
 {
 	const struct model_event *e;
@@ -2109,86 +1589,6 @@ model_ring_get(const struct model *m, uint64_t seq)
 		return NULL;
 	e = &m->ring[(seq - 1) % m->ring_size];
 	return e->seq == seq ? e : NULL;
-}
-
-/* Fields of an event that the browser stream carries (attributes stay out: size). */
-static bool
-model_event_field_shown(const char *key)
-{
-	static const char *const shown[] = {
-		"EventType",
-		"EventDescription",
-		"ResourceType",
-		"ResourceSid",
-		"TimestampMs",
-		"Sid",
-		"TaskSid",
-		"TaskAssignmentStatus",
-		"TaskPriority",
-		"TaskAge",
-		"TaskCanceledReason",
-		"TaskCompletedReason",
-		"TaskQueueSid",
-		"TaskQueueName",
-		"WorkflowSid",
-		"WorkflowName",
-		"ReservationSid",
-		"WorkerSid",
-		"WorkerName",
-		"WorkerActivitySid",
-		"WorkerActivityName",
-		"WorkerPreviousActivityName",
-		"ActivitySid",
-		"ActivityName",
-	};
-
-	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
-		if (strcmp(key, shown[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Writes the event's fields; all of them, or only the shown ones. First of a repeated key wins. */
-static void
-model_gen_fields(const struct model_event *e, struct json_gen *g, bool all)
-{
-	const char *p = e->fields;
-
-	for (size_t i = 0; i < e->nfields; i++) {
-		const char *k = p;
-		const char *v = k + strlen(k) + 1;
-		bool dup = false;
-
-		p = v + strlen(v) + 1;
-		if (!all && !model_event_field_shown(k))
-			continue;
-		for (const char *q = e->fields; q < k;) {
-			const char *qv = q + strlen(q) + 1;
-
-			if (strcmp(q, k) == 0) {
-				dup = true;
-				break;
-			}
-			q = qv + strlen(qv) + 1;
-		}
-		if (!dup)
-			json_gen_kv_string(g, k, v);
-	}
-}
-
-bool
-model_event_json(const struct model *m, uint64_t seq, struct json_gen *g)
-{
-	const struct model_event *e = model_ring_get(m, seq);
-
-	if (e == NULL)
-		return false;
-	json_gen_object_open(g);
-	json_gen_kv_int(g, "seq", (int64_t)seq);
-	model_gen_fields(e, g, false);
-	json_gen_object_close(g);
-	return true;
 }
 
 void
@@ -2201,17 +1601,4 @@ model_event_range(const struct model *m, uint64_t *oldest_out, uint64_t *newest_
 	}
 	*oldest_out = m->oldest_seq;
 	*newest_out = m->next_seq - 1;
-}
-
-bool
-model_last_event_fields_json(const struct model *m, struct json_gen *g)
-{
-	const struct model_event *e = model_ring_get(m, m->next_seq - 1);
-
-	if (e == NULL)
-		return false;
-	json_gen_object_open(g);
-	model_gen_fields(e, g, true);
-	json_gen_object_close(g);
-	return true;
 }

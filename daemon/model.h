@@ -5,8 +5,8 @@
  * (rebuild.c) and kept current by event callbacks (parsed once by the
  * event ingest, events.c, into struct tr_event). It owns tasks, their
  * reservations, workers, activities, queues, conferences seen in task
- * attributes, per-agent counters for the current day, the latest statistics
- * (stats.c stores them here) and a bounded ring of recent events.
+ * attributes, per-agent counters for the current day, recording URLs and a
+ * bounded ring of recent events. (The statistics document is stats.c's.)
  *
  * Ordering: callbacks can arrive duplicated and out of order. Each resource
  * remembers the TimestampMs and version (TaskVersion, WorkerVersion,
@@ -26,7 +26,6 @@
 
 struct model;
 struct tr_event;
-struct json_value;
 struct json_gen;
 
 enum model_outcome {
@@ -44,7 +43,6 @@ enum model_change_kind {
 	MODEL_CHANGE_QUEUE,	  /* sid = WQ */
 	MODEL_CHANGE_ACTIVITY,	  /* sid = WA */
 	MODEL_CHANGE_WORKSPACE,
-	MODEL_CHANGE_STATS, /* new statistics stored */
 	MODEL_CHANGE_EVENT, /* an event was added to the ring; seq = its id */
 };
 
@@ -83,19 +81,81 @@ void model_set_listener(struct model *m, model_listener_cb *cb, void *arg);
 int model_apply_event(struct model *m, const struct tr_event *event);
 
 /*
+ * REST records for the rebuild, as rebuild.c reads them from Twilio's list
+ * JSON (rebuild_read_*): strings are borrowed for the upsert call and NULL
+ * when absent; times are Unix ms, -1 when absent; a bool that may be
+ * absent is an int, -1 when absent.
+ */
+struct model_rest_workspace {
+	const char *sid;
+	const char *friendly_name;
+	const char *default_activity_sid;
+	const char *timeout_activity_sid;
+};
+
+struct model_rest_activity {
+	const char *sid;
+	const char *friendly_name;
+	int available;
+};
+
+struct model_rest_queue {
+	const char *sid;
+	const char *friendly_name;
+	const char *target_workers;
+};
+
+struct model_rest_worker {
+	const char *sid;
+	const char *friendly_name;
+	const char *attributes;
+	const char *activity_sid;
+	const char *activity_name;
+	int64_t updated_ms;
+	int64_t status_changed_ms;
+	int available;
+};
+
+struct model_rest_task {
+	const char *sid;
+	const char *assignment_status;
+	const char *queue_sid;
+	const char *queue_name;
+	const char *workflow_sid;
+	const char *channel;
+	const char *attributes;
+	int64_t created_ms;
+	int64_t updated_ms;
+	int64_t queue_entered_ms;
+	bool has_priority;
+	int64_t priority;
+};
+
+struct model_rest_reservation {
+	const char *sid;
+	const char *task_sid;
+	const char *worker_sid;
+	const char *worker_name;
+	const char *status; /* reservation_status */
+	int64_t created_ms;
+	int64_t updated_ms;
+};
+
+/*
  * Rebuild from the REST API: begin marks every resource unseen; each upsert
- * (one JSON object as the REST list returns it) marks it seen; end removes
- * what was not seen (reported as *_GONE) and reports changes. Used at start
- * and by periodic reconciliation; an upsert never overrides state newer than
- * the REST snapshot (events applied since the fetch began win).
+ * (one REST record) marks it seen; end removes what was not seen (reported
+ * as *_GONE) and reports changes. Used at start and by periodic
+ * reconciliation; an upsert never overrides state newer than the REST
+ * snapshot (events applied since the fetch began win). An upsert returns 0,
+ * or -EINVAL for a record without a valid SID or status (nothing changes).
  */
 void model_rebuild_begin(struct model *m);
-int model_upsert_workspace(struct model *m, const struct json_value *workspace);
-int model_upsert_activity(struct model *m, const struct json_value *activity);
-int model_upsert_queue(struct model *m, const struct json_value *queue);
-int model_upsert_worker(struct model *m, const struct json_value *worker);
-int model_upsert_task(struct model *m, const struct json_value *task);
-int model_upsert_reservation(struct model *m, const struct json_value *reservation);
+int model_upsert_workspace(struct model *m, const struct model_rest_workspace *workspace);
+int model_upsert_activity(struct model *m, const struct model_rest_activity *activity);
+int model_upsert_queue(struct model *m, const struct model_rest_queue *queue);
+int model_upsert_worker(struct model *m, const struct model_rest_worker *worker);
+int model_upsert_task(struct model *m, const struct model_rest_task *task);
+int model_upsert_reservation(struct model *m, const struct model_rest_reservation *reservation);
 void model_rebuild_end(struct model *m);
 /* Ends a rebuild that failed part-way: nothing is swept, upserts so far stay. */
 void model_rebuild_abort(struct model *m);
@@ -111,11 +171,6 @@ bool model_is_built(const struct model *m);
 int model_set_recording(struct model *m, const char *task_sid, const char *url);
 /* The recording URL of a task (owned by the model, valid until the next change), or NULL. */
 const char *model_task_recording_url(const struct model *m, const char *task_sid);
-
-/* Statistics (stats.c): stores the KPI document (a JSON object text it copies). */
-void model_set_stats(struct model *m, const char *stats_json, size_t len);
-/* The latest KPI document or NULL before the first refresh. */
-const char *model_stats_json(const struct model *m, size_t *len_out);
 
 /* Counts */
 size_t model_task_count(const struct model *m);

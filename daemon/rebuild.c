@@ -28,6 +28,7 @@
 
 #include <event2/event.h>
 
+#include "date.h"
 #include "form.h"
 #include "http_async.h"
 #include "log.h"
@@ -37,6 +38,7 @@
 #include "rebuild.h"
 #include "rng.h"
 #include "sid.h"
+#include "task_status.h"
 #include "twilio.h"
 #include "xmalloc.h"
 
@@ -288,36 +290,146 @@ rebuild_queue_reservations(struct rebuild *rb, const char *task_sid)
 	rb->res_total++;
 }
 
+/* ------------------------------------------------------------------ */
+/* REST JSON -> the model's typed records */
+
+static const char *
+rebuild_str(const struct json_value *o, const char *key)
+{
+	const char *s = NULL;
+
+	return json_get_string(o, key, &s) == 0 ? s : NULL;
+}
+
+/* An ISO-8601 date field in Unix ms, -1 when absent or unreadable. */
+static int64_t
+rebuild_date(const struct json_value *o, const char *key)
+{
+	int64_t ms = -1;
+
+	if (date_parse_iso(rebuild_str(o, key), DATE_ISO_STRICT, &ms) != 0)
+		return -1;
+	return ms;
+}
+
+/* A boolean field as 0 or 1, -1 when absent. */
+static int
+rebuild_bool(const struct json_value *o, const char *key)
+{
+	bool b = false;
+
+	return json_get_bool(o, key, &b) == 0 ? (int)b : -1;
+}
+
+void
+rebuild_read_workspace(const struct json_value *o, struct model_rest_workspace *out)
+{
+	out->sid = rebuild_str(o, "sid");
+	out->friendly_name = rebuild_str(o, "friendly_name");
+	out->default_activity_sid = rebuild_str(o, "default_activity_sid");
+	out->timeout_activity_sid = rebuild_str(o, "timeout_activity_sid");
+}
+
+void
+rebuild_read_activity(const struct json_value *o, struct model_rest_activity *out)
+{
+	out->sid = rebuild_str(o, "sid");
+	out->friendly_name = rebuild_str(o, "friendly_name");
+	out->available = rebuild_bool(o, "available");
+}
+
+void
+rebuild_read_queue(const struct json_value *o, struct model_rest_queue *out)
+{
+	out->sid = rebuild_str(o, "sid");
+	out->friendly_name = rebuild_str(o, "friendly_name");
+	out->target_workers = rebuild_str(o, "target_workers");
+}
+
+void
+rebuild_read_worker(const struct json_value *o, struct model_rest_worker *out)
+{
+	out->sid = rebuild_str(o, "sid");
+	out->friendly_name = rebuild_str(o, "friendly_name");
+	out->attributes = rebuild_str(o, "attributes");
+	out->activity_sid = rebuild_str(o, "activity_sid");
+	out->activity_name = rebuild_str(o, "activity_name");
+	out->updated_ms = rebuild_date(o, "date_updated");
+	out->status_changed_ms = rebuild_date(o, "date_status_changed");
+	out->available = rebuild_bool(o, "available");
+}
+
+void
+rebuild_read_task(const struct json_value *o, struct model_rest_task *out)
+{
+	out->sid = rebuild_str(o, "sid");
+	out->assignment_status = rebuild_str(o, "assignment_status");
+	out->queue_sid = rebuild_str(o, "task_queue_sid");
+	out->queue_name = rebuild_str(o, "task_queue_friendly_name");
+	out->workflow_sid = rebuild_str(o, "workflow_sid");
+	out->channel = rebuild_str(o, "task_channel_unique_name");
+	out->attributes = rebuild_str(o, "attributes");
+	out->created_ms = rebuild_date(o, "date_created");
+	out->updated_ms = rebuild_date(o, "date_updated");
+	out->queue_entered_ms = rebuild_date(o, "task_queue_entered_date");
+	out->has_priority = json_get_int64(o, "priority", &out->priority) == 0;
+}
+
+void
+rebuild_read_reservation(const struct json_value *o, struct model_rest_reservation *out)
+{
+	out->sid = rebuild_str(o, "sid");
+	out->task_sid = rebuild_str(o, "task_sid");
+	out->worker_sid = rebuild_str(o, "worker_sid");
+	out->worker_name = rebuild_str(o, "worker_name");
+	out->status = rebuild_str(o, "reservation_status");
+	out->created_ms = rebuild_date(o, "date_created");
+	out->updated_ms = rebuild_date(o, "date_updated");
+}
+
 static int
 rebuild_upsert(struct rebuild *rb, enum rebuild_kind kind, const struct json_value *rec)
 {
-	const char *status = NULL;
-	const char *sid = NULL;
+	union {
+		struct model_rest_workspace workspace;
+		struct model_rest_activity activity;
+		struct model_rest_queue queue;
+		struct model_rest_worker worker;
+		struct model_rest_task task;
+		struct model_rest_reservation reservation;
+	} u;
+	int status;
 	int r = -EINVAL;
 
+	memset(&u, 0, sizeof(u));
 	switch (kind) {
 	case REBUILD_WORKSPACE:
-		r = model_upsert_workspace(rb->model, rec);
+		rebuild_read_workspace(rec, &u.workspace);
+		r = model_upsert_workspace(rb->model, &u.workspace);
 		break;
 	case REBUILD_ACTIVITIES:
-		r = model_upsert_activity(rb->model, rec);
+		rebuild_read_activity(rec, &u.activity);
+		r = model_upsert_activity(rb->model, &u.activity);
 		break;
 	case REBUILD_QUEUES:
-		r = model_upsert_queue(rb->model, rec);
+		rebuild_read_queue(rec, &u.queue);
+		r = model_upsert_queue(rb->model, &u.queue);
 		break;
 	case REBUILD_WORKERS:
-		r = model_upsert_worker(rb->model, rec);
+		rebuild_read_worker(rec, &u.worker);
+		r = model_upsert_worker(rb->model, &u.worker);
 		break;
 	case REBUILD_TASKS:
-		r = model_upsert_task(rb->model, rec);
-		if (r == 0 && json_get_string(rec, "assignment_status", &status) == 0 &&
-		    json_get_string(rec, "sid", &sid) == 0 &&
-		    (strcmp(status, "reserved") == 0 || strcmp(status, "assigned") == 0 ||
-		     strcmp(status, "wrapping") == 0))
-			rebuild_queue_reservations(rb, sid);
+		rebuild_read_task(rec, &u.task);
+		r = model_upsert_task(rb->model, &u.task);
+		status = task_status_parse(u.task.assignment_status);
+		/* reserved, assigned and wrapping tasks hold reservations */
+		if (r == 0 && task_status_is_open(status) && status != TASK_STATUS_PENDING)
+			rebuild_queue_reservations(rb, u.task.sid);
 		break;
 	case REBUILD_RESERVATIONS:
-		r = model_upsert_reservation(rb->model, rec);
+		rebuild_read_reservation(rec, &u.reservation);
+		r = model_upsert_reservation(rb->model, &u.reservation);
 		break;
 	}
 	return r;

@@ -29,6 +29,13 @@
 
 struct rebuild;
 struct model;
+struct json_value;
+struct model_rest_workspace;
+struct model_rest_activity;
+struct model_rest_queue;
+struct model_rest_worker;
+struct model_rest_task;
+struct model_rest_reservation;
 struct http_async;
 struct metrics;
 
@@ -78,6 +85,17 @@ struct rebuild *rebuild_new(struct event_base *base, struct http_async *client,
 			    const struct rebuild_options *options, struct metrics *metrics);
 /* Cancels a run in flight (no done callback) and the timers. NULL-safe. */
 void rebuild_free(struct rebuild *rb);
+
+/*
+ * Twilio's REST list records (twilio-api.md 3) as the model's typed
+ * records; out borrows rec's strings. Absent fields come out NULL / -1.
+ */
+void rebuild_read_workspace(const struct json_value *rec, struct model_rest_workspace *out);
+void rebuild_read_activity(const struct json_value *rec, struct model_rest_activity *out);
+void rebuild_read_queue(const struct json_value *rec, struct model_rest_queue *out);
+void rebuild_read_worker(const struct json_value *rec, struct model_rest_worker *out);
+void rebuild_read_task(const struct json_value *rec, struct model_rest_task *out);
+void rebuild_read_reservation(const struct json_value *rec, struct model_rest_reservation *out);
 /*
  * Applies a reloaded reconcile_interval_s (0: never): the next
  * reconciliation is due that long from now, or after the run in progress.

@@ -89,24 +89,20 @@ struct stats {
 
 	stats_publish_cb *publish;
 	void *publish_arg;
+	char *doc; /* the latest statistics document, NULL before the first refresh */
+	size_t doc_len;
 };
 
 static int64_t
 stats_real_monotonic_ms(void *arg)
 {
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for CLOCK_MONOTONIC */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return date_monotonic_ms();
 }
 
 static int64_t
 stats_real_wall_ms(void *arg)
 {
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_REALTIME, &ts); /* cannot fail for CLOCK_REALTIME */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return date_now_ms();
 }
 
 static int64_t
@@ -304,10 +300,11 @@ stats_derive(struct stats *s, const struct stats_fetch_result *r)
 	in.refreshed_at_ms = s->o.wall_ms(s->o.clock_arg);
 	in.max_queues = s->o.max_queues;
 	doc = kpi_document(&in, &len);
-	model_set_stats(s->model, doc, len);
+	free(s->doc);
+	s->doc = doc;
+	s->doc_len = len;
 	if (s->publish != NULL)
 		s->publish(doc, len, s->publish_arg);
-	free(doc);
 	free(queues);
 	free(names);
 }
@@ -764,5 +761,16 @@ stats_free(struct stats *s)
 		s->o.fetch_cancel(s->o.fetch_arg, s);
 	tz_zone_free(s->zone);
 	free(s->workspace_sid);
+	free(s->doc);
 	free(s);
+}
+
+const char *
+stats_document(const struct stats *s, size_t *len_out)
+{
+	if (s == NULL || s->doc == NULL)
+		return NULL;
+	if (len_out != NULL)
+		*len_out = s->doc_len;
+	return s->doc;
 }

@@ -109,6 +109,12 @@ void stats_free(struct stats *s);
  */
 void stats_reconfigure(struct stats *s, const struct stats_options *options);
 void stats_set_publish(struct stats *s, stats_publish_cb *cb, void *arg);
+/*
+ * The latest statistics document (the JSON object /api/stats serves and
+ * the publish callback got), owned by s and valid until the next refresh,
+ * or NULL before the first one (and for s NULL).
+ */
+const char *stats_document(const struct stats *s, size_t *len_out);
 /* Starts the max-interval timer and the first refresh. */
 void stats_start(struct stats *s);
 /* Something changed: a refresh will happen within min_interval_ms (coalesced). */

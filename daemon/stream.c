@@ -111,6 +111,8 @@ TAILQ_HEAD(stream_clients, stream_client);
 struct stream {
 	struct event_base *base;
 	struct model *model;
+	stream_stats_cb *stats;
+	void *stats_arg;
 	struct metrics *metrics;
 	size_t max_clients;
 	size_t max_buffered_bytes;
@@ -554,7 +556,7 @@ stream_snapshot_json(struct stream *st, const char *worker_sid, struct json_gen 
 	json_gen_object_open(g);
 	json_gen_kv_int(g, "last_event_id", (int64_t)newest);
 	json_gen_key(g, "stats");
-	stats = model_stats_json(st->model, &stats_len);
+	stats = st->stats != NULL ? st->stats(st->stats_arg, &stats_len) : NULL;
 	if (stats == NULL || json_gen_raw(g, stats, stats_len) < 0)
 		json_gen_null(g);
 	json_gen_key(g, "workspace");
@@ -836,6 +838,13 @@ stream_new(struct event_base *base, struct model *model, const struct stream_opt
 	if (event_add(st->heartbeat_ev, &tv) != 0)
 		fatalx("stream: cannot start the heartbeat timer");
 	return st;
+}
+
+void
+stream_set_stats(struct stream *st, stream_stats_cb *cb, void *arg)
+{
+	st->stats = cb;
+	st->stats_arg = arg;
 }
 
 void

@@ -62,6 +62,13 @@ struct stream *stream_new(struct event_base *base, struct model *model,
  */
 void stream_free(struct stream *st);
 /*
+ * Where snapshots read the latest statistics document: cb returns it (owned
+ * by its source, valid for the call) with its length, or NULL before the
+ * first refresh. Until set, a snapshot's "stats" is null.
+ */
+typedef const char *stream_stats_cb(void *arg, size_t *len_out);
+void stream_set_stats(struct stream *st, stream_stats_cb *cb, void *arg);
+/*
  * Takes over an evhttp request for GET /api/stream: from here on the stream
  * owns the reply and watches the connection (it replaces the connection's
  * close callback). Replies 503 JSON when max_clients are connected.

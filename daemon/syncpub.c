@@ -68,6 +68,7 @@
 
 #include <event2/event.h>
 
+#include "date.h"
 #include "form.h"
 #include "hmap.h"
 #include "http.h"
@@ -224,10 +225,7 @@ static void syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_
 static int64_t
 syncpub_real_now_ms(void *arg)
 {
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for CLOCK_MONOTONIC */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return date_monotonic_ms();
 }
 
 static int64_t

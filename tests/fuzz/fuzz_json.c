@@ -30,7 +30,7 @@ fuzz_json_walk(const struct json_value *v)
 	(void)json_get_string(v, "sid", &s);
 	(void)json_get_int64(v, "count", &n);
 	(void)json_get_bool(v, "ok", &b);
-	(void)json_path(v, "meta", "next_page_url", (const char *)NULL);
+	(void)json_path(v, "meta", "next_page_url");
 	for (size_t i = 0; i < json_array_len(v); i++)
 		fuzz_json_walk(json_array_at(v, i));
 	for (size_t i = 0; i < json_object_len(v); i++) {

@@ -31,8 +31,11 @@ def test_api_responses_are_json_with_content_type(make_stack):
         assert r.status == 200, (path, r)
         assert r.headers.get('content-type', '').startswith('application/json'), (path, r.headers)
         json.loads(r.body)
+    # DESIGN.md: a wrong method is 405 (before any identity check), naming the right ones.
     r = stack.daemon.request('POST', '/api/tasks', body=b'', headers={'Content-Length': '0'})
-    assert r.status in (403, 405), ('POST /api/tasks', r)
+    assert r.status == 405, ('POST /api/tasks', r)
+    assert r.headers.get('allow') == 'GET, HEAD', r.headers
+    assert r.json()['error'] == 'method_not_allowed', r
 
 
 def test_api_tasks_lists_only_open_tasks(make_stack):

@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "date.h"
 #include "log.h"
 #include "sim_clock.h"
 #include "xmalloc.h"
@@ -110,10 +111,7 @@ sim_clock_remove_at(struct sim_clock *c, size_t i)
 static int64_t
 sim_clock_wall_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return date_now_ms();
 }
 
 /* Arms the libevent timer for the earliest deadline (or disarms it). */

@@ -41,6 +41,7 @@
 #include <event2/util.h>
 
 #include "buf.h"
+#include "date.h"
 #include "hmap.h"
 #include "http_server.h"
 #include "log.h"
@@ -1251,78 +1252,11 @@ sim_param_int(struct sim_request *r, const char *name, const char *value, int64_
 	return 0;
 }
 
-/* Days since 1970-01-01 for a proleptic Gregorian date (no timegm, no TZ). */
-static int64_t
-sim_http_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe;
-	unsigned doy;
-	unsigned doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 int
 sim_param_date(struct sim_request *r, const char *name, const char *value, int64_t *ms_out)
 {
-	int y;
-	int mo;
-	int d;
-	int hh = 0;
-	int mm = 0;
-	int ss = 0;
-	int n = 0;
-	int64_t ms = 0;
-	int64_t tz_s = 0;
-	const char *p;
-
-	if (value == NULL || sscanf(value, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
-		goto bad;
-	p = value + n;
-	if (*p == 'T' || *p == ' ') {
-		n = 0;
-		if (sscanf(p + 1, "%2d:%2d:%2d%n", &hh, &mm, &ss, &n) != 3 || n != 8)
-			goto bad;
-		p += 1 + n;
-		if (*p == '.') {
-			int64_t scale = 100;
-
-			p++;
-			if (*p < '0' || *p > '9')
-				goto bad;
-			while (*p >= '0' && *p <= '9') {
-				ms += (*p - '0') * scale;
-				scale /= 10;
-				p++;
-			}
-		}
-		if (*p == 'Z') {
-			p++;
-		} else if (*p == '+' || *p == '-') {
-			int th;
-			int tm;
-
-			n = 0;
-			if (sscanf(p + 1, "%2d:%2d%n", &th, &tm, &n) != 2 || n != 5)
-				goto bad;
-			tz_s = (int64_t)(th * 3600 + tm * 60) * (*p == '+' ? 1 : -1);
-			p += 1 + n;
-		}
-	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60)
-		goto bad;
-	*ms_out = ((sim_http_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 +
-		    mm * 60 + ss - tz_s) *
-		   1000) +
-		  ms;
-	return 0;
-bad:
+	if (date_parse_iso(value, DATE_ISO_LENIENT, ms_out) == 0)
+		return 0;
 	sim_reply_error(r, 400, 20001, "%s must be an ISO-8601 date-time", name);
 	return -EINVAL;
 }
@@ -1330,23 +1264,11 @@ bad:
 void
 sim_format_iso(int64_t ms, char out[32])
 {
-	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	date_format_iso(ms, out);
 }
 
 void
 sim_format_rfc2822(int64_t ms, char out[40])
 {
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	snprintf(out, 40, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
-		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	date_format_rfc2822(ms, out);
 }

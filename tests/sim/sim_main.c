@@ -374,13 +374,13 @@ sim_main_default_credentials(struct sim *sim)
 	char *workspace_sid = sim_main_sid(sim, "WS");
 	char *sync_service_sid = sim_main_sid(sim, "IS");
 
-#define SIM_MAIN_TAKE(field, value, freefn) \
-	do {                                \
-		if (opt->field == NULL) {   \
-			opt->field = value; \
-			value = NULL;       \
-		}                           \
-		freefn(value);              \
+#define SIM_MAIN_TAKE(field, value, freefn)   \
+	do {                                  \
+		if (opt->field == NULL) {     \
+			opt->field = (value); \
+			(value) = NULL;       \
+		}                             \
+		freefn(value);                \
 	} while (0)
 	SIM_MAIN_TAKE(account_sid, account_sid, free);
 	SIM_MAIN_TAKE(auth_token, auth_token, xfree_secret);

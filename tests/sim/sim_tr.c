@@ -265,7 +265,7 @@ sim_tr_state_json(struct sim_tr *tr, struct json_gen *g)
 	json_gen_key(g, "tasks_by_status");
 	json_gen_object_open(g);
 	for (i = 0; i < SIM_TR_TASK_NSTATUS; i++)
-		json_gen_kv_int(g, sim_tr_task_status_name((enum sim_tr_task_status)i),
+		json_gen_kv_int(g, sim_tr_task_status_name((enum task_status)i),
 				(int64_t)tr->ntasks_by_status[i]);
 	json_gen_object_close(g);
 	json_gen_key(g, "queues");

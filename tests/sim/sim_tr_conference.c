@@ -85,7 +85,7 @@ struct sim_tr_conference *
 sim_tr_conference_of_task(struct sim_tr *tr, const struct sim_tr_task *t)
 {
 	return sim_tr_conference_get(
-		tr, json_string(json_path(json_doc_root(t->attr_doc), "conference", "sid", NULL)));
+		tr, json_string(json_path(json_doc_root(t->attr_doc), "conference", "sid")));
 }
 
 const char *
@@ -184,7 +184,8 @@ sim_tr_conference_list(struct sim_request *r)
 	sim_pager_2010_open(&p, g, "conferences");
 	TAILQ_FOREACH_REVERSE(c, &tr->conference_list, sim_tr_conference_list, entry)
 	{
-		if (status != NULL && strcmp(status, c->completed ? "completed" : "in-progress"))
+		if (status != NULL &&
+		    strcmp(status, c->completed ? "completed" : "in-progress") != 0)
 			continue;
 		if (name != NULL && strcmp(name, c->friendly_name) != 0)
 			continue;

@@ -105,20 +105,6 @@ sim_tr_ev_name(enum sim_tr_ev type)
 	return type < SIM_TR_EV_NTYPES ? sim_tr_ev_table[type].name : "unknown";
 }
 
-int
-sim_tr_ev_parse(const char *name, enum sim_tr_ev *out)
-{
-	int i;
-
-	for (i = 0; name != NULL && i < SIM_TR_EV_NTYPES; i++) {
-		if (strcmp(name, sim_tr_ev_table[i].name) == 0) {
-			*out = (enum sim_tr_ev)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 struct sim_tr_events *
 sim_tr_events_new(struct sim_tr *tr)
 {

@@ -114,7 +114,6 @@ void sim_tr_events_free(struct sim_tr_events *ev);
 void sim_tr_events_reset(struct sim_tr_events *ev);
 
 const char *sim_tr_ev_name(enum sim_tr_ev type);
-int sim_tr_ev_parse(const char *name, enum sim_tr_ev *out);
 
 /*
  * Appends an event built from the current state of the objects in ctx and

@@ -1650,7 +1650,7 @@ sim_tr_rest_task_filter(struct sim_request *r, struct sim_tr_rest_task_filter *f
 	const char *wname = sim_tr_rest_query(r, "WorkflowName");
 	const char *prio = sim_tr_rest_query(r, "Priority");
 	struct sim_tr_workflow *wf = NULL;
-	enum sim_tr_task_status s;
+	enum task_status s;
 	size_t n = form_get_count(r->query, "AssignmentStatus");
 	size_t i;
 	char *copy = NULL;
@@ -1891,7 +1891,7 @@ sim_tr_rest_task_update(struct sim_request *r)
 	const char *reason = sim_tr_rest_param(r, "Reason");
 	const char *attrs = sim_tr_rest_param(r, "Attributes");
 	const char *prio = sim_tr_rest_param(r, "Priority");
-	enum sim_tr_task_status to = SIM_TR_TASK_PENDING;
+	enum task_status to = SIM_TR_TASK_PENDING;
 	struct sim_tr_task *t = NULL;
 	int64_t priority = 0;
 	char *cause = NULL;

@@ -116,7 +116,7 @@ sim_tr_routing_removal_cb(void *arg)
 
 /* Terminal status: out of its queue, TTL off, removal armed. */
 static void
-sim_tr_routing_finish(struct sim_tr *tr, struct sim_tr_task *t, enum sim_tr_task_status s,
+sim_tr_routing_finish(struct sim_tr *tr, struct sim_tr_task *t, enum task_status s,
 		      const char *reason, int64_t now)
 {
 	int64_t removal_s = tr->sim->opt.task_removal_s;

@@ -22,33 +22,26 @@
 #include "sim_tr_state.h"
 #include "xmalloc.h"
 
-static const char *const sim_tr_task_status_names[SIM_TR_TASK_NSTATUS] = {
-	"pending", "reserved", "assigned", "wrapping", "completed", "canceled",
-};
-
 static const char *const sim_tr_res_status_names[SIM_TR_RES_NSTATUS] = {
 	"pending",  "accepted",	 "rejected", "timeout",
 	"canceled", "rescinded", "wrapping", "completed",
 };
 
 const char *
-sim_tr_task_status_name(enum sim_tr_task_status s)
+sim_tr_task_status_name(enum task_status s)
 {
-	return s < SIM_TR_TASK_NSTATUS ? sim_tr_task_status_names[s] : "unknown";
+	return task_status_name(s);
 }
 
 int
-sim_tr_task_status_parse(const char *name, enum sim_tr_task_status *out)
+sim_tr_task_status_parse(const char *name, enum task_status *out)
 {
-	int i;
+	int s = task_status_parse(name);
 
-	for (i = 0; name != NULL && i < SIM_TR_TASK_NSTATUS; i++) {
-		if (strcmp(name, sim_tr_task_status_names[i]) == 0) {
-			*out = (enum sim_tr_task_status)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	if (s < 0)
+		return -EINVAL;
+	*out = (enum task_status)s;
+	return 0;
 }
 
 const char *
@@ -74,8 +67,7 @@ sim_tr_res_status_parse(const char *name, enum sim_tr_res_status *out)
 bool
 sim_tr_task_is_active(const struct sim_tr_task *t)
 {
-	return t->status == SIM_TR_TASK_PENDING || t->status == SIM_TR_TASK_RESERVED ||
-	       t->status == SIM_TR_TASK_ASSIGNED || t->status == SIM_TR_TASK_WRAPPING;
+	return task_status_is_open(t->status);
 }
 
 static void
@@ -597,7 +589,7 @@ sim_tr_worker_history_push(struct sim_tr_worker *w, const struct sim_tr_activity
 }
 
 void
-sim_tr_task_set_status(struct sim_tr *tr, struct sim_tr_task *t, enum sim_tr_task_status s)
+sim_tr_task_set_status(struct sim_tr *tr, struct sim_tr_task *t, enum task_status s)
 {
 	assert(tr->ntasks_by_status[t->status] > 0);
 	tr->ntasks_by_status[t->status]--;

@@ -31,6 +31,7 @@
 #include "json.h"
 #include "queue.h"
 #include "sid.h"
+#include "task_status.h"
 
 struct hmap;
 struct sim;
@@ -39,15 +40,14 @@ struct sim_tr_events;
 struct sim_tr_expr;
 struct sim_tr_traffic;
 
-enum sim_tr_task_status {
-	SIM_TR_TASK_PENDING,
-	SIM_TR_TASK_RESERVED,
-	SIM_TR_TASK_ASSIGNED,
-	SIM_TR_TASK_WRAPPING,
-	SIM_TR_TASK_COMPLETED,
-	SIM_TR_TASK_CANCELED,
-	SIM_TR_TASK_NSTATUS,
-};
+/* A task's status is common/task_status.h's enum; the emulator's spelling of its values. */
+#define SIM_TR_TASK_PENDING   TASK_STATUS_PENDING
+#define SIM_TR_TASK_RESERVED  TASK_STATUS_RESERVED
+#define SIM_TR_TASK_ASSIGNED  TASK_STATUS_ASSIGNED
+#define SIM_TR_TASK_WRAPPING  TASK_STATUS_WRAPPING
+#define SIM_TR_TASK_COMPLETED TASK_STATUS_COMPLETED
+#define SIM_TR_TASK_CANCELED  TASK_STATUS_CANCELED
+#define SIM_TR_TASK_NSTATUS   TASK_STATUS_COUNT
 
 enum sim_tr_res_status {
 	SIM_TR_RES_PENDING,
@@ -194,7 +194,7 @@ struct sim_tr_task {
 	char *attributes;
 	struct json_doc *attr_doc;
 	int64_t priority;
-	enum sim_tr_task_status status;
+	enum task_status status;
 	char *reason; /* cancel or complete reason, or NULL */
 	int64_t created_ms;
 	int64_t updated_ms;
@@ -326,9 +326,9 @@ struct sim_tr {
 /* Attribute texts longer than this are refused (Twilio: 4096 characters). */
 #define SIM_TR_ATTRIBUTES_MAX 4096
 
-const char *sim_tr_task_status_name(enum sim_tr_task_status s);
+const char *sim_tr_task_status_name(enum task_status s);
 /* Returns 0, or -EINVAL for an unknown name. */
-int sim_tr_task_status_parse(const char *name, enum sim_tr_task_status *out);
+int sim_tr_task_status_parse(const char *name, enum task_status *out);
 const char *sim_tr_res_status_name(enum sim_tr_res_status s);
 int sim_tr_res_status_parse(const char *name, enum sim_tr_res_status *out);
 /* Pending, reserved, assigned or wrapping. */
@@ -397,7 +397,7 @@ void sim_tr_worker_history_push(struct sim_tr_worker *w, const struct sim_tr_act
 				int64_t now_ms);
 
 /* Sets the task status keeping the per-status counts in step. */
-void sim_tr_task_set_status(struct sim_tr *tr, struct sim_tr_task *t, enum sim_tr_task_status s);
+void sim_tr_task_set_status(struct sim_tr *tr, struct sim_tr_task *t, enum task_status s);
 
 /* Removes and frees: the task with its reservations (timers cancelled). */
 void sim_tr_task_remove(struct sim_tr *tr, struct sim_tr_task *t);

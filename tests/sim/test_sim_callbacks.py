@@ -254,10 +254,8 @@ def test_events_resource_matches_the_callbacks(sim_cb):
     w, alice, t, r, other = _one_call_handled(sim, receiver)
     cbs = [e for e in receiver.events() if e.get('TaskSid') == t.sid]
     evs = w.ws.events.list(task_sid=t.sid, minutes=60)
-    assert [e.sid for e in evs] == [e.get('Sid') for e in cbs] or \
-        [e.sid for e in evs] == [e.get('Sid') for e in cbs][::-1]
-    if evs and evs[0].sid != cbs[0].get('Sid'):
-        evs = evs[::-1]
+    # The Events list and the callbacks are both in the order the events happened.
+    assert [e.sid for e in evs] == [e.get('Sid') for e in cbs]
     for ev, cb in zip(evs, cbs):
         assert ev.event_type == cb['EventType']
         assert ev.resource_sid == cb['ResourceSid']

@@ -239,8 +239,12 @@ def test_conference_paging_2010_envelope(sim):
 
 
 def test_conference_path_without_json_suffix_is_not_json_list(sim):
-    status, headers, _ = sim.http('GET', '/2010-04-01/Accounts/%s/Conferences' % sim.account_sid)
-    assert status == 404 or not headers.get('content-type', '').startswith('application/json')
+    """API 2010 paths end in .json: without it the list is not there (Twilio's 404)."""
+    status, headers, body = sim.http_json(
+        'GET', '/2010-04-01/Accounts/%s/Conferences' % sim.account_sid)
+    assert status == 404, (status, body)
+    assert headers.get('content-type', '').startswith('application/json'), headers
+    assert body.get('code') == 20404 and body.get('status') == 404, body
 
 
 def test_cancel_only_from_pending_or_reserved(sim):

@@ -186,7 +186,7 @@ test_sla_override_rule_is_documented(void **state)
 {
 	char *needle = xasprintf("\n*%s*_queue_ = _duration_\n", CONFIG_TABLE_SLA_PREFIX);
 	const char *p = strstr(test_man, needle);
-	const char *rule = CONFIG_TABLE_SLA_RELOAD == CONFIG_TABLE_LIVE ? "Applies on reload."
+	const char *rule = config_table_sla_reload == CONFIG_TABLE_LIVE ? "Applies on reload."
 									: "Needs a restart.";
 	const char *next;
 

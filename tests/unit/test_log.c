@@ -32,10 +32,13 @@ setup(void **state)
 	struct log_pipe *p = calloc(1, sizeof(*p));
 	int fds[2];
 
-	if (p == NULL || pipe(fds) != 0)
+	if (p == NULL || pipe(fds) != 0) {
+		free(p);
 		return -1;
+	}
 	p->rfd = fds[0];
 	p->wfd = fds[1];
+	*state = p; /* the teardown closes and frees it, also after a failure below */
 	if (fcntl(p->rfd, F_SETFL, O_NONBLOCK) != 0)
 		return -1;
 	log_init("prog", LOG_LEVEL_INFO, NULL);

@@ -288,6 +288,39 @@ test_stats_refreshes_at_least_every_max_interval(void **state)
 }
 
 static void
+test_stats_reconfigure_applies_intervals_and_thresholds(void **state)
+{
+	struct fixture *fx = *state;
+	static const int new_split[] = { 45 };
+	struct stats_options o = {
+		.min_interval_ms = 200,
+		.max_interval_ms = 2000,
+		.sla_threshold_s = 60,
+		.split_thresholds_s = new_split,
+		.n_split_thresholds = 1,
+		.sla_threshold_for = threshold_for,
+	};
+
+	stats_start(fx->s);
+	advance(fx, 0);
+	complete_ok(fx);
+	assert_int_equal(fx->fetches, 1);
+	/* A reload: the new thresholds are fetched within the new min interval... */
+	stats_reconfigure(fx->s, &o);
+	advance(fx, 199);
+	assert_int_equal(fx->fetches, 1);
+	advance(fx, 1);
+	assert_int_equal(fx->fetches, 2);
+	assert_non_null(strstr(fx->ws_url, "SplitByWaitTime=45%2C60"));
+	complete_ok(fx);
+	/* ...and without events the refresh comes every new max interval, not 15 s. */
+	advance(fx, 1999);
+	assert_int_equal(fx->fetches, 2);
+	advance(fx, 1);
+	assert_int_equal(fx->fetches, 3);
+}
+
+static void
 test_stats_changes_during_a_fetch_give_one_follow_up(void **state)
 {
 	struct fixture *fx = *state;
@@ -391,11 +424,12 @@ test_stats_success_stores_and_publishes_kpis(void **state)
 	assert_int_equal(apply_form(fx->m, f), MODEL_APPLIED);
 	form_free(f);
 
+	assert_null(stats_document(fx->s, &len)); /* nothing before the first refresh */
 	stats_start(fx->s);
 	advance(fx, 0);
 	complete_ok(fx);
 	assert_int_equal(fx->publishes, 1);
-	stored = model_stats_json(fx->m, &len);
+	stored = stats_document(fx->s, &len);
 	assert_non_null(stored);
 	assert_string_equal(stored, fx->published);
 	assert_int_equal(json_parse(stored, len, NULL, &doc, NULL), 0);
@@ -557,7 +591,7 @@ test_stats_default_transport_fetches_all_pages(void **state)
 	assert_int_equal(sv.published, 1);
 	assert_int_equal(sv.requests, 3); /* workspace + two queue pages */
 	assert_non_null(strstr(sv.last_auth, "Basic "));
-	doc = model_stats_json(m, NULL);
+	doc = stats_document(s, NULL);
 	assert_non_null(strstr(doc, "\"totalTasks\":7"));
 	assert_non_null(strstr(doc, "\"queuesTotal\":2"));
 	assert_int_equal(stats_get_state(s), STATS_IDLE);
@@ -588,6 +622,7 @@ main(void)
 		T(test_stats_start_fetches_at_once_with_today_and_thresholds),
 		T(test_stats_many_changes_give_one_fetch),
 		T(test_stats_refreshes_at_least_every_max_interval),
+		T(test_stats_reconfigure_applies_intervals_and_thresholds),
 		T(test_stats_changes_during_a_fetch_give_one_follow_up),
 		T(test_stats_failure_retries_later_never_sooner_than_min),
 		T(test_stats_retry_after_is_honoured),

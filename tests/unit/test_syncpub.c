@@ -818,7 +818,7 @@ test_syncpub_rate_cap_per_container(void **state)
 	char id[64];
 	int64_t start;
 	int64_t doc_at = -1;
-	size_t pos[10];
+	size_t pos[10] = { 0 };
 	size_t n;
 	size_t i;
 

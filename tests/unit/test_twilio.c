@@ -271,6 +271,50 @@ test_twilio_spec_uses_token_or_api_key(void **state)
 }
 
 static void
+test_twilio_reconfigure_swaps_only_the_credentials(void **state)
+{
+	struct twilio_client_config cfg = {
+		.account_sid = AC,
+		.auth_token = "token",
+	};
+	struct http_request_spec spec;
+	struct twilio *tw = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(twilio_new(&cfg, &tw, NULL), 0);
+	/* A reload with a new token: the next request uses it. */
+	cfg.auth_token = "rotated";
+	assert_int_equal(twilio_reconfigure(tw, &cfg, NULL), 0);
+	twilio_request_spec_init(tw, &spec, HTTP_GET, "https://x/");
+	assert_string_equal(spec.username, AC);
+	assert_string_equal(spec.password, "rotated");
+	/* An API key pair instead. */
+	cfg.api_key = "SK00000000000000000000000000000009";
+	cfg.api_secret = "secret";
+	assert_int_equal(twilio_reconfigure(tw, &cfg, NULL), 0);
+	twilio_request_spec_init(tw, &spec, HTTP_GET, "https://x/");
+	assert_string_equal(spec.username, "SK00000000000000000000000000000009");
+	assert_string_equal(spec.password, "secret");
+	/* The account is a restart key: a new one changes neither URLs nor the user. */
+	cfg.api_key = NULL;
+	cfg.api_secret = NULL;
+	cfg.account_sid = "AC99999999999999999999999999999999";
+	assert_int_equal(twilio_reconfigure(tw, &cfg, NULL), 0);
+	twilio_request_spec_init(tw, &spec, HTTP_GET, "https://x/");
+	assert_string_equal(spec.username, AC);
+	CHECK_URL(twilio_url_conferences(tw),
+		  "https://api.twilio.com/2010-04-01/Accounts/" AC "/Conferences.json");
+	/* A key without its secret is refused and changes nothing. */
+	cfg.api_key = "SK00000000000000000000000000000009";
+	assert_int_equal(twilio_reconfigure(tw, &cfg, &cause), -EINVAL);
+	assert_non_null(cause);
+	free(cause);
+	twilio_request_spec_init(tw, &spec, HTTP_GET, "https://x/");
+	assert_string_equal(spec.password, "rotated");
+	twilio_free(tw);
+}
+
+static void
 test_twilio_url_with_query(void **state)
 {
 	struct form *q = form_new();
@@ -705,6 +749,7 @@ main(void)
 		cmocka_unit_test(test_twilio_client_config_from_uses_the_resolved_bases),
 		cmocka_unit_test(test_twilio_new_refuses_bad_config),
 		cmocka_unit_test(test_twilio_spec_uses_token_or_api_key),
+		cmocka_unit_test(test_twilio_reconfigure_swaps_only_the_credentials),
 		cmocka_unit_test(test_twilio_url_with_query),
 		cmocka_unit_test(test_twilio_error_from_json),
 		cmocka_unit_test(test_twilio_error_without_code_falls_back_to_status),
