@@ -45,6 +45,13 @@
  * (through the same slots) and schedules a delete for every key without a
  * record.
  *
+ * Recovery. Backoff delays grow to retry_max_ms, so after an outage the
+ * objects would come back one by one over up to that long. Instead, the
+ * first success after a backoff (Sync answers again) ends every pending
+ * backoff at once, except an object's after a 429 (its own rate): the waiting
+ * objects, listings and map creates queue for their slots, so the rate cap
+ * still holds while everything catches up.
+ *
  * Missing maps. Each map container knows whether its map exists (UNKNOWN,
  * EXISTS, MISSING, CREATING, BACKOFF). A 404 from the item listing, or a
  * 54200 / item-create 404, makes it MISSING: item writes stop, the container
@@ -217,6 +224,7 @@ struct syncpub_object {
 	bool queued;
 	bool written_once; /* a write (create/update) was sent: the item may exist */
 	bool listed;	   /* a prune listing saw the item in Sync */
+	bool throttled;	   /* the backoff pending follows a 429 (kept on recovery) */
 	TAILQ_ENTRY(syncpub_object) qlink;
 	struct event *retry_ev; /* backoff timer, created on first use */
 };
@@ -233,6 +241,7 @@ struct syncpub {
 	struct twilio_retry_policy retry;
 	struct rng rng;
 	struct hmap *containers; /* "d:name" / "m:name" -> struct syncpub_container */
+	bool backoff_seen;	 /* some backoff timer was armed since the last recovery */
 	size_t npending;
 	struct syncpub_stats stats;
 };
@@ -244,6 +253,7 @@ static void syncpub_prune_start(struct syncpub_container *c, size_t slot);
 static void syncpub_map_missing(struct syncpub_container *c);
 static void syncpub_map_create_start(struct syncpub_container *c, size_t slot);
 static bool syncpub_map_holds_items(struct syncpub_container *c);
+static void syncpub_recovered(struct syncpub *sp);
 static void syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_prune_state s);
 
 static int64_t
@@ -824,6 +834,10 @@ syncpub_backoff(struct syncpub_object *o, const struct http_response *resp)
 	if (resp == NULL || !twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
 		delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
 	sp->stats.retries++;
+	/* a 429 is about this object's rate, not an outage: its delay is kept */
+	o->throttled = resp != NULL && resp->outcome == HTTP_DONE && resp->status == 429;
+	if (!o->throttled)
+		sp->backoff_seen = true;
 	if (sp->metrics != NULL)
 		metrics_twilio_retry(sp->metrics, "sync");
 	if (o->failures == 1) {
@@ -921,6 +935,56 @@ syncpub_finish(struct syncpub_object *o, enum syncpub_result result, enum syncpu
 	}
 }
 
+static void syncpub_prune_retry_cb(evutil_socket_t fd, short what, void *arg);
+static void syncpub_map_retry_cb(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * Sync answered a request successfully after some backoff: every pending
+ * backoff (objects, listings, map creates) ends now instead of at its timer.
+ * One walk over all records per outage, not per success.
+ */
+static void
+syncpub_recovered(struct syncpub *sp)
+{
+	size_t cpos = 0;
+	const char *ckey;
+	void *cvalue;
+	size_t kicked = 0;
+
+	if (!sp->backoff_seen)
+		return;
+	sp->backoff_seen = false;
+	while (hmap_next(sp->containers, &cpos, &ckey, &cvalue)) {
+		struct syncpub_container *c = cvalue;
+		size_t pos = 0;
+		const char *key;
+		void *value;
+
+		if (c->prune_ev != NULL && evtimer_pending(c->prune_ev, NULL)) {
+			(void)evtimer_del(c->prune_ev);
+			syncpub_prune_retry_cb(-1, 0, c);
+			kicked++;
+		}
+		if (c->map_ev != NULL && evtimer_pending(c->map_ev, NULL)) {
+			(void)evtimer_del(c->map_ev);
+			syncpub_map_retry_cb(-1, 0, c);
+			kicked++;
+		}
+		while (hmap_next(c->objects, &pos, &key, &value)) {
+			struct syncpub_object *o = value;
+
+			if (o->retry_ev == NULL || o->throttled ||
+			    !evtimer_pending(o->retry_ev, NULL))
+				continue;
+			(void)evtimer_del(o->retry_ev);
+			syncpub_enqueue(o);
+			kicked++;
+		}
+	}
+	if (kicked > 0)
+		log_info("sync: answering again; %zu waiting writes retried now", kicked);
+}
+
 static void
 syncpub_done_cb(const struct http_response *resp, void *arg)
 {
@@ -943,6 +1007,8 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s -> %s %ld", SYNCPUB_OBJ_ARGS(o),
 		  syncpub_op_name(o->op), http_outcome_name(resp->outcome), resp->status);
 	syncpub_finish(o, result, next, resp);
+	if (twilio_response_ok(resp))
+		syncpub_recovered(sp);
 }
 
 struct syncpub *
@@ -1320,6 +1386,7 @@ syncpub_map_done_cb(const struct http_response *resp, void *arg)
 		c->map_failures = 0;
 		syncpub_map_created_empty(c);
 		syncpub_map_enter_state(c, SYNCPUB_MAP_EXISTS);
+		syncpub_recovered(sp);
 		return;
 	}
 	if (resp->outcome == HTTP_DONE && resp->status == 409) {
@@ -1336,6 +1403,7 @@ syncpub_map_done_cb(const struct http_response *resp, void *arg)
 		if (!twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
 			delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
 		sp->stats.retries++;
+		sp->backoff_seen = true;
 		if (sp->metrics != NULL)
 			metrics_twilio_retry(sp->metrics, "sync");
 		if (c->map_failures == 1)
@@ -1478,6 +1546,7 @@ syncpub_prune_backoff(struct syncpub_container *c, const struct http_response *r
 	if (!twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
 		delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
 	sp->stats.retries++;
+	sp->backoff_seen = true;
 	if (sp->metrics != NULL)
 		metrics_twilio_retry(sp->metrics, "sync");
 	if (c->prune_failures == 1 && resp->outcome == HTTP_DONE)
@@ -1513,6 +1582,7 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 		metrics_twilio_request(sp->metrics, "sync",
 				       resp->outcome == HTTP_DONE ? resp->status : 0);
 	if (twilio_response_ok(resp)) {
+		syncpub_recovered(sp);
 		if (c->map_state == SYNCPUB_MAP_UNKNOWN)
 			c->map_state = SYNCPUB_MAP_EXISTS;
 		if (twilio_page_parse(sp->tw, "items", resp->body, resp->body_len, &page, &cause) <

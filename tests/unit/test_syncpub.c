@@ -1328,6 +1328,46 @@ test_syncpub_missing_map_create_retries(void **state)
 	assert_string_equal(fake_data(f, "i:R/b"), "{\"v\":2}");
 }
 
+/*
+ * The first success after an outage ends the other objects' backoffs at once
+ * (here a Retry-After of 30 s would otherwise hold them), but not a 429's.
+ */
+static void
+test_syncpub_recovery_ends_pending_backoffs(void **state)
+{
+	struct fixture *f = *state;
+	struct syncpub_options opts = { .writes_per_second = 100,
+					.retry_base_ms = 30000,
+					.retry_max_ms = 60000 };
+	struct syncpub_stats st;
+
+	fixture_publisher(f, &opts, 2000);
+	fake_put(&f->fake, "d:D1", "{}", 0);
+	fake_put(&f->fake, "d:D2", "{}", 0);
+	fake_put(&f->fake, "d:D3", "{}", 0);
+	fake_put(&f->fake, "d:T", "{}", 0);
+	fake_fault(&f->fake, "d:D1", 503, 30, 1);
+	fake_fault(&f->fake, "d:D2", 503, 30, 1);
+	fake_fault(&f->fake, "d:T", 429, 30, 1);
+	assert_int_equal(set_doc(f, "D1", "{\"v\":1}"), 0);
+	assert_int_equal(set_doc(f, "D2", "{\"v\":2}"), 0);
+	assert_int_equal(set_doc(f, "T", "{\"v\":3}"), 0);
+	run_for(f, 200);
+	assert_int_equal(f->fake.nlog, 3);
+	assert_int_equal(syncpub_pending(f->sp), 3);
+
+	/* Sync answers D3: D1 and D2 are retried at once; T waits for its 429. */
+	assert_int_equal(set_doc(f, "D3", "{\"v\":4}"), 0);
+	run_for(f, 500);
+	assert_string_equal(fake_data(f, "d:D1"), "{\"v\":1}");
+	assert_string_equal(fake_data(f, "d:D2"), "{\"v\":2}");
+	assert_string_equal(fake_data(f, "d:D3"), "{\"v\":4}");
+	assert_string_equal(fake_data(f, "d:T"), "{}");
+	assert_int_equal(syncpub_pending(f->sp), 1);
+	syncpub_get_stats(f->sp, &st);
+	assert_int_equal(st.retries, 3);
+}
+
 int
 main(void)
 {
@@ -1361,6 +1401,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_syncpub_missing_map_is_created_once, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_missing_map_create_retries, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_recovery_ends_pending_backoffs, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_drops_a_value_on_a_final_error, setup,
 						teardown),
