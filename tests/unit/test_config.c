@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "loopback.h"
 #include "xmalloc.h"
 
 #define AC "AC0123456789abcdef0123456789abcdef"
@@ -225,7 +227,7 @@ test_config_parses_file(void **state)
 			   "stats_min_interval_ms = 1500\n"
 			   "day_start = 7:30\n"
 			   "listen = [::1]:9000\n"
-			   "trust_proxy = yes\n"
+			   "trusted_proxies = 127.0.0.1, 10.0.0.0/8 ::1\n"
 			   "public_url = https://ops.example.com/trhub/\n"
 			   "sla_threshold_s = 2m";
 
@@ -236,7 +238,7 @@ test_config_parses_file(void **state)
 	assert_int_equal(c->day_start_min, 7 * 60 + 30);
 	assert_string_equal(c->listen_host, "::1");
 	assert_int_equal(c->listen_port, 9000);
-	assert_true(c->trust_proxy);
+	assert_string_equal(c->trusted_proxies, "127.0.0.1, 10.0.0.0/8 ::1");
 	assert_string_equal(c->public_url, "https://ops.example.com/trhub");
 	assert_int_equal(c->sla_threshold_s, 120);
 	config_free(c);
@@ -499,6 +501,11 @@ test_config_rejects_plain_http_to_remote_twilio(void **state)
 {
 	test_expect_error("twilio_base_url = http://sim.example.com:8081\n", NULL, -EINVAL,
 			  "trhubd.conf:1", "twilio_base_url");
+	/* A name that starts like an address is still a name (loopback.h). */
+	test_expect_error("twilio_base_url = http://127.example.com\n", NULL, -EINVAL,
+			  "twilio_base_url", LOOPBACK_HTTP_REFUSED);
+	test_expect_error("sync_base_url = http://127.0.0.1.nip.io\n", NULL, -EINVAL,
+			  "sync_base_url", LOOPBACK_HTTP_REFUSED);
 }
 
 static void
@@ -593,6 +600,12 @@ static void
 test_config_rejects_bad_bool(void **state)
 {
 	test_expect_error("trust_proxy = maybe\n", NULL, -EINVAL, "trhubd.conf:1", "trust_proxy");
+	/* The old switch is refused with the key that replaced it. */
+	test_expect_error("trust_proxy = yes\n", NULL, -EINVAL, "trust_proxy", "trusted_proxies");
+	test_expect_error("trusted_proxies = 10.0.0.1/8\n", NULL, -EINVAL, "trusted_proxies",
+			  "beyond the prefix");
+	test_expect_error("trusted_proxies = 127.0.0.1, proxy.example\n", NULL, -EINVAL,
+			  "trusted_proxies", "proxy.example");
 }
 
 static void
@@ -981,11 +994,54 @@ test_config_print_keys_lists_every_key(void **state)
 	free(text);
 }
 
+/* config_changes: collects "key:live|restart" entries. */
+struct test_changes {
+	char buf[512];
+};
+
+static void
+test_change_cb(const char *key, bool live, void *arg)
+{
+	struct test_changes *c = arg;
+	size_t len = strlen(c->buf);
+
+	snprintf(c->buf + len, sizeof(c->buf) - len, "%s%s:%s", len > 0 ? " " : "", key,
+		 live ? "live" : "restart");
+}
+
+static void
+test_config_changes_by_reload_rule(void **state)
+{
+	struct config *a = NULL;
+	struct config *b = NULL;
+	struct test_changes c = { { 0 } };
+
+	assert_int_equal(test_load("sla_threshold_s = 30\nrecent_events_max = 100\n"
+				   "sla_threshold_s.Sales = 20\nsla_threshold_s.Old = 5\n",
+				   NULL, 0, &a, NULL),
+			 0);
+	assert_int_equal(test_load("sla_threshold_s = 45\nrecent_events_max = 7\n"
+				   "sla_threshold_s.Sales = 25\nsla_threshold_s.New = 9\n"
+				   "auth_token = " SECRET "\n",
+				   NULL, 0, &b, NULL),
+			 0);
+	assert_int_equal(config_changes(a, b, test_change_cb, &c), 1);
+	assert_string_equal(c.buf, "auth_token:live sla_threshold_s:live recent_events_max:restart "
+				   "sla_threshold_s.Sales:live sla_threshold_s.Old:live "
+				   "sla_threshold_s.New:live");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(config_changes(a, a, test_change_cb, &c), 0);
+	assert_string_equal(c.buf, "");
+	config_free(a);
+	config_free(b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_changes_by_reload_rule),
 		cmocka_unit_test(test_config_parses_file),
 		cmocka_unit_test(test_config_duration_units_convert),
 		cmocka_unit_test(test_config_env_overrides_file),
