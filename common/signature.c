@@ -2,12 +2,17 @@
  * signature: X-Twilio-Signature (twilio-api.md section 7), one of the two
  * OpenSSL owners (STYLE.md 3).
  *
- * The signed string is the URL followed, for each parameter name in byte
+ * The signed string is the URL followed, for each parameter name in sorted
  * order, by the name and its value, with no separators; a repeated name
- * contributes each distinct value once, in byte order (twilio-python's
+ * contributes each distinct value once, in sorted order (twilio-python's
  * sorted(set(values))). Sorting (name, value) pairs and dropping equal
- * neighbours gives exactly that. Byte order of UTF-8 equals code point order,
- * so this agrees with the libraries' string sorts.
+ * neighbours gives exactly that. Two sort orders are in use: twilio-python
+ * compares code points (byte order of UTF-8), twilio-node compares UTF-16
+ * code units, which differ only when a character above U+FFFF (a surrogate
+ * pair in UTF-16, 0xD800-0xDFFF) meets one in U+E000-U+FFFF. Signatures are
+ * computed in code point order; verification also accepts UTF-16 order, at
+ * the cost of more HMACs only when some name or value holds a 4-byte UTF-8
+ * sequence and the two orders really differ (twilio-api.md 7).
  *
  * Verification tries the URL as given, without its port, and with the
  * scheme's default port added, like twilio-python. The URL is split by a
@@ -15,6 +20,12 @@
  * which only ever removes or inserts the port; every other byte of the URL is
  * signed as received. Comparisons use CRYPTO_memcmp, so timing tells nothing
  * about how much of a signature matched.
+ *
+ * Cost: OpenSSL 3 looks algorithms up by name, so the HMAC implementation is
+ * fetched once per process and a keyed template context is kept for the
+ * last auth token seen; each HMAC duplicates the template (a few hundred
+ * bytes copied) instead of fetching and keying a new context. The module
+ * keeps this state in statics and is for single-threaded callers.
  */
 
 #include <errno.h>
@@ -175,46 +186,170 @@ signature_pair_cmp(const void *a, const void *b)
 	return c != 0 ? c : strcmp(x->value, y->value);
 }
 
-/* Appends the sorted, de-duplicated "namevalue..." part of the signed string. */
-static void
-signature_append_params(struct buf *out, const struct form *params)
+/*
+ * The UTF-16 code unit that sorts the character starting at s (well-formed
+ * UTF-8 of n >= 1 bytes): the character itself below U+10000, else its high
+ * surrogate. Returns -1 for a malformed sequence.
+ */
+static long
+signature_utf16_unit(const unsigned char *s)
+{
+	unsigned long cp;
+
+	if (s[0] < 0x80)
+		return s[0];
+	if ((s[0] & 0xe0) == 0xc0 && (s[1] & 0xc0) == 0x80)
+		return (long)(((s[0] & 0x1fUL) << 6) | (s[1] & 0x3fUL));
+	if ((s[0] & 0xf0) == 0xe0 && (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80)
+		return (long)(((s[0] & 0x0fUL) << 12) | ((s[1] & 0x3fUL) << 6) | (s[2] & 0x3fUL));
+	if ((s[0] & 0xf8) == 0xf0 && (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80 &&
+	    (s[3] & 0xc0) == 0x80) {
+		cp = ((s[0] & 0x07UL) << 18) | ((s[1] & 0x3fUL) << 12) | ((s[2] & 0x3fUL) << 6) |
+		     (s[3] & 0x3fUL);
+		if (cp < 0x10000 || cp > 0x10ffff)
+			return -1;
+		return (long)(0xd800 + ((cp - 0x10000) >> 10));
+	}
+	return -1;
+}
+
+/*
+ * strcmp in UTF-16 code unit order (JavaScript's default sort, twilio-node).
+ * Up to the first differing byte both strings agree; the characters that
+ * byte belongs to decide. Characters with the same high surrogate compare
+ * like their code points, that is, like their UTF-8 bytes. Malformed UTF-8
+ * falls back to byte order.
+ */
+static int
+signature_utf16_strcmp(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a;
+	const unsigned char *y = (const unsigned char *)b;
+	size_t i = 0;
+	size_t start;
+	long ux;
+	long uy;
+
+	while (x[i] != '\0' && x[i] == y[i])
+		i++;
+	if (x[i] == y[i])
+		return 0;
+	/* back to the first byte of the character holding byte i */
+	start = i;
+	while (start > 0 && (x[start] & 0xc0) == 0x80)
+		start--;
+	ux = x[i] == '\0' ? -1 : signature_utf16_unit(x + start);
+	uy = y[i] == '\0' ? -1 : signature_utf16_unit(y + start);
+	if (x[i] != '\0' && y[i] != '\0' && ux >= 0 && uy >= 0 && ux != uy)
+		return ux < uy ? -1 : 1;
+	return x[i] < y[i] ? -1 : 1;
+}
+
+static int
+signature_pair_utf16_cmp(const void *a, const void *b)
+{
+	const struct signature_pair *x = a;
+	const struct signature_pair *y = b;
+	int c = signature_utf16_strcmp(x->key, y->key);
+
+	return c != 0 ? c : signature_utf16_strcmp(x->value, y->value);
+}
+
+/* True when s holds a byte that starts a 4-byte UTF-8 sequence (U+10000 up). */
+static bool
+signature_has_supplementary(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (((unsigned char)*s & 0xf8) == 0xf0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Appends the sorted, de-duplicated "namevalue..." part of the signed string,
+ * in code point order (utf16 false) or UTF-16 code unit order (utf16 true).
+ * Returns whether any name or value holds a character above U+FFFF, the only
+ * case in which the two orders can differ.
+ */
+static bool
+signature_append_params(struct buf *out, const struct form *params, bool utf16)
 {
 	size_t n = params != NULL ? form_count(params) : 0;
 	struct signature_pair *pairs = NULL;
+	int (*cmp)(const void *, const void *) =
+		utf16 ? signature_pair_utf16_cmp : signature_pair_cmp;
+	bool supplementary = false;
 
 	if (n == 0)
-		return;
+		return false;
 	pairs = xreallocarray(NULL, n, sizeof(*pairs));
 	for (size_t i = 0; i < n; i++) {
 		pairs[i].key = form_key(params, i);
 		pairs[i].value = form_value(params, i);
+		if (!supplementary && (signature_has_supplementary(pairs[i].key) ||
+				       signature_has_supplementary(pairs[i].value)))
+			supplementary = true;
 	}
-	qsort(pairs, n, sizeof(*pairs), signature_pair_cmp);
+	qsort(pairs, n, sizeof(*pairs), cmp);
 	for (size_t i = 0; i < n; i++) {
-		if (i > 0 && signature_pair_cmp(&pairs[i - 1], &pairs[i]) == 0)
+		if (i > 0 && cmp(&pairs[i - 1], &pairs[i]) == 0)
 			continue;
 		buf_puts(out, pairs[i].key);
 		buf_puts(out, pairs[i].value);
 	}
 	free(pairs);
+	return supplementary;
 }
 
-/*
- * The HMAC implementation, fetched once for the process: OpenSSL 3's one-shot
- * HMAC() looks the algorithm up on every call, which was a third of the cost
- * of verifying a webhook. trhub is single-threaded where it verifies.
- */
-static EVP_MAC *
-signature_mac(void)
-{
-	static EVP_MAC *mac;
+/* The HMAC implementation and a template context keyed with the last token. */
+struct signature_mac_cache {
+	EVP_MAC *mac;
+	EVP_MAC_CTX *tmpl;
+	char *key; /* copy of the token tmpl is keyed with; wiped when replaced */
+	size_t key_len;
+};
 
-	if (mac == NULL) {
-		mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-		if (mac == NULL)
+static struct signature_mac_cache signature_cache;
+
+/*
+ * The template context for auth_token: fetched and keyed on first use and
+ * when the token changes (a reload), else the cached one. Aborts when
+ * OpenSSL cannot provide HMAC-SHA1 (a broken installation, not input).
+ */
+static EVP_MAC_CTX *
+signature_mac_template(const char *auth_token, size_t key_len)
+{
+	struct signature_mac_cache *c = &signature_cache;
+	char digest[] = "SHA1";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (c->tmpl != NULL && c->key_len == key_len &&
+	    CRYPTO_memcmp(c->key, auth_token, key_len) == 0)
+		return c->tmpl;
+	if (c->mac == NULL) {
+		c->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		if (c->mac == NULL)
 			fatalx("signature: HMAC is not available from OpenSSL");
 	}
-	return mac;
+	EVP_MAC_CTX_free(c->tmpl);
+	c->tmpl = NULL;
+	if (c->key != NULL) {
+		explicit_bzero(c->key, c->key_len);
+		free(c->key);
+		c->key = NULL;
+	}
+	c->tmpl = EVP_MAC_CTX_new(c->mac);
+	if (c->tmpl == NULL ||
+	    EVP_MAC_init(c->tmpl, (const unsigned char *)auth_token, key_len, params) != 1)
+		fatalx("signature: HMAC-SHA1 key setup failed");
+	c->key = xmalloc(key_len + 1);
+	memcpy(c->key, auth_token, key_len + 1);
+	c->key_len = key_len;
+	return c->tmpl;
 }
 
 /* Base64 HMAC-SHA1 of len bytes at data into out. Returns 0 or -EINVAL. */
@@ -224,19 +359,12 @@ signature_hmac(const char *auth_token, const char *data, size_t len, char out[SI
 	unsigned char md[SIGNATURE_SHA1_LEN];
 	size_t md_len = 0;
 	size_t key_len = strlen(auth_token);
-	char digest[] = "SHA1";
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-		OSSL_PARAM_construct_end(),
-	};
 	EVP_MAC_CTX *ctx = NULL;
 
 	if (key_len > INT_MAX)
 		return -EINVAL;
-	ctx = EVP_MAC_CTX_new(signature_mac());
-	if (ctx == NULL ||
-	    EVP_MAC_init(ctx, (const unsigned char *)auth_token, key_len, params) != 1 ||
-	    EVP_MAC_update(ctx, (const unsigned char *)data, len) != 1 ||
+	ctx = EVP_MAC_CTX_dup(signature_mac_template(auth_token, key_len));
+	if (ctx == NULL || EVP_MAC_update(ctx, (const unsigned char *)data, len) != 1 ||
 	    EVP_MAC_final(ctx, md, &md_len, sizeof(md)) != 1 || md_len != sizeof(md))
 		fatalx("signature: HMAC-SHA1 failed");
 	EVP_MAC_CTX_free(ctx);
@@ -266,7 +394,7 @@ signature_compute(const char *auth_token, const char *url, const struct form *pa
 		return -EINVAL;
 	buf_init(&data);
 	buf_puts(&data, url);
-	signature_append_params(&data, params);
+	(void)signature_append_params(&data, params, false);
 	r = signature_hmac(auth_token, data.data, data.len, out);
 	buf_clear(&data);
 	return r;
@@ -291,8 +419,10 @@ signature_equal(const char *computed, const char *header)
  *
  * Tries the URL as given, with its port removed, and with the scheme's
  * default port added (":443" for https, ":80" for http), stopping at the
- * first match. Each comparison is constant-time; the time taken can tell
- * only which URL form matched, which is public.
+ * first match; each with the parameters in code point order and, when that
+ * differs, in UTF-16 code unit order (twilio-node). Each comparison is
+ * constant-time; the time taken can tell only which form matched, which is
+ * public.
  * Return: SIGNATURE_MATCH, SIGNATURE_MISMATCH, or -EINVAL for an empty token
  * or a URL that cannot be parsed (no scheme://host, bad port, bad [IPv6]).
  */
@@ -301,8 +431,9 @@ signature_verify(const char *auth_token, const char *url, const struct form *par
 		 const char *header)
 {
 	struct signature_url u;
-	struct buf suffix;
+	struct buf suffix[2];
 	struct buf data;
+	size_t n_orders = 1;
 	bool match = false;
 	int r;
 
@@ -314,10 +445,19 @@ signature_verify(const char *auth_token, const char *url, const struct form *par
 	if (header == NULL || header[0] == '\0')
 		return SIGNATURE_MISMATCH;
 
-	buf_init(&suffix);
+	buf_init(&suffix[0]);
+	buf_init(&suffix[1]);
 	buf_init(&data);
-	signature_append_params(&suffix, params);
-	for (int variant = 0; variant < SIGNATURE_MAX_VARIANTS; variant++) {
+	/* code point order (twilio-python); UTF-16 order (twilio-node) only if different */
+	if (signature_append_params(&suffix[0], params, false)) {
+		(void)signature_append_params(&suffix[1], params, true);
+		if (suffix[1].len != suffix[0].len ||
+		    memcmp(suffix[1].data, suffix[0].data, suffix[0].len) != 0)
+			n_orders = 2;
+	}
+	for (int i = 0; i < SIGNATURE_MAX_VARIANTS * (int)n_orders; i++) {
+		int variant = i % SIGNATURE_MAX_VARIANTS;
+		const struct buf *sfx = &suffix[i / SIGNATURE_MAX_VARIANTS];
 		char sig[SIGNATURE_LEN + 1];
 
 		buf_reset(&data);
@@ -336,7 +476,7 @@ signature_verify(const char *auth_token, const char *url, const struct form *par
 		} else {
 			continue;
 		}
-		buf_append(&data, suffix.data, suffix.len);
+		buf_append(&data, sfx->data, sfx->len);
 		r = signature_hmac(auth_token, data.data, data.len, sig);
 		if (r < 0)
 			goto out;
@@ -349,7 +489,8 @@ signature_verify(const char *auth_token, const char *url, const struct form *par
 	r = match ? SIGNATURE_MATCH : SIGNATURE_MISMATCH;
 out:
 	buf_clear(&data);
-	buf_clear(&suffix);
+	buf_clear(&suffix[1]);
+	buf_clear(&suffix[0]);
 	return r;
 }
 

@@ -3,8 +3,11 @@
 /*
  * X-Twilio-Signature (twilio-api.md section 7): Base64(HMAC-SHA1(auth token,
  * URL + sorted parameter names and values)). Repeated names contribute their
- * distinct values in sorted order (twilio-python, twilio-node).
- * Comparison is constant-time (CRYPTO_memcmp).
+ * distinct values in sorted order (twilio-python, twilio-node). Signatures
+ * are computed in code point order (twilio-python); verification accepts
+ * UTF-16 code unit order (twilio-node) too. Comparison is constant-time
+ * (CRYPTO_memcmp). Keeps a keyed HMAC template in static state: not for
+ * concurrent use from several threads.
  */
 
 #include <stddef.h>
@@ -29,7 +32,9 @@ int signature_compute(const char *auth_token, const char *url, const struct form
 
 /*
  * Verifies header against url and params, trying the URL as given, with the
- * port removed, and with the scheme's default port added (:443 / :80).
+ * port removed, and with the scheme's default port added (:443 / :80), each
+ * with the parameters sorted by code point and, when different, by UTF-16
+ * code unit.
  * A NULL or empty header is a mismatch. A '#fragment' in url is ignored.
  * Returns SIGNATURE_MATCH, SIGNATURE_MISMATCH, or -EINVAL for a URL that
  * cannot be parsed.

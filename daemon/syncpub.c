@@ -28,8 +28,7 @@
  *
  * Protocol (twilio-api.md 4): update with POST .../{name} and If-Match set to
  * the known revision (none when unknown, e.g. after a restart: the daemon is
- * the only writer, so it wins either way); 404 -> create (a map item whose
- * map is missing, 54200, creates the map first); 409 on create -> read the
+ * the only writer, so it wins either way); 404 -> create; 409 on create -> read the
  * object to learn its revision, then update; 412 -> re-read the revision,
  * then update. 429, 5xx, timeouts and transport failures back off (full
  * jitter, Retry-After honoured, delay capped) and retry for as long as the
@@ -45,6 +44,23 @@
  * the daemon was down are unknown here: syncpub_prune_map lists the map
  * (through the same slots) and schedules a delete for every key without a
  * record.
+ *
+ * Recovery. Backoff delays grow to retry_max_ms, so after an outage the
+ * objects would come back one by one over up to that long. Instead, the
+ * first success after a backoff (Sync answers again) ends every pending
+ * backoff at once, except an object's after a 429 (its own rate): the waiting
+ * objects, listings and map creates queue for their slots, so the rate cap
+ * still holds while everything catches up.
+ *
+ * Missing maps. Each map container knows whether its map exists (UNKNOWN,
+ * EXISTS, MISSING, CREATING, BACKOFF). A 404 from the item listing, or a
+ * 54200 / item-create 404, makes it MISSING: item writes stop, the container
+ * itself creates the map once (POST .../Maps, through the same slots; 409
+ * counts as created), and then every waiting item is created directly, one
+ * request each, since a new map is empty. Removes of items of a missing map
+ * need no request. While the map's existence is UNKNOWN and the startup
+ * listing is queued or running, items wait for it, so a restart against a
+ * missing map costs one listing, one map create and one create per item.
  *
  * States (one syncpub_enter_state, switches without default):
  *   IDLE            nothing to write (confirmed == desired), no request, not queued
@@ -114,11 +130,10 @@ enum syncpub_kind {
 
 /* The next request an object needs. */
 enum syncpub_op {
-	SYNCPUB_OP_UPDATE,     /* POST the object's URL with Data (If-Match when known) */
-	SYNCPUB_OP_CREATE,     /* POST the collection with UniqueName/Key and Data */
-	SYNCPUB_OP_FETCH,      /* GET the object to learn its revision */
-	SYNCPUB_OP_CREATE_MAP, /* POST .../Maps with UniqueName (item whose map is missing) */
-	SYNCPUB_OP_DELETE,     /* DELETE the map item */
+	SYNCPUB_OP_UPDATE, /* POST the object's URL with Data (If-Match when known) */
+	SYNCPUB_OP_CREATE, /* POST the collection with UniqueName/Key and Data */
+	SYNCPUB_OP_FETCH,  /* GET the object to learn its revision */
+	SYNCPUB_OP_DELETE, /* DELETE the map item */
 };
 
 /* What a completed request means for its object. */
@@ -135,6 +150,15 @@ enum syncpub_prune_state {
 	SYNCPUB_PRUNE_QUEUED,  /* the next page waits for a slot */
 	SYNCPUB_PRUNE_LISTING, /* a page request in flight */
 	SYNCPUB_PRUNE_BACKOFF, /* after a transient failure */
+};
+
+/* Whether a map exists in Sync (syncpub_map_*). */
+enum syncpub_map_state {
+	SYNCPUB_MAP_UNKNOWN,  /* not learnt yet (documents stay here) */
+	SYNCPUB_MAP_EXISTS,   /* a listing or an item request succeeded */
+	SYNCPUB_MAP_MISSING,  /* Sync said so: items wait, the map create waits for a slot */
+	SYNCPUB_MAP_CREATING, /* the map create in flight; items wait */
+	SYNCPUB_MAP_BACKOFF,  /* after a transient failure of the create; items wait */
 };
 
 /* Items per listing page. */
@@ -166,6 +190,11 @@ struct syncpub_container {
 	 * Only then can a remove of a never-written item skip its DELETE.
 	 */
 	bool contents_known;
+	enum syncpub_map_state map_state;
+	struct http_async_request *map_req; /* the map create in flight */
+	size_t map_slot;
+	unsigned map_failures;
+	struct event *map_ev; /* map create backoff timer */
 };
 
 struct syncpub_object {
@@ -196,6 +225,7 @@ struct syncpub_object {
 	bool queued;
 	bool written_once; /* a write (create/update) was sent: the item may exist */
 	bool listed;	   /* a prune listing saw the item in Sync */
+	bool throttled;	   /* the backoff pending follows a 429 (kept on recovery) */
 	TAILQ_ENTRY(syncpub_object) qlink;
 	struct event *retry_ev; /* backoff timer, created on first use */
 };
@@ -212,6 +242,7 @@ struct syncpub {
 	struct twilio_retry_policy retry;
 	struct rng rng;
 	struct hmap *containers; /* "d:name" / "m:name" -> struct syncpub_container */
+	bool backoff_seen;	 /* some backoff timer was armed since the last recovery */
 	size_t npending;
 	struct syncpub_stats stats;
 };
@@ -220,6 +251,10 @@ static void syncpub_pump_cb(evutil_socket_t fd, short what, void *arg);
 static void syncpub_retry_cb(evutil_socket_t fd, short what, void *arg);
 static void syncpub_done_cb(const struct http_response *resp, void *arg);
 static void syncpub_prune_start(struct syncpub_container *c, size_t slot);
+static void syncpub_map_missing(struct syncpub_container *c);
+static void syncpub_map_create_start(struct syncpub_container *c, size_t slot);
+static bool syncpub_map_holds_items(struct syncpub_container *c);
+static void syncpub_recovered(struct syncpub *sp);
 static void syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_prune_state s);
 
 static int64_t
@@ -260,8 +295,6 @@ syncpub_op_name(enum syncpub_op op)
 		return "create";
 	case SYNCPUB_OP_FETCH:
 		return "fetch";
-	case SYNCPUB_OP_CREATE_MAP:
-		return "create map";
 	case SYNCPUB_OP_DELETE:
 		return "delete";
 	}
@@ -414,6 +447,10 @@ syncpub_container_free(struct syncpub_container *c)
 	if (c == NULL)
 		return;
 	event_free(c->pump_ev);
+	if (c->map_req != NULL)
+		http_async_cancel(c->map_req);
+	if (c->map_ev != NULL)
+		event_free(c->map_ev);
 	if (c->prune_req != NULL)
 		http_async_cancel(c->prune_req);
 	if (c->prune_ev != NULL)
@@ -512,8 +549,7 @@ syncpub_body(const struct syncpub_object *o, enum syncpub_op op)
 	struct form *f = form_new();
 	char *body;
 
-	assert(op == SYNCPUB_OP_FETCH || op == SYNCPUB_OP_DELETE || op == SYNCPUB_OP_CREATE_MAP ||
-	       o->data != NULL);
+	assert(op == SYNCPUB_OP_FETCH || op == SYNCPUB_OP_DELETE || o->data != NULL);
 	switch (op) {
 	case SYNCPUB_OP_UPDATE:
 		form_add(f, "Data", o->data);
@@ -524,9 +560,6 @@ syncpub_body(const struct syncpub_object *o, enum syncpub_op op)
 		else
 			form_add(f, "UniqueName", o->c->name);
 		form_add(f, "Data", o->data);
-		break;
-	case SYNCPUB_OP_CREATE_MAP:
-		form_add(f, "UniqueName", o->c->name);
 		break;
 	case SYNCPUB_OP_FETCH:
 	case SYNCPUB_OP_DELETE:
@@ -554,8 +587,6 @@ syncpub_url(const struct syncpub_object *o, enum syncpub_op op)
 		if (o->key != NULL)
 			return twilio_url_sync_map_items(sp->tw, is, o->c->name);
 		return twilio_url_sync_documents(sp->tw, is);
-	case SYNCPUB_OP_CREATE_MAP:
-		return twilio_url_sync_maps(sp->tw, is);
 	}
 	return NULL;
 }
@@ -636,6 +667,19 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 			goto wait;
 		syncpub_prune_start(c, slot);
 	}
+	/* A missing map is created once, when some item has a value to write. */
+	if (c->kind == SYNCPUB_MAP && c->map_state == SYNCPUB_MAP_MISSING &&
+	    syncpub_map_holds_items(c)) {
+		if (!syncpub_container_admit(c, NULL, now, &slot, &wait_ms))
+			goto wait;
+		syncpub_map_create_start(c, slot);
+	}
+	if (c->kind == SYNCPUB_MAP &&
+	    (c->map_state == SYNCPUB_MAP_MISSING || c->map_state == SYNCPUB_MAP_CREATING ||
+	     c->map_state == SYNCPUB_MAP_BACKOFF ||
+	     (c->map_state == SYNCPUB_MAP_UNKNOWN &&
+	      (c->prune_state == SYNCPUB_PRUNE_QUEUED || c->prune_state == SYNCPUB_PRUNE_LISTING))))
+		return; /* items wait for the map (a completion kicks the pump) */
 	while ((o = TAILQ_FIRST(&c->queue)) != NULL) {
 		if (!syncpub_container_admit(c, o, now, &slot, &wait_ms))
 			goto wait;
@@ -703,6 +747,8 @@ syncpub_classify(struct syncpub_object *o, const struct http_response *resp,
 
 	*next_out = SYNCPUB_OP_UPDATE;
 	if (twilio_response_ok(resp)) {
+		if (o->key != NULL && o->c->map_state == SYNCPUB_MAP_UNKNOWN)
+			o->c->map_state = SYNCPUB_MAP_EXISTS;
 		switch (o->op) {
 		case SYNCPUB_OP_UPDATE:
 		case SYNCPUB_OP_CREATE:
@@ -711,9 +757,6 @@ syncpub_classify(struct syncpub_object *o, const struct http_response *resp,
 		case SYNCPUB_OP_FETCH:
 			syncpub_learn_revision(o, resp);
 			*next_out = SYNCPUB_OP_UPDATE;
-			return SYNCPUB_RESULT_NEXT;
-		case SYNCPUB_OP_CREATE_MAP:
-			*next_out = SYNCPUB_OP_CREATE;
 			return SYNCPUB_RESULT_NEXT;
 		case SYNCPUB_OP_DELETE:
 			free_and_null(o->revision);
@@ -735,31 +778,29 @@ syncpub_classify(struct syncpub_object *o, const struct http_response *resp,
 		switch (o->op) {
 		case SYNCPUB_OP_DELETE:
 			free_and_null(o->revision);
+			if (code == SYNCPUB_ERR_MAP_NOT_FOUND)
+				syncpub_map_missing(o->c);
 			return SYNCPUB_RESULT_CONFIRMED; /* already gone */
 		case SYNCPUB_OP_UPDATE:
 		case SYNCPUB_OP_FETCH:
 			free_and_null(o->revision);
-			*next_out = o->key != NULL && code == SYNCPUB_ERR_MAP_NOT_FOUND
-					    ? SYNCPUB_OP_CREATE_MAP
-					    : SYNCPUB_OP_CREATE;
+			if (o->key != NULL && code == SYNCPUB_ERR_MAP_NOT_FOUND)
+				syncpub_map_missing(o->c); /* the item waits for the map */
+			*next_out = SYNCPUB_OP_CREATE;
 			return SYNCPUB_RESULT_NEXT;
 		case SYNCPUB_OP_CREATE:
 			if (o->key != NULL) { /* the map itself is missing */
-				*next_out = SYNCPUB_OP_CREATE_MAP;
+				syncpub_map_missing(o->c);
+				*next_out = SYNCPUB_OP_CREATE;
 				return SYNCPUB_RESULT_NEXT;
 			}
 			return SYNCPUB_RESULT_DROP; /* e.g. 54050: no such service */
-		case SYNCPUB_OP_CREATE_MAP:
-			return SYNCPUB_RESULT_DROP;
 		}
 		break;
 	case 409:
 		switch (o->op) {
 		case SYNCPUB_OP_CREATE: /* created meanwhile (54301, 54208): learn its revision */
 			*next_out = SYNCPUB_OP_FETCH;
-			return SYNCPUB_RESULT_NEXT;
-		case SYNCPUB_OP_CREATE_MAP: /* the map exists: create the item */
-			*next_out = SYNCPUB_OP_CREATE;
 			return SYNCPUB_RESULT_NEXT;
 		case SYNCPUB_OP_UPDATE:
 		case SYNCPUB_OP_FETCH:
@@ -791,6 +832,10 @@ syncpub_backoff(struct syncpub_object *o, const struct http_response *resp)
 	if (resp == NULL || !twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
 		delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
 	sp->stats.retries++;
+	/* a 429 is about this object's rate, not an outage: its delay is kept */
+	o->throttled = resp != NULL && resp->outcome == HTTP_DONE && resp->status == 429;
+	if (!o->throttled)
+		sp->backoff_seen = true;
 	if (sp->metrics != NULL)
 		metrics_twilio_retry(sp->metrics, "sync");
 	if (o->failures == 1) {
@@ -888,6 +933,56 @@ syncpub_finish(struct syncpub_object *o, enum syncpub_result result, enum syncpu
 	}
 }
 
+static void syncpub_prune_retry_cb(evutil_socket_t fd, short what, void *arg);
+static void syncpub_map_retry_cb(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * Sync answered a request successfully after some backoff: every pending
+ * backoff (objects, listings, map creates) ends now instead of at its timer.
+ * One walk over all records per outage, not per success.
+ */
+static void
+syncpub_recovered(struct syncpub *sp)
+{
+	size_t cpos = 0;
+	const char *ckey;
+	void *cvalue;
+	size_t kicked = 0;
+
+	if (!sp->backoff_seen)
+		return;
+	sp->backoff_seen = false;
+	while (hmap_next(sp->containers, &cpos, &ckey, &cvalue)) {
+		struct syncpub_container *c = cvalue;
+		size_t pos = 0;
+		const char *key;
+		void *value;
+
+		if (c->prune_ev != NULL && evtimer_pending(c->prune_ev, NULL)) {
+			(void)evtimer_del(c->prune_ev);
+			syncpub_prune_retry_cb(-1, 0, c);
+			kicked++;
+		}
+		if (c->map_ev != NULL && evtimer_pending(c->map_ev, NULL)) {
+			(void)evtimer_del(c->map_ev);
+			syncpub_map_retry_cb(-1, 0, c);
+			kicked++;
+		}
+		while (hmap_next(c->objects, &pos, &key, &value)) {
+			struct syncpub_object *o = value;
+
+			if (o->retry_ev == NULL || o->throttled ||
+			    !evtimer_pending(o->retry_ev, NULL))
+				continue;
+			(void)evtimer_del(o->retry_ev);
+			syncpub_enqueue(o);
+			kicked++;
+		}
+	}
+	if (kicked > 0)
+		log_info("sync: answering again; %zu waiting writes retried now", kicked);
+}
+
 static void
 syncpub_done_cb(const struct http_response *resp, void *arg)
 {
@@ -910,6 +1005,8 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s -> %s %ld", SYNCPUB_OBJ_ARGS(o),
 		  syncpub_op_name(o->op), http_outcome_name(resp->outcome), resp->status);
 	syncpub_finish(o, result, next, resp);
+	if (twilio_response_ok(resp))
+		syncpub_recovered(sp);
 }
 
 struct syncpub *
@@ -1115,6 +1212,228 @@ syncpub_remove_map_item(struct syncpub *sp, const char *map_name, const char *ke
 }
 
 static const char *
+syncpub_map_state_name(enum syncpub_map_state s)
+{
+	switch (s) {
+	case SYNCPUB_MAP_UNKNOWN:
+		return "unknown";
+	case SYNCPUB_MAP_EXISTS:
+		return "exists";
+	case SYNCPUB_MAP_MISSING:
+		return "missing";
+	case SYNCPUB_MAP_CREATING:
+		return "creating";
+	case SYNCPUB_MAP_BACKOFF:
+		return "backoff";
+	}
+	return "?";
+}
+
+static void
+syncpub_map_enter_state(struct syncpub_container *c, enum syncpub_map_state s)
+{
+	if (c->map_state == s)
+		return;
+	log_trace(LOG_TRACE_SYNC, "sync map %s: %s -> %s", c->name,
+		  syncpub_map_state_name(c->map_state), syncpub_map_state_name(s));
+	c->map_state = s;
+}
+
+/*
+ * Sync says the map does not exist: from now on its items wait until the
+ * container has created it (once, whatever the number of items that saw the
+ * 404). A create already under way is left alone.
+ */
+static void
+syncpub_map_missing(struct syncpub_container *c)
+{
+	switch (c->map_state) {
+	case SYNCPUB_MAP_UNKNOWN:
+	case SYNCPUB_MAP_EXISTS:
+		break;
+	case SYNCPUB_MAP_MISSING:
+	case SYNCPUB_MAP_CREATING:
+	case SYNCPUB_MAP_BACKOFF:
+		return;
+	}
+	if (c->map_state == SYNCPUB_MAP_EXISTS)
+		log_warning("sync map %s: missing in Sync, creating it again", c->name);
+	syncpub_map_enter_state(c, SYNCPUB_MAP_MISSING);
+	syncpub_container_kick(c);
+}
+
+/*
+ * While the map is missing, removes need no request: every queued removal
+ * is confirmed at once. Returns whether any queued item still has a value
+ * to write (then the map must be created).
+ */
+static bool
+syncpub_map_holds_items(struct syncpub_container *c)
+{
+	struct syncpub_object *o;
+	struct syncpub_object *next;
+	bool values = false;
+
+	for (o = TAILQ_FIRST(&c->queue); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, qlink);
+		if (!o->deleted) {
+			values = true;
+			continue;
+		}
+		TAILQ_REMOVE(&c->queue, o, qlink);
+		o->queued = false;
+		o->op = SYNCPUB_OP_DELETE;
+		o->inflight_gen = o->desired_gen;
+		syncpub_finish(o, SYNCPUB_RESULT_CONFIRMED, SYNCPUB_OP_UPDATE, NULL);
+	}
+	return values;
+}
+
+static void syncpub_map_done_cb(const struct http_response *resp, void *arg);
+
+static void
+syncpub_map_create_start(struct syncpub_container *c, size_t slot)
+{
+	struct syncpub *sp = c->sp;
+	struct http_request_spec spec;
+	struct form *f = form_new();
+	char *url = twilio_url_sync_maps(sp->tw, sp->service_sid);
+	char *body = NULL;
+	char *cause = NULL;
+
+	if (url == NULL)
+		fatalx("syncpub: cannot build the Maps URL");
+	form_add(f, "UniqueName", c->name);
+	body = form_encode(f);
+	twilio_request_spec_init(sp->tw, &spec, HTTP_POST, url);
+	spec.body = body;
+	spec.body_len = strlen(body);
+	c->map_req = http_async_start(sp->client, &spec, syncpub_map_done_cb, c, &cause);
+	if (c->map_req == NULL) {
+		log_err("sync map %s: create refused: %s", c->name, cause != NULL ? cause : "?");
+		syncpub_map_enter_state(c, SYNCPUB_MAP_UNKNOWN);
+		goto out;
+	}
+	log_trace(LOG_TRACE_SYNC, "sync map %s: create", c->name);
+	sp->stats.requests++;
+	c->slots[slot] = SYNCPUB_SLOT_BUSY;
+	c->map_slot = slot;
+	syncpub_map_enter_state(c, SYNCPUB_MAP_CREATING);
+out:
+	free(cause);
+	free(body);
+	free(url);
+	form_free(f);
+}
+
+static void
+syncpub_map_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct syncpub_container *c = arg;
+
+	syncpub_map_enter_state(c, SYNCPUB_MAP_MISSING);
+	syncpub_container_kick(c);
+}
+
+/*
+ * The map now exists and is empty: every item not in flight is created
+ * directly, and none of them can be in Sync.
+ */
+static void
+syncpub_map_created_empty(struct syncpub_container *c)
+{
+	size_t pos = 0;
+	const char *key;
+	void *value;
+
+	c->contents_known = true;
+	while (hmap_next(c->objects, &pos, &key, &value)) {
+		struct syncpub_object *o = value;
+
+		if (o->req != NULL)
+			continue;
+		free_and_null(o->revision);
+		o->written_once = false;
+		o->listed = false;
+		if (o->next_op == SYNCPUB_OP_UPDATE || o->next_op == SYNCPUB_OP_FETCH)
+			o->next_op = SYNCPUB_OP_CREATE;
+	}
+}
+
+static void
+syncpub_map_done_cb(const struct http_response *resp, void *arg)
+{
+	struct syncpub_container *c = arg;
+	struct syncpub *sp = c->sp;
+	struct syncpub_object *o;
+	long delay_ms = 0;
+	unsigned attempts;
+	struct timeval tv;
+
+	c->map_req = NULL;
+	c->slots[c->map_slot] = syncpub_now(sp);
+	syncpub_container_kick(c);
+	if (sp->metrics != NULL) {
+		long status = resp->outcome == HTTP_DONE ? resp->status : 0;
+
+		metrics_twilio_request(sp->metrics, "sync", status);
+		metrics_sync_write(sp->metrics, c->name, status);
+	}
+	if (twilio_response_ok(resp)) {
+		log_info("sync map %s: created", c->name);
+		c->map_failures = 0;
+		syncpub_map_created_empty(c);
+		syncpub_map_enter_state(c, SYNCPUB_MAP_EXISTS);
+		syncpub_recovered(sp);
+		return;
+	}
+	if (resp->outcome == HTTP_DONE && resp->status == 409) {
+		/* created meanwhile: it exists, its contents are not known */
+		c->map_failures = 0;
+		syncpub_map_enter_state(c, SYNCPUB_MAP_EXISTS);
+		return;
+	}
+	if (syncpub_is_transient(resp)) {
+		c->map_failures++;
+		attempts = c->map_failures < SYNCPUB_MAX_BACKOFF_ATTEMPTS
+				   ? c->map_failures
+				   : SYNCPUB_MAX_BACKOFF_ATTEMPTS;
+		if (!twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
+			delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
+		sp->stats.retries++;
+		sp->backoff_seen = true;
+		if (sp->metrics != NULL)
+			metrics_twilio_retry(sp->metrics, "sync");
+		if (c->map_failures == 1)
+			log_warning("sync map %s: create failed: %s %ld, retrying in %ld ms",
+				    c->name, http_outcome_name(resp->outcome), resp->status,
+				    delay_ms);
+		if (c->map_ev == NULL) {
+			c->map_ev = evtimer_new(sp->base, syncpub_map_retry_cb, c);
+			if (c->map_ev == NULL)
+				fatalx("syncpub: cannot create a timer");
+		}
+		tv.tv_sec = (time_t)(delay_ms / 1000);
+		tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
+		(void)evtimer_add(c->map_ev, &tv);
+		syncpub_map_enter_state(c, SYNCPUB_MAP_BACKOFF);
+		return;
+	}
+	/* A final error (no such service, 401...): the waiting values cannot be written. */
+	log_err("sync map %s: create failed: %s, HTTP %ld; dropping the waiting items", c->name,
+		http_outcome_name(resp->outcome), resp->status);
+	c->map_failures = 0;
+	syncpub_map_enter_state(c, SYNCPUB_MAP_UNKNOWN);
+	while ((o = TAILQ_FIRST(&c->queue)) != NULL) {
+		TAILQ_REMOVE(&c->queue, o, qlink);
+		o->queued = false;
+		o->op = SYNCPUB_OP_CREATE;
+		o->inflight_gen = o->desired_gen;
+		syncpub_finish(o, SYNCPUB_RESULT_DROP, SYNCPUB_OP_UPDATE, resp);
+	}
+}
+
+static const char *
 syncpub_prune_state_name(enum syncpub_prune_state s)
 {
 	switch (s) {
@@ -1225,6 +1544,7 @@ syncpub_prune_backoff(struct syncpub_container *c, const struct http_response *r
 	if (!twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
 		delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
 	sp->stats.retries++;
+	sp->backoff_seen = true;
 	if (sp->metrics != NULL)
 		metrics_twilio_retry(sp->metrics, "sync");
 	if (c->prune_failures == 1 && resp->outcome == HTTP_DONE)
@@ -1260,6 +1580,9 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 		metrics_twilio_request(sp->metrics, "sync",
 				       resp->outcome == HTTP_DONE ? resp->status : 0);
 	if (twilio_response_ok(resp)) {
+		syncpub_recovered(sp);
+		if (c->map_state == SYNCPUB_MAP_UNKNOWN)
+			c->map_state = SYNCPUB_MAP_EXISTS;
 		if (twilio_page_parse(sp->tw, "items", resp->body, resp->body_len, &page, &cause) <
 		    0) {
 			log_err("sync map %s: bad item list: %s", c->name,
@@ -1285,7 +1608,8 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 	}
 	if (resp->outcome == HTTP_DONE && resp->status == 404) {
 		c->contents_known = true; /* no map yet: nothing is stale, nothing exists */
-		syncpub_prune_end(c);	  /* no map yet: nothing is stale */
+		syncpub_prune_end(c);
+		syncpub_map_missing(c);
 		return;
 	}
 	if (syncpub_is_transient(resp)) {

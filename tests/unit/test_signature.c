@@ -421,6 +421,133 @@ test_signature_verify_body_port_variants_and_fragment(void **state)
 			 SIGNATURE_MATCH);
 }
 
+/*
+ * Names with U+1F600 (a surrogate pair in UTF-16) and U+FF01: code point
+ * order puts "a\uFF01" first, UTF-16 order "a\U0001F600". Expected values:
+ * python3-twilio's RequestValidator.compute_signature (code points) and
+ * twilio-node's algorithm run by node 20 (Object.keys().sort(), UTF-16).
+ */
+#define NAME_EMOJI     "a\xF0\x9F\x98\x80"
+#define NAME_FULLWIDTH "a\xEF\xBC\x81"
+#define SIG_NAMES_PY   "aXWmh5YCtpXiW9AEy1A32Y/t+pU="
+#define SIG_NAMES_NODE "Fl05sdydaZFNv9Hbqewy+dW6JxQ="
+/* Digits=U+1F600, Digits=U+FF01, Digits=U+1F600 and CallSid=CA1, the same way. */
+#define SIG_VALUES_PY	"1Ds2IBiaCvQZnL7Pm3OsfpXsJjY="
+#define SIG_VALUES_NODE "ho0tEvbs4QW1sElwbM3qbOU/9Ms="
+
+static struct form *
+supplementary_names(void)
+{
+	struct form *f = form_new();
+
+	form_add(f, NAME_EMOJI, "1");
+	form_add(f, "CallSid", "CA1");
+	form_add(f, NAME_FULLWIDTH, "2");
+	return f;
+}
+
+static struct form *
+supplementary_values(void)
+{
+	struct form *f = form_new();
+
+	form_add(f, "Digits", "\xF0\x9F\x98\x80");
+	form_add(f, "CallSid", "CA1");
+	form_add(f, "Digits", "\xEF\xBC\x81");
+	form_add(f, "Digits", "\xF0\x9F\x98\x80");
+	return f;
+}
+
+static void
+test_signature_accepts_code_point_order_names(void **state)
+{
+	struct form *f = supplementary_names();
+	char sig[SIGNATURE_LEN + 1];
+
+	/* computed signatures use twilio-python's order */
+	assert_int_equal(signature_compute(TOKEN, URL, f, sig), 0);
+	assert_string_equal(sig, SIG_NAMES_PY);
+	assert_int_equal(signature_verify(TOKEN, URL, f, SIG_NAMES_PY), SIGNATURE_MATCH);
+	form_free(f);
+}
+
+static void
+test_signature_accepts_utf16_order_names(void **state)
+{
+	struct form *f = supplementary_names();
+
+	assert_int_equal(signature_verify(TOKEN, URL, f, SIG_NAMES_NODE), SIGNATURE_MATCH);
+	/* with the port variants too */
+	assert_int_equal(signature_verify(TOKEN, "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+					  f, SIG_NAMES_NODE),
+			 SIGNATURE_MATCH);
+	form_free(f);
+}
+
+static void
+test_signature_accepts_either_order_of_values(void **state)
+{
+	struct form *f = supplementary_values();
+	char sig[SIGNATURE_LEN + 1];
+
+	assert_int_equal(signature_compute(TOKEN, URL, f, sig), 0);
+	assert_string_equal(sig, SIG_VALUES_PY);
+	assert_int_equal(signature_verify(TOKEN, URL, f, SIG_VALUES_PY), SIGNATURE_MATCH);
+	assert_int_equal(signature_verify(TOKEN, URL, f, SIG_VALUES_NODE), SIGNATURE_MATCH);
+	form_free(f);
+}
+
+static void
+test_signature_utf16_order_still_checks_content(void **state)
+{
+	struct form *f = supplementary_names();
+	struct form *g = form_new();
+
+	/* a changed value fails in both orders */
+	form_add(g, NAME_EMOJI, "1");
+	form_add(g, "CallSid", "CA2");
+	form_add(g, NAME_FULLWIDTH, "2");
+	assert_int_equal(signature_verify(TOKEN, URL, g, SIG_NAMES_NODE), SIGNATURE_MISMATCH);
+	assert_int_equal(signature_verify(TOKEN, URL, g, SIG_NAMES_PY), SIGNATURE_MISMATCH);
+	/* the other order's signature of other parameters is no pass */
+	assert_int_equal(signature_verify(TOKEN, URL, f, SIG_VALUES_NODE), SIGNATURE_MISMATCH);
+	/* ASCII parameters: one order, the Node signature equals the Python one */
+	assert_int_equal(signature_verify(TOKEN, URL, *state, SIG_PLAIN), SIGNATURE_MATCH);
+	form_free(g);
+	form_free(f);
+}
+
+static void
+test_signature_malformed_utf8_sorts_by_bytes(void **state)
+{
+	struct form *f = form_new();
+	char sig[SIGNATURE_LEN + 1];
+
+	/* a lone 4-byte lead and a truncated sequence: no crash, verifies itself */
+	form_add(f, "a\xF0", "x");
+	form_add(f, "a\xEF\xBC", "y");
+	form_add(f, "a\xF0\x9F\x98\x80", "z");
+	form_add(f, "a\xF4\x90\x80\x80", "w"); /* above U+10FFFF */
+	assert_int_equal(signature_compute(TOKEN, URL, f, sig), 0);
+	assert_int_equal(signature_verify(TOKEN, URL, f, sig), SIGNATURE_MATCH);
+	form_free(f);
+}
+
+static void
+test_signature_follows_token_change(void **state)
+{
+	char sig[SIGNATURE_LEN + 1];
+
+	/* the cached keyed template must follow the token, also back and forth */
+	assert_int_equal(signature_verify(TOKEN, URL, *state, SIG_PLAIN), SIGNATURE_MATCH);
+	assert_int_equal(signature_verify("54321", URL, *state, SIG_PLAIN), SIGNATURE_MISMATCH);
+	assert_int_equal(signature_compute("54321", URL, *state, sig), 0);
+	assert_string_not_equal(sig, SIG_PLAIN);
+	assert_int_equal(signature_verify("123456", URL, *state, SIG_PLAIN), SIGNATURE_MISMATCH);
+	assert_int_equal(signature_verify(TOKEN, URL, *state, SIG_PLAIN), SIGNATURE_MATCH);
+	assert_int_equal(signature_verify("54321", URL, *state, sig), SIGNATURE_MATCH);
+}
+
 int
 main(void)
 {
@@ -453,6 +580,12 @@ main(void)
 		T(test_signature_verify_body_rejects_changed_body),
 		T(test_signature_verify_body_rejects_bad_signature_or_missing_hash),
 		T(test_signature_verify_body_port_variants_and_fragment),
+		T(test_signature_accepts_code_point_order_names),
+		T(test_signature_accepts_utf16_order_names),
+		T(test_signature_accepts_either_order_of_values),
+		T(test_signature_utf16_order_still_checks_content),
+		T(test_signature_malformed_utf8_sorts_by_bytes),
+		T(test_signature_follows_token_change),
 #undef T
 	};
 

@@ -1026,12 +1026,19 @@ test_syncpub_creates_the_map_and_deletes_items(void **state)
 	assert_null(fake_get(&f->fake, "i:SyncTaskRouterTasks/WT1"));
 	assert_int_equal(f->fake.log[3].method, FAKE_DELETE);
 
-	/* Already gone (404) counts as deleted. */
+	/* The map was created here, so an item never written is known absent: no request. */
 	n = f->fake.nlog;
 	syncpub_remove_map_item(f->sp, "SyncTaskRouterTasks", "WT2");
 	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(f->fake.nlog, n);
+
+	/* In a map whose contents are not known, already gone (404) counts as deleted. */
+	fake_put(&f->fake, "m:Other", "{}", 0);
+	syncpub_remove_map_item(f->sp, "Other", "WT2");
+	assert_true(run_until(f, converged, 3000));
 	assert_int_equal(f->fake.nlog, n + 1);
 	assert_int_equal(f->fake.log[n].status, 404);
+	n = f->fake.nlog;
 
 	/* Set, remove, set again before anything completes: the last one wins. */
 	f->fake.delay_ms = 100;
@@ -1197,6 +1204,170 @@ test_syncpub_prune_deletes_items_nobody_set(void **state)
 	assert_true(run_until(f, converged, 3000));
 }
 
+/* Counts of the fake's log: map creates of m, item creates in m, 404s, listings. */
+struct map_counts {
+	size_t map_creates;
+	size_t item_creates;
+	size_t item_404;
+	size_t listings;
+	size_t total;
+};
+
+static void
+count_map_requests(const struct fixture *f, const char *map, struct map_counts *out)
+{
+	char m_id[64];
+	char i_prefix[64];
+	size_t plen;
+
+	snprintf(m_id, sizeof(m_id), "m:%s", map);
+	plen = (size_t)snprintf(i_prefix, sizeof(i_prefix), "i:%s/", map);
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < f->fake.nlog; i++) {
+		const struct fake_entry *e = &f->fake.log[i];
+
+		out->total++;
+		if (strcmp(e->object, m_id) == 0 && e->create)
+			out->map_creates++;
+		else if (strcmp(e->object, i_prefix) == 0 && e->method == FAKE_GET)
+			out->listings++;
+		else if (strncmp(e->object, i_prefix, plen) == 0 && e->create)
+			out->item_creates++;
+		if (strncmp(e->object, i_prefix, plen) == 0 && e->status == 404 &&
+		    strcmp(e->object, i_prefix) != 0)
+			out->item_404++;
+	}
+}
+
+/*
+ * A restart against a missing tasks map (issue 12): items set by the rebuild,
+ * then the startup listing (daemon.c's order). The listing's 404 makes the
+ * map MISSING: it is created once, and each item takes exactly one request.
+ * Before: every item did create (404), create-map (409 for all but one),
+ * create again.
+ */
+static void
+test_syncpub_missing_map_after_restart_one_request_per_item(void **state)
+{
+	struct fixture *f = *state;
+	struct map_counts n;
+	char key[32];
+	size_t i;
+
+	for (i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "WT%02zu", i);
+		assert_int_equal(set_item(f, "T", key, "{\"s\":\"pending\"}"), 0);
+	}
+	syncpub_prune_map(f->sp, "T");
+	assert_true(run_until(f, converged, 5000));
+	count_map_requests(f, "T", &n);
+	assert_int_equal(n.listings, 1);
+	assert_int_equal(n.map_creates, 1);
+	assert_int_equal(n.item_creates, 40);
+	assert_int_equal(n.item_404, 0);
+	assert_int_equal(n.total, 42);
+	for (i = 0; i < 40; i++) {
+		char id[64];
+
+		snprintf(id, sizeof(id), "i:T/WT%02zu", i);
+		assert_string_equal(fake_data(f, id), "{\"s\":\"pending\"}");
+	}
+	/* removes of items of a map created here need no request */
+	syncpub_remove_map_item(f->sp, "T", "WT99");
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(f->fake.nlog, 42);
+}
+
+/*
+ * Without a listing (the map vanished while running, or no prune yet): the
+ * items in flight learn it from their 404s, but the map is still created only
+ * once and every item once; removes queued meanwhile cost nothing.
+ */
+static void
+test_syncpub_missing_map_is_created_once(void **state)
+{
+	struct fixture *f = *state;
+	struct syncpub_options opts = { .writes_per_second = 5, .retry_base_ms = 5 };
+	struct map_counts n;
+	char key[32];
+	size_t i;
+
+	fixture_publisher(f, &opts, 2000);
+	for (i = 0; i < 12; i++) {
+		snprintf(key, sizeof(key), "k%02zu", i);
+		assert_int_equal(set_item(f, "M", key, "{\"v\":1}"), 0);
+	}
+	syncpub_remove_map_item(f->sp, "M", "gone"); /* unknown contents: queued */
+	assert_true(run_until(f, converged, 8000));
+	count_map_requests(f, "M", &n);
+	assert_int_equal(n.map_creates, 1);
+	assert_int_equal(n.item_creates, 12);
+	/* only the first window's requests met the missing map */
+	assert_true(n.item_404 <= 5);
+	assert_int_equal(n.total, n.item_404 + 1 + 12);
+	assert_non_null(fake_get(&f->fake, "m:M"));
+	assert_string_equal(fake_data(f, "i:M/k11"), "{\"v\":1}");
+}
+
+/* A map create that fails transiently is retried; items wait and are then created once. */
+static void
+test_syncpub_missing_map_create_retries(void **state)
+{
+	struct fixture *f = *state;
+	struct map_counts n;
+
+	fake_fault(&f->fake, "m:R", 503, -1, 2);
+	assert_int_equal(set_item(f, "R", "a", "{\"v\":1}"), 0);
+	assert_int_equal(set_item(f, "R", "b", "{\"v\":2}"), 0);
+	syncpub_prune_map(f->sp, "R");
+	assert_true(run_until(f, converged, 5000));
+	count_map_requests(f, "R", &n);
+	assert_int_equal(n.map_creates, 3); /* two 503s, then created */
+	assert_int_equal(n.item_creates, 2);
+	assert_int_equal(n.total, 1 + 3 + 2);
+	assert_string_equal(fake_data(f, "i:R/b"), "{\"v\":2}");
+}
+
+/*
+ * The first success after an outage ends the other objects' backoffs at once
+ * (here a Retry-After of 30 s would otherwise hold them), but not a 429's.
+ */
+static void
+test_syncpub_recovery_ends_pending_backoffs(void **state)
+{
+	struct fixture *f = *state;
+	struct syncpub_options opts = { .writes_per_second = 100,
+					.retry_base_ms = 30000,
+					.retry_max_ms = 60000 };
+	struct syncpub_stats st;
+
+	fixture_publisher(f, &opts, 2000);
+	fake_put(&f->fake, "d:D1", "{}", 0);
+	fake_put(&f->fake, "d:D2", "{}", 0);
+	fake_put(&f->fake, "d:D3", "{}", 0);
+	fake_put(&f->fake, "d:T", "{}", 0);
+	fake_fault(&f->fake, "d:D1", 503, 30, 1);
+	fake_fault(&f->fake, "d:D2", 503, 30, 1);
+	fake_fault(&f->fake, "d:T", 429, 30, 1);
+	assert_int_equal(set_doc(f, "D1", "{\"v\":1}"), 0);
+	assert_int_equal(set_doc(f, "D2", "{\"v\":2}"), 0);
+	assert_int_equal(set_doc(f, "T", "{\"v\":3}"), 0);
+	run_for(f, 200);
+	assert_int_equal(f->fake.nlog, 3);
+	assert_int_equal(syncpub_pending(f->sp), 3);
+
+	/* Sync answers D3: D1 and D2 are retried at once; T waits for its 429. */
+	assert_int_equal(set_doc(f, "D3", "{\"v\":4}"), 0);
+	run_for(f, 500);
+	assert_string_equal(fake_data(f, "d:D1"), "{\"v\":1}");
+	assert_string_equal(fake_data(f, "d:D2"), "{\"v\":2}");
+	assert_string_equal(fake_data(f, "d:D3"), "{\"v\":4}");
+	assert_string_equal(fake_data(f, "d:T"), "{}");
+	assert_int_equal(syncpub_pending(f->sp), 1);
+	syncpub_get_stats(f->sp, &st);
+	assert_int_equal(st.retries, 3);
+}
+
 int
 main(void)
 {
@@ -1224,6 +1395,15 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_creates_the_map_and_deletes_items,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncpub_missing_map_after_restart_one_request_per_item, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_missing_map_is_created_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_missing_map_create_retries, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_recovery_ends_pending_backoffs, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_drops_a_value_on_a_final_error, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_free_with_writes_in_flight, setup,
