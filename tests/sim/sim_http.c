@@ -486,6 +486,17 @@ sim_http_register(struct sim_http *h, const struct sim_route *routes, size_t n)
 	}
 }
 
+void
+sim_http_control_routes(struct sim_http *h, sim_http_route_cb *cb, void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < h->nentries; i++) {
+		if (h->entries[i].route->no_auth)
+			cb(h->entries[i].route->method, h->entries[i].route->pattern, arg);
+	}
+}
+
 static bool
 sim_http_entry_matches(const struct sim_http_entry *e, char *const *segs, size_t nsegs)
 {
@@ -1105,10 +1116,12 @@ sim_http_listen(struct sim_http *h, const char *addr, int fd, int *port_out)
 		r = sim_http_parse_addr(addr, &host, &port);
 		if (r < 0)
 			return r;
+		errno = 0;
 		h->bound = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
+		r = errno;
 		free(host);
 		if (h->bound == NULL)
-			return -EADDRNOTAVAIL;
+			return r == EADDRINUSE || r == EACCES ? -r : -EADDRNOTAVAIL;
 	}
 	fd = evhttp_bound_socket_get_fd(h->bound);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)

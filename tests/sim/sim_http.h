@@ -63,6 +63,12 @@ void sim_http_free(struct sim_http *h);
 int sim_http_listen(struct sim_http *h, const char *addr, int fd, int *port_out);
 /* routes must be static (borrowed for the server's life). */
 void sim_http_register(struct sim_http *h, const struct sim_route *routes, size_t n);
+/*
+ * Calls cb once per registered control route (no_auth), in registration
+ * order, with its method and pattern (borrowed for the call).
+ */
+typedef void sim_http_route_cb(const char *method, const char *pattern, void *arg);
+void sim_http_control_routes(struct sim_http *h, sim_http_route_cb *cb, void *arg);
 
 /* Counters: "GET /v1/Workspaces/{WS}/Workers" -> requests seen, and by status. */
 void sim_http_counters_json(struct sim_http *h, struct json_gen *g);

@@ -9,6 +9,7 @@
  * routing, like a REST handler.
  */
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ struct sim_tr_agent {
 	char task_sid[SID_LEN + 1];
 	enum sim_tr_traffic_action action;
 	struct sim_timer *timer;
+	bool claimed; /* a person drives this worker: the generator leaves it alone */
 	TAILQ_ENTRY(sim_tr_agent) entry;
 };
 
@@ -206,8 +208,8 @@ sim_tr_traffic_agent_cb(void *arg)
 	struct sim_tr_reservation *res = NULL;
 
 	a->timer = NULL;
-	if (w == NULL)
-		return; /* deleted through the API: the agent goes quiet */
+	if (w == NULL || a->claimed)
+		return; /* deleted through the API, or taken over: the agent goes quiet */
 	switch (a->action) {
 	case SIM_TR_TRAFFIC_GO_ONLINE:
 	case SIM_TR_TRAFFIC_CHECK:
@@ -244,7 +246,7 @@ sim_tr_traffic_reservation_created(struct sim_tr *tr, struct sim_tr_reservation 
 	if (tf == NULL)
 		return;
 	a = hmap_get(tf->by_worker, res->worker_sid);
-	if (a == NULL)
+	if (a == NULL || a->claimed)
 		return;
 	snprintf(a->res_sid, sizeof(a->res_sid), "%s", res->sid);
 	u = rng_double(sim_tr_traffic_rng(tf));
@@ -385,4 +387,97 @@ sim_tr_traffic_begin(struct sim_tr_traffic *tf)
 	if (opt->agents > 0 || opt->calls_per_minute > 0)
 		log_notice("traffic: %d agents, %.1f calls per minute", opt->agents,
 			   opt->calls_per_minute);
+}
+
+/* The generator's agent for a worker SID or friendly name, or NULL. */
+static struct sim_tr_agent *
+sim_tr_traffic_find(struct sim_tr_traffic *tf, const char *worker)
+{
+	struct sim_tr_worker *w = NULL;
+
+	if (tf == NULL)
+		return NULL;
+	w = sim_tr_worker_get(tf->tr, worker);
+	if (w == NULL)
+		w = sim_tr_worker_by_name(tf->tr, worker);
+	return w != NULL ? hmap_get(tf->by_worker, w->sid) : NULL;
+}
+
+/*
+ * Picks up where a released agent is: a pending reservation is answered, a
+ * call in progress goes on, a wrap-up ends, an agent away comes back.
+ */
+static void
+sim_tr_traffic_resume(struct sim_tr_agent *a, struct sim_tr_worker *w)
+{
+	struct sim_tr_reservation *res = w->active;
+
+	if (res != NULL) {
+		snprintf(a->res_sid, sizeof(a->res_sid), "%s", res->sid);
+		if (res->task != NULL)
+			snprintf(a->task_sid, sizeof(a->task_sid), "%s", res->task->sid);
+		switch (res->status) {
+		case SIM_TR_RES_PENDING:
+			sim_tr_traffic_plan(a, SIM_TR_TRAFFIC_ACCEPT,
+					    sim_tr_traffic_ms(a->tf, 1, 8));
+			return;
+		case SIM_TR_RES_ACCEPTED:
+			sim_tr_traffic_plan(a, SIM_TR_TRAFFIC_HANG_UP,
+					    sim_tr_traffic_ms(a->tf, 20, 120));
+			return;
+		case SIM_TR_RES_WRAPPING:
+			sim_tr_traffic_plan(a, SIM_TR_TRAFFIC_WRAP_UP_DONE,
+					    sim_tr_traffic_ms(a->tf, 3, 15));
+			return;
+		default:
+			break;
+		}
+	}
+	sim_tr_traffic_plan(a, SIM_TR_TRAFFIC_GO_ONLINE, sim_tr_traffic_ms(a->tf, 1, 10));
+}
+
+int
+sim_tr_traffic_claim(struct sim_tr *tr, const char *worker, bool claim, const char **sid_out)
+{
+	struct sim_tr_agent *a = sim_tr_traffic_find(tr->traffic, worker);
+	struct sim_tr_worker *w = NULL;
+
+	if (a == NULL)
+		return -ENOENT;
+	*sid_out = a->worker_sid;
+	if (a->claimed == claim)
+		return 0;
+	a->claimed = claim;
+	if (claim) {
+		sim_timer_cancel(a->timer);
+		a->timer = NULL;
+		log_info("traffic: %s taken over", a->worker_sid);
+		return 0;
+	}
+	w = sim_tr_worker_get(tr, a->worker_sid);
+	if (w != NULL)
+		sim_tr_traffic_resume(a, w);
+	log_info("traffic: %s released", a->worker_sid);
+	return 0;
+}
+
+void
+sim_tr_traffic_agents_json(struct sim_tr *tr, struct json_gen *g)
+{
+	struct sim_tr_traffic *tf = tr->traffic;
+	struct sim_tr_agent *a = NULL;
+	struct sim_tr_worker *w = NULL;
+
+	json_gen_array_open(g);
+	if (tf != NULL) {
+		TAILQ_FOREACH(a, &tf->agents, entry) {
+			w = sim_tr_worker_get(tr, a->worker_sid);
+			json_gen_object_open(g);
+			json_gen_kv_string(g, "worker_sid", a->worker_sid);
+			json_gen_kv_string(g, "friendly_name", w != NULL ? w->friendly_name : NULL);
+			json_gen_kv_bool(g, "claimed", a->claimed);
+			json_gen_object_close(g);
+		}
+	}
+	json_gen_array_close(g);
 }

@@ -23,6 +23,9 @@
  * object up again and does nothing if it is gone or has moved on.
  */
 
+#include <stdbool.h>
+
+struct json_gen;
 struct sim_tr;
 struct sim_tr_reservation;
 struct sim_tr_traffic;
@@ -34,3 +37,13 @@ void sim_tr_traffic_free(struct sim_tr_traffic *tf);
 void sim_tr_traffic_begin(struct sim_tr_traffic *tf);
 /* Engine hook: a reservation was just created (called for every reservation). */
 void sim_tr_traffic_reservation_created(struct sim_tr *tr, struct sim_tr_reservation *res);
+/*
+ * Agent takeover: claim (true) stops the generator driving the agent whose
+ * worker SID or friendly name is worker (its pending timer is cancelled and
+ * its reservations are left to whoever claimed it); release (false) resumes
+ * it from the worker's current state. *sid_out is the worker SID (borrowed).
+ * Returns 0, or -ENOENT when worker is not one of the generator's agents.
+ */
+int sim_tr_traffic_claim(struct sim_tr *tr, const char *worker, bool claim, const char **sid_out);
+/* [{"worker_sid", "friendly_name", "claimed"}] for every generator agent. */
+void sim_tr_traffic_agents_json(struct sim_tr *tr, struct json_gen *g);

@@ -1,0 +1,88 @@
+"""What a newcomer meets first on the emulator: the root URL describes it, a busy port
+is named as such, and a person can take over a simulated agent."""
+
+import os
+import socket
+import subprocess
+
+import trhub_harness as th
+
+
+def test_root_and_sim_index_describe_the_emulator(sim):
+    for path in ('/', '/sim', '/sim/'):
+        status, headers, doc = sim.http_json('GET', path, auth=None)
+        assert status == 200, (path, status)
+        assert doc['name'] == 'trhub-sim'
+        assert 'emulator' in doc['description']
+        assert doc['base_url'] == sim.base_url
+        routes = {(r['method'], r['path']) for r in doc['control_routes']}
+        for want in (('POST', '/sim/reset'), ('POST', '/sim/faults'), ('GET', '/sim/state'),
+                     ('POST', '/sim/clock'), ('GET', '/sim/agents'),
+                     ('POST', '/sim/agents/{WK}/claim'), ('POST', '/sim/agents/{WK}/release')):
+            assert want in routes, want
+        assert all(r.get('description') for r in doc['control_routes']), \
+            'every control route is described'
+        # Only control routes are listed, never the authenticated Twilio ones.
+        assert not any(r['path'].startswith('/v1') for r in doc['control_routes'])
+
+
+def test_busy_port_is_named_with_the_option():
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(('127.0.0.1', 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        env = {k: v for k, v in os.environ.items() if k not in ('LISTEN_FDS', 'LISTEN_PID')}
+        r = subprocess.run([th.sim_binary(), '--listen', '127.0.0.1:%d' % port],
+                           capture_output=True, text=True, timeout=20, env=env)
+    finally:
+        holder.close()
+    assert r.returncode == 1, r
+    assert 'in use' in r.stderr and '--listen' in r.stderr, r.stderr
+    assert 'Cannot assign requested address' not in r.stderr
+
+
+def _activity(sim, name):
+    for w in sim.client().taskrouter.v1.workspaces(sim.workspace_sid).workers.list():
+        if w.friendly_name == name:
+            return w.activity_name, w.sid
+    raise AssertionError('no worker %s' % name)
+
+
+def test_takeover_stops_the_generator_and_release_resumes_it(start_sim):
+    sim = start_sim('--agents', '2', '--seed', '7')
+    claimed = sim.control('POST', '/sim/agents/agent-001/claim')
+    assert claimed['claimed'] is True
+    sid = claimed['worker_sid']
+    assert sid.startswith('WK')
+    agents = {a['friendly_name']: a for a in sim.control('GET', '/sim/agents')['agents']}
+    assert agents['agent-001']['claimed'] is True and agents['agent-002']['claimed'] is False
+    sim.advance(60_000)
+    assert _activity(sim, 'agent-001')[0] == 'Offline', 'a claimed agent is left alone'
+    assert _activity(sim, 'agent-002')[0] != 'Offline', 'the other agent goes on'
+
+    # A reservation for the claimed agent waits for the person, not the generator.
+    ws = sim.client().taskrouter.v1.workspaces(sim.workspace_sid)
+    ws.workers(sid).update(activity_sid=[a.sid for a in ws.activities.list()
+                                         if a.friendly_name == 'Available'][0])
+    ws.workers(_activity(sim, 'agent-002')[1]).update(
+        activity_sid=[a.sid for a in ws.activities.list() if a.friendly_name == 'Offline'][0])
+    sim.control('POST', '/sim/agents/agent-002/claim')
+    task = ws.tasks.create(workflow_sid=sim.workflow_sid, attributes='{"type":"inbound"}')
+    sim.advance(30_000)
+    res = ws.workers(sid).reservations.list()
+    assert [r.reservation_status for r in res] == ['pending'], res
+    assert ws.tasks(task.sid).fetch().assignment_status == 'reserved'
+
+    # Released (by SID): the generator answers the reservation.
+    released = sim.control('POST', '/sim/agents/%s/release' % sid)
+    assert released == {'worker_sid': sid, 'claimed': False}
+    sim.advance(10_000)
+    assert ws.tasks(task.sid).fetch().assignment_status in ('assigned', 'wrapping', 'completed')
+
+
+def test_takeover_of_an_unknown_agent_is_404(start_sim):
+    sim = start_sim('--agents', '1')
+    status, _, doc = sim.http_json('POST', '/sim/agents/agent-999/claim', auth=None)
+    assert status == 404 and '/sim/agents' in doc['message']
