@@ -237,9 +237,19 @@ cli_task_fetch(struct cli *cli, const struct cli_task_filter *f, struct cli_task
 
 	memset(&st, 0, sizeof(st));
 	st.f = f;
+	if (f->queue != NULL) {
+		char *qurl = twilio_url_task_queues(cli_rest_twilio(rest), cli_workspace(cli));
+
+		r = cli_rest_check_name(rest, "--queue", "queue", "queues", qurl, "task_queues",
+					f->queue);
+		free(qurl);
+		if (r != CLI_EXIT_OK)
+			goto out;
+	}
 	for (i = 0; i < f->nstatuses; i++)
 		form_add(q, "AssignmentStatus", f->statuses[i]);
 	r = cli_rest_list(rest, "list tasks", url, q, "tasks", cli_task_fetch_item, &st);
+out:
 	if (r != CLI_EXIT_OK) {
 		cli_task_array_free(st.v, st.n);
 		st.v = NULL;

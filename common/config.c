@@ -1370,11 +1370,18 @@ config_load_file(struct config *config, struct config_load_state *st, char **cau
 		return config_fail(cause_out, r, "%s: cannot read: %s", path, strerror(-r));
 	config->path = xstrdup(path);
 	r = config_parse_buffer(config, st, path, data, len, cause_out);
+	/* Readable by others leaks the secret; writable by group or others lets them swap it. */
 	if (r == 0 && st->secret_in_file != NULL && (fst.st_mode & S_IROTH) != 0)
 		r = config_fail(cause_out, -EACCES,
 				"%s: holds a secret (%s) but every user can read it; "
-				"fix with: chmod o-rwx %s",
+				"fix with: chmod go-w,o-rwx %s",
 				path, st->secret_in_file, path);
+	else if (r == 0 && st->secret_in_file != NULL && (fst.st_mode & (S_IWOTH | S_IWGRP)) != 0)
+		r = config_fail(cause_out, -EACCES,
+				"%s: holds a secret (%s) but %s can change it; "
+				"fix with: chmod go-w,o-rwx %s",
+				path, st->secret_in_file,
+				(fst.st_mode & S_IWOTH) != 0 ? "every user" : "its group", path);
 	explicit_bzero(data, len);
 	free(data);
 	return r;
