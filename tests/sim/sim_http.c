@@ -1182,14 +1182,23 @@ sim_pager_init(struct sim_pager *p, struct sim_request *r, int max_page_size)
 	return 0;
 }
 
+void
+sim_pager_descending(struct sim_pager *p)
+{
+	p->descending = true;
+}
+
 bool
 sim_pager_take(struct sim_pager *p, uint64_t cursor)
 {
+	bool before_page =
+		p->have_after && (p->descending ? cursor >= p->after : cursor <= p->after);
+
 	if (p->taken >= p->page_size) {
 		p->more = true;
 		return false;
 	}
-	if ((p->have_after && cursor <= p->after) || p->skip > 0) {
+	if (before_page || p->skip > 0) {
 		if (p->skip > 0)
 			p->skip--;
 		p->before[p->nbefore % (SIM_PAGER_MAX_PAGE_SIZE + 1)] = cursor;

@@ -137,9 +137,16 @@ struct sim_pager {
 	 * one. */
 	uint64_t before[SIM_PAGER_MAX_PAGE_SIZE + 1];
 	uint64_t nbefore;
+	bool descending; /* cursors decrease along the list (newest first) */
 };
 
 int sim_pager_init(struct sim_pager *p, struct sim_request *r, int max_page_size);
+/*
+ * For a list in newest-first order: the cursors offered strictly decrease
+ * (the objects' seq), so tokens stay small positive numbers, as Twilio's do.
+ * Call right after sim_pager_init.
+ */
+void sim_pager_descending(struct sim_pager *p);
 /* True: emit this item now. False: skip it (before the page, or page is full). */
 bool sim_pager_take(struct sim_pager *p, uint64_t cursor);
 /* True once the page is full and a further item was offered (stop iterating). */

@@ -2,6 +2,7 @@
 is named as such, and a person can take over a simulated agent."""
 
 import os
+import re
 import socket
 import subprocess
 
@@ -86,3 +87,25 @@ def test_takeover_of_an_unknown_agent_is_404(start_sim):
     sim = start_sim('--agents', '1')
     status, _, doc = sim.http_json('POST', '/sim/agents/agent-999/claim', auth=None)
     assert status == 404 and '/sim/agents' in doc['message']
+
+
+def test_conference_page_tokens_look_like_twilios(start_sim):
+    sim = start_sim('--agents', '10', '--calls-per-minute', '30', '--seed', '5')
+    for _ in range(6):
+        sim.advance(30_000)
+    c = sim.client()
+    whole = [x.sid for x in c.conferences.list(page_size=1000)]
+    assert len(whole) >= 7, whole
+    paged = [x.sid for x in c.conferences.list(page_size=3)]
+    assert paged == whole, 'three at a time, newest first, nothing lost or repeated'
+    path = '/2010-04-01/Accounts/%s/Conferences.json?PageSize=3' % sim.account_sid
+    seen = []
+    while path:
+        status, _, doc = sim.http_json('GET', path)
+        assert status == 200
+        seen += [x['sid'] for x in doc['conferences']]
+        path = doc['next_page_uri']
+        if path:
+            token = re.search(r'PageToken=([^&]+)', path).group(1)
+            assert re.fullmatch(r'PA\d{1,12}', token), token
+    assert seen == whole
