@@ -156,12 +156,14 @@ sim_tr_seed(struct sim_tr *tr)
 		opt->event_callback_url != NULL && opt->event_callback_url[0] != '\0'
 			? xstrdup(opt->event_callback_url)
 			: NULL;
-	tr->ws.multi_task_enabled = false;
+	tr->ws.multi_task_enabled = true; /* as for new Twilio workspaces */
 	tr->ws.prioritize_queue_order = xstrdup("FIFO");
 	tr->ws.created_ms = tr->ws.updated_ms = sim_tr_now(tr);
 	tr->seed_pos = 0;
-	sim_new_sid(tr->sim, tr->ws.channel_sid, "TC");
-	sim_tr_seed_sid(tr, NULL, tr->ws.channel_sid);
+	for (i = 0; i < SIM_TR_NCHANNELS; i++) {
+		sim_new_sid(tr->sim, tr->ws.channel_sids[i], "TC");
+		sim_tr_seed_sid(tr, NULL, tr->ws.channel_sids[i]);
+	}
 	offline = sim_tr_activity_add(tr, "Offline", false);
 	sim_tr_seed_sid(tr, tr->activities, offline->sid);
 	a = sim_tr_activity_add(tr, "Available", true);
@@ -292,7 +294,7 @@ sim_tr_state_json(struct sim_tr *tr, struct json_gen *g)
 		json_gen_kv_string(g, "friendly_name", w->friendly_name);
 		json_gen_kv_string(g, "activity_name", w->activity->friendly_name);
 		json_gen_kv_bool(g, "idle", w->in_idle);
-		json_gen_kv_string(g, "reservation_sid", w->active != NULL ? w->active->sid : NULL);
+		json_gen_kv_int(g, "reservations_held", w->nactive);
 		json_gen_object_close(g);
 	}
 	json_gen_array_close(g);

@@ -786,46 +786,64 @@ sim_tr_rest_worker_fetch(struct sim_request *r)
 }
 
 /*
- * WorkerChannels: every worker has one channel, the workspace's "default"
- * task channel with capacity 1 (the engine gives a worker one task at a
- * time). Its SID is WC + the worker's 32 hex digits, so it is stable and
- * unique without extra state. Figures come from the worker's live state.
+ * WorkerChannels: every worker has one per task channel, with the capacity
+ * and availability the worker channel update sets (default 1 and true) and
+ * its figures from the worker's live state. Its SID is WC + the worker's 32
+ * hex digits with the last byte advanced by the channel's index (the default
+ * channel's is the worker's own digits), so it is stable and unique without
+ * extra state.
  */
 static void
-sim_tr_rest_worker_channel_sid(const struct sim_tr_worker *w, char out[SID_LEN + 1])
+sim_tr_rest_worker_channel_sid(const struct sim_tr_worker *w, enum sim_tr_channel ch,
+			       char out[SID_LEN + 1])
 {
+	unsigned last = 0;
+
 	out[0] = 'W';
 	out[1] = 'C';
 	memcpy(out + 2, w->sid + 2, SID_LEN - 2);
 	out[SID_LEN] = '\0';
+	if (ch == SIM_TR_CH_DEFAULT || sscanf(out + SID_LEN - 2, "%2x", &last) != 1)
+		return;
+	(void)snprintf(out + SID_LEN - 2, 3, "%02x", (last + (unsigned)ch) & 0xffu);
 }
 
 static void
 sim_tr_rest_worker_channel_fields(struct sim_tr *tr, const struct sim_tr_worker *w,
-				  struct json_gen *g)
+				  enum sim_tr_channel ch, struct json_gen *g)
 {
+	const struct sim_tr_wchannel *c = &w->channels[ch];
 	char wc[SID_LEN + 1];
-	int assigned = w->active != NULL && w->active->status != SIM_TR_RES_PENDING ? 1 : 0;
-	bool available = w->activity != NULL && w->activity->available;
+	int64_t assigned = 0;
+	int64_t left = 0;
+	struct sim_tr_reservation *res = NULL;
 
-	sim_tr_rest_worker_channel_sid(w, wc);
+	/* assigned_tasks: accepted or wrapping ones; capacity left counts pending ones too */
+	TAILQ_FOREACH(res, &w->reservations, worker_entry) {
+		if (res->holding && res->task->channel == ch && res->status != SIM_TR_RES_PENDING)
+			assigned++;
+	}
+	if (w->activity != NULL && w->activity->available && c->available && c->capacity > 0)
+		left = c->capacity - c->busy > 0 ? c->capacity - c->busy : 0;
+	sim_tr_rest_worker_channel_sid(w, ch, wc);
 	json_gen_object_open(g);
 	json_gen_kv_string(g, "account_sid", tr->sim->opt.account_sid);
 	json_gen_kv_int(g, "assigned_tasks", assigned);
-	json_gen_kv_bool(g, "available", true);
-	json_gen_kv_int(g, "available_capacity_percentage", available ? (1 - assigned) * 100 : 0);
-	json_gen_kv_int(g, "configured_capacity", 1);
+	json_gen_kv_bool(g, "available", c->available);
+	json_gen_kv_int(g, "available_capacity_percentage",
+			c->capacity > 0 ? left * 100 / c->capacity : 0);
+	json_gen_kv_int(g, "configured_capacity", c->capacity);
 	sim_tr_rest_kv_iso(g, tr, "date_created", w->created_ms);
-	sim_tr_rest_kv_iso(g, tr, "date_updated", w->updated_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_updated", c->updated_ms);
 	json_gen_kv_string(g, "sid", wc);
-	json_gen_kv_string(g, "task_channel_sid", tr->ws.channel_sid);
-	json_gen_kv_string(g, "task_channel_unique_name", "default");
+	json_gen_kv_string(g, "task_channel_sid", tr->ws.channel_sids[ch]);
+	json_gen_kv_string(g, "task_channel_unique_name", sim_tr_channel_name(ch));
 	json_gen_kv_string(g, "worker_sid", w->sid);
 	json_gen_kv_string(g, "workspace_sid", tr->ws.sid);
 	sim_tr_rest_kv_url(g, tr, "url", "/Workers/%s/Channels/%s", w->sid, wc);
 	json_gen_key(g, "links");
 	json_gen_object_open(g);
-	sim_tr_rest_kv_url(g, tr, "task_channel", "/TaskChannels/%s", tr->ws.channel_sid);
+	sim_tr_rest_kv_url(g, tr, "task_channel", "/TaskChannels/%s", tr->ws.channel_sids[ch]);
 	sim_tr_rest_kv_url(g, tr, "worker", "/Workers/%s", w->sid);
 	sim_tr_rest_kv_url(g, tr, "workspace", "%s", "");
 	json_gen_object_close(g);
@@ -839,6 +857,7 @@ sim_tr_rest_worker_channels_list(struct sim_request *r)
 	struct sim_tr_worker *w = NULL;
 	struct json_gen *g = NULL;
 	struct sim_pager p;
+	int i;
 
 	if (!sim_tr_rest_ws_ok(r))
 		return;
@@ -847,11 +866,38 @@ sim_tr_rest_worker_channels_list(struct sim_request *r)
 		return;
 	g = json_gen_new();
 	sim_pager_v1_open(&p, g, "channels");
-	if (sim_pager_take(&p, 1))
-		sim_tr_rest_worker_channel_fields(tr, w, g);
+	for (i = 0; i < SIM_TR_NCHANNELS; i++) {
+		if (sim_pager_take(&p, (uint64_t)i + 1))
+			sim_tr_rest_worker_channel_fields(tr, w, (enum sim_tr_channel)i, g);
+		if (sim_pager_done(&p))
+			break;
+	}
 	sim_pager_v1_close(&p, g, "channels");
 	sim_tr_rest_reply_list(r, g);
 	json_gen_free(g);
+}
+
+/* The channel {WC} names: a WC SID, or the task channel's unique name or TC SID, as Twilio allows.
+ */
+static int
+sim_tr_rest_worker_channel_of(struct sim_request *r, const struct sim_tr_worker *w,
+			      enum sim_tr_channel *out)
+{
+	struct sim_tr *tr = sim_tr_rest_tr(r);
+	char wc[SID_LEN + 1];
+	int i;
+
+	for (i = 0; i < SIM_TR_NCHANNELS; i++) {
+		sim_tr_rest_worker_channel_sid(w, (enum sim_tr_channel)i, wc);
+		if (strcmp(r->params[2], wc) == 0) {
+			*out = (enum sim_tr_channel)i;
+			return 0;
+		}
+	}
+	if (sim_tr_channel_find(tr, r->params[2], out) == 0)
+		return 0;
+	sim_tr_rest_not_found(r);
+	return -ENOENT;
 }
 
 static void
@@ -860,24 +906,54 @@ sim_tr_rest_worker_channel_fetch(struct sim_request *r)
 	struct sim_tr *tr = sim_tr_rest_tr(r);
 	struct sim_tr_worker *w = NULL;
 	struct json_gen *g = NULL;
-	char wc[SID_LEN + 1];
+	enum sim_tr_channel ch;
 
 	if (!sim_tr_rest_ws_ok(r))
 		return;
 	w = sim_tr_rest_worker_of(r, 1);
-	if (w == NULL)
+	if (w == NULL || sim_tr_rest_worker_channel_of(r, w, &ch) < 0)
 		return;
-	/* by WC sid or by the task channel's unique name or sid, as Twilio allows */
-	sim_tr_rest_worker_channel_sid(w, wc);
-	if (strcmp(r->params[2], wc) != 0 && strcmp(r->params[2], "default") != 0 &&
-	    strcmp(r->params[2], tr->ws.channel_sid) != 0) {
-		sim_tr_rest_not_found(r);
-		return;
-	}
 	g = json_gen_new();
-	sim_tr_rest_worker_channel_fields(tr, w, g);
+	sim_tr_rest_worker_channel_fields(tr, w, ch, g);
 	sim_reply_json(r, 200, g, NULL);
 	json_gen_free(g);
+}
+
+/*
+ * POST .../Workers/{WK}/Channels/{WC}: Capacity (0..50) and Available. A
+ * lower capacity or Available=false keeps the reservations already held
+ * and only stops new ones, as Twilio does; routing runs after the change.
+ */
+static void
+sim_tr_rest_worker_channel_update(struct sim_request *r)
+{
+	struct sim_tr *tr = sim_tr_rest_tr(r);
+	const char *cap = sim_tr_rest_param(r, "Capacity");
+	struct sim_tr_worker *w = NULL;
+	struct json_gen *g = NULL;
+	enum sim_tr_channel ch;
+	bool has_avail = false;
+	bool avail = true;
+	int64_t capacity = 0;
+
+	if (!sim_tr_rest_ws_ok(r))
+		return;
+	w = sim_tr_rest_worker_of(r, 1);
+	if (w == NULL || sim_tr_rest_worker_channel_of(r, w, &ch) < 0)
+		return;
+	capacity = w->channels[ch].capacity;
+	avail = w->channels[ch].available;
+	if (cap != NULL &&
+	    sim_param_int(r, "Capacity", cap, 0, SIM_TR_CHANNEL_CAPACITY_MAX, &capacity) < 0)
+		return;
+	if (sim_tr_rest_bool(r, "Available", &has_avail, &avail) < 0)
+		return;
+	sim_tr_worker_set_channel(tr, w, ch, capacity, avail);
+	g = json_gen_new();
+	sim_tr_rest_worker_channel_fields(tr, w, ch, g);
+	sim_reply_json(r, 200, g, NULL);
+	json_gen_free(g);
+	sim_tr_routing_run(tr);
 }
 
 static void
@@ -1395,7 +1471,27 @@ sim_tr_rest_workflow_update(struct sim_request *r)
 	json_gen_free(g);
 }
 
-/* TaskChannels: the one "default" channel every task uses. */
+/* TaskChannels: Twilio's five, as every workspace has them (default, voice, sms, chat, video). */
+
+static void
+sim_tr_rest_channel_fields(struct sim_tr *tr, enum sim_tr_channel ch, struct json_gen *g)
+{
+	json_gen_object_open(g);
+	json_gen_kv_string(g, "account_sid", tr->sim->opt.account_sid);
+	sim_tr_rest_kv_iso(g, tr, "date_created", tr->ws.created_ms);
+	sim_tr_rest_kv_iso(g, tr, "date_updated", tr->ws.created_ms);
+	json_gen_kv_string(g, "friendly_name", sim_tr_channel_friendly_name(ch));
+	json_gen_kv_string(g, "sid", tr->ws.channel_sids[ch]);
+	json_gen_kv_string(g, "unique_name", sim_tr_channel_name(ch));
+	json_gen_kv_string(g, "workspace_sid", tr->ws.sid);
+	json_gen_kv_bool(g, "channel_optimized_routing", false);
+	sim_tr_rest_kv_url(g, tr, "url", "/TaskChannels/%s", tr->ws.channel_sids[ch]);
+	json_gen_key(g, "links");
+	json_gen_object_open(g);
+	sim_tr_rest_kv_url(g, tr, "workspace", "%s", "");
+	json_gen_object_close(g);
+	json_gen_object_close(g);
+}
 
 static void
 sim_tr_rest_channels_list(struct sim_request *r)
@@ -1403,30 +1499,39 @@ sim_tr_rest_channels_list(struct sim_request *r)
 	struct sim_tr *tr = sim_tr_rest_tr(r);
 	struct json_gen *g = NULL;
 	struct sim_pager p;
+	int i;
 
 	if (!sim_tr_rest_ws_ok(r) || sim_pager_init(&p, r, 1000) < 0)
 		return;
 	g = json_gen_new();
 	sim_pager_v1_open(&p, g, "channels");
-	if (sim_pager_take(&p, 1)) {
-		json_gen_object_open(g);
-		json_gen_kv_string(g, "account_sid", tr->sim->opt.account_sid);
-		sim_tr_rest_kv_iso(g, tr, "date_created", tr->ws.created_ms);
-		sim_tr_rest_kv_iso(g, tr, "date_updated", tr->ws.created_ms);
-		json_gen_kv_string(g, "friendly_name", "Default");
-		json_gen_kv_string(g, "sid", tr->ws.channel_sid);
-		json_gen_kv_string(g, "unique_name", "default");
-		json_gen_kv_string(g, "workspace_sid", tr->ws.sid);
-		json_gen_kv_bool(g, "channel_optimized_routing", false);
-		sim_tr_rest_kv_url(g, tr, "url", "/TaskChannels/%s", tr->ws.channel_sid);
-		json_gen_key(g, "links");
-		json_gen_object_open(g);
-		sim_tr_rest_kv_url(g, tr, "workspace", "%s", "");
-		json_gen_object_close(g);
-		json_gen_object_close(g);
+	for (i = 0; i < SIM_TR_NCHANNELS; i++) {
+		if (sim_pager_take(&p, (uint64_t)i + 1))
+			sim_tr_rest_channel_fields(tr, (enum sim_tr_channel)i, g);
+		if (sim_pager_done(&p))
+			break;
 	}
 	sim_pager_v1_close(&p, g, "channels");
 	sim_tr_rest_reply_list(r, g);
+	json_gen_free(g);
+}
+
+static void
+sim_tr_rest_channel_fetch(struct sim_request *r)
+{
+	struct sim_tr *tr = sim_tr_rest_tr(r);
+	struct json_gen *g = NULL;
+	enum sim_tr_channel ch;
+
+	if (!sim_tr_rest_ws_ok(r))
+		return;
+	if (sim_tr_channel_find(tr, r->params[1], &ch) < 0) {
+		sim_tr_rest_not_found(r);
+		return;
+	}
+	g = json_gen_new();
+	sim_tr_rest_channel_fields(tr, ch, g);
+	sim_reply_json(r, 200, g, NULL);
 	json_gen_free(g);
 }
 
@@ -1468,8 +1573,8 @@ sim_tr_rest_task_fields(struct sim_tr *tr, const struct sim_tr_task *t, struct j
 	json_gen_kv_string(g, "task_queue_sid", t->queue != NULL ? t->queue->sid : NULL);
 	json_gen_kv_string(g, "task_queue_friendly_name",
 			   t->queue != NULL ? t->queue->friendly_name : NULL);
-	json_gen_kv_string(g, "task_channel_sid", tr->ws.channel_sid);
-	json_gen_kv_string(g, "task_channel_unique_name", "default");
+	json_gen_kv_string(g, "task_channel_sid", tr->ws.channel_sids[t->channel]);
+	json_gen_kv_string(g, "task_channel_unique_name", sim_tr_channel_name(t->channel));
 	json_gen_kv_int(g, "timeout", t->timeout_s);
 	json_gen_kv_string(g, "workflow_sid", t->workflow != NULL ? t->workflow->sid : NULL);
 	json_gen_kv_string(g, "workflow_friendly_name",
@@ -1827,8 +1932,8 @@ sim_tr_rest_task_create(struct sim_request *r)
 	if (ttl != NULL &&
 	    sim_param_int(r, "Timeout", ttl, 1, SIM_TR_REST_MAX_TTL_S, &spec.timeout_s) < 0)
 		return;
-	if (channel != NULL && strcmp(channel, "default") != 0 &&
-	    strcmp(channel, tr->ws.channel_sid) != 0) {
+	if (channel != NULL && channel[0] != '\0' &&
+	    sim_tr_channel_find(tr, channel, &spec.channel) < 0) {
 		sim_reply_error(r, 400, 20001, "TaskChannel %s not found", channel);
 		return;
 	}
@@ -2892,6 +2997,7 @@ const struct sim_route sim_tr_rest_routes[] = {
 	{ "GET", WS "/Workers/{WK}/Statistics", sim_tr_rest_worker_statistics, false },
 	{ "GET", WS "/Workers/{WK}/Channels", sim_tr_rest_worker_channels_list, false },
 	{ "GET", WS "/Workers/{WK}/Channels/{WC}", sim_tr_rest_worker_channel_fetch, false },
+	{ "POST", WS "/Workers/{WK}/Channels/{WC}", sim_tr_rest_worker_channel_update, false },
 	{ "GET", WS "/Workers/{WK}/Reservations", sim_tr_rest_worker_reservations_list, false },
 	{ "GET", WS "/Workers/{WK}/Reservations/{WR}", sim_tr_rest_worker_reservation_fetch,
 	  false },
@@ -2915,6 +3021,7 @@ const struct sim_route sim_tr_rest_routes[] = {
 	{ "GET", WS "/Workflows/{WW}/CumulativeStatistics", sim_tr_rest_workflow_cumulative,
 	  false },
 	{ "GET", WS "/TaskChannels", sim_tr_rest_channels_list, false },
+	{ "GET", WS "/TaskChannels/{TC}", sim_tr_rest_channel_fetch, false },
 	{ "GET", WS "/Tasks", sim_tr_rest_tasks_list, false },
 	{ "POST", WS "/Tasks", sim_tr_rest_task_create, false },
 	{ "GET", WS "/Tasks/{WT}", sim_tr_rest_task_fetch, false },

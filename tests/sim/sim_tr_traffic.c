@@ -410,8 +410,12 @@ sim_tr_traffic_find(struct sim_tr_traffic *tf, const char *worker)
 static void
 sim_tr_traffic_resume(struct sim_tr_agent *a, struct sim_tr_worker *w)
 {
-	struct sim_tr_reservation *res = w->active;
+	struct sim_tr_reservation *res = sim_tr_worker_held(w, SIM_TR_RES_PENDING);
 
+	if (res == NULL)
+		res = sim_tr_worker_held(w, SIM_TR_RES_ACCEPTED);
+	if (res == NULL)
+		res = sim_tr_worker_held(w, SIM_TR_RES_WRAPPING);
 	if (res != NULL) {
 		snprintf(a->res_sid, sizeof(a->res_sid), "%s", res->sid);
 		if (res->task != NULL)

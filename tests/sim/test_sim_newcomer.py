@@ -109,3 +109,99 @@ def test_conference_page_tokens_look_like_twilios(start_sim):
             token = re.search(r'PageToken=([^&]+)', path).group(1)
             assert re.fullmatch(r'PA\d{1,12}', token), token
     assert seen == whole
+
+
+CHANNELS = ['default', 'voice', 'sms', 'chat', 'video']
+
+
+def _ws(sim):
+    return sim.client().taskrouter.v1.workspaces(sim.workspace_sid)
+
+
+def test_task_channels_are_twilios_five(sim):
+    ws = _ws(sim)
+    chans = ws.task_channels.list()
+    assert [c.unique_name for c in chans] == CHANNELS
+    for c in chans:
+        assert ws.task_channels(c.sid).fetch().unique_name == c.unique_name
+        assert ws.task_channels(c.unique_name).fetch().sid == c.sid
+    by_name = {c.unique_name: c.sid for c in chans}
+    for name in CHANNELS:
+        t = ws.tasks.create(workflow_sid=sim.workflow_sid, attributes='{}', task_channel=name)
+        assert t.task_channel_unique_name == name and t.task_channel_sid == by_name[name]
+    t = ws.tasks.create(workflow_sid=sim.workflow_sid, attributes='{}',
+                        task_channel=by_name['chat'])
+    assert t.task_channel_unique_name == 'chat'
+    status, _, doc = sim.http_json('POST', sim.ws_path + '/Tasks',
+                                   body={'WorkflowSid': sim.workflow_sid, 'TaskChannel': 'fax'})
+    assert status == 400 and 'fax' in doc['message']
+
+
+def test_worker_channel_update(sim):
+    ws = _ws(sim)
+    wk = ws.workers.create(friendly_name='chatty', attributes='{"skills": ["support"]}')
+    voice = ws.workers(wk.sid).worker_channels('voice').fetch()
+    assert voice.task_channel_unique_name == 'voice' and voice.configured_capacity == 1
+    chat = ws.workers(wk.sid).worker_channels('chat').update(capacity=3)
+    assert chat.configured_capacity == 3 and chat.available is True
+    assert ws.workers(wk.sid).worker_channels(chat.sid).fetch().configured_capacity == 3
+    sms = ws.workers(wk.sid).worker_channels('sms').update(available=False)
+    assert sms.available is False and sms.configured_capacity == 1
+    for bad in ({'Capacity': '51'}, {'Capacity': '-1'}, {'Capacity': 'x'},
+                {'Available': 'maybe'}):
+        status, _, doc = sim.http_json('POST', sim.ws_path + '/Workers/%s/Channels/chat' % wk.sid,
+                                       body=bad)
+        assert status == 400, (bad, status, doc)
+    assert ws.workers(wk.sid).worker_channels('chat').fetch().configured_capacity == 3
+    status, _, _ = sim.http_json('POST', sim.ws_path + '/Workers/%s/Channels/fax' % wk.sid,
+                                 body={'Capacity': '2'})
+    assert status == 404
+
+
+def _held(ws, wk):
+    return sorted((r.task_sid, r.reservation_status) for r in ws.workers(wk).reservations.list()
+                  if r.reservation_status in ('pending', 'accepted', 'wrapping'))
+
+
+def test_capacity_per_channel_is_honoured(sim):
+    ws = _ws(sim)
+    avail = [a.sid for a in ws.activities.list() if a.friendly_name == 'Available'][0]
+    wk = ws.workers.create(friendly_name='multi', attributes='{"skills": ["support"]}',
+                           activity_sid=avail).sid
+    ws.workers(wk).worker_channels('chat').update(capacity=2)
+    mk = lambda ch: ws.tasks.create(workflow_sid=sim.workflow_sid,  # noqa: E731
+                                    attributes='{"skills": "support"}', task_channel=ch).sid
+    chats = [mk('chat') for _ in range(3)]
+    voices = [mk('voice') for _ in range(2)]
+    held = _held(ws, wk)
+    assert sorted(t for t, _ in held) == sorted(chats[:2] + voices[:1]), held
+    assert ws.tasks(chats[2]).fetch().assignment_status == 'pending'
+    assert ws.tasks(voices[1]).fetch().assignment_status == 'pending'
+    ch = ws.workers(wk).worker_channels('chat').fetch()
+    assert ch.available_capacity_percentage == 0 and ch.assigned_tasks == 0
+    # Accepting moves it to assigned_tasks; capacity left stays 0.
+    res = [r for r in ws.workers(wk).reservations.list() if r.task_sid == chats[0]][0]
+    ws.workers(wk).reservations(res.sid).update(reservation_status='accepted')
+    ch = ws.workers(wk).worker_channels('chat').fetch()
+    assert ch.assigned_tasks == 1 and ch.available_capacity_percentage == 0
+    # More capacity lets the waiting chat in at once.
+    ws.workers(wk).worker_channels('chat').update(capacity=3)
+    assert ws.tasks(chats[2]).fetch().assignment_status == 'reserved'
+    # An unavailable channel takes nothing new; the others go on.
+    ws.workers(wk).worker_channels('sms').update(available=False)
+    sms = mk('sms')
+    assert ws.tasks(sms).fetch().assignment_status == 'pending'
+    ws.workers(wk).worker_channels('sms').update(available=True)
+    assert ws.tasks(sms).fetch().assignment_status == 'reserved'
+
+
+def test_multitasking_off_means_one_task_at_a_time(sim):
+    ws = _ws(sim)
+    ws.update(multi_task_enabled=False)
+    avail = [a.sid for a in ws.activities.list() if a.friendly_name == 'Available'][0]
+    wk = ws.workers.create(friendly_name='single', attributes='{"skills": ["support"]}',
+                           activity_sid=avail).sid
+    ws.workers(wk).worker_channels('chat').update(capacity=5)
+    for ch in ('chat', 'chat', 'voice'):
+        ws.tasks.create(workflow_sid=sim.workflow_sid, attributes='{}', task_channel=ch)
+    assert len(_held(ws, wk)) == 1
