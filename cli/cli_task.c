@@ -156,6 +156,7 @@ cli_task_from_json(struct cli_task *t, const struct json_value *item)
 	t->date_updated = cli_json_strdup(item, "date_updated");
 	t->queue_sid = cli_json_strdup(item, "task_queue_sid");
 	t->queue_name = cli_json_strdup(item, "task_queue_friendly_name");
+	t->channel = cli_json_strdup(item, "task_channel_unique_name");
 	if (root != NULL) {
 		t->from = cli_json_strdup(root, "from");
 		s = json_string(json_path(root, "conference", "sid", NULL));
@@ -186,6 +187,7 @@ cli_task_clear(struct cli_task *t)
 	free(t->queue_name);
 	free(t->from);
 	free(t->conference_sid);
+	free(t->channel);
 	memset(t, 0, sizeof(*t));
 }
 

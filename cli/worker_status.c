@@ -55,6 +55,12 @@ struct worker_status_opts {
 	int64_t watch_ms; /* 0: no --watch */
 };
 
+/* One task a worker holds: the task (borrowed from the list) and its reservation's status. */
+struct worker_status_held {
+	const struct cli_task *task;
+	const char *res_status;
+};
+
 struct worker_status_worker {
 	char *sid;
 	char *name;
@@ -65,8 +71,9 @@ struct worker_status_worker {
 	int64_t seconds;
 	char **skills;
 	size_t nskills;
-	const struct cli_task *task; /* the task it holds (borrowed from the list), or NULL */
-	const char *res_status;	     /* its reservation's status (borrowed) */
+	/* The tasks it holds (a call, or chats side by side). */
+	struct worker_status_held *held;
+	size_t nheld;
 };
 
 /* Differences between the clocks up to this are noise (whole seconds, round trip). */
@@ -212,6 +219,7 @@ worker_status_list_clear(struct worker_status_list *l)
 		for (j = 0; j < w->nskills; j++)
 			free(w->skills[j]);
 		free(w->skills);
+		free(w->held);
 	}
 	free(l->v);
 	l->v = NULL;
@@ -242,27 +250,52 @@ worker_status_link_tasks(struct worker_status_list *l)
 			     strcmp(r->status, "wrapping") != 0))
 				continue;
 			for (k = 0; k < l->n; k++) {
-				if (l->v[k].sid != NULL &&
-				    strcmp(l->v[k].sid, r->worker_sid) == 0) {
-					l->v[k].task = t;
-					l->v[k].res_status = r->status;
-				}
+				struct worker_status_worker *w = &l->v[k];
+
+				if (w->sid == NULL || strcmp(w->sid, r->worker_sid) != 0)
+					continue;
+				w->held = xreallocarray(w->held, w->nheld + 1, sizeof(*w->held));
+				w->held[w->nheld].task = t;
+				w->held[w->nheld].res_status = r->status;
+				w->nheld++;
 			}
 		}
 	}
 }
 
-/* "talking", "ringing" or "wrap-up": the reservation's status in an agent's words. */
-static const char *
-worker_status_doing(const struct worker_status_worker *w)
+/* The held task that has been longest in its status, or NULL. */
+static const struct worker_status_held *
+worker_status_first(const struct worker_status_worker *w)
 {
-	if (w->res_status == NULL)
-		return NULL;
-	if (strcmp(w->res_status, "pending") == 0)
-		return "ringing";
-	if (strcmp(w->res_status, "wrapping") == 0)
-		return "wrap-up";
-	return "on task";
+	const struct worker_status_held *best = NULL;
+	size_t i;
+
+	for (i = 0; i < w->nheld; i++) {
+		if (best == NULL || w->held[i].task->updated_s > best->task->updated_s)
+			best = &w->held[i];
+	}
+	return best;
+}
+
+/*
+ * "ringing", "on task", "wrap-up" (the reservation's status in an agent's
+ * words), or "N tasks" for several side by side, into out.
+ */
+static void
+worker_status_doing(const struct worker_status_worker *w, char *out, size_t size)
+{
+	const struct worker_status_held *h = worker_status_first(w);
+
+	if (h == NULL)
+		(void)snprintf(out, size, "-");
+	else if (w->nheld > 1)
+		(void)snprintf(out, size, "%zu tasks", w->nheld);
+	else if (strcmp(h->res_status, "pending") == 0)
+		(void)snprintf(out, size, "ringing");
+	else if (strcmp(h->res_status, "wrapping") == 0)
+		(void)snprintf(out, size, "wrap-up");
+	else
+		(void)snprintf(out, size, "on task");
 }
 
 static int
@@ -343,14 +376,24 @@ worker_status_print_json(struct cli *cli, const struct worker_status_list *l)
 		for (j = 0; j < w->nskills; j++)
 			json_gen_string(g, w->skills[j]);
 		json_gen_array_close(g);
-		json_gen_kv_string(g, "taskSid", w->task != NULL ? w->task->sid : NULL);
-		json_gen_kv_string(g, "taskStatus", w->task != NULL ? w->task->status : NULL);
-		json_gen_kv_string(g, "reservationStatus", w->res_status);
-		json_gen_kv_string(g, "caller", w->task != NULL ? w->task->from : NULL);
-		if (w->task != NULL && w->task->updated_s >= 0)
-			json_gen_kv_int(g, "timeInTaskStatusS", w->task->updated_s);
-		else
-			json_gen_kv_null(g, "timeInTaskStatusS");
+		json_gen_key(g, "tasks");
+		json_gen_array_open(g);
+		for (j = 0; j < w->nheld; j++) {
+			const struct worker_status_held *h = &w->held[j];
+
+			json_gen_object_open(g);
+			json_gen_kv_string(g, "sid", h->task->sid);
+			json_gen_kv_string(g, "status", h->task->status);
+			json_gen_kv_string(g, "channel", h->task->channel);
+			json_gen_kv_string(g, "reservationStatus", h->res_status);
+			json_gen_kv_string(g, "caller", h->task->from);
+			if (h->task->updated_s >= 0)
+				json_gen_kv_int(g, "timeInStatusS", h->task->updated_s);
+			else
+				json_gen_kv_null(g, "timeInStatusS");
+			json_gen_object_close(g);
+		}
+		json_gen_array_close(g);
 		json_gen_object_close(g);
 	}
 	json_gen_array_close(g);
@@ -399,11 +442,14 @@ worker_status_print_table(struct cli *cli, const struct worker_status_list *l)
 	buf_init(&line);
 	for (i = 0; i < l->n; i++) {
 		const struct worker_status_worker *w = &l->v[i];
+		const struct worker_status_held *h = worker_status_first(w);
 		char age[32];
 		char on[32];
+		char doing[32];
 
 		cli_format_age(w->seconds, age, sizeof(age));
-		cli_format_age(w->task != NULL ? w->task->updated_s : -1, on, sizeof(on));
+		cli_format_age(h != NULL ? h->task->updated_s : -1, on, sizeof(on));
+		worker_status_doing(w, doing, sizeof(doing));
 		buf_reset(&line);
 		for (j = 0; j < w->nskills; j++)
 			buf_printf(&line, "%s%s", j > 0 ? "," : "", w->skills[j]);
@@ -414,11 +460,10 @@ worker_status_print_table(struct cli *cli, const struct worker_status_list *l)
 		cli_table_cell(t, w->available ? "yes" : "no",
 			       w->available ? CLI_COLOR_GREEN : CLI_COLOR_NONE);
 		cli_table_cell(t, age, CLI_COLOR_NONE);
-		cli_table_cell(t, worker_status_doing(w),
-			       w->task != NULL ? CLI_COLOR_YELLOW : CLI_COLOR_NONE);
+		cli_table_cell(t, doing, h != NULL ? CLI_COLOR_YELLOW : CLI_COLOR_NONE);
 		cli_table_cell(t, on, CLI_COLOR_NONE);
-		cli_table_cell(t, w->task != NULL ? w->task->from : NULL, CLI_COLOR_NONE);
-		cli_table_cell(t, w->task != NULL ? w->task->sid : NULL, CLI_COLOR_DIM);
+		cli_table_cell(t, h != NULL ? h->task->from : NULL, CLI_COLOR_NONE);
+		cli_table_cell(t, h != NULL ? h->task->sid : NULL, CLI_COLOR_DIM);
 		cli_table_cell(t, line.len > 0 ? line.data : "-", CLI_COLOR_NONE);
 	}
 	if (l->n > 0 && cli_table_print(t, cli, cli_out(cli)) < 0)

@@ -71,23 +71,25 @@ def test_worker_status_at_80_120_200_columns(busy):
     assert 'SID' not in seen[80] and 'SID' in seen[200], seen
     # What they are doing agrees with the emulator's reservations.
     doc = _run(busy, 'trhub-worker-status', '--json').json()
-    on_task = [w for w in doc['workers'] if w['taskSid'] is not None]
+    on_task = [w for w in doc['workers'] if w['tasks']]
     assert on_task, 'after five minutes of traffic somebody is on a task'
     for w in on_task:
         res = ws.workers(w['sid']).reservations.list()
-        live = [x for x in res if x.reservation_status in ('pending', 'accepted', 'wrapping')]
-        assert [x.task_sid for x in live] == [w['taskSid']], (w, live)
-        task = ws.tasks(w['taskSid']).fetch()
-        assert w['taskStatus'] == task.assignment_status
-        assert w['caller'] == json.loads(task.attributes)['from']
-        assert isinstance(w['timeInTaskStatusS'], int) and w['timeInTaskStatusS'] >= 0
-    idle = [w for w in doc['workers'] if w['taskSid'] is None]
-    for w in idle:
-        assert w['taskStatus'] is None and w['caller'] is None and w['timeInTaskStatusS'] is None
+        live = {x.task_sid: x.reservation_status for x in res
+                if x.reservation_status in ('pending', 'accepted', 'wrapping')}
+        assert {t['sid']: t['reservationStatus'] for t in w['tasks']} == live, (w, live)
+        for t in w['tasks']:
+            task = ws.tasks(t['sid']).fetch()
+            assert t['status'] == task.assignment_status
+            assert t['channel'] == task.task_channel_unique_name
+            assert t['caller'] == json.loads(task.attributes)['from']
+            assert isinstance(t['timeInStatusS'], int) and t['timeInStatusS'] >= 0
     table = _run(busy, 'trhub-worker-status', '-o', 'wide', cols=80).stdout
     for w in on_task:
         line = [x for x in table.splitlines() if x.startswith(w['name'] + ' ')][0]
-        assert w['taskSid'] in line and w['caller'] in line, line
+        assert any(t['sid'] in line and t['caller'] in line for t in w['tasks']), line
+        if len(w['tasks']) > 1:
+            assert '%d tasks' % len(w['tasks']) in line, line
 
 
 def test_task_list_at_80_120_200_columns(busy):

@@ -205,3 +205,47 @@ def test_multitasking_off_means_one_task_at_a_time(sim):
     for ch in ('chat', 'chat', 'voice'):
         ws.tasks.create(workflow_sid=sim.workflow_sid, attributes='{}', task_channel=ch)
     assert len(_held(ws, wk)) == 1
+
+
+def test_the_simulated_contact_center_looks_like_one(start_sim):
+    """An hour of the demo's default load (8 agents, 4 calls a minute): a plausible,
+    steady picture, judged by the official library from the emulator's own statistics."""
+    sim = start_sim('--agents', '8', '--calls-per-minute', '4', '--reservation-timeout', '20',
+                    '--seed', '2')
+    ws = _ws(sim)
+    seen_activities = set()
+    busy_samples = 0
+    max_pending = 0
+    chats_side_by_side = False
+    for minute in range(60):
+        for _ in range(4):
+            sim.advance(15_000)
+            rt = ws.real_time_statistics().fetch()
+            max_pending = max(max_pending, rt.tasks_by_status['pending'])
+            seen_activities |= {a['friendly_name'] for a in rt.activity_statistics
+                                if a['workers'] > 0}
+        if minute % 5 == 4:
+            workers = ws.workers.list()
+            on_task = 0
+            for w in workers:
+                chans = {c.task_channel_unique_name: c
+                         for c in ws.workers(w.sid).worker_channels.list()}
+                if any(c.assigned_tasks for c in chans.values()):
+                    on_task += 1
+                if chans['chat'].assigned_tasks >= 2:
+                    chats_side_by_side = True
+            busy_samples += on_task > 0
+    cum = ws.cumulative_statistics().fetch(minutes=60, split_by_wait_time='30')
+    below = cum.split_by_wait_time['30']['below']['reservations_accepted']
+    sl = 100.0 * below / (cum.reservations_accepted + cum.tasks_canceled)
+    assert 70 <= sl <= 95, sl
+    assert cum.tasks_canceled > 0, 'some callers abandon'
+    assert cum.reservations_rejected > 0 and cum.reservations_timed_out > 0, \
+        'agents sometimes reject or miss a reservation'
+    assert {'Available', 'Wrap Up', 'Break'} <= seen_activities, seen_activities
+    assert busy_samples == 12, 'agents are on tasks all through the hour'
+    assert 2 <= max_pending <= 12, 'queues build up now and then, and drain'
+    assert ws.real_time_statistics().fetch().tasks_by_status['pending'] <= 6
+    channels = {t.task_channel_unique_name for t in ws.tasks.list()}
+    assert {'voice', 'chat'} <= channels, channels
+    assert chats_side_by_side, "an agent holds two chats at once"
