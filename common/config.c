@@ -1268,7 +1268,7 @@ config_missing(const char *name, char **cause_out)
 	return r;
 }
 
-static const char *
+const char *
 config_where(const struct config *config, const char *key)
 {
 	size_t i = 0;

@@ -194,6 +194,13 @@ int config_sla_threshold_s(const struct config *config, const char *queue_sid,
 			   const char *queue_name);
 
 /*
+ * Where key's value came from, for messages that must say which setting is
+ * wrong: "trhubd.conf:12", "environment TWILIO_WORKSPACE_SID", a credential
+ * file, or "default". Borrowed from config.
+ */
+const char *config_where(const struct config *config, const char *key);
+
+/*
  * Prints the effective config as "key = value" lines, one per key in table
  * order, each with a comment saying where the value came from. Secrets that
  * are set print as ********. For humans (trhubd --check-config), not for
