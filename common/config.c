@@ -1330,6 +1330,12 @@ config_finish(struct config *config, struct config_load_state *st, char **cause_
 		return config_fail(cause_out, -EINVAL,
 				   "sync_stats_document and sync_events_document are both '%s'",
 				   config->sync_stats_document);
+	if (strcmp(config->workspace_callback, "warn") != 0 &&
+	    strcmp(config->workspace_callback, "manage") != 0)
+		return config_fail(cause_out, -EINVAL,
+				   "workspace_callback is '%s' (%s); expected warn or manage",
+				   config->workspace_callback,
+				   config_where(config, "workspace_callback"));
 	if ((config->api_key == NULL) != (config->api_secret == NULL))
 		return config_missing(config->api_key == NULL ? "api_key" : "api_secret",
 				      cause_out);
