@@ -145,10 +145,10 @@ struct config {
 	size_t n_sla_overrides;
 	int stats_min_interval_ms;
 	int stats_max_interval_ms;
-	int reconcile_interval_s; /* 0: never */
+	int reconcile_interval_s;  /* 0: never */
 	char *workspace_callback;  /* "warn" or "manage" */
 	int events_silence_warn_s; /* 0: never */
-	int webhook_max_age_s;	  /* replay window; 0: none */
+	int webhook_max_age_s;	   /* replay window; 0: none */
 	int recent_events_max;
 
 	/* Sync publishing */
