@@ -575,7 +575,7 @@ static const struct sim_route sim_tr_control_routes[] = {
 void
 sim_tr_register_routes(struct sim *sim)
 {
-	sim_http_register(sim->http, sim_tr_rest_routes, sim_tr_rest_nroutes);
+	sim_tr_rest_register(sim->http);
 	sim_http_register(sim->http, sim_tr_conference_routes, sim_tr_conference_nroutes);
 	sim_http_register(sim->http, sim_tr_control_routes,
 			  sizeof(sim_tr_control_routes) / sizeof(sim_tr_control_routes[0]));
