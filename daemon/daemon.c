@@ -189,13 +189,49 @@ daemon_has_viewers(const struct daemon *d)
 	return d->stream != NULL && stream_client_count(d->stream) > 0;
 }
 
-static void
-daemon_broadcast_gen(struct daemon *d, const char *type, uint64_t id)
+/* Which worker clients a stream message concerns (stream_audience_cb). */
+struct daemon_audience {
+	struct daemon *d;
+	enum model_change_kind kind;
+	const char *sid; /* the task, worker or reservation changed */
+};
+
+static bool
+daemon_audience_cb(const char *worker_sid, void *arg)
 {
+	const struct daemon_audience *a = arg;
+
+	switch (a->kind) {
+	case MODEL_CHANGE_WORKER:
+	case MODEL_CHANGE_WORKER_GONE:
+		return strcmp(a->sid, worker_sid) == 0;
+	case MODEL_CHANGE_TASK:
+		return model_worker_on_task(a->d->model, worker_sid, a->sid);
+	case MODEL_CHANGE_RESERVATION:
+		return model_worker_has_reservation(a->d->model, worker_sid, a->sid);
+	default:
+		return false; /* supervisors only */
+	}
+}
+
+/* Broadcasts what d->gen holds to supervisors and to the workers c concerns (c may be NULL). */
+static void
+daemon_broadcast_gen_for(struct daemon *d, const struct model_change *c, const char *type,
+			 uint64_t id)
+{
+	struct daemon_audience a = { d, c != NULL ? c->kind : MODEL_CHANGE_EVENT,
+				     c != NULL ? c->sid : NULL };
 	size_t len = 0;
 	const char *text = json_gen_text(d->gen, &len);
 
-	stream_broadcast(d->stream, type, id, text, len);
+	stream_broadcast_for(d->stream, a.sid != NULL ? daemon_audience_cb : NULL, &a, type, id,
+			     text, len);
+}
+
+static void
+daemon_broadcast_gen(struct daemon *d, const char *type, uint64_t id)
+{
+	daemon_broadcast_gen_for(d, NULL, type, id);
 }
 
 /* --- the event feed's health (feed.c) ---------------------------------------------- */
@@ -239,16 +275,16 @@ daemon_warnings_cb(void *arg, struct json_gen *g)
 }
 
 static void
-daemon_broadcast_removed(struct daemon *d, const char *type, const char *sid)
+daemon_broadcast_removed(struct daemon *d, const struct model_change *c, const char *type)
 {
 	if (!daemon_has_viewers(d))
 		return;
 	json_gen_reset(d->gen);
 	json_gen_object_open(d->gen);
-	json_gen_kv_string(d->gen, "sid", sid);
+	json_gen_kv_string(d->gen, "sid", c->sid);
 	json_gen_kv_bool(d->gen, "removed", true);
 	json_gen_object_close(d->gen);
-	daemon_broadcast_gen(d, type, 0);
+	daemon_broadcast_gen_for(d, c, type, 0);
 }
 
 /* Publishes a task's current state: its map item, or its removal once it is not open. */
@@ -356,18 +392,19 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 {
 	struct daemon *d = arg;
 
+	stream_invalidate(d->stream); /* the shared snapshot is rebuilt on demand */
 	switch (c->kind) {
 	case MODEL_CHANGE_TASK:
 		if (daemon_has_viewers(d)) {
 			json_gen_reset(d->gen);
 			model_task_json(d->model, c->sid, d->gen);
-			daemon_broadcast_gen(d, "task", 0);
+			daemon_broadcast_gen_for(d, c, "task", 0);
 		}
 		daemon_task_dirty(d, c->sid);
 		daemon_mark_dirty(d);
 		break;
 	case MODEL_CHANGE_TASK_GONE:
-		daemon_broadcast_removed(d, "task", c->sid);
+		daemon_broadcast_removed(d, c, "task");
 		daemon_task_dirty(d, c->sid);
 		daemon_mark_dirty(d);
 		break;
@@ -375,12 +412,12 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 		if (daemon_has_viewers(d)) {
 			json_gen_reset(d->gen);
 			model_worker_json(d->model, c->sid, d->gen);
-			daemon_broadcast_gen(d, "worker", 0);
+			daemon_broadcast_gen_for(d, c, "worker", 0);
 		}
 		daemon_mark_dirty(d);
 		break;
 	case MODEL_CHANGE_WORKER_GONE:
-		daemon_broadcast_removed(d, "worker", c->sid);
+		daemon_broadcast_removed(d, c, "worker");
 		daemon_mark_dirty(d);
 		break;
 	case MODEL_CHANGE_RESERVATION:
@@ -393,7 +430,7 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			json_gen_key(d->gen, "task");
 			model_task_json(d->model, task, d->gen);
 			json_gen_object_close(d->gen);
-			daemon_broadcast_gen(d, "reservation", 0);
+			daemon_broadcast_gen_for(d, c, "reservation", 0);
 		}
 		daemon_mark_dirty(d);
 		break;
@@ -419,7 +456,7 @@ daemon_stats_publish_cb(const char *json, size_t len, void *arg)
 	if (r < 0)
 		log_warning_errno(r, "sync: statistics not published to %s",
 				  d->boot_cfg->sync_stats_document);
-	stream_broadcast(d->stream, "stats", 0, json, len);
+	stream_broadcast_for(d->stream, stream_audience_all, NULL, "stats", 0, json, len);
 }
 
 /* Per-queue SLA threshold (config overrides by queue SID or name). */
@@ -809,6 +846,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	d->syncpub =
 		syncpub_new(d->base, d->http, d->twilio, cfg->sync_service_sid, &po, d->metrics);
 
+	sto.budget_bytes = (size_t)cfg->sse_budget_bytes;
 	sto.max_clients = (size_t)cfg->max_sse_clients;
 	d->stream = stream_new(d->base, d->model, &sto, d->metrics);
 
@@ -851,7 +889,10 @@ daemon_build(struct daemon *d, char **cause_out)
 	svo.header_max_bytes = (size_t)cfg->http_header_max_bytes;
 	svo.body_max_bytes = (size_t)cfg->http_body_max_bytes;
 	svo.timeout_s = cfg->http_timeout_s;
-	svo.trust_proxy = cfg->trust_proxy;
+	svo.header_timeout_s = cfg->http_header_timeout_s;
+	svo.body_timeout_s = cfg->http_body_timeout_s;
+	svo.webhook_reserved = cfg->webhook_reserved_connections;
+	svo.trusted_proxies = cfg->trusted_proxies;
 	svo.listen_fds = fds;
 	svo.n_listen_fds = nfds;
 	d->server = server_new(d->base, &svo, d->events, d->api, d->metrics);

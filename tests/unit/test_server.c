@@ -3,7 +3,7 @@
  * HTTP on one event base (evhttp client and server in the same loop, no
  * sleeps): 404 and 405 with Allow, the route body limit, signature refusals
  * that leave the model untouched, 204 for a signed event, ops routes,
- * local-client checks with trust_proxy, and the connection cap.
+ * local-client checks with trusted_proxies, and idle keep-alive eviction.
  */
 
 #include <setjmp.h>
@@ -66,7 +66,7 @@ fixture_ready_cb(void *arg, const char **reason_out)
 }
 
 static struct fixture *
-fixture_new(int max_connections, bool trust_proxy)
+fixture_new(int max_connections, const char *trusted_proxies)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	struct model_options mo = { 0 };
@@ -93,7 +93,7 @@ fixture_new(int max_connections, bool trust_proxy)
 	so.header_max_bytes = 8192;
 	so.body_max_bytes = 2048;
 	so.timeout_s = 5;
-	so.trust_proxy = trust_proxy;
+	so.trusted_proxies = trusted_proxies;
 	f->server = server_new(f->base, &so, f->events, f->api, f->metrics);
 	assert_int_equal(server_listen(f->server, &cause), 0);
 	addr = server_address(f->server);
@@ -240,7 +240,7 @@ assert_error_json(const struct reply *r, int status, const char *error)
 static void
 test_server_unknown_path_is_404_json(void **state)
 {
-	struct fixture *f = fixture_new(16, false);
+	struct fixture *f = fixture_new(16, NULL);
 	struct reply r;
 
 	request(f, EVHTTP_REQ_GET, "/nope", NULL, NULL, &r);
@@ -255,7 +255,7 @@ test_server_unknown_path_is_404_json(void **state)
 static void
 test_server_wrong_method_is_405_with_allow(void **state)
 {
-	struct fixture *f = fixture_new(16, false);
+	struct fixture *f = fixture_new(16, NULL);
 	struct reply r;
 
 	request(f, EVHTTP_REQ_GET, "/taskrouter_event", NULL, NULL, &r);
@@ -274,7 +274,7 @@ test_server_route_body_limit_is_413_before_signature(void **state)
 {
 	static const char *const hdr[] = { "Content-Type", "application/x-www-form-urlencoded",
 					   NULL };
-	struct fixture *f = fixture_new(16, false);
+	struct fixture *f = fixture_new(16, NULL);
 	char *big = xmalloc(3001);
 	struct reply r;
 
@@ -291,7 +291,7 @@ test_server_route_body_limit_is_413_before_signature(void **state)
 static void
 test_server_refused_webhooks_change_nothing(void **state)
 {
-	struct fixture *f = fixture_new(16, false);
+	struct fixture *f = fixture_new(16, NULL);
 	char *body = NULL;
 	char sig[SIGNATURE_LEN + 1];
 	char bad[SIGNATURE_LEN + 1];
@@ -329,7 +329,7 @@ test_server_refused_webhooks_change_nothing(void **state)
 static void
 test_server_signed_event_is_204_json_and_applied(void **state)
 {
-	struct fixture *f = fixture_new(16, false);
+	struct fixture *f = fixture_new(16, NULL);
 	char *body = NULL;
 	char sig[SIGNATURE_LEN + 1];
 	const char *hdr[] = { "Content-Type", "application/x-www-form-urlencoded",
@@ -370,7 +370,7 @@ test_server_signed_event_is_204_json_and_applied(void **state)
 static void
 test_server_ops_routes(void **state)
 {
-	struct fixture *f = fixture_new(16, false);
+	struct fixture *f = fixture_new(16, NULL);
 	struct reply r;
 
 	request(f, EVHTTP_REQ_GET, "/healthz", NULL, NULL, &r);
@@ -404,11 +404,12 @@ test_server_ops_routes(void **state)
 }
 
 static void
-test_server_local_routes_check_forwarded_client(void **state)
+test_server_local_routes_refuse_anything_forwarded(void **state)
 {
-	struct fixture *f = fixture_new(16, true);
+	struct fixture *f = fixture_new(16, "127.0.0.1");
 	const char *remote[] = { "X-Forwarded-For", "127.0.0.1, 203.0.113.5", NULL };
 	const char *local[] = { "X-Forwarded-For", "203.0.113.5, 127.0.0.1", NULL };
+	const char *fwd[] = { "Forwarded", "for=127.0.0.1", NULL };
 	struct reply r;
 
 	request(f, EVHTTP_REQ_GET, "/api/tasks", remote, NULL, &r);
@@ -420,7 +421,22 @@ test_server_local_routes_check_forwarded_client(void **state)
 	request(f, EVHTTP_REQ_GET, "/healthz", remote, NULL, &r); /* anyone */
 	assert_int_equal(r.status, 200);
 	reply_clear(&r);
+	/* Through a proxy is never local, whatever the chain says. */
 	request(f, EVHTTP_REQ_GET, "/api/tasks", local, NULL, &r);
+	assert_error_json(&r, 403, "forbidden");
+	reply_clear(&r);
+	request(f, EVHTTP_REQ_GET, "/api/tasks", fwd, NULL, &r);
+	assert_error_json(&r, 403, "forbidden");
+	reply_clear(&r);
+	fixture_free(f);
+	/* The peer itself a trusted proxy: not local either, even without headers. */
+	f = fixture_new(16, "127.0.0.0/8");
+	request(f, EVHTTP_REQ_GET, "/api/tasks", NULL, NULL, &r);
+	assert_error_json(&r, 403, "forbidden");
+	reply_clear(&r);
+	fixture_free(f);
+	f = fixture_new(16, NULL);
+	request(f, EVHTTP_REQ_GET, "/api/tasks", NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "[]");
 	reply_clear(&r);
@@ -428,9 +444,9 @@ test_server_local_routes_check_forwarded_client(void **state)
 }
 
 static void
-test_server_connection_cap_answers_503(void **state)
+test_server_idle_keepalive_makes_room(void **state)
 {
-	struct fixture *f = fixture_new(1, false);
+	struct fixture *f = fixture_new(1, NULL);
 	struct evhttp_connection *first =
 		evhttp_connection_base_new(f->base, NULL, "127.0.0.1", f->port);
 	struct reply r;
@@ -438,12 +454,8 @@ test_server_connection_cap_answers_503(void **state)
 	request_on(f, first, EVHTTP_REQ_GET, "/healthz", NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	reply_clear(&r);
-	/* The first connection stays open (keep-alive): a second one is over the cap. */
+	/* The first connection is idle (keep-alive): it is evicted for the second. */
 	request(f, EVHTTP_REQ_GET, "/healthz", NULL, NULL, &r);
-	assert_error_json(&r, 503, "unavailable");
-	reply_clear(&r);
-	/* The first one is still served. */
-	request_on(f, first, EVHTTP_REQ_GET, "/healthz", NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	reply_clear(&r);
 	evhttp_connection_free(first);
@@ -453,7 +465,7 @@ test_server_connection_cap_answers_503(void **state)
 static void
 test_server_stopping_answers_503(void **state)
 {
-	struct fixture *f = fixture_new(16, false);
+	struct fixture *f = fixture_new(16, NULL);
 	struct evhttp_connection *conn =
 		evhttp_connection_base_new(f->base, NULL, "127.0.0.1", f->port);
 	struct reply r;
@@ -480,8 +492,8 @@ main(void)
 		cmocka_unit_test(test_server_refused_webhooks_change_nothing),
 		cmocka_unit_test(test_server_signed_event_is_204_json_and_applied),
 		cmocka_unit_test(test_server_ops_routes),
-		cmocka_unit_test(test_server_local_routes_check_forwarded_client),
-		cmocka_unit_test(test_server_connection_cap_answers_503),
+		cmocka_unit_test(test_server_local_routes_refuse_anything_forwarded),
+		cmocka_unit_test(test_server_idle_keepalive_makes_room),
 		cmocka_unit_test(test_server_stopping_answers_503),
 	};
 
