@@ -205,7 +205,8 @@ task_list_once(struct cli *cli, void *state)
 		return r;
 	/* A missing reservation list is reported but the tasks still print. */
 	r = cli_task_fetch_reservations(cli, tasks, n, CLI_DEFAULT_JOBS);
-	qsort(tasks, n, sizeof(*tasks), task_list_cmp);
+	if (n > 1)
+		qsort(tasks, n, sizeof(*tasks), task_list_cmp);
 	if (cli_json(cli))
 		task_list_print_json(cli, tasks, n);
 	else

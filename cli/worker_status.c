@@ -513,7 +513,8 @@ worker_status_once(struct cli *cli, void *arg)
 		if (r != CLI_EXIT_OK)
 			r = CLI_EXIT_PARTIAL;
 		worker_status_link_tasks(&l);
-		qsort(l.v, l.n, sizeof(*l.v), worker_status_cmp);
+		if (l.n > 1)
+			qsort(l.v, l.n, sizeof(*l.v), worker_status_cmp);
 		if (cli_json(cli))
 			worker_status_print_json(cli, &l);
 		else

@@ -17,6 +17,7 @@ import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -85,9 +86,35 @@ def _free_port():
     return port
 
 
+class _Ran:
+    def __init__(self, rc, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = rc, stdout, stderr
+
+    def __repr__(self):
+        return '<rc=%r\nstdout:\n%s\nstderr:\n%s>' % (self.returncode, self.stdout[-3000:],
+                                                     self.stderr[-3000:])
+
+
 def _bash(script, cwd, timeout=TIMEOUT):
-    return subprocess.run(['bash', '-e', '-c', script], cwd=cwd, env=_env(), text=True,
-                          capture_output=True, timeout=timeout)
+    """Runs script in its own session with its output in files (a command it leaves in the
+    background cannot hold a pipe open), and kills whatever is left of it at the end."""
+    with tempfile.TemporaryFile('w+') as out, tempfile.TemporaryFile('w+') as err:
+        p = subprocess.Popen(['bash', '-e', '-c', script], cwd=cwd, env=_env(), text=True,
+                             stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                             start_new_session=True)
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = 'timeout after %d s' % timeout
+        finally:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+        out.seek(0)
+        err.seek(0)
+        return _Ran(rc, out.read(), err.read())
 
 
 def test_readme_has_the_blocks_this_test_knows():
