@@ -21,6 +21,7 @@
 #include <fnmatch.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,8 @@ enum cli_common_opt {
 	CLI_OPT_WORKSPACE,
 	CLI_OPT_JSON,
 	CLI_OPT_NO_COLOR,
+	CLI_OPT_COLUMNS,
+	CLI_OPT_OUTPUT = 'o',
 };
 
 /* The options every tool has, shown after the tool's own in --help. */
@@ -60,7 +63,11 @@ static const struct cli_option cli_common_options[] = {
 	{ "config", 0, "FILE", CLI_OPT_CONFIG,
 	  "configuration file (default " CLI_DEFAULT_CONFIG_PATH " when readable)" },
 	{ "workspace", 0, "WS...", CLI_OPT_WORKSPACE, "TaskRouter workspace SID to use" },
-	{ "json", 0, NULL, CLI_OPT_JSON, "print one JSON document instead of a table" },
+	{ "output", 'o', "FORMAT", CLI_OPT_OUTPUT,
+	  "table (default; fits the terminal), wide (every column, nothing cut) or json" },
+	{ "columns", 0, "LIST", CLI_OPT_COLUMNS,
+	  "only these table columns, in this order (comma-separated headers)" },
+	{ "json", 0, NULL, CLI_OPT_JSON, "print one JSON document instead of a table (-o json)" },
 	{ "no-color", 0, NULL, CLI_OPT_NO_COLOR, "no colour, even on a terminal" },
 	{ "quiet", 'q', NULL, CLI_OPT_QUIET, "print errors only" },
 	{ "verbose", 'v', NULL, CLI_OPT_VERBOSE, "more detail on stderr (twice for debug)" },
@@ -74,6 +81,8 @@ struct cli {
 	const char *config_path;
 	const char *workspace_override;
 	bool json;
+	bool wide;
+	const char *columns;
 	bool no_color;
 	int quiet;
 	int verbose;
@@ -82,12 +91,37 @@ struct cli {
 	struct config *config;
 	struct cli_rest *rest;
 	struct json_gen *gen;
+	int failed; /* cli_fail */
+	FILE *out;  /* where results go: stdout, or a redraw's buffer under cli_watch */
+	int margin; /* columns cli_watch's change marker takes */
 };
+
+/* Set from the SIGINT/SIGTERM handler; the watch loop ends when it is set. */
+static volatile sig_atomic_t cli_watch_stop;
+/*
+ * Set while a redraw is being fetched and rendered into its buffer (nothing of
+ * it on the terminal yet). A fetch can take minutes against an unreachable or
+ * throttling API, and an operator's Ctrl-C must not wait for it: the handler
+ * then ends the process at once, which loses nothing.
+ */
+static volatile sig_atomic_t cli_watch_busy;
 
 bool
 cli_json(const struct cli *cli)
 {
 	return cli->json;
+}
+
+bool
+cli_wide(const struct cli *cli)
+{
+	return cli->wide;
+}
+
+const char *
+cli_columns(const struct cli *cli)
+{
+	return cli->columns;
 }
 
 bool
@@ -120,6 +154,13 @@ const char *
 cli_name(const struct cli *cli)
 {
 	return cli->tool->name;
+}
+
+void
+cli_fail(struct cli *cli, int code)
+{
+	if (cli->failed == 0)
+		cli->failed = code;
 }
 
 const struct config *
@@ -364,12 +405,192 @@ int
 cli_term_width(const struct cli *cli)
 {
 	struct winsize ws;
+	const char *columns = config_env("COLUMNS");
+	int64_t n = 0;
 
+	/* $COLUMNS wins, on a terminal or not (as ls does), so a pipe can ask for a width. */
+	if (columns != NULL && num_parse_i64(columns, 20, 10000, &n) == 0)
+		return (int)n - cli->margin;
 	if (!cli->stdout_tty)
 		return 0;
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0)
-		return 80;
-	return ws.ws_col;
+		return 80 - cli->margin;
+	return ws.ws_col - cli->margin;
+}
+
+char *
+cli_sanitize(const char *s)
+{
+	unsigned char *copy = (unsigned char *)xstrdup(s != NULL ? s : "-");
+	unsigned char *p;
+
+	for (p = copy; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			p[0] = p[1] = '?'; /* C1 controls (U+0080..U+009F), CSI among them */
+	}
+	return (char *)copy;
+}
+
+void
+cli_printf(const struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cli->quiet > 0)
+		return;
+	va_start(ap, fmt);
+	(void)vfprintf(cli_out(cli), fmt, ap);
+	va_end(ap);
+}
+
+FILE *
+cli_out(const struct cli *cli)
+{
+	return cli->out != NULL ? cli->out : stdout;
+}
+
+/* ---- --watch ---- */
+
+static void
+cli_watch_on_signal(int signo)
+{
+	cli_watch_stop = 1;
+	/* Mid-fetch: nothing half-printed to lose, and _exit flushes nothing (async-signal-safe).
+	 */
+	if (cli_watch_busy)
+		_exit(CLI_EXIT_OK);
+}
+
+static void
+cli_watch_sleep_ms(int64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	/* A signal ends the sleep early (no SA_RESTART); the loop then checks the flag. */
+	(void)nanosleep(&ts, NULL);
+}
+
+/* True when line (len bytes) is one of the lines of prev. */
+static bool
+cli_watch_had_line(const char *prev, const char *line, size_t len)
+{
+	const char *p = prev;
+
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, '\n');
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		if (n == len && memcmp(p, line, len) == 0)
+			return true;
+		p = end != NULL ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/*
+ * Prints one redraw: on a terminal the screen is cleared first; a header
+ * line with the time and how many lines changed, then the lines, each behind
+ * a two-column marker ("* " when the line was not in the previous redraw).
+ */
+static void
+cli_watch_show(const struct cli *cli, const char *text, const char *prev, int64_t interval_ms,
+	       bool tty)
+{
+	char stamp[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	const char *p = text;
+	size_t changed = 0;
+	struct buf body;
+
+	buf_init(&body);
+	while (*p != '\0') {
+		const char *end = strchr(p, '\n');
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+		bool is_new = prev != NULL && !cli_watch_had_line(prev, p, n);
+
+		changed += is_new ? 1 : 0;
+		buf_puts(&body, is_new ? "* " : "  ");
+		buf_append(&body, p, n);
+		buf_putc(&body, '\n');
+		p = end != NULL ? end + 1 : p + n;
+	}
+	(void)localtime_r(&now, &tm);
+	(void)strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	if (tty)
+		(void)fputs("\033[H\033[2J", stdout);
+	else if (prev != NULL)
+		(void)fputc('\n', stdout);
+	(void)printf("%s  every %.1fs  %s\n", stamp, (double)interval_ms / 1000.0,
+		     prev == NULL   ? "first view"
+		     : changed == 0 ? "no change"
+				    : "changed (* marks new or changed lines)");
+	(void)fwrite(body.data != NULL ? body.data : "", 1, body.len, stdout);
+	(void)fflush(stdout);
+	buf_clear(&body);
+	(void)cli;
+}
+
+int
+cli_watch(struct cli *cli, int64_t interval_ms, cli_watch_cb *once, void *arg)
+{
+	struct sigaction sa;
+	bool tty = isatty(STDOUT_FILENO) == 1;
+	char *prev = NULL;
+	int r = CLI_EXIT_OK;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli_watch_on_signal;
+	(void)sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+		log_warning_errno(-errno,
+				  "cannot catch SIGINT; interrupting ends the watch abruptly");
+	cli->margin = cli->json ? 0 : 2;
+	while (!cli_watch_stop) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *mem = NULL;
+
+		cli_watch_busy = 1;
+		mem = open_memstream(&text, &len);
+		if (mem == NULL) {
+			cli_watch_busy = 0;
+			log_err_errno(-errno, "--watch: cannot allocate the redraw buffer");
+			r = CLI_EXIT_PARTIAL;
+			break;
+		}
+		cli->out = mem;
+		r = once(cli, arg);
+		cli->out = NULL;
+		(void)fclose(mem);
+		cli_watch_busy = 0;
+		/* Bad credentials or options do not get better by waiting; a failed fetch might. */
+		if (r == CLI_EXIT_CONFIG || r == CLI_EXIT_USAGE) {
+			free(text);
+			break;
+		}
+		if (r == CLI_EXIT_OK && cli->json) {
+			(void)fwrite(text, 1, len, stdout);
+			(void)fflush(stdout);
+		} else if (r == CLI_EXIT_OK && cli->quiet == 0) {
+			cli_watch_show(cli, text, prev, interval_ms, tty);
+		}
+		if (r == CLI_EXIT_OK) {
+			free(prev);
+			prev = text;
+		} else {
+			free(text);
+		}
+		if (!cli_watch_stop)
+			cli_watch_sleep_ms(interval_ms);
+	}
+	free(prev);
+	cli->margin = 0;
+	if (r == CLI_EXIT_CONFIG || r == CLI_EXIT_USAGE)
+		return r;
+	return CLI_EXIT_OK;
 }
 
 struct json_gen *
@@ -389,9 +610,9 @@ cli_json_print(struct cli *cli)
 	if (cli->gen == NULL)
 		return;
 	text = json_gen_text(cli->gen, &len);
-	(void)fwrite(text, 1, len, stdout);
-	(void)fputc('\n', stdout);
-	(void)fflush(stdout);
+	(void)fwrite(text, 1, len, cli_out(cli));
+	(void)fputc('\n', cli_out(cli));
+	(void)fflush(cli_out(cli));
 	json_gen_reset(cli->gen);
 }
 
@@ -534,21 +755,116 @@ cli_short_to_id(const struct cli_tool *tool, int c)
 	return c;
 }
 
+/* Edit distance (insertions, deletions, substitutions, adjacent swaps) between a and b. */
+static size_t
+cli_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+	size_t lb = strlen(b);
+	size_t *prev2 = NULL;
+	size_t *prev = NULL;
+	size_t *cur = NULL;
+	size_t i;
+	size_t j;
+	size_t d;
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	prev2 = xcalloc(lb + 1, sizeof(*prev2));
+	prev = xcalloc(lb + 1, sizeof(*prev));
+	cur = xcalloc(lb + 1, sizeof(*cur));
+	for (j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t *t;
+
+		cur[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+
+			d = prev[j - 1] + cost;
+			if (prev[j] + 1 < d)
+				d = prev[j] + 1;
+			if (cur[j - 1] + 1 < d)
+				d = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    prev2[j - 2] + 1 < d)
+				d = prev2[j - 2] + 1;
+			cur[j] = d;
+		}
+		t = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = t;
+	}
+	d = prev[lb];
+	free(prev2);
+	free(prev);
+	free(cur);
+	return d;
+}
+
+/* The long option of the tool or the common table nearest to word ("--wtach"), or NULL. */
+static const char *
+cli_nearest_option(const struct cli_tool *tool, const char *word)
+{
+	const struct cli_option *tables[2] = { tool->options, cli_common_options };
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+	char name[65];
+	size_t len;
+	size_t k;
+
+	if (word == NULL || strncmp(word, "--", 2) != 0)
+		return NULL;
+	word += 2;
+	len = strcspn(word, "=");
+	if (len == 0 || len >= sizeof(name))
+		return NULL;
+	memcpy(name, word, len);
+	name[len] = '\0';
+	for (k = 0; k < 2; k++) {
+		const struct cli_option *o;
+
+		for (o = tables[k]; o->name != NULL; o++) {
+			size_t d = cli_distance(name, o->name);
+
+			if (d < best_d) {
+				best_d = d;
+				best = o->name;
+			}
+		}
+	}
+	/* Close enough to be a typo: a third of the word, at least 1, at most 3 edits. */
+	if (best_d == 0 || best_d > 3 || best_d > (len + 2) / 3)
+		return NULL;
+	return best;
+}
+
 /*
  * Names the option getopt_long refused. missing is true when it exists but
  * lacks its argument (getopt returned ':'); the word on the command line is
- * quoted as typed, so an abbreviation or a typo reads back as given.
+ * quoted as typed, so an abbreviation or a typo reads back as given, with the
+ * nearest real option when there is one.
  */
 static void
 cli_bad_option(const struct cli *cli, bool missing, int optopt_c, const char *word)
 {
 	char shortname[3] = { '-', (char)optopt_c, '\0' };
 	const char *what = optopt_c > 0 && optopt_c < 256 ? shortname : word;
+	const char *nearest = NULL;
 
 	if (what == NULL)
 		what = "?";
-	if (missing)
+	if (missing) {
 		log_err("option %s needs an argument; see %s --help", what, cli->tool->name);
+		return;
+	}
+	if (what == word)
+		nearest = cli_nearest_option(cli->tool, word);
+	if (nearest != NULL)
+		log_err("unknown option %s; did you mean --%s? (see %s --help)", what, nearest,
+			cli->tool->name);
 	else
 		log_err("unknown option %s; see %s --help", what, cli->tool->name);
 }
@@ -602,6 +918,31 @@ cli_parse(struct cli *cli, void *state, int argc, char **argv)
 			break;
 		case CLI_OPT_JSON:
 			cli->json = true;
+			cli->wide = false;
+			break;
+		case CLI_OPT_OUTPUT:
+			if (strcmp(optarg, "json") == 0) {
+				cli->json = true;
+				cli->wide = false;
+			} else if (strcmp(optarg, "wide") == 0) {
+				cli->wide = true;
+				cli->json = false;
+			} else if (strcmp(optarg, "table") == 0) {
+				cli->wide = false;
+				cli->json = false;
+			} else {
+				log_err("-o %s: expected table, wide or json", optarg);
+				result = CLI_EXIT_USAGE;
+				goto out;
+			}
+			break;
+		case CLI_OPT_COLUMNS:
+			if (*optarg == '\0') {
+				log_err("--columns needs a comma-separated list of column headers");
+				result = CLI_EXIT_USAGE;
+				goto out;
+			}
+			cli->columns = optarg;
 			break;
 		case CLI_OPT_NO_COLOR:
 			cli->no_color = true;
@@ -700,6 +1041,8 @@ cli_main(const struct cli_tool *tool, void *state, int argc, char **argv)
 	if (r != 0)
 		goto out;
 	r = tool->run(&cli, state, argc - optind, argv + optind);
+	if (r == CLI_EXIT_OK && cli.failed != 0)
+		r = cli.failed;
 	if (cli_rest_retried(cli.rest) > 0)
 		log_info("%u requests were retried (rate limits or server errors)",
 			 cli_rest_retried(cli.rest));

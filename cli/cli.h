@@ -94,6 +94,10 @@ int cli_main(const struct cli_tool *tool, void *state, int argc, char **argv);
 /* Accessors for tools. */
 bool cli_json(const struct cli *cli);
 bool cli_quiet(const struct cli *cli);
+/* -o wide: every table column, nothing shortened or cut. */
+bool cli_wide(const struct cli *cli);
+/* --columns LIST as given (borrowed), or NULL. */
+const char *cli_columns(const struct cli *cli);
 bool cli_verbose(const struct cli *cli);
 /* The workspace SID in effect (--workspace, else the configuration). */
 const char *cli_workspace(const struct cli *cli);
@@ -103,6 +107,12 @@ const char *cli_name(const struct cli *cli);
 const struct config *cli_config(const struct cli *cli);
 /* The REST client (borrowed; valid during tool->run). */
 struct cli_rest *cli_get_rest(struct cli *cli);
+
+/*
+ * Records an exit code for cli_main to return when the tool's own result is
+ * CLI_EXIT_OK (an output problem found while printing).
+ */
+void cli_fail(struct cli *cli, int code);
 
 /* Parallel requests when a tool has no --jobs of its own. */
 #define CLI_DEFAULT_JOBS 8
@@ -171,8 +181,37 @@ bool cli_color_enabled(const struct cli *cli);
 const char *cli_color_start(const struct cli *cli, enum cli_color c);
 /* The reset sequence, or "" when colour is off. */
 const char *cli_color_end(const struct cli *cli);
-/* Terminal width of stdout, or 0 when stdout is not a terminal. */
+/*
+ * Width tables fit: $COLUMNS when set (20..10000), else the terminal width of
+ * stdout, or 0 (no limit) when stdout is not a terminal.
+ */
 int cli_term_width(const struct cli *cli);
+/*
+ * A copy of server-supplied text that is safe to print: C0 controls, DEL and
+ * C1 controls (escape sequences) become '?'; NULL becomes "-". Caller frees.
+ */
+char *cli_sanitize(const char *s);
+/*
+ * printf to stdout, except with -q (errors only). Server-supplied strings in
+ * the arguments must have gone through cli_sanitize.
+ */
+void cli_printf(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Where results go: stdout, or the current redraw's buffer under cli_watch (borrowed). */
+FILE *cli_out(const struct cli *cli);
+
+/*
+ * --watch: runs once(cli, arg) every interval_ms until SIGINT or SIGTERM.
+ * Each run writes its result through cli_out/cli_printf/cli_table_print into
+ * a buffer; the redraw then shows a header line with the time and whether
+ * anything changed, and marks each new or changed line with "* " (tables
+ * fit two columns narrower for it). With --json each run prints its
+ * document as is (one per line). A Ctrl-C during a fetch ends at once. A
+ * run failing with CLI_EXIT_CONFIG or CLI_EXIT_USAGE ends the watch with
+ * that code; other failures are reported and retried. Returns an enum
+ * cli_exit value.
+ */
+typedef int cli_watch_cb(struct cli *cli, void *arg);
+int cli_watch(struct cli *cli, int64_t interval_ms, cli_watch_cb *once, void *arg);
 
 /*
  * JSON output: a generator the tool fills with one document, printed with a

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "buf.h"
@@ -23,6 +24,7 @@
 #include "cli_progress.h"
 #include "cli_rest.h"
 #include "config.h"
+#include "hmap.h"
 #include "http_sync.h"
 #include "log.h"
 #include "rng.h"
@@ -30,6 +32,11 @@
 
 /* TaskRouter and API 2010 both allow up to 1000 records per page. */
 #define CLI_REST_PAGE_SIZE "1000"
+/*
+ * Most pages one list may take (a million records at PageSize=1000): a server
+ * that pages forever is refused rather than followed, as trhubd's rebuild does.
+ */
+#define CLI_REST_MAX_PAGES 1000u
 
 struct cli_rest {
 	struct cli *cli;
@@ -303,6 +310,50 @@ cli_rest_first_page_url(const char *url, const struct form *query)
 }
 
 /*
+ * The pages one list has followed: a next page URL seen before (a server
+ * answering with its own URL, or a cycle) or one past CLI_REST_MAX_PAGES
+ * ends the list with an error instead of another request.
+ */
+struct cli_rest_pager {
+	struct hmap *seen; /* URL -> (void *)1 */
+	unsigned pages;
+};
+
+static void
+cli_rest_pager_init(struct cli_rest_pager *pg, const char *first)
+{
+	pg->seen = hmap_new();
+	pg->pages = 1;
+	(void)hmap_put(pg->seen, first, (void *)1);
+}
+
+static void
+cli_rest_pager_clear(struct cli_rest_pager *pg)
+{
+	hmap_free(pg->seen);
+	pg->seen = NULL;
+}
+
+/* Admits next as the following page; returns 0, or CLI_EXIT_API after logging. */
+static int
+cli_rest_pager_next(struct cli_rest_pager *pg, const char *what, const char *next)
+{
+	if (hmap_get(pg->seen, next) != NULL) {
+		log_err("%s: the server sent a next page it had already sent (page %u); "
+			"stopping rather than looping",
+			what, pg->pages + 1);
+		return CLI_EXIT_API;
+	}
+	if (++pg->pages > CLI_REST_MAX_PAGES) {
+		log_err("%s: more than %u pages; stopping (narrow the list with filters)", what,
+			CLI_REST_MAX_PAGES);
+		return CLI_EXIT_API;
+	}
+	(void)hmap_put(pg->seen, next, (void *)1);
+	return 0;
+}
+
+/*
  * Parses one page, hands its records to item_cb and returns the next URL
  * (allocated) in *next_out, NULL on the last page. Returns an enum cli_exit
  * value; failures are reported.
@@ -339,11 +390,13 @@ cli_rest_list(struct cli_rest *rest, const char *what, const char *url, const st
 	      const char *key, cli_rest_item_cb *item_cb, void *arg)
 {
 	struct cli_rest_reply reply;
+	struct cli_rest_pager pager;
 	char *next = NULL;
 	int result = CLI_EXIT_OK;
 
 	cli_rest_reply_init(&reply);
 	next = cli_rest_first_page_url(url, query);
+	cli_rest_pager_init(&pager, next);
 	while (next != NULL && result == CLI_EXIT_OK) {
 		char *url_now = next;
 
@@ -352,10 +405,59 @@ cli_rest_list(struct cli_rest *rest, const char *what, const char *url, const st
 				    &reply); /* reply says why */
 		result = cli_rest_page(rest, what, &reply, key, item_cb, arg, &next);
 		free(url_now);
+		if (result == CLI_EXIT_OK && next != NULL)
+			result = cli_rest_pager_next(&pager, what, next);
 	}
 	free(next);
+	cli_rest_pager_clear(&pager);
 	cli_rest_reply_clear(&reply);
 	return result;
+}
+
+/* ---- checking a name against a list ---- */
+
+struct cli_rest_names {
+	const char *value;
+	bool found;
+	struct buf names;
+};
+
+static void
+cli_rest_names_item(const struct json_value *item, void *arg)
+{
+	struct cli_rest_names *st = arg;
+	const char *name = NULL;
+	const char *sid = NULL;
+
+	(void)json_get_string(item, "friendly_name", &name);
+	(void)json_get_string(item, "sid", &sid);
+	if ((name != NULL && strcasecmp(name, st->value) == 0) ||
+	    (sid != NULL && strcmp(sid, st->value) == 0))
+		st->found = true;
+	if (name != NULL)
+		buf_printf(&st->names, "%s%s", st->names.len > 0 ? ", " : "", name);
+}
+
+int
+cli_rest_check_name(struct cli_rest *rest, const char *option, const char *noun, const char *nouns,
+		    const char *url, const char *key, const char *value)
+{
+	struct cli_rest_names st;
+	char *what = xasprintf("list %s", nouns);
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	st.value = value;
+	buf_init(&st.names);
+	r = cli_rest_list(rest, what, url, NULL, key, cli_rest_names_item, &st);
+	if (r == CLI_EXIT_OK && !st.found) {
+		log_err("%s %s: no such %s; the %s are: %s", option, value, noun, nouns,
+			st.names.len > 0 ? st.names.data : "(none)");
+		r = CLI_EXIT_USAGE;
+	}
+	buf_clear(&st.names);
+	free(what);
+	return r;
 }
 
 /* ---- batches ---- */
@@ -481,6 +583,7 @@ struct cli_rest_batch_list {
 	cli_rest_item_cb *item_cb;
 	cli_rest_list_done_cb *done_cb;
 	void *arg;
+	struct cli_rest_pager pager;
 };
 
 static void
@@ -491,6 +594,8 @@ cli_rest_batch_list_page(const struct cli_rest_reply *reply, void *arg)
 	int r;
 
 	r = cli_rest_page(l->b->rest, l->what, reply, l->key, l->item_cb, l->arg, &next);
+	if (r == CLI_EXIT_OK && next != NULL)
+		r = cli_rest_pager_next(&l->pager, l->what, next);
 	if (r == CLI_EXIT_OK && next != NULL) {
 		cli_rest_batch_add(l->b, HTTP_GET, next, NULL, NULL, cli_rest_batch_list_page, l);
 		free(next);
@@ -498,6 +603,7 @@ cli_rest_batch_list_page(const struct cli_rest_reply *reply, void *arg)
 	}
 	free(next);
 	l->done_cb(r, l->arg);
+	cli_rest_pager_clear(&l->pager);
 	free(l->what);
 	free(l->key);
 	free(l);
@@ -517,6 +623,7 @@ cli_rest_batch_list(struct cli_rest_batch *b, const char *what, const char *url,
 	l->item_cb = item_cb;
 	l->done_cb = done_cb;
 	l->arg = arg;
+	cli_rest_pager_init(&l->pager, first);
 	cli_rest_batch_add(b, HTTP_GET, first, NULL, NULL, cli_rest_batch_list_page, l);
 	free(first);
 }

@@ -87,6 +87,16 @@ int cli_rest_list(struct cli_rest *rest, const char *what, const char *url,
 		  const struct form *query, const char *key, cli_rest_item_cb *item_cb, void *arg);
 
 /*
+ * Checks that value names one item of the list at url: its friendly_name (any
+ * case) or its SID. Returns CLI_EXIT_OK; CLI_EXIT_USAGE after logging
+ * "OPTION VALUE: no such NOUN; the NOUNS are: a, b, c"; or the list's failure
+ * (reported). For --activity and --queue, so a typo is an error, not an empty
+ * result.
+ */
+int cli_rest_check_name(struct cli_rest *rest, const char *option, const char *noun,
+			const char *nouns, const char *url, const char *key, const char *value);
+
+/*
  * A batch of independent calls, run up to --jobs at a time, each retried
  * like cli_rest_call (a retry waits in the batch without holding a slot).
  * done_cb runs exactly once per call with the final reply, borrowed for the

@@ -147,6 +147,7 @@ cli_task_from_json(struct cli_task *t, const struct json_value *item)
 	t->date_updated = cli_json_strdup(item, "date_updated");
 	t->queue_sid = cli_json_strdup(item, "task_queue_sid");
 	t->queue_name = cli_json_strdup(item, "task_queue_friendly_name");
+	t->channel = cli_json_strdup(item, "task_channel_unique_name");
 	if (root != NULL) {
 		t->from = cli_json_strdup(root, "from");
 		s = json_string(json_path(root, "conference", "sid"));
@@ -177,6 +178,7 @@ cli_task_clear(struct cli_task *t)
 	free(t->queue_name);
 	free(t->from);
 	free(t->conference_sid);
+	free(t->channel);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -228,9 +230,19 @@ cli_task_fetch(struct cli *cli, const struct cli_task_filter *f, struct cli_task
 
 	memset(&st, 0, sizeof(st));
 	st.f = f;
+	if (f->queue != NULL) {
+		char *qurl = twilio_url_task_queues(cli_rest_twilio(rest), cli_workspace(cli));
+
+		r = cli_rest_check_name(rest, "--queue", "queue", "queues", qurl, "task_queues",
+					f->queue);
+		free(qurl);
+		if (r != CLI_EXIT_OK)
+			goto out;
+	}
 	for (i = 0; i < f->nstatuses; i++)
 		form_add(q, "AssignmentStatus", f->statuses[i]);
 	r = cli_rest_list(rest, "list tasks", url, q, "tasks", cli_task_fetch_item, &st);
+out:
 	if (r != CLI_EXIT_OK) {
 		cli_task_array_free(st.v, st.n);
 		st.v = NULL;

@@ -62,6 +62,7 @@ struct cli_task {
 	char *queue_name;
 	char *from;	      /* attributes.from */
 	char *conference_sid; /* attributes.conference.sid */
+	char *channel;	      /* task_channel_unique_name: "voice", "chat", ... */
 	struct cli_task_reservation *reservations;
 	size_t nreservations;
 	bool reservations_fetched;

@@ -1,6 +1,7 @@
 /*
  * trhub-conference-list: the account's conferences (API 2010) with SID,
- * friendly name, status, creation time and participant count, and --end to
+ * friendly name, status, creation time and who is in each (participants by
+ * label, with hold and mute), --watch to redraw, and --end to
  * end the matching in-progress conferences (Status=completed) after a
  * confirmation on the terminal or --yes.
  *
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "cli_rest.h"
 #include "cli_table.h"
@@ -26,6 +28,7 @@ enum conference_list_opt {
 	CONFERENCE_LIST_OPT_NAME,
 	CONFERENCE_LIST_OPT_END,
 	CONFERENCE_LIST_OPT_YES,
+	CONFERENCE_LIST_OPT_WATCH,
 };
 
 static const struct cli_option conference_list_options[] = {
@@ -35,6 +38,8 @@ static const struct cli_option conference_list_options[] = {
 	{ "end", 0, "SID|NAME", CONFERENCE_LIST_OPT_END,
 	  "end the in-progress conferences with this SID or friendly name" },
 	{ "yes", 'y', NULL, CONFERENCE_LIST_OPT_YES, "end without asking" },
+	{ "watch", 0, "SECONDS", CONFERENCE_LIST_OPT_WATCH,
+	  "redraw every SECONDS until interrupted, marking what changed" },
 	{ NULL, 0, NULL, 0, NULL },
 };
 
@@ -43,6 +48,15 @@ struct conference_list_opts {
 	const char *name;
 	const char *end;
 	bool yes;
+	int64_t watch_ms; /* 0: no --watch */
+};
+
+struct conference_list_participant {
+	char *call_sid;
+	char *label;
+	char *status;
+	bool hold;
+	bool muted;
 };
 
 struct conference_list_conf {
@@ -52,6 +66,8 @@ struct conference_list_conf {
 	char *date_created;   /* as sent (RFC 2822) */
 	int64_t created;      /* Unix seconds, -1 unknown */
 	int64_t participants; /* -1: not counted (the conference has ended) */
+	struct conference_list_participant *parts;
+	size_t nparts;
 	bool end_ok;
 	char *end_error;
 };
@@ -93,6 +109,12 @@ conference_list_option(struct cli *cli, void *state, int id, const char *arg)
 	case CONFERENCE_LIST_OPT_YES:
 		o->yes = true;
 		return 0;
+	case CONFERENCE_LIST_OPT_WATCH:
+		if (cli_parse_seconds_ms(arg, &o->watch_ms) < 0) {
+			log_err("--watch %s: expected a number of seconds, such as 2 or 0.5", arg);
+			return -EINVAL;
+		}
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -101,8 +123,14 @@ conference_list_option(struct cli *cli, void *state, int id, const char *arg)
 static int
 conference_list_check(struct cli *cli, void *state, int nargs, char **args)
 {
+	const struct conference_list_opts *o = state;
+
 	if (nargs > 0) {
 		log_err("unexpected argument '%s'; see --help", args[0]);
+		return -EINVAL;
+	}
+	if (o->watch_ms > 0 && o->end != NULL) {
+		log_err("--watch and --end do not go together");
 		return -EINVAL;
 	}
 	return 0;
@@ -142,6 +170,14 @@ conference_list_set_clear(struct conference_list_set *set)
 	size_t i;
 
 	for (i = 0; i < set->n; i++) {
+		size_t j;
+
+		for (j = 0; j < set->v[i].nparts; j++) {
+			free(set->v[i].parts[j].call_sid);
+			free(set->v[i].parts[j].label);
+			free(set->v[i].parts[j].status);
+		}
+		free(set->v[i].parts);
 		free(set->v[i].sid);
 		free(set->v[i].name);
 		free(set->v[i].status);
@@ -155,8 +191,37 @@ static void
 conference_list_participant(const struct json_value *item, void *arg)
 {
 	struct conference_list_conf *c = arg;
+	struct conference_list_participant *p;
 
 	c->participants++;
+	c->parts = xreallocarray(c->parts, c->nparts + 1, sizeof(*c->parts));
+	p = &c->parts[c->nparts++];
+	memset(p, 0, sizeof(*p));
+	p->call_sid = cli_json_strdup(item, "call_sid");
+	p->label = cli_json_strdup(item, "label");
+	p->status = cli_json_strdup(item, "status");
+	(void)json_get_bool(item, "hold", &p->hold);
+	(void)json_get_bool(item, "muted", &p->muted);
+}
+
+/* "customer, worker (hold)": who is in the conference, by label (else call SID). */
+static void
+conference_list_who(const struct conference_list_conf *c, struct buf *out)
+{
+	size_t i;
+
+	buf_reset(out);
+	for (i = 0; i < c->nparts; i++) {
+		const struct conference_list_participant *p = &c->parts[i];
+
+		buf_printf(out, "%s%s", i > 0 ? ", " : "",
+			   p->label != NULL	 ? p->label
+			   : p->call_sid != NULL ? p->call_sid
+						 : "?");
+		if (p->hold || p->muted)
+			buf_printf(out, " (%s%s%s)", p->hold ? "hold" : "",
+				   p->hold && p->muted ? ", " : "", p->muted ? "muted" : "");
+	}
 }
 
 static void
@@ -213,30 +278,49 @@ conference_list_print(struct cli *cli, const struct conference_list_set *set, bo
 {
 	struct cli_table *t;
 	struct json_gen *g;
+	struct buf who;
 	char created[32];
 	size_t i;
+	size_t j;
 
 	if (cli_json(cli)) {
 		g = cli_json_gen(cli);
 		json_gen_object_open(g);
-		json_gen_kv_string(g, "account_sid", cli_account(cli));
+		json_gen_kv_string(g, "accountSid", cli_account(cli));
 		json_gen_kv_int(g, "count", (int64_t)set->n);
 		json_gen_key(g, "conferences");
 		json_gen_array_open(g);
 		for (i = 0; i < set->n; i++) {
 			const struct conference_list_conf *c = &set->v[i];
 
-			conference_list_iso(c->created, created, sizeof(created));
 			json_gen_object_open(g);
 			json_gen_kv_string(g, "sid", c->sid);
-			json_gen_kv_string(g, "friendly_name", c->name);
+			json_gen_kv_string(g, "friendlyName", c->name);
 			json_gen_kv_string(g, "status", c->status);
-			json_gen_kv_string(g, "date_created", c->date_created);
-			json_gen_kv_string(g, "created", c->created >= 0 ? created : NULL);
-			if (c->participants >= 0)
-				json_gen_kv_int(g, "participants", c->participants);
+			if (c->created >= 0)
+				json_gen_kv_int(g, "createdMs", c->created * 1000);
 			else
-				json_gen_kv_null(g, "participants");
+				json_gen_kv_null(g, "createdMs");
+			if (c->participants >= 0)
+				json_gen_kv_int(g, "participantCount", c->participants);
+			else
+				json_gen_kv_null(g, "participantCount");
+			json_gen_key(g, "participants");
+			if (c->participants < 0) {
+				json_gen_null(g);
+			} else {
+				json_gen_array_open(g);
+				for (j = 0; j < c->nparts; j++) {
+					json_gen_object_open(g);
+					json_gen_kv_string(g, "callSid", c->parts[j].call_sid);
+					json_gen_kv_string(g, "label", c->parts[j].label);
+					json_gen_kv_string(g, "status", c->parts[j].status);
+					json_gen_kv_bool(g, "hold", c->parts[j].hold);
+					json_gen_kv_bool(g, "muted", c->parts[j].muted);
+					json_gen_object_close(g);
+				}
+				json_gen_array_close(g);
+			}
 			if (ending) {
 				json_gen_kv_bool(g, "ended", c->end_ok);
 				json_gen_kv_string(g, "error", c->end_error);
@@ -249,11 +333,16 @@ conference_list_print(struct cli *cli, const struct conference_list_set *set, bo
 		return;
 	}
 	t = cli_table_new();
+	buf_init(&who);
 	cli_table_column(t, "CONFERENCE", CLI_ALIGN_LEFT, false);
+	cli_table_sid(t);
 	cli_table_column(t, "NAME", CLI_ALIGN_LEFT, true);
 	cli_table_column(t, "STATUS", CLI_ALIGN_LEFT, false);
 	cli_table_column(t, "CREATED", CLI_ALIGN_LEFT, false);
-	cli_table_column(t, "PARTICIPANTS", CLI_ALIGN_RIGHT, false);
+	cli_table_priority(t, 5);
+	cli_table_column(t, "N", CLI_ALIGN_RIGHT, false);
+	cli_table_priority(t, 4);
+	cli_table_column(t, "WHO", CLI_ALIGN_LEFT, true);
 	if (ending)
 		cli_table_column(t, "RESULT", CLI_ALIGN_LEFT, true);
 	for (i = 0; i < set->n; i++) {
@@ -272,13 +361,15 @@ conference_list_print(struct cli *cli, const struct conference_list_set *set, bo
 			cli_table_cellf(t, CLI_COLOR_NONE, "%lld", (long long)c->participants);
 		else
 			cli_table_cell(t, "-", CLI_COLOR_NONE);
+		conference_list_who(c, &who);
+		cli_table_cell(t, who.len > 0 ? who.data : "-", CLI_COLOR_NONE);
 		if (ending)
 			cli_table_cell(t, c->end_ok ? "ended" : c->end_error,
 				       c->end_ok ? CLI_COLOR_GREEN : CLI_COLOR_RED);
 	}
-	if (set->n > 0)
-		cli_table_print(t, cli, stdout);
-	(void)printf("%zu conference%s\n", set->n, set->n == 1 ? "" : "s");
+	if (set->n == 0 || cli_table_print(t, cli, cli_out(cli)) == 0)
+		cli_printf(cli, "%zu conference%s\n", set->n, set->n == 1 ? "" : "s");
+	buf_clear(&who);
 	cli_table_free(t);
 }
 
@@ -316,12 +407,17 @@ conference_list_end(struct cli *cli, const struct conference_list_opts *o,
 		return CLI_EXIT_PARTIAL;
 	}
 	if (!o->yes) {
-		for (i = 0; i < set->n; i++)
-			(void)fprintf(stderr, "  %s  %s  %lld participant(s)\n", set->v[i].sid,
-				      set->v[i].name != NULL ? set->v[i].name : "-",
+		for (i = 0; i < set->n; i++) {
+			char *sid = cli_sanitize(set->v[i].sid);
+			char *name = cli_sanitize(set->v[i].name);
+
+			(void)fprintf(stderr, "  %s  %s  %lld participant(s)\n", sid, name,
 				      (long long)(set->v[i].participants > 0
 							  ? set->v[i].participants
 							  : 0));
+			free(sid);
+			free(name);
+		}
 		prompt = xasprintf("End %zu conference%s for everyone in it? [y/N] ", set->n,
 				   set->n == 1 ? "" : "s");
 		switch (cli_confirm(prompt, NULL)) {
@@ -364,7 +460,7 @@ conference_list_end(struct cli *cli, const struct conference_list_opts *o,
 }
 
 static int
-conference_list_run(struct cli *cli, void *state, int nargs, char **args)
+conference_list_once(struct cli *cli, void *state)
 {
 	const struct conference_list_opts *o = state;
 	struct cli_rest *rest = cli_get_rest(cli);
@@ -394,10 +490,20 @@ out:
 	return r;
 }
 
+static int
+conference_list_run(struct cli *cli, void *state, int nargs, char **args)
+{
+	const struct conference_list_opts *o = state;
+
+	if (o->watch_ms > 0)
+		return cli_watch(cli, o->watch_ms, conference_list_once, state);
+	return conference_list_once(cli, state);
+}
+
 static const struct cli_tool conference_list_tool = {
 	.name = "trhub-conference-list",
 	.usage = "[OPTION]...",
-	.summary = "List conferences with their participant counts; --end ends them.",
+	.summary = "List conferences and who is in them; --end ends them.",
 	.options = conference_list_options,
 	.option = conference_list_option,
 	.check = conference_list_check,

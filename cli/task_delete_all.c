@@ -221,12 +221,14 @@ task_delete_all_confirm(const struct task_delete_all_opts *o, const char *ws_sid
 {
 	char *what = task_delete_all_describe(o);
 	char *prompt;
+	char *shown = cli_sanitize(ws_name);
 	enum cli_confirm c;
 
 	prompt = xasprintf("About to delete %zu %s from workspace \"%s\" (%s).\n"
 			   "Type the workspace name to confirm: ",
-			   n, what, ws_name, ws_sid);
+			   n, what, shown, ws_sid);
 	c = cli_confirm(prompt, ws_name);
+	free(shown);
 	free(prompt);
 	free(what);
 	switch (c) {
@@ -249,14 +251,15 @@ task_delete_all_print_dry(struct cli *cli, const char *ws_name, const struct cli
 {
 	struct json_gen *g;
 	struct cli_table *t;
+	char *name = NULL;
 	size_t i;
 
 	if (cli_json(cli)) {
 		g = cli_json_gen(cli);
 		json_gen_object_open(g);
-		json_gen_kv_string(g, "workspace_sid", cli_workspace(cli));
-		json_gen_kv_string(g, "workspace_name", ws_name);
-		json_gen_kv_bool(g, "dry_run", true);
+		json_gen_kv_string(g, "workspaceSid", cli_workspace(cli));
+		json_gen_kv_string(g, "workspaceName", ws_name);
+		json_gen_kv_bool(g, "dryRun", true);
 		json_gen_kv_int(g, "matched", (int64_t)n);
 		json_gen_key(g, "tasks");
 		json_gen_array_open(g);
@@ -269,6 +272,7 @@ task_delete_all_print_dry(struct cli *cli, const char *ws_name, const struct cli
 	}
 	t = cli_table_new();
 	cli_table_column(t, "TASK", CLI_ALIGN_LEFT, false);
+	cli_table_sid(t);
 	cli_table_column(t, "STATUS", CLI_ALIGN_LEFT, false);
 	cli_table_column(t, "AGE", CLI_ALIGN_RIGHT, false);
 	cli_table_column(t, "QUEUE", CLI_ALIGN_LEFT, true);
@@ -283,9 +287,11 @@ task_delete_all_print_dry(struct cli *cli, const char *ws_name, const struct cli
 		cli_table_cell(t, tasks[i].queue_name, CLI_COLOR_NONE);
 	}
 	if (n > 0)
-		cli_table_print(t, cli, stdout);
-	(void)printf("dry run: %zu task%s would be deleted from workspace \"%s\"\n", n,
-		     n == 1 ? "" : "s", ws_name);
+		(void)cli_table_print(t, cli, cli_out(cli));
+	name = cli_sanitize(ws_name);
+	cli_printf(cli, "dry run: %zu task%s would be deleted from workspace \"%s\"\n", n,
+		   n == 1 ? "" : "s", name);
+	free(name);
 	cli_table_free(t);
 }
 
@@ -300,24 +306,24 @@ task_delete_all_print(struct cli *cli, const char *ws_name, size_t matched,
 		if (run->nfailures > TASK_DELETE_ALL_LOG_FAILURES)
 			log_err("%zu more deletes failed",
 				run->nfailures - TASK_DELETE_ALL_LOG_FAILURES);
-		(void)printf("%zu matched: %zu deleted, %zu already gone, %zu failed", matched,
-			     run->deleted, run->gone, run->nfailures);
+		cli_printf(cli, "%zu matched: %zu deleted, %zu already gone, %zu failed", matched,
+			   run->deleted, run->gone, run->nfailures);
 		if (run->interrupted)
-			(void)printf(", %zu not attempted (interrupted)", matched - run->next);
-		(void)printf("\n");
+			cli_printf(cli, ", %zu not attempted (interrupted)", matched - run->next);
+		cli_printf(cli, "\n");
 		return;
 	}
 	g = cli_json_gen(cli);
 	json_gen_object_open(g);
-	json_gen_kv_string(g, "workspace_sid", cli_workspace(cli));
-	json_gen_kv_string(g, "workspace_name", ws_name);
-	json_gen_kv_bool(g, "dry_run", false);
+	json_gen_kv_string(g, "workspaceSid", cli_workspace(cli));
+	json_gen_kv_string(g, "workspaceName", ws_name);
+	json_gen_kv_bool(g, "dryRun", false);
 	json_gen_kv_int(g, "matched", (int64_t)matched);
 	json_gen_kv_int(g, "deleted", (int64_t)run->deleted);
-	json_gen_kv_int(g, "already_gone", (int64_t)run->gone);
+	json_gen_kv_int(g, "alreadyGone", (int64_t)run->gone);
 	json_gen_kv_int(g, "failed", (int64_t)run->nfailures);
 	json_gen_kv_bool(g, "interrupted", run->interrupted);
-	json_gen_kv_int(g, "not_attempted", (int64_t)(matched - run->next));
+	json_gen_kv_int(g, "notAttempted", (int64_t)(matched - run->next));
 	json_gen_key(g, "failures");
 	json_gen_array_open(g);
 	for (i = 0; i < run->nfailures; i++) {

@@ -377,14 +377,16 @@ static void
 task_fix_print(struct task_fix_run *run, const size_t counts[4])
 {
 	struct cli *cli = run->cli;
+	char *sid = NULL;
+	char *reason = NULL;
 	size_t i;
 
 	if (cli_json(cli)) {
 		struct json_gen *g = cli_json_gen(cli);
 
 		json_gen_object_open(g);
-		json_gen_kv_string(g, "workspace_sid", cli_workspace(cli));
-		json_gen_kv_bool(g, "dry_run", run->opts->dry_run);
+		json_gen_kv_string(g, "workspaceSid", cli_workspace(cli));
+		json_gen_kv_bool(g, "dryRun", run->opts->dry_run);
 		json_gen_key(g, "tasks");
 		json_gen_array_open(g);
 		for (i = 0; i < run->n; i++) {
@@ -395,9 +397,9 @@ task_fix_print(struct task_fix_run *run, const size_t counts[4])
 			json_gen_kv_string(g, "status", it->status);
 			if (it->wrapping_s >= 0 && it->status != NULL &&
 			    strcmp(it->status, "wrapping") == 0)
-				json_gen_kv_int(g, "wrapping_seconds", it->wrapping_s);
+				json_gen_kv_int(g, "wrappingS", it->wrapping_s);
 			else
-				json_gen_kv_null(g, "wrapping_seconds");
+				json_gen_kv_null(g, "wrappingS");
 			json_gen_kv_string(g, "action", task_fix_action_name(it->action));
 			json_gen_kv_string(g, "reason", it->reason);
 			json_gen_object_close(g);
@@ -406,7 +408,7 @@ task_fix_print(struct task_fix_run *run, const size_t counts[4])
 		json_gen_key(g, "summary");
 		json_gen_object_open(g);
 		json_gen_kv_int(g, "completed", (int64_t)counts[TASK_FIX_COMPLETED]);
-		json_gen_kv_int(g, "would_complete", (int64_t)counts[TASK_FIX_WOULD_COMPLETE]);
+		json_gen_kv_int(g, "wouldComplete", (int64_t)counts[TASK_FIX_WOULD_COMPLETE]);
 		json_gen_kv_int(g, "skipped", (int64_t)counts[TASK_FIX_SKIPPED]);
 		json_gen_kv_int(g, "failed", (int64_t)counts[TASK_FIX_FAILED]);
 		json_gen_object_close(g);
@@ -423,21 +425,24 @@ task_fix_print(struct task_fix_run *run, const size_t counts[4])
 		/* Unnamed young tasks are only counted, unless -v asks for them. */
 		if (!it->named && it->action == TASK_FIX_SKIPPED && !cli_verbose(cli))
 			continue;
-		(void)printf("%s  %s%s%s%s%s\n", it->sid, cli_color_start(cli, c),
-			     it->action == TASK_FIX_WOULD_COMPLETE
-				     ? "would complete"
-				     : task_fix_action_name(it->action),
-			     cli_color_end(cli), it->reason != NULL ? ": " : "",
-			     it->reason != NULL ? it->reason : "");
+		sid = cli_sanitize(it->sid);
+		reason = it->reason != NULL ? cli_sanitize(it->reason) : NULL;
+		cli_printf(cli, "%s  %s%s%s%s%s\n", sid, cli_color_start(cli, c),
+			   it->action == TASK_FIX_WOULD_COMPLETE ? "would complete"
+								 : task_fix_action_name(it->action),
+			   cli_color_end(cli), reason != NULL ? ": " : "",
+			   reason != NULL ? reason : "");
+		free(sid);
+		free(reason);
 	}
 	if (run->opts->dry_run)
-		(void)printf("dry run: %zu would be completed, %zu left alone, %zu failed\n",
-			     counts[TASK_FIX_WOULD_COMPLETE], counts[TASK_FIX_SKIPPED],
-			     counts[TASK_FIX_FAILED]);
+		cli_printf(cli, "dry run: %zu would be completed, %zu left alone, %zu failed\n",
+			   counts[TASK_FIX_WOULD_COMPLETE], counts[TASK_FIX_SKIPPED],
+			   counts[TASK_FIX_FAILED]);
 	else
-		(void)printf("%zu completed, %zu left alone, %zu failed\n",
-			     counts[TASK_FIX_COMPLETED], counts[TASK_FIX_SKIPPED],
-			     counts[TASK_FIX_FAILED]);
+		cli_printf(cli, "%zu completed, %zu left alone, %zu failed\n",
+			   counts[TASK_FIX_COMPLETED], counts[TASK_FIX_SKIPPED],
+			   counts[TASK_FIX_FAILED]);
 }
 
 static int

@@ -1,7 +1,12 @@
 /*
  * trhub-worker-status: every worker of the workspace with its activity,
- * availability, time in the current activity and skills, a summary of
- * workers per activity, and --watch to redraw until interrupted.
+ * availability, time in the current activity, what it is doing (the task it
+ * holds, its status, the caller and the time in that status) and skills, a
+ * summary of workers per activity, and --watch to redraw until interrupted.
+ *
+ * What a worker is doing comes from the open tasks (reserved, assigned,
+ * wrapping) and their reservations: a worker holds the task of its pending,
+ * accepted or wrapping reservation.
  *
  * Skills are read from the worker attributes: "skills" (the seeds' shape)
  * or "routing.skills" (Flex's), an array of strings.
@@ -14,16 +19,14 @@
  */
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "cli.h"
 #include "cli_rest.h"
 #include "cli_table.h"
+#include "cli_task.h"
 #include "form.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -52,6 +55,12 @@ struct worker_status_opts {
 	int64_t watch_ms; /* 0: no --watch */
 };
 
+/* One task a worker holds: the task (borrowed from the list) and its reservation's status. */
+struct worker_status_held {
+	const struct cli_task *task;
+	const char *res_status;
+};
+
 struct worker_status_worker {
 	char *sid;
 	char *name;
@@ -62,6 +71,9 @@ struct worker_status_worker {
 	int64_t seconds;
 	char **skills;
 	size_t nskills;
+	/* The tasks it holds (a call, or chats side by side). */
+	struct worker_status_held *held;
+	size_t nheld;
 };
 
 /* Differences between the clocks up to this are noise (whole seconds, round trip). */
@@ -72,18 +84,16 @@ struct worker_status_list {
 	int64_t now_s; /* Twilio's clock, Unix seconds */
 	struct worker_status_worker *v;
 	size_t n;
-	size_t total; /* before filters */
+	size_t total;		/* before filters */
+	struct cli_task *tasks; /* open tasks, for what each worker is doing */
+	size_t ntasks;
 };
 
-/* Set from the SIGINT/SIGTERM handler; the watch loop ends when it is set. */
-static volatile sig_atomic_t worker_status_stop;
-/*
- * Set while a watch refresh is fetching (nothing of it printed yet). A fetch
- * can take minutes against an unreachable or throttling API (timeouts times
- * retries), and an operator's Ctrl-C must not wait for it: the handler then
- * ends the process at once, which loses nothing.
- */
-static volatile sig_atomic_t worker_status_fetching;
+/* What a watch redraw needs. */
+struct worker_status_run {
+	const struct worker_status_opts *opts;
+	int64_t skew_s;
+};
 
 static int
 worker_status_option(struct cli *cli, void *state, int id, const char *arg)
@@ -146,6 +156,15 @@ worker_status_skills(const struct json_value *item, struct worker_status_worker 
 	json_doc_free(doc);
 }
 
+/* True when the worker's activity_sid is sid (--activity WA...). */
+static bool
+worker_status_has_activity_sid(const struct json_value *item, const char *sid)
+{
+	const char *s = NULL;
+
+	return json_get_string(item, "activity_sid", &s) == 0 && strcmp(s, sid) == 0;
+}
+
 static void
 worker_status_item(const struct json_value *item, void *arg)
 {
@@ -161,7 +180,8 @@ worker_status_item(const struct json_value *item, void *arg)
 	(void)json_get_string(item, "friendly_name", &name);
 	(void)json_get_string(item, "activity_name", &activity);
 	(void)json_get_bool(item, "available", &available);
-	if (o->activity != NULL && (activity == NULL || strcasecmp(activity, o->activity) != 0))
+	if (o->activity != NULL && (activity == NULL || strcasecmp(activity, o->activity) != 0) &&
+	    !worker_status_has_activity_sid(item, o->activity))
 		return;
 	if (o->available && !available)
 		return;
@@ -199,11 +219,83 @@ worker_status_list_clear(struct worker_status_list *l)
 		for (j = 0; j < w->nskills; j++)
 			free(w->skills[j]);
 		free(w->skills);
+		free(w->held);
 	}
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
 	l->total = 0;
+	cli_task_array_free(l->tasks, l->ntasks);
+	l->tasks = NULL;
+	l->ntasks = 0;
+}
+
+/* Points every worker at the task it holds (pending, accepted or wrapping reservation). */
+static void
+worker_status_link_tasks(struct worker_status_list *l)
+{
+	size_t i;
+	size_t j;
+	size_t k;
+
+	for (i = 0; i < l->ntasks; i++) {
+		const struct cli_task *t = &l->tasks[i];
+
+		for (j = 0; j < t->nreservations; j++) {
+			const struct cli_task_reservation *r = &t->reservations[j];
+
+			if (r->worker_sid == NULL || r->status == NULL ||
+			    (strcmp(r->status, "pending") != 0 &&
+			     strcmp(r->status, "accepted") != 0 &&
+			     strcmp(r->status, "wrapping") != 0))
+				continue;
+			for (k = 0; k < l->n; k++) {
+				struct worker_status_worker *w = &l->v[k];
+
+				if (w->sid == NULL || strcmp(w->sid, r->worker_sid) != 0)
+					continue;
+				w->held = xreallocarray(w->held, w->nheld + 1, sizeof(*w->held));
+				w->held[w->nheld].task = t;
+				w->held[w->nheld].res_status = r->status;
+				w->nheld++;
+			}
+		}
+	}
+}
+
+/* The held task that has been longest in its status, or NULL. */
+static const struct worker_status_held *
+worker_status_first(const struct worker_status_worker *w)
+{
+	const struct worker_status_held *best = NULL;
+	size_t i;
+
+	for (i = 0; i < w->nheld; i++) {
+		if (best == NULL || w->held[i].task->updated_s > best->task->updated_s)
+			best = &w->held[i];
+	}
+	return best;
+}
+
+/*
+ * "ringing", "on task", "wrap-up" (the reservation's status in an agent's
+ * words), or "N tasks" for several side by side, into out.
+ */
+static void
+worker_status_doing(const struct worker_status_worker *w, char *out, size_t size)
+{
+	const struct worker_status_held *h = worker_status_first(w);
+
+	if (h == NULL)
+		(void)snprintf(out, size, "-");
+	else if (w->nheld > 1)
+		(void)snprintf(out, size, "%zu tasks", w->nheld);
+	else if (strcmp(h->res_status, "pending") == 0)
+		(void)snprintf(out, size, "ringing");
+	else if (strcmp(h->res_status, "wrapping") == 0)
+		(void)snprintf(out, size, "wrap-up");
+	else
+		(void)snprintf(out, size, "on task");
 }
 
 static int
@@ -258,27 +350,49 @@ worker_status_print_json(struct cli *cli, const struct worker_status_list *l)
 	size_t j;
 
 	json_gen_object_open(g);
-	json_gen_kv_string(g, "workspace_sid", cli_workspace(cli));
+	json_gen_kv_string(g, "workspaceSid", cli_workspace(cli));
 	json_gen_key(g, "workers");
 	json_gen_array_open(g);
 	for (i = 0; i < l->n; i++) {
 		const struct worker_status_worker *w = &l->v[i];
+		int64_t since = 0;
 
 		json_gen_object_open(g);
 		json_gen_kv_string(g, "sid", w->sid);
 		json_gen_kv_string(g, "name", w->name);
 		json_gen_kv_string(g, "activity", w->activity);
-		json_gen_kv_string(g, "activity_sid", w->activity_sid);
+		json_gen_kv_string(g, "activitySid", w->activity_sid);
 		json_gen_kv_bool(g, "available", w->available);
-		json_gen_kv_string(g, "activity_since", w->since);
-		if (w->seconds >= 0)
-			json_gen_kv_int(g, "seconds_in_activity", w->seconds);
+		if (w->since != NULL && cli_parse_time(w->since, &since) == 0)
+			json_gen_kv_int(g, "activitySinceMs", since * 1000);
 		else
-			json_gen_kv_null(g, "seconds_in_activity");
+			json_gen_kv_null(g, "activitySinceMs");
+		if (w->seconds >= 0)
+			json_gen_kv_int(g, "timeInActivityS", w->seconds);
+		else
+			json_gen_kv_null(g, "timeInActivityS");
 		json_gen_key(g, "skills");
 		json_gen_array_open(g);
 		for (j = 0; j < w->nskills; j++)
 			json_gen_string(g, w->skills[j]);
+		json_gen_array_close(g);
+		json_gen_key(g, "tasks");
+		json_gen_array_open(g);
+		for (j = 0; j < w->nheld; j++) {
+			const struct worker_status_held *h = &w->held[j];
+
+			json_gen_object_open(g);
+			json_gen_kv_string(g, "sid", h->task->sid);
+			json_gen_kv_string(g, "status", h->task->status);
+			json_gen_kv_string(g, "channel", h->task->channel);
+			json_gen_kv_string(g, "reservationStatus", h->res_status);
+			json_gen_kv_string(g, "caller", h->task->from);
+			if (h->task->updated_s >= 0)
+				json_gen_kv_int(g, "timeInStatusS", h->task->updated_s);
+			else
+				json_gen_kv_null(g, "timeInStatusS");
+			json_gen_object_close(g);
+		}
 		json_gen_array_close(g);
 		json_gen_object_close(g);
 	}
@@ -286,7 +400,7 @@ worker_status_print_json(struct cli *cli, const struct worker_status_list *l)
 	json_gen_key(g, "summary");
 	json_gen_object_open(g);
 	json_gen_kv_int(g, "total", (int64_t)l->n);
-	json_gen_key(g, "by_activity");
+	json_gen_key(g, "byActivity");
 	json_gen_object_open(g);
 	for (i = 0; i < nc; i++)
 		json_gen_kv_int(g, counts[i].activity, (int64_t)counts[i].n);
@@ -307,18 +421,35 @@ worker_status_print_table(struct cli *cli, const struct worker_status_list *l)
 	size_t i;
 	size_t j;
 
+	/* Left out first when narrow: SID, then skills, availability, caller, task. */
 	cli_table_column(t, "WORKER", CLI_ALIGN_LEFT, true);
 	cli_table_column(t, "SID", CLI_ALIGN_LEFT, false);
+	cli_table_sid(t);
+	cli_table_priority(t, 9);
 	cli_table_column(t, "ACTIVITY", CLI_ALIGN_LEFT, true);
 	cli_table_column(t, "AVAIL", CLI_ALIGN_LEFT, false);
+	cli_table_priority(t, 7);
 	cli_table_column(t, "IN ACTIVITY", CLI_ALIGN_RIGHT, false);
+	cli_table_column(t, "DOING", CLI_ALIGN_LEFT, false);
+	cli_table_column(t, "FOR", CLI_ALIGN_RIGHT, false);
+	cli_table_column(t, "CALLER", CLI_ALIGN_LEFT, true);
+	cli_table_priority(t, 6);
+	cli_table_column(t, "TASK", CLI_ALIGN_LEFT, false);
+	cli_table_sid(t);
+	cli_table_priority(t, 5);
 	cli_table_column(t, "SKILLS", CLI_ALIGN_LEFT, true);
+	cli_table_priority(t, 8);
 	buf_init(&line);
 	for (i = 0; i < l->n; i++) {
 		const struct worker_status_worker *w = &l->v[i];
+		const struct worker_status_held *h = worker_status_first(w);
 		char age[32];
+		char on[32];
+		char doing[32];
 
 		cli_format_age(w->seconds, age, sizeof(age));
+		cli_format_age(h != NULL ? h->task->updated_s : -1, on, sizeof(on));
+		worker_status_doing(w, doing, sizeof(doing));
 		buf_reset(&line);
 		for (j = 0; j < w->nskills; j++)
 			buf_printf(&line, "%s%s", j > 0 ? "," : "", w->skills[j]);
@@ -329,46 +460,61 @@ worker_status_print_table(struct cli *cli, const struct worker_status_list *l)
 		cli_table_cell(t, w->available ? "yes" : "no",
 			       w->available ? CLI_COLOR_GREEN : CLI_COLOR_NONE);
 		cli_table_cell(t, age, CLI_COLOR_NONE);
+		cli_table_cell(t, doing, h != NULL ? CLI_COLOR_YELLOW : CLI_COLOR_NONE);
+		cli_table_cell(t, on, CLI_COLOR_NONE);
+		cli_table_cell(t, h != NULL ? h->task->from : NULL, CLI_COLOR_NONE);
+		cli_table_cell(t, h != NULL ? h->task->sid : NULL, CLI_COLOR_DIM);
 		cli_table_cell(t, line.len > 0 ? line.data : "-", CLI_COLOR_NONE);
 	}
-	if (l->n > 0)
-		cli_table_print(t, cli, stdout);
+	if (l->n > 0 && cli_table_print(t, cli, cli_out(cli)) < 0)
+		goto out; /* an unknown --columns name, reported */
 	buf_reset(&line);
 	buf_printf(&line, "%zu worker%s", l->n, l->n == 1 ? "" : "s");
 	if (l->n != l->total)
 		buf_printf(&line, " (of %zu)", l->total);
-	for (i = 0; i < nc; i++)
-		buf_printf(&line, "%s %s %zu", i == 0 ? ":" : ",", counts[i].activity, counts[i].n);
-	(void)printf("%s\n", line.data);
-	(void)fflush(stdout);
+	for (i = 0; i < nc; i++) {
+		char *name = cli_sanitize(counts[i].activity);
+
+		buf_printf(&line, "%s %s %zu", i == 0 ? ":" : ",", name, counts[i].n);
+		free(name);
+	}
+	cli_printf(cli, "%s\n", line.data);
+out:
 	buf_clear(&line);
 	free(counts);
 	cli_table_free(t);
 }
 
-/*
- * One fetch and print; returns an enum cli_exit value. With clear, the
- * screen is cleared after the fetch, just before printing, so a slow fetch
- * never leaves a blank screen.
- */
+/* One fetch and print; returns an enum cli_exit value. */
 static int
-worker_status_once(struct cli *cli, const struct worker_status_opts *o, int64_t skew_s, bool clear)
+worker_status_once(struct cli *cli, void *arg)
 {
+	const struct worker_status_run *run = arg;
 	struct cli_rest *rest = cli_get_rest(cli);
 	struct worker_status_list l;
+	struct cli_task_filter open;
 	char *url = twilio_url_workers(cli_rest_twilio(rest), cli_workspace(cli));
 	int r;
 
 	memset(&l, 0, sizeof(l));
-	l.opts = o;
-	l.now_s = cli_now() + skew_s;
-	worker_status_fetching = 1;
+	l.opts = run->opts;
+	l.now_s = cli_now() + run->skew_s;
 	r = cli_rest_list(rest, "list workers", url, NULL, "workers", worker_status_item, &l);
-	worker_status_fetching = 0;
 	if (r == CLI_EXIT_OK) {
-		qsort(l.v, l.n, sizeof(*l.v), worker_status_cmp);
-		if (clear)
-			(void)fputs("\033[H\033[2J", stdout);
+		/* What each worker is doing: the open tasks and their reservations. */
+		cli_task_filter_init(&open);
+		open.statuses[open.nstatuses++] = "reserved";
+		open.statuses[open.nstatuses++] = "assigned";
+		open.statuses[open.nstatuses++] = "wrapping";
+		r = cli_task_fetch(cli, &open, &l.tasks, &l.ntasks);
+		if (r == CLI_EXIT_OK)
+			r = cli_task_fetch_reservations(cli, l.tasks, l.ntasks, CLI_DEFAULT_JOBS);
+		/* Without the tasks the workers still print, and the exit status says so. */
+		if (r != CLI_EXIT_OK)
+			r = CLI_EXIT_PARTIAL;
+		worker_status_link_tasks(&l);
+		if (l.n > 1)
+			qsort(l.v, l.n, sizeof(*l.v), worker_status_cmp);
 		if (cli_json(cli))
 			worker_status_print_json(cli, &l);
 		else
@@ -377,48 +523,6 @@ worker_status_once(struct cli *cli, const struct worker_status_opts *o, int64_t 
 	worker_status_list_clear(&l);
 	free(url);
 	return r;
-}
-
-static void
-worker_status_on_signal(int signo)
-{
-	worker_status_stop = 1;
-	/* Mid-fetch: nothing half-printed to lose, and exit flushes nothing (async-signal-safe). */
-	if (worker_status_fetching)
-		_exit(CLI_EXIT_OK);
-}
-
-static void
-worker_status_sleep_ms(int64_t ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-
-	/* A signal ends the sleep early (no SA_RESTART); the loop then checks the flag. */
-	(void)nanosleep(&ts, NULL);
-}
-
-static int
-worker_status_watch(struct cli *cli, const struct worker_status_opts *o, int64_t skew_s)
-{
-	struct sigaction sa;
-	bool tty = isatty(STDOUT_FILENO) == 1 && !cli_json(cli);
-	int r = CLI_EXIT_OK;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = worker_status_on_signal;
-	(void)sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
-		log_warning_errno(-errno,
-				  "cannot catch SIGINT; interrupting ends the watch abruptly");
-	while (!worker_status_stop) {
-		r = worker_status_once(cli, o, skew_s, tty);
-		/* Bad credentials do not get better by waiting; a failed fetch might. */
-		if (r == CLI_EXIT_CONFIG)
-			return r;
-		if (!worker_status_stop)
-			worker_status_sleep_ms(o->watch_ms);
-	}
-	return CLI_EXIT_OK;
 }
 
 /*
@@ -469,24 +573,36 @@ static int
 worker_status_run(struct cli *cli, void *state, int nargs, char **args)
 {
 	const struct worker_status_opts *o = state;
+	struct cli_rest *rest = cli_get_rest(cli);
+	struct worker_status_run run;
 	struct json_doc *ws = NULL;
-	int64_t skew_s;
 	int r;
 
-	r = cli_rest_workspace(cli_get_rest(cli), &ws);
+	r = cli_rest_workspace(rest, &ws);
 	json_doc_free(ws);
 	if (r != CLI_EXIT_OK)
 		return r;
-	skew_s = worker_status_skew(cli);
+	if (o->activity != NULL) {
+		char *url = twilio_url_activities(cli_rest_twilio(rest), cli_workspace(cli));
+
+		r = cli_rest_check_name(rest, "--activity", "activity", "activities", url,
+					"activities", o->activity);
+		free(url);
+		if (r != CLI_EXIT_OK)
+			return r;
+	}
+	run.opts = o;
+	run.skew_s = worker_status_skew(cli);
 	if (o->watch_ms > 0)
-		return worker_status_watch(cli, o, skew_s);
-	return worker_status_once(cli, o, skew_s, false);
+		return cli_watch(cli, o->watch_ms, worker_status_once, &run);
+	return worker_status_once(cli, &run);
 }
 
 static const struct cli_tool worker_status_tool = {
 	.name = "trhub-worker-status",
 	.usage = "[OPTION]...",
-	.summary = "Show every worker's activity, availability, time in activity and skills.",
+	.summary = "Show every worker's activity, availability, time in activity, the task it is "
+		   "on (status, caller, time) and skills.",
 	.options = worker_status_options,
 	.option = worker_status_option,
 	.check = worker_status_check,

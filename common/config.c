@@ -1079,11 +1079,18 @@ config_load_file(struct config *config, struct config_load_state *st, char **cau
 		return config_fail(cause_out, r, "%s: cannot read: %s", path, strerror(-r));
 	config->path = xstrdup(path);
 	r = config_parse_buffer(config, st, path, data, len, cause_out);
+	/* Readable by others leaks the secret; writable by group or others lets them swap it. */
 	if (r == 0 && st->secret_in_file != NULL && (fst.st_mode & S_IROTH) != 0)
 		r = config_fail(cause_out, -EACCES,
 				"%s: holds a secret (%s) but every user can read it; "
-				"fix with: chmod o-rwx %s",
+				"fix with: chmod go-w,o-rwx %s",
 				path, st->secret_in_file, path);
+	else if (r == 0 && st->secret_in_file != NULL && (fst.st_mode & (S_IWOTH | S_IWGRP)) != 0)
+		r = config_fail(cause_out, -EACCES,
+				"%s: holds a secret (%s) but %s can change it; "
+				"fix with: chmod go-w,o-rwx %s",
+				path, st->secret_in_file,
+				(fst.st_mode & S_IWOTH) != 0 ? "every user" : "its group", path);
 	explicit_bzero(data, len);
 	free(data);
 	return r;
@@ -1261,7 +1268,7 @@ config_missing(const char *name, char **cause_out)
 	return r;
 }
 
-static const char *
+const char *
 config_where(const struct config *config, const char *key)
 {
 	size_t i = 0;
@@ -1323,6 +1330,12 @@ config_finish(struct config *config, struct config_load_state *st, char **cause_
 		return config_fail(cause_out, -EINVAL,
 				   "sync_stats_document and sync_events_document are both '%s'",
 				   config->sync_stats_document);
+	if (strcmp(config->workspace_callback, "warn") != 0 &&
+	    strcmp(config->workspace_callback, "manage") != 0)
+		return config_fail(cause_out, -EINVAL,
+				   "workspace_callback is '%s' (%s); expected warn or manage",
+				   config->workspace_callback,
+				   config_where(config, "workspace_callback"));
 	if (config->trust_proxy)
 		return config_fail(cause_out, -EINVAL,
 				   "trust_proxy (%s) was replaced by trusted_proxies: list the "

@@ -150,8 +150,10 @@ struct config {
 	size_t n_sla_overrides;
 	int stats_min_interval_ms;
 	int stats_max_interval_ms;
-	int reconcile_interval_s; /* 0: never */
-	int webhook_max_age_s;	  /* replay window; 0: none */
+	int reconcile_interval_s;  /* 0: never */
+	char *workspace_callback;  /* "warn" or "manage" */
+	int events_silence_warn_s; /* 0: never */
+	int webhook_max_age_s;	   /* replay window; 0: none */
 	int recent_events_max;
 
 	/* Sync publishing */
@@ -197,6 +199,13 @@ void config_free(struct config *config);
  */
 int config_sla_threshold_s(const struct config *config, const char *queue_sid,
 			   const char *queue_name);
+
+/*
+ * Where key's value came from, for messages that must say which setting is
+ * wrong: "trhubd.conf:12", "environment TWILIO_WORKSPACE_SID", a credential
+ * file, or "default". Borrowed from config.
+ */
+const char *config_where(const struct config *config, const char *key);
 
 /*
  * Prints the effective config as "key = value" lines, one per key in table

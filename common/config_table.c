@@ -283,6 +283,23 @@ const struct config_table_entry config_table[] = {
 	  .unit = "s",
 	  .description = "How often the live model is rebuilt from Twilio to heal missed events; "
 			 "0: never." },
+	{ .name = "workspace_callback",
+	  .reload = CONFIG_TABLE_RESTART,
+	  .type = CONFIG_TABLE_STRING,
+	  .offset = CONFIG_TABLE_OFF(workspace_callback),
+	  .def = "warn",
+	  .description = "warn: trhubd warns when the workspace's Event Callback URL is not "
+			 "public_url/taskrouter_event; manage: trhubd sets it at start." },
+	{ .name = "events_silence_warn_s",
+	  .reload = CONFIG_TABLE_RESTART,
+	  .type = CONFIG_TABLE_DURATION,
+	  .offset = CONFIG_TABLE_OFF(events_silence_warn_s),
+	  .def = "300",
+	  .min = 0,
+	  .max = 86400,
+	  .unit = "s",
+	  .description = "Warn (log, /readyz, stream) when no event arrived for this long while "
+			 "tasks are open; 0: never." },
 	{ .name = "webhook_max_age_s",
 	  .reload = CONFIG_TABLE_LIVE,
 	  .type = CONFIG_TABLE_DURATION,

@@ -28,6 +28,8 @@ struct api {
 	struct metrics *metrics;
 	api_ready_cb *ready;
 	void *ready_arg;
+	api_warnings_cb *warnings;
+	void *warnings_arg;
 	struct json_gen *gen;
 	struct buf text;
 };
@@ -59,6 +61,13 @@ void
 api_set_stats(struct api *a, const struct stats *stats)
 {
 	a->stats = stats;
+}
+
+void
+api_set_warnings(struct api *a, api_warnings_cb *cb, void *arg)
+{
+	a->warnings = cb;
+	a->warnings_arg = arg;
 }
 
 void
@@ -141,7 +150,17 @@ api_readyz(struct api *a, struct evhttp_request *req)
 	const char *reason = "starting";
 
 	if (a->ready != NULL && a->ready(a->ready_arg, &reason)) {
-		server_reply_json(req, 200, body, sizeof(body) - 1);
+		if (a->warnings == NULL) {
+			server_reply_json(req, 200, body, sizeof(body) - 1);
+			return;
+		}
+		json_gen_reset(a->gen);
+		json_gen_object_open(a->gen);
+		json_gen_kv_string(a->gen, "status", "ready");
+		json_gen_key(a->gen, "warnings");
+		a->warnings(a->warnings_arg, a->gen);
+		json_gen_object_close(a->gen);
+		api_send_gen(a, req);
 		return;
 	}
 	server_reply_error(req, 503, "not_ready", reason);

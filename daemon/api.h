@@ -26,6 +26,12 @@ struct metrics;
  * ("rebuilding the model from Twilio") in *reason_out.
  */
 typedef bool api_ready_cb(void *arg, const char **reason_out);
+/*
+ * Warnings for /readyz's detail: writes a JSON array (possibly empty) of
+ * {"kind", "message"} objects into g.
+ */
+struct json_gen;
+typedef void api_warnings_cb(void *arg, struct json_gen *g);
 
 /*
  * model and metrics are borrowed and must outlive the api; stream is
@@ -40,6 +46,9 @@ void api_set_ready(struct api *a, api_ready_cb *cb, void *arg);
 /* Where /api/stats reads its document (borrowed; until set, /api/stats is 503). */
 void api_set_stats(struct api *a, const struct stats *stats);
 
+/* /readyz then answers {"status": "ready", "warnings": [...]} (200 either way). */
+void api_set_warnings(struct api *a, api_warnings_cb *cb, void *arg);
+
 /* GET /api/stats: the latest KPI document, or 503 before the first refresh. */
 void api_stats(struct api *a, struct evhttp_request *req);
 /* GET /api/tasks, /api/workers, /api/queues: model snapshots. */
@@ -50,7 +59,7 @@ void api_queues(struct api *a, struct evhttp_request *req);
 void api_stream(struct api *a, struct evhttp_request *req);
 /* GET /healthz: 200 while the event loop runs. */
 void api_healthz(struct api *a, struct evhttp_request *req);
-/* GET /readyz: 200 when ready, else 503 with the reason. */
+/* GET /readyz: 200 when ready (with the warnings, if any), else 503 with the reason. */
 void api_readyz(struct api *a, struct evhttp_request *req);
 /* GET /metrics: Prometheus text format 0.0.4. */
 void api_metrics(struct api *a, struct evhttp_request *req);

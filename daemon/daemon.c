@@ -40,6 +40,7 @@
 #include "daemon.h"
 #include "date.h"
 #include "events.h"
+#include "feed.h"
 #include "hmap.h"
 #include "http_async.h"
 #include "json.h"
@@ -86,6 +87,7 @@ struct daemon {
 	struct api *api;
 	struct server *server;
 	struct rebuild *rebuild;
+	struct feed *feed;
 	struct sd_watchdog *watchdog;
 
 	struct event *sigterm;
@@ -224,6 +226,46 @@ daemon_broadcast_gen(struct daemon *d, const char *type, uint64_t id)
 	daemon_broadcast_gen_for(d, NULL, type, id);
 }
 
+/* --- the event feed's health (feed.c) ---------------------------------------------- */
+
+/* A feed warning raised or cleared: the log (raised callback warnings) and the stream. */
+static void
+daemon_feed_warning_cb(enum feed_warning which, const char *text, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (text != NULL && which == FEED_WARN_CALLBACK)
+		log_warning("%s", text);
+	if (!daemon_has_viewers(d))
+		return;
+	json_gen_reset(d->gen);
+	json_gen_object_open(d->gen);
+	json_gen_kv_string(d->gen, "kind", feed_warning_name(which));
+	json_gen_kv_bool(d->gen, "active", text != NULL);
+	json_gen_kv_string(d->gen, "message", text);
+	json_gen_object_close(d->gen);
+	daemon_broadcast_gen(d, "warning", 0);
+}
+
+static void
+daemon_warnings_cb(void *arg, struct json_gen *g)
+{
+	struct daemon *d = arg;
+
+	json_gen_array_open(g);
+	for (int i = 0; i < FEED_WARN_COUNT; i++) {
+		const char *text = feed_warning_text(d->feed, (enum feed_warning)i);
+
+		if (text == NULL)
+			continue;
+		json_gen_object_open(g);
+		json_gen_kv_string(g, "kind", feed_warning_name((enum feed_warning)i));
+		json_gen_kv_string(g, "message", text);
+		json_gen_object_close(g);
+	}
+	json_gen_array_close(g);
+}
+
 static void
 daemon_broadcast_removed(struct daemon *d, const struct model_change *c, const char *type)
 {
@@ -320,6 +362,7 @@ daemon_task_dirty(struct daemon *d, const char *sid)
 static void
 daemon_on_event(struct daemon *d, uint64_t seq)
 {
+	feed_event_seen(d->feed, date_monotonic_ms());
 	d->event_dirty = true;
 	daemon_publish_later(d);
 	if (!daemon_has_viewers(d))
@@ -497,6 +540,7 @@ daemon_rebuild_done_cb(const struct rebuild_result *result, void *arg)
 		else
 			log_debug("model reconciled: %zu tasks, %zu workers (%zu requests)",
 				  result->tasks, result->workers, result->requests);
+		feed_check_callback(d->feed);
 		return;
 	case DAEMON_REBUILDING:
 	case DAEMON_DEGRADED:
@@ -523,6 +567,7 @@ daemon_rebuild_done_cb(const struct rebuild_result *result, void *arg)
 		 */
 		syncpub_prune_map(d->syncpub, d->boot_cfg->sync_tasks_map);
 		daemon_start_stats(d);
+		feed_start(d->feed);
 		return;
 	}
 	/* Failed: serve webhooks and the API anyway (degraded); rebuild.c retries. */
@@ -767,6 +812,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	struct events_options eo;
 	struct server_options svo = { 0 };
 	struct rebuild_options ro = { 0 };
+	struct feed_options fo = { 0 };
 	int *fds = NULL;
 	size_t nfds = 0;
 	int r;
@@ -811,6 +857,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	d->api = api_new(d->model, d->stream, d->metrics);
 	api_set_ready(d->api, daemon_ready_cb, d);
 	api_set_stats(d->api, d->stats);
+	api_set_warnings(d->api, daemon_warnings_cb, d);
 
 	d->gen = json_gen_new();
 	d->dirty_tasks = hmap_new();
@@ -825,6 +872,12 @@ daemon_build(struct daemon *d, char **cause_out)
 	d->rebuild = rebuild_new(d->base, d->http, d->twilio, cfg->workspace_sid, d->model, &ro,
 				 d->metrics);
 	rebuild_set_callbacks(d->rebuild, daemon_rebuild_done_cb, daemon_rebuild_status_cb, d);
+
+	fo.public_url = cfg->public_url;
+	fo.workspace_sid = cfg->workspace_sid;
+	fo.manage_callback = strcmp(cfg->workspace_callback, "manage") == 0;
+	fo.silence_warn_s = cfg->events_silence_warn_s;
+	d->feed = feed_new(d->base, d->http, d->twilio, d->model, &fo, daemon_feed_warning_cb, d);
 
 	r = sd_listen_sockets(&fds, &nfds);
 	if (r < 0) {
@@ -920,6 +973,7 @@ daemon_free(struct daemon *d)
 	if (d->model != NULL)
 		model_set_listener(d->model, NULL, NULL);
 	rebuild_free(d->rebuild);
+	feed_free(d->feed);
 	stats_free(d->stats);
 	stream_free(d->stream); /* closes SSE clients before evhttp frees their connections */
 	server_free(d->server);

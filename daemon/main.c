@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "doctor.h"
 #include "http.h"
 #include "log.h"
 #include "trhub_version.h"
@@ -23,6 +24,7 @@
 
 enum {
 	MAIN_OPT_CHECK_CONFIG = 256,
+	MAIN_OPT_DOCTOR,
 	MAIN_OPT_HELP_CONFIG,
 	MAIN_OPT_TRACE,
 };
@@ -31,11 +33,16 @@ static void
 main_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: trhubd [-hvV] [-c FILE] [--check-config] [--help-config] [--trace=LIST]\n"
+		"usage: trhubd [-hvV] [-c FILE] [--check-config] [--doctor] [--help-config]\n"
+		"              [--trace=LIST]\n"
 		"\n"
 		"  -c, --config FILE   configuration file (default %s, or $TRHUB_CONFIG)\n"
 		"      --check-config  load and validate the configuration, print it with\n"
 		"                      secrets masked, exit 0 if valid and 1 if not\n"
+		"      --doctor        check the credentials, SIDs, the workspace's event\n"
+		"                      callback and the Sync service against Twilio (or the\n"
+		"                      emulator): one line per check with its fix; exit 0\n"
+		"                      when ready, 1 when not\n"
 		"      --help-config   list every configuration key with its default\n"
 		"      --trace=LIST    debug output for http,stats,sync,events,model,stream or "
 		"all\n"
@@ -81,6 +88,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, MAIN_OPT_CHECK_CONFIG },
+		{ "doctor", no_argument, NULL, MAIN_OPT_DOCTOR },
 		{ "help-config", no_argument, NULL, MAIN_OPT_HELP_CONFIG },
 		{ "trace", required_argument, NULL, MAIN_OPT_TRACE },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -95,6 +103,7 @@ main(int argc, char **argv)
 	const char *trace = NULL;
 	char *cause = NULL;
 	bool check_only = false;
+	bool doctor = false;
 	int verbose = 0;
 	int status = 1;
 	int opt;
@@ -109,6 +118,9 @@ main(int argc, char **argv)
 			break;
 		case MAIN_OPT_CHECK_CONFIG:
 			check_only = true;
+			break;
+		case MAIN_OPT_DOCTOR:
+			doctor = true;
 			break;
 		case MAIN_OPT_HELP_CONFIG:
 			config_print_keys(stdout);
@@ -146,10 +158,26 @@ main(int argc, char **argv)
 	src.default_path = MAIN_DEFAULT_CONFIG;
 	src.require = CONFIG_PROFILE_DAEMON;
 	r = config_load(&src, &cfg, &cause);
+	if (r < 0 && doctor) {
+		status = doctor_config_failed(cause, stdout);
+		free(cause);
+		return status;
+	}
 	if (r < 0) {
 		log_err("configuration: %s", cause != NULL ? cause : "invalid");
 		free(cause);
 		return 1;
+	}
+	if (doctor) {
+		if (http_global_init() < 0) {
+			log_err("cannot initialise libcurl");
+			config_free(cfg);
+			return 1;
+		}
+		status = doctor_run(cfg, stdout);
+		config_free(cfg);
+		http_global_cleanup();
+		return status;
 	}
 	if (check_only) {
 		config_dump(cfg, stdout);

@@ -94,14 +94,14 @@ def test_all_wrapping_leaves_young_and_non_wrapping_tasks(cli, ws, sim):
     r = cli('trhub-task-fix', '--all-wrapping', '--older-than', '10m', '--json')
     assert r.rc == 0, r
     doc = r.json()
-    assert doc['summary'] == {'completed': 2, 'would_complete': 0, 'skipped': 1, 'failed': 0}
+    assert doc['summary'] == {'completed': 2, 'wouldComplete': 0, 'skipped': 1, 'failed': 0}
     by_sid = {t['sid']: t for t in doc['tasks']}
     assert set(by_sid) == set(old) | {young}
     assert by_sid[young]['action'] == 'skipped'
-    assert by_sid[young]['wrapping_seconds'] < 600
+    assert by_sid[young]['wrappingS'] < 600
     for sid in old:
         assert by_sid[sid]['action'] == 'completed'
-        assert by_sid[sid]['wrapping_seconds'] >= 1200
+        assert by_sid[sid]['wrappingS'] >= 1200
         assert ws.task(sid).reason == REASON
     assert _status(ws, young) == 'wrapping'
     assert _status(ws, assigned) == 'assigned'
@@ -135,7 +135,7 @@ def test_dry_run_changes_nothing(cli, ws, sim):
     assert r.stdout.splitlines()[-1].startswith('dry run: 1 would be completed')
     assert _status(ws, a) == 'wrapping'
     doc = cli('trhub-task-fix', a, '--dry-run', '--json').json()
-    assert doc['dry_run'] is True
+    assert doc['dryRun'] is True
     assert doc['tasks'][0]['action'] == 'would_complete'
     assert _status(ws, a) == 'wrapping'
 

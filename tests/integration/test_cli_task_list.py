@@ -33,10 +33,10 @@ def test_paging_2500_tasks_json_matches_the_library(cli, ws, sim):
         g = got[sid]
         assert g['status'] == t.assignment_status
         assert g['priority'] == t.priority
-        assert g['queue_sid'] == t.task_queue_sid
-        assert g['queue_name'] == t.task_queue_friendly_name
+        assert g['queueSid'] == t.task_queue_sid
+        assert g['queueName'] == t.task_queue_friendly_name
         assert g['from'] == json.loads(t.attributes).get('from')
-        assert abs(g['age_seconds'] - t.age) <= 5
+        assert abs(g['ageS'] - t.age) <= 5
 
 
 def test_sorted_by_priority_then_age(cli, ws, sim):
@@ -77,7 +77,9 @@ def test_queue_filter_by_name_or_sid(cli, ws):
     assert sids('--queue', lib.task_queue_friendly_name) == {t.sid}
     assert sids('--queue', lib.task_queue_friendly_name.upper()) == {t.sid}
     assert sids('--queue', lib.task_queue_sid) == {t.sid}
-    assert sids('--queue', 'no-such-queue') == set()
+    r = cli('trhub-task-list', '--queue', 'no-such-queue')
+    assert r.rc == 2 and r.stdout == '', r
+    assert 'no-such-queue' in r.stderr and lib.task_queue_friendly_name in r.stderr, r.stderr
 
 
 def test_older_than(cli, ws, sim):
@@ -107,13 +109,13 @@ def test_reservations_workers_caller_and_conference(cli, ws, client):
     lib = ws.task(t.sid)
     assert mine['status'] == lib.assignment_status == 'assigned'
     assert mine['from'] == attrs['from']
-    assert mine['conference_sid'] == conf.sid == json.loads(lib.attributes)['conference']['sid']
+    assert mine['conferenceSid'] == conf.sid == json.loads(lib.attributes)['conference']['sid']
     lib_res = ws.reservations(t.sid)
-    assert [(x['sid'], x['status'], x['worker_sid'], x['worker_name'])
+    assert [(x['sid'], x['status'], x['workerSid'], x['workerName'])
             for x in mine['reservations']] == \
         [(x.sid, x.reservation_status, x.worker_sid, x.worker_name) for x in lib_res]
-    assert mine['reservations'][0]['worker_name'] == 'alice'
-    assert mine['reservations'][0]['worker_sid'] == alice.sid
+    assert mine['reservations'][0]['workerName'] == 'alice'
+    assert mine['reservations'][0]['workerSid'] == alice.sid
     assert got[waiting.sid]['reservations'] == []
     assert doc['tasks'][0]['sid'] == waiting.sid, 'priority 2 sorts first'
     table = cli('trhub-task-list').stdout
@@ -155,4 +157,4 @@ def test_empty_workspace(cli, sim):
     r = cli('trhub-task-list')
     assert r.rc == 0 and r.stdout == '0 tasks\n', r
     assert cli('trhub-task-list', '--json').json() == {
-        'workspace_sid': sim.workspace_sid, 'count': 0, 'tasks': []}
+        'workspaceSid': sim.workspace_sid, 'count': 0, 'tasks': []}

@@ -33,15 +33,15 @@ def test_json_matches_the_official_library(cli, ws):
         g = got[sid]
         assert g['name'] == w.friendly_name
         assert g['activity'] == w.activity_name
-        assert g['activity_sid'] == w.activity_sid
+        assert g['activitySid'] == w.activity_sid
         assert g['available'] == w.available
         assert g['skills'] == json.loads(w.attributes).get('skills', [])
-        assert isinstance(g['seconds_in_activity'], int) and g['seconds_in_activity'] >= 0
+        assert isinstance(g['timeInActivityS'], int) and g['timeInActivityS'] >= 0
     assert doc['summary']['total'] == len(lib)
     want = {}
     for w in lib.values():
         want[w.activity_name] = want.get(w.activity_name, 0) + 1
-    assert doc['summary']['by_activity'] == want
+    assert doc['summary']['byActivity'] == want
     assert [w['name'].lower() for w in doc['workers']] == \
         sorted(w['name'].lower() for w in doc['workers'])
 
@@ -55,7 +55,7 @@ def test_filters(cli, ws):
     assert names(cli('trhub-worker-status', '--json', '--name', '[ab]*',
                      '--activity', 'Available')) == {'alice'}
     doc = cli('trhub-worker-status', '--json', '--available').json()
-    assert doc['summary'] == {'total': 2, 'by_activity': {'Available': 2}}
+    assert doc['summary'] == {'total': 2, 'byActivity': {'Available': 2}}
 
 
 def test_table_and_summary_line(cli, ws):
@@ -81,11 +81,17 @@ def test_every_page_of_workers(cli, ws, sim):
     assert {w['sid'] for w in doc['workers']} == set(lib)
 
 
-def test_unknown_activity_lists_nobody(cli, ws):
+def test_unknown_activity_is_an_error_naming_the_valid_ones(cli, ws):
     _team(ws)
     r = cli('trhub-worker-status', '--activity', 'Lunch')
-    assert r.rc == 0, r
-    assert r.stdout.splitlines()[-1].startswith('0 workers')
+    assert r.rc == 2, r
+    assert r.stdout == ''
+    assert 'Lunch' in r.stderr
+    for name in ('Offline', 'Available', 'Unavailable'):
+        assert name in r.stderr, r.stderr
+    # An activity with nobody in it is not an error.
+    r = cli('trhub-worker-status', '--activity', 'offline', '--name', 'alice')
+    assert r.rc == 0 and r.stdout.splitlines()[-1].startswith('0 workers'), r
 
 
 def test_watch_redraws_until_interrupted(sim, ws, env):
@@ -137,11 +143,11 @@ def test_time_in_activity_is_measured_on_twilios_clock(cli, ws, sim):
     got = {w['sid']: w for w in doc['workers']}
     for w, want in ((alice, 600), (bob, 0)):
         lib = ws.ws.workers(w.sid).fetch()
-        assert got[w.sid]['activity_since'] == \
-            lib.date_status_changed.strftime('%Y-%m-%dT%H:%M:%SZ')
+        assert got[w.sid]['activitySinceMs'] == \
+            int(lib.date_status_changed.timestamp()) * 1000
         expect = now_ms // 1000 - int(lib.date_status_changed.timestamp())
         assert abs(expect - want) <= 2
-        assert abs(got[w.sid]['seconds_in_activity'] - expect) <= 3, got[w.sid]
+        assert abs(got[w.sid]['timeInActivityS'] - expect) <= 3, got[w.sid]
     table = cli('trhub-worker-status', '--name', 'alice').stdout
     assert ' 10m0' in table, table
 

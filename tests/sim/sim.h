@@ -13,7 +13,9 @@
  *   sim_control.c  /sim/... control API (reset, faults, counters, clock)
  *   sim_sync.c     Sync services, documents, maps, map items (sim_sync.h)
  *   sim_tr*.c      TaskRouter state, REST, routing engine, statistics, event
- *                  callbacks, conferences, traffic generator (sim_tr.h)
+ *                  callbacks, conferences, traffic generator (sim_tr.h); the
+ *                  REST handlers one file per resource, sim_tr_rest_*.c, with
+ *                  their shared helpers in sim_tr_rest.c (sim_tr_rest.h)
  *
  * Everything runs on one event_base; nothing blocks.
  */

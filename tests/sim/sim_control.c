@@ -282,7 +282,89 @@ sim_control_health_cb(struct sim_request *r)
 	json_gen_free(g);
 }
 
+/* One line per control route, for the index; a route missing here is listed without one. */
+static const struct {
+	const char *route;
+	const char *description;
+} sim_control_descriptions[] = {
+	{ "GET /", "this description" },
+	{ "GET /sim", "this description" },
+	{ "GET /sim/", "this description" },
+	{ "POST /sim/reset",
+	  "back to the start-up state (workspace, Sync, faults, counters, clock)" },
+	{ "POST /sim/faults", "inject a fault: {method, path (fnmatch), status, code, message, "
+			      "retry_after_s, drop, latency_ms, count, duration_ms, percent}" },
+	{ "GET /sim/faults", "list the injected faults" },
+	{ "DELETE /sim/faults", "remove every fault" },
+	{ "GET /sim/counters", "requests seen per route and status" },
+	{ "DELETE /sim/counters", "reset the request counters" },
+	{ "GET /sim/clock", "the virtual clock" },
+	{ "POST /sim/clock", "move the virtual clock forward: {advance_ms}" },
+	{ "GET /sim/state", "dump the TaskRouter and Sync state" },
+	{ "GET /sim/health", "liveness" },
+	{ "POST /sim/tasks", "create tasks in bulk: {count, attributes, priority, workflow_sid}" },
+	{ "POST /sim/workers", "create workers in bulk: {count, activity, skills, prefix}" },
+	{ "GET /sim/sync/rate_limit", "the emulated Sync per-object write limit" },
+	{ "POST /sim/sync/rate_limit",
+	  "turn the Sync write limit on or off: {writes_per_second} (0 = off)" },
+	{ "GET /sim/agents", "the traffic generator's agents and whether a person claimed them" },
+	{ "POST /sim/agents/{WK}/claim",
+	  "take over an agent (SID or name): the traffic generator stops driving it" },
+	{ "POST /sim/agents/{WK}/release", "hand an agent back to the traffic generator" },
+};
+
+static void
+sim_control_index_route_cb(const char *method, const char *pattern, void *arg)
+{
+	struct json_gen *g = arg;
+	char key[128];
+	size_t i;
+
+	(void)snprintf(key, sizeof(key), "%s %s", method, pattern);
+	json_gen_object_open(g);
+	json_gen_kv_string(g, "method", method);
+	json_gen_kv_string(g, "path", pattern);
+	for (i = 0; i < sizeof(sim_control_descriptions) / sizeof(sim_control_descriptions[0]);
+	     i++) {
+		if (strcmp(key, sim_control_descriptions[i].route) == 0)
+			json_gen_kv_string(g, "description",
+					   sim_control_descriptions[i].description);
+	}
+	json_gen_object_close(g);
+}
+
+/* GET /, /sim and /sim/: what this server is and the control routes it has. */
+static void
+sim_control_index_cb(struct sim_request *r)
+{
+	struct sim *sim = r->sim;
+	struct json_gen *g = json_gen_new();
+
+	json_gen_object_open(g);
+	json_gen_kv_string(g, "name", "trhub-sim");
+	json_gen_kv_string(g, "description",
+			   "A local emulator of the Twilio REST APIs trhub uses: TaskRouter v1 "
+			   "under /v1/Workspaces, Sync v1 under /v1/Services and API 2010 "
+			   "Conferences under /2010-04-01/Accounts. Those need HTTP Basic auth "
+			   "with the credentials trhub-sim printed at start; the /sim/ control "
+			   "routes below need none. See trhub-sim(1).");
+	json_gen_kv_string(g, "base_url", sim->base_url);
+	json_gen_kv_string(g, "account_sid", sim->opt.account_sid);
+	json_gen_kv_string(g, "workspace_sid", sim->opt.workspace_sid);
+	json_gen_kv_string(g, "sync_service_sid", sim->opt.sync_service_sid);
+	json_gen_key(g, "control_routes");
+	json_gen_array_open(g);
+	sim_http_control_routes(sim->http, sim_control_index_route_cb, g);
+	json_gen_array_close(g);
+	json_gen_object_close(g);
+	sim_reply_json(r, 200, g, NULL);
+	json_gen_free(g);
+}
+
 static const struct sim_route sim_control_routes[] = {
+	{ "GET", "/", sim_control_index_cb, true },
+	{ "GET", "/sim", sim_control_index_cb, true },
+	{ "GET", "/sim/", sim_control_index_cb, true },
 	{ "POST", "/sim/reset", sim_control_reset_cb, true },
 	{ "POST", "/sim/faults", sim_control_faults_add_cb, true },
 	{ "GET", "/sim/faults", sim_control_faults_list_cb, true },

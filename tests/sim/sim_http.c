@@ -384,6 +384,17 @@ sim_http_register(struct sim_http *h, const struct sim_route *routes, size_t n)
 	}
 }
 
+void
+sim_http_control_routes(struct sim_http *h, sim_http_route_cb *cb, void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < h->nentries; i++) {
+		if (h->entries[i].route->no_auth)
+			cb(h->entries[i].route->method, h->entries[i].route->pattern, arg);
+	}
+}
+
 /* The decoded segments of call as the matcher's path. */
 static void
 sim_http_split_path(const struct sim_http_call *call, struct http_server_path *path)
@@ -988,10 +999,12 @@ sim_http_listen(struct sim_http *h, const char *addr, int fd, int *port_out)
 		r = sim_http_parse_addr(addr, &host, &port);
 		if (r < 0)
 			return r;
+		errno = 0;
 		h->bound = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
+		r = errno;
 		free(host);
 		if (h->bound == NULL)
-			return -EADDRNOTAVAIL;
+			return r == EADDRINUSE || r == EACCES ? -r : -EADDRNOTAVAIL;
 	}
 	fd = evhttp_bound_socket_get_fd(h->bound);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
@@ -1052,14 +1065,23 @@ sim_pager_init(struct sim_pager *p, struct sim_request *r, int max_page_size)
 	return 0;
 }
 
+void
+sim_pager_descending(struct sim_pager *p)
+{
+	p->descending = true;
+}
+
 bool
 sim_pager_take(struct sim_pager *p, uint64_t cursor)
 {
+	bool before_page =
+		p->have_after && (p->descending ? cursor >= p->after : cursor <= p->after);
+
 	if (p->taken >= p->page_size) {
 		p->more = true;
 		return false;
 	}
-	if ((p->have_after && cursor <= p->after) || p->skip > 0) {
+	if (before_page || p->skip > 0) {
 		if (p->skip > 0)
 			p->skip--;
 		p->before[p->nbefore % (SIM_PAGER_MAX_PAGE_SIZE + 1)] = cursor;

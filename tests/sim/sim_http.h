@@ -63,6 +63,12 @@ void sim_http_free(struct sim_http *h);
 int sim_http_listen(struct sim_http *h, const char *addr, int fd, int *port_out);
 /* routes must be static (borrowed for the server's life). */
 void sim_http_register(struct sim_http *h, const struct sim_route *routes, size_t n);
+/*
+ * Calls cb once per registered control route (no_auth), in registration
+ * order, with its method and pattern (borrowed for the call).
+ */
+typedef void sim_http_route_cb(const char *method, const char *pattern, void *arg);
+void sim_http_control_routes(struct sim_http *h, sim_http_route_cb *cb, void *arg);
 
 /* Counters: "GET /v1/Workspaces/{WS}/Workers" -> requests seen, and by status. */
 void sim_http_counters_json(struct sim_http *h, struct json_gen *g);
@@ -131,9 +137,16 @@ struct sim_pager {
 	 * one. */
 	uint64_t before[SIM_PAGER_MAX_PAGE_SIZE + 1];
 	uint64_t nbefore;
+	bool descending; /* cursors decrease along the list (newest first) */
 };
 
 int sim_pager_init(struct sim_pager *p, struct sim_request *r, int max_page_size);
+/*
+ * For a list in newest-first order: the cursors offered strictly decrease
+ * (the objects' seq), so tokens stay small positive numbers, as Twilio's do.
+ * Call right after sim_pager_init.
+ */
+void sim_pager_descending(struct sim_pager *p);
 /* True: emit this item now. False: skip it (before the page, or page is full). */
 bool sim_pager_take(struct sim_pager *p, uint64_t cursor);
 /* True once the page is full and a further item was offered (stop iterating). */

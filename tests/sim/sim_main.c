@@ -543,6 +543,11 @@ main(int argc, char **argv)
 	if (r < 0) {
 		if (fd >= 0)
 			log_err_errno(r, "cannot serve on the inherited fd %d", fd);
+		else if (r == -EADDRINUSE)
+			log_err("cannot listen on %s: the port is in use (another trhub-sim or "
+				"demo?); pick another with --listen ADDR:PORT, or port 0 for any "
+				"free one",
+				sim.opt.listen);
 		else
 			log_err_errno(r, "cannot listen on %s", sim.opt.listen);
 		goto out;

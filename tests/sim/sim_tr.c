@@ -19,6 +19,12 @@
  *                      "skills": ["support"], "prefix": "worker"}
  *                     creates n workers "<prefix>-NNN" (numbers continue past
  *                     existing names). 201 {"created": n, "worker_sids": [...]}
+ *   GET /sim/agents   the traffic generator's agents:
+ *                     {"agents": [{"worker_sid", "friendly_name", "claimed"}]}
+ *   POST /sim/agents/{WK or name}/claim, .../release
+ *                     agent takeover: the generator stops driving the agent
+ *                     (a person does), or resumes it. 200 {"worker_sid",
+ *                     "claimed"}; 404 when it is not a generator agent.
  */
 
 #include <assert.h>
@@ -150,12 +156,14 @@ sim_tr_seed(struct sim_tr *tr)
 		opt->event_callback_url != NULL && opt->event_callback_url[0] != '\0'
 			? xstrdup(opt->event_callback_url)
 			: NULL;
-	tr->ws.multi_task_enabled = false;
+	tr->ws.multi_task_enabled = true; /* as for new Twilio workspaces */
 	tr->ws.prioritize_queue_order = xstrdup("FIFO");
 	tr->ws.created_ms = tr->ws.updated_ms = sim_tr_now(tr);
 	tr->seed_pos = 0;
-	sim_new_sid(tr->sim, tr->ws.channel_sid, "TC");
-	sim_tr_seed_sid(tr, NULL, tr->ws.channel_sid);
+	for (i = 0; i < SIM_TR_NCHANNELS; i++) {
+		sim_new_sid(tr->sim, tr->ws.channel_sids[i], "TC");
+		sim_tr_seed_sid(tr, NULL, tr->ws.channel_sids[i]);
+	}
 	offline = sim_tr_activity_add(tr, "Offline", false);
 	sim_tr_seed_sid(tr, tr->activities, offline->sid);
 	a = sim_tr_activity_add(tr, "Available", true);
@@ -286,7 +294,7 @@ sim_tr_state_json(struct sim_tr *tr, struct json_gen *g)
 		json_gen_kv_string(g, "friendly_name", w->friendly_name);
 		json_gen_kv_string(g, "activity_name", w->activity->friendly_name);
 		json_gen_kv_bool(g, "idle", w->in_idle);
-		json_gen_kv_string(g, "reservation_sid", w->active != NULL ? w->active->sid : NULL);
+		json_gen_kv_int(g, "reservations_held", w->nactive);
 		json_gen_object_close(g);
 	}
 	json_gen_array_close(g);
@@ -506,15 +514,68 @@ out:
 	json_doc_free(doc);
 }
 
+static void
+sim_tr_control_agents(struct sim_request *r)
+{
+	struct json_gen *g = json_gen_new();
+
+	json_gen_object_open(g);
+	json_gen_key(g, "agents");
+	sim_tr_traffic_agents_json(r->sim->tr, g);
+	json_gen_object_close(g);
+	sim_reply_json(r, 200, g, NULL);
+	json_gen_free(g);
+}
+
+/* POST /sim/agents/{worker}/claim and .../release: agent takeover. */
+static void
+sim_tr_control_claim(struct sim_request *r, bool claim)
+{
+	struct sim_tr *tr = r->sim->tr;
+	struct json_gen *g = NULL;
+	const char *sid = NULL;
+
+	if (sim_tr_traffic_claim(tr, r->params[0], claim, &sid) < 0) {
+		sim_reply_error(r, 404, 20404,
+				"%s is not one of the traffic generator's agents (GET /sim/agents "
+				"lists them)",
+				r->params[0]);
+		return;
+	}
+	g = json_gen_new();
+	json_gen_object_open(g);
+	json_gen_kv_string(g, "worker_sid", sid);
+	json_gen_kv_bool(g, "claimed", claim);
+	json_gen_object_close(g);
+	sim_reply_json(r, 200, g, NULL);
+	json_gen_free(g);
+	sim_tr_routing_run(tr);
+}
+
+static void
+sim_tr_control_agent_claim(struct sim_request *r)
+{
+	sim_tr_control_claim(r, true);
+}
+
+static void
+sim_tr_control_agent_release(struct sim_request *r)
+{
+	sim_tr_control_claim(r, false);
+}
+
 static const struct sim_route sim_tr_control_routes[] = {
 	{ "POST", "/sim/tasks", sim_tr_control_tasks, true },
 	{ "POST", "/sim/workers", sim_tr_control_workers, true },
+	{ "GET", "/sim/agents", sim_tr_control_agents, true },
+	{ "POST", "/sim/agents/{WK}/claim", sim_tr_control_agent_claim, true },
+	{ "POST", "/sim/agents/{WK}/release", sim_tr_control_agent_release, true },
 };
 
 void
 sim_tr_register_routes(struct sim *sim)
 {
-	sim_http_register(sim->http, sim_tr_rest_routes, sim_tr_rest_nroutes);
+	sim_tr_rest_register(sim->http);
 	sim_http_register(sim->http, sim_tr_conference_routes, sim_tr_conference_nroutes);
 	sim_http_register(sim->http, sim_tr_control_routes,
 			  sizeof(sim_tr_control_routes) / sizeof(sim_tr_control_routes[0]));

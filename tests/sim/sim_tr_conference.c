@@ -180,6 +180,7 @@ sim_tr_conference_list(struct sim_request *r)
 	}
 	if (sim_pager_init(&p, r, 1000) < 0)
 		return;
+	sim_pager_descending(&p); /* newest first, as Twilio lists conferences */
 	g = json_gen_new();
 	sim_pager_2010_open(&p, g, "conferences");
 	TAILQ_FOREACH_REVERSE(c, &tr->conference_list, sim_tr_conference_list, entry)
@@ -189,7 +190,7 @@ sim_tr_conference_list(struct sim_request *r)
 			continue;
 		if (name != NULL && strcmp(name, c->friendly_name) != 0)
 			continue;
-		if (sim_pager_take(&p, UINT64_MAX - c->seq))
+		if (sim_pager_take(&p, c->seq))
 			sim_tr_conference_json(r->sim, c, g);
 		if (sim_pager_done(&p))
 			break;

@@ -298,8 +298,8 @@ sim_tr_events_task_fields(struct form *f, struct sim_tr *tr, const struct sim_tr
 	sim_tr_events_add_int(f, "TaskVersion", t->version);
 	sim_tr_events_add_int(f, "TaskTimeout", t->timeout_s);
 	form_add(f, "TaskIgnoreCapacity", "false");
-	form_add(f, "TaskChannelSid", tr->ws.channel_sid);
-	form_add(f, "TaskChannelUniqueName", "default");
+	form_add(f, "TaskChannelSid", tr->ws.channel_sids[t->channel]);
+	form_add(f, "TaskChannelUniqueName", sim_tr_channel_name(t->channel));
 	if (t->queue != NULL)
 		sim_tr_events_queue_fields(f, t->queue);
 	if (t->workflow != NULL)

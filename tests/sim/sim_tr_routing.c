@@ -76,12 +76,7 @@ sim_tr_routing_set_activity(struct sim_tr *tr, struct sim_tr_worker *w, struct s
 static void
 sim_tr_routing_release(struct sim_tr *tr, struct sim_tr_reservation *res, int64_t now)
 {
-	struct sim_tr_worker *w = res->worker;
-
-	if (w != NULL && w->active == res) {
-		w->active = NULL;
-		sim_tr_worker_sync_idle(tr, w, now);
-	}
+	sim_tr_worker_release(tr, res);
 	if (res->task->active == res)
 		res->task->active = NULL;
 }
@@ -172,10 +167,9 @@ sim_tr_routing_reserve(struct sim_tr *tr, struct sim_tr_task *t, struct sim_tr_w
 	t->nassignments++;
 	res = sim_tr_reservation_add(tr, t, w);
 	t->active = res;
-	w->active = res;
 	sim_tr_task_set_status(tr, t, SIM_TR_TASK_RESERVED);
 	sim_tr_task_touch(t, now);
-	sim_tr_worker_sync_idle(tr, w, now);
+	sim_tr_worker_hold(tr, res);
 	res->timeout_timer =
 		sim_timer_add(tr->sim->clock, timeout_s * 1000, sim_tr_routing_res_timeout_cb, res);
 	log_trace(LOG_TRACE_SIM, "reservation %s: task %s to worker %s", res->sid, t->sid, w->sid);
@@ -198,8 +192,10 @@ sim_tr_routing_rejected(const struct sim_tr_task *t, const struct sim_tr_worker 
 }
 
 /*
- * The first task of q in queue order that some idle eligible worker may take,
- * with the longest-idle such worker. Returns false when none.
+ * The first task of q in queue order that some idle eligible worker may take
+ * (room on the task's channel, not rejected by it before), with the
+ * longest-idle such worker. Returns false when none. A channel on which no
+ * eligible idle worker has room is skipped for the rest of the queue.
  */
 static bool
 sim_tr_routing_queue_candidate(struct sim_tr *tr, struct sim_tr_queue *q,
@@ -209,16 +205,24 @@ sim_tr_routing_queue_candidate(struct sim_tr *tr, struct sim_tr_queue *q,
 	struct sim_tr_task *t = NULL;
 	struct sim_tr_worker *w = NULL;
 	bool lifo = strcmp(q->task_order, "LIFO") == 0;
+	unsigned full = 0; /* channels no idle eligible worker has room on */
 	bool any_eligible;
+	bool room;
 
 	TAILQ_FOREACH(b, &q->buckets, entry) {
 		t = lifo ? TAILQ_LAST(&b->tasks, sim_tr_task_list) : TAILQ_FIRST(&b->tasks);
 		while (t != NULL) {
+			if ((full & (1u << t->channel)) != 0)
+				goto next;
 			any_eligible = false;
+			room = false;
 			TAILQ_FOREACH(w, &tr->idle, idle_entry) {
 				if (!sim_tr_queue_accepts(q, w))
 					continue;
 				any_eligible = true;
+				if (!sim_tr_worker_can_take(tr, w, t->channel))
+					continue;
+				room = true;
 				if (!sim_tr_routing_rejected(t, w)) {
 					*task_out = t;
 					*worker_out = w;
@@ -227,6 +231,12 @@ sim_tr_routing_queue_candidate(struct sim_tr *tr, struct sim_tr_queue *q,
 			}
 			if (!any_eligible)
 				return false;
+			if (!room) {
+				full |= 1u << t->channel;
+				if (full == (1u << SIM_TR_NCHANNELS) - 1)
+					return false;
+			}
+next:
 			t = lifo ? TAILQ_PREV(t, sim_tr_task_list, qentry) : TAILQ_NEXT(t, qentry);
 		}
 	}
@@ -341,6 +351,7 @@ sim_tr_routing_task_create(struct sim_tr *tr, const struct sim_tr_task_spec *spe
 	int64_t now = t->created_ms;
 
 	t->priority = spec->priority;
+	t->channel = spec->channel;
 	t->timeout_s = spec->timeout_s;
 	t->workflow = spec->workflow;
 	t->ttl_timer = sim_timer_add(tr->sim->clock, t->timeout_s * 1000, sim_tr_routing_ttl_cb, t);
@@ -635,12 +646,13 @@ void
 sim_tr_routing_worker_set_activity(struct sim_tr *tr, struct sim_tr_worker *w,
 				   struct sim_tr_activity *a, bool reject_pending)
 {
+	struct sim_tr_reservation *res = NULL;
 	int64_t now = sim_tr_now(tr);
 
 	sim_tr_routing_set_activity(tr, w, a, now);
-	if (reject_pending && !a->available && w->active != NULL &&
-	    w->active->status == SIM_TR_RES_PENDING)
-		(void)sim_tr_routing_reservation_reject(tr, w->active, NULL, NULL);
+	while (reject_pending && !a->available &&
+	       (res = sim_tr_worker_held(w, SIM_TR_RES_PENDING)) != NULL)
+		(void)sim_tr_routing_reservation_reject(tr, res, NULL, NULL);
 }
 
 void
@@ -655,10 +667,11 @@ sim_tr_routing_worker_set_attributes(struct sim_tr *tr, struct sim_tr_worker *w,
 void
 sim_tr_routing_worker_delete(struct sim_tr *tr, struct sim_tr_worker *w)
 {
+	struct sim_tr_reservation *res = NULL;
 	int64_t now = sim_tr_now(tr);
 
-	if (w->active != NULL && w->active->status == SIM_TR_RES_PENDING)
-		sim_tr_routing_unreserve(tr, w->active, SIM_TR_RES_RESCINDED,
+	while ((res = sim_tr_worker_held(w, SIM_TR_RES_PENDING)) != NULL)
+		sim_tr_routing_unreserve(tr, res, SIM_TR_RES_RESCINDED,
 					 SIM_TR_EV_RESERVATION_RESCINDED, now);
 	sim_tr_routing_emit(tr, SIM_TR_EV_WORKER_DELETED, NULL, w, NULL);
 	sim_tr_worker_remove(tr, w);

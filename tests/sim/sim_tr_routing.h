@@ -32,6 +32,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sim_tr_state.h"
+
 struct sim_tr;
 struct sim_tr_task;
 struct sim_tr_worker;
@@ -51,6 +53,7 @@ struct sim_tr_task_spec {
 	int64_t timeout_s;		  /* TTL, 1..1209600 */
 	struct sim_tr_workflow *workflow; /* may be NULL when queue is given */
 	struct sim_tr_queue *queue;	  /* TaskQueueSid: skip the workflow filters */
+	enum sim_tr_channel channel;	  /* TaskChannel (default: SIM_TR_CH_DEFAULT) */
 };
 
 /*

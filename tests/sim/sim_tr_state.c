@@ -298,6 +298,11 @@ sim_tr_worker_add(struct sim_tr *tr, const char *name, const char *attributes,
 	w->activity = activity;
 	w->created_ms = w->updated_ms = w->status_changed_ms = now;
 	w->idle_since_ms = now;
+	for (int i = 0; i < SIM_TR_NCHANNELS; i++) {
+		w->channels[i].capacity = 1;
+		w->channels[i].available = true;
+		w->channels[i].updated_ms = now;
+	}
 	TAILQ_INIT(&w->reservations);
 	sim_tr_worker_set_attributes(w, attributes);
 	sim_tr_worker_history_push(w, activity, now);
@@ -606,11 +611,8 @@ sim_tr_reservation_free(struct sim_tr *tr, struct sim_tr_reservation *res)
 	hmap_remove(tr->reservations, res->sid);
 	TAILQ_REMOVE(&res->task->reservations, res, task_entry);
 	if (res->worker != NULL) {
+		sim_tr_worker_release(tr, res);
 		TAILQ_REMOVE(&res->worker->reservations, res, worker_entry);
-		if (res->worker->active == res) {
-			res->worker->active = NULL;
-			sim_tr_worker_sync_idle(tr, res->worker, sim_tr_now(tr));
-		}
 	}
 	free(res->worker_name);
 	free(res);
@@ -750,10 +752,112 @@ sim_tr_queue_unlink(struct sim_tr_queue *q, struct sim_tr_task *t)
 	}
 }
 
+static const char *const sim_tr_channel_names[SIM_TR_NCHANNELS] = {
+	"default", "voice", "sms", "chat", "video",
+};
+static const char *const sim_tr_channel_friendly_names[SIM_TR_NCHANNELS] = {
+	"Default", "Voice", "SMS", "Programmable Chat", "Video",
+};
+
+const char *
+sim_tr_channel_name(enum sim_tr_channel ch)
+{
+	return sim_tr_channel_names[ch];
+}
+
+const char *
+sim_tr_channel_friendly_name(enum sim_tr_channel ch)
+{
+	return sim_tr_channel_friendly_names[ch];
+}
+
+int
+sim_tr_channel_find(const struct sim_tr *tr, const char *name_or_sid, enum sim_tr_channel *out)
+{
+	int i;
+
+	for (i = 0; i < SIM_TR_NCHANNELS; i++) {
+		if (strcmp(name_or_sid, sim_tr_channel_names[i]) == 0 ||
+		    strcmp(name_or_sid, tr->ws.channel_sids[i]) == 0) {
+			*out = (enum sim_tr_channel)i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+bool
+sim_tr_worker_can_take(const struct sim_tr *tr, const struct sim_tr_worker *w,
+		       enum sim_tr_channel ch)
+{
+	const struct sim_tr_wchannel *c = &w->channels[ch];
+
+	if (!w->activity->available || !c->available || c->busy >= c->capacity)
+		return false;
+	return tr->ws.multi_task_enabled || w->nactive == 0;
+}
+
+void
+sim_tr_worker_hold(struct sim_tr *tr, struct sim_tr_reservation *res)
+{
+	struct sim_tr_worker *w = res->worker;
+
+	if (res->holding || w == NULL)
+		return;
+	res->holding = true;
+	w->nactive++;
+	w->channels[res->task->channel].busy++;
+	sim_tr_json_cache_clear(&w->json);
+	sim_tr_worker_sync_idle(tr, w, sim_tr_now(tr));
+}
+
+void
+sim_tr_worker_release(struct sim_tr *tr, struct sim_tr_reservation *res)
+{
+	struct sim_tr_worker *w = res->worker;
+
+	if (!res->holding || w == NULL)
+		return;
+	res->holding = false;
+	w->nactive--;
+	w->channels[res->task->channel].busy--;
+	sim_tr_json_cache_clear(&w->json);
+	sim_tr_worker_sync_idle(tr, w, sim_tr_now(tr));
+}
+
+struct sim_tr_reservation *
+sim_tr_worker_held(const struct sim_tr_worker *w, enum sim_tr_res_status s)
+{
+	struct sim_tr_reservation *res = NULL;
+
+	TAILQ_FOREACH(res, &w->reservations, worker_entry) {
+		if (res->holding && res->status == s)
+			return res;
+	}
+	return NULL;
+}
+
+void
+sim_tr_worker_set_channel(struct sim_tr *tr, struct sim_tr_worker *w, enum sim_tr_channel ch,
+			  int64_t capacity, bool available)
+{
+	int64_t now = sim_tr_now(tr);
+
+	w->channels[ch].capacity = capacity;
+	w->channels[ch].available = available;
+	w->channels[ch].updated_ms = now;
+	sim_tr_json_cache_clear(&w->json);
+	sim_tr_worker_sync_idle(tr, w, now);
+}
+
 void
 sim_tr_worker_sync_idle(struct sim_tr *tr, struct sim_tr_worker *w, int64_t now_ms)
 {
-	bool want = w->activity->available && w->active == NULL;
+	bool want = false;
+	int i;
+
+	for (i = 0; i < SIM_TR_NCHANNELS && !want; i++)
+		want = sim_tr_worker_can_take(tr, w, (enum sim_tr_channel)i);
 
 	if (want == w->in_idle)
 		return;

@@ -20,8 +20,16 @@
  * Routing structures: a task waiting for a worker (pending, in a queue) sits
  * in its queue's priority bucket (buckets sorted by priority, descending;
  * inside one bucket by queue entry time, ascending). A worker that could take
- * a reservation now (available activity, no active reservation) sits in
+ * a reservation now on some task channel (sim_tr_worker_can_take) sits in
  * tr->idle ordered by the time it became idle.
+ *
+ * Task channels: the workspace has Twilio's five (default, voice, sms, chat,
+ * video). Every task is on one; every worker has a WorkerChannel per task
+ * channel with a capacity (0..50, default 1) and an availability (default
+ * true). With the workspace's multitasking on (the start-up default, as for
+ * new Twilio workspaces) a worker may hold up to its capacity of active
+ * reservations (pending, accepted, wrapping) on each channel; with it off,
+ * one reservation in all.
  */
 
 #include <stdbool.h>
@@ -79,6 +87,26 @@ struct sim_tr_period {
 
 struct sim_tr_reservation;
 
+enum sim_tr_channel {
+	SIM_TR_CH_DEFAULT,
+	SIM_TR_CH_VOICE,
+	SIM_TR_CH_SMS,
+	SIM_TR_CH_CHAT,
+	SIM_TR_CH_VIDEO,
+	SIM_TR_NCHANNELS,
+};
+
+/* Largest WorkerChannel capacity Twilio accepts. */
+#define SIM_TR_CHANNEL_CAPACITY_MAX 50
+
+/* A worker's WorkerChannel for one task channel. */
+struct sim_tr_wchannel {
+	int64_t capacity;
+	bool available;
+	int64_t busy; /* active reservations on this channel */
+	int64_t updated_ms;
+};
+
 /*
  * Objects by seq, ascending, so a list page can start at its PageToken
  * cursor with a binary search instead of walking every object before it.
@@ -128,7 +156,8 @@ struct sim_tr_worker {
 	int64_t version;
 	int64_t idle_since_ms; /* longest-idle order */
 	bool in_idle;
-	struct sim_tr_reservation *active; /* pending, accepted or wrapping; one at a time */
+	struct sim_tr_wchannel channels[SIM_TR_NCHANNELS];
+	int64_t nactive; /* reservations held: pending, accepted or wrapping */
 	TAILQ_HEAD(, sim_tr_reservation) reservations;
 	struct sim_tr_period *hist; /* activity history, oldest first */
 	size_t nhist;
@@ -206,6 +235,7 @@ struct sim_tr_task {
 	struct sim_tr_queue *queue;	  /* NULL until the workflow placed it */
 	char *filter_name;		  /* matched workflow filter */
 	struct sim_tr_bucket *bucket;	  /* non-NULL while waiting in a queue bucket */
+	enum sim_tr_channel channel;
 	TAILQ_HEAD(, sim_tr_reservation) reservations;
 	struct sim_tr_reservation *active; /* pending, accepted or wrapping */
 	char (*rejected_by)[SID_LEN + 1];  /* workers that rejected it: never offered again */
@@ -231,6 +261,7 @@ struct sim_tr_reservation {
 	int64_t updated_ms;
 	struct sim_timer *timeout_timer;
 	struct sim_tr_activity *post_work_activity; /* conference/dequeue instruction */
+	bool holding; /* counted in its worker's nactive and channel busy */
 	TAILQ_ENTRY(sim_tr_reservation) task_entry;
 	TAILQ_ENTRY(sim_tr_reservation) worker_entry;
 };
@@ -268,7 +299,7 @@ struct sim_tr_workspace {
 	char *prioritize_queue_order;
 	int64_t created_ms;
 	int64_t updated_ms;
-	char channel_sid[SID_LEN + 1]; /* the "default" task channel */
+	char channel_sids[SIM_TR_NCHANNELS][SID_LEN + 1]; /* TC... per enum sim_tr_channel */
 };
 
 TAILQ_HEAD(sim_tr_activity_list, sim_tr_activity);
@@ -422,6 +453,33 @@ void sim_tr_queue_unlink(struct sim_tr_queue *q, struct sim_tr_task *t);
 
 /* Puts the worker in or takes it out of tr->idle to match its state. */
 void sim_tr_worker_sync_idle(struct sim_tr *tr, struct sim_tr_worker *w, int64_t now_ms);
+
+/* "default", "voice", "sms", "chat", "video". */
+const char *sim_tr_channel_name(enum sim_tr_channel ch);
+/* "Default", "Voice", "SMS", "Programmable Chat", "Video". */
+const char *sim_tr_channel_friendly_name(enum sim_tr_channel ch);
+/* The channel named by unique name or TC SID; returns 0 or -ENOENT. */
+int sim_tr_channel_find(const struct sim_tr *tr, const char *name_or_sid, enum sim_tr_channel *out);
+/*
+ * True when w could take a reservation on channel ch now: available
+ * activity, that WorkerChannel available with capacity left (with
+ * multitasking off: no reservation held at all).
+ */
+bool sim_tr_worker_can_take(const struct sim_tr *tr, const struct sim_tr_worker *w,
+			    enum sim_tr_channel ch);
+/*
+ * Reservation accounting: hold counts res against its worker (nactive and
+ * the task channel's busy), release undoes it; both are idempotent and keep
+ * tr->idle in step.
+ */
+void sim_tr_worker_hold(struct sim_tr *tr, struct sim_tr_reservation *res);
+void sim_tr_worker_release(struct sim_tr *tr, struct sim_tr_reservation *res);
+/* The oldest reservation w holds in status s, or NULL. */
+struct sim_tr_reservation *sim_tr_worker_held(const struct sim_tr_worker *w,
+					      enum sim_tr_res_status s);
+/* Sets a WorkerChannel's capacity and availability (bumps the worker's JSON cache). */
+void sim_tr_worker_set_channel(struct sim_tr *tr, struct sim_tr_worker *w, enum sim_tr_channel ch,
+			       int64_t capacity, bool available);
 
 /*
  * Parses attributes text: must be a JSON object of at most

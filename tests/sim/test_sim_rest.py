@@ -205,7 +205,9 @@ def test_worker_channels_follow_the_workers_state(sim):
     w = Workspace(sim, sim.client())
     x = w.add_worker('chan-agent', activity='Available')
     channels = w.ws.workers(x.sid).worker_channels.list()
-    assert len(channels) == 1
+    assert [ch.task_channel_unique_name for ch in channels] == \
+        ['default', 'voice', 'sms', 'chat', 'video']
+    assert len({ch.sid for ch in channels}) == 5
     c = channels[0]
     assert is_sid(c.sid, 'WC') and c.worker_sid == x.sid
     assert c.task_channel_unique_name == 'default' and c.configured_capacity == 1

@@ -674,9 +674,56 @@ test_config_refuses_world_readable_secret_file(void **state)
 	assert_int_equal(test_load_path(path, NULL, &c, &cause), -EACCES);
 	assert_null(c);
 	assert_non_null(strstr(cause, path));
-	assert_non_null(strstr(cause, "chmod o-rwx"));
+	assert_non_null(strstr(cause, "chmod go-w,o-rwx"));
 	assert_null(strstr(cause, SECRET));
 	free(cause);
+	free(path);
+}
+
+/* Writable by others (0602, 0622) or by the group (0660): they could swap the secret. */
+static void
+test_config_refuses_writable_secret_file(void **state)
+{
+	static const struct {
+		const char *name;
+		mode_t mode;
+		const char *who;
+	} cases[] = {
+		{ "w-other.conf", 0602, "every user can change it" },
+		{ "w-both.conf", 0622, "every user can change it" },
+		{ "w-group2.conf", 0660, "its group can change it" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config *c = NULL;
+		char *cause = NULL;
+		char *path =
+			test_write_file(cases[i].name, "auth_token = " SECRET "\n", cases[i].mode);
+
+		assert_int_equal(test_load_path(path, NULL, &c, &cause), -EACCES);
+		assert_null(c);
+		assert_non_null(strstr(cause, path));
+		assert_non_null(strstr(cause, cases[i].who));
+		assert_non_null(strstr(cause, "chmod go-w,o-rwx"));
+		assert_null(strstr(cause, SECRET));
+		(void)unlink(path);
+		free(cause);
+		free(path);
+	}
+}
+
+/* Group-readable is the packaged layout (root:trhub 0640) and stays accepted. */
+static void
+test_config_allows_group_readable_secret_file(void **state)
+{
+	struct config *c = NULL;
+	char *cause = NULL;
+	char *path = test_write_file("group.conf", "auth_token = " SECRET "\n", 0640);
+
+	assert_int_equal(test_load_path(path, NULL, &c, &cause), 0);
+	(void)unlink(path);
+	config_free(c);
 	free(path);
 }
 
@@ -1079,6 +1126,8 @@ main(void)
 		cmocka_unit_test(test_config_rejects_duplicate_key),
 		cmocka_unit_test(test_config_rejects_line_without_equals),
 		cmocka_unit_test(test_config_refuses_world_readable_secret_file),
+		cmocka_unit_test(test_config_refuses_writable_secret_file),
+		cmocka_unit_test(test_config_allows_group_readable_secret_file),
 		cmocka_unit_test(test_config_allows_world_readable_file_without_secrets),
 		cmocka_unit_test(test_config_missing_named_file_fails),
 		cmocka_unit_test(test_config_missing_default_file_is_fine),
