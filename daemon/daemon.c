@@ -33,6 +33,7 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "auth.h"
 #include "config.h"
 #include "daemon.h"
 #include "events.h"
@@ -80,6 +81,7 @@ struct daemon {
 	struct stream *stream;
 	struct events *events;
 	struct api *api;
+	struct auth *auth;
 	struct server *server;
 	struct rebuild *rebuild;
 	struct sd_watchdog *watchdog;
@@ -566,6 +568,22 @@ daemon_events_options(const struct config *cfg, struct events_options *o)
 	}
 }
 
+static void
+daemon_auth_options(const struct config *cfg, struct auth_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->users_file = cfg->users_file;
+	o->token_password = cfg->token_password;
+	o->authentication_user = cfg->authentication_user;
+	o->authentication_password = cfg->authentication_password;
+	o->wallboard_token = cfg->wallboard_token;
+	o->public_url = cfg->public_url;
+	o->session_ttl_s = cfg->session_ttl_s;
+	o->session_idle_s = cfg->session_idle_s;
+	o->wallboard_session_ttl_s = cfg->wallboard_session_ttl_s;
+	o->login_threads = cfg->login_threads;
+}
+
 /* Warns about one key that changed but needs a restart. */
 static void
 daemon_restart_only(const char *key, const char *old_value, const char *new_value)
@@ -582,6 +600,7 @@ daemon_reload(struct daemon *d)
 {
 	struct config *next = NULL;
 	struct events_options eo;
+	struct auth_options ao;
 	char *cause = NULL;
 	int r;
 
@@ -602,6 +621,13 @@ daemon_reload(struct daemon *d)
 	daemon_restart_only("sync_service_sid", d->cfg->sync_service_sid, next->sync_service_sid);
 	daemon_events_options(next, &eo);
 	events_reconfigure(d->events, &eo);
+	daemon_auth_options(next, &ao);
+	r = auth_reconfigure(d->auth, &ao, &cause);
+	if (r < 0) {
+		log_err("reload: users not reloaded, keeping the previous ones: %s", cause);
+		free(cause);
+		cause = NULL;
+	}
 	if (d->cfg != d->boot_cfg)
 		config_free(d->cfg);
 	d->cfg = next;
@@ -647,6 +673,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	struct events_options eo;
 	struct server_options svo = { 0 };
 	struct rebuild_options ro = { 0 };
+	struct auth_options ao;
 	int *fds = NULL;
 	size_t nfds = 0;
 	int r;
@@ -704,6 +731,11 @@ daemon_build(struct daemon *d, char **cause_out)
 	d->api = api_new(d->model, d->stream, d->metrics);
 	api_set_ready(d->api, daemon_ready_cb, d);
 
+	daemon_auth_options(cfg, &ao);
+	r = auth_new(d->base, d->model, &ao, &d->auth, cause_out);
+	if (r < 0)
+		return r;
+
 	d->gen = json_gen_new();
 	d->dirty_tasks = hmap_new();
 	d->publish = evtimer_new(d->base, daemon_publish_cb, d);
@@ -733,6 +765,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	svo.listen_fds = fds;
 	svo.n_listen_fds = nfds;
 	d->server = server_new(d->base, &svo, d->events, d->api, d->metrics);
+	server_set_auth(d->server, d->auth);
 	free(fds);
 	r = server_listen(d->server, cause_out);
 	if (r < 0)
@@ -811,7 +844,8 @@ daemon_free(struct daemon *d)
 	rebuild_free(d->rebuild);
 	stats_free(d->stats);
 	stream_free(d->stream); /* closes SSE clients before evhttp frees their connections */
-	server_free(d->server);
+	server_free(d->server); /* its connections' close callbacks may reach auth */
+	auth_free(d->auth);
 	api_free(d->api);
 	events_free(d->events);
 	syncpub_free(d->syncpub);
