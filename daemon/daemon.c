@@ -186,17 +186,56 @@ daemon_has_viewers(const struct daemon *d)
 	return d->stream != NULL && stream_client_count(d->stream) > 0;
 }
 
-static void
-daemon_broadcast_gen(struct daemon *d, const char *type, uint64_t id)
-{
-	size_t len = 0;
-	const char *text = json_gen_text(d->gen, &len);
+/* What a worker-limited stream client may see of one message (stream_match_cb). */
+struct daemon_match {
+	struct daemon *d;
+	const char *sid; /* the WK, WT or WR the message is about */
+	uint64_t seq;	 /* ring events */
+	enum model_change_kind kind;
+};
 
-	stream_broadcast(d->stream, type, id, text, len);
+static bool
+daemon_match_cb(const char *worker_sid, void *arg)
+{
+	const struct daemon_match *m = arg;
+	const char *wk = NULL;
+
+	switch (m->kind) {
+	case MODEL_CHANGE_TASK:
+		return model_worker_on_task(m->d->model, worker_sid, m->sid);
+	case MODEL_CHANGE_TASK_GONE:
+		return true; /* only {sid, removed}: lets a page drop a task it showed */
+	case MODEL_CHANGE_WORKER:
+	case MODEL_CHANGE_WORKER_GONE:
+		return strcmp(worker_sid, m->sid) == 0;
+	case MODEL_CHANGE_RESERVATION:
+		return model_worker_has_reservation(m->d->model, worker_sid, m->sid);
+	case MODEL_CHANGE_EVENT:
+		wk = model_event_field(m->d->model, m->seq, "WorkerSid");
+		return wk != NULL && strcmp(wk, worker_sid) == 0;
+	case MODEL_CHANGE_QUEUE:
+	case MODEL_CHANGE_ACTIVITY:
+	case MODEL_CHANGE_WORKSPACE:
+	case MODEL_CHANGE_STATS:
+		return false;
+	}
+	return false;
 }
 
 static void
-daemon_broadcast_removed(struct daemon *d, const char *type, const char *sid)
+daemon_broadcast_about(struct daemon *d, const char *type, uint64_t id, enum model_change_kind kind,
+		       const char *sid)
+{
+	struct daemon_match m = { .d = d, .sid = sid, .seq = id, .kind = kind };
+	size_t len = 0;
+	const char *text = json_gen_text(d->gen, &len);
+
+	stream_broadcast_match(d->stream, type, id, text, len, daemon_match_cb, &m);
+}
+
+static void
+daemon_broadcast_removed(struct daemon *d, const char *type, const char *sid,
+			 enum model_change_kind kind)
 {
 	if (!daemon_has_viewers(d))
 		return;
@@ -205,7 +244,7 @@ daemon_broadcast_removed(struct daemon *d, const char *type, const char *sid)
 	json_gen_kv_string(d->gen, "sid", sid);
 	json_gen_kv_bool(d->gen, "removed", true);
 	json_gen_object_close(d->gen);
-	daemon_broadcast_gen(d, type, 0);
+	daemon_broadcast_about(d, type, 0, kind, sid);
 }
 
 /* Publishes a task's current state: its map item, or its removal once it is not open. */
@@ -297,7 +336,7 @@ daemon_on_event(struct daemon *d, uint64_t seq)
 		return;
 	json_gen_reset(d->gen);
 	if (model_event_json(d->model, seq, d->gen))
-		daemon_broadcast_gen(d, "event", seq);
+		daemon_broadcast_about(d, "event", seq, MODEL_CHANGE_EVENT, NULL);
 }
 
 static void
@@ -317,13 +356,13 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 		if (daemon_has_viewers(d)) {
 			json_gen_reset(d->gen);
 			model_task_json(d->model, c->sid, d->gen);
-			daemon_broadcast_gen(d, "task", 0);
+			daemon_broadcast_about(d, "task", 0, c->kind, c->sid);
 		}
 		daemon_task_dirty(d, c->sid);
 		daemon_mark_dirty(d);
 		break;
 	case MODEL_CHANGE_TASK_GONE:
-		daemon_broadcast_removed(d, "task", c->sid);
+		daemon_broadcast_removed(d, "task", c->sid, c->kind);
 		daemon_task_dirty(d, c->sid);
 		daemon_mark_dirty(d);
 		break;
@@ -331,12 +370,12 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 		if (daemon_has_viewers(d)) {
 			json_gen_reset(d->gen);
 			model_worker_json(d->model, c->sid, d->gen);
-			daemon_broadcast_gen(d, "worker", 0);
+			daemon_broadcast_about(d, "worker", 0, c->kind, c->sid);
 		}
 		daemon_mark_dirty(d);
 		break;
 	case MODEL_CHANGE_WORKER_GONE:
-		daemon_broadcast_removed(d, "worker", c->sid);
+		daemon_broadcast_removed(d, "worker", c->sid, c->kind);
 		daemon_mark_dirty(d);
 		break;
 	case MODEL_CHANGE_RESERVATION:
@@ -349,7 +388,7 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			json_gen_key(d->gen, "task");
 			model_task_json(d->model, task, d->gen);
 			json_gen_object_close(d->gen);
-			daemon_broadcast_gen(d, "reservation", 0);
+			daemon_broadcast_about(d, "reservation", 0, c->kind, c->sid);
 		}
 		daemon_mark_dirty(d);
 		break;

@@ -676,8 +676,16 @@ server_route_queues(struct server *s, struct server_call *call)
 static void
 server_route_stream(struct server *s, struct server_call *call)
 {
+	const char *wk = NULL;
+
+	/* A worker sees only itself; one not (yet) in the model matches nothing. */
+	if (call->session->role == AUTH_ROLE_WORKER) {
+		wk = auth_worker_sid(s->auth, call->session);
+		if (wk == NULL)
+			wk = "-";
+	}
 	server_connection_release(s, call->req);
-	api_stream(s->api, call->req);
+	api_stream(s->api, call->req, wk);
 }
 
 static void

@@ -206,3 +206,41 @@ def test_ops_routes_are_local_only(make_stack):
     for path in ('/healthz', '/readyz', '/metrics'):
         r = dh.http_request(stack.daemon.port, 'GET', path, headers={'Cookie': ''})
         assert r.status in (200, 503), (path, r)  # loopback: served without a login
+
+
+def activity_sid(stack, name):
+    return {a.friendly_name: a.sid for a in stack.ws.activities.list()}[name]
+
+
+def test_worker_stream_shows_only_that_worker(make_stack):
+    stack = make_stack()
+    alice = stack.ws.workers.create(friendly_name='alice')
+    bob = stack.ws.workers.create(friendly_name='bob')
+    dh.converge(lambda: [] if login(stack, 'alice', 'alice-pass').json().get('workerSid')
+                else ['alice not resolved'], what='alice in the model')
+    ca = dh.cookie_of(login(stack, 'alice', 'alice-pass'))
+    sup = dh.SSEClient(stack.daemon.port)
+    mine = dh.SSEClient(stack.daemon.port, headers={'Cookie': ca})
+    try:
+        mine.wait(lambda c: c.of('snapshot'), what="alice's snapshot")
+        sup.wait(lambda c: c.of('snapshot'), what="the supervisor's snapshot")
+        snap = json.loads(mine.of('snapshot')[0]['data'])
+        assert [w['sid'] for w in snap['workers']] == [alice.sid], snap['workers']
+        assert bob.sid not in mine.of('snapshot')[0]['data']
+        assert bob.sid in sup.of('snapshot')[0]['data']
+        stack.ws.workers(bob.sid).update(activity_sid=activity_sid(stack, 'Available'))
+        sup.wait(lambda c: [m for m in c.of('worker') if bob.sid in m['data']],
+                 what="bob's worker message on the supervisor's stream")
+        stack.ws.workers(alice.sid).update(activity_sid=activity_sid(stack, 'Available'))
+        mine.wait(lambda c: [m for m in c.of('worker') if alice.sid in m['data']],
+                  what="alice's own worker message")
+        sup.wait(lambda c: [m for m in c.of('event') if alice.sid in m['data']],
+                 what="alice's event on the supervisor's stream")
+        mine.wait(lambda c: [m for m in c.of('event') if alice.sid in m['data']],
+                  what="alice's own event")
+        # Everything alice received is about alice (or aggregate statistics).
+        for m in mine.messages:
+            assert bob.sid not in (m['data'] or ''), m
+    finally:
+        sup.close()
+        mine.close()
