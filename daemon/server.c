@@ -1016,6 +1016,13 @@ server_new(struct event_base *base, const struct server_options *options, struct
 	return s;
 }
 
+void
+server_reconfigure(struct server *s, size_t body_max_bytes)
+{
+	s->body_max_bytes = body_max_bytes > 0 ? body_max_bytes : EVENTS_DEFAULT_BODY_MAX_BYTES;
+	evhttp_set_max_body_size(s->http, (ev_ssize_t)(s->body_max_bytes * 2));
+}
+
 static void
 server_resume_cb(evutil_socket_t fd, short what, void *arg)
 {

@@ -91,6 +91,11 @@ void server_print_routes(FILE *out);
 
 /* Closes every connection and listener and frees. NULL-safe. */
 void server_free(struct server *s);
+/*
+ * Applies a reloaded http_body_max_bytes: the cap of every route whose
+ * limit is "the configured one" (evhttp's own cap follows at twice it).
+ */
+void server_reconfigure(struct server *s, size_t body_max_bytes);
 
 /*
  * Replies. Each sends the response for req exactly once, with
