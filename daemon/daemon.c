@@ -892,6 +892,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	svo.body_max_bytes = (size_t)cfg->http_body_max_bytes;
 	svo.timeout_s = cfg->http_timeout_s;
 	svo.trust_proxy = cfg->trust_proxy;
+	svo.metrics_allow = cfg->metrics_allow;
 	svo.listen_fds = fds;
 	svo.n_listen_fds = nfds;
 	d->server = server_new(d->base, &svo, d->events, d->api, d->metrics);

@@ -47,8 +47,10 @@ struct server_options {
 	size_t body_max_bytes;	 /* request body (webhooks); larger is 413 */
 	int timeout_s;		 /* read/write inactivity timeout per connection */
 	bool trust_proxy;	 /* client address from X-Forwarded-For */
-	const int *listen_fds;	 /* sockets from systemd (sd_listen_sockets), or NULL */
-	size_t n_listen_fds;	 /* ownership of the fds passes to the server on success */
+	/* Comma-separated addresses allowed on ops routes besides loopback, or NULL. */
+	const char *metrics_allow;
+	const int *listen_fds; /* sockets from systemd (sd_listen_sockets), or NULL */
+	size_t n_listen_fds;   /* ownership of the fds passes to the server on success */
 };
 
 /*

@@ -382,6 +382,9 @@ class Stack:
             'TRHUB_STATS_MAX_INTERVAL_MS': '1000',
             'TRHUB_RECONCILE_INTERVAL_S': '0',
             'TRHUB_USERS_FILE': users_file(self.tmp),
+            # The traffic tests play the agents, completing tasks themselves; trhubd's
+            # own completion (on by default) is tested where it is wanted.
+            'TRHUB_AUTO_COMPLETE_WRAPPING': 'false',
             'TRHUB_CONFIG': self.write_config(''),
         }
         env.update(daemon_env or {})

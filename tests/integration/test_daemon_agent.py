@@ -70,7 +70,8 @@ class Agent:
 
 
 def agent_stack(make_stack, **env):
-    e = {'TRHUB_CONFERENCE_POST_WORK_ACTIVITY': 'Unavailable', 'TRHUB_AGENT_AWAY_AFTER_S': '0'}
+    e = {'TRHUB_CONFERENCE_POST_WORK_ACTIVITY': 'Unavailable', 'TRHUB_AGENT_AWAY_AFTER_S': '0',
+         'TRHUB_AUTO_COMPLETE_WRAPPING': 'true'}
     e.update(env)
     stack = make_stack(daemon_env=e)
     w = Workspace(stack.sim, stack.client)
