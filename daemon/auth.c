@@ -425,12 +425,15 @@ auth_make_dummy(struct hmap *users, const char *token_hash, char **cause_out)
 	for (size_t i = 0; i < sizeof(pw); i++)
 		snprintf(hex + i * 2, 3, "%02x", pw[i]);
 	if (model != NULL && (last = strrchr(model, '$')) != NULL && last != model) {
+		char *ignored = NULL;
+
 		setting = xstrndup(model, (size_t)(last - model));
-		hash = hasher_hash_with(hex, setting, cause_out);
+		hash = hasher_hash_with(hex, setting, &ignored);
+		free(ignored); /* a setting crypt(3) refuses: fall back to the default below */
 		free(setting);
-	} else {
-		hash = hasher_hash(hex, NULL, cause_out);
 	}
+	if (hash == NULL)
+		hash = hasher_hash(hex, NULL, cause_out);
 	explicit_bzero(hex, sizeof(hex));
 	return hash;
 }
