@@ -285,7 +285,6 @@ auth_users_load(const char *path, struct hmap *users, char **cause_out)
 	size_t n;
 	int r = 0;
 
-	buf_init(&b);
 	if (path == NULL)
 		return 0;
 	f = fopen(path, "re");
@@ -300,6 +299,7 @@ auth_users_load(const char *path, struct hmap *users, char **cause_out)
 		*cause_out = xasprintf("cannot open the users file %s: %s", path, strerror(errno));
 		return r;
 	}
+	buf_init(&b);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (b.len + n > AUTH_USERS_MAX_BYTES) {
 			*cause_out = xasprintf("the users file %s is larger than %d bytes", path,

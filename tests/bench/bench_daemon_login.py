@@ -69,6 +69,24 @@ def phase_logins(stack):
     return len(done), len(errors), time.monotonic() - t0
 
 
+def timing_equality(stack):
+    """Median answer time for wrong passwords of real users vs names nobody has.
+
+    10 of each, alternating, from one address (20 failures: the address's
+    free allowance, so none is throttled); each user once (no name lockout).
+    """
+    import statistics
+    wrong, unknown = [], []
+    for i in range(10):
+        for name, pw, sink in (('user%02d' % (i + 10), 'not-it', wrong),
+                               ('nobody%02d' % i, 'not-it', unknown)):
+            a = time.monotonic()
+            s = login(stack.daemon.port, name, pw)
+            sink.append((time.monotonic() - a) * 1000.0)
+            assert s == 401, s
+    return statistics.median(wrong), statistics.median(unknown)
+
+
 def webhook_latencies(stack, seconds, rate, stop_flag=None):
     """Sends signed events at rate/s on one keep-alive connection; ack latencies in ms."""
     lc = bc.Lifecycle(stack)
@@ -124,6 +142,7 @@ def main():
     stack = dh.Stack(daemon_env={'TRHUB_USERS_FILE': users})
     try:
         ok, errors, elapsed = phase_logins(stack)
+        wrong_ms, unknown_ms = timing_equality(stack)
         base, base_bad = webhook_latencies(stack, SECONDS, EVENTS_PER_S)
 
         stop = threading.Event()
@@ -155,6 +174,8 @@ def main():
         'logins_ok': ok,
         'logins_failed': errors,
         'logins_per_s': round(ok / elapsed, 1),
+        'wrong_password_median_ms': round(wrong_ms, 2),
+        'unknown_user_median_ms': round(unknown_ms, 2),
         'baseline_p50_ms': round(bc.percentile(base, 50), 3),
         'baseline_p99_ms': round(bc.percentile(base, 99), 3),
         'baseline_non_204': base_bad,
