@@ -433,11 +433,19 @@ daemon_sla_threshold_cb(void *arg, const char *queue_sid, const char *queue_name
 }
 
 static int
-daemon_apply_event_cb(const struct form *event, char **cause_out, void *arg)
+daemon_apply_event_cb(const struct tr_event *event, void *arg)
 {
 	struct daemon *d = arg;
 
-	return model_apply_event(d->model, event, cause_out);
+	return model_apply_event(d->model, event);
+}
+
+static int
+daemon_recording_cb(const char *task_sid, const char *recording_url, void *arg)
+{
+	struct daemon *d = arg;
+
+	return model_set_recording(d->model, task_sid, recording_url);
 }
 
 /* --- rebuild and readiness ------------------------------------------------------ */
@@ -854,7 +862,7 @@ daemon_build(struct daemon *d, char **cause_out)
 
 	daemon_events_options(cfg, &eo);
 	d->events = events_new(&eo, d->metrics);
-	events_set_apply(d->events, daemon_apply_event_cb, d);
+	events_set_apply(d->events, daemon_apply_event_cb, daemon_recording_cb, d);
 
 	d->api = api_new(d->model, d->stream, d->metrics);
 	api_set_ready(d->api, daemon_ready_cb, d);
