@@ -57,6 +57,8 @@
 #include "xmalloc.h"
 
 #define DAEMON_DRAIN_POLL_MS 50
+/* Workers on one task that get their own view of a task message (multi-reservation). */
+#define DAEMON_TASK_VIEWS_MAX 50
 /* Sync values are built at most this often (latest wins inside a tick). */
 #define DAEMON_PUBLISH_MS 100
 
@@ -207,14 +209,14 @@ daemon_match_cb(const char *worker_sid, void *arg)
 
 	switch (m->kind) {
 	case MODEL_CHANGE_TASK:
-		return model_worker_on_task(m->d->model, worker_sid, m->sid);
+	case MODEL_CHANGE_RESERVATION:
+		/* The full message names other workers; each gets its own (daemon_task_views). */
+		return false;
 	case MODEL_CHANGE_TASK_GONE:
 		return true; /* only {sid, removed}: lets a page drop a task it showed */
 	case MODEL_CHANGE_WORKER:
 	case MODEL_CHANGE_WORKER_GONE:
 		return strcmp(worker_sid, m->sid) == 0;
-	case MODEL_CHANGE_RESERVATION:
-		return model_worker_has_reservation(m->d->model, worker_sid, m->sid);
 	case MODEL_CHANGE_EVENT:
 		wk = model_event_field(m->d->model, m->seq, "WorkerSid");
 		return wk != NULL && strcmp(wk, worker_sid) == 0;
@@ -236,6 +238,52 @@ daemon_broadcast_about(struct daemon *d, const char *type, uint64_t id, enum mod
 	const char *text = json_gen_text(d->gen, &len);
 
 	stream_broadcast_match(d->stream, type, id, text, len, daemon_match_cb, &m);
+}
+
+/* Sends what d->gen holds to the limited streams of one worker (and no one else's). */
+static void
+daemon_broadcast_to_worker(struct daemon *d, const char *type, const char *worker_sid)
+{
+	size_t len = 0;
+	const char *text = json_gen_text(d->gen, &len);
+
+	stream_broadcast_worker(d->stream, type, 0, text, len, worker_sid);
+}
+
+/*
+ * A task's or reservation's change as each worker on it may see it: only its
+ * own reservations (model_task_json_for). reservation_sid NULL: a "task"
+ * message to every worker on the task; else a "reservation" message to the
+ * reservation's worker.
+ */
+static void
+daemon_task_views(struct daemon *d, const char *task_sid, const char *reservation_sid)
+{
+	const char *workers[DAEMON_TASK_VIEWS_MAX];
+	size_t n = 0;
+
+	if (reservation_sid != NULL) {
+		workers[0] = model_reservation_worker_sid(d->model, reservation_sid);
+		n = workers[0] != NULL ? 1 : 0;
+	} else {
+		n = model_task_workers(d->model, task_sid, workers, DAEMON_TASK_VIEWS_MAX);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (stream_worker_clients(d->stream, workers[i]) == 0)
+			continue;
+		json_gen_reset(d->gen);
+		if (reservation_sid != NULL) {
+			json_gen_object_open(d->gen);
+			json_gen_kv_string(d->gen, "sid", reservation_sid);
+			json_gen_key(d->gen, "task");
+			model_task_json_for(d->model, task_sid, workers[i], d->gen);
+			json_gen_object_close(d->gen);
+		} else {
+			model_task_json_for(d->model, task_sid, workers[i], d->gen);
+		}
+		daemon_broadcast_to_worker(d, reservation_sid != NULL ? "reservation" : "task",
+					   workers[i]);
+	}
 }
 
 static void
@@ -362,6 +410,7 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			json_gen_reset(d->gen);
 			model_task_json(d->model, c->sid, d->gen);
 			daemon_broadcast_about(d, "task", 0, c->kind, c->sid);
+			daemon_task_views(d, c->sid, NULL);
 		}
 		daemon_task_dirty(d, c->sid);
 		daemon_mark_dirty(d);
@@ -395,6 +444,7 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			model_task_json(d->model, task, d->gen);
 			json_gen_object_close(d->gen);
 			daemon_broadcast_about(d, "reservation", 0, c->kind, c->sid);
+			daemon_task_views(d, task, c->sid);
 		}
 		daemon_mark_dirty(d);
 		break;

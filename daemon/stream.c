@@ -578,6 +578,34 @@ stream_broadcast_match(struct stream *st, const char *type, uint64_t id, const c
 }
 
 void
+stream_broadcast_worker(struct stream *st, const char *type, uint64_t id, const char *json,
+			size_t len, const char *worker_sid)
+{
+	struct stream_client *cl;
+	struct stream_client *next;
+	struct stream_msg *msg = NULL;
+	struct buf b;
+
+	if (st == NULL || worker_sid == NULL || stream_worker_clients(st, worker_sid) == 0)
+		return;
+	if (!stream_type_ok(type) || (json == NULL && len > 0)) {
+		log_warning("sse broadcast refused: bad event type or data");
+		return;
+	}
+	buf_init(&b);
+	stream_format(&b, type, id, json != NULL ? json : "", len);
+	msg = xcalloc(1, sizeof(*msg));
+	msg->refs = 1; /* ours, for the loop */
+	msg->len = b.len;
+	msg->text = buf_steal(&b, NULL);
+	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
+		if (cl->worker_sid != NULL && strcmp(cl->worker_sid, worker_sid) == 0)
+			stream_client_send_msg(cl, msg);
+	}
+	stream_msg_unref(msg);
+}
+
+void
 stream_broadcast(struct stream *st, const char *type, uint64_t id, const char *json, size_t len)
 {
 	stream_broadcast_match(st, type, id, json, len, NULL, NULL);

@@ -77,6 +77,12 @@ typedef bool stream_match_cb(const char *worker_sid, void *arg);
  */
 void stream_broadcast_match(struct stream *st, const char *type, uint64_t id, const char *json,
 			    size_t len, stream_match_cb *match, void *arg);
+/*
+ * Sends a message built for one worker to the clients limited to it, and to
+ * no one else (unlimited clients get the full version of the same change).
+ */
+void stream_broadcast_worker(struct stream *st, const char *type, uint64_t id, const char *json,
+			     size_t len, const char *worker_sid);
 /* Live clients limited to this worker (its open pages), for presence. */
 size_t stream_worker_clients(const struct stream *st, const char *worker_sid);
 /*

@@ -104,6 +104,9 @@ def test_full_agent_flow_accept_conference_wrapup_autocomplete(make_stack):
         wr = created['ReservationSid']
         assert created['WorkerSid'] == alice_w.sid
 
+        # alice's stream carries her reservation (her view of the task); bob's never does.
+        alice.stream.wait(lambda c: [m for m in c.of('reservation') if wr in m['data']],
+                          what="alice's reservation message")
         # bob can neither see nor act on alice's reservation.
         assert bob.post('/api/reservations/%s/accept' % wr).status == 404
         assert bob.post('/api/tasks/%s/complete' % task.sid).status == 404
@@ -134,6 +137,7 @@ def test_full_agent_flow_accept_conference_wrapup_autocomplete(make_stack):
                     what='the post-work activity')
         for m in bob.stream.messages:
             assert task.sid not in (m['data'] or '') or '"removed":true' in m['data'], m
+            assert wr not in (m['data'] or ''), m
     finally:
         alice.close()
         bob.close()
