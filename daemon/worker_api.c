@@ -384,8 +384,8 @@ worker_api_audit(struct worker_api *wa, const struct worker_api_call *c, const c
 	json_gen_kv_int(wa->gen, "atMs", worker_api_wall_ms());
 	json_gen_object_close(wa->gen);
 	text = json_gen_text(wa->gen, &len);
-	/* Supervisors' and wallboards' streams; never a worker's (match false). */
-	stream_broadcast_match(wa->stream, "audit", 0, text, len, NULL, NULL);
+	/* Supervisors' and wallboards' streams; never a worker's (stream_broadcast). */
+	stream_broadcast(wa->stream, "audit", 0, text, len);
 	free(actor);
 	free(reason);
 	free(res);
