@@ -254,3 +254,35 @@ def test_presence_sets_an_abandoned_agent_away(make_stack):
         assert p['state'] == 'away' and p['activityName'] == 'Offline', p
     finally:
         alice.close()
+
+
+def test_agent_completes_its_own_task_when_auto_completion_is_off(make_stack):
+    stack, w, alice_w, bob_w = agent_stack(make_stack, TRHUB_AUTO_COMPLETE_WRAPPING='false')
+    alice = Agent(stack, 'alice', 'alice-pass')
+    sup = Agent(stack, 'sup', 'sup-pass')
+    try:
+        alice.open_stream()
+        sup.open_stream()
+        assert alice.post('/api/worker/activity', {'activity': 'Available'}).status == 200
+        task = w.add_task(**call_attributes(6))
+        wr = alice.wait_event('reservation.created', TaskSid=task.sid)['ReservationSid']
+        # A pending task cannot be completed yet: a clear 409, not a Twilio error.
+        r = alice.post('/api/tasks/%s/complete' % task.sid)
+        assert r.status == 409, r
+        assert any(s in r.json()['detail'] for s in ('pending', 'reserved')), r
+        assert alice.post('/api/reservations/%s/accept' % wr,
+                          {'instruction': 'accept'}).status == 200
+        assert w.task(task.sid).assignment_status == 'assigned'
+        dh.converge(lambda: [] if dh.api_task_status(stack.daemon).get(task.sid) == 'assigned'
+                    else ['not assigned in the model'], what='the task assigned in the model')
+        r = alice.post('/api/tasks/%s/complete' % task.sid, {'reason': 'resolved on the call'})
+        assert r.status == 200, r
+        t = w.task(task.sid)
+        assert t.assignment_status == 'completed' and t.reason == 'resolved on the call'
+        assert w.reservation(task.sid, wr).fetch().reservation_status in ('completed',
+                                                                          'accepted', 'wrapping')
+        # Not a supervisor action: no audit event.
+        assert not sup.stream.of('audit')
+    finally:
+        alice.close()
+        sup.close()
