@@ -101,7 +101,8 @@ struct config_origin;
  * config.c: pass it around as const struct config *. Strings are never NULL
  * when the key has a default or is required by the profile; optional keys
  * without a default are NULL when unset. Secrets (auth_token, api_secret,
- * token_password) are wiped by config_free and must never be logged.
+ * token_password, authentication_password, wallboard_token) are wiped by
+ * config_free and must never be logged.
  */
 struct config {
 	char *path; /* file the config came from, NULL if none */
@@ -166,6 +167,22 @@ struct config {
 	char *users_file;
 	int token_ttl_s;
 	int session_ttl_s;
+	int session_idle_s;
+	char *authentication_user;     /* the old dashboard's single supervisor */
+	char *authentication_password; /* secret */
+	char *wallboard_token;	       /* secret */
+	int wallboard_session_ttl_s;
+	int login_threads;
+	/* agent API (worker_api) */
+	bool auto_complete_wrapping;
+	int wrapping_complete_after_s;
+	int agent_away_after_s; /* 0: off */
+	char *agent_away_activity;
+	char *conference_from;
+	int conference_timeout_s;
+	char *conference_post_work_activity;
+	bool conference_end_on_exit;
+	char *metrics_allow; /* comma-separated addresses, or NULL */
 
 	struct config_origin *origin; /* private to config.c (for config_dump) */
 };

@@ -35,6 +35,7 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "auth.h"
 #include "buf.h"
 #include "config.h"
 #include "daemon.h"
@@ -54,11 +55,14 @@
 #include "stream.h"
 #include "syncpub.h"
 #include "twilio.h"
+#include "worker_api.h"
 #include "xmalloc.h"
 
 #define DAEMON_DRAIN_POLL_MS 50
 /* Sync values are built at most this often (latest wins inside a tick). */
 #define DAEMON_PUBLISH_MS 100
+/* Workers on one task that get their own view of a task message (multi-reservation). */
+#define DAEMON_TASK_VIEWS_MAX 50
 
 enum daemon_state {
 	DAEMON_STARTING,
@@ -85,6 +89,8 @@ struct daemon {
 	struct stream *stream;
 	struct events *events;
 	struct api *api;
+	struct auth *auth;
+	struct worker_api *wapi;
 	struct server *server;
 	struct rebuild *rebuild;
 	struct feed *feed;
@@ -186,6 +192,7 @@ struct daemon_audience {
 	struct daemon *d;
 	enum model_change_kind kind;
 	const char *sid; /* the task, worker or reservation changed */
+	uint64_t seq;	 /* MODEL_CHANGE_EVENT: the ring event */
 };
 
 static bool
@@ -198,9 +205,17 @@ daemon_audience_cb(const char *worker_sid, void *arg)
 	case MODEL_CHANGE_WORKER_GONE:
 		return strcmp(a->sid, worker_sid) == 0;
 	case MODEL_CHANGE_TASK:
-		return model_worker_on_task(a->d->model, worker_sid, a->sid);
 	case MODEL_CHANGE_RESERVATION:
-		return model_worker_has_reservation(a->d->model, worker_sid, a->sid);
+		/* The full message names other workers; each gets its own (daemon_task_views). */
+		return false;
+	case MODEL_CHANGE_TASK_GONE:
+		return true; /* only {sid, removed}: lets a page drop a task it showed */
+	case MODEL_CHANGE_EVENT: {
+		/* A ring event (reservation.created, .timeout, ...) reaches the worker it names. */
+		const char *wk = model_event_field(a->d->model, a->seq, "WorkerSid");
+
+		return wk != NULL && strcmp(wk, worker_sid) == 0;
+	}
 	default:
 		return false; /* supervisors only */
 	}
@@ -212,12 +227,54 @@ daemon_broadcast_gen_for(struct daemon *d, const struct model_change *c, const c
 			 uint64_t id)
 {
 	struct daemon_audience a = { d, c != NULL ? c->kind : MODEL_CHANGE_EVENT,
-				     c != NULL ? c->sid : NULL };
+				     c != NULL ? c->sid : NULL, c != NULL ? c->seq : id };
 	size_t len = 0;
 	const char *text = json_gen_text(d->gen, &len);
 
-	stream_broadcast_for(d->stream, a.sid != NULL ? daemon_audience_cb : NULL, &a, type, id,
-			     text, len);
+	stream_broadcast_for(d->stream,
+			     a.sid != NULL || a.kind == MODEL_CHANGE_EVENT ? daemon_audience_cb
+									   : NULL,
+			     &a, type, id, text, len);
+}
+
+/*
+ * A task's or reservation's change as each worker on it may see it: only its
+ * own reservations (model_task_json_for). reservation_sid NULL: a "task"
+ * message to every worker on the task; else a "reservation" message to the
+ * reservation's worker.
+ */
+static void
+daemon_task_views(struct daemon *d, const char *task_sid, const char *reservation_sid)
+{
+	const char *workers[DAEMON_TASK_VIEWS_MAX];
+	size_t n = 0;
+
+	if (reservation_sid != NULL) {
+		workers[0] = model_reservation_worker_sid(d->model, reservation_sid);
+		n = workers[0] != NULL ? 1 : 0;
+	} else {
+		n = model_task_workers(d->model, task_sid, workers, DAEMON_TASK_VIEWS_MAX);
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = 0;
+		const char *text = NULL;
+
+		if (stream_worker_clients(d->stream, workers[i]) == 0)
+			continue;
+		json_gen_reset(d->gen);
+		if (reservation_sid != NULL) {
+			json_gen_object_open(d->gen);
+			json_gen_kv_string(d->gen, "sid", reservation_sid);
+			json_gen_key(d->gen, "task");
+			model_task_json_for(d->model, task_sid, workers[i], d->gen);
+			json_gen_object_close(d->gen);
+		} else {
+			model_task_json_for(d->model, task_sid, workers[i], d->gen);
+		}
+		text = json_gen_text(d->gen, &len);
+		stream_broadcast_worker(d->stream, reservation_sid != NULL ? "reservation" : "task",
+					0, text, len, workers[i]);
+	}
 }
 
 static void
@@ -391,9 +448,11 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			json_gen_reset(d->gen);
 			model_task_json(d->model, c->sid, d->gen);
 			daemon_broadcast_gen_for(d, c, "task", 0);
+			daemon_task_views(d, c->sid, NULL);
 		}
 		daemon_task_dirty(d, c->sid);
 		daemon_mark_dirty(d);
+		worker_api_task_changed(d->wapi, c->sid);
 		break;
 	case MODEL_CHANGE_TASK_GONE:
 		daemon_broadcast_removed(d, c, "task");
@@ -423,6 +482,7 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			model_task_json(d->model, task, d->gen);
 			json_gen_object_close(d->gen);
 			daemon_broadcast_gen_for(d, c, "reservation", 0);
+			daemon_task_views(d, task, c->sid);
 		}
 		daemon_mark_dirty(d);
 		break;
@@ -658,6 +718,43 @@ daemon_events_options(const struct config *cfg, struct events_options *o)
 	}
 }
 
+static void
+daemon_auth_options(const struct config *cfg, struct auth_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->users_file = cfg->users_file;
+	o->token_password = cfg->token_password;
+	o->authentication_user = cfg->authentication_user;
+	o->authentication_password = cfg->authentication_password;
+	o->wallboard_token = cfg->wallboard_token;
+	o->public_url = cfg->public_url;
+	o->session_ttl_s = cfg->session_ttl_s;
+	o->session_idle_s = cfg->session_idle_s;
+	o->wallboard_session_ttl_s = cfg->wallboard_session_ttl_s;
+	o->login_threads = cfg->login_threads;
+}
+
+static void
+daemon_worker_api_options(const struct config *cfg, struct worker_api_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->account_sid = cfg->account_sid;
+	o->auth_token = cfg->auth_token;
+	o->api_key = cfg->api_key;
+	o->api_secret = cfg->api_secret;
+	o->workspace_sid = cfg->workspace_sid;
+	o->sync_service_sid = cfg->sync_service_sid;
+	o->token_ttl_s = cfg->token_ttl_s;
+	o->auto_complete_wrapping = cfg->auto_complete_wrapping;
+	o->wrapping_complete_after_s = cfg->wrapping_complete_after_s;
+	o->agent_away_after_s = cfg->agent_away_after_s;
+	o->agent_away_activity = cfg->agent_away_activity;
+	o->conference_from = cfg->conference_from;
+	o->conference_timeout_s = cfg->conference_timeout_s;
+	o->conference_post_work_activity = cfg->conference_post_work_activity;
+	o->conference_end_on_exit = cfg->conference_end_on_exit;
+}
+
 /* The stats options that come from the config (the live ones among them on reload). */
 static void
 daemon_stats_options(struct daemon *d, const struct config *cfg, struct stats_options *so)
@@ -715,6 +812,8 @@ daemon_reload_apply(struct daemon *d, struct config *next)
 	struct twilio_client_config tc = { 0 };
 	struct stats_options so = { 0 };
 	struct events_options eo;
+	struct auth_options ao;
+	struct worker_api_options wo;
 	char *cause = NULL;
 	size_t n_restart;
 
@@ -732,6 +831,15 @@ daemon_reload_apply(struct daemon *d, struct config *next)
 		log_err("reload: REST credentials not applied: %s", cause);
 		free(cause);
 	}
+	/* users_file and the other login keys; tokens and the agent API's keys */
+	daemon_auth_options(next, &ao);
+	if (auth_reconfigure(d->auth, &ao, &cause) < 0) {
+		log_err("reload: users not reloaded, keeping the previous ones: %s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	daemon_worker_api_options(next, &wo);
+	worker_api_reconfigure(d->wapi, &wo);
 	/* stats_*_interval_ms, sla_threshold_s and its per-queue overrides */
 	daemon_stats_options(d, next, &so);
 	if (d->cfg != d->boot_cfg)
@@ -813,6 +921,8 @@ daemon_build(struct daemon *d, char **cause_out)
 	struct server_options svo = { 0 };
 	struct rebuild_options ro = { 0 };
 	struct feed_options fo = { 0 };
+	struct auth_options ao;
+	struct worker_api_options wo;
 	int *fds = NULL;
 	size_t nfds = 0;
 	int r;
@@ -859,6 +969,13 @@ daemon_build(struct daemon *d, char **cause_out)
 	api_set_stats(d->api, d->stats);
 	api_set_warnings(d->api, daemon_warnings_cb, d);
 
+	daemon_auth_options(cfg, &ao);
+	r = auth_new(d->base, d->model, &ao, &d->auth, cause_out);
+	if (r < 0)
+		return r;
+	daemon_worker_api_options(cfg, &wo);
+	d->wapi = worker_api_new(d->base, d->http, d->twilio, d->model, d->auth, d->stream, &wo);
+
 	d->gen = json_gen_new();
 	d->dirty_tasks = hmap_new();
 	d->publish = evtimer_new(d->base, daemon_publish_cb, d);
@@ -894,9 +1011,11 @@ daemon_build(struct daemon *d, char **cause_out)
 	svo.body_timeout_s = cfg->http_body_timeout_s;
 	svo.webhook_reserved = cfg->webhook_reserved_connections;
 	svo.trusted_proxies = cfg->trusted_proxies;
+	svo.metrics_allow = cfg->metrics_allow;
 	svo.listen_fds = fds;
 	svo.n_listen_fds = nfds;
 	d->server = server_new(d->base, &svo, d->events, d->api, d->metrics);
+	server_set_auth(d->server, d->auth, d->wapi);
 	free(fds);
 	r = server_listen(d->server, cause_out);
 	if (r < 0)
@@ -975,8 +1094,10 @@ daemon_free(struct daemon *d)
 	rebuild_free(d->rebuild);
 	feed_free(d->feed);
 	stats_free(d->stats);
-	stream_free(d->stream); /* closes SSE clients before evhttp frees their connections */
-	server_free(d->server);
+	stream_free(d->stream);	  /* closes SSE clients before evhttp frees their connections */
+	server_free(d->server);	  /* its connections' close callbacks may reach auth, wapi */
+	worker_api_free(d->wapi); /* cancels its Twilio requests: before http_async_free */
+	auth_free(d->auth);
 	api_free(d->api);
 	events_free(d->events);
 	syncpub_free(d->syncpub);

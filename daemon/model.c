@@ -1539,6 +1539,90 @@ model_worker_has_reservation(const struct model *m, const char *worker_sid,
 	return r != NULL && worker_sid != NULL && strcmp(r->worker_sid, worker_sid) == 0;
 }
 
+int
+model_worker_state(const struct model *m, const char *worker_sid, bool *available_out,
+		   const char **activity_sid_out, const char **pending_res_out)
+{
+	const struct model_worker *w = worker_sid != NULL ? hmap_get(m->workers, worker_sid) : NULL;
+
+	if (w == NULL)
+		return -ENOENT;
+	*available_out = w->available;
+	*activity_sid_out = w->activity_sid;
+	*pending_res_out = NULL;
+	for (const struct model_res *r = w->res; r != NULL; r = r->wnext) {
+		if (r->status == MODEL_RES_PENDING) {
+			*pending_res_out = r->sid;
+			break;
+		}
+	}
+	return 0;
+}
+
+bool
+model_activity_is_available(const struct model *m, const char *activity_sid, bool *available_out)
+{
+	const struct model_activity *a =
+		activity_sid != NULL ? hmap_get(m->activities, activity_sid) : NULL;
+
+	if (a == NULL)
+		return false;
+	*available_out = a->available;
+	return true;
+}
+
+size_t
+model_task_workers(const struct model *m, const char *task_sid, const char **out, size_t max)
+{
+	const struct model_task *t = task_sid != NULL ? hmap_get(m->tasks, task_sid) : NULL;
+	size_t n = 0;
+
+	for (const struct model_res *r = t != NULL ? t->res : NULL; r != NULL; r = r->task_next) {
+		bool seen = false;
+
+		for (size_t i = 0; i < n; i++)
+			seen = seen || strcmp(out[i], r->worker_sid) == 0;
+		if (!seen && n < max)
+			out[n++] = r->worker_sid;
+	}
+	return n;
+}
+
+const char *
+model_reservation_worker_sid(const struct model *m, const char *reservation_sid)
+{
+	const struct model_res *r =
+		reservation_sid != NULL ? hmap_get(m->res, reservation_sid) : NULL;
+
+	return r != NULL ? r->worker_sid : NULL;
+}
+
+bool
+model_worker_json_exists(const struct model *m, const char *sid)
+{
+	return sid != NULL && hmap_get(m->workers, sid) != NULL;
+}
+
+const char *
+model_event_field(const struct model *m, uint64_t seq, const char *key)
+{
+	const struct model_event *e = model_ring_get(m, seq);
+	const char *p = NULL;
+
+	if (e == NULL)
+		return NULL;
+	p = e->fields;
+	for (size_t i = 0; i < e->nfields; i++) {
+		const char *k = p;
+		const char *v = k + strlen(k) + 1;
+
+		if (strcmp(k, key) == 0)
+			return v;
+		p = v + strlen(v) + 1;
+	}
+	return NULL;
+}
+
 bool
 model_worker_on_task(const struct model *m, const char *worker_sid, const char *task_sid)
 {

@@ -196,6 +196,15 @@ const char *model_reservation_task_sid(const struct model *m, const char *reserv
 /* True when the open reservation belongs to this worker. */
 bool model_worker_has_reservation(const struct model *m, const char *worker_sid,
 				  const char *reservation_sid);
+/*
+ * A worker's availability, activity SID and one pending reservation (or
+ * NULL); strings owned by the model. -ENOENT for an unknown worker.
+ */
+int model_worker_state(const struct model *m, const char *worker_sid, bool *available_out,
+		       const char **activity_sid_out, const char **pending_res_out);
+/* False for an unknown activity; else its availability in *available_out. */
+bool model_activity_is_available(const struct model *m, const char *activity_sid,
+				 bool *available_out);
 /* True when the worker holds an open (pending, accepted, wrapping) reservation on the task. */
 bool model_worker_on_task(const struct model *m, const char *worker_sid, const char *task_sid);
 /* The queue's friendly name, or NULL when the queue is unknown. */
@@ -230,6 +239,10 @@ bool model_activity_next(const struct model *m, size_t *pos, const char **sid_ou
  * day (day_start in timezone) and read zero once a new day has begun.
  */
 void model_tasks_json(const struct model *m, struct json_gen *g);
+/* The open tasks on which this worker holds an open reservation (an array), as it may see them. */
+void model_worker_tasks_json(const struct model *m, const char *worker_sid, struct json_gen *g);
+/* A field of ring event seq ("WorkerSid"), or NULL (owned by the model, valid until it changes). */
+const char *model_event_field(const struct model *m, uint64_t seq, const char *key);
 void model_task_json(const struct model *m, const char *sid, struct json_gen *g);
 /*
  * The seed dashboard's SyncTaskRouterTasks item for a task: TaskSid,
@@ -239,6 +252,19 @@ void model_task_json(const struct model *m, const char *sid, struct json_gen *g)
 void model_task_sync_json(const struct model *m, const char *sid, struct json_gen *g);
 void model_workers_json(const struct model *m, struct json_gen *g);
 void model_worker_json(const struct model *m, const char *sid, struct json_gen *g);
+/*
+ * model_task_json as one worker may see it: only its own reservations, and
+ * workerSid/workerName null unless the task is assigned to it.
+ */
+void model_task_json_for(const struct model *m, const char *sid, const char *worker_sid,
+			 struct json_gen *g);
+/* The distinct workers holding open reservations on the task (at most max, into out). */
+size_t model_task_workers(const struct model *m, const char *task_sid, const char **out,
+			  size_t max);
+/* The worker of an open reservation, or NULL. */
+const char *model_reservation_worker_sid(const struct model *m, const char *reservation_sid);
+/* True when the model knows this worker. */
+bool model_worker_json_exists(const struct model *m, const char *sid);
 void model_queues_json(const struct model *m, struct json_gen *g);
 void model_activities_json(const struct model *m, struct json_gen *g);
 void model_workspace_json(const struct model *m, struct json_gen *g);

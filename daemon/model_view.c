@@ -71,9 +71,15 @@ model_task_main_res(const struct model_task *t)
 }
 
 static void
-model_gen_task(const struct model *m, const struct model_task *t, struct json_gen *g, int64_t now)
+model_gen_task(const struct model *m, const struct model_task *t, struct json_gen *g, int64_t now,
+	       const char *only_worker)
 {
 	const struct model_res *main_res = model_task_main_res(t);
+
+	/* A worker's view: nothing about other workers' reservations. */
+	if (only_worker != NULL && main_res != NULL &&
+	    strcmp(main_res->worker_sid, only_worker) != 0)
+		main_res = NULL;
 	const struct model_queue *q = hmap_get(m->queues, t->queue_sid);
 
 	json_gen_object_open(g);
@@ -97,6 +103,8 @@ model_gen_task(const struct model *m, const struct model_task *t, struct json_ge
 	json_gen_key(g, "reservations");
 	json_gen_array_open(g);
 	for (const struct model_res *r = t->res; r != NULL; r = r->task_next) {
+		if (only_worker != NULL && strcmp(r->worker_sid, only_worker) != 0)
+			continue;
 		json_gen_object_open(g);
 		json_gen_kv_string(g, "sid", r->sid);
 		model_gen_sid(g, "workerSid", r->worker_sid);
@@ -119,7 +127,7 @@ model_tasks_json(const struct model *m, struct json_gen *g)
 
 	json_gen_array_open(g);
 	while (hmap_next(m->tasks, &pos, NULL, &v))
-		model_gen_task(m, v, g, now);
+		model_gen_task(m, v, g, now, NULL);
 	json_gen_array_close(g);
 }
 
@@ -131,7 +139,7 @@ model_task_json(const struct model *m, const char *sid, struct json_gen *g)
 	if (t == NULL)
 		json_gen_null(g);
 	else
-		model_gen_task(m, t, g, model_now(m));
+		model_gen_task(m, t, g, model_now(m), NULL);
 }
 
 void
@@ -415,4 +423,35 @@ model_last_event_fields_json(const struct model *m, struct json_gen *g)
 	model_gen_fields(e, g, true);
 	json_gen_object_close(g);
 	return true;
+}
+
+void
+model_task_json_for(const struct model *m, const char *sid, const char *worker_sid,
+		    struct json_gen *g)
+{
+	const struct model_task *t = sid != NULL ? hmap_get(m->tasks, sid) : NULL;
+
+	if (t == NULL)
+		json_gen_null(g);
+	else
+		model_gen_task(m, t, g, model_now(m), worker_sid);
+}
+
+void
+model_worker_tasks_json(const struct model *m, const char *worker_sid, struct json_gen *g)
+{
+	const struct model_worker *w = worker_sid != NULL ? hmap_get(m->workers, worker_sid) : NULL;
+	int64_t now = model_now(m);
+
+	json_gen_array_open(g);
+	for (const struct model_res *r = w != NULL ? w->res : NULL; r != NULL; r = r->wnext) {
+		bool seen = false;
+
+		/* One entry per task, even with two reservations on it. */
+		for (const struct model_res *q = w->res; q != r; q = q->wnext)
+			seen = seen || q->task == r->task;
+		if (!seen && r->task != NULL)
+			model_gen_task(m, r->task, g, now, worker_sid);
+	}
+	json_gen_array_close(g);
 }

@@ -66,6 +66,7 @@
 #include <event2/util.h>
 
 #include "api.h"
+#include "auth.h"
 #include "cidr.h"
 #include "events.h"
 #include "form.h"
@@ -79,11 +80,17 @@
 #include "queue.h"
 #include "request_head.h"
 #include "server.h"
+#include "sid.h"
+#include "worker_api.h"
 #include "xmalloc.h"
 
 #define SERVER_ACCEPT_PAUSE_MS 1000
 /* Route body limit meaning "the configured body_max_bytes". */
 #define SERVER_BODY_CONFIGURED SIZE_MAX
+/* A login form or JSON body: a name, a password, nothing more. */
+#define SERVER_BODY_LOGIN 4096
+/* An agent or supervisor action: an activity, a reason. */
+#define SERVER_BODY_ACTION 4096
 #define SERVER_ALLOWED_METHODS                                                                     \
 	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
 	 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH)
@@ -99,16 +106,20 @@
 enum server_role {
 	SERVER_ROLE_ANYONE,	/* no identity needed */
 	SERVER_ROLE_TWILIO,	/* X-Twilio-Signature (events_verify) */
-	SERVER_ROLE_LOCAL,	/* local ops: server_request_client's is_local */
-	SERVER_ROLE_SUPERVISOR, /* until the auth module lands: local clients */
-	SERVER_ROLE_LOGGED_IN,	/* until the auth module lands: local clients */
+	SERVER_ROLE_LOCAL,	/* local ops: server_request_client's is_local, or metrics_allow */
+	SERVER_ROLE_SESSION,	/* any session: supervisor, worker or wallboard */
+	SERVER_ROLE_VIEWER,	/* supervisor or wallboard (read-only data) */
+	SERVER_ROLE_SUPERVISOR, /* supervisor */
+	SERVER_ROLE_WORKER,	/* worker (acts on itself only) */
+	SERVER_ROLE_AGENT,	/* worker on that task, or supervisor (worker_api checks) */
 };
 
 /* What the pipeline learned about one request, handed to the handler. */
 struct server_call {
 	struct evhttp_request *req;
 	const struct server_route *route;
-	struct events_webhook *webhook; /* Twilio routes: the verified webhook (owned) */
+	struct events_webhook *webhook;	    /* Twilio routes: the verified webhook (owned) */
+	const struct auth_session *session; /* session routes: the caller (auth's) */
 	struct timespec start;
 };
 
@@ -181,6 +192,9 @@ struct server {
 	struct events *events;
 	struct api *api;
 	struct metrics *metrics;
+	struct auth *auth; /* NULL: session routes answer 401 */
+	struct worker_api *wapi;
+	struct form *metrics_allow; /* addresses besides loopback for ops routes, or NULL */
 	int max_connections;
 	int reserved; /* of max_connections, for Twilio routes */
 	size_t header_max_bytes;
@@ -222,6 +236,18 @@ static void server_route_stream(struct server *s, struct server_call *call);
 static void server_route_healthz(struct server *s, struct server_call *call);
 static void server_route_readyz(struct server *s, struct server_call *call);
 static void server_route_metrics(struct server *s, struct server_call *call);
+static void server_route_login(struct server *s, struct server_call *call);
+static void server_route_logout(struct server *s, struct server_call *call);
+static void server_route_me(struct server *s, struct server_call *call);
+static void server_route_sync_token(struct server *s, struct server_call *call);
+static void server_route_worker_token(struct server *s, struct server_call *call);
+static void server_route_workspace(struct server *s, struct server_call *call);
+static void server_route_own_activity(struct server *s, struct server_call *call);
+static void server_route_reservation(struct server *s, struct server_call *call);
+static void server_route_conference_end(struct server *s, struct server_call *call);
+static void server_route_task_complete(struct server *s, struct server_call *call);
+static void server_route_task_cancel(struct server *s, struct server_call *call);
+static void server_route_worker_activity(struct server *s, struct server_call *call);
 
 /* The HTTP surface (DESIGN.md): the rows this daemon serves today. */
 static const struct server_route server_routes[] = {
@@ -229,18 +255,41 @@ static const struct server_route server_routes[] = {
 	  server_route_webhook, EVENTS_TASKROUTER },
 	{ EVHTTP_REQ_POST, "/taskrouter_recording_callback", SERVER_ROLE_TWILIO,
 	  SERVER_BODY_CONFIGURED, server_route_webhook, EVENTS_RECORDING },
-	{ EVHTTP_REQ_GET, "/api/stats", SERVER_ROLE_SUPERVISOR, 0, server_route_stats,
+	{ EVHTTP_REQ_POST, "/login", SERVER_ROLE_ANYONE, SERVER_BODY_LOGIN, server_route_login,
 	  EVENTS_NONE },
-	{ EVHTTP_REQ_GET, "/api/tasks", SERVER_ROLE_SUPERVISOR, 0, server_route_tasks,
+	{ EVHTTP_REQ_POST, "/logout", SERVER_ROLE_ANYONE, SERVER_BODY_ACTION, server_route_logout,
 	  EVENTS_NONE },
-	{ EVHTTP_REQ_GET, "/api/workers", SERVER_ROLE_SUPERVISOR, 0, server_route_workers,
+	{ EVHTTP_REQ_GET, "/api/me", SERVER_ROLE_ANYONE, 0, server_route_me, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/token", SERVER_ROLE_SUPERVISOR, 0, server_route_sync_token,
 	  EVENTS_NONE },
-	{ EVHTTP_REQ_GET, "/api/queues", SERVER_ROLE_SUPERVISOR, 0, server_route_queues,
+	{ EVHTTP_REQ_GET, "/api/worker/token", SERVER_ROLE_WORKER, 0, server_route_worker_token,
 	  EVENTS_NONE },
-	{ EVHTTP_REQ_GET, "/api/stream", SERVER_ROLE_LOGGED_IN, 0, server_route_stream,
+	{ EVHTTP_REQ_GET, "/api/workspace", SERVER_ROLE_SESSION, 0, server_route_workspace,
 	  EVENTS_NONE },
-	{ EVHTTP_REQ_GET, "/healthz", SERVER_ROLE_ANYONE, 0, server_route_healthz, EVENTS_NONE },
-	{ EVHTTP_REQ_GET, "/readyz", SERVER_ROLE_ANYONE, 0, server_route_readyz, EVENTS_NONE },
+	{ EVHTTP_REQ_POST, "/api/worker/activity", SERVER_ROLE_WORKER, SERVER_BODY_ACTION,
+	  server_route_own_activity, EVENTS_NONE },
+	{ EVHTTP_REQ_POST, "/api/reservations/{WR}/accept", SERVER_ROLE_WORKER, SERVER_BODY_ACTION,
+	  server_route_reservation, EVENTS_NONE },
+	{ EVHTTP_REQ_POST, "/api/reservations/{WR}/reject", SERVER_ROLE_WORKER, SERVER_BODY_ACTION,
+	  server_route_reservation, EVENTS_NONE },
+	{ EVHTTP_REQ_POST, "/api/reservations/{WR}/complete", SERVER_ROLE_WORKER,
+	  SERVER_BODY_ACTION, server_route_reservation, EVENTS_NONE },
+	{ EVHTTP_REQ_POST, "/api/conferences/{CF}/end", SERVER_ROLE_AGENT, SERVER_BODY_ACTION,
+	  server_route_conference_end, EVENTS_NONE },
+	{ EVHTTP_REQ_POST, "/api/tasks/{WT}/complete", SERVER_ROLE_AGENT, SERVER_BODY_ACTION,
+	  server_route_task_complete, EVENTS_NONE },
+	{ EVHTTP_REQ_POST, "/api/tasks/{WT}/cancel", SERVER_ROLE_SUPERVISOR, SERVER_BODY_ACTION,
+	  server_route_task_cancel, EVENTS_NONE },
+	{ EVHTTP_REQ_POST, "/api/workers/{WK}/activity", SERVER_ROLE_SUPERVISOR, SERVER_BODY_ACTION,
+	  server_route_worker_activity, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/stats", SERVER_ROLE_VIEWER, 0, server_route_stats, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/tasks", SERVER_ROLE_VIEWER, 0, server_route_tasks, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/workers", SERVER_ROLE_VIEWER, 0, server_route_workers,
+	  EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/queues", SERVER_ROLE_VIEWER, 0, server_route_queues, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/stream", SERVER_ROLE_SESSION, 0, server_route_stream, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/healthz", SERVER_ROLE_LOCAL, 0, server_route_healthz, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/readyz", SERVER_ROLE_LOCAL, 0, server_route_readyz, EVENTS_NONE },
 	{ EVHTTP_REQ_GET, "/metrics", SERVER_ROLE_LOCAL, 0, server_route_metrics, EVENTS_NONE },
 };
 
@@ -1054,6 +1103,42 @@ server_check_signature(struct server *s, struct server_call *call, enum events_k
 	return false;
 }
 
+/* True when the client address is one of metrics_allow (ops routes). */
+static bool
+server_client_is_allowed(const struct server *s, const struct server_client *client)
+{
+	if (s->metrics_allow == NULL || client->address[0] == '\0')
+		return false;
+	for (size_t i = 0; i < form_count(s->metrics_allow); i++) {
+		if (strcmp(form_value(s->metrics_allow, i), client->address) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Step 5b: may a session of this role use a route that needs route_role? */
+static bool
+server_role_allows(enum server_role route_role, enum auth_role role)
+{
+	switch (route_role) {
+	case SERVER_ROLE_ANYONE:
+	case SERVER_ROLE_SESSION:
+		return true;
+	case SERVER_ROLE_TWILIO:
+	case SERVER_ROLE_LOCAL:
+		return false;
+	case SERVER_ROLE_VIEWER:
+		return role == AUTH_ROLE_SUPERVISOR || role == AUTH_ROLE_WALLBOARD;
+	case SERVER_ROLE_SUPERVISOR:
+		return role == AUTH_ROLE_SUPERVISOR;
+	case SERVER_ROLE_WORKER:
+		return role == AUTH_ROLE_WORKER;
+	case SERVER_ROLE_AGENT:
+		return role == AUTH_ROLE_WORKER || role == AUTH_ROLE_SUPERVISOR;
+	}
+	return false;
+}
+
 static void
 server_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -1120,10 +1205,8 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			return;
 		break;
 	case SERVER_ROLE_LOCAL:
-	case SERVER_ROLE_SUPERVISOR:
-	case SERVER_ROLE_LOGGED_IN:
 		server_request_client(s, req, &client);
-		if (!client.is_local) {
+		if (!client.is_local && !server_client_is_allowed(s, &client)) {
 			char detail[160];
 
 			/* The address is what the pipeline believed: operators check proxies with
@@ -1136,6 +1219,31 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			return;
 		}
 		break;
+	case SERVER_ROLE_SESSION:
+	case SERVER_ROLE_VIEWER:
+	case SERVER_ROLE_SUPERVISOR:
+	case SERVER_ROLE_WORKER:
+	case SERVER_ROLE_AGENT:
+		call.session = s->auth == NULL ? NULL : auth_session_of(s->auth, req);
+		if (call.session == NULL) {
+			server_reply_error(req, 401, "login required", NULL);
+			return;
+		}
+		/* 5b: role */
+		if (!server_role_allows(call.route->role, call.session->role)) {
+			server_reply_error(req, 403, "forbidden",
+					   "your role may not use this route");
+			return;
+		}
+		break;
+	}
+	/* 5c: state-changing browser requests come from our own pages (CSRF) */
+	if (method == EVHTTP_REQ_POST && call.route->role != SERVER_ROLE_TWILIO &&
+	    call.route->handler != server_route_login &&
+	    (s->auth == NULL || !auth_origin_ok(s->auth, req))) {
+		server_reply_error(req, 403, "forbidden",
+				   "Origin (or Referer) missing or not this site");
+		return;
 	}
 	/* 6: handler */
 	call.route->handler(s, &call);
@@ -1190,6 +1298,7 @@ server_route_stream(struct server *s, struct server_call *call)
 {
 	struct server_conn *c = server_conn_of(s, call->req);
 	struct evkeyvalq *h = NULL;
+	const char *wk = NULL;
 
 	if (evhttp_request_get_command(call->req) == EVHTTP_REQ_HEAD) {
 		/* The headers a GET would get, and no stream to hang on. */
@@ -1200,9 +1309,17 @@ server_route_stream(struct server *s, struct server_call *call)
 		evhttp_send_reply(call->req, 200, "OK", NULL);
 		return;
 	}
+	/* A worker sees only itself; one not (yet) in the model matches nothing. */
+	if (call->session->role == AUTH_ROLE_WORKER) {
+		wk = auth_worker_sid(s->auth, call->session);
+		if (wk == NULL)
+			wk = "-";
+	}
 	if (c != NULL)
 		c->state = SERVER_CONN_STREAM; /* it may send nothing more */
-	api_stream(s->api, call->req);
+	api_stream(s->api, call->req, wk);
+	if (call->session->role == AUTH_ROLE_WORKER && s->wapi != NULL)
+		worker_api_worker_seen(s->wapi, wk);
 }
 
 static void
@@ -1221,6 +1338,196 @@ static void
 server_route_metrics(struct server *s, struct server_call *call)
 {
 	api_metrics(s->api, call->req);
+}
+
+static void
+server_route_login(struct server *s, struct server_call *call)
+{
+	struct server_client client;
+
+	if (s->auth == NULL) {
+		server_reply_error(call->req, 503, "unavailable", "logins are not configured");
+		return;
+	}
+	server_request_client(s, call->req, &client);
+	/* The answer may wait for the hasher; auth watches the connection meanwhile. */
+	auth_login(s->auth, call->req, client.address[0] != '\0' ? client.address : "?");
+}
+
+static void
+server_route_logout(struct server *s, struct server_call *call)
+{
+	auth_logout(s->auth, call->req); /* the pipeline's Origin check needs s->auth */
+}
+
+static void
+server_route_me(struct server *s, struct server_call *call)
+{
+	if (s->auth == NULL) {
+		server_reply_error(call->req, 401, "login required", NULL);
+		return;
+	}
+	auth_me(s->auth, call->req);
+}
+
+void
+server_set_auth(struct server *s, struct auth *auth, struct worker_api *wapi)
+{
+	s->auth = auth;
+	s->wapi = wapi;
+}
+
+/*
+ * Copies path segment n (0-based, "/api/tasks/WT.../complete": 2 is the
+ * SID) into out when it is a SID with prefix; else answers 404 and returns
+ * false.
+ */
+static bool
+server_path_sid(struct server_call *call, int n, const char *prefix, char out[SID_LEN + 1])
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
+	const char *p = uri == NULL ? NULL : evhttp_uri_get_path(uri);
+	size_t len = 0;
+
+	for (int i = 0; p != NULL && i <= n; i++) {
+		if (*p != '/') {
+			p = NULL;
+			break;
+		}
+		p++;
+		len = strcspn(p, "/");
+		if (i < n)
+			p += len;
+	}
+	if (p == NULL || len != SID_LEN) {
+		server_reply_error(call->req, 404, "not found", "no such resource");
+		return false;
+	}
+	memcpy(out, p, SID_LEN);
+	out[SID_LEN] = '\0';
+	if (!sid_is_valid(out, prefix)) {
+		server_reply_error(call->req, 404, "not found", "no such resource");
+		return false;
+	}
+	return true;
+}
+
+/* The last path segment ("accept"), owned by the request. */
+static const char *
+server_path_last(struct server_call *call)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
+	const char *p = uri == NULL ? NULL : evhttp_uri_get_path(uri);
+	const char *slash = p == NULL ? NULL : strrchr(p, '/');
+
+	return slash == NULL ? "" : slash + 1;
+}
+
+static void
+server_route_sync_token(struct server *s, struct server_call *call)
+{
+	worker_api_sync_token(s->wapi, call->req, call->session);
+}
+
+static void
+server_route_worker_token(struct server *s, struct server_call *call)
+{
+	worker_api_worker_token(s->wapi, call->req, call->session);
+}
+
+static void
+server_route_workspace(struct server *s, struct server_call *call)
+{
+	worker_api_workspace(s->wapi, call->req, call->session);
+}
+
+/* The action handlers may answer after Twilio did: the worker_api watches the connection. */
+static void
+server_route_own_activity(struct server *s, struct server_call *call)
+{
+	worker_api_set_activity(s->wapi, call->req, call->session, NULL);
+}
+
+static void
+server_route_worker_activity(struct server *s, struct server_call *call)
+{
+	char wk[SID_LEN + 1];
+
+	if (!server_path_sid(call, 2, "WK", wk))
+		return;
+	worker_api_set_activity(s->wapi, call->req, call->session, wk);
+}
+
+static void
+server_route_reservation(struct server *s, struct server_call *call)
+{
+	char wr[SID_LEN + 1];
+
+	if (!server_path_sid(call, 2, "WR", wr))
+		return;
+	worker_api_reservation(s->wapi, call->req, call->session, wr, server_path_last(call));
+}
+
+static void
+server_route_conference_end(struct server *s, struct server_call *call)
+{
+	char cf[SID_LEN + 1];
+
+	if (!server_path_sid(call, 2, "CF", cf))
+		return;
+	worker_api_conference_end(s->wapi, call->req, call->session, cf);
+}
+
+static void
+server_route_task_complete(struct server *s, struct server_call *call)
+{
+	char wt[SID_LEN + 1];
+
+	if (!server_path_sid(call, 2, "WT", wt))
+		return;
+	worker_api_task_update(s->wapi, call->req, call->session, wt, "complete");
+}
+
+static void
+server_route_task_cancel(struct server *s, struct server_call *call)
+{
+	char wt[SID_LEN + 1];
+
+	if (!server_path_sid(call, 2, "WT", wt))
+		return;
+	worker_api_task_update(s->wapi, call->req, call->session, wt, "cancel");
+}
+
+static const char *
+server_role_name(enum server_role r)
+{
+	switch (r) {
+	case SERVER_ROLE_ANYONE:
+		return "anyone";
+	case SERVER_ROLE_TWILIO:
+		return "twilio";
+	case SERVER_ROLE_LOCAL:
+		return "local";
+	case SERVER_ROLE_SESSION:
+		return "session";
+	case SERVER_ROLE_VIEWER:
+		return "viewer";
+	case SERVER_ROLE_SUPERVISOR:
+		return "supervisor";
+	case SERVER_ROLE_WORKER:
+		return "worker";
+	case SERVER_ROLE_AGENT:
+		return "agent";
+	}
+	return "?";
+}
+
+void
+server_print_routes(FILE *out)
+{
+	for (size_t i = 0; i < SERVER_N_ROUTES; i++)
+		fprintf(out, "%s %s %s\n", http_server_method_name(server_routes[i].method),
+			server_routes[i].path, server_role_name(server_routes[i].role));
 }
 
 struct server *
@@ -1259,6 +1566,23 @@ server_new(struct event_base *base, const struct server_options *options, struct
 	s->body_timeout_s = options->body_timeout_s > 0 ? options->body_timeout_s : 20;
 	if (cidr_list_parse(options->trusted_proxies, &s->trusted, &cause) < 0)
 		fatalx("http: trusted_proxies: %s", cause); /* config_load checked it */
+	if (options->metrics_allow != NULL) {
+		const char *p = options->metrics_allow;
+
+		s->metrics_allow = form_new();
+		while (*p != '\0') {
+			size_t n = strcspn(p, ", \t");
+
+			if (n > 0) {
+				char *addr = xstrndup(p, n);
+
+				form_add(s->metrics_allow, "a", addr);
+				free(addr);
+			}
+			p += n;
+			p += strspn(p, ", \t");
+		}
+	}
 	TAILQ_INIT(&s->conns);
 	TAILQ_INIT(&s->idle);
 	TAILQ_INIT(&s->all);
@@ -1455,6 +1779,7 @@ server_free(struct server *s)
 	free(s->listen_fds);
 	free(s->listeners);
 	cidr_list_free(s->trusted);
+	form_free(s->metrics_allow);
 	free(s->listen_host);
 	free(s);
 }

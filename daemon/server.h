@@ -18,10 +18,13 @@
  *   3. route       404 JSON for an unknown path; 405 JSON with Allow for a
  *                  known path and another method
  *   4. size        the route's own body limit (413 JSON)
- *   5. identity    signature (Twilio routes: events_verify, 400/403/413) or
- *                  the caller's role (ops and API routes: local clients,
- *                  server_request_client, until the auth module lands;
- *                  403 JSON)
+ *   5. identity    signature (Twilio routes: events_verify, 400/403/413),
+ *                  a local client (ops routes, server_request_client, or
+ *                  one in metrics_allow: 403), or the session cookie (401
+ *                  JSON "login required" without one)
+ *   5b. role       the session's role against the route's (403 JSON)
+ *   5c. Origin     every POST but Twilio's and /login needs an Origin (or
+ *                  Referer) of this site (403 JSON): CSRF
  *   6. handler
  *
  * The route table in server.c is the HTTP surface table of DESIGN.md (the
@@ -32,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -40,6 +44,8 @@ struct server;
 struct events;
 struct api;
 struct metrics;
+struct auth;
+struct worker_api;
 
 struct server_options {
 	const char *listen_host; /* bind fallback: host (no brackets); borrowed for the call */
@@ -56,8 +62,10 @@ struct server_options {
 	int header_timeout_s;	     /* headers complete within this from accept (or first byte) */
 	int body_timeout_s;	     /* body complete within this from the end of the headers */
 	const char *trusted_proxies; /* cidr.h list, or NULL; borrowed for the call */
-	const int *listen_fds;	     /* sockets from systemd (sd_listen_sockets), or NULL */
-	size_t n_listen_fds;	     /* ownership of the fds passes to the server on success */
+	/* Comma-separated addresses allowed on ops routes besides loopback, or NULL. */
+	const char *metrics_allow;
+	const int *listen_fds; /* sockets from systemd (sd_listen_sockets), or NULL */
+	size_t n_listen_fds;   /* ownership of the fds passes to the server on success */
 };
 
 /*
@@ -119,6 +127,20 @@ void server_request_client(const struct server *s, struct evhttp_request *req,
 size_t server_request_unsent(struct evhttp_request *req);
 /* Sets the write-stall timeout of req's connection (0: none). */
 void server_request_set_write_timeout(struct evhttp_request *req, int timeout_s);
+
+/*
+ * Session routes use auth, the token and agent routes wapi (both borrowed;
+ * they must outlive the server, or be unset with NULLs first). Without auth
+ * session routes answer 401; wapi must be set whenever auth is.
+ */
+void server_set_auth(struct server *s, struct auth *auth, struct worker_api *wapi);
+
+/*
+ * Prints the route table, one "METHOD /path role" line per route (role:
+ * anyone, twilio, local, session, viewer, supervisor, worker, agent), for
+ * trhubd --list-routes and the authorization matrix test.
+ */
+void server_print_routes(FILE *out);
 
 /* Closes every connection and listener and frees. NULL-safe. */
 void server_free(struct server *s);

@@ -510,32 +510,14 @@ stream_last_event_id(struct evhttp_request *req)
 	return id;
 }
 
-/* The worker's part of the open tasks: those it holds a reservation for. */
+/*
+ * The worker's part of the open tasks: those it holds a reservation for, as
+ * it may see them (only its own reservations: model_worker_tasks_json).
+ */
 static void
 stream_worker_tasks_json(struct stream *st, const char *worker_sid, struct json_gen *g)
 {
-	struct json_gen *all = json_gen_new();
-	struct json_doc *doc = NULL;
-	const struct json_value *root = NULL;
-	const char *text;
-	size_t len = 0;
-
-	model_tasks_json(st->model, all);
-	text = json_gen_text(all, &len);
-	json_gen_array_open(g);
-	if (json_parse(text, len, NULL, &doc, NULL) == 0) {
-		root = json_doc_root(doc);
-		for (size_t i = 0; i < json_array_len(root); i++) {
-			const struct json_value *t = json_array_at(root, i);
-			const char *sid = json_string(json_get(t, "sid"));
-
-			if (sid != NULL && model_worker_on_task(st->model, worker_sid, sid))
-				json_gen_value(g, t);
-		}
-	}
-	json_gen_array_close(g);
-	json_doc_free(doc);
-	json_gen_free(all);
+	model_worker_tasks_json(st->model, worker_sid, g);
 }
 
 /*
@@ -784,6 +766,49 @@ stream_broadcast_for(struct stream *st, stream_audience_cb *audience, void *arg,
 	stream_msg_unref(msg);
 	if (stream_over_budget(st))
 		stream_enforce_budget(st);
+}
+
+void
+stream_broadcast_worker(struct stream *st, const char *type, uint64_t id, const char *json,
+			size_t len, const char *worker_sid)
+{
+	struct stream_client *cl;
+	struct stream_client *next;
+	struct stream_msg *msg;
+	struct buf b;
+
+	if (st == NULL || worker_sid == NULL || stream_worker_clients(st, worker_sid) == 0)
+		return;
+	if (!stream_type_ok(type) || (json == NULL && len > 0)) {
+		log_warning("sse broadcast refused: bad event type or data");
+		return;
+	}
+	buf_init(&b);
+	stream_format(&b, type, id, json != NULL ? json : "", len);
+	len = b.len;
+	msg = stream_msg_new(st, buf_steal(&b, NULL), len); /* ours, for the loop */
+	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
+		if (cl->worker_sid != NULL && strcmp(cl->worker_sid, worker_sid) == 0)
+			stream_client_send_msg(cl, msg);
+	}
+	stream_msg_unref(msg);
+	if (st->held_bytes > st->budget_bytes)
+		stream_enforce_budget(st);
+}
+
+size_t
+stream_worker_clients(const struct stream *st, const char *worker_sid)
+{
+	const struct stream_client *cl;
+	size_t n = 0;
+
+	if (st == NULL || worker_sid == NULL)
+		return 0;
+	TAILQ_FOREACH(cl, &st->clients, link) {
+		if (cl->worker_sid != NULL && strcmp(cl->worker_sid, worker_sid) == 0)
+			n++;
+	}
+	return n;
 }
 
 void

@@ -110,6 +110,15 @@ void stream_broadcast_for(struct stream *st, stream_audience_cb *audience, void 
 			  const char *type, uint64_t id, const char *json, size_t len);
 bool stream_audience_all(const char *worker_sid, void *arg);
 /*
+ * Sends a message built for one worker (its own view of a task) to the
+ * clients filtered to that worker, and to no one else: the unfiltered
+ * clients get the full version of the same change from stream_broadcast_for.
+ */
+void stream_broadcast_worker(struct stream *st, const char *type, uint64_t id, const char *json,
+			     size_t len, const char *worker_sid);
+/* Live clients filtered to this worker (its open agent pages), for presence. */
+size_t stream_worker_clients(const struct stream *st, const char *worker_sid);
+/*
  * The model changed: the shared snapshot is rebuilt for the next client
  * that needs one (it is built at most once per change, and shared by
  * reference between every client that gets it). NULL-safe.

@@ -124,7 +124,10 @@ def test_lenient_framing_is_400_and_close(stack, what, raw):
 def test_head_of_the_stream_answers_headers_only(stack):
     s = connect(stack.daemon.port)
     try:
-        s.sendall(b'HEAD /api/stream HTTP/1.1\r\nHost: x\r\n\r\n' + SMUGGLED)
+        # The stream needs a session (the harness's supervisor login).
+        cookie = dh.SESSION_COOKIES[stack.daemon.port].encode()
+        s.sendall(b'HEAD /api/stream HTTP/1.1\r\nHost: x\r\nCookie: ' + cookie + b'\r\n\r\n' +
+                  SMUGGLED)
         data = b''
         deadline = time.monotonic() + 5
         while answers(data) < 2 and time.monotonic() < deadline:
@@ -391,15 +394,19 @@ def raw_get(port, path, headers):
 
 @pytest.mark.parametrize('headers', PROXY_HEADERS, ids=[h[0][0] for h in PROXY_HEADERS])
 def test_a_forwarded_request_is_never_local(stack, headers):
-    for path in ('/api/tasks', '/api/stats', '/metrics', '/api/stream'):
+    for path in ('/metrics', '/healthz', '/readyz'):
         status, body = raw_get(stack.daemon.port, path, headers)
         assert status == 403, '%s with %r: %d %r' % (path, headers, status, body[:200])
-    assert stack.daemon.get('/api/tasks').status == 200  # the same client, unproxied
+    # Being local was never a login: the API needs a session, proxied or not.
+    for path in ('/api/tasks', '/api/stats', '/api/stream'):
+        status, body = raw_get(stack.daemon.port, path, headers)
+        assert status == 401, '%s with %r: %d %r' % (path, headers, status, body[:200])
+    assert stack.daemon.get('/metrics').status == 200  # the same client, unproxied
 
 
 def test_a_trusted_proxy_is_not_local_either(make_stack):
     stack = make_stack(daemon_env={'TRHUB_TRUSTED_PROXIES': '127.0.0.0/8'})
-    status, body = raw_get(stack.daemon.port, '/api/tasks', [])
+    status, body = raw_get(stack.daemon.port, '/metrics', [])
     assert status == 403, body
     assert b'client 127.0.0.1, through a proxy' in body, body
 
@@ -423,7 +430,7 @@ CHAINS = [
 @pytest.mark.parametrize('headers,client', CHAINS, ids=[c for _, c in CHAINS])
 def test_client_is_the_right_most_untrusted_hop(make_stack, headers, client):
     stack = make_stack(daemon_env={'TRHUB_TRUSTED_PROXIES': '127.0.0.1, 10.0.0.0/8'})
-    status, body = raw_get(stack.daemon.port, '/api/tasks', headers)
+    status, body = raw_get(stack.daemon.port, '/metrics', headers)
     assert status == 403, body
     assert ('client %s, through a proxy' % client).encode() in body, body
 
