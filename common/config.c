@@ -322,6 +322,19 @@ static const struct config_key config_keys[] = {
 	  .offset = CONFIG_OFF(users_file),
 	  .def = "/etc/trhub/users",
 	  .description = "File of name:role:crypt-hash lines (role supervisor or worker)." },
+	{ .name = "web_dir",
+	  .type = CONFIG_TYPE_PATH,
+	  .offset = CONFIG_OFF(web_dir),
+	  .def = NULL,
+	  .description = "Built pages (dashboard.html, worker.html, login.html, assets/); "
+			 "default: the build tree's web/ when trhubd runs from the build tree, "
+			 "else the installed data dir. Read at start." },
+	{ .name = "web_custom_dir",
+	  .type = CONFIG_TYPE_PATH,
+	  .offset = CONFIG_OFF(web_custom_dir),
+	  .def = "/etc/trhub/web",
+	  .description = "Branding served under /custom/: branding.json (title, logo), "
+			 "custom.css, images. Missing: default branding. Read at start." },
 	{ .name = "token_ttl_s",
 	  .type = CONFIG_TYPE_DURATION,
 	  .offset = CONFIG_OFF(token_ttl_s),

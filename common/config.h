@@ -155,6 +155,10 @@ struct config {
 	char *sync_events_document;
 	char *sync_tasks_map;
 
+	/* pages */
+	char *web_dir;	      /* NULL: the build tree's or the installed pages */
+	char *web_custom_dir; /* branding (/custom/) */
+
 	/* users and tokens */
 	char *users_file;
 	int token_ttl_s;

@@ -45,6 +45,7 @@
 #include "rebuild.h"
 #include "sd.h"
 #include "server.h"
+#include "static.h"
 #include "stats.h"
 #include "stream.h"
 #include "syncpub.h"
@@ -81,6 +82,7 @@ struct daemon {
 	struct events *events;
 	struct api *api;
 	struct server *server;
+	struct web_static *web; /* pages (static.h), or NULL: none */
 	struct rebuild *rebuild;
 	struct sd_watchdog *watchdog;
 
@@ -635,6 +637,29 @@ daemon_sighup_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- construction ------------------------------------------------------------------ */
 
+/*
+ * Loads the pages: web_dir when configured, else the build tree's web/ when
+ * trhubd runs from it, else the installed data dir. Pages that cannot be
+ * loaded are a warning, not a failure: the API and the webhooks still work,
+ * and the page routes answer 503 saying why.
+ */
+static void
+daemon_load_web(struct daemon *d, const struct config *cfg)
+{
+	char *dir = cfg->web_dir != NULL ? xstrdup(cfg->web_dir)
+					 : web_static_default_dir(TRHUB_WEB_DATADIR);
+	char *cause = NULL;
+
+	d->web = web_static_load(dir, cfg->web_custom_dir, &cause);
+	if (d->web == NULL) {
+		log_warning("pages not served: %s", cause);
+		free(cause);
+	} else {
+		log_info("pages from %s (%zu files)", dir, web_static_count(d->web));
+	}
+	free(dir);
+}
+
 static int
 daemon_build(struct daemon *d, char **cause_out)
 {
@@ -734,6 +759,8 @@ daemon_build(struct daemon *d, char **cause_out)
 	svo.n_listen_fds = nfds;
 	d->server = server_new(d->base, &svo, d->events, d->api, d->metrics);
 	free(fds);
+	daemon_load_web(d, cfg);
+	server_set_web(d->server, d->web);
 	r = server_listen(d->server, cause_out);
 	if (r < 0)
 		return r;
@@ -812,6 +839,7 @@ daemon_free(struct daemon *d)
 	stats_free(d->stats);
 	stream_free(d->stream); /* closes SSE clients before evhttp frees their connections */
 	server_free(d->server);
+	web_static_free(d->web);
 	api_free(d->api);
 	events_free(d->events);
 	syncpub_free(d->syncpub);

@@ -53,6 +53,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+#include "static.h"
 #include "xmalloc.h"
 
 #define SERVER_ACCEPT_PAUSE_MS 1000
@@ -98,6 +99,7 @@ struct server {
 	struct events *events;
 	struct api *api;
 	struct metrics *metrics;
+	const struct web_static *web; /* pages, or NULL (page routes answer 503) */
 	int max_connections;
 	size_t body_max_bytes;
 	bool trust_proxy;
@@ -123,6 +125,7 @@ static void server_route_stream(struct server *s, struct server_call *call);
 static void server_route_healthz(struct server *s, struct server_call *call);
 static void server_route_readyz(struct server *s, struct server_call *call);
 static void server_route_metrics(struct server *s, struct server_call *call);
+static void server_route_page(struct server *s, struct server_call *call);
 
 /* The HTTP surface (DESIGN.md): the rows this daemon serves today. */
 static const struct server_route server_routes[] = {
@@ -138,6 +141,14 @@ static const struct server_route server_routes[] = {
 	{ EVHTTP_REQ_GET, "/healthz", SERVER_ROLE_ANYONE, 0, server_route_healthz },
 	{ EVHTTP_REQ_GET, "/readyz", SERVER_ROLE_ANYONE, 0, server_route_readyz },
 	{ EVHTTP_REQ_GET, "/metrics", SERVER_ROLE_LOCAL, 0, server_route_metrics },
+	/* Pages and their files (static.c); the pages ask for a login themselves. */
+	{ EVHTTP_REQ_GET, "/", SERVER_ROLE_ANYONE, 0, server_route_page },
+	{ EVHTTP_REQ_GET, "/dashboard", SERVER_ROLE_ANYONE, 0, server_route_page },
+	{ EVHTTP_REQ_GET, "/worker", SERVER_ROLE_ANYONE, 0, server_route_page },
+	{ EVHTTP_REQ_GET, "/login", SERVER_ROLE_ANYONE, 0, server_route_page },
+	{ EVHTTP_REQ_GET, "/favicon.svg", SERVER_ROLE_ANYONE, 0, server_route_page },
+	{ EVHTTP_REQ_GET, "/assets/{name}", SERVER_ROLE_ANYONE, 0, server_route_page },
+	{ EVHTTP_REQ_GET, "/custom/{name}", SERVER_ROLE_ANYONE, 0, server_route_page },
 };
 
 #define SERVER_N_ROUTES (sizeof(server_routes) / sizeof(server_routes[0]))
@@ -628,6 +639,20 @@ static void
 server_route_metrics(struct server *s, struct server_call *call)
 {
 	api_metrics(s->api, call->req);
+}
+
+static void
+server_route_page(struct server *s, struct server_call *call)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
+
+	web_static_serve(s->web, call->req, evhttp_uri_get_path(uri));
+}
+
+void
+server_set_web(struct server *s, const struct web_static *web)
+{
+	s->web = web;
 }
 
 struct server *

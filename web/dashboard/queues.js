@@ -1,0 +1,57 @@
+// queues: one row per queue; a queue whose longest wait passes its
+// threshold or whose service level is below target is flagged (text and
+// colour), and alertCount() feeds the tab title.
+
+import { clock, isNum, num, pct, secs } from '../lib/format.js';
+import { SL_TARGET, slClass } from './tiles.js';
+
+export function queueAlerts(q) {
+	const out = [];
+	if (isNum(q.longestWaiting) && isNum(q.slThreshold) && q.longestWaiting > q.slThreshold) out.push('wait over ' + q.slThreshold + ' s');
+	if (isNum(q.serviceLevel) && q.serviceLevel < SL_TARGET) out.push('SL below ' + SL_TARGET + ' %');
+	return out;
+}
+
+export function alertCount(stats) {
+	return ((stats && stats.queues) || []).filter((q) => queueAlerts(q).length).length;
+}
+
+export function Queues({ store }) {
+	const st = store.stats.value;
+	const queues = (st && st.queues) || [];
+	return (
+		<section class="card" aria-labelledby="queues-h">
+			<h2 id="queues-h">Queues</h2>
+			<div class="qwrap"><table>
+				<thead>
+					<tr>
+						<th scope="col">Queue</th>
+						<th scope="col" class="num">Waiting</th>
+						<th scope="col" class="num">Longest</th>
+						<th scope="col" class="num">SL %</th>
+						<th scope="col" class="num">ASA</th>
+						<th scope="col" class="num">Agents <abbr title="available / eligible">av./el.</abbr></th>
+						<th scope="col">Alert</th>
+					</tr>
+				</thead>
+				<tbody>
+					{queues.map((q) => {
+						const alerts = queueAlerts(q);
+						return (
+							<tr key={q.sid} class={alerts.length ? 'alert' : ''} data-queue={q.name}>
+								<th scope="row">{q.name || q.sid}</th>
+								<td class="num" data-stat="waiting">{num(q.waiting)}</td>
+								<td class="num" data-stat="longestWaiting">{isNum(q.longestWaiting) ? clock(q.longestWaiting) : '—'}</td>
+								<td class="num" data-stat="serviceLevel"><span class={'badge ' + slClass(q.serviceLevel)}>{pct(q.serviceLevel)}</span> <span class="muted">≤{num(q.slThreshold)} s</span></td>
+								<td class="num" data-stat="asa">{secs(q.asa)}</td>
+								<td class="num">{num(q.availableWorkers)} / {num(q.eligibleWorkers)}</td>
+								<td>{alerts.length ? <span class="badge bad">⚠ {alerts.join(', ')}</span> : <span class="muted">ok</span>}</td>
+							</tr>
+						);
+					})}
+					{!queues.length ? <tr><td colSpan={7} class="muted">No queue statistics yet.</td></tr> : null}
+				</tbody>
+			</table></div>
+		</section>
+	);
+}
