@@ -44,6 +44,7 @@
 #include "model.h"
 #include "rebuild.h"
 #include "sd.h"
+#include "series.h"
 #include "server.h"
 #include "static.h"
 #include "stats.h"
@@ -83,6 +84,7 @@ struct daemon {
 	struct api *api;
 	struct server *server;
 	struct web_static *web; /* pages (static.h), or NULL: none */
+	struct series *series;	/* today's per-minute samples for the charts */
 	struct rebuild *rebuild;
 	struct sd_watchdog *watchdog;
 
@@ -376,6 +378,21 @@ daemon_stats_publish_cb(const char *json, size_t len, void *arg)
 		log_warning_errno(r, "sync: statistics not published to %s",
 				  d->boot_cfg->sync_stats_document);
 	stream_broadcast(d->stream, "stats", 0, json, len);
+	{
+		struct timeval tv;
+
+		(void)evutil_gettimeofday(&tv, NULL); /* cannot fail on Linux */
+		series_note(d->series, json, len, (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+	}
+}
+
+static void
+daemon_snapshot_extra_cb(struct json_gen *g, void *arg)
+{
+	struct daemon *d = arg;
+
+	json_gen_key(g, "series");
+	series_json(d->series, g);
 }
 
 /* Per-queue SLA threshold (config overrides by queue SID or name). */
@@ -721,6 +738,8 @@ daemon_build(struct daemon *d, char **cause_out)
 
 	sto.max_clients = (size_t)cfg->max_sse_clients;
 	d->stream = stream_new(d->base, d->model, &sto, d->metrics);
+	d->series = series_new(0);
+	stream_set_snapshot_extra(d->stream, daemon_snapshot_extra_cb, d);
 
 	daemon_events_options(cfg, &eo);
 	d->events = events_new(&eo, d->metrics);
@@ -840,6 +859,7 @@ daemon_free(struct daemon *d)
 	stream_free(d->stream); /* closes SSE clients before evhttp frees their connections */
 	server_free(d->server);
 	web_static_free(d->web);
+	series_free(d->series);
 	api_free(d->api);
 	events_free(d->events);
 	syncpub_free(d->syncpub);

@@ -105,6 +105,11 @@ kpi_gen_asa(struct json_gen *g, const char *key, const struct json_value *cum, b
 {
 	double d = 0;
 
+	/* No accepted reservation: no sample (TaskRouter reports its average as 0). */
+	if (kpi_count(cum, "reservations_accepted") == 0) {
+		json_gen_kv_null(g, key);
+		return;
+	}
 	if ((queue &&
 	     kpi_number(json_get(cum, "wait_duration_in_queue_until_accepted"), "avg", &d)) ||
 	    kpi_number(json_get(cum, "wait_duration_until_accepted"), "avg", &d) ||
@@ -228,10 +233,12 @@ kpi_gen_legacy(const struct kpi_input *in, struct json_gen *g)
 		if (fn != NULL)
 			kpi_gen_activity(g, done, act, fn);
 	}
-	if (kpi_number(cum, "avg_task_acceptance_time", &d))
+	/* null, never 0, when no reservation was accepted (kpi.h) */
+	if (kpi_count(cum, "reservations_accepted") > 0 &&
+	    kpi_number(cum, "avg_task_acceptance_time", &d))
 		json_gen_kv_double(g, "avgTaskAcceptanceTime", d);
 	else
-		json_gen_kv_int(g, "avgTaskAcceptanceTime", 0);
+		json_gen_kv_null(g, "avgTaskAcceptanceTime");
 	json_gen_kv_string(g, "startTime", json_string(json_get(cum, "start_time")));
 	json_gen_kv_string(g, "endTime", json_string(json_get(cum, "end_time")));
 	buf_clear(&key);
@@ -318,6 +325,7 @@ kpi_write(const struct kpi_input *in, size_t max_queues, struct json_gen *g)
 	json_gen_kv_int(g, "reservationsAccepted", kpi_count(cum, "reservations_accepted"));
 	json_gen_kv_int(g, "reservationsRejected", kpi_count(cum, "reservations_rejected"));
 	json_gen_kv_int(g, "reservationsTimedOut", kpi_count(cum, "reservations_timed_out"));
+	json_gen_kv_int(g, "availableWorkers", kpi_count(rt, "total_available_workers"));
 	json_gen_kv_int(g, "longestWaitingAge", kpi_count(rt, "longest_task_waiting_age"));
 	json_gen_kv_string(g, "longestWaitingSid", longest_sid);
 

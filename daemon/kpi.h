@@ -15,7 +15,8 @@
  * New keys: refreshedAt, slThresholdS, serviceLevel, asa, abandoned,
  * abandonmentRate, tasksCreated, tasksCompleted, reservationsAccepted,
  * reservationsRejected, reservationsTimedOut, longestWaitingAge,
- * longestWaitingSid, workersByActivity {name: n}, queuesTotal,
+ * longestWaitingSid, availableWorkers (realtime total_available_workers),
+ * workersByActivity {name: n}, queuesTotal,
  * queuesTruncated, and queues: [{sid, name, slThreshold, serviceLevel, asa,
  * abandoned, abandonmentRate, waiting, longestWaiting, availableWorkers,
  * eligibleWorkers}], busiest first (most tasks waiting, then name).
@@ -25,7 +26,9 @@
  *                     (reservations_accepted + tasks_canceled); null when 0/0
  *   asa             = wait_duration_in_queue_until_accepted.avg (queues),
  *                     else wait_duration_until_accepted.avg, else
- *                     avg_task_acceptance_time (seconds)
+ *                     avg_task_acceptance_time (seconds); null when no
+ *                     reservation was accepted (TaskRouter's 0 is no sample),
+ *                     and so is avgTaskAcceptanceTime
  *   abandonmentRate = 100 * tasks_canceled / tasks_entered (queues) or
  *                     tasks_created (workspace); null when 0/0
  *   waiting         = realtime tasks_by_status pending + reserved

@@ -98,6 +98,8 @@ struct stream {
 	struct evbuffer
 		*scratch; /* staging for evhttp_send_reply_chunk, always empty between calls */
 	struct json_gen *gen;
+	stream_snapshot_extra_cb *extra; /* more snapshot keys (the charts' series) */
+	void *extra_arg;
 };
 
 static void
@@ -356,6 +358,8 @@ stream_snapshot_json(struct stream *st, struct json_gen *g, uint64_t *newest_out
 					       g); /* false: left the ring meanwhile */
 	}
 	json_gen_array_close(g);
+	if (st->extra != NULL)
+		st->extra(g, st->extra_arg);
 	json_gen_object_close(g);
 	*newest_out = newest;
 }
@@ -528,6 +532,13 @@ stream_broadcast(struct stream *st, const char *type, uint64_t id, const char *j
 		stream_client_send_msg(cl, msg);
 	}
 	stream_msg_unref(msg);
+}
+
+void
+stream_set_snapshot_extra(struct stream *st, stream_snapshot_extra_cb *cb, void *arg)
+{
+	st->extra = cb;
+	st->extra_arg = arg;
 }
 
 size_t

@@ -69,5 +69,9 @@ void stream_attach(struct stream *st, struct evhttp_request *req);
  */
 void stream_broadcast(struct stream *st, const char *type, uint64_t id, const char *json,
 		      size_t len);
+struct json_gen;
+/* Writes extra keys into every snapshot object (after "events"); arg is borrowed. */
+typedef void stream_snapshot_extra_cb(struct json_gen *g, void *arg);
+void stream_set_snapshot_extra(struct stream *st, stream_snapshot_extra_cb *cb, void *arg);
 /* Connected clients (dropped ones no longer count). */
 size_t stream_client_count(const struct stream *st);

@@ -329,6 +329,30 @@ test_kpi_empty_statistics_still_have_every_key(void **state)
 	json_doc_free(empty);
 }
 
+/* TaskRouter reports averages of 0 when nothing was answered: no sample, not 0 s. */
+static void
+test_kpi_no_answered_call_gives_null_averages(void **state)
+{
+	struct kpi_input in = { 0 };
+	struct json_doc *ws = parse(
+		"{\"realtime\":{\"total_available_workers\":3},"
+		"\"cumulative\":{\"reservations_accepted\":0,\"tasks_canceled\":2,"
+		"\"avg_task_acceptance_time\":0,"
+		"\"wait_duration_until_accepted\":{\"avg\":0,\"min\":0,\"max\":0}}}");
+	struct json_doc *doc;
+	const struct json_value *v;
+
+	in.workspace = json_doc_root(ws);
+	in.sla_threshold_s = 20;
+	doc = kpi(&in, NULL);
+	v = json_doc_root(doc);
+	assert_int_equal(json_type(json_get(v, "asa")), JSON_NULL);
+	assert_int_equal(json_type(json_get(v, "avgTaskAcceptanceTime")), JSON_NULL);
+	assert_int_equal(int_of(v, "availableWorkers"), 3);
+	json_doc_free(doc);
+	json_doc_free(ws);
+}
+
 static void
 test_kpi_wrong_types_do_not_break_it(void **state)
 {
@@ -420,6 +444,7 @@ main(void)
 		cmocka_unit_test(test_kpi_every_activity_becomes_a_key),
 		cmocka_unit_test(test_kpi_activity_key_drops_white_space),
 		cmocka_unit_test(test_kpi_workspace_service_level_asa_abandonment),
+		cmocka_unit_test(test_kpi_no_answered_call_gives_null_averages),
 		cmocka_unit_test(test_kpi_queue_kpis_use_their_own_threshold),
 		cmocka_unit_test(test_kpi_threshold_not_split_gives_null),
 		cmocka_unit_test(test_kpi_empty_statistics_still_have_every_key),
