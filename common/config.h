@@ -101,7 +101,8 @@ struct config_origin;
  * config.c: pass it around as const struct config *. Strings are never NULL
  * when the key has a default or is required by the profile; optional keys
  * without a default are NULL when unset. Secrets (auth_token, api_secret,
- * token_password) are wiped by config_free and must never be logged.
+ * token_password, authentication_password, wallboard_token) are wiped by
+ * config_free and must never be logged.
  */
 struct config {
 	char *path; /* file the config came from, NULL if none */
@@ -163,6 +164,12 @@ struct config {
 	char *users_file;
 	int token_ttl_s;
 	int session_ttl_s;
+	int session_idle_s;
+	char *authentication_user;     /* the old dashboard's single supervisor */
+	char *authentication_password; /* secret */
+	char *wallboard_token;	       /* secret */
+	int wallboard_session_ttl_s;
+	int login_threads;
 
 	struct config_origin *origin; /* private to config.c (for config_dump) */
 };

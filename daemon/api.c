@@ -109,13 +109,13 @@ api_queues(struct api *a, struct evhttp_request *req)
 }
 
 void
-api_stream(struct api *a, struct evhttp_request *req)
+api_stream(struct api *a, struct evhttp_request *req, const char *worker_sid)
 {
 	if (a->stream == NULL) {
 		server_reply_error(req, 503, "unavailable", "event stream not available");
 		return;
 	}
-	stream_attach(a->stream, req);
+	stream_attach_worker(a->stream, req, worker_sid);
 }
 
 void

@@ -43,8 +43,11 @@ void api_stats(struct api *a, struct evhttp_request *req);
 void api_tasks(struct api *a, struct evhttp_request *req);
 void api_workers(struct api *a, struct evhttp_request *req);
 void api_queues(struct api *a, struct evhttp_request *req);
-/* GET /api/stream: Server-Sent Events (stream_attach takes the request over). */
-void api_stream(struct api *a, struct evhttp_request *req);
+/*
+ * GET /api/stream: Server-Sent Events (the stream takes the request over);
+ * worker_sid non-NULL limits the client to that worker (stream_attach_worker).
+ */
+void api_stream(struct api *a, struct evhttp_request *req, const char *worker_sid);
 /* GET /healthz: 200 while the event loop runs. */
 void api_healthz(struct api *a, struct evhttp_request *req);
 /* GET /readyz: 200 when ready, else 503 with the reason. */

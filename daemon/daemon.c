@@ -33,6 +33,7 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "auth.h"
 #include "config.h"
 #include "daemon.h"
 #include "events.h"
@@ -82,6 +83,7 @@ struct daemon {
 	struct stream *stream;
 	struct events *events;
 	struct api *api;
+	struct auth *auth;
 	struct server *server;
 	struct web_static *web; /* pages (static.h), or NULL: none */
 	struct series *series;	/* today's per-minute samples for the charts */
@@ -188,17 +190,56 @@ daemon_has_viewers(const struct daemon *d)
 	return d->stream != NULL && stream_client_count(d->stream) > 0;
 }
 
-static void
-daemon_broadcast_gen(struct daemon *d, const char *type, uint64_t id)
-{
-	size_t len = 0;
-	const char *text = json_gen_text(d->gen, &len);
+/* What a worker-limited stream client may see of one message (stream_match_cb). */
+struct daemon_match {
+	struct daemon *d;
+	const char *sid; /* the WK, WT or WR the message is about */
+	uint64_t seq;	 /* ring events */
+	enum model_change_kind kind;
+};
 
-	stream_broadcast(d->stream, type, id, text, len);
+static bool
+daemon_match_cb(const char *worker_sid, void *arg)
+{
+	const struct daemon_match *m = arg;
+	const char *wk = NULL;
+
+	switch (m->kind) {
+	case MODEL_CHANGE_TASK:
+		return model_worker_on_task(m->d->model, worker_sid, m->sid);
+	case MODEL_CHANGE_TASK_GONE:
+		return true; /* only {sid, removed}: lets a page drop a task it showed */
+	case MODEL_CHANGE_WORKER:
+	case MODEL_CHANGE_WORKER_GONE:
+		return strcmp(worker_sid, m->sid) == 0;
+	case MODEL_CHANGE_RESERVATION:
+		return model_worker_has_reservation(m->d->model, worker_sid, m->sid);
+	case MODEL_CHANGE_EVENT:
+		wk = model_event_field(m->d->model, m->seq, "WorkerSid");
+		return wk != NULL && strcmp(wk, worker_sid) == 0;
+	case MODEL_CHANGE_QUEUE:
+	case MODEL_CHANGE_ACTIVITY:
+	case MODEL_CHANGE_WORKSPACE:
+	case MODEL_CHANGE_STATS:
+		return false;
+	}
+	return false;
 }
 
 static void
-daemon_broadcast_removed(struct daemon *d, const char *type, const char *sid)
+daemon_broadcast_about(struct daemon *d, const char *type, uint64_t id, enum model_change_kind kind,
+		       const char *sid)
+{
+	struct daemon_match m = { .d = d, .sid = sid, .seq = id, .kind = kind };
+	size_t len = 0;
+	const char *text = json_gen_text(d->gen, &len);
+
+	stream_broadcast_match(d->stream, type, id, text, len, daemon_match_cb, &m);
+}
+
+static void
+daemon_broadcast_removed(struct daemon *d, const char *type, const char *sid,
+			 enum model_change_kind kind)
 {
 	if (!daemon_has_viewers(d))
 		return;
@@ -207,7 +248,7 @@ daemon_broadcast_removed(struct daemon *d, const char *type, const char *sid)
 	json_gen_kv_string(d->gen, "sid", sid);
 	json_gen_kv_bool(d->gen, "removed", true);
 	json_gen_object_close(d->gen);
-	daemon_broadcast_gen(d, type, 0);
+	daemon_broadcast_about(d, type, 0, kind, sid);
 }
 
 /* Publishes a task's current state: its map item, or its removal once it is not open. */
@@ -299,7 +340,7 @@ daemon_on_event(struct daemon *d, uint64_t seq)
 		return;
 	json_gen_reset(d->gen);
 	if (model_event_json(d->model, seq, d->gen))
-		daemon_broadcast_gen(d, "event", seq);
+		daemon_broadcast_about(d, "event", seq, MODEL_CHANGE_EVENT, NULL);
 }
 
 static void
@@ -319,13 +360,13 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 		if (daemon_has_viewers(d)) {
 			json_gen_reset(d->gen);
 			model_task_json(d->model, c->sid, d->gen);
-			daemon_broadcast_gen(d, "task", 0);
+			daemon_broadcast_about(d, "task", 0, c->kind, c->sid);
 		}
 		daemon_task_dirty(d, c->sid);
 		daemon_mark_dirty(d);
 		break;
 	case MODEL_CHANGE_TASK_GONE:
-		daemon_broadcast_removed(d, "task", c->sid);
+		daemon_broadcast_removed(d, "task", c->sid, c->kind);
 		daemon_task_dirty(d, c->sid);
 		daemon_mark_dirty(d);
 		break;
@@ -333,12 +374,12 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 		if (daemon_has_viewers(d)) {
 			json_gen_reset(d->gen);
 			model_worker_json(d->model, c->sid, d->gen);
-			daemon_broadcast_gen(d, "worker", 0);
+			daemon_broadcast_about(d, "worker", 0, c->kind, c->sid);
 		}
 		daemon_mark_dirty(d);
 		break;
 	case MODEL_CHANGE_WORKER_GONE:
-		daemon_broadcast_removed(d, "worker", c->sid);
+		daemon_broadcast_removed(d, "worker", c->sid, c->kind);
 		daemon_mark_dirty(d);
 		break;
 	case MODEL_CHANGE_RESERVATION:
@@ -351,7 +392,7 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			json_gen_key(d->gen, "task");
 			model_task_json(d->model, task, d->gen);
 			json_gen_object_close(d->gen);
-			daemon_broadcast_gen(d, "reservation", 0);
+			daemon_broadcast_about(d, "reservation", 0, c->kind, c->sid);
 		}
 		daemon_mark_dirty(d);
 		break;
@@ -585,6 +626,22 @@ daemon_events_options(const struct config *cfg, struct events_options *o)
 	}
 }
 
+static void
+daemon_auth_options(const struct config *cfg, struct auth_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->users_file = cfg->users_file;
+	o->token_password = cfg->token_password;
+	o->authentication_user = cfg->authentication_user;
+	o->authentication_password = cfg->authentication_password;
+	o->wallboard_token = cfg->wallboard_token;
+	o->public_url = cfg->public_url;
+	o->session_ttl_s = cfg->session_ttl_s;
+	o->session_idle_s = cfg->session_idle_s;
+	o->wallboard_session_ttl_s = cfg->wallboard_session_ttl_s;
+	o->login_threads = cfg->login_threads;
+}
+
 /* Warns about one key that changed but needs a restart. */
 static void
 daemon_restart_only(const char *key, const char *old_value, const char *new_value)
@@ -601,6 +658,7 @@ daemon_reload(struct daemon *d)
 {
 	struct config *next = NULL;
 	struct events_options eo;
+	struct auth_options ao;
 	char *cause = NULL;
 	int r;
 
@@ -621,6 +679,13 @@ daemon_reload(struct daemon *d)
 	daemon_restart_only("sync_service_sid", d->cfg->sync_service_sid, next->sync_service_sid);
 	daemon_events_options(next, &eo);
 	events_reconfigure(d->events, &eo);
+	daemon_auth_options(next, &ao);
+	r = auth_reconfigure(d->auth, &ao, &cause);
+	if (r < 0) {
+		log_err("reload: users not reloaded, keeping the previous ones: %s", cause);
+		free(cause);
+		cause = NULL;
+	}
 	if (d->cfg != d->boot_cfg)
 		config_free(d->cfg);
 	d->cfg = next;
@@ -689,6 +754,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	struct events_options eo;
 	struct server_options svo = { 0 };
 	struct rebuild_options ro = { 0 };
+	struct auth_options ao;
 	int *fds = NULL;
 	size_t nfds = 0;
 	int r;
@@ -748,6 +814,11 @@ daemon_build(struct daemon *d, char **cause_out)
 	d->api = api_new(d->model, d->stream, d->metrics);
 	api_set_ready(d->api, daemon_ready_cb, d);
 
+	daemon_auth_options(cfg, &ao);
+	r = auth_new(d->base, d->model, &ao, &d->auth, cause_out);
+	if (r < 0)
+		return r;
+
 	d->gen = json_gen_new();
 	d->dirty_tasks = hmap_new();
 	d->publish = evtimer_new(d->base, daemon_publish_cb, d);
@@ -777,6 +848,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	svo.listen_fds = fds;
 	svo.n_listen_fds = nfds;
 	d->server = server_new(d->base, &svo, d->events, d->api, d->metrics);
+	server_set_auth(d->server, d->auth);
 	free(fds);
 	daemon_load_web(d, cfg);
 	server_set_web(d->server, d->web);
@@ -857,7 +929,8 @@ daemon_free(struct daemon *d)
 	rebuild_free(d->rebuild);
 	stats_free(d->stats);
 	stream_free(d->stream); /* closes SSE clients before evhttp frees their connections */
-	server_free(d->server);
+	server_free(d->server); /* its connections' close callbacks may reach auth */
+	auth_free(d->auth);
 	web_static_free(d->web);
 	series_free(d->series);
 	api_free(d->api);

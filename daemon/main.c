@@ -12,12 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "daemon.h"
+#include "hasher.h"
 #include "http.h"
 #include "log.h"
+#include "server.h"
 #include "trhub_version.h"
+#include "xmalloc.h"
 
 #define MAIN_DEFAULT_CONFIG "/etc/trhub/trhubd.conf"
 
@@ -25,6 +30,8 @@ enum {
 	MAIN_OPT_CHECK_CONFIG = 256,
 	MAIN_OPT_HELP_CONFIG,
 	MAIN_OPT_TRACE,
+	MAIN_OPT_HASH_PASSWORD,
+	MAIN_OPT_LIST_ROUTES,
 };
 
 static void
@@ -32,11 +39,16 @@ main_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: trhubd [-hvV] [-c FILE] [--check-config] [--help-config] [--trace=LIST]\n"
+		"       trhubd --hash-password [sha512crypt|yescrypt]\n"
+		"       trhubd --list-routes\n"
 		"\n"
 		"  -c, --config FILE   configuration file (default %s, or $TRHUB_CONFIG)\n"
 		"      --check-config  load and validate the configuration, print it with\n"
 		"                      secrets masked, exit 0 if valid and 1 if not\n"
 		"      --help-config   list every configuration key with its default\n"
+		"      --hash-password read a password from stdin, print a users-file hash\n"
+		"                      (yescrypt unless told otherwise)\n"
+		"      --list-routes   print the HTTP routes and who may use them\n"
 		"      --trace=LIST    debug output for http,stats,sync,events,model,stream or "
 		"all\n"
 		"  -v, --verbose       debug log output\n"
@@ -75,6 +87,60 @@ main_tune_malloc(void)
 		log_warning("cannot tune malloc; memory use may stay at its peak");
 }
 
+/*
+ * trhubd --hash-password: one line from stdin (echo off on a terminal) to a
+ * crypt(3) hash on stdout, for the users file. Never logs the password.
+ */
+static int
+main_hash_password(const char *method)
+{
+	struct termios old;
+	struct termios quiet;
+	bool tty = isatty(STDIN_FILENO) == 1;
+	char line[1025];
+	char *hash = NULL;
+	char *cause = NULL;
+	const char *prefix = "$y$";
+	size_t n;
+
+	if (method != NULL && strcmp(method, "sha512crypt") == 0)
+		prefix = "$6$";
+	else if (method != NULL && strcmp(method, "yescrypt") != 0) {
+		log_err("--hash-password: unknown method '%s' (yescrypt or sha512crypt)", method);
+		return 2;
+	}
+	if (tty && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet); /* best effort */
+		fputs("password: ", stderr);
+	} else {
+		tty = false;
+	}
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		line[0] = '\0';
+	if (tty) {
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputs("\n", stderr);
+	}
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (n == 0) {
+		log_err("--hash-password: empty password");
+		return 1;
+	}
+	hash = hasher_hash(line, prefix, &cause);
+	explicit_bzero(line, sizeof(line));
+	if (hash == NULL) {
+		log_err("--hash-password: %s", cause);
+		free(cause);
+		return 1;
+	}
+	printf("%s\n", hash);
+	xfree_secret(hash);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -83,6 +149,8 @@ main(int argc, char **argv)
 		{ "check-config", no_argument, NULL, MAIN_OPT_CHECK_CONFIG },
 		{ "help-config", no_argument, NULL, MAIN_OPT_HELP_CONFIG },
 		{ "trace", required_argument, NULL, MAIN_OPT_TRACE },
+		{ "hash-password", optional_argument, NULL, MAIN_OPT_HASH_PASSWORD },
+		{ "list-routes", no_argument, NULL, MAIN_OPT_LIST_ROUTES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -116,6 +184,15 @@ main(int argc, char **argv)
 		case MAIN_OPT_TRACE:
 			trace = optarg;
 			break;
+		case MAIN_OPT_HASH_PASSWORD:
+			return main_hash_password(optarg != NULL
+							  ? optarg
+							  : (optind < argc && argv[optind][0] != '-'
+								     ? argv[optind]
+								     : NULL));
+		case MAIN_OPT_LIST_ROUTES:
+			server_print_routes(stdout);
+			return 0;
 		case 'v':
 			verbose++;
 			break;

@@ -2196,6 +2196,12 @@ model_worker_json(const struct model *m, const char *sid, struct json_gen *g)
 				 tz_day_start_ms(m->zone, m->day_start_minutes, model_now(m)));
 }
 
+bool
+model_worker_json_exists(const struct model *m, const char *sid)
+{
+	return sid != NULL && hmap_get(m->workers, sid) != NULL;
+}
+
 void
 model_queues_json(const struct model *m, struct json_gen *g)
 {
@@ -2366,6 +2372,45 @@ model_event_json(const struct model *m, uint64_t seq, struct json_gen *g)
 	model_gen_fields(e, g, false);
 	json_gen_object_close(g);
 	return true;
+}
+
+const char *
+model_event_field(const struct model *m, uint64_t seq, const char *key)
+{
+	const struct model_event *e = model_ring_get(m, seq);
+	const char *p = NULL;
+
+	if (e == NULL)
+		return NULL;
+	p = e->fields;
+	for (size_t i = 0; i < e->nfields; i++) {
+		const char *k = p;
+		const char *v = k + strlen(k) + 1;
+
+		if (strcmp(k, key) == 0)
+			return v;
+		p = v + strlen(v) + 1;
+	}
+	return NULL;
+}
+
+void
+model_worker_tasks_json(const struct model *m, const char *worker_sid, struct json_gen *g)
+{
+	const struct model_worker *w = worker_sid != NULL ? hmap_get(m->workers, worker_sid) : NULL;
+	int64_t now = model_now(m);
+
+	json_gen_array_open(g);
+	for (const struct model_res *r = w != NULL ? w->res : NULL; r != NULL; r = r->wnext) {
+		bool seen = false;
+
+		/* One entry per task, even with two reservations on it. */
+		for (const struct model_res *q = w->res; q != r; q = q->wnext)
+			seen = seen || q->task == r->task;
+		if (!seen && r->task != NULL)
+			model_gen_task(m, r->task, g, now);
+	}
+	json_gen_array_close(g);
 }
 
 void

@@ -162,6 +162,10 @@ bool model_activity_next(const struct model *m, size_t *pos, const char **sid_ou
  * day (day_start in timezone) and read zero once a new day has begun.
  */
 void model_tasks_json(const struct model *m, struct json_gen *g);
+/* The open tasks on which this worker holds an open reservation (an array). */
+void model_worker_tasks_json(const struct model *m, const char *worker_sid, struct json_gen *g);
+/* A field of ring event seq ("WorkerSid"), or NULL (owned by the model, valid until it changes). */
+const char *model_event_field(const struct model *m, uint64_t seq, const char *key);
 void model_task_json(const struct model *m, const char *sid, struct json_gen *g);
 /*
  * The seed dashboard's SyncTaskRouterTasks item for a task: TaskSid,
@@ -171,6 +175,8 @@ void model_task_json(const struct model *m, const char *sid, struct json_gen *g)
 void model_task_sync_json(const struct model *m, const char *sid, struct json_gen *g);
 void model_workers_json(const struct model *m, struct json_gen *g);
 void model_worker_json(const struct model *m, const char *sid, struct json_gen *g);
+/* True when the model knows this worker. */
+bool model_worker_json_exists(const struct model *m, const char *sid);
 void model_queues_json(const struct model *m, struct json_gen *g);
 void model_activities_json(const struct model *m, struct json_gen *g);
 void model_workspace_json(const struct model *m, struct json_gen *g);

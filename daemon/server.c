@@ -46,6 +46,7 @@
 #include <event2/util.h>
 
 #include "api.h"
+#include "auth.h"
 #include "events.h"
 #include "form.h"
 #include "hmap.h"
@@ -59,6 +60,8 @@
 #define SERVER_ACCEPT_PAUSE_MS 1000
 /* Route body limit meaning "the configured body_max_bytes". */
 #define SERVER_BODY_CONFIGURED SIZE_MAX
+/* A login form or JSON body: a name, a password, nothing more. */
+#define SERVER_BODY_LOGIN 4096
 #define SERVER_ALLOWED_METHODS                                                                     \
 	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
 	 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH)
@@ -67,15 +70,19 @@ enum server_role {
 	SERVER_ROLE_ANYONE,	/* no identity needed */
 	SERVER_ROLE_TWILIO,	/* X-Twilio-Signature (events_verify) */
 	SERVER_ROLE_LOCAL,	/* local ops: loopback clients */
-	SERVER_ROLE_SUPERVISOR, /* until the auth module lands: loopback clients */
-	SERVER_ROLE_LOGGED_IN,	/* until the auth module lands: loopback clients */
+	SERVER_ROLE_SESSION,	/* any session: supervisor, worker or wallboard */
+	SERVER_ROLE_VIEWER,	/* supervisor or wallboard (read-only data) */
+	SERVER_ROLE_SUPERVISOR, /* supervisor */
+	SERVER_ROLE_WORKER,	/* worker (acts on itself only) */
+	SERVER_ROLE_AGENT,	/* worker on that task, or supervisor (worker_api checks) */
 };
 
 /* What the pipeline learned about one request, handed to the handler. */
 struct server_call {
 	struct evhttp_request *req;
 	const struct server_route *route;
-	struct form *form; /* Twilio routes: the verified parameters (owned) */
+	struct form *form;		    /* Twilio routes: the verified parameters (owned) */
+	const struct auth_session *session; /* session routes: the caller (auth's) */
 	struct timespec start;
 };
 
@@ -100,6 +107,7 @@ struct server {
 	struct api *api;
 	struct metrics *metrics;
 	const struct web_static *web; /* pages, or NULL (page routes answer 503) */
+	struct auth *auth; /* NULL: session routes answer 401 */
 	int max_connections;
 	size_t body_max_bytes;
 	bool trust_proxy;
@@ -126,6 +134,9 @@ static void server_route_healthz(struct server *s, struct server_call *call);
 static void server_route_readyz(struct server *s, struct server_call *call);
 static void server_route_metrics(struct server *s, struct server_call *call);
 static void server_route_page(struct server *s, struct server_call *call);
+static void server_route_login(struct server *s, struct server_call *call);
+static void server_route_logout(struct server *s, struct server_call *call);
+static void server_route_me(struct server *s, struct server_call *call);
 
 /* The HTTP surface (DESIGN.md): the rows this daemon serves today. */
 static const struct server_route server_routes[] = {
@@ -133,13 +144,16 @@ static const struct server_route server_routes[] = {
 	  server_route_event },
 	{ EVHTTP_REQ_POST, "/taskrouter_recording_callback", SERVER_ROLE_TWILIO,
 	  SERVER_BODY_CONFIGURED, server_route_recording },
-	{ EVHTTP_REQ_GET, "/api/stats", SERVER_ROLE_SUPERVISOR, 0, server_route_stats },
-	{ EVHTTP_REQ_GET, "/api/tasks", SERVER_ROLE_SUPERVISOR, 0, server_route_tasks },
-	{ EVHTTP_REQ_GET, "/api/workers", SERVER_ROLE_SUPERVISOR, 0, server_route_workers },
-	{ EVHTTP_REQ_GET, "/api/queues", SERVER_ROLE_SUPERVISOR, 0, server_route_queues },
-	{ EVHTTP_REQ_GET, "/api/stream", SERVER_ROLE_LOGGED_IN, 0, server_route_stream },
-	{ EVHTTP_REQ_GET, "/healthz", SERVER_ROLE_ANYONE, 0, server_route_healthz },
-	{ EVHTTP_REQ_GET, "/readyz", SERVER_ROLE_ANYONE, 0, server_route_readyz },
+	{ EVHTTP_REQ_POST, "/login", SERVER_ROLE_ANYONE, SERVER_BODY_LOGIN, server_route_login },
+	{ EVHTTP_REQ_POST, "/logout", SERVER_ROLE_ANYONE, 0, server_route_logout },
+	{ EVHTTP_REQ_GET, "/api/me", SERVER_ROLE_ANYONE, 0, server_route_me },
+	{ EVHTTP_REQ_GET, "/api/stats", SERVER_ROLE_VIEWER, 0, server_route_stats },
+	{ EVHTTP_REQ_GET, "/api/tasks", SERVER_ROLE_VIEWER, 0, server_route_tasks },
+	{ EVHTTP_REQ_GET, "/api/workers", SERVER_ROLE_VIEWER, 0, server_route_workers },
+	{ EVHTTP_REQ_GET, "/api/queues", SERVER_ROLE_VIEWER, 0, server_route_queues },
+	{ EVHTTP_REQ_GET, "/api/stream", SERVER_ROLE_SESSION, 0, server_route_stream },
+	{ EVHTTP_REQ_GET, "/healthz", SERVER_ROLE_LOCAL, 0, server_route_healthz },
+	{ EVHTTP_REQ_GET, "/readyz", SERVER_ROLE_LOCAL, 0, server_route_readyz },
 	{ EVHTTP_REQ_GET, "/metrics", SERVER_ROLE_LOCAL, 0, server_route_metrics },
 	/* Pages and their files (static.c); the pages ask for a login themselves. */
 	{ EVHTTP_REQ_GET, "/", SERVER_ROLE_ANYONE, 0, server_route_page },
@@ -163,16 +177,24 @@ server_reason(int status)
 		return "No Content";
 	case 400:
 		return "Bad Request";
+	case 401:
+		return "Unauthorized";
 	case 403:
 		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
 	case 413:
 		return "Payload Too Large";
+	case 429:
+		return "Too Many Requests";
 	case 500:
 		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
 	case 503:
 		return "Service Unavailable";
 	default:
@@ -486,6 +508,29 @@ server_check_signature(struct server *s, struct server_call *call, enum events_k
 	return false;
 }
 
+/* Step 5b: may a session of this role use a route that needs route_role? */
+static bool
+server_role_allows(enum server_role route_role, enum auth_role role)
+{
+	switch (route_role) {
+	case SERVER_ROLE_ANYONE:
+	case SERVER_ROLE_SESSION:
+		return true;
+	case SERVER_ROLE_TWILIO:
+	case SERVER_ROLE_LOCAL:
+		return false;
+	case SERVER_ROLE_VIEWER:
+		return role == AUTH_ROLE_SUPERVISOR || role == AUTH_ROLE_WALLBOARD;
+	case SERVER_ROLE_SUPERVISOR:
+		return role == AUTH_ROLE_SUPERVISOR;
+	case SERVER_ROLE_WORKER:
+		return role == AUTH_ROLE_WORKER;
+	case SERVER_ROLE_AGENT:
+		return role == AUTH_ROLE_WORKER || role == AUTH_ROLE_SUPERVISOR;
+	}
+	return false;
+}
+
 static void
 server_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -547,14 +592,37 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			return;
 		break;
 	case SERVER_ROLE_LOCAL:
-	case SERVER_ROLE_SUPERVISOR:
-	case SERVER_ROLE_LOGGED_IN:
 		if (!server_client_is_local(s, req)) {
 			server_reply_error(req, 403, "forbidden",
 					   "this route is only served to local clients");
 			return;
 		}
 		break;
+	case SERVER_ROLE_SESSION:
+	case SERVER_ROLE_VIEWER:
+	case SERVER_ROLE_SUPERVISOR:
+	case SERVER_ROLE_WORKER:
+	case SERVER_ROLE_AGENT:
+		call.session = s->auth == NULL ? NULL : auth_session_of(s->auth, req);
+		if (call.session == NULL) {
+			server_reply_error(req, 401, "login required", NULL);
+			return;
+		}
+		/* 5b: role */
+		if (!server_role_allows(call.route->role, call.session->role)) {
+			server_reply_error(req, 403, "forbidden",
+					   "your role may not use this route");
+			return;
+		}
+		break;
+	}
+	/* 5c: state-changing browser requests come from our own pages (CSRF) */
+	if (method == EVHTTP_REQ_POST && call.route->role != SERVER_ROLE_TWILIO &&
+	    call.route->handler != server_route_login &&
+	    (s->auth == NULL || !auth_origin_ok(s->auth, req))) {
+		server_reply_error(req, 403, "forbidden",
+				   "Origin (or Referer) missing or not this site");
+		return;
 	}
 	/* 6: handler */
 	call.route->handler(s, &call);
@@ -619,8 +687,16 @@ server_route_queues(struct server *s, struct server_call *call)
 static void
 server_route_stream(struct server *s, struct server_call *call)
 {
+	const char *wk = NULL;
+
+	/* A worker sees only itself; one not (yet) in the model matches nothing. */
+	if (call->session->role == AUTH_ROLE_WORKER) {
+		wk = auth_worker_sid(s->auth, call->session);
+		if (wk == NULL)
+			wk = "-";
+	}
 	server_connection_release(s, call->req);
-	api_stream(s->api, call->req);
+	api_stream(s->api, call->req, wk);
 }
 
 static void
@@ -653,6 +729,112 @@ void
 server_set_web(struct server *s, const struct web_static *web)
 {
 	s->web = web;
+}
+
+/*
+ * The caller's address: the peer, or with trust_proxy the last
+ * X-Forwarded-For entry (the one our proxy added). Writes "?" if unknown.
+ */
+static void
+server_client_address(const struct server *s, struct evhttp_request *req, char *out, size_t size)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+	const char *xff = NULL;
+
+	snprintf(out, size, "?");
+	if (evcon == NULL)
+		return;
+	evhttp_connection_get_peer(evcon, &peer, &port);
+	if (peer != NULL)
+		snprintf(out, size, "%s", peer);
+	if (!s->trust_proxy || !server_is_loopback_text(peer))
+		return;
+	xff = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Forwarded-For");
+	if (xff != NULL) {
+		const char *last = strrchr(xff, ',');
+		size_t n = 0;
+
+		last = last == NULL ? xff : last + 1;
+		while (*last == ' ' || *last == '\t')
+			last++;
+		while (last[n] != '\0' && last[n] != ' ' && last[n] != '\t' && n + 1 < size)
+			n++;
+		if (n > 0) {
+			memcpy(out, last, n);
+			out[n] = '\0';
+		}
+	}
+}
+
+static void
+server_route_login(struct server *s, struct server_call *call)
+{
+	char client[INET6_ADDRSTRLEN + 8];
+
+	if (s->auth == NULL) {
+		server_reply_error(call->req, 503, "unavailable", "logins are not configured");
+		return;
+	}
+	server_client_address(s, call->req, client, sizeof(client));
+	/* The answer may wait for the hasher; auth watches the connection meanwhile. */
+	server_connection_release(s, call->req);
+	auth_login(s->auth, call->req, client);
+}
+
+static void
+server_route_logout(struct server *s, struct server_call *call)
+{
+	auth_logout(s->auth, call->req); /* the pipeline's Origin check needs s->auth */
+}
+
+static void
+server_route_me(struct server *s, struct server_call *call)
+{
+	if (s->auth == NULL) {
+		server_reply_error(call->req, 401, "login required", NULL);
+		return;
+	}
+	auth_me(s->auth, call->req);
+}
+
+void
+server_set_auth(struct server *s, struct auth *auth)
+{
+	s->auth = auth;
+}
+
+static const char *
+server_role_name(enum server_role r)
+{
+	switch (r) {
+	case SERVER_ROLE_ANYONE:
+		return "anyone";
+	case SERVER_ROLE_TWILIO:
+		return "twilio";
+	case SERVER_ROLE_LOCAL:
+		return "local";
+	case SERVER_ROLE_SESSION:
+		return "session";
+	case SERVER_ROLE_VIEWER:
+		return "viewer";
+	case SERVER_ROLE_SUPERVISOR:
+		return "supervisor";
+	case SERVER_ROLE_WORKER:
+		return "worker";
+	case SERVER_ROLE_AGENT:
+		return "agent";
+	}
+	return "?";
+}
+
+void
+server_print_routes(FILE *out)
+{
+	for (size_t i = 0; i < SERVER_N_ROUTES; i++)
+		fprintf(out, "%s %s %s\n", server_method_name(server_routes[i].method),
+			server_routes[i].path, server_role_name(server_routes[i].role));
 }
 
 struct server *

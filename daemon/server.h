@@ -11,9 +11,12 @@
  *   3. route       404 JSON for an unknown path; 405 JSON with Allow for a
  *                  known path and another method
  *   4. size        the route's own body limit (413 JSON)
- *   5. identity    signature (Twilio routes: events_verify, 400/403/413) or
- *                  the caller's role (ops and API routes: loopback clients
- *                  only until the auth module lands; 403 JSON)
+ *   5. identity    signature (Twilio routes: events_verify, 400/403/413),
+ *                  loopback (ops routes: 403), or the session cookie (401
+ *                  JSON "login required" without one)
+ *   5b. role       the session's role against the route's (403 JSON)
+ *   5c. Origin     every POST but Twilio's and /login needs an Origin (or
+ *                  Referer) of this site (403 JSON): CSRF
  *   6. handler
  *
  * The route table in server.c is the HTTP surface table of DESIGN.md (the
@@ -24,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -32,6 +36,7 @@ struct server;
 struct events;
 struct api;
 struct metrics;
+struct auth;
 
 struct server_options {
 	const char *listen_host; /* bind fallback: host (no brackets); borrowed for the call */
@@ -72,6 +77,19 @@ const char *server_address(const struct server *s);
  * keep-alive connections with 503 and Connection: close (shutdown).
  */
 void server_stop_accepting(struct server *s);
+
+/*
+ * Session routes use auth (borrowed; must outlive the server, or be unset
+ * with NULL first). Without it they answer 401.
+ */
+void server_set_auth(struct server *s, struct auth *auth);
+
+/*
+ * Prints the route table, one "METHOD /path role" line per route (role:
+ * anyone, twilio, local, session, viewer, supervisor, worker, agent), for
+ * trhubd --list-routes and the authorization matrix test.
+ */
+void server_print_routes(FILE *out);
 
 /* Closes every connection and listener and frees. NULL-safe. */
 void server_free(struct server *s);

@@ -76,6 +76,7 @@ struct stream_client {
 	struct bufferevent *bev;
 	size_t allowance; /* bytes allowed over the cap: the snapshot, until drained */
 	bool zombie;	  /* dropped by us, freed by the reaper */
+	char *worker_sid; /* NULL: sees everything; else only this worker's messages */
 	char peer[64];
 	TAILQ_ENTRY(stream_client) link;
 };
@@ -167,6 +168,7 @@ stream_client_queued(const struct stream_client *cl)
 static void
 stream_client_free(struct stream_client *cl)
 {
+	free(cl->worker_sid);
 	free(cl);
 }
 
@@ -321,8 +323,21 @@ stream_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The snapshot event's data: one JSON object (stream.h lists its keys). */
+/* May a client limited to worker_sid (NULL: no limit) see ring event seq? */
+static bool
+stream_event_visible(const struct stream *st, const char *worker_sid, uint64_t seq)
+{
+	const char *wk = NULL;
+
+	if (worker_sid == NULL)
+		return true;
+	wk = model_event_field(st->model, seq, "WorkerSid");
+	return wk != NULL && strcmp(wk, worker_sid) == 0;
+}
+
 static void
-stream_snapshot_json(struct stream *st, struct json_gen *g, uint64_t *newest_out)
+stream_snapshot_json(struct stream *st, const char *worker_sid, struct json_gen *g,
+		     uint64_t *newest_out)
 {
 	uint64_t oldest = 0;
 	uint64_t newest = 0;
@@ -340,9 +355,20 @@ stream_snapshot_json(struct stream *st, struct json_gen *g, uint64_t *newest_out
 	json_gen_key(g, "workspace");
 	model_workspace_json(st->model, g);
 	json_gen_key(g, "tasks");
-	model_tasks_json(st->model, g);
+	if (worker_sid == NULL) {
+		model_tasks_json(st->model, g);
+	} else {
+		model_worker_tasks_json(st->model, worker_sid, g);
+	}
 	json_gen_key(g, "workers");
-	model_workers_json(st->model, g);
+	if (worker_sid == NULL) {
+		model_workers_json(st->model, g);
+	} else {
+		json_gen_array_open(g);
+		if (model_worker_json_exists(st->model, worker_sid))
+			model_worker_json(st->model, worker_sid, g);
+		json_gen_array_close(g);
+	}
 	json_gen_key(g, "queues");
 	model_queues_json(st->model, g);
 	json_gen_key(g, "activities");
@@ -353,9 +379,11 @@ stream_snapshot_json(struct stream *st, struct json_gen *g, uint64_t *newest_out
 		seq = newest - oldest + 1 > STREAM_SNAPSHOT_EVENTS
 			      ? newest - STREAM_SNAPSHOT_EVENTS + 1
 			      : oldest;
-		for (; seq <= newest; seq++)
-			(void)model_event_json(st->model, seq,
-					       g); /* false: left the ring meanwhile */
+		for (; seq <= newest; seq++) {
+			if (stream_event_visible(st, worker_sid, seq))
+				(void)model_event_json(st->model, seq,
+						       g); /* false: left the ring meanwhile */
+		}
 	}
 	json_gen_array_close(g);
 	if (st->extra != NULL)
@@ -423,7 +451,8 @@ stream_client_hello(struct stream_client *cl, uint64_t last_id)
 	if (replay) {
 		for (seq = last_id + 1; seq <= newest; seq++) {
 			json_gen_reset(st->gen);
-			if (!model_event_json(st->model, seq, st->gen))
+			if (!stream_event_visible(st, cl->worker_sid, seq) ||
+			    !model_event_json(st->model, seq, st->gen))
 				continue;
 			text = json_gen_text(st->gen, &len);
 			stream_format(&b, "event", seq, text, len);
@@ -433,7 +462,7 @@ stream_client_hello(struct stream_client *cl, uint64_t last_id)
 			  cl->peer, last_id, newest - last_id);
 	} else {
 		json_gen_reset(st->gen);
-		stream_snapshot_json(st, st->gen, &newest);
+		stream_snapshot_json(st, cl->worker_sid, st->gen, &newest);
 		text = json_gen_text(st->gen, &len);
 		stream_format(&b, "snapshot", newest, text, len);
 		log_trace(LOG_TRACE_STREAM, "sse client %s: snapshot of %zu bytes", cl->peer, len);
@@ -466,6 +495,12 @@ stream_reply_busy(struct evhttp_request *req)
 void
 stream_attach(struct stream *st, struct evhttp_request *req)
 {
+	stream_attach_worker(st, req, NULL);
+}
+
+void
+stream_attach_worker(struct stream *st, struct evhttp_request *req, const char *worker_sid)
+{
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct stream_client *cl;
@@ -485,6 +520,7 @@ stream_attach(struct stream *st, struct evhttp_request *req)
 	cl->req = req;
 	cl->conn = conn;
 	cl->bev = evhttp_connection_get_bufferevent(conn);
+	cl->worker_sid = worker_sid != NULL ? xstrdup(worker_sid) : NULL;
 	evhttp_connection_get_peer(conn, &addr, &port);
 	(void)snprintf(cl->peer, sizeof(cl->peer), "%s:%u", addr != NULL ? addr : "?",
 		       (unsigned)port);
@@ -508,8 +544,16 @@ stream_attach(struct stream *st, struct evhttp_request *req)
 	stream_client_hello(cl, stream_last_event_id(req));
 }
 
+/* Types a worker-limited client gets from stream_broadcast: aggregates only. */
+static bool
+stream_type_public(const char *type)
+{
+	return strcmp(type, "stats") == 0 || strcmp(type, "workspace") == 0;
+}
+
 void
-stream_broadcast(struct stream *st, const char *type, uint64_t id, const char *json, size_t len)
+stream_broadcast_match(struct stream *st, const char *type, uint64_t id, const char *json,
+		       size_t len, stream_match_cb *match, void *arg)
 {
 	struct stream_client *cl;
 	struct stream_client *next;
@@ -529,6 +573,9 @@ stream_broadcast(struct stream *st, const char *type, uint64_t id, const char *j
 	msg->len = b.len;
 	msg->text = buf_steal(&b, NULL);
 	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
+		if (cl->worker_sid != NULL &&
+		    (match == NULL ? !stream_type_public(type) : !match(cl->worker_sid, arg)))
+			continue;
 		stream_client_send_msg(cl, msg);
 	}
 	stream_msg_unref(msg);
@@ -539,6 +586,27 @@ stream_set_snapshot_extra(struct stream *st, stream_snapshot_extra_cb *cb, void 
 {
 	st->extra = cb;
 	st->extra_arg = arg;
+}
+
+void
+stream_broadcast(struct stream *st, const char *type, uint64_t id, const char *json, size_t len)
+{
+	stream_broadcast_match(st, type, id, json, len, NULL, NULL);
+}
+
+size_t
+stream_worker_clients(const struct stream *st, const char *worker_sid)
+{
+	const struct stream_client *cl;
+	size_t n = 0;
+
+	if (st == NULL || worker_sid == NULL)
+		return 0;
+	TAILQ_FOREACH(cl, &st->clients, link) {
+		if (cl->worker_sid != NULL && strcmp(cl->worker_sid, worker_sid) == 0)
+			n++;
+	}
+	return n;
 }
 
 size_t

@@ -10,6 +10,7 @@
  * of clients is capped (503 beyond).
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,7 +61,27 @@ void stream_free(struct stream *st);
  */
 void stream_attach(struct stream *st, struct evhttp_request *req);
 /*
- * Sends "event: type\nid: id\ndata: json\n\n" to every client; id 0 = none.
+ * stream_attach for a client limited to one worker (worker_sid copied; NULL
+ * is stream_attach): its snapshot holds only that worker, the tasks it holds
+ * reservations on, and the ring events naming it (WorkerSid); replays too.
+ * Afterwards it gets stream_broadcast's "stats" and "workspace" messages and
+ * the stream_broadcast_match messages its worker matches, nothing else.
+ */
+void stream_attach_worker(struct stream *st, struct evhttp_request *req, const char *worker_sid);
+/* Decides whether a worker-limited client (its WK SID) gets one message. */
+typedef bool stream_match_cb(const char *worker_sid, void *arg);
+/*
+ * stream_broadcast for messages about particular workers: unlimited clients
+ * get it; a worker-limited client only when match(its worker SID, arg) is
+ * true (match runs during the call). match NULL: stream_broadcast.
+ */
+void stream_broadcast_match(struct stream *st, const char *type, uint64_t id, const char *json,
+			    size_t len, stream_match_cb *match, void *arg);
+/* Live clients limited to this worker (its open pages), for presence. */
+size_t stream_worker_clients(const struct stream *st, const char *worker_sid);
+/*
+ * Sends "event: type\nid: id\ndata: json\n\n" to every client (a
+ * worker-limited one only for "stats" and "workspace"); id 0 = none.
  * json (len bytes, only read during the call) is split into one "data:"
  * line per line; type must be a short word without CR or LF (else nothing is
  * sent). The message is formatted once and shared by reference between the

@@ -82,6 +82,21 @@ class Response:
         return '<Response %d %r>' % (self.status, self.body[:120])
 
 
+# The session cookie a test logged in with, by daemon port: SSEClient and
+# Trhubd.request send it unless the caller gives its own Cookie header.
+SESSION_COOKIES = {}
+
+SUPERVISOR = ('sup', 'sup-pass')
+WORKER = ('alice', 'alice-pass')
+
+
+def cookie_of(resp):
+    """The trhub_session=... pair of a login answer's Set-Cookie, or None."""
+    sc = resp.headers.get('set-cookie', '')
+    m = re.match(r'\s*(trhub_session=[0-9a-f]{64})', sc)
+    return m.group(1) if m else None
+
+
 def http_request(port, method, path, body=None, headers=None, timeout=DEFAULT_TIMEOUT,
                  host='127.0.0.1'):
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
@@ -108,6 +123,8 @@ class Trhubd(th.Program):
         self.past_stderr = []   # stderr of earlier incarnations (killed or stopped)
         self.start_time = None  # monotonic time of the last spawn
         self.ready_time = None  # monotonic time READY=1 arrived
+        # (user, password) the test helpers log in with on a 401 (None: never).
+        self.auto_login = None
 
     @property
     def base_url(self):
@@ -164,6 +181,7 @@ class Trhubd(th.Program):
         return problems
 
     def close(self):
+        SESSION_COOKIES.pop(self.port, None)
         if self.proc is not None and self.proc.poll() is None:
             self.kill()
         if self.listen_sock is not None:
@@ -182,9 +200,35 @@ class Trhubd(th.Program):
 
     # --- HTTP -----------------------------------------------------------------
 
+    @property
+    def origin(self):
+        return self.base_url
+
+    def login(self, user, password, origin=True):
+        """POST /login; on 200 the cookie becomes this daemon's default. Returns the Response."""
+        hdrs = {'Content-Type': 'application/json', 'Cookie': ''}
+        if origin:
+            hdrs['Origin'] = self.origin
+        r = http_request(self.port, 'POST', '/login',
+                         body=json.dumps({'username': user, 'password': password}).encode(),
+                         headers=hdrs)
+        if r.status == 200:
+            SESSION_COOKIES[self.port] = cookie_of(r)
+        return r
+
     def request(self, method, path, body=None, headers=None, timeout=DEFAULT_TIMEOUT):
-        return http_request(self.port, method, path, body=body, headers=headers,
-                            timeout=timeout)
+        hdrs = dict(headers or {})
+        explicit = any(k.lower() == 'cookie' for k in hdrs)
+        if not explicit and SESSION_COOKIES.get(self.port):
+            hdrs['Cookie'] = SESSION_COOKIES[self.port]
+        r = http_request(self.port, method, path, body=body, headers=hdrs, timeout=timeout)
+        if r.status == 401 and not explicit and self.auto_login and path != '/login':
+            # A restarted daemon forgot its sessions: log in again once.
+            if self.login(*self.auto_login).status == 200:
+                hdrs['Cookie'] = SESSION_COOKIES[self.port]
+                r = http_request(self.port, method, path, body=body, headers=hdrs,
+                                 timeout=timeout)
+        return r
 
     def get(self, path, **kw):
         return self.request('GET', path, **kw)
@@ -292,6 +336,7 @@ def users_file(directory):
     with open(path, 'w') as f:
         f.write('sup:supervisor:%s\n' % crypt.crypt('sup-pass', crypt.mksalt(crypt.METHOD_SHA512)))
         f.write('alice:worker:%s\n' % crypt.crypt('alice-pass', crypt.mksalt(crypt.METHOD_SHA512)))
+        f.write('bob:worker:%s\n' % crypt.crypt('bob-pass', crypt.mksalt(crypt.METHOD_SHA512)))
     os.chmod(path, 0o640)
     return path
 
@@ -342,9 +387,12 @@ class Stack:
         env.update(daemon_env or {})
         self.daemon.extra_env = {k: v for k, v in env.items() if v is not None}
         self._client = None
+        # The read-only API and stream tests act as the users file's supervisor.
+        self.daemon.auto_login = SUPERVISOR
         if start_daemon:
             try:
                 self.daemon.start()
+                self.daemon.login(*SUPERVISOR)
             except BaseException:
                 self.close(check=False)
                 raise
@@ -552,7 +600,10 @@ class SSEClient:
         self.sock.settimeout(timeout)
         self.sock.connect(('127.0.0.1', port))
         req = 'GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n' % (path, port)
-        for k, v in (headers or {}).items():
+        headers = dict(headers or {})
+        if not any(k.lower() == 'cookie' for k in headers) and SESSION_COOKIES.get(port):
+            headers['Cookie'] = SESSION_COOKIES[port]
+        for k, v in headers.items():
             req += '%s: %s\r\n' % (k, v)
         req += '\r\n'
         self.sock.sendall(req.encode())

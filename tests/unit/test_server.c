@@ -3,7 +3,8 @@
  * HTTP on one event base (evhttp client and server in the same loop, no
  * sleeps): 404 and 405 with Allow, the route body limit, signature refusals
  * that leave the model untouched, 204 for a signed event, ops routes,
- * local-client checks with trust_proxy, and the connection cap.
+ * local-client checks with trust_proxy, session routes (401 without a
+ * login, 200 with the cookie of a real POST /login), and the connection cap.
  */
 
 #include <setjmp.h>
@@ -24,9 +25,11 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api.h"
+#include "auth.h"
 #include "buf.h"
 #include "events.h"
 #include "form.h"
+#include "hasher.h"
 #include "metrics.h"
 #include "model.h"
 #include "server.h"
@@ -43,6 +46,9 @@ struct fixture {
 	struct events *events;
 	struct api *api;
 	struct server *server;
+	struct auth *auth;
+	char users_path[64];
+	char cookie[128];
 	unsigned short port;
 	bool ready;
 };
@@ -53,6 +59,7 @@ struct reply {
 	char *body;
 	char *allow;
 	char *content_type;
+	char *cookie;
 	struct event_base *base;
 };
 
@@ -65,6 +72,26 @@ fixture_ready_cb(void *arg, const char **reason_out)
 	return f->ready;
 }
 
+/* A users file with one supervisor, "sup" / "sup-pass". */
+static void
+fixture_users(struct fixture *f)
+{
+	char *cause = NULL;
+	char *hash = hasher_hash("sup-pass", "$6$", &cause);
+	int fd = -1;
+	FILE *out = NULL;
+
+	assert_non_null(hash);
+	snprintf(f->users_path, sizeof(f->users_path), "/tmp/test_server_users.XXXXXX");
+	fd = mkstemp(f->users_path);
+	assert_true(fd >= 0);
+	out = fdopen(fd, "w");
+	assert_non_null(out);
+	fprintf(out, "# test users\nsup:supervisor:%s\n", hash);
+	assert_int_equal(fclose(out), 0);
+	free(hash);
+}
+
 static struct fixture *
 fixture_new(int max_connections, bool trust_proxy)
 {
@@ -72,6 +99,7 @@ fixture_new(int max_connections, bool trust_proxy)
 	struct model_options mo = { 0 };
 	struct events_options eo = { 0 };
 	struct server_options so = { 0 };
+	struct auth_options ao = { 0 };
 	char *cause = NULL;
 	const char *addr = NULL;
 	const char *colon = NULL;
@@ -95,6 +123,12 @@ fixture_new(int max_connections, bool trust_proxy)
 	so.timeout_s = 5;
 	so.trust_proxy = trust_proxy;
 	f->server = server_new(f->base, &so, f->events, f->api, f->metrics);
+	fixture_users(f);
+	ao.users_file = f->users_path;
+	ao.public_url = PUBLIC;
+	ao.login_threads = 1;
+	assert_int_equal(auth_new(f->base, f->model, &ao, &f->auth, &cause), 0);
+	server_set_auth(f->server, f->auth);
 	assert_int_equal(server_listen(f->server, &cause), 0);
 	addr = server_address(f->server);
 	colon = strrchr(addr, ':');
@@ -114,6 +148,8 @@ static void
 fixture_free(struct fixture *f)
 {
 	server_free(f->server);
+	auth_free(f->auth);
+	(void)unlink(f->users_path);
 	api_free(f->api);
 	events_free(f->events);
 	model_free(f->model);
@@ -146,6 +182,7 @@ reply_cb(struct evhttp_request *req, void *arg)
 		evbuffer_remove(in, r->body, len);
 		r->allow = dup_header(evhttp_request_get_input_headers(req), "Allow");
 		r->content_type = dup_header(evhttp_request_get_input_headers(req), "Content-Type");
+		r->cookie = dup_header(evhttp_request_get_input_headers(req), "Set-Cookie");
 	}
 	event_base_loopbreak(r->base);
 }
@@ -156,6 +193,7 @@ reply_clear(struct reply *r)
 	free(r->body);
 	free(r->allow);
 	free(r->content_type);
+	free(r->cookie);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -198,6 +236,27 @@ request(struct fixture *f, enum evhttp_cmd_type method, const char *target,
 	const char *const *headers, const char *body, struct reply *out)
 {
 	request_on(f, NULL, method, target, headers, body, out);
+}
+
+/* Logs "sup" in with POST /login and keeps "Cookie: trhub_session=..." in f->cookie. */
+static void
+login(struct fixture *f)
+{
+	const char *hdr[] = { "Content-Type", "application/json", NULL };
+	struct reply r;
+	size_t n = 0;
+
+	request(f, EVHTTP_REQ_POST, "/login", hdr,
+		"{\"username\":\"sup\",\"password\":\"sup-pass\"}", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(r.cookie);
+	n = strcspn(r.cookie, ";");
+	assert_true(n < sizeof(f->cookie));
+	memcpy(f->cookie, r.cookie, n);
+	f->cookie[n] = '\0';
+	assert_string_equal(r.body,
+			    "{\"identity\":\"sup\",\"role\":\"supervisor\",\"workerSid\":null}");
+	reply_clear(&r);
 }
 
 /* A signed task.created for task number n, timestamped now. */
@@ -353,6 +412,14 @@ test_server_signed_event_is_204_json_and_applied(void **state)
 	assert_int_equal(model_task_count(f->model), 1);
 
 	request(f, EVHTTP_REQ_GET, "/api/tasks", NULL, NULL, &r);
+	assert_error_json(&r, 401, "login required");
+	reply_clear(&r);
+	login(f);
+	{
+		const char *ck[] = { "Cookie", f->cookie, NULL };
+
+		request(f, EVHTTP_REQ_GET, "/api/tasks", ck, NULL, &r);
+	}
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "\"sid\":\"WT00000000000000000000000000000007\""));
 	reply_clear(&r);
@@ -394,12 +461,19 @@ test_server_ops_routes(void **state)
 	reply_clear(&r);
 
 	request(f, EVHTTP_REQ_GET, "/api/stats", NULL, NULL, &r);
-	assert_error_json(&r, 503, "not_ready");
+	assert_error_json(&r, 401, "login required");
 	reply_clear(&r);
+	login(f);
+	{
+		const char *ck[] = { "Cookie", f->cookie, NULL };
 
-	request(f, EVHTTP_REQ_GET, "/api/stream", NULL, NULL, &r);
-	assert_error_json(&r, 503, "unavailable");
-	reply_clear(&r);
+		request(f, EVHTTP_REQ_GET, "/api/stats", ck, NULL, &r);
+		assert_error_json(&r, 503, "not_ready");
+		reply_clear(&r);
+		request(f, EVHTTP_REQ_GET, "/api/stream", ck, NULL, &r);
+		assert_error_json(&r, 503, "unavailable");
+		reply_clear(&r);
+	}
 	fixture_free(f);
 }
 
@@ -411,16 +485,25 @@ test_server_local_routes_check_forwarded_client(void **state)
 	const char *local[] = { "X-Forwarded-For", "203.0.113.5, 127.0.0.1", NULL };
 	struct reply r;
 
-	request(f, EVHTTP_REQ_GET, "/api/tasks", remote, NULL, &r);
-	assert_error_json(&r, 403, "forbidden");
+	/* Being local is no login: the API needs a session from anywhere. */
+	request(f, EVHTTP_REQ_GET, "/api/tasks", local, NULL, &r);
+	assert_error_json(&r, 401, "login required");
 	reply_clear(&r);
 	request(f, EVHTTP_REQ_GET, "/metrics", remote, NULL, &r);
 	assert_error_json(&r, 403, "forbidden");
 	reply_clear(&r);
-	request(f, EVHTTP_REQ_GET, "/healthz", remote, NULL, &r); /* anyone */
+	request(f, EVHTTP_REQ_GET, "/healthz", remote, NULL, &r); /* local ops only */
+	assert_error_json(&r, 403, "forbidden");
+	reply_clear(&r);
+	request(f, EVHTTP_REQ_GET, "/healthz", local, NULL, &r);
 	assert_int_equal(r.status, 200);
 	reply_clear(&r);
-	request(f, EVHTTP_REQ_GET, "/api/tasks", local, NULL, &r);
+	login(f);
+	{
+		const char *ck[] = { "Cookie", f->cookie, "X-Forwarded-For", "203.0.113.5", NULL };
+
+		request(f, EVHTTP_REQ_GET, "/api/tasks", ck, NULL, &r);
+	}
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "[]");
 	reply_clear(&r);
