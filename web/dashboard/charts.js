@@ -44,18 +44,21 @@ export function noteStats(cols, st, nowMs) {
 	}
 }
 
-// The x axis runs from the first sample (or an hour ago) to now: one day at most.
-function dayRange(u, min, max) {
+// The x axis runs from the first sample (or ten minutes ago) to now (or
+// the last sample), from the data itself: uPlot pads a single point by a day.
+function dayRange(u) {
+	const xs = u.data[0] || [];
 	const nowS = Date.now() / 1000;
-	const lo = min == null || !Number.isFinite(min) ? nowS - 3600 : Math.min(min, nowS - 600);
-	return [lo, Math.max(nowS, max || 0)];
+	const first = xs.length ? xs[0] : nowS;
+	const last = xs.length ? xs[xs.length - 1] : nowS;
+	return [Math.min(first, nowS - 600), Math.max(nowS, last + 60)];
 }
 
 function makeChart(el, title, series, yRange) {
 	const axis = { stroke: css('--muted'), grid: { stroke: css('--border'), width: 1 }, ticks: { stroke: css('--border') } };
 	return new uPlot({
 		title,
-		width: Math.max(300, el.clientWidth),
+		width: Math.max(240, el.clientWidth),
 		height: 200,
 		scales: { x: { time: true, range: dayRange }, y: yRange ? { range: yRange } : { range: (u, min, max) => [0, Math.max(5, Math.ceil((max || 0) * 1.15))] } },
 		axes: [axis, axis],
@@ -68,11 +71,11 @@ export function Charts({ store }) {
 	const box1 = useRef(null);
 	const box2 = useRef(null);
 	useEffect(() => {
-		const c1 = makeChart(box1.current, 'Waiting tasks and available agents per minute', [
+		const c1 = makeChart(box1.current, 'Waiting tasks and available agents', [
 			{ label: 'Waiting', stroke: css('--chart-1'), width: 2 },
 			{ label: 'Available agents', stroke: css('--chart-2'), width: 2 },
 		]);
-		const c2 = makeChart(box2.current, 'Service level % (today, cumulative)', [
+		const c2 = makeChart(box2.current, 'Service level % (cumulative)', [
 			{ label: 'Service level %', stroke: css('--chart-3'), width: 2 },
 		], [0, 100]);
 		let cols = seriesColumns(store.series.peek());
@@ -99,8 +102,8 @@ export function Charts({ store }) {
 			mark();
 		};
 		const ro = new ResizeObserver(() => {
-			c1.setSize({ width: Math.max(300, box1.current.clientWidth), height: 200 });
-			c2.setSize({ width: Math.max(300, box2.current.clientWidth), height: 200 });
+			c1.setSize({ width: Math.max(240, box1.current.clientWidth), height: 200 });
+			c2.setSize({ width: Math.max(240, box2.current.clientWidth), height: 200 });
 		});
 		ro.observe(box1.current);
 		draw();
@@ -114,8 +117,10 @@ export function Charts({ store }) {
 	return (
 		<section class="card charts" aria-labelledby="charts-h">
 			<h2 id="charts-h">Today</h2>
-			<div class="chart" ref={box1} role="img" aria-label="Chart: waiting tasks and available agents per minute today" />
-			<div class="chart" ref={box2} role="img" aria-label="Chart: service level percentage today" />
+			<div class="pair">
+				<div class="chart" ref={box1} role="img" aria-label="Chart: waiting tasks and available agents per minute today" />
+				<div class="chart" ref={box2} role="img" aria-label="Chart: service level percentage today" />
+			</div>
 		</section>
 	);
 }

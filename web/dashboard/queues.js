@@ -7,8 +7,8 @@ import { SL_TARGET, slClass } from './tiles.js';
 
 export function queueAlerts(q) {
 	const out = [];
-	if (isNum(q.longestWaiting) && isNum(q.slThreshold) && q.longestWaiting > q.slThreshold) out.push('wait over ' + q.slThreshold + ' s');
-	if (isNum(q.serviceLevel) && q.serviceLevel < SL_TARGET) out.push('SL below ' + SL_TARGET + ' %');
+	if (isNum(q.longestWaiting) && isNum(q.slThreshold) && q.longestWaiting > q.slThreshold) out.push('wait > ' + q.slThreshold + ' s');
+	if (isNum(q.serviceLevel) && q.serviceLevel < SL_TARGET) out.push('SL < ' + SL_TARGET + ' %');
 	return out;
 }
 
@@ -39,13 +39,13 @@ export function Queues({ store }) {
 						const alerts = queueAlerts(q);
 						return (
 							<tr key={q.sid} class={alerts.length ? 'alert' : ''} data-queue={q.name}>
-								<th scope="row">{q.name || q.sid}</th>
+								<th scope="row">{q.name || q.sid} <span class="muted">≤{num(q.slThreshold)} s</span></th>
 								<td class="num" data-stat="waiting">{num(q.waiting)}</td>
 								<td class="num" data-stat="longestWaiting">{isNum(q.longestWaiting) ? clock(q.longestWaiting) : '—'}</td>
-								<td class="num" data-stat="serviceLevel"><span class={'badge ' + slClass(q.serviceLevel)}>{pct(q.serviceLevel)}</span> <span class="muted">≤{num(q.slThreshold)} s</span></td>
+								<td class="num" data-stat="serviceLevel"><span class={'badge ' + slClass(q.serviceLevel)}>{pct(q.serviceLevel)}</span></td>
 								<td class="num" data-stat="asa">{secs(q.asa)}</td>
 								<td class="num">{num(q.availableWorkers)} / {num(q.eligibleWorkers)}</td>
-								<td>{alerts.length ? <span class="badge bad">⚠ {alerts.join(', ')}</span> : <span class="muted">ok</span>}</td>
+								<td class="alert-cell">{alerts.length ? <span class="badge bad">⚠ {alerts.join(', ')}</span> : <span class="muted">ok</span>}</td>
 							</tr>
 						);
 					})}

@@ -1,0 +1,107 @@
+// A supervisor watches the contact center: logs in, sees tiles, tables and
+// charts that match /api/stats while the emulator generates traffic, sees a
+// new task within a second, and the page passes axe-core. The wallboard
+// shows the same numbers read-only. Screenshots: dashboard.png, wallboard.png.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { USERS, WALLBOARD_TOKEN, apiGet, axe, launchBrowser, login, newPage, screenshot, startStack, waitFor } from './harness.mjs';
+
+let stack, chrome;
+before(async () => {
+	stack = await startStack({ simArgs: ['--agents', '4', '--calls-per-minute', '40', '--seed', '11'] });
+	chrome = await launchBrowser();
+});
+after(async () => {
+	if (chrome) await chrome.close();
+	if (stack) await stack.stop();
+	assert.deepEqual(stack.hub.errors(), []);
+});
+
+// What a tile shows for a /api/stats value: "—" for no sample, else the digits.
+function expected(v) {
+	if (v === null || v === undefined) return '—';
+	return String(Number.isInteger(v) ? v : v.toFixed(1));
+}
+function shown(text) {
+	return text.trim() === '—' ? '—' : text.replace(/[^\d.]/g, '');
+}
+
+async function tilesMatchStats(page) {
+	const st = await apiGet(page, '/api/stats');
+	const tiles = await page.$$eval('[data-stat]', (els) => els.filter((e) => e.closest('.tiles')).map((e) => [e.dataset.stat, e.textContent]));
+	assert.ok(tiles.length >= 12, 'at least 12 tiles carry data-stat');
+	const bad = [];
+	for (const [key, text] of tiles) {
+		if (key === 'longestWaitingAge') continue; // ticks live; checked below
+		if (!(key in st)) bad.push(`${key}: not in /api/stats`);
+		else if (shown(text) !== expected(st[key])) bad.push(`${key}: page ${text} vs ${st[key]}`);
+	}
+	if (bad.length) throw new Error(bad.join('; '));
+	return st;
+}
+
+test('supervisor: tiles, tables and charts follow /api/stats; a new task shows within 1 s', async () => {
+	const { page, context } = await newPage(chrome.browser);
+	await login(page, stack.hub.base, 'sup', USERS.sup);
+	await page.waitForURL(stack.hub.base + '/');
+	await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
+	// tiles = /api/stats at some instant while traffic flows
+	const st = await waitFor('tiles equal to /api/stats', () => tilesMatchStats(page));
+	// every activity of the workspace has a tile
+	for (const name of Object.keys(st.workersByActivity)) {
+		await page.locator(`.tiles [data-stat="activity${name.replace(/\s+/g, '')}Workers"]`).waitFor();
+	}
+	// per-queue table: one row per queue, waiting as in /api/stats
+	await waitFor('queue table equal to /api/stats', async () => {
+		const s = await apiGet(page, '/api/stats');
+		const rows = await page.$$eval('tr[data-queue]', (rs) => rs.map((r) => [r.dataset.queue, r.querySelector('[data-stat="waiting"]').textContent]));
+		return rows.length === s.queues.length && s.queues.every((q) => rows.some(([n, w]) => n === q.name && w === String(q.waiting)));
+	});
+	// task table: the open tasks of /api/tasks
+	await waitFor('task table equal to /api/tasks', async () => {
+		const tasks = (await apiGet(page, '/api/tasks')).filter((t) => t.status !== 'completed' && t.status !== 'canceled');
+		const rows = await page.$$eval('tr[data-task]', (rs) => rs.map((r) => r.dataset.task));
+		return rows.length === Math.min(200, tasks.length) && tasks.slice(0, 50).every((t) => rows.includes(t.sid));
+	});
+	// roster: every worker
+	const workers = await apiGet(page, '/api/workers');
+	await waitFor('roster rows', async () => (await page.locator('tr[data-worker]').count()) === workers.length);
+	// charts drawn from the snapshot's series plus live stats
+	await waitFor('two charts', async () => (await page.locator('.uplot canvas').count()) === 2);
+	// a new task appears within a second of TaskRouter creating it
+	const caller = '+1555' + String(Date.now()).slice(-7);
+	const t0 = Date.now();
+	const task = await stack.sim.createTask({ from: caller, type: 'inbound' });
+	await page.locator(`tr[data-task="${task.sid}"]`).waitFor({ timeout: 1000 });
+	const latency = Date.now() - t0;
+	assert.ok(latency <= 1000, `new task shown after ${latency} ms`);
+	await page.getByRole('row').filter({ hasText: caller }).waitFor({ timeout: 1000 });
+	// ticker shows the event
+	await page.locator('.ticker li[data-event="task.created"]').first().waitFor();
+	// accessibility and CSP
+	assert.deepEqual(await axe(page), []);
+	assert.deepEqual(page.problems, []);
+	await screenshot(page, 'dashboard');
+	// no request ever carried the password in its URL
+	assert.ok(page.requests.every((r) => !r.url.includes(USERS.sup)), 'password in a URL');
+	await context.close();
+});
+
+test('wallboard: large, dark, read-only, same numbers, no login form on the TV once signed in', async () => {
+	const { page, context } = await newPage(chrome.browser, { viewport: { width: 1920, height: 1080 } });
+	// A TV gets its long-lived session once, from the wallboard token.
+	const r = await page.request.post(stack.hub.base + '/login', { data: { wallboardToken: WALLBOARD_TOKEN }, headers: { Origin: stack.hub.base } });
+	assert.equal(r.status(), 200);
+	await page.goto(stack.hub.base + '/?wallboard=1');
+	await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
+	assert.ok(await page.evaluate(() => document.documentElement.classList.contains('wallboard')));
+	await waitFor('wallboard tiles equal to /api/stats', () => tilesMatchStats(page));
+	assert.equal(await page.getByRole('button', { name: /Cancel|Complete|End call|Log out/ }).count(), 0, 'no actions on a wallboard');
+	assert.equal(await page.locator('form, input[type=password]').count(), 0);
+	await waitFor('task rows', async () => (await page.locator('tr[data-task]').count()) > 0);
+	assert.deepEqual(await axe(page), []);
+	assert.deepEqual(page.problems, []);
+	await screenshot(page, 'wallboard');
+	await context.close();
+});
