@@ -170,6 +170,16 @@ struct config {
 	char *wallboard_token;	       /* secret */
 	int wallboard_session_ttl_s;
 	int login_threads;
+	/* agent API (worker_api) */
+	bool auto_complete_wrapping;
+	int wrapping_complete_after_s;
+	int agent_away_after_s; /* 0: off */
+	char *agent_away_activity;
+	char *conference_from;
+	int conference_timeout_s;
+	char *conference_post_work_activity;
+	bool conference_end_on_exit;
+	char *metrics_allow; /* comma-separated addresses, or NULL */
 
 	struct config_origin *origin; /* private to config.c (for config_dump) */
 };

@@ -52,6 +52,7 @@
 #include "stream.h"
 #include "syncpub.h"
 #include "twilio.h"
+#include "worker_api.h"
 #include "xmalloc.h"
 
 #define DAEMON_DRAIN_POLL_MS 50
@@ -84,6 +85,7 @@ struct daemon {
 	struct events *events;
 	struct api *api;
 	struct auth *auth;
+	struct worker_api *wapi;
 	struct server *server;
 	struct web_static *web; /* pages (static.h), or NULL: none */
 	struct series *series;	/* today's per-minute samples for the charts */
@@ -364,6 +366,7 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 		}
 		daemon_task_dirty(d, c->sid);
 		daemon_mark_dirty(d);
+		worker_api_task_changed(d->wapi, c->sid);
 		break;
 	case MODEL_CHANGE_TASK_GONE:
 		daemon_broadcast_removed(d, "task", c->sid, c->kind);
@@ -642,6 +645,27 @@ daemon_auth_options(const struct config *cfg, struct auth_options *o)
 	o->login_threads = cfg->login_threads;
 }
 
+static void
+daemon_worker_api_options(const struct config *cfg, struct worker_api_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->account_sid = cfg->account_sid;
+	o->auth_token = cfg->auth_token;
+	o->api_key = cfg->api_key;
+	o->api_secret = cfg->api_secret;
+	o->workspace_sid = cfg->workspace_sid;
+	o->sync_service_sid = cfg->sync_service_sid;
+	o->token_ttl_s = cfg->token_ttl_s;
+	o->auto_complete_wrapping = cfg->auto_complete_wrapping;
+	o->wrapping_complete_after_s = cfg->wrapping_complete_after_s;
+	o->agent_away_after_s = cfg->agent_away_after_s;
+	o->agent_away_activity = cfg->agent_away_activity;
+	o->conference_from = cfg->conference_from;
+	o->conference_timeout_s = cfg->conference_timeout_s;
+	o->conference_post_work_activity = cfg->conference_post_work_activity;
+	o->conference_end_on_exit = cfg->conference_end_on_exit;
+}
+
 /* Warns about one key that changed but needs a restart. */
 static void
 daemon_restart_only(const char *key, const char *old_value, const char *new_value)
@@ -659,6 +683,7 @@ daemon_reload(struct daemon *d)
 	struct config *next = NULL;
 	struct events_options eo;
 	struct auth_options ao;
+	struct worker_api_options wo;
 	char *cause = NULL;
 	int r;
 
@@ -686,6 +711,8 @@ daemon_reload(struct daemon *d)
 		free(cause);
 		cause = NULL;
 	}
+	daemon_worker_api_options(next, &wo);
+	worker_api_reconfigure(d->wapi, &wo);
 	if (d->cfg != d->boot_cfg)
 		config_free(d->cfg);
 	d->cfg = next;
@@ -755,6 +782,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	struct server_options svo = { 0 };
 	struct rebuild_options ro = { 0 };
 	struct auth_options ao;
+	struct worker_api_options wo;
 	int *fds = NULL;
 	size_t nfds = 0;
 	int r;
@@ -818,6 +846,8 @@ daemon_build(struct daemon *d, char **cause_out)
 	r = auth_new(d->base, d->model, &ao, &d->auth, cause_out);
 	if (r < 0)
 		return r;
+	daemon_worker_api_options(cfg, &wo);
+	d->wapi = worker_api_new(d->base, d->http, d->twilio, d->model, d->auth, d->stream, &wo);
 
 	d->gen = json_gen_new();
 	d->dirty_tasks = hmap_new();
@@ -848,7 +878,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	svo.listen_fds = fds;
 	svo.n_listen_fds = nfds;
 	d->server = server_new(d->base, &svo, d->events, d->api, d->metrics);
-	server_set_auth(d->server, d->auth);
+	server_set_auth(d->server, d->auth, d->wapi);
 	free(fds);
 	daemon_load_web(d, cfg);
 	server_set_web(d->server, d->web);
@@ -928,8 +958,9 @@ daemon_free(struct daemon *d)
 		model_set_listener(d->model, NULL, NULL);
 	rebuild_free(d->rebuild);
 	stats_free(d->stats);
-	stream_free(d->stream); /* closes SSE clients before evhttp frees their connections */
-	server_free(d->server); /* its connections' close callbacks may reach auth */
+	stream_free(d->stream);	  /* closes SSE clients before evhttp frees their connections */
+	server_free(d->server);	  /* its connections' close callbacks may reach auth, wapi */
+	worker_api_free(d->wapi); /* cancels its Twilio requests: before http_async_free */
 	auth_free(d->auth);
 	web_static_free(d->web);
 	series_free(d->series);

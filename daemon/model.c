@@ -1931,6 +1931,38 @@ model_worker_has_reservation(const struct model *m, const char *worker_sid,
 	return r != NULL && worker_sid != NULL && strcmp(r->worker_sid, worker_sid) == 0;
 }
 
+int
+model_worker_state(const struct model *m, const char *worker_sid, bool *available_out,
+		   const char **activity_sid_out, const char **pending_res_out)
+{
+	const struct model_worker *w = worker_sid != NULL ? hmap_get(m->workers, worker_sid) : NULL;
+
+	if (w == NULL)
+		return -ENOENT;
+	*available_out = w->available;
+	*activity_sid_out = w->activity_sid;
+	*pending_res_out = NULL;
+	for (const struct model_res *r = w->res; r != NULL; r = r->wnext) {
+		if (r->status == MODEL_RES_PENDING) {
+			*pending_res_out = r->sid;
+			break;
+		}
+	}
+	return 0;
+}
+
+bool
+model_activity_is_available(const struct model *m, const char *activity_sid, bool *available_out)
+{
+	const struct model_activity *a =
+		activity_sid != NULL ? hmap_get(m->activities, activity_sid) : NULL;
+
+	if (a == NULL)
+		return false;
+	*available_out = a->available;
+	return true;
+}
+
 bool
 model_worker_on_task(const struct model *m, const char *worker_sid, const char *task_sid)
 {

@@ -129,6 +129,15 @@ const char *model_reservation_task_sid(const struct model *m, const char *reserv
 /* True when the open reservation belongs to this worker. */
 bool model_worker_has_reservation(const struct model *m, const char *worker_sid,
 				  const char *reservation_sid);
+/*
+ * A worker's availability, activity SID and one pending reservation (or
+ * NULL); strings owned by the model. -ENOENT for an unknown worker.
+ */
+int model_worker_state(const struct model *m, const char *worker_sid, bool *available_out,
+		       const char **activity_sid_out, const char **pending_res_out);
+/* False for an unknown activity; else its availability in *available_out. */
+bool model_activity_is_available(const struct model *m, const char *activity_sid,
+				 bool *available_out);
 /* True when the worker holds an open (pending, accepted, wrapping) reservation on the task. */
 bool model_worker_on_task(const struct model *m, const char *worker_sid, const char *task_sid);
 /* The queue's friendly name, or NULL when the queue is unknown. */

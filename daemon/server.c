@@ -54,7 +54,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+#include "sid.h"
 #include "static.h"
+#include "worker_api.h"
 #include "xmalloc.h"
 
 #define SERVER_ACCEPT_PAUSE_MS 1000
@@ -62,6 +64,8 @@
 #define SERVER_BODY_CONFIGURED SIZE_MAX
 /* A login form or JSON body: a name, a password, nothing more. */
 #define SERVER_BODY_LOGIN 4096
+/* An agent or supervisor action: an activity, a reason. */
+#define SERVER_BODY_ACTION 4096
 #define SERVER_ALLOWED_METHODS                                                                     \
 	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
 	 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH)
@@ -108,6 +112,7 @@ struct server {
 	struct metrics *metrics;
 	const struct web_static *web; /* pages, or NULL (page routes answer 503) */
 	struct auth *auth; /* NULL: session routes answer 401 */
+	struct worker_api *wapi;
 	int max_connections;
 	size_t body_max_bytes;
 	bool trust_proxy;
@@ -137,6 +142,15 @@ static void server_route_page(struct server *s, struct server_call *call);
 static void server_route_login(struct server *s, struct server_call *call);
 static void server_route_logout(struct server *s, struct server_call *call);
 static void server_route_me(struct server *s, struct server_call *call);
+static void server_route_sync_token(struct server *s, struct server_call *call);
+static void server_route_worker_token(struct server *s, struct server_call *call);
+static void server_route_workspace(struct server *s, struct server_call *call);
+static void server_route_own_activity(struct server *s, struct server_call *call);
+static void server_route_reservation(struct server *s, struct server_call *call);
+static void server_route_conference_end(struct server *s, struct server_call *call);
+static void server_route_task_complete(struct server *s, struct server_call *call);
+static void server_route_task_cancel(struct server *s, struct server_call *call);
+static void server_route_worker_activity(struct server *s, struct server_call *call);
 
 /* The HTTP surface (DESIGN.md): the rows this daemon serves today. */
 static const struct server_route server_routes[] = {
@@ -147,6 +161,25 @@ static const struct server_route server_routes[] = {
 	{ EVHTTP_REQ_POST, "/login", SERVER_ROLE_ANYONE, SERVER_BODY_LOGIN, server_route_login },
 	{ EVHTTP_REQ_POST, "/logout", SERVER_ROLE_ANYONE, 0, server_route_logout },
 	{ EVHTTP_REQ_GET, "/api/me", SERVER_ROLE_ANYONE, 0, server_route_me },
+	{ EVHTTP_REQ_GET, "/token", SERVER_ROLE_SUPERVISOR, 0, server_route_sync_token },
+	{ EVHTTP_REQ_GET, "/api/worker/token", SERVER_ROLE_WORKER, 0, server_route_worker_token },
+	{ EVHTTP_REQ_GET, "/api/workspace", SERVER_ROLE_SESSION, 0, server_route_workspace },
+	{ EVHTTP_REQ_POST, "/api/worker/activity", SERVER_ROLE_WORKER, SERVER_BODY_ACTION,
+	  server_route_own_activity },
+	{ EVHTTP_REQ_POST, "/api/reservations/{WR}/accept", SERVER_ROLE_WORKER, SERVER_BODY_ACTION,
+	  server_route_reservation },
+	{ EVHTTP_REQ_POST, "/api/reservations/{WR}/reject", SERVER_ROLE_WORKER, SERVER_BODY_ACTION,
+	  server_route_reservation },
+	{ EVHTTP_REQ_POST, "/api/reservations/{WR}/complete", SERVER_ROLE_WORKER,
+	  SERVER_BODY_ACTION, server_route_reservation },
+	{ EVHTTP_REQ_POST, "/api/conferences/{CF}/end", SERVER_ROLE_AGENT, SERVER_BODY_ACTION,
+	  server_route_conference_end },
+	{ EVHTTP_REQ_POST, "/api/tasks/{WT}/complete", SERVER_ROLE_AGENT, SERVER_BODY_ACTION,
+	  server_route_task_complete },
+	{ EVHTTP_REQ_POST, "/api/tasks/{WT}/cancel", SERVER_ROLE_SUPERVISOR, SERVER_BODY_ACTION,
+	  server_route_task_cancel },
+	{ EVHTTP_REQ_POST, "/api/workers/{WK}/activity", SERVER_ROLE_SUPERVISOR, SERVER_BODY_ACTION,
+	  server_route_worker_activity },
 	{ EVHTTP_REQ_GET, "/api/stats", SERVER_ROLE_VIEWER, 0, server_route_stats },
 	{ EVHTTP_REQ_GET, "/api/tasks", SERVER_ROLE_VIEWER, 0, server_route_tasks },
 	{ EVHTTP_REQ_GET, "/api/workers", SERVER_ROLE_VIEWER, 0, server_route_workers },
@@ -697,6 +730,8 @@ server_route_stream(struct server *s, struct server_call *call)
 	}
 	server_connection_release(s, call->req);
 	api_stream(s->api, call->req, wk);
+	if (call->session->role == AUTH_ROLE_WORKER && s->wapi != NULL)
+		worker_api_worker_seen(s->wapi, wk);
 }
 
 static void
@@ -800,9 +835,137 @@ server_route_me(struct server *s, struct server_call *call)
 }
 
 void
-server_set_auth(struct server *s, struct auth *auth)
+server_set_auth(struct server *s, struct auth *auth, struct worker_api *wapi)
 {
 	s->auth = auth;
+	s->wapi = wapi;
+}
+
+/*
+ * Copies path segment n (0-based, "/api/tasks/WT.../complete": 2 is the
+ * SID) into out when it is a SID with prefix; else answers 404 and returns
+ * false.
+ */
+static bool
+server_path_sid(struct server_call *call, int n, const char *prefix, char out[SID_LEN + 1])
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
+	const char *p = uri == NULL ? NULL : evhttp_uri_get_path(uri);
+	size_t len = 0;
+
+	for (int i = 0; p != NULL && i <= n; i++) {
+		if (*p != '/') {
+			p = NULL;
+			break;
+		}
+		p++;
+		len = strcspn(p, "/");
+		if (i < n)
+			p += len;
+	}
+	if (p == NULL || len != SID_LEN) {
+		server_reply_error(call->req, 404, "not found", "no such resource");
+		return false;
+	}
+	memcpy(out, p, SID_LEN);
+	out[SID_LEN] = '\0';
+	if (!sid_is_valid(out, prefix)) {
+		server_reply_error(call->req, 404, "not found", "no such resource");
+		return false;
+	}
+	return true;
+}
+
+/* The last path segment ("accept"), owned by the request. */
+static const char *
+server_path_last(struct server_call *call)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
+	const char *p = uri == NULL ? NULL : evhttp_uri_get_path(uri);
+	const char *slash = p == NULL ? NULL : strrchr(p, '/');
+
+	return slash == NULL ? "" : slash + 1;
+}
+
+static void
+server_route_sync_token(struct server *s, struct server_call *call)
+{
+	worker_api_sync_token(s->wapi, call->req, call->session);
+}
+
+static void
+server_route_worker_token(struct server *s, struct server_call *call)
+{
+	worker_api_worker_token(s->wapi, call->req, call->session);
+}
+
+static void
+server_route_workspace(struct server *s, struct server_call *call)
+{
+	worker_api_workspace(s->wapi, call->req, call->session);
+}
+
+/* The action handlers may answer after Twilio did: the worker_api watches the connection. */
+static void
+server_route_own_activity(struct server *s, struct server_call *call)
+{
+	server_connection_release(s, call->req);
+	worker_api_set_activity(s->wapi, call->req, call->session, NULL);
+}
+
+static void
+server_route_worker_activity(struct server *s, struct server_call *call)
+{
+	char wk[SID_LEN + 1];
+
+	if (!server_path_sid(call, 2, "WK", wk))
+		return;
+	server_connection_release(s, call->req);
+	worker_api_set_activity(s->wapi, call->req, call->session, wk);
+}
+
+static void
+server_route_reservation(struct server *s, struct server_call *call)
+{
+	char wr[SID_LEN + 1];
+
+	if (!server_path_sid(call, 2, "WR", wr))
+		return;
+	server_connection_release(s, call->req);
+	worker_api_reservation(s->wapi, call->req, call->session, wr, server_path_last(call));
+}
+
+static void
+server_route_conference_end(struct server *s, struct server_call *call)
+{
+	char cf[SID_LEN + 1];
+
+	if (!server_path_sid(call, 2, "CF", cf))
+		return;
+	server_connection_release(s, call->req);
+	worker_api_conference_end(s->wapi, call->req, call->session, cf);
+}
+
+static void
+server_route_task_complete(struct server *s, struct server_call *call)
+{
+	char wt[SID_LEN + 1];
+
+	if (!server_path_sid(call, 2, "WT", wt))
+		return;
+	server_connection_release(s, call->req);
+	worker_api_task_update(s->wapi, call->req, call->session, wt, "complete");
+}
+
+static void
+server_route_task_cancel(struct server *s, struct server_call *call)
+{
+	char wt[SID_LEN + 1];
+
+	if (!server_path_sid(call, 2, "WT", wt))
+		return;
+	server_connection_release(s, call->req);
+	worker_api_task_update(s->wapi, call->req, call->session, wt, "cancel");
 }
 
 static const char *

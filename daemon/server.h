@@ -37,6 +37,7 @@ struct events;
 struct api;
 struct metrics;
 struct auth;
+struct worker_api;
 
 struct server_options {
 	const char *listen_host; /* bind fallback: host (no brackets); borrowed for the call */
@@ -79,10 +80,11 @@ const char *server_address(const struct server *s);
 void server_stop_accepting(struct server *s);
 
 /*
- * Session routes use auth (borrowed; must outlive the server, or be unset
- * with NULL first). Without it they answer 401.
+ * Session routes use auth, the token and agent routes wapi (both borrowed;
+ * they must outlive the server, or be unset with NULLs first). Without auth
+ * session routes answer 401; wapi must be set whenever auth is.
  */
-void server_set_auth(struct server *s, struct auth *auth);
+void server_set_auth(struct server *s, struct auth *auth, struct worker_api *wapi);
 
 /*
  * Prints the route table, one "METHOD /path role" line per route (role:

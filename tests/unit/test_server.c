@@ -128,7 +128,7 @@ fixture_new(int max_connections, bool trust_proxy)
 	ao.public_url = PUBLIC;
 	ao.login_threads = 1;
 	assert_int_equal(auth_new(f->base, f->model, &ao, &f->auth, &cause), 0);
-	server_set_auth(f->server, f->auth);
+	server_set_auth(f->server, f->auth, NULL);
 	assert_int_equal(server_listen(f->server, &cause), 0);
 	addr = server_address(f->server);
 	colon = strrchr(addr, ':');
