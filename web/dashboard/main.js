@@ -5,7 +5,7 @@ import { render } from 'preact';
 import { effect } from '@preact/signals';
 import { connectStream } from '../lib/stream.js';
 import { createStore } from '../lib/store.js';
-import { applyTheme, loadBranding, loadSession, me } from '../lib/session.js';
+import { applyTheme, loadBranding, loadSession, me, watchSession } from '../lib/session.js';
 import { ConfirmDialog, Header, Toast } from '../lib/ui.js';
 import { Tiles } from './tiles.js';
 import { Queues, alertCount } from './queues.js';
@@ -56,6 +56,7 @@ async function start() {
 	});
 	render(<Dashboard />, document.getElementById('app'));
 	connectStream(store.push);
+	watchSession();
 }
 
 start().catch((e) => {

@@ -20,6 +20,21 @@ export async function loadSession() {
 	return me.value;
 }
 
+// An expired session is noticed within CHECK_MS (the stream alone would not
+// say: trhubd keeps an open stream), and the page goes to the login, which
+// brings the person back here.
+export const CHECK_MS = 10000;
+export function watchSession() {
+	if (me.value && me.value.local) return;
+	setInterval(async () => {
+		try {
+			me.value = await api('/api/me');
+		} catch {
+			// 401: api() went to the login page; network errors: the stream shows it
+		}
+	}, CHECK_MS);
+}
+
 export async function logout() {
 	try {
 		await api('/logout', { method: 'POST', on401: null });

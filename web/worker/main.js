@@ -9,7 +9,7 @@ import { effect, signal } from '@preact/signals';
 import { api } from '../lib/api.js';
 import { connectStream } from '../lib/stream.js';
 import { createStore } from '../lib/store.js';
-import { applyTheme, loadBranding, loadSession, me } from '../lib/session.js';
+import { applyTheme, loadBranding, loadSession, me, watchSession } from '../lib/session.js';
 import { Header, Toast } from '../lib/ui.js';
 import { Activity, setActivity } from './activity.js';
 import { InHand, Offer } from './reservation.js';
@@ -22,6 +22,7 @@ window.trhubStore = store;
 const workspace = signal(null);
 const postWork = signal(localStorage.getItem('trhub.postWork') || '');
 const ringOn = signal(localStorage.getItem('trhub.ring') !== 'off');
+const tokenExpiresAtMs = signal(null);
 const notifyPerm = signal(typeof Notification === 'undefined' ? 'unsupported' : Notification.permission);
 
 function activities() {
@@ -58,7 +59,7 @@ function Settings() {
 					postWork.value = e.currentTarget.value;
 					localStorage.setItem('trhub.postWork', postWork.value);
 				}}>
-					<option value="">(stay as I am)</option>
+					<option value="">(as trhubd is configured)</option>
 					{acts.map((a) => <option key={a.sid} value={a.sid}>{a.friendlyName}</option>)}
 				</select>
 			</p>
@@ -89,7 +90,7 @@ function WorkerPage() {
 			<Header title={'Agent' + (ws && ws.friendlyName ? ' · ' + ws.friendlyName : '')} />
 			<main class="worker">
 				{m && !m.workerSid ? (
-					<section class="card"><h2>Not an agent login</h2><p>This page is for agents. <a href="/">Open the dashboard</a> or log in as an agent.</p></section>
+					<section class="card" aria-labelledby="notagent-h"><h2 id="notagent-h">Not an agent login</h2><p>This page is for agents. <a href="/">Open the dashboard</a> or log in as an agent.</p></section>
 				) : null}
 				<div class="col">
 					<Activity worker={w} activities={activities()} busy={false} />
@@ -97,7 +98,7 @@ function WorkerPage() {
 						{offers.map((r) => <Offer key={r.sid} res={r} task={tasks.get(r.taskSid)} timeoutS={timeoutS} />)}
 					</div>
 					{held.map((r) => <InHand key={r.sid} res={r} task={tasks.get(r.taskSid)} afterWork={afterWork} />)}
-					{w && !offers.length && !held.length ? <section class="card idle"><h2>No task</h2><p class="muted">{w.available ? 'Waiting for the next task.' : 'Set an available activity to receive tasks.'}</p></section> : null}
+					{w && !offers.length && !held.length ? <section class="card idle" aria-labelledby="idle-h"><h2 id="idle-h">No task</h2><p class="muted">{w.available ? 'Waiting for the next task.' : 'Set an available activity to receive tasks.'}</p></section> : null}
 				</div>
 				<div class="col">
 					<LogPanel />
@@ -139,7 +140,9 @@ function watch() {
 async function refreshToken() {
 	try {
 		const t = await api('/api/worker/token');
-		const ttl = t && (t.expiresAtMs ? t.expiresAtMs - Date.now() : (t.ttlS || 3600) * 1000);
+		const exp = Math.min(t.capabilityTokenExpiresAtMs || Infinity, t.accessTokenExpiresAtMs || Infinity);
+		const ttl = Number.isFinite(exp) ? exp - Date.now() : 3600000;
+		tokenExpiresAtMs.value = Number.isFinite(exp) ? exp : null;
 		setTimeout(refreshToken, Math.max(30000, ttl * 0.8));
 	} catch (e) {
 		if (e.status === 404) return; // trhubd without the agent API
@@ -157,13 +160,10 @@ async function start() {
 	} catch (e) {
 		if (e.status !== 404) log('Cannot read the workspace: ' + e.message, 'bad');
 	}
-	if (!postWork.value) {
-		const avail = activities().find((a) => a.friendlyName === 'Available');
-		if (avail) postWork.value = avail.sid;
-	}
 	render(<WorkerPage />, document.getElementById('app'));
 	watch();
 	connectStream(store.push);
+	watchSession();
 	if (session.workerSid) refreshToken();
 }
 
