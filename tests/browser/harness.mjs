@@ -262,3 +262,38 @@ export async function apiGet(page, path) {
 	if (!r.ok()) throw new Error(`GET ${path}: ${r.status()}`);
 	return r.json();
 }
+
+// A TCP relay in front of trhubd whose connections the test can cut: a
+// network blip as the browser sees it (setOffline does not close a stream
+// that is already open).
+export async function startRelay(port) {
+	const net = await import('node:net');
+	const sockets = new Set();
+	let down = false;
+	const server = net.createServer((c) => {
+		if (down) return c.destroy();
+		const u = net.connect(port, '127.0.0.1');
+		for (const s of [c, u]) {
+			sockets.add(s);
+			s.on('close', () => sockets.delete(s));
+			s.on('error', () => {});
+		}
+		c.pipe(u);
+		u.pipe(c);
+		c.on('close', () => u.destroy());
+		u.on('close', () => c.destroy());
+	});
+	server.listen(0, '127.0.0.1');
+	await once(server, 'listening');
+	return {
+		base: `http://127.0.0.1:${server.address().port}`,
+		cut(on = true) {
+			down = on;
+			if (on) for (const s of sockets) s.destroy();
+		},
+		close() {
+			for (const s of sockets) s.destroy();
+			server.close();
+		},
+	};
+}

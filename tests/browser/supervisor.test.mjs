@@ -105,3 +105,38 @@ test('wallboard: large, dark, read-only, same numbers, no login form on the TV o
 	await screenshot(page, 'wallboard');
 	await context.close();
 });
+
+test('supervisor actions: set an agent activity and cancel a stuck task, each confirmed', async () => {
+	const bob = await stack.sim.createWorker('bob', ['billing']);
+	const { page, context } = await newPage(chrome.browser);
+	await login(page, stack.hub.base, 'sup', USERS.sup);
+	await page.locator('[data-connection="live"]').waitFor();
+	const row = page.locator('tr[data-worker="bob"]');
+	await row.waitFor();
+	await row.getByLabel('Activity for bob').selectOption({ label: 'Unavailable' });
+	const dialog = page.getByRole('dialog', { name: 'Set bob to Unavailable?' });
+	await dialog.waitFor();
+	assert.deepEqual(await axe(page), []);
+	await dialog.getByRole('button', { name: 'Set activity' }).click();
+	await page.getByRole('status').filter({ hasText: 'bob is now Unavailable' }).waitFor();
+	await waitFor('bob Unavailable in TaskRouter', async () => (await stack.sim.worker(bob.sid)).activity_name === 'Unavailable');
+	await row.getByText('Unavailable', { exact: true }).first().waitFor();
+	// a task nobody can take: the supervisor cancels it
+	const stuck = await stack.sim.createTask({ from: '+15557770000', type: 'inbound', skill: 'nobody' });
+	const trow = page.locator(`tr[data-task="${stuck.sid}"]`);
+	await trow.waitFor();
+	await trow.getByRole('button', { name: /Cancel task/ }).click();
+	await page.getByRole('dialog').getByRole('button', { name: 'Cancel task' }).click();
+	await waitFor('task canceled in TaskRouter', async () => (await stack.sim.task(stuck.sid)).assignment_status === 'canceled');
+	await trow.waitFor({ state: 'detached' });
+	// a refused action says why
+	const gone = await stack.sim.createTask({ from: '+15557770001', type: 'inbound', skill: 'nobody' });
+	const grow = page.locator(`tr[data-task="${gone.sid}"]`);
+	await grow.waitFor();
+	await grow.getByRole('button', { name: /Cancel task/ }).click();
+	await stack.sim.rest('POST', `${stack.sim.ws}/Tasks/${gone.sid}`, { AssignmentStatus: 'canceled' }).catch(() => {});
+	await page.getByRole('dialog').getByRole('button', { name: 'Cancel task' }).click();
+	await page.getByRole('status').filter({ hasText: /Refused|Done|canceled/ }).waitFor();
+	assert.deepEqual(page.problems, []);
+	await context.close();
+});

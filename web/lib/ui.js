@@ -48,7 +48,7 @@ export function showToast(text, kind = 'ok') {
 export function Toast() {
 	const t = toast.value;
 	return (
-		<div role="status" aria-live="polite">
+		<div role="status" aria-live="polite" class="toast-region">
 			{t ? <div class={'toast ' + t.kind}>{t.text}</div> : null}
 		</div>
 	);
