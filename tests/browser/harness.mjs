@@ -169,6 +169,7 @@ export class Trhubd {
 			TRHUB_WEB_CUSTOM_DIR: join(this.tmp, 'custom'),
 			TRHUB_WALLBOARD_TOKEN: WALLBOARD_TOKEN,
 			TRHUB_CONFIG: this.configFile(),
+			...Object.fromEntries(['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS'].filter((k) => process.env[k]).map((k) => [k, process.env[k]])),
 			...this.extraEnv,
 		};
 		this.proc.stdin.end(JSON.stringify(env) + '\n');
