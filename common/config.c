@@ -2,12 +2,13 @@
  * config: the one loader of trhub's configuration, and the only file that
  * reads the environment (scripts/check-banned enforces it).
  *
- * Everything is driven by config_keys[], the tunables table: name, type,
- * default, range, unit, seed environment aliases and description. The man
- * page trhubd.conf(5) is written from it, config_print_keys prints it and
- * config_dump walks it. Adding a key means adding a struct config member and
- * one table row; nothing else in the loader is key-specific except the
- * cross-key checks in config_finish.
+ * Everything is driven by config_table[] (config_table.c), the tunables
+ * table: name, type, default, range, unit, seed environment aliases, secret
+ * flag, reload rule and description. The man page trhubd.conf(5) documents
+ * it (a unit test compares the two), config_print_keys prints it, config_dump
+ * walks it and config_changes reports reloads by it. Adding a key means
+ * adding a struct config member and one table row; nothing else in the
+ * loader is key-specific except the cross-key checks in config_finish.
  *
  * Invariants:
  *   - A value is validated by config_set when its layer applies it, so an
@@ -36,6 +37,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "config_table.h"
 #include "log.h"
 #include "num.h"
 #include "sid.h"
@@ -43,429 +45,28 @@
 
 extern char **environ;
 
-#define CONFIG_ENV_PREFIX    "TRHUB_"
-#define CONFIG_SLA_PREFIX    "sla_threshold_s."
+#define CONFIG_ENV_PREFIX "TRHUB_"
+
 #define CONFIG_ZONEINFO	     "/usr/share/zoneinfo"
 #define CONFIG_SYNC_NAME_MAX 320
 #define CONFIG_SECRET_MAX    1024
 #define CONFIG_VALUE_SHOWN   60
+#define CONFIG_OFF(member)   offsetof(struct config, member)
 
-enum config_type {
-	CONFIG_TYPE_STRING,
-	CONFIG_TYPE_SECRET,
-	CONFIG_TYPE_SID,
-	CONFIG_TYPE_URL,	/* public_url: absolute http(s) */
-	CONFIG_TYPE_TWILIO_URL, /* https, or http to a loopback host (the emulator) */
-	CONFIG_TYPE_INT,
-	CONFIG_TYPE_DURATION, /* integer in the key's unit ("ms" or "s"), suffixes allowed */
-	CONFIG_TYPE_BOOL,
-	CONFIG_TYPE_TIME_OF_DAY,
-	CONFIG_TYPE_TIMEZONE,
-	CONFIG_TYPE_LISTEN,
-	CONFIG_TYPE_PATH,
-	CONFIG_TYPE_SYNC_NAME,
-};
-
-struct config_key {
-	const char *name;
-	enum config_type type;
-	size_t offset;		/* of the member in struct config */
-	const char *def;	/* default as config text, NULL: unset */
-	long long min;		/* INT, DURATION */
-	long long max;		/* INT, DURATION */
-	const char *unit;	/* INT: for messages; DURATION: "ms" or "s" */
-	const char *sid_prefix; /* SID */
-	const char *aliases[3]; /* seed environment names, strongest first */
-	const char *description;
-};
-
-#define CONFIG_OFF(member) offsetof(struct config, member)
-
-static const struct config_key config_keys[] = {
-	{ .name = "listen",
-	  .type = CONFIG_TYPE_LISTEN,
-	  .offset = CONFIG_OFF(listen),
-	  .def = "127.0.0.1:8080",
-	  .description =
-		  "Address trhubd binds when systemd passes no socket: host:port or [ipv6]:port." },
-	{ .name = "public_url",
-	  .type = CONFIG_TYPE_URL,
-	  .offset = CONFIG_OFF(public_url),
-	  .description = "Absolute URL under which Twilio and browsers reach trhubd; "
-			 "X-Twilio-Signature is checked against it." },
-	{ .name = "max_connections",
-	  .type = CONFIG_TYPE_INT,
-	  .offset = CONFIG_OFF(max_connections),
-	  .def = "1024",
-	  .min = 1,
-	  .max = 65536,
-	  .unit = "connections",
-	  .description = "Concurrent HTTP connections trhubd accepts." },
-	{ .name = "max_sse_clients",
-	  .type = CONFIG_TYPE_INT,
-	  .offset = CONFIG_OFF(max_sse_clients),
-	  .def = "256",
-	  .min = 0,
-	  .max = 65536,
-	  .unit = "clients",
-	  .description = "Concurrent /api/stream (Server-Sent Events) clients." },
-	{ .name = "http_body_max_bytes",
-	  .type = CONFIG_TYPE_INT,
-	  .offset = CONFIG_OFF(http_body_max_bytes),
-	  .def = "65536",
-	  .min = 1024,
-	  .max = 16777216,
-	  .unit = "bytes",
-	  .description = "Largest request body trhubd accepts." },
-	{ .name = "http_header_max_bytes",
-	  .type = CONFIG_TYPE_INT,
-	  .offset = CONFIG_OFF(http_header_max_bytes),
-	  .def = "16384",
-	  .min = 1024,
-	  .max = 1048576,
-	  .unit = "bytes",
-	  .description = "Largest request header block trhubd accepts." },
-	{ .name = "http_timeout_s",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(http_timeout_s),
-	  .def = "30",
-	  .min = 1,
-	  .max = 3600,
-	  .unit = "s",
-	  .description = "Idle timeout of a client connection (SSE streams send keep-alives)." },
-	{ .name = "trust_proxy",
-	  .type = CONFIG_TYPE_BOOL,
-	  .offset = CONFIG_OFF(trust_proxy),
-	  .def = "false",
-	  .description =
-		  "Take the client address from X-Forwarded-For (only behind a reverse proxy)." },
-	{ .name = "twilio_base_url",
-	  .type = CONFIG_TYPE_TWILIO_URL,
-	  .offset = CONFIG_OFF(twilio_base_url),
-	  .description = "One base URL for every Twilio API (the emulator, trhub-sim); replaces "
-			 "the three below unless they are set explicitly." },
-	{ .name = "taskrouter_base_url",
-	  .type = CONFIG_TYPE_TWILIO_URL,
-	  .offset = CONFIG_OFF(taskrouter_base_url),
-	  .def = "https://taskrouter.twilio.com",
-	  .description = "Base URL of the TaskRouter API." },
-	{ .name = "sync_base_url",
-	  .type = CONFIG_TYPE_TWILIO_URL,
-	  .offset = CONFIG_OFF(sync_base_url),
-	  .def = "https://sync.twilio.com",
-	  .description = "Base URL of the Sync API." },
-	{ .name = "api_base_url",
-	  .type = CONFIG_TYPE_TWILIO_URL,
-	  .offset = CONFIG_OFF(api_base_url),
-	  .def = "https://api.twilio.com",
-	  .description = "Base URL of the core API (Conferences)." },
-	{ .name = "twilio_timeout_ms",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(twilio_timeout_ms),
-	  .def = "10000",
-	  .min = 100,
-	  .max = 300000,
-	  .unit = "ms",
-	  .description = "Total time limit of one request to Twilio." },
-	{ .name = "twilio_connect_timeout_ms",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(twilio_connect_timeout_ms),
-	  .def = "5000",
-	  .min = 100,
-	  .max = 60000,
-	  .unit = "ms",
-	  .description = "Connect time limit of one request to Twilio." },
-	{ .name = "twilio_response_max_bytes",
-	  .type = CONFIG_TYPE_INT,
-	  .offset = CONFIG_OFF(twilio_response_max_bytes),
-	  .def = "8388608",
-	  .min = 65536,
-	  .max = 268435456,
-	  .unit = "bytes",
-	  .description = "Largest Twilio response body accepted." },
-	{ .name = "account_sid",
-	  .type = CONFIG_TYPE_SID,
-	  .offset = CONFIG_OFF(account_sid),
-	  .sid_prefix = "AC",
-	  .aliases = { "TWILIO_ACCOUNT_SID", "ACCOUNT_SID" },
-	  .description = "Twilio account SID (AC...)." },
-	{ .name = "auth_token",
-	  .type = CONFIG_TYPE_SECRET,
-	  .offset = CONFIG_OFF(auth_token),
-	  .aliases = { "TWILIO_AUTH_TOKEN", "AUTH_TOKEN" },
-	  .description = "Account auth token: REST authentication and the webhook signature key. "
-			 "Secret." },
-	{ .name = "api_key",
-	  .type = CONFIG_TYPE_SID,
-	  .offset = CONFIG_OFF(api_key),
-	  .sid_prefix = "SK",
-	  .aliases = { "TWILIO_API_KEY" },
-	  .description =
-		  "API key SID (SK...) that signs access tokens; also REST authentication." },
-	{ .name = "api_secret",
-	  .type = CONFIG_TYPE_SECRET,
-	  .offset = CONFIG_OFF(api_secret),
-	  .aliases = { "TWILIO_API_SECRET" },
-	  .description = "Secret of api_key. Secret." },
-	{ .name = "workspace_sid",
-	  .type = CONFIG_TYPE_SID,
-	  .offset = CONFIG_OFF(workspace_sid),
-	  .sid_prefix = "WS",
-	  .aliases = { "TWILIO_WORKSPACE_SID", "WORKSPACE_SID" },
-	  .description = "TaskRouter workspace SID (WS...)." },
-	{ .name = "workflow_sid",
-	  .type = CONFIG_TYPE_SID,
-	  .offset = CONFIG_OFF(workflow_sid),
-	  .sid_prefix = "WW",
-	  .aliases = { "TWILIO_WORKFLOW_SID" },
-	  .description = "TaskRouter workflow SID (WW...) for tasks trhub creates." },
-	{ .name = "sync_service_sid",
-	  .type = CONFIG_TYPE_SID,
-	  .offset = CONFIG_OFF(sync_service_sid),
-	  .sid_prefix = "IS",
-	  .aliases = { "TWILIO_SYNC_SERVICE_ID", "TWILIO_SYNC_SERVICE_SID" },
-	  .description = "Sync service SID (IS...) trhubd publishes to." },
-	{ .name = "token_password",
-	  .type = CONFIG_TYPE_SECRET,
-	  .offset = CONFIG_OFF(token_password),
-	  .aliases = { "TOKEN_PASSWORD" },
-	  .description = "The worker application's TOKEN_PASSWORD, accepted so its environment "
-			 "loads unchanged. Secret." },
-	{ .name = "day_start",
-	  .type = CONFIG_TYPE_TIME_OF_DAY,
-	  .offset = CONFIG_OFF(day_start_min),
-	  .def = "00:00",
-	  .description = "Local time (HH:MM) at which cumulative statistics restart." },
-	{ .name = "timezone",
-	  .type = CONFIG_TYPE_TIMEZONE,
-	  .offset = CONFIG_OFF(timezone),
-	  .def = "UTC",
-	  .description = "IANA time zone of day_start, e.g. Europe/Berlin." },
-	{ .name = "sla_threshold_s",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(sla_threshold_s),
-	  .def = "30",
-	  .min = 1,
-	  .max = 86400,
-	  .unit = "s",
-	  .description = "Wait time within which a task counts as answered within SLA; per queue "
-			 "with sla_threshold_s.<WQ SID or queue name>." },
-	{ .name = "stats_min_interval_ms",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(stats_min_interval_ms),
-	  .def = "1000",
-	  .min = 100,
-	  .max = 600000,
-	  .unit = "ms",
-	  .description = "Least time between two statistics fetches, however many events arrive." },
-	{ .name = "stats_max_interval_ms",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(stats_max_interval_ms),
-	  .def = "15000",
-	  .min = 1000,
-	  .max = 3600000,
-	  .unit = "ms",
-	  .description = "Most time between two statistics fetches, even without events." },
-	{ .name = "reconcile_interval_s",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(reconcile_interval_s),
-	  .def = "300",
-	  .min = 0,
-	  .max = 86400,
-	  .unit = "s",
-	  .description = "How often the live model is rebuilt from Twilio to heal missed events; "
-			 "0: never." },
-	{ .name = "webhook_max_age_s",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(webhook_max_age_s),
-	  .def = "300",
-	  .min = 0,
-	  .max = 86400,
-	  .unit = "s",
-	  .description =
-		  "Replay window: a signed event callback whose Timestamp is older than this "
-		  "(or as far in the future) is refused with 403; 0: no window (duplicates "
-		  "are still harmless)." },
-	{ .name = "recent_events_max",
-	  .type = CONFIG_TYPE_INT,
-	  .offset = CONFIG_OFF(recent_events_max),
-	  .def = "100",
-	  .min = 1,
-	  .max = 10000,
-	  .unit = "events",
-	  .description = "Recent events kept for new dashboard clients." },
-	{ .name = "sync_writes_per_s",
-	  .type = CONFIG_TYPE_INT,
-	  .offset = CONFIG_OFF(sync_writes_per_s),
-	  .def = "10",
-	  .min = 1,
-	  .max = 100,
-	  .unit = "writes/s",
-	  .description = "Write rate cap per Sync document or map." },
-	{ .name = "sync_stats_document",
-	  .type = CONFIG_TYPE_SYNC_NAME,
-	  .offset = CONFIG_OFF(sync_stats_document),
-	  .def = "SyncTaskRouterStats",
-	  .description = "Sync document holding the statistics." },
-	{ .name = "sync_events_document",
-	  .type = CONFIG_TYPE_SYNC_NAME,
-	  .offset = CONFIG_OFF(sync_events_document),
-	  .def = "SyncTaskRouterEvents",
-	  .description = "Sync document holding the latest event." },
-	{ .name = "sync_tasks_map",
-	  .type = CONFIG_TYPE_SYNC_NAME,
-	  .offset = CONFIG_OFF(sync_tasks_map),
-	  .def = "SyncTaskRouterTasks",
-	  .description = "Sync map holding one item per open task." },
-	{ .name = "users_file",
-	  .type = CONFIG_TYPE_PATH,
-	  .offset = CONFIG_OFF(users_file),
-	  .def = "/etc/trhub/users",
-	  .description = "File of name:role:crypt-hash lines (role supervisor or worker)." },
-	{ .name = "web_dir",
-	  .type = CONFIG_TYPE_PATH,
-	  .offset = CONFIG_OFF(web_dir),
-	  .def = NULL,
-	  .description = "Built pages (dashboard.html, worker.html, login.html, assets/); "
-			 "default: the build tree's web/ when trhubd runs from the build tree, "
-			 "else the installed data dir. Read at start." },
-	{ .name = "web_custom_dir",
-	  .type = CONFIG_TYPE_PATH,
-	  .offset = CONFIG_OFF(web_custom_dir),
-	  .def = "/etc/trhub/web",
-	  .description = "Branding served under /custom/: branding.json (title, logo), "
-			 "custom.css, images. Missing: default branding. Read at start." },
-	{ .name = "token_ttl_s",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(token_ttl_s),
-	  .def = "3600",
-	  .min = 60,
-	  .max = 86400,
-	  .unit = "s",
-	  .description = "Lifetime of the Sync, access and capability tokens trhubd issues." },
-	{ .name = "session_ttl_s",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(session_ttl_s),
-	  .def = "43200",
-	  .min = 300,
-	  .max = 604800,
-	  .unit = "s",
-	  .description = "Lifetime of a login session cookie." },
-	{ .name = "session_idle_s",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(session_idle_s),
-	  .def = "1800",
-	  .min = 1,
-	  .max = 604800,
-	  .unit = "s",
-	  .description = "A login session unused for this long ends (an open page keeps it "
-			 "alive)." },
-	{ .name = "authentication_user",
-	  .type = CONFIG_TYPE_STRING,
-	  .offset = CONFIG_OFF(authentication_user),
-	  .aliases = { "AUTHENTICATION_USER" },
-	  .description = "The old dashboard's single supervisor name, accepted with "
-			 "authentication_password (a warning at start: use users_file)." },
-	{ .name = "authentication_password",
-	  .type = CONFIG_TYPE_SECRET,
-	  .offset = CONFIG_OFF(authentication_password),
-	  .aliases = { "AUTHENTICATION_PASSWORD" },
-	  .description = "The old dashboard's supervisor password. Secret." },
-	{ .name = "wallboard_token",
-	  .type = CONFIG_TYPE_SECRET,
-	  .offset = CONFIG_OFF(wallboard_token),
-	  .description = "Token a wall display exchanges (POST /login {\"wallboardToken\"}) for a "
-			 "long-lived read-only session; at least 32 characters. Secret." },
-	{ .name = "wallboard_session_ttl_s",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(wallboard_session_ttl_s),
-	  .def = "2592000",
-	  .min = 300,
-	  .max = 31536000,
-	  .unit = "s",
-	  .description = "Lifetime of a wallboard session (no idle limit)." },
-	{ .name = "auto_complete_wrapping",
-	  .type = CONFIG_TYPE_BOOL,
-	  .offset = CONFIG_OFF(auto_complete_wrapping),
-	  .def = "true",
-	  .description = "Complete a task trhubd sees entering wrapping (after "
-			 "wrapping_complete_after_s), as the old worker page did, so no agent "
-			 "stays stuck in wrap-up; false: agents complete their tasks." },
-	{ .name = "wrapping_complete_after_s",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(wrapping_complete_after_s),
-	  .def = "0",
-	  .min = 0,
-	  .max = 86400,
-	  .unit = "s",
-	  .description = "Wrap-up time before auto_complete_wrapping completes a task." },
-	{ .name = "agent_away_after_s",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(agent_away_after_s),
-	  .def = "120",
-	  .min = 0,
-	  .max = 86400,
-	  .unit = "s",
-	  .description = "An available worker whose last agent page has been disconnected "
-			 "this long is set to agent_away_activity (a pending reservation is "
-			 "rejected first); 0: never." },
-	{ .name = "agent_away_activity",
-	  .type = CONFIG_TYPE_STRING,
-	  .offset = CONFIG_OFF(agent_away_activity),
-	  .def = "Offline",
-	  .description = "Activity (name or WA SID) for agents whose page went away." },
-	{ .name = "conference_from",
-	  .type = CONFIG_TYPE_STRING,
-	  .offset = CONFIG_OFF(conference_from),
-	  .description = "Caller ID (From) of the call to the agent when a reservation is "
-			 "accepted with the conference instruction; unset: the task's." },
-	{ .name = "conference_timeout_s",
-	  .type = CONFIG_TYPE_DURATION,
-	  .offset = CONFIG_OFF(conference_timeout_s),
-	  .def = "60",
-	  .min = 1,
-	  .max = 999,
-	  .unit = "s",
-	  .description = "How long the agent's phone rings (conference instruction Timeout)." },
-	{ .name = "conference_post_work_activity",
-	  .type = CONFIG_TYPE_STRING,
-	  .offset = CONFIG_OFF(conference_post_work_activity),
-	  .description = "Activity (name or WA SID) the agent gets after the call "
-			 "(PostWorkActivitySid of the conference instruction); unset: none." },
-	{ .name = "conference_end_on_exit",
-	  .type = CONFIG_TYPE_BOOL,
-	  .offset = CONFIG_OFF(conference_end_on_exit),
-	  .def = "true",
-	  .description = "End the conference when the agent hangs up (EndConferenceOnExit)." },
-	{ .name = "metrics_allow",
-	  .type = CONFIG_TYPE_STRING,
-	  .offset = CONFIG_OFF(metrics_allow),
-	  .description = "Comma-separated client addresses (besides loopback) allowed to read "
-			 "/metrics, /healthz and /readyz, e.g. a Prometheus host." },
-	{ .name = "login_threads",
-	  .type = CONFIG_TYPE_INT,
-	  .offset = CONFIG_OFF(login_threads),
-	  .def = "2",
-	  .min = 1,
-	  .max = 16,
-	  .unit = "threads",
-	  .description = "Threads verifying password hashes off the event loop." },
-};
-
-#define CONFIG_N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+#define CONFIG_N_KEYS config_table_n
 
 /* Where each value came from, for config_dump. */
 struct config_origin {
-	char *where[CONFIG_N_KEYS]; /* NULL: default */
-	char **sla_where;	    /* one per sla override */
+	char **where;	  /* one per config_table entry; NULL: default */
+	char **sla_where; /* one per sla override */
 };
 
 /* State of one load, beyond what struct config keeps. */
 struct config_load_state {
 	const struct config_source *src;
-	int file_line[CONFIG_N_KEYS]; /* line that set the key, 0: none */
-	int *sla_line;		      /* parallel to config->sla_overrides */
-	const char *secret_in_file;   /* name of a secret key the file set */
+	int *file_line;		    /* per config_table entry: line that set it, 0: none */
+	int *sla_line;		    /* parallel to config->sla_overrides */
+	const char *secret_in_file; /* name of a secret key the file set */
 };
 
 static int config_fail(char **cause_out, int r, const char *fmt, ...)
@@ -510,48 +111,47 @@ config_show(const char *value)
 }
 
 static char **
-config_str_member(struct config *config, const struct config_key *k)
+config_str_member(struct config *config, const struct config_table_entry *k)
 {
 	return (char **)(void *)((char *)config + k->offset);
 }
 
 static int *
-config_int_member(struct config *config, const struct config_key *k)
+config_int_member(struct config *config, const struct config_table_entry *k)
 {
 	return (int *)(void *)((char *)config + k->offset);
 }
 
-static const struct config_key *
+static const struct config_table_entry *
 config_key_find(const char *name, size_t *index_out)
 {
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
-		if (strcmp(config_keys[i].name, name) == 0) {
+		if (strcmp(config_table[i].name, name) == 0) {
 			if (index_out != NULL)
 				*index_out = i;
-			return &config_keys[i];
+			return &config_table[i];
 		}
 	}
 	return NULL;
 }
 
 static bool
-config_type_is_string(enum config_type t)
+config_type_is_string(enum config_table_type t)
 {
 	switch (t) {
-	case CONFIG_TYPE_STRING:
-	case CONFIG_TYPE_SECRET:
-	case CONFIG_TYPE_SID:
-	case CONFIG_TYPE_URL:
-	case CONFIG_TYPE_TWILIO_URL:
-	case CONFIG_TYPE_TIMEZONE:
-	case CONFIG_TYPE_LISTEN:
-	case CONFIG_TYPE_PATH:
-	case CONFIG_TYPE_SYNC_NAME:
+	case CONFIG_TABLE_STRING:
+	case CONFIG_TABLE_SID:
+	case CONFIG_TABLE_URL:
+	case CONFIG_TABLE_TWILIO_URL:
+	case CONFIG_TABLE_TIMEZONE:
+	case CONFIG_TABLE_LISTEN:
+	case CONFIG_TABLE_PATH:
+	case CONFIG_TABLE_SYNC_NAME:
 		return true;
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_DURATION:
-	case CONFIG_TYPE_BOOL:
-	case CONFIG_TYPE_TIME_OF_DAY:
+	case CONFIG_TABLE_INT:
+	case CONFIG_TABLE_DURATION:
+	case CONFIG_TABLE_BOOL:
+	case CONFIG_TABLE_TIME_OF_DAY:
 		return false;
 	}
 	return false;
@@ -613,7 +213,7 @@ config_parse_ll(const char *s, long long *out)
 
 /* A duration with an optional unit suffix (ms, s, m, h) into unit (ms or s). */
 static int
-config_parse_duration(const struct config_key *k, const char *value, const char *where,
+config_parse_duration(const struct config_table_entry *k, const char *value, const char *where,
 		      long long *out, char **cause_out)
 {
 	static const struct {
@@ -680,8 +280,8 @@ out:
 }
 
 static int
-config_parse_int(const struct config_key *k, const char *value, const char *where, long long *out,
-		 char **cause_out)
+config_parse_int(const struct config_table_entry *k, const char *value, const char *where,
+		 long long *out, char **cause_out)
 {
 	char *shown = config_show(value);
 	long long v = 0;
@@ -940,11 +540,11 @@ config_check_timezone(const struct config_source *src, const char *tz, const cha
 
 /* Frees the string stored for key k, wiping it first if it is a secret. */
 static void
-config_clear_string(struct config *config, const struct config_key *k)
+config_clear_string(struct config *config, const struct config_table_entry *k)
 {
 	char **p = config_str_member(config, k);
 
-	if (k->type == CONFIG_TYPE_SECRET)
+	if (k->secret)
 		xfree_secret(*p);
 	else
 		free(*p);
@@ -960,7 +560,7 @@ static int
 config_set(struct config *config, const struct config_load_state *st, size_t i, const char *value,
 	   const char *where, char **cause_out)
 {
-	const struct config_key *k = &config_keys[i];
+	const struct config_table_entry *k = &config_table[i];
 	const char *why = NULL;
 	const char *where_msg = where != NULL ? where : "default";
 	char *shown = NULL;
@@ -972,15 +572,7 @@ config_set(struct config *config, const struct config_load_state *st, size_t i, 
 
 	if (value[0] == '\0')
 		return 0;
-	switch (k->type) {
-	case CONFIG_TYPE_STRING:
-	case CONFIG_TYPE_PATH:
-		if (config_has_control(value))
-			why = "contains control characters";
-		else if (k->type == CONFIG_TYPE_PATH && value[0] != '/')
-			why = "must be an absolute path";
-		break;
-	case CONFIG_TYPE_SECRET:
+	if (k->secret) {
 		/* never show the value: the message may reach a log */
 		if (config_has_control(value))
 			return config_fail(cause_out, -EINVAL,
@@ -990,8 +582,19 @@ config_set(struct config *config, const struct config_load_state *st, size_t i, 
 			return config_fail(cause_out, -EINVAL,
 					   "%s: %s: the secret is longer than %d bytes", where_msg,
 					   k->name, CONFIG_SECRET_MAX);
+	}
+	switch (k->type) {
+	case CONFIG_TABLE_STRING:
+		if (k->secret)
+			break;
+		/* fall through */
+	case CONFIG_TABLE_PATH:
+		if (config_has_control(value))
+			why = "contains control characters";
+		else if (k->type == CONFIG_TABLE_PATH && value[0] != '/')
+			why = "must be an absolute path";
 		break;
-	case CONFIG_TYPE_SID:
+	case CONFIG_TABLE_SID:
 		if (!sid_is_valid(value, k->sid_prefix)) {
 			shown = config_show(value);
 			r = config_fail(cause_out, -EINVAL,
@@ -1000,42 +603,42 @@ config_set(struct config *config, const struct config_load_state *st, size_t i, 
 			goto out;
 		}
 		break;
-	case CONFIG_TYPE_URL:
-	case CONFIG_TYPE_TWILIO_URL:
+	case CONFIG_TABLE_URL:
+	case CONFIG_TABLE_TWILIO_URL:
 		/* sets why on failure */
-		(void)config_check_url(value, k->type == CONFIG_TYPE_TWILIO_URL, &why);
+		(void)config_check_url(value, k->type == CONFIG_TABLE_TWILIO_URL, &why);
 		break;
-	case CONFIG_TYPE_INT:
+	case CONFIG_TABLE_INT:
 		r = config_parse_int(k, value, where_msg, &v, cause_out);
 		if (r < 0)
 			goto out;
 		break;
-	case CONFIG_TYPE_DURATION:
+	case CONFIG_TABLE_DURATION:
 		r = config_parse_duration(k, value, where_msg, &v, cause_out);
 		if (r < 0)
 			goto out;
 		break;
-	case CONFIG_TYPE_BOOL:
+	case CONFIG_TABLE_BOOL:
 		if (config_parse_bool(value, &flag) < 0)
 			why = "is not a boolean (true/false, yes/no, on/off, 1/0)";
 		break;
-	case CONFIG_TYPE_TIME_OF_DAY:
+	case CONFIG_TABLE_TIME_OF_DAY:
 		if (config_parse_time_of_day(value, &minutes) < 0)
 			why = "is not a time of day HH:MM (00:00 to 23:59)";
 		break;
-	case CONFIG_TYPE_TIMEZONE:
+	case CONFIG_TABLE_TIMEZONE:
 		/* the default "UTC" is known to the C library without tzdata */
 		if (where != NULL && config_check_timezone(st->src, value, &why, &extra) == 0)
 			why = NULL;
 		break;
-	case CONFIG_TYPE_LISTEN: {
+	case CONFIG_TABLE_LISTEN: {
 		uint16_t port;
 
 		/* sets why on failure; extra gets the host on success */
 		(void)config_split_host_port(value, strlen(value), &extra, &port, true, &why);
 		break;
 	}
-	case CONFIG_TYPE_SYNC_NAME:
+	case CONFIG_TABLE_SYNC_NAME:
 		if (config_has_control(value) || strlen(value) > CONFIG_SYNC_NAME_MAX)
 			why = "is not a Sync unique name (up to 320 printable characters)";
 		else if (sid_has_shape(value))
@@ -1044,7 +647,7 @@ config_set(struct config *config, const struct config_load_state *st, size_t i, 
 	}
 	if (why != NULL) {
 		shown = config_show(value);
-		if (k->type == CONFIG_TYPE_TIMEZONE && extra != NULL &&
+		if (k->type == CONFIG_TABLE_TIMEZONE && extra != NULL &&
 		    strcmp(why, "was not found in") == 0)
 			r = config_fail(cause_out, -EINVAL, "%s: %s: %s %s %s", where_msg, k->name,
 					shown, why, extra);
@@ -1059,16 +662,16 @@ config_set(struct config *config, const struct config_load_state *st, size_t i, 
 		char *copy = xstrdup(value);
 
 		config_clear_string(config, k);
-		if (k->type == CONFIG_TYPE_URL || k->type == CONFIG_TYPE_TWILIO_URL) {
+		if (k->type == CONFIG_TABLE_URL || k->type == CONFIG_TABLE_TWILIO_URL) {
 			size_t len = strlen(copy);
 
 			while (len > 0 && copy[len - 1] == '/')
 				copy[--len] = '\0';
 		}
 		*config_str_member(config, k) = copy;
-	} else if (k->type == CONFIG_TYPE_BOOL) {
+	} else if (k->type == CONFIG_TABLE_BOOL) {
 		*(bool *)(void *)((char *)config + k->offset) = flag;
-	} else if (k->type == CONFIG_TYPE_TIME_OF_DAY) {
+	} else if (k->type == CONFIG_TABLE_TIME_OF_DAY) {
 		*config_int_member(config, k) = minutes;
 	} else {
 		*config_int_member(config, k) = (int)v;
@@ -1133,7 +736,7 @@ config_suggest(const char *unknown)
 	size_t limit = len / 3 > 2 ? len / 3 : 2;
 
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
-		const char *name = config_keys[i].name;
+		const char *name = config_table[i].name;
 		size_t d = config_distance(unknown, name);
 
 		if (d > limit && !(len >= 4 && config_is_subsequence(unknown, name)))
@@ -1209,10 +812,10 @@ static int
 config_add_sla_override(struct config *config, struct config_load_state *st, const char *name,
 			const char *queue, const char *value, int lineno, char **cause_out)
 {
-	const struct config_key *k = config_key_find("sla_threshold_s", NULL);
+	const struct config_table_entry *k = config_key_find("sla_threshold_s", NULL);
 	char *where = xasprintf("%s:%d", name, lineno);
-	char *key = xasprintf(CONFIG_SLA_PREFIX "%s", queue);
-	struct config_key ko = *k;
+	char *key = xasprintf(CONFIG_TABLE_SLA_PREFIX "%s", queue);
+	struct config_table_entry ko = *k;
 	struct config_sla_override *o;
 	long long v = 0;
 	size_t n = config->n_sla_overrides;
@@ -1223,7 +826,7 @@ config_add_sla_override(struct config *config, struct config_load_state *st, con
 		r = config_fail(cause_out, -EINVAL,
 				"%s: '%s' names no queue (expected %s<WQ SID "
 				"or queue name>)",
-				where, CONFIG_SLA_PREFIX, CONFIG_SLA_PREFIX);
+				where, CONFIG_TABLE_SLA_PREFIX, CONFIG_TABLE_SLA_PREFIX);
 		goto out;
 	}
 	if (sid_has_shape(queue) && !sid_is_valid(queue, "WQ")) {
@@ -1275,7 +878,7 @@ config_parse_line(struct config *config, struct config_load_state *st, const cha
 	size_t key_len;
 	size_t value_len;
 	const char *why = NULL;
-	const struct config_key *k;
+	const struct config_table_entry *k;
 	size_t i = 0;
 	char *where = NULL;
 	int r;
@@ -1303,9 +906,10 @@ config_parse_line(struct config *config, struct config_load_state *st, const cha
 		value[value_len] = '\0';
 	}
 
-	if (strncmp(key, CONFIG_SLA_PREFIX, strlen(CONFIG_SLA_PREFIX)) == 0)
-		return config_add_sla_override(config, st, name, key + strlen(CONFIG_SLA_PREFIX),
-					       value, lineno, cause_out);
+	if (strncmp(key, CONFIG_TABLE_SLA_PREFIX, strlen(CONFIG_TABLE_SLA_PREFIX)) == 0)
+		return config_add_sla_override(config, st, name,
+					       key + strlen(CONFIG_TABLE_SLA_PREFIX), value, lineno,
+					       cause_out);
 	k = config_key_find(key, &i);
 	if (k == NULL) {
 		const char *hint = config_suggest(key);
@@ -1329,7 +933,7 @@ config_parse_line(struct config *config, struct config_load_state *st, const cha
 	where = xasprintf("%s:%d", name, lineno);
 	r = config_set(config, st, i, value, where, cause_out);
 	free(where);
-	if (r == 0 && k->type == CONFIG_TYPE_SECRET && value[0] != '\0')
+	if (r == 0 && k->secret && value[0] != '\0')
 		st->secret_in_file = k->name;
 	return r;
 }
@@ -1502,12 +1106,12 @@ config_load_credentials(struct config *config, struct config_load_state *st, cha
 	if (dir == NULL || dir[0] == '\0')
 		return 0;
 	for (size_t i = 0; i < CONFIG_N_KEYS && r == 0; i++) {
-		const struct config_key *k = &config_keys[i];
+		const struct config_table_entry *k = &config_table[i];
 		char *path = NULL;
 		char *data = NULL;
 		size_t len = 0;
 
-		if (k->type != CONFIG_TYPE_SECRET)
+		if (!k->secret)
 			continue;
 		path = xasprintf("%s/%s", dir, k->name);
 		r = config_read_file(path, CONFIG_CREDENTIAL_MAX_BYTES, &data, &len, NULL);
@@ -1546,7 +1150,7 @@ static int
 config_load_aliases(struct config *config, struct config_load_state *st, char **cause_out)
 {
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
-		const struct config_key *k = &config_keys[i];
+		const struct config_table_entry *k = &config_table[i];
 
 		for (size_t a = 0; a < 3 && k->aliases[a] != NULL; a++) {
 			const char *v = config_getenv(st->src, k->aliases[a]);
@@ -1570,7 +1174,7 @@ static int
 config_load_env(struct config *config, struct config_load_state *st, char **cause_out)
 {
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
-		char *name = config_env_name(config_keys[i].name);
+		char *name = config_env_name(config_table[i].name);
 		const char *v = config_getenv(st->src, name);
 		int r = 0;
 
@@ -1613,7 +1217,7 @@ config_warn_unknown_env(const struct config_source *src)
 		if (strcmp(name, CONFIG_ENV_PREFIX "CONFIG") == 0)
 			continue;
 		for (i = 0; i < CONFIG_N_KEYS; i++) {
-			char *known = config_env_name(config_keys[i].name);
+			char *known = config_env_name(config_table[i].name);
 			bool same = strcmp(known, name) == 0;
 
 			free(known);
@@ -1634,7 +1238,7 @@ config_warn_unknown_env(const struct config_source *src)
 
 /* "config key K, env TRHUB_K or ALIAS[, credential file K in $CREDENTIALS_DIRECTORY]" */
 static char *
-config_key_sources(const struct config_key *k)
+config_key_sources(const struct config_table_entry *k)
 {
 	struct buf b;
 	char *result;
@@ -1644,7 +1248,7 @@ config_key_sources(const struct config_key *k)
 	buf_printf(&b, "config key %s, env %s", k->name, env);
 	for (size_t a = 0; a < 3 && k->aliases[a] != NULL; a++)
 		buf_printf(&b, " or %s", k->aliases[a]);
-	if (k->type == CONFIG_TYPE_SECRET)
+	if (k->secret)
 		buf_printf(&b, ", or credential file %s in $CREDENTIALS_DIRECTORY", k->name);
 	free(env);
 	result = buf_steal(&b, NULL);
@@ -1655,7 +1259,7 @@ config_key_sources(const struct config_key *k)
 static int
 config_missing(const char *name, char **cause_out)
 {
-	const struct config_key *k = config_key_find(name, NULL);
+	const struct config_table_entry *k = config_key_find(name, NULL);
 	char *sources = config_key_sources(k);
 	int r;
 
@@ -1701,7 +1305,7 @@ config_finish(struct config *config, struct config_load_state *st, char **cause_
 	if (config->twilio_base_url != NULL) {
 		for (size_t u = 0; u < sizeof(base_urls) / sizeof(base_urls[0]); u++) {
 			size_t i = 0;
-			const struct config_key *k = config_key_find(base_urls[u], &i);
+			const struct config_table_entry *k = config_key_find(base_urls[u], &i);
 
 			if (config->origin->where[i] != NULL)
 				continue;
@@ -1764,10 +1368,12 @@ config_load(const struct config_source *src, struct config **config_out, char **
 	st.src = src;
 	config = xcalloc(1, sizeof(*config));
 	config->origin = xcalloc(1, sizeof(*config->origin));
+	config->origin->where = xcalloc(CONFIG_N_KEYS, sizeof(*config->origin->where));
+	st.file_line = xcalloc(CONFIG_N_KEYS, sizeof(*st.file_line));
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
-		if (config_keys[i].def == NULL)
+		if (config_table[i].def == NULL)
 			continue;
-		r = config_set(config, &st, i, config_keys[i].def, NULL, cause_out);
+		r = config_set(config, &st, i, config_table[i].def, NULL, cause_out);
 		assert(r == 0);
 	}
 
@@ -1792,6 +1398,7 @@ config_load(const struct config_source *src, struct config **config_out, char **
 	config = NULL;
 fail:
 	free(st.sla_line);
+	free(st.file_line);
 	config_free(config);
 	return r;
 }
@@ -1802,8 +1409,8 @@ config_free(struct config *config)
 	if (config == NULL)
 		return;
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
-		if (config_type_is_string(config_keys[i].type))
-			config_clear_string(config, &config_keys[i]);
+		if (config_type_is_string(config_table[i].type))
+			config_clear_string(config, &config_table[i]);
 	}
 	for (size_t i = 0; i < config->n_sla_overrides; i++) {
 		free(config->sla_overrides[i].queue);
@@ -1812,8 +1419,9 @@ config_free(struct config *config)
 	}
 	free(config->sla_overrides);
 	if (config->origin != NULL) {
-		for (size_t i = 0; i < CONFIG_N_KEYS; i++)
+		for (size_t i = 0; i < CONFIG_N_KEYS && config->origin->where != NULL; i++)
 			free(config->origin->where[i]);
+		free(config->origin->where);
 		free(config->origin->sla_where);
 		free(config->origin);
 	}
@@ -1838,32 +1446,33 @@ config_sla_threshold_s(const struct config *config, const char *queue_sid, const
 
 /* The value of key k as config text; secrets masked. Allocated. */
 static char *
-config_format_value(const struct config *config, const struct config_key *k)
+config_format_value(const struct config *config, const struct config_table_entry *k)
 {
 	const char *base = (const char *)config + k->offset;
 	const char *s;
 	int v;
 
-	switch (k->type) {
-	case CONFIG_TYPE_SECRET:
+	if (k->secret) {
 		s = *(char *const *)(const void *)base;
 		return xstrdup(s != NULL ? "********" : "");
-	case CONFIG_TYPE_STRING:
-	case CONFIG_TYPE_SID:
-	case CONFIG_TYPE_URL:
-	case CONFIG_TYPE_TWILIO_URL:
-	case CONFIG_TYPE_TIMEZONE:
-	case CONFIG_TYPE_LISTEN:
-	case CONFIG_TYPE_PATH:
-	case CONFIG_TYPE_SYNC_NAME:
+	}
+	switch (k->type) {
+	case CONFIG_TABLE_STRING:
+	case CONFIG_TABLE_SID:
+	case CONFIG_TABLE_URL:
+	case CONFIG_TABLE_TWILIO_URL:
+	case CONFIG_TABLE_TIMEZONE:
+	case CONFIG_TABLE_LISTEN:
+	case CONFIG_TABLE_PATH:
+	case CONFIG_TABLE_SYNC_NAME:
 		s = *(char *const *)(const void *)base;
 		return xstrdup(s != NULL ? s : "");
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_DURATION:
+	case CONFIG_TABLE_INT:
+	case CONFIG_TABLE_DURATION:
 		return xasprintf("%d", *(const int *)(const void *)base);
-	case CONFIG_TYPE_BOOL:
+	case CONFIG_TABLE_BOOL:
 		return xstrdup(*(const bool *)(const void *)base ? "true" : "false");
-	case CONFIG_TYPE_TIME_OF_DAY:
+	case CONFIG_TABLE_TIME_OF_DAY:
 		v = *(const int *)(const void *)base;
 		return xasprintf("%02d:%02d", v / 60, v % 60);
 	}
@@ -1884,7 +1493,7 @@ config_dump(const struct config *config, FILE *out)
 	fprintf(out, "# effective trhub configuration%s%s (secrets masked)\n",
 		config->path != NULL ? " from " : "", config->path != NULL ? config->path : "");
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
-		const struct config_key *k = &config_keys[i];
+		const struct config_table_entry *k = &config_table[i];
 		char *value = config_format_value(config, k);
 		const char *where = config->origin->where[i];
 		char *comment = NULL;
@@ -1898,7 +1507,7 @@ config_dump(const struct config *config, FILE *out)
 		free(value);
 	}
 	for (size_t i = 0; i < config->n_sla_overrides; i++) {
-		char *key = xasprintf(CONFIG_SLA_PREFIX "%s", config->sla_overrides[i].queue);
+		char *key = xasprintf(CONFIG_TABLE_SLA_PREFIX "%s", config->sla_overrides[i].queue);
 		char *value = xasprintf("%d", config->sla_overrides[i].threshold_s);
 
 		config_dump_line(out, key, value, config->origin->sla_where[i]);
@@ -1908,34 +1517,34 @@ config_dump(const struct config *config, FILE *out)
 }
 
 static const char *
-config_type_name(const struct config_key *k)
+config_type_name(const struct config_table_entry *k)
 {
-	switch (k->type) {
-	case CONFIG_TYPE_STRING:
-		return "string";
-	case CONFIG_TYPE_SECRET:
+	if (k->secret)
 		return "secret";
-	case CONFIG_TYPE_SID:
+	switch (k->type) {
+	case CONFIG_TABLE_STRING:
+		return "string";
+	case CONFIG_TABLE_SID:
 		return "SID";
-	case CONFIG_TYPE_URL:
+	case CONFIG_TABLE_URL:
 		return "URL";
-	case CONFIG_TYPE_TWILIO_URL:
+	case CONFIG_TABLE_TWILIO_URL:
 		return "URL (https, or http to loopback)";
-	case CONFIG_TYPE_INT:
+	case CONFIG_TABLE_INT:
 		return "integer";
-	case CONFIG_TYPE_DURATION:
+	case CONFIG_TABLE_DURATION:
 		return "duration";
-	case CONFIG_TYPE_BOOL:
+	case CONFIG_TABLE_BOOL:
 		return "boolean";
-	case CONFIG_TYPE_TIME_OF_DAY:
+	case CONFIG_TABLE_TIME_OF_DAY:
 		return "HH:MM";
-	case CONFIG_TYPE_TIMEZONE:
+	case CONFIG_TABLE_TIMEZONE:
 		return "time zone";
-	case CONFIG_TYPE_LISTEN:
+	case CONFIG_TABLE_LISTEN:
 		return "host:port";
-	case CONFIG_TYPE_PATH:
+	case CONFIG_TABLE_PATH:
 		return "absolute path";
-	case CONFIG_TYPE_SYNC_NAME:
+	case CONFIG_TABLE_SYNC_NAME:
 		return "Sync unique name";
 	}
 	return "?";
@@ -1945,13 +1554,13 @@ void
 config_print_keys(FILE *out)
 {
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
-		const struct config_key *k = &config_keys[i];
+		const struct config_table_entry *k = &config_table[i];
 		char *sources = config_key_sources(k);
 
 		fprintf(out, "%s (%s", k->name, config_type_name(k));
-		if (k->type == CONFIG_TYPE_SID)
+		if (k->type == CONFIG_TABLE_SID)
 			fprintf(out, ", %s...", k->sid_prefix);
-		if (k->type == CONFIG_TYPE_INT || k->type == CONFIG_TYPE_DURATION)
+		if (k->type == CONFIG_TABLE_INT || k->type == CONFIG_TABLE_DURATION)
 			fprintf(out, ", %lld..%lld %s", k->min, k->max, k->unit);
 		fprintf(out, "; default %s)\n", k->def != NULL ? k->def : "unset");
 		fprintf(out, "\t%s\n\t%s\n", k->description, sources);
@@ -1960,5 +1569,81 @@ config_print_keys(FILE *out)
 	fprintf(out,
 		"%s<WQ SID or queue name> (duration, 1..86400 s)\n"
 		"\tSLA threshold of one queue; file only.\n",
-		CONFIG_SLA_PREFIX);
+		CONFIG_TABLE_SLA_PREFIX);
+}
+
+static bool
+config_str_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* True when key k has the same value in a and b. */
+static bool
+config_value_equal(const struct config *a, const struct config *b,
+		   const struct config_table_entry *k)
+{
+	const char *pa = (const char *)a + k->offset;
+	const char *pb = (const char *)b + k->offset;
+
+	if (config_type_is_string(k->type))
+		return config_str_equal(*(char *const *)(const void *)pa,
+					*(char *const *)(const void *)pb);
+	if (k->type == CONFIG_TABLE_BOOL)
+		return *(const bool *)(const void *)pa == *(const bool *)(const void *)pb;
+	return *(const int *)(const void *)pa == *(const int *)(const void *)pb;
+}
+
+/* The override of queue in c, or NULL. */
+static const struct config_sla_override *
+config_sla_find(const struct config *c, const char *queue)
+{
+	for (size_t i = 0; i < c->n_sla_overrides; i++) {
+		if (strcmp(c->sla_overrides[i].queue, queue) == 0)
+			return &c->sla_overrides[i];
+	}
+	return NULL;
+}
+
+/* Reports one changed per-queue override. */
+static size_t
+config_sla_change(const char *queue, config_change_cb *cb, void *arg)
+{
+	char *key = xasprintf(CONFIG_TABLE_SLA_PREFIX "%s", queue);
+	bool live = CONFIG_TABLE_SLA_RELOAD == CONFIG_TABLE_LIVE;
+
+	cb(key, live, arg);
+	free(key);
+	return live ? 0 : 1;
+}
+
+size_t
+config_changes(const struct config *old, const struct config *new, config_change_cb *cb, void *arg)
+{
+	size_t restart = 0;
+
+	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
+		const struct config_table_entry *k = &config_table[i];
+		bool live = k->reload == CONFIG_TABLE_LIVE;
+
+		if (config_value_equal(old, new, k))
+			continue;
+		cb(k->name, live, arg);
+		if (!live)
+			restart++;
+	}
+	for (size_t i = 0; i < old->n_sla_overrides; i++) {
+		const struct config_sla_override *o = &old->sla_overrides[i];
+		const struct config_sla_override *n = config_sla_find(new, o->queue);
+
+		if (n == NULL || n->threshold_s != o->threshold_s)
+			restart += config_sla_change(o->queue, cb, arg);
+	}
+	for (size_t i = 0; i < new->n_sla_overrides; i++) {
+		if (config_sla_find(old, new->sla_overrides[i].queue) == NULL)
+			restart += config_sla_change(new->sla_overrides[i].queue, cb, arg);
+	}
+	return restart;
 }

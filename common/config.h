@@ -6,7 +6,7 @@
  *
  * Sources, lowest to highest precedence (later ones override earlier ones):
  *
- *   1. built-in defaults (the key table in config.c, printed by
+ *   1. built-in defaults (the key table in config_table.c, printed by
  *      config_print_keys and documented in trhubd.conf(5));
  *   2. the config file: "key = value" lines;
  *   3. for secrets only (auth_token, api_secret, token_password): a file named
@@ -227,6 +227,24 @@ void config_dump(const struct config *config, FILE *out);
  * names, description. The reference for trhubd.conf(5) and --help-config.
  */
 void config_print_keys(FILE *out);
+
+/* Called once per changed key by config_changes; key is borrowed for the call. */
+typedef void config_change_cb(const char *key, bool live, void *arg);
+
+/**
+ * config_changes() - the keys whose value differs between two configs
+ * @old, @new: two loaded configs, borrowed.
+ * @cb: called synchronously, once per changed key in table order, with the
+ *	key's name and its reload rule from the key table (config_table.h):
+ *	live keys are applied by trhubd's reload, the others need a restart.
+ *	A per-queue SLA override that was added, removed or changed is the key
+ *	"sla_threshold_s.<queue>". Values are never passed (secrets compare
+ *	like any other value but stay unnamed beyond their key).
+ *
+ * Returns the number of changed keys that need a restart.
+ */
+size_t config_changes(const struct config *old, const struct config *new, config_change_cb *cb,
+		      void *arg);
 
 /*
  * Reads an environment variable that is not configuration (the one allowed

@@ -182,6 +182,26 @@ out:
 	return r;
 }
 
+int
+twilio_reconfigure(struct twilio *tw, const struct twilio_client_config *cfg, char **cause_out)
+{
+	struct twilio *next = NULL;
+	char *swap;
+	int r;
+
+	r = twilio_new(cfg, &next, cause_out);
+	if (r < 0)
+		return r;
+	swap = tw->username;
+	tw->username = next->username;
+	next->username = swap;
+	swap = tw->password;
+	tw->password = next->password;
+	next->password = swap;
+	twilio_free(next); /* wipes the old secret */
+	return 0;
+}
+
 void
 twilio_free(struct twilio *tw)
 {

@@ -79,6 +79,15 @@ void twilio_client_config_from(struct twilio_client_config *cfg, const struct co
  */
 int twilio_new(const struct twilio_client_config *cfg, struct twilio **twilio_out,
 	       char **cause_out);
+/*
+ * Replaces the REST credentials of tw (auth_token, or api_key and
+ * api_secret) with those of cfg, validated as twilio_new does; the account
+ * SID, base URLs and limits keep their values. Requests already started
+ * keep the credentials they were built with. Returns 0, or -EINVAL with a
+ * message in *cause_out (when not NULL) and tw unchanged.
+ */
+int twilio_reconfigure(struct twilio *tw, const struct twilio_client_config *cfg, char **cause_out);
+
 /* Wipes the secrets and frees. NULL-safe. */
 void twilio_free(struct twilio *tw);
 

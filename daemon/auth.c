@@ -42,14 +42,15 @@
 #include "server.h"
 #include "xmalloc.h"
 
-#define AUTH_ID_BYTES	      32
-#define AUTH_ID_HEX	      (AUTH_ID_BYTES * 2)
-#define AUTH_SWEEP_S	      60
-#define AUTH_FREE_FAILURES_IP 20
-#define AUTH_THROTTLE_MAX     100000
-#define AUTH_NAME_MAX	      128
-#define AUTH_PASSWORD_MAX     1024
-#define AUTH_USERS_MAX_BYTES  (4 * 1024 * 1024)
+#define AUTH_ID_BYTES		32
+#define AUTH_ID_HEX		(AUTH_ID_BYTES * 2)
+#define AUTH_SWEEP_S		60
+#define AUTH_FREE_FAILURES_IP	20
+#define AUTH_FREE_FAILURES_NAME 50
+#define AUTH_THROTTLE_MAX	100000
+#define AUTH_NAME_MAX		128
+#define AUTH_PASSWORD_MAX	1024
+#define AUTH_USERS_MAX_BYTES	(4 * 1024 * 1024)
 
 struct auth_user {
 	char *name;
@@ -852,16 +853,71 @@ auth_throttle_reset(struct auth *a, const char *key)
 	free(hmap_remove(a->throttle, key));
 }
 
-static char *
-auth_key_name(const char *name)
+/*
+ * The three throttle keys of an attempt: the name from this address, the
+ * name from anywhere (distributed guessing), the address for any name
+ * (one host trying many names). Each is free for its first failures, then
+ * locked for a doubling time.
+ */
+enum { AUTH_KEY_PAIR, AUTH_KEY_NAME, AUTH_KEY_ADDR, AUTH_N_KEYS };
+
+static const int auth_key_free[AUTH_N_KEYS] = {
+	AUTH_FREE_FAILURES,
+	AUTH_FREE_FAILURES_NAME,
+	AUTH_FREE_FAILURES_IP,
+};
+
+static void
+auth_keys(const char *name, const char *client, char *keys[AUTH_N_KEYS])
 {
-	return xasprintf("n:%s", name);
+	const char *c = client != NULL ? client : "?";
+
+	keys[AUTH_KEY_PAIR] = xasprintf("p:%s|%s", name, c);
+	keys[AUTH_KEY_NAME] = xasprintf("n:%s", name);
+	keys[AUTH_KEY_ADDR] = xasprintf("a:%s", c);
 }
 
-static char *
-auth_key_addr(const char *client)
+static void
+auth_keys_free(char *keys[AUTH_N_KEYS])
 {
-	return xasprintf("a:%s", client != NULL ? client : "?");
+	for (int i = 0; i < AUTH_N_KEYS; i++)
+		free(keys[i]);
+}
+
+/* Seconds until none of the attempt's keys is locked; 0: go ahead. */
+static int
+auth_throttle_wait(struct auth *a, const char *name, const char *client, int64_t now)
+{
+	char *keys[AUTH_N_KEYS];
+	int wait = 0;
+
+	auth_keys(name, client, keys);
+	for (int i = 0; i < AUTH_N_KEYS; i++) {
+		int w = auth_throttle_wait_s(a, keys[i], now);
+
+		if (w > wait)
+			wait = w;
+	}
+	auth_keys_free(keys);
+	return wait;
+}
+
+/* Counts a checked attempt: a failure on every key, a success clears the pair and name. */
+static void
+auth_throttle_record(struct auth *a, const char *name, const char *client, bool ok)
+{
+	char *keys[AUTH_N_KEYS];
+	int64_t now = a->mono_ms();
+
+	auth_keys(name, client, keys);
+	if (ok) {
+		auth_throttle_reset(a, keys[AUTH_KEY_PAIR]);
+		auth_throttle_reset(a, keys[AUTH_KEY_NAME]);
+	} else {
+		for (int i = 0; i < AUTH_N_KEYS; i++)
+			auth_throttle_fail(a, keys[i], auth_key_free[i], now);
+	}
+	auth_keys_free(keys);
 }
 
 /* --- login ------------------------------------------------------------------------- */
@@ -907,21 +963,16 @@ static void
 auth_login_finish(struct auth *a, struct evhttp_request *req, const char *name, const char *client,
 		  bool ok, enum auth_role role)
 {
-	int64_t now = a->mono_ms();
-	char *kn = auth_key_name(name);
-	char *ka = auth_key_addr(client);
 	char *shown_name = log_escape(name);
 	char *shown_client = log_escape(client != NULL ? client : "?");
 	struct auth_entry *e = NULL;
 
+	auth_throttle_record(a, name, client, ok);
 	if (!ok) {
-		auth_throttle_fail(a, kn, AUTH_FREE_FAILURES, now);
-		auth_throttle_fail(a, ka, AUTH_FREE_FAILURES_IP, now);
 		log_info("login failed for %s from %s", shown_name, shown_client);
 		server_reply_error(req, 401, "invalid credentials", NULL);
 		goto out;
 	}
-	auth_throttle_reset(a, kn);
 	e = auth_session_create(a, role == AUTH_ROLE_WALLBOARD ? "wallboard" : name, role);
 	if (e == NULL) {
 		log_warning("login of %s refused: %d sessions are live", shown_name,
@@ -932,8 +983,6 @@ auth_login_finish(struct auth *a, struct evhttp_request *req, const char *name, 
 	log_notice("login: %s (%s) from %s", shown_name, auth_role_name(role), shown_client);
 	auth_reply_session(a, req, e);
 out:
-	free(kn);
-	free(ka);
 	free(shown_name);
 	free(shown_client);
 }
@@ -950,15 +999,8 @@ auth_login_done_cb(bool match, void *arg)
 		auth_login_finish(a, l->req, l->name, l->client, match && l->known, l->role);
 	} else {
 		/* The client left; the attempt still counts against the throttle. */
-		if (!(match && l->known)) {
-			char *kn = auth_key_name(l->name);
-			char *ka = auth_key_addr(l->client);
-
-			auth_throttle_fail(a, kn, AUTH_FREE_FAILURES, a->mono_ms());
-			auth_throttle_fail(a, ka, AUTH_FREE_FAILURES_IP, a->mono_ms());
-			free(kn);
-			free(ka);
-		}
+		if (!(match && l->known))
+			auth_throttle_record(a, l->name, l->client, false);
 	}
 	auth_login_free(l);
 }
@@ -994,14 +1036,11 @@ auth_login(struct auth *a, struct evhttp_request *req, const char *client)
 	char *name = NULL;
 	char *password = NULL;
 	char *wallboard = NULL;
-	char *kn = NULL;
-	char *ka = NULL;
 	const struct auth_user *u = NULL;
 	const char *hash = NULL;
 	struct auth_login *l = NULL;
 	int64_t now = a->mono_ms();
 	int wait_s = 0;
-	int wait_a = 0;
 
 	if (query != NULL && query[0] != '\0') {
 		struct form *q = NULL;
@@ -1052,12 +1091,9 @@ auth_login(struct auth *a, struct evhttp_request *req, const char *client)
 		server_reply_error(req, 401, "invalid credentials", NULL);
 		goto out;
 	}
-	kn = auth_key_name(wallboard != NULL ? "#wallboard" : name);
-	ka = auth_key_addr(client);
-	wait_s = auth_throttle_wait_s(a, kn, now);
-	wait_a = auth_throttle_wait_s(a, ka, now);
-	if (wait_s > 0 || wait_a > 0) {
-		auth_reply_throttled(req, wait_s > wait_a ? wait_s : wait_a);
+	wait_s = auth_throttle_wait(a, wallboard != NULL ? "#wallboard" : name, client, now);
+	if (wait_s > 0) {
+		auth_reply_throttled(req, wait_s);
 		goto out;
 	}
 	if (wallboard != NULL) {
@@ -1100,8 +1136,6 @@ out:
 	free(name);
 	xfree_secret(password);
 	xfree_secret(wallboard);
-	free(kn);
-	free(ka);
 }
 
 void

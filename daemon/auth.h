@@ -13,9 +13,14 @@
  *   workspace.
  * - POST /login checks the password with crypt(3) on the hasher's threads
  *   (never on the loop), the same work and answer for an unknown name and a
- *   wrong password, and throttles failures per name and per client address
- *   (AUTH_FREE_FAILURES free, then a lockout doubling from 1 s to
- *   AUTH_LOCKOUT_MAX_S, answered 429 with Retry-After without hashing).
+ *   wrong password, and throttles failures on three keys: the name from this
+ *   client address (AUTH_FREE_FAILURES free), the name from anywhere (50:
+ *   distributed guessing) and the address for any name (20: one host trying
+ *   names). Past its free failures a key is locked for a doubling time from
+ *   1 s to AUTH_LOCKOUT_MAX_S; attempts meanwhile are answered 429 with
+ *   Retry-After, without hashing and without counting. So a guesser at one
+ *   name from one address is held at a few attempts a minute while the
+ *   same user from elsewhere, and other users, still log in.
  * - Sessions: server side, 256-bit ids from getrandom(2), an idle and an
  *   absolute expiry; cookie trhub_session (HttpOnly; SameSite=Strict;
  *   Path=/; Secure when public_url is https). A wallboard session comes from

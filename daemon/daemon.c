@@ -15,9 +15,11 @@
  *
  * Configuration: the config the daemon started with (boot) stays alive
  * until the end, because modules built from it borrow its strings. A
- * reload validates a new config and applies what can change at runtime
- * (webhook token, public URL, limits, logging); keys that need a restart
- * are reported and keep their old values.
+ * reload (SIGHUP) validates a new config, applies every key the key table
+ * (common/config_table.c) marks live through the owning module's
+ * *_reconfigure (events, server, twilio, stats, rebuild), and names in a
+ * warning each changed key that needs a restart; those keep their running
+ * values.
  */
 
 #include <sys/types.h>
@@ -34,6 +36,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "buf.h"
 #include "config.h"
 #include "daemon.h"
 #include "events.h"
@@ -445,7 +448,7 @@ daemon_sla_threshold_cb(void *arg, const char *queue_sid, const char *queue_name
 {
 	struct daemon *d = arg;
 
-	return config_sla_threshold_s(d->boot_cfg, queue_sid, queue_name);
+	return config_sla_threshold_s(d->cfg, queue_sid, queue_name);
 }
 
 static int
@@ -666,24 +669,117 @@ daemon_worker_api_options(const struct config *cfg, struct worker_api_options *o
 	o->conference_end_on_exit = cfg->conference_end_on_exit;
 }
 
-/* Warns about one key that changed but needs a restart. */
+/* The stats options that come from the config (the live ones among them on reload). */
 static void
-daemon_restart_only(const char *key, const char *old_value, const char *new_value)
+daemon_stats_options(struct daemon *d, const struct config *cfg, struct stats_options *so)
 {
-	bool same = (old_value == NULL && new_value == NULL) ||
-		    (old_value != NULL && new_value != NULL && strcmp(old_value, new_value) == 0);
+	free(d->split_thresholds_s);
+	d->split_thresholds_s = NULL;
+	so->min_interval_ms = cfg->stats_min_interval_ms;
+	so->max_interval_ms = cfg->stats_max_interval_ms;
+	so->sla_threshold_s = cfg->sla_threshold_s;
+	so->day_start_minutes = cfg->day_start_min;
+	so->timezone = cfg->timezone;
+	so->zoneinfo_dir = config_env("TZDIR");
+	if (cfg->n_sla_overrides > 0) {
+		d->split_thresholds_s =
+			xcalloc(cfg->n_sla_overrides, sizeof(*d->split_thresholds_s));
+		for (size_t i = 0; i < cfg->n_sla_overrides; i++)
+			d->split_thresholds_s[i] = cfg->sla_overrides[i].threshold_s;
+	}
+	so->split_thresholds_s = d->split_thresholds_s;
+	so->n_split_thresholds = cfg->n_sla_overrides;
+	so->sla_threshold_for = daemon_sla_threshold_cb;
+	so->sla_arg = d;
+}
 
-	if (!same)
-		log_warning("reload: %s changed; it takes effect after a restart", key);
+/* The changed keys of one reload, by rule, as "a, b" lists. */
+struct daemon_reload_changes {
+	struct buf live;
+	struct buf restart;
+};
+
+static void
+daemon_reload_change_cb(const char *key, bool live, void *arg)
+{
+	struct daemon_reload_changes *c = arg;
+	struct buf *b = live ? &c->live : &c->restart;
+
+	if (b->len > 0)
+		buf_puts(b, ", ");
+	buf_puts(b, key);
+	if (!live)
+		log_warning("reload: %s changed but needs a restart; trhubd keeps running with "
+			    "its old value",
+			    key);
+}
+
+/*
+ * Applies every live key of next (config_table.c says which keys are live)
+ * through the owning module's *_reconfigure, names each changed key that
+ * needs a restart, and makes next the current config.
+ */
+static void
+daemon_reload_apply(struct daemon *d, struct config *next)
+{
+	struct daemon_reload_changes changes;
+	struct twilio_client_config tc = { 0 };
+	struct stats_options so = { 0 };
+	struct events_options eo;
+	struct auth_options ao;
+	struct worker_api_options wo;
+	char *cause = NULL;
+	size_t n_restart;
+
+	buf_init(&changes.live);
+	buf_init(&changes.restart);
+	n_restart = config_changes(d->cfg, next, daemon_reload_change_cb, &changes);
+
+	/* public_url, auth_token, webhook_max_age_s, http_body_max_bytes */
+	daemon_events_options(next, &eo);
+	events_reconfigure(d->events, &eo);
+	server_reconfigure(d->server, (size_t)next->http_body_max_bytes);
+	/* auth_token, api_key, api_secret: REST authentication */
+	twilio_client_config_from(&tc, next);
+	if (twilio_reconfigure(d->twilio, &tc, &cause) < 0) {
+		log_err("reload: REST credentials not applied: %s", cause);
+		free(cause);
+	}
+	/* users_file and the other login keys; tokens and the agent API's keys */
+	daemon_auth_options(next, &ao);
+	if (auth_reconfigure(d->auth, &ao, &cause) < 0) {
+		log_err("reload: users not reloaded, keeping the previous ones: %s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	daemon_worker_api_options(next, &wo);
+	worker_api_reconfigure(d->wapi, &wo);
+	/* stats_*_interval_ms, sla_threshold_s and its per-queue overrides */
+	daemon_stats_options(d, next, &so);
+	if (d->cfg != d->boot_cfg)
+		config_free(d->cfg);
+	d->cfg = next; /* before stats_reconfigure: its SLA callback reads d->cfg */
+	stats_reconfigure(d->stats, &so);
+	rebuild_reconfigure(d->rebuild, next->reconcile_interval_s);
+
+	if (n_restart == 0)
+		log_notice("configuration reloaded from %s; changed and applied: %s",
+			   next->path != NULL ? next->path : "defaults",
+			   changes.live.len > 0 ? changes.live.data : "nothing");
+	else
+		log_warning("configuration reloaded from %s; changed and applied: %s; changed but "
+			    "not applied until a restart: %s",
+			    next->path != NULL ? next->path : "defaults",
+			    changes.live.len > 0 ? changes.live.data : "nothing",
+			    changes.restart.data);
+	buf_clear(&changes.live);
+	buf_clear(&changes.restart);
 }
 
 static void
 daemon_reload(struct daemon *d)
 {
 	struct config *next = NULL;
-	struct events_options eo;
-	struct auth_options ao;
-	struct worker_api_options wo;
 	char *cause = NULL;
 	int r;
 
@@ -696,27 +792,7 @@ daemon_reload(struct daemon *d)
 		free(cause);
 		goto out;
 	}
-	daemon_restart_only("listen", d->cfg->listen, next->listen);
-	daemon_restart_only("twilio_base_url", d->cfg->twilio_base_url, next->twilio_base_url);
-	daemon_restart_only("account_sid", d->cfg->account_sid, next->account_sid);
-	daemon_restart_only("api_key", d->cfg->api_key, next->api_key);
-	daemon_restart_only("workspace_sid", d->cfg->workspace_sid, next->workspace_sid);
-	daemon_restart_only("sync_service_sid", d->cfg->sync_service_sid, next->sync_service_sid);
-	daemon_events_options(next, &eo);
-	events_reconfigure(d->events, &eo);
-	daemon_auth_options(next, &ao);
-	r = auth_reconfigure(d->auth, &ao, &cause);
-	if (r < 0) {
-		log_err("reload: users not reloaded, keeping the previous ones: %s", cause);
-		free(cause);
-		cause = NULL;
-	}
-	daemon_worker_api_options(next, &wo);
-	worker_api_reconfigure(d->wapi, &wo);
-	if (d->cfg != d->boot_cfg)
-		config_free(d->cfg);
-	d->cfg = next;
-	log_notice("configuration reloaded from %s", next->path != NULL ? next->path : "defaults");
+	daemon_reload_apply(d, next);
 out:
 	switch (d->state) {
 	case DAEMON_READY:
@@ -806,22 +882,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	if (r < 0)
 		return r;
 
-	so.min_interval_ms = cfg->stats_min_interval_ms;
-	so.max_interval_ms = cfg->stats_max_interval_ms;
-	so.sla_threshold_s = cfg->sla_threshold_s;
-	so.day_start_minutes = cfg->day_start_min;
-	so.timezone = cfg->timezone;
-	so.zoneinfo_dir = config_env("TZDIR");
-	if (cfg->n_sla_overrides > 0) {
-		d->split_thresholds_s =
-			xcalloc(cfg->n_sla_overrides, sizeof(*d->split_thresholds_s));
-		for (size_t i = 0; i < cfg->n_sla_overrides; i++)
-			d->split_thresholds_s[i] = cfg->sla_overrides[i].threshold_s;
-		so.split_thresholds_s = d->split_thresholds_s;
-		so.n_split_thresholds = cfg->n_sla_overrides;
-	}
-	so.sla_threshold_for = daemon_sla_threshold_cb;
-	so.sla_arg = d;
+	daemon_stats_options(d, cfg, &so);
 	d->stats = stats_new(d->base, d->http, d->twilio, cfg->workspace_sid, d->model, &so,
 			     d->metrics);
 	stats_set_publish(d->stats, daemon_stats_publish_cb, d);
@@ -875,6 +936,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	svo.body_max_bytes = (size_t)cfg->http_body_max_bytes;
 	svo.timeout_s = cfg->http_timeout_s;
 	svo.trust_proxy = cfg->trust_proxy;
+	svo.metrics_allow = cfg->metrics_allow;
 	svo.listen_fds = fds;
 	svo.n_listen_fds = nfds;
 	d->server = server_new(d->base, &svo, d->events, d->api, d->metrics);

@@ -453,6 +453,16 @@ rebuild_schedule(struct rebuild *rb, int seconds)
 		log_err("rebuild: cannot arm the reconciliation timer");
 }
 
+void
+rebuild_reconfigure(struct rebuild *rb, int reconcile_interval_s)
+{
+	rb->o.reconcile_interval_s = reconcile_interval_s < 0 ? 0 : reconcile_interval_s;
+	if (rb->running || !model_is_built(rb->model) || rb->timer == NULL)
+		return; /* the run in progress (or the retry) schedules with the new value */
+	(void)evtimer_del(rb->timer);
+	rebuild_schedule(rb, rb->o.reconcile_interval_s);
+}
+
 /* Ends the run: reports it and schedules the next one. */
 static void
 rebuild_end(struct rebuild *rb)

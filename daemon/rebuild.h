@@ -78,6 +78,11 @@ struct rebuild *rebuild_new(struct event_base *base, struct http_async *client,
 			    const struct rebuild_options *options, struct metrics *metrics);
 /* Cancels a run in flight (no done callback) and the timers. NULL-safe. */
 void rebuild_free(struct rebuild *rb);
+/*
+ * Applies a reloaded reconcile_interval_s (0: never): the next
+ * reconciliation is due that long from now, or after the run in progress.
+ */
+void rebuild_reconfigure(struct rebuild *rb, int reconcile_interval_s);
 void rebuild_set_callbacks(struct rebuild *rb, rebuild_done_cb *done, rebuild_status_cb *status,
 			   void *arg);
 /*

@@ -116,6 +116,7 @@ struct server {
 	int max_connections;
 	size_t body_max_bytes;
 	bool trust_proxy;
+	struct form *metrics_allow; /* addresses besides loopback for ops routes, or NULL */
 	bool stopping;
 	char *listen_host;
 	uint16_t listen_port;
@@ -159,7 +160,7 @@ static const struct server_route server_routes[] = {
 	{ EVHTTP_REQ_POST, "/taskrouter_recording_callback", SERVER_ROLE_TWILIO,
 	  SERVER_BODY_CONFIGURED, server_route_recording },
 	{ EVHTTP_REQ_POST, "/login", SERVER_ROLE_ANYONE, SERVER_BODY_LOGIN, server_route_login },
-	{ EVHTTP_REQ_POST, "/logout", SERVER_ROLE_ANYONE, 0, server_route_logout },
+	{ EVHTTP_REQ_POST, "/logout", SERVER_ROLE_ANYONE, SERVER_BODY_ACTION, server_route_logout },
 	{ EVHTTP_REQ_GET, "/api/me", SERVER_ROLE_ANYONE, 0, server_route_me },
 	{ EVHTTP_REQ_GET, "/token", SERVER_ROLE_SUPERVISOR, 0, server_route_sync_token },
 	{ EVHTTP_REQ_GET, "/api/worker/token", SERVER_ROLE_WORKER, 0, server_route_worker_token },
@@ -541,6 +542,25 @@ server_check_signature(struct server *s, struct server_call *call, enum events_k
 	return false;
 }
 
+static void server_client_address(const struct server *s, struct evhttp_request *req, char *out,
+				  size_t size);
+
+/* True when the client address is one of metrics_allow (ops routes). */
+static bool
+server_client_is_allowed(const struct server *s, struct evhttp_request *req)
+{
+	char client[INET6_ADDRSTRLEN + 8];
+
+	if (s->metrics_allow == NULL)
+		return false;
+	server_client_address(s, req, client, sizeof(client));
+	for (size_t i = 0; i < form_count(s->metrics_allow); i++) {
+		if (strcmp(form_value(s->metrics_allow, i), client) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Step 5b: may a session of this role use a route that needs route_role? */
 static bool
 server_role_allows(enum server_role route_role, enum auth_role role)
@@ -625,7 +645,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			return;
 		break;
 	case SERVER_ROLE_LOCAL:
-		if (!server_client_is_local(s, req)) {
+		if (!server_client_is_local(s, req) && !server_client_is_allowed(s, req)) {
 			server_reply_error(req, 403, "forbidden",
 					   "this route is only served to local clients");
 			return;
@@ -1015,6 +1035,23 @@ server_new(struct event_base *base, const struct server_options *options, struct
 	s->body_max_bytes = options->body_max_bytes > 0 ? options->body_max_bytes
 							: EVENTS_DEFAULT_BODY_MAX_BYTES;
 	s->trust_proxy = options->trust_proxy;
+	if (options->metrics_allow != NULL) {
+		const char *p = options->metrics_allow;
+
+		s->metrics_allow = form_new();
+		while (*p != '\0') {
+			size_t n = strcspn(p, ", \t");
+
+			if (n > 0) {
+				char *addr = xstrndup(p, n);
+
+				form_add(s->metrics_allow, "a", addr);
+				free(addr);
+			}
+			p += n;
+			p += strspn(p, ", \t");
+		}
+	}
 	s->listen_host = xstrdup(options->listen_host == NULL ? "127.0.0.1" : options->listen_host);
 	s->listen_port = options->listen_port;
 	if (options->n_listen_fds > 0) {
@@ -1039,6 +1076,13 @@ server_new(struct event_base *base, const struct server_options *options, struct
 	evhttp_set_timeout(s->http, options->timeout_s > 0 ? options->timeout_s : 30);
 	evhttp_set_gencb(s->http, server_request_cb, s);
 	return s;
+}
+
+void
+server_reconfigure(struct server *s, size_t body_max_bytes)
+{
+	s->body_max_bytes = body_max_bytes > 0 ? body_max_bytes : EVENTS_DEFAULT_BODY_MAX_BYTES;
+	evhttp_set_max_body_size(s->http, (ev_ssize_t)(s->body_max_bytes * 2));
 }
 
 static void
@@ -1186,6 +1230,7 @@ server_free(struct server *s)
 	free(s->listen_fds);
 	free(s->listeners);
 	hmap_free(s->connections);
+	form_free(s->metrics_allow);
 	free(s->listen_host);
 	free(s);
 }

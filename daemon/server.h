@@ -47,8 +47,10 @@ struct server_options {
 	size_t body_max_bytes;	 /* request body (webhooks); larger is 413 */
 	int timeout_s;		 /* read/write inactivity timeout per connection */
 	bool trust_proxy;	 /* client address from X-Forwarded-For */
-	const int *listen_fds;	 /* sockets from systemd (sd_listen_sockets), or NULL */
-	size_t n_listen_fds;	 /* ownership of the fds passes to the server on success */
+	/* Comma-separated addresses allowed on ops routes besides loopback, or NULL. */
+	const char *metrics_allow;
+	const int *listen_fds; /* sockets from systemd (sd_listen_sockets), or NULL */
+	size_t n_listen_fds;   /* ownership of the fds passes to the server on success */
 };
 
 /*
@@ -95,6 +97,11 @@ void server_print_routes(FILE *out);
 
 /* Closes every connection and listener and frees. NULL-safe. */
 void server_free(struct server *s);
+/*
+ * Applies a reloaded http_body_max_bytes: the cap of every route whose
+ * limit is "the configured one" (evhttp's own cap follows at twice it).
+ */
+void server_reconfigure(struct server *s, size_t body_max_bytes);
 
 /*
  * Replies. Each sends the response for req exactly once, with

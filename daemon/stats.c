@@ -649,34 +649,14 @@ stats_int_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-struct stats *
-stats_new(struct event_base *base, struct http_async *client, const struct twilio *tw,
-	  const char *workspace_sid, struct model *model, const struct stats_options *options,
-	  struct metrics *metrics)
+/* The distinct SplitByWaitTime thresholds: sla_threshold_s and every override, ascending. */
+static void
+stats_set_thresholds(struct stats *s, const struct stats_options *options)
 {
-	struct stats *s = xcalloc(1, sizeof(*s));
-	char *cause = NULL;
 	size_t n = 0;
 
-	if (options != NULL)
-		s->o = *options;
-	if (s->o.min_interval_ms <= 0)
-		s->o.min_interval_ms = STATS_DEFAULT_MIN_MS;
-	if (s->o.max_interval_ms <= 0)
-		s->o.max_interval_ms = STATS_DEFAULT_MAX_MS;
-	if (s->o.max_interval_ms < s->o.min_interval_ms)
-		s->o.max_interval_ms = s->o.min_interval_ms;
-	if (s->o.sla_threshold_s <= 0)
-		s->o.sla_threshold_s = STATS_DEFAULT_SLA_S;
-	if (s->o.now_ms == NULL)
-		s->o.now_ms = stats_real_monotonic_ms;
-	if (s->o.wall_ms == NULL)
-		s->o.wall_ms = stats_real_wall_ms;
-	if (s->o.fetch == NULL) {
-		s->o.fetch = stats_http_fetch;
-		s->o.fetch_cancel = stats_http_cancel;
-	}
 	s->o.split_thresholds_s = NULL; /* copied below; the caller's array is not kept */
+	s->nthresholds = 0;
 	s->thresholds[n++] = s->o.sla_threshold_s;
 	for (size_t i = 0;
 	     options != NULL && i < options->n_split_thresholds && n < STATS_MAX_THRESHOLDS; i++) {
@@ -688,6 +668,62 @@ stats_new(struct event_base *base, struct http_async *client, const struct twili
 		if (s->nthresholds == 0 || s->thresholds[s->nthresholds - 1] != s->thresholds[i])
 			s->thresholds[s->nthresholds++] = s->thresholds[i];
 	}
+}
+
+/* Clamps the intervals and the threshold to their defaults and to each other. */
+static void
+stats_fix_options(struct stats *s)
+{
+	if (s->o.min_interval_ms <= 0)
+		s->o.min_interval_ms = STATS_DEFAULT_MIN_MS;
+	if (s->o.max_interval_ms <= 0)
+		s->o.max_interval_ms = STATS_DEFAULT_MAX_MS;
+	if (s->o.max_interval_ms < s->o.min_interval_ms)
+		s->o.max_interval_ms = s->o.min_interval_ms;
+	if (s->o.sla_threshold_s <= 0)
+		s->o.sla_threshold_s = STATS_DEFAULT_SLA_S;
+}
+
+void
+stats_reconfigure(struct stats *s, const struct stats_options *options)
+{
+	s->o.min_interval_ms = options->min_interval_ms;
+	s->o.max_interval_ms = options->max_interval_ms;
+	s->o.sla_threshold_s = options->sla_threshold_s;
+	s->o.sla_threshold_for = options->sla_threshold_for;
+	s->o.sla_arg = options->sla_arg;
+	stats_fix_options(s);
+	stats_set_thresholds(s, options);
+	if (!s->started)
+		return;
+	/* The timer follows the new intervals; a refresh publishes the new thresholds. */
+	if (s->state == STATS_IDLE)
+		stats_arm(s, s->last_start_ms + s->o.max_interval_ms);
+	else if (s->state != STATS_IN_FLIGHT)
+		stats_arm(s, stats_earliest(s));
+	stats_mark_dirty(s);
+}
+
+struct stats *
+stats_new(struct event_base *base, struct http_async *client, const struct twilio *tw,
+	  const char *workspace_sid, struct model *model, const struct stats_options *options,
+	  struct metrics *metrics)
+{
+	struct stats *s = xcalloc(1, sizeof(*s));
+	char *cause = NULL;
+
+	if (options != NULL)
+		s->o = *options;
+	stats_fix_options(s);
+	if (s->o.now_ms == NULL)
+		s->o.now_ms = stats_real_monotonic_ms;
+	if (s->o.wall_ms == NULL)
+		s->o.wall_ms = stats_real_wall_ms;
+	if (s->o.fetch == NULL) {
+		s->o.fetch = stats_http_fetch;
+		s->o.fetch_cancel = stats_http_cancel;
+	}
+	stats_set_thresholds(s, options);
 	s->base = base;
 	s->client = client;
 	s->tw = tw;

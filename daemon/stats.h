@@ -99,6 +99,15 @@ struct stats *stats_new(struct event_base *base, struct http_async *client, cons
 			const struct stats_options *options, struct metrics *metrics);
 /* Cancels a refresh in flight (its completion never runs). NULL-safe. */
 void stats_free(struct stats *s);
+/*
+ * Applies the live options of a reload (config keys stats_min_interval_ms,
+ * stats_max_interval_ms, sla_threshold_s and its per-queue overrides): the
+ * intervals, sla_threshold_s, split_thresholds_s (copied) and
+ * sla_threshold_for/sla_arg. The other members are ignored. A started
+ * refresher re-arms its timer for the new intervals and refreshes within
+ * the new min_interval_ms, so the next document carries the new thresholds.
+ */
+void stats_reconfigure(struct stats *s, const struct stats_options *options);
 void stats_set_publish(struct stats *s, stats_publish_cb *cb, void *arg);
 /* Starts the max-interval timer and the first refresh. */
 void stats_start(struct stats *s);

@@ -204,15 +204,15 @@ class Trhubd(th.Program):
     def origin(self):
         return self.base_url
 
-    def login(self, user, password, origin=True):
-        """POST /login; on 200 the cookie becomes this daemon's default. Returns the Response."""
+    def login(self, user, password, origin=True, remember=True):
+        """POST /login; on 200 (and remember) the cookie becomes this daemon's default."""
         hdrs = {'Content-Type': 'application/json', 'Cookie': ''}
         if origin:
             hdrs['Origin'] = self.origin
         r = http_request(self.port, 'POST', '/login',
                          body=json.dumps({'username': user, 'password': password}).encode(),
                          headers=hdrs)
-        if r.status == 200:
+        if r.status == 200 and remember:
             SESSION_COOKIES[self.port] = cookie_of(r)
         return r
 
@@ -382,6 +382,9 @@ class Stack:
             'TRHUB_STATS_MAX_INTERVAL_MS': '1000',
             'TRHUB_RECONCILE_INTERVAL_S': '0',
             'TRHUB_USERS_FILE': users_file(self.tmp),
+            # The traffic tests play the agents, completing tasks themselves; trhubd's
+            # own completion (on by default) is tested where it is wanted.
+            'TRHUB_AUTO_COMPLETE_WRAPPING': 'false',
             'TRHUB_CONFIG': self.write_config(''),
         }
         env.update(daemon_env or {})

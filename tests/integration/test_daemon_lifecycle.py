@@ -55,7 +55,7 @@ def test_socket_activation_and_readiness(make_stack):
     r = d.get('/readyz')
     assert r.status == 200, r
     msgs = d.notify.poll()
-    assert msgs.index('READY=1') >= 0
+    assert 'READY=1' in msgs
     status = [m for m in msgs if m.startswith('STATUS=')]
     assert status, 'STATUS= progress lines expected (STYLE.md 9): %r' % msgs
 
@@ -122,9 +122,9 @@ def wait_after(notify, first, then, timeout=dh.DEFAULT_TIMEOUT, start=0):
     return th.wait_until(find, timeout, '%s then %s on NOTIFY_SOCKET' % (first, then))
 
 
-def reload_stack(make_stack, public_url, **kw):
+def reload_stack(make_stack, public_url, extra='', **kw):
     stack = make_stack(start_daemon=False, **kw)
-    path = stack.write_config('public_url = %s\n' % public_url)
+    path = stack.write_config('public_url = %s\n%s' % (public_url, extra))
     env = stack.daemon.extra_env
     env.pop('TRHUB_PUBLIC_URL')
     env['TRHUB_CONFIG'] = path
@@ -181,8 +181,85 @@ def test_sighup_reload_keeps_an_invalid_config_out(make_stack, bad):
     assert signed_event(stack, a)[0].status == 204, 'the old config stays in force'
     assert signed_event(stack, 'https://b.example.com')[0].status == 403
     assert d.get('/readyz').status == 200
-    assert any('reload' in line.lower() or 'config' in line.lower() for line in d.stderr_lines), \
-        'the refused reload must be logged: %r' % d.stderr_lines
+    refused = [line for line in d.stderr_lines
+               if 'reload failed, keeping the previous configuration' in line]
+    assert refused, 'the refused reload must be logged as such: %r' % d.stderr_lines
+    assert not [line for line in d.stderr_lines if 'configuration reloaded' in line], \
+        'a refused reload must not claim the configuration was reloaded'
+
+
+def reload_with(stack, d, path, text):
+    """Writes text to the config file, sends SIGHUP and waits for READY=1 after it."""
+    n = len(d.notify.poll())
+    seen = len(d.stderr_lines)
+    with open(path, 'w') as f:
+        f.write(text)
+    d.signal(signal.SIGHUP)
+    wait_after(d.notify, 'RELOADING=1', 'READY=1', start=n)
+    th.wait_until(lambda: any('configuration reloaded' in line
+                              for line in d.stderr_lines[seen:]),
+                  what='the reload summary line')
+    return d.stderr_lines[seen:]
+
+
+def stats_threshold(d):
+    r = d.get('/api/stats')
+    return r.json().get('slThresholdS') if r.status == 200 else None
+
+
+def test_sighup_applies_a_live_key_sla_threshold(make_stack):
+    """sla_threshold_s is live: the next statistics document carries the new value."""
+    a = 'https://a.example.com'
+    stack, path = reload_stack(make_stack, a)
+    d = stack.daemon
+    with open(path, 'a') as f:
+        f.write('sla_threshold_s = 30\n')
+    th.wait_until(lambda: stats_threshold(d) == 30, what='slThresholdS 30 in /api/stats')
+    lines = reload_with(stack, d, path, 'public_url = %s\nsla_threshold_s = 45\n' % a)
+    th.wait_until(lambda: stats_threshold(d) == 45,
+                  what='the reloaded sla_threshold_s (45) in /api/stats')
+    summary = [line for line in lines if 'configuration reloaded' in line]
+    assert summary and 'changed and applied: sla_threshold_s' in summary[0], summary
+    assert 'restart' not in summary[0], 'nothing needs a restart: %r' % summary
+
+
+def test_sighup_names_a_changed_restart_key_and_keeps_it(make_stack):
+    """recent_events_max needs a restart: the reload warns by name and says so."""
+    a = 'https://a.example.com'
+    stack, path = reload_stack(make_stack, a)
+    d = stack.daemon
+    lines = reload_with(stack, d, path, 'public_url = %s\nrecent_events_max = 7\n' % a)
+    warned = [line for line in lines
+              if 'reload: recent_events_max changed but needs a restart' in line]
+    assert warned, 'the changed restart key must be named: %r' % lines
+    summary = [line for line in lines if 'configuration reloaded' in line]
+    assert summary, lines
+    assert summary[0].endswith('changed but not applied until a restart: recent_events_max'), \
+        summary
+    assert 'changed and applied: nothing' in summary[0], summary
+    assert not [line for line in lines if 'reload: public_url' in line], \
+        'an unchanged key is not reported: %r' % lines
+
+
+def big_signed_event(stack, url, pad):
+    f = dh.EventFactory(stack.sim.account_sid, stack.sim.workspace_sid)
+    ev = f.task('task.created', dh.rand_sid('WT'), 'pending')
+    ev['TaskAttributes'] = '{"pad": "%s"}' % ('x' * pad)
+    return stack.webhook(ev, url=url + '/taskrouter_event')
+
+
+def test_sighup_applies_http_body_max_bytes_to_the_front_door(make_stack):
+    """http_body_max_bytes is live end to end: the HTTP server and the event ingest
+    both use the reloaded cap (the server used to keep its boot value)."""
+    a = 'https://a.example.com'
+    stack, path = reload_stack(make_stack, a, 'http_body_max_bytes = 2048\n')
+    d = stack.daemon
+    assert big_signed_event(stack, a, 3000).status == 413, 'the boot cap is in force'
+    reload_with(stack, d, path, 'public_url = %s\nhttp_body_max_bytes = 8192\n' % a)
+    r = big_signed_event(stack, a, 3000)
+    assert r.status == 204, 'the raised cap is in force in the server too: %r' % r
+    reload_with(stack, d, path, 'public_url = %s\nhttp_body_max_bytes = 2048\n' % a)
+    assert big_signed_event(stack, a, 3000).status == 413, 'the lowered cap is in force'
 
 
 # --- --check-config -----------------------------------------------------------------

@@ -17,7 +17,7 @@ make_stack = dh.make_stack_fixture()
 
 
 def login(stack, user, password):
-    r = stack.daemon.login(user, password)
+    r = stack.daemon.login(user, password, remember=False)
     assert r.status == 200, r
     return dh.cookie_of(r)
 
@@ -94,7 +94,7 @@ def test_worker_tokens_match_twilio_python(make_stack):
     stack = make_stack(daemon_env={'TRHUB_TOKEN_TTL_S': '1800'})
     sim = stack.sim
     wk = stack.ws.workers.create(friendly_name='alice').sid
-    dh.converge(lambda: [] if stack.daemon.login('alice', 'alice-pass').json().get('workerSid')
+    dh.converge(lambda: [] if stack.daemon.login('alice', 'alice-pass', remember=False).json().get('workerSid')
                 else ['alice unresolved'], what='alice in the model')
     alice = login(stack, 'alice', 'alice-pass')
     r = get(stack, '/api/worker/token', alice)

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -981,11 +982,54 @@ test_config_print_keys_lists_every_key(void **state)
 	free(text);
 }
 
+/* config_changes: collects "key:live|restart" entries. */
+struct test_changes {
+	char buf[512];
+};
+
+static void
+test_change_cb(const char *key, bool live, void *arg)
+{
+	struct test_changes *c = arg;
+	size_t len = strlen(c->buf);
+
+	snprintf(c->buf + len, sizeof(c->buf) - len, "%s%s:%s", len > 0 ? " " : "", key,
+		 live ? "live" : "restart");
+}
+
+static void
+test_config_changes_by_reload_rule(void **state)
+{
+	struct config *a = NULL;
+	struct config *b = NULL;
+	struct test_changes c = { { 0 } };
+
+	assert_int_equal(test_load("sla_threshold_s = 30\nrecent_events_max = 100\n"
+				   "sla_threshold_s.Sales = 20\nsla_threshold_s.Old = 5\n",
+				   NULL, 0, &a, NULL),
+			 0);
+	assert_int_equal(test_load("sla_threshold_s = 45\nrecent_events_max = 7\n"
+				   "sla_threshold_s.Sales = 25\nsla_threshold_s.New = 9\n"
+				   "auth_token = " SECRET "\n",
+				   NULL, 0, &b, NULL),
+			 0);
+	assert_int_equal(config_changes(a, b, test_change_cb, &c), 1);
+	assert_string_equal(c.buf, "auth_token:live sla_threshold_s:live recent_events_max:restart "
+				   "sla_threshold_s.Sales:live sla_threshold_s.Old:live "
+				   "sla_threshold_s.New:live");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(config_changes(a, a, test_change_cb, &c), 0);
+	assert_string_equal(c.buf, "");
+	config_free(a);
+	config_free(b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_changes_by_reload_rule),
 		cmocka_unit_test(test_config_parses_file),
 		cmocka_unit_test(test_config_duration_units_convert),
 		cmocka_unit_test(test_config_env_overrides_file),

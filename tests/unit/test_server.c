@@ -72,6 +72,9 @@ fixture_ready_cb(void *arg, const char **reason_out)
 	return f->ready;
 }
 
+/* metrics_allow of the next fixture_new (NULL: none). */
+static const char *fixture_metrics_allow;
+
 /* A users file with one supervisor, "sup" / "sup-pass". */
 static void
 fixture_users(struct fixture *f)
@@ -122,6 +125,7 @@ fixture_new(int max_connections, bool trust_proxy)
 	so.body_max_bytes = 2048;
 	so.timeout_s = 5;
 	so.trust_proxy = trust_proxy;
+	so.metrics_allow = fixture_metrics_allow;
 	f->server = server_new(f->base, &so, f->events, f->api, f->metrics);
 	fixture_users(f);
 	ao.users_file = f->users_path;
@@ -511,6 +515,33 @@ test_server_local_routes_check_forwarded_client(void **state)
 }
 
 static void
+test_server_metrics_allow_admits_listed_addresses(void **state)
+{
+	const char *prom[] = { "X-Forwarded-For", "203.0.113.7", NULL };
+	const char *other[] = { "X-Forwarded-For", "203.0.113.8", NULL };
+	struct fixture *f = NULL;
+	struct reply r;
+
+	fixture_metrics_allow = "192.0.2.1, 203.0.113.7";
+	f = fixture_new(16, true);
+	fixture_metrics_allow = NULL;
+	request(f, EVHTTP_REQ_GET, "/metrics", prom, NULL, &r);
+	assert_int_equal(r.status, 200);
+	reply_clear(&r);
+	request(f, EVHTTP_REQ_GET, "/healthz", prom, NULL, &r);
+	assert_int_equal(r.status, 200);
+	reply_clear(&r);
+	request(f, EVHTTP_REQ_GET, "/metrics", other, NULL, &r);
+	assert_error_json(&r, 403, "forbidden");
+	reply_clear(&r);
+	/* Being allowed on ops routes is no login. */
+	request(f, EVHTTP_REQ_GET, "/api/tasks", prom, NULL, &r);
+	assert_error_json(&r, 401, "login required");
+	reply_clear(&r);
+	fixture_free(f);
+}
+
+static void
 test_server_connection_cap_answers_503(void **state)
 {
 	struct fixture *f = fixture_new(1, false);
@@ -564,6 +595,7 @@ main(void)
 		cmocka_unit_test(test_server_signed_event_is_204_json_and_applied),
 		cmocka_unit_test(test_server_ops_routes),
 		cmocka_unit_test(test_server_local_routes_check_forwarded_client),
+		cmocka_unit_test(test_server_metrics_allow_admits_listed_addresses),
 		cmocka_unit_test(test_server_connection_cap_answers_503),
 		cmocka_unit_test(test_server_stopping_answers_503),
 	};
