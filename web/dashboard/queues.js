@@ -3,12 +3,12 @@
 // colour), and alertCount() feeds the tab title.
 
 import { clock, isNum, num, pct, secs } from '../lib/format.js';
-import { SL_TARGET, slClass } from './tiles.js';
+import { slClass, slTarget } from './tiles.js';
 
 export function queueAlerts(q) {
 	const out = [];
 	if (isNum(q.longestWaiting) && isNum(q.slThreshold) && q.longestWaiting > q.slThreshold) out.push('wait > ' + q.slThreshold + ' s');
-	if (isNum(q.serviceLevel) && q.serviceLevel < SL_TARGET) out.push('SL < ' + SL_TARGET + ' %');
+	if (isNum(q.serviceLevel) && q.serviceLevel < slTarget()) out.push('SL < ' + slTarget() + ' %');
 	return out;
 }
 

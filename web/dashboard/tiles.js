@@ -3,10 +3,16 @@
 
 import { activityKey, clock, isNum, num, pct, secs } from '../lib/format.js';
 import { now } from '../lib/store.js';
+import { branding } from '../lib/session.js';
 
-export const SL_TARGET = 80; // % (green at or above, amber within 10 points, red below)
+// The service-level target (%): branding.json's slTargetPct, else 80. Green
+// at or above it, amber within 10 points below, red further below.
+export function slTarget() {
+	const t = branding.value.slTargetPct;
+	return typeof t === 'number' && t > 0 && t <= 100 ? t : 80;
+}
 
-export function slClass(v, target = SL_TARGET) {
+export function slClass(v, target = slTarget()) {
 	if (!isNum(v)) return '';
 	if (v >= target) return 'ok';
 	if (v >= target - 10) return 'warn';
@@ -65,7 +71,7 @@ export function Tiles({ store }) {
 			<div class="tile-group" role="group" aria-label="Service">
 				<h2>Service today</h2>
 				<Tile label="Service level" stat="serviceLevel" value={pct(st.serviceLevel)} cls={sl}
-					note={`≤${num(st.slThresholdS)} s, target ${SL_TARGET} %: ${SL_WORD[sl]}`} />
+					note={`≤${num(st.slThresholdS)} s, target ${slTarget()} %: ${SL_WORD[sl]}`} />
 				<Tile label="Avg speed of answer" stat="asa" value={secs(st.asa)} />
 				<Tile label="Avg acceptance" stat="avgTaskAcceptanceTime" value={secs(st.avgTaskAcceptanceTime)} />
 				<Tile label="Abandoned" stat="abandonmentRate" value={pct(st.abandonmentRate)} note={`${num(st.abandoned)} canceled of ${num(st.tasksCreated)}`} />

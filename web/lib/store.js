@@ -51,6 +51,7 @@ export function createStore() {
 			let workers = null;
 			let events = null;
 			for (const [type, d] of q) {
+				if (s.onApply) s.onApply(type, d); // measurement hook (benchmarks)
 				switch (type) {
 				case 'snapshot': {
 					s.stats.value = d.stats || null;
