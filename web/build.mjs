@@ -55,7 +55,11 @@ for (const [file, info] of Object.entries(result.metafile.outputs)) {
 	if (!info.entryPoint) continue;
 	const page = info.entryPoint.split('/')[0];
 	const rel = file.startsWith('/') ? file.slice(out.length + 1) : file.slice(file.indexOf('assets/'));
-	entries[page] = { js: rel, css: info.cssBundle ? info.cssBundle.slice(info.cssBundle.indexOf('assets/')) : null };
+	entries[page] = {
+		js: rel,
+		css: info.cssBundle ? info.cssBundle.slice(info.cssBundle.indexOf('assets/')) : null,
+		imports: info.imports.filter((i) => i.kind === 'import-statement').map((i) => i.path.slice(i.path.indexOf('assets/'))),
+	};
 }
 
 for (const p of pages) {
@@ -63,7 +67,9 @@ for (const p of pages) {
 	if (!e) throw new Error(`build: no bundle for ${p}`);
 	let html = readFileSync(join(here, p, 'index.html'), 'utf8');
 	const css = e.css ? `<link rel="stylesheet" href="/${e.css}">` : '';
-	html = html.replace('<!--assets-->', `${css}\n<script type="module" src="/${e.js}"></script>`);
+	// The chunks the entry imports are announced at once (no extra round trip).
+	const preload = e.imports.map((f) => `<link rel="modulepreload" href="/${f}">`).join('\n');
+	html = html.replace('<!--assets-->', `${css}\n${preload}\n<script type="module" src="/${e.js}"></script>`);
 	if (html.includes('<!--assets-->') || !html.includes(e.js)) throw new Error(`build: ${p}/index.html lacks <!--assets-->`);
 	writeFileSync(join(out, `${p}.html`), html);
 }

@@ -124,6 +124,10 @@ try {
 			WorkflowName: 'support', TaskChannelUniqueName: 'default', ...extra,
 		}));
 	}
+	if (process.env.BENCH_PROFILE) {
+		await cdp.send('Profiler.enable');
+		await cdp.send('Profiler.start');
+	}
 	const m0 = await metric();
 	const w0 = Date.now();
 	const total = RATE * SECONDS;
@@ -151,6 +155,20 @@ try {
 	const sendS = (Date.now() - w0) / 1000;
 	await waitFor('the page to apply the last events', async () => (await page.evaluate(() => window.bench.lat.length)) >= sent * 0.99, 20000).catch(() => {});
 	const m1 = await metric();
+	if (process.env.BENCH_PROFILE) {
+		// self time per function, the top 15 (BENCH_PROFILE=1)
+		const { profile } = await cdp.send('Profiler.stop');
+		const self = new Map();
+		const dt = profile.timeDeltas;
+		const byId = new Map(profile.nodes.map((nd) => [nd.id, nd]));
+		for (let i = 0; i < profile.samples.length; i++) {
+			const nd = byId.get(profile.samples[i]);
+			const k = `${nd.callFrame.functionName || '(anon)'} ${nd.callFrame.url.split('/').pop()}:${nd.callFrame.lineNumber}`;
+			self.set(k, (self.get(k) || 0) + (dt[i] || 0));
+		}
+		const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 15);
+		for (const [k, us] of top) console.log(`  profile ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+	}
 	const w1 = Date.now();
 	const r = await page.evaluate(() => ({ lat: window.bench.lat, frames: window.bench.frames }));
 	const lat = r.lat.sort((a, b) => a - b);

@@ -82,6 +82,8 @@ test('supervisor: tiles, tables and charts follow /api/stats; a new task shows w
 	// accessibility and CSP
 	assert.deepEqual(await axe(page), []);
 	assert.deepEqual(page.problems, []);
+	// the screenshot with the simulated agents at work (they log in over a few seconds)
+	await waitFor('agents on calls', async () => (await apiGet(page, '/api/stats')).assignedTasks >= 2, 30000).catch(() => {});
 	await screenshot(page, 'dashboard');
 	// no request ever carried the password in its URL
 	assert.ok(page.requests.every((r) => !r.url.includes(USERS.sup)), 'password in a URL');
@@ -100,6 +102,7 @@ test('wallboard: large, dark, read-only, same numbers, no login form on the TV o
 	assert.equal(await page.getByRole('button', { name: /Cancel|Complete|End call|Log out/ }).count(), 0, 'no actions on a wallboard');
 	assert.equal(await page.locator('form, input[type=password]').count(), 0);
 	await waitFor('task rows', async () => (await page.locator('tr[data-task]').count()) > 0);
+	await waitFor('agents on calls', async () => (await apiGet(page, '/api/stats')).assignedTasks >= 2, 30000).catch(() => {});
 	assert.deepEqual(await axe(page), []);
 	assert.deepEqual(page.problems, []);
 	await screenshot(page, 'wallboard');

@@ -39,24 +39,27 @@ function Dashboard() {
 	);
 }
 
+// The stream, the session and the branding are asked for at once; the page
+// renders as soon as it knows who is looking (a 401 goes to the login).
 async function start() {
 	applyTheme();
 	if (wallboard) document.documentElement.classList.add('wallboard');
+	const stream = connectStream(store.push);
 	const b = loadBranding(wallboard ? 'Wallboard' : 'Dashboard');
 	const session = await loadSession();
 	if (session.role === 'worker') {
+		stream.close();
 		location.replace('/worker');
 		return;
 	}
+	render(<Dashboard />, document.getElementById('app'));
+	watchSession();
 	await b;
 	const base = document.title;
 	effect(() => {
 		const n = alertCount(store.stats.value);
 		document.title = n ? `(${n} alert${n > 1 ? 's' : ''}) ${base}` : base;
 	});
-	render(<Dashboard />, document.getElementById('app'));
-	connectStream(store.push);
-	watchSession();
 }
 
 start().catch((e) => {

@@ -20,11 +20,17 @@ export function slClass(v, target = slTarget()) {
 }
 const SL_WORD = { ok: 'on target', warn: 'near target', bad: 'below target', '': 'no sample' };
 
+// "100 %" -> 100 and a smaller unit, so that big numbers fit their tile.
+function unitSplit(value) {
+	const m = /^(.*\d)( %| s)$/.exec(value);
+	return m ? [m[1], <span class="unit">{m[2]}</span>] : value;
+}
+
 function Tile({ label, stat, value, cls, note }) {
 	return (
 		<div class={'tile ' + (cls || '')} role="group" aria-label={label}>
 			<div class="label">{label}</div>
-			<div class="value" data-stat={stat}>{value}</div>
+			<div class="value" data-stat={stat}>{unitSplit(value)}</div>
 			{note ? <div class="note">{note}</div> : null}
 		</div>
 	);
