@@ -25,7 +25,7 @@ struct series {
 	size_t max;
 	size_t head; /* oldest */
 	size_t count;
-	char *day;   /* the startTime of the documents in the ring */
+	char *day; /* the startTime of the documents in the ring */
 };
 
 struct series *

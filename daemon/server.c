@@ -111,7 +111,7 @@ struct server {
 	struct api *api;
 	struct metrics *metrics;
 	const struct web_static *web; /* pages, or NULL (page routes answer 503) */
-	struct auth *auth; /* NULL: session routes answer 401 */
+	struct auth *auth;	      /* NULL: session routes answer 401 */
 	struct worker_api *wapi;
 	int max_connections;
 	size_t body_max_bytes;

@@ -26,19 +26,19 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <openssl/evp.h>
 
 #include "hmap.h"
 #include "log.h"
+#include "signature.h"
 #include "static.h"
 #include "xmalloc.h"
 
-#define STATIC_IMMUTABLE "public, max-age=31536000, immutable"
+#define STATIC_IMMUTABLE  "public, max-age=31536000, immutable"
 #define STATIC_REVALIDATE "no-cache"
 
 struct web_file {
-	char *url;	   /* the URL path it answers to (owned) */
-	char *data;	   /* contents (owned) */
+	char *url;  /* the URL path it answers to (owned) */
+	char *data; /* contents (owned) */
 	size_t len;
 	char *gz; /* precompressed twin, or NULL (owned) */
 	size_t gz_len;
@@ -117,18 +117,14 @@ web_ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* "\"<first 40 hex digits of SHA-256>" + suffix + "\"" */
 static void
 web_etag(const char *data, size_t len, char *out, size_t size, const char *suffix)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	char hex[41];
+	char hex[65];
 
-	if (EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len < 20)
-		fatalx("static: SHA-256 failed");
-	for (size_t i = 0; i < 20; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	snprintf(out, size, "\"%s%s\"", hex, suffix);
+	signature_sha256_hex(data, len, hex);
+	snprintf(out, size, "\"%.40s%s\"", hex, suffix);
 }
 
 /*
@@ -137,8 +133,7 @@ web_etag(const char *data, size_t len, char *out, size_t size, const char *suffi
  * another negative errno.
  */
 static int
-web_read_file(struct web_static *ws, int dirfd, const char *name, char **data_out,
-	      size_t *len_out)
+web_read_file(struct web_static *ws, int dirfd, const char *name, char **data_out, size_t *len_out)
 {
 	struct stat st;
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -246,7 +241,8 @@ web_load_dir(struct web_static *ws, int dirfd, const char *label, const char *pr
 			url = urlbuf;
 		}
 		if (ws->n_files >= STATIC_MAX_FILES) {
-			*cause_out = xasprintf("%s has more than %u files", label, STATIC_MAX_FILES);
+			*cause_out =
+				xasprintf("%s has more than %u files", label, STATIC_MAX_FILES);
 			r = -EFBIG;
 			break;
 		}
@@ -262,8 +258,8 @@ web_load_dir(struct web_static *ws, int dirfd, const char *label, const char *pr
 		if (url == NULL) {
 			/* A page: "/" and "/dashboard", "/worker", "/login". */
 			const char *page = strcmp(name, "dashboard.html") == 0 ? "/dashboard"
-					   : strcmp(name, "worker.html") == 0	   ? "/worker"
-										   : "/login";
+					   : strcmp(name, "worker.html") == 0  ? "/worker"
+									       : "/login";
 
 			f = web_add(ws, page, data, len, type, STATIC_REVALIDATE);
 			if (strcmp(page, "/dashboard") == 0)
@@ -283,7 +279,8 @@ web_load_dir(struct web_static *ws, int dirfd, const char *label, const char *pr
 static int
 web_open_dir(int at, const char *path)
 {
-	return openat(at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (at == AT_FDCWD ? 0 : O_NOFOLLOW));
+	return openat(at, path,
+		      O_RDONLY | O_DIRECTORY | O_CLOEXEC | (at == AT_FDCWD ? 0 : O_NOFOLLOW));
 }
 
 static void

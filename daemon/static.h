@@ -25,13 +25,13 @@
 
 #include <event2/http.h>
 
-#define STATIC_CSP                                                                                 \
-	"default-src 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'; "        \
+#define STATIC_CSP                                                                         \
+	"default-src 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'; " \
 	"form-action 'self'"
 /* Bounds on what is loaded at start: per file and in total. */
-#define STATIC_FILE_MAX_BYTES (8u * 1024 * 1024)
+#define STATIC_FILE_MAX_BYTES  (8u * 1024 * 1024)
 #define STATIC_TOTAL_MAX_BYTES (64u * 1024 * 1024)
-#define STATIC_MAX_FILES 1024
+#define STATIC_MAX_FILES       1024
 
 struct web_static;
 

@@ -334,11 +334,11 @@ static void
 test_kpi_no_answered_call_gives_null_averages(void **state)
 {
 	struct kpi_input in = { 0 };
-	struct json_doc *ws = parse(
-		"{\"realtime\":{\"total_available_workers\":3},"
-		"\"cumulative\":{\"reservations_accepted\":0,\"tasks_canceled\":2,"
-		"\"avg_task_acceptance_time\":0,"
-		"\"wait_duration_until_accepted\":{\"avg\":0,\"min\":0,\"max\":0}}}");
+	struct json_doc *ws =
+		parse("{\"realtime\":{\"total_available_workers\":3},"
+		      "\"cumulative\":{\"reservations_accepted\":0,\"tasks_canceled\":2,"
+		      "\"avg_task_acceptance_time\":0,"
+		      "\"wait_duration_until_accepted\":{\"avg\":0,\"min\":0,\"max\":0}}}");
 	struct json_doc *doc;
 	const struct json_value *v;
 

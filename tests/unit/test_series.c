@@ -12,7 +12,7 @@
 #include "series.h"
 
 #define MIN 60000LL
-#define T0 1796515200000LL /* a minute boundary */
+#define T0  1796515200000LL /* a minute boundary */
 
 static void
 note(struct series *s, const char *json, int64_t now_ms)
@@ -35,7 +35,6 @@ render(const struct series *s)
 	return doc;
 }
 
-
 static void
 test_series_one_point_per_minute_last_wins(void **state)
 {
@@ -45,12 +44,18 @@ test_series_one_point_per_minute_last_wins(void **state)
 	int64_t n = 0;
 	double d = 0;
 
-	note(s, "{\"startTime\":\"D1\",\"pendingTasks\":2,\"reservedTasks\":1,"
-		"\"availableWorkers\":4,\"serviceLevel\":90}", T0 + 1000);
-	note(s, "{\"startTime\":\"D1\",\"pendingTasks\":5,\"reservedTasks\":0,"
-		"\"availableWorkers\":3,\"serviceLevel\":85.5}", T0 + 59000);
-	note(s, "{\"startTime\":\"D1\",\"pendingTasks\":1,\"availableWorkers\":2,"
-		"\"serviceLevel\":null}", T0 + MIN);
+	note(s,
+	     "{\"startTime\":\"D1\",\"pendingTasks\":2,\"reservedTasks\":1,"
+	     "\"availableWorkers\":4,\"serviceLevel\":90}",
+	     T0 + 1000);
+	note(s,
+	     "{\"startTime\":\"D1\",\"pendingTasks\":5,\"reservedTasks\":0,"
+	     "\"availableWorkers\":3,\"serviceLevel\":85.5}",
+	     T0 + 59000);
+	note(s,
+	     "{\"startTime\":\"D1\",\"pendingTasks\":1,\"availableWorkers\":2,"
+	     "\"serviceLevel\":null}",
+	     T0 + MIN);
 	assert_int_equal(series_count(s), 2);
 	doc = render(s);
 	v = json_doc_root(doc);
