@@ -298,3 +298,14 @@ export async function startRelay(port) {
 		},
 	};
 }
+
+// POSTs a form to trhubd signed as Twilio signs callbacks (X-Twilio-Signature:
+// HMAC-SHA1 of the URL and the sorted parameters, with the auth token).
+export async function signedPost(stack, path, params) {
+	const { createHmac } = await import('node:crypto');
+	const url = stack.hub.base + path;
+	const data = url + Object.keys(params).sort().map((k) => k + params[k]).join('');
+	const sig = createHmac('sha1', stack.sim.env.TWILIO_AUTH_TOKEN).update(data).digest('base64');
+	const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': sig }, body: new URLSearchParams(params).toString() });
+	return res.status;
+}

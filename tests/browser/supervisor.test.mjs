@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { USERS, WALLBOARD_TOKEN, apiGet, axe, launchBrowser, login, newPage, screenshot, startStack, waitFor } from './harness.mjs';
+import { USERS, WALLBOARD_TOKEN, apiGet, axe, launchBrowser, login, newPage, screenshot, signedPost, startStack, waitFor } from './harness.mjs';
 
 let stack, chrome;
 before(async () => {
@@ -79,6 +79,11 @@ test('supervisor: tiles, tables and charts follow /api/stats; a new task shows w
 	await page.getByRole('row').filter({ hasText: caller }).waitFor({ timeout: 1000 });
 	// ticker shows the event
 	await page.locator('.ticker li[data-event="task.created"]').first().waitFor();
+	// a recording callback for the task gives its row a recording link
+	const rec = `https://api.twilio.com/2010-04-01/Accounts/${stack.sim.env.TWILIO_ACCOUNT_SID}/Recordings/RE${'5'.repeat(32)}`;
+	assert.equal(await signedPost(stack, `/taskrouter_recording_callback?TaskSid=${task.sid}`,
+		{ AccountSid: stack.sim.env.TWILIO_ACCOUNT_SID, RecordingSid: 'RE' + '5'.repeat(32), RecordingUrl: rec, RecordingStatus: 'completed' }), 204);
+	assert.equal(await page.locator(`tr[data-task="${task.sid}"]`).getByRole('link', { name: 'Recording' }).getAttribute('href'), rec);
 	// accessibility and CSP
 	assert.deepEqual(await axe(page), []);
 	assert.deepEqual(page.problems, []);

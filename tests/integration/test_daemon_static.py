@@ -190,3 +190,26 @@ def test_the_built_tree_is_served_file_by_file(make_stack):
         html = get(stack, path).body.decode()
         for chunk in html.split('<script')[1:]:
             assert 'src="/assets/' in chunk.split('>')[0], chunk[:80]
+
+
+def test_recording_callback_gives_the_task_its_recording_link(make_stack):
+    """The task table's recording link: a signed recording callback for an open
+    task puts its RecordingUrl into the task's JSON (snapshot, /api/tasks)."""
+    import urllib.parse
+    stack = make_stack()
+    assert stack.daemon.login('sup', 'sup-pass').status == 200
+    task = stack.ws.tasks.create(workflow_sid=stack.sim.workflow_sid,
+                                 attributes=json.dumps({'from': '+15550101010'}))
+    dh.th.wait_until(lambda: task.sid in {t['sid'] for t in stack.daemon.get_json('/api/tasks')},
+                     what='the task in /api/tasks')
+    t = next(t for t in stack.daemon.get_json('/api/tasks') if t['sid'] == task.sid)
+    assert t['recordingUrl'] is None  # no recording: null, not a dead link
+    url = 'https://api.twilio.com/2010-04-01/Accounts/%s/Recordings/RE%s' % (
+        stack.sim.account_sid, '7' * 32)
+    path = '/taskrouter_recording_callback?' + urllib.parse.urlencode({'TaskSid': task.sid})
+    params = {'AccountSid': stack.sim.account_sid, 'RecordingSid': 'RE' + '7' * 32,
+              'RecordingUrl': url, 'RecordingStatus': 'completed'}
+    r = stack.webhook(params, path=path)
+    assert r.status == 204, r
+    t = next(t for t in stack.daemon.get_json('/api/tasks') if t['sid'] == task.sid)
+    assert t['recordingUrl'] == url
