@@ -142,6 +142,7 @@ struct config {
 	int day_start_min; /* minutes after midnight, from day_start "HH:MM" */
 	char *timezone;	   /* IANA name, e.g. "Europe/Berlin" */
 	int sla_threshold_s;
+	int short_abandon_s; /* 0: off */
 	struct config_sla_override *sla_overrides;
 	size_t n_sla_overrides;
 	int stats_min_interval_ms;

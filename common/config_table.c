@@ -208,6 +208,17 @@ const struct config_table_entry config_table[] = {
 	  .unit = "s",
 	  .description = "Wait time within which a task counts as answered within SLA; per queue "
 			 "with sla_threshold_s.<WQ SID or queue name>." },
+	{ .name = "short_abandon_s",
+	  .reload = CONFIG_TABLE_LIVE,
+	  .type = CONFIG_TABLE_DURATION,
+	  .offset = CONFIG_TABLE_OFF(short_abandon_s),
+	  .def = "0",
+	  .min = 0,
+	  .max = 86400,
+	  .unit = "s",
+	  .description = "Short abandons (Flex): callers who hang up within this many seconds "
+			 "are left out of the service level's denominator, in every queue; "
+			 "0: off." },
 	{ .name = "stats_min_interval_ms",
 	  .reload = CONFIG_TABLE_LIVE,
 	  .type = CONFIG_TABLE_DURATION,

@@ -699,6 +699,7 @@ daemon_stats_options(struct daemon *d, const struct config *cfg, struct stats_op
 	so->min_interval_ms = cfg->stats_min_interval_ms;
 	so->max_interval_ms = cfg->stats_max_interval_ms;
 	so->sla_threshold_s = cfg->sla_threshold_s;
+	so->short_abandon_s = cfg->short_abandon_s;
 	so->day_start_minutes = cfg->day_start_min;
 	so->timezone = cfg->timezone;
 	so->zoneinfo_dir = config_env("TZDIR");

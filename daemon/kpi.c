@@ -75,11 +75,40 @@ kpi_split(const struct json_value *cumulative, int threshold_s, const char *side
 	return json_path(cumulative, "split_by_wait_time", key, side, NULL);
 }
 
+/*
+ * Callers who hung up within short_s seconds (split_by_wait_time[short_s]
+ * .below.tasks_canceled), or -1 when short abandons are off or not split.
+ */
+static int64_t
+kpi_short_abandoned(const struct json_value *cum, int short_s)
+{
+	const struct json_value *below = short_s > 0 ? kpi_split(cum, short_s, "below") : NULL;
+
+	return below == NULL ? -1 : kpi_count(below, "tasks_canceled");
+}
+
+/* shortAbandonS and shortAbandoned: the rule the service level used, and its count. */
+static void
+kpi_gen_short_abandon(struct json_gen *g, const struct json_value *cum, int short_s)
+{
+	int64_t n = kpi_short_abandoned(cum, short_s);
+
+	if (n < 0) {
+		json_gen_kv_null(g, "shortAbandonS");
+		json_gen_kv_null(g, "shortAbandoned");
+		return;
+	}
+	json_gen_kv_int(g, "shortAbandonS", short_s);
+	json_gen_kv_int(g, "shortAbandoned", n);
+}
+
 /* Service level, or null when the threshold was not split or nothing was counted. */
 static void
 kpi_gen_service_level(struct json_gen *g, const char *key, const struct json_value *cum,
-		      int threshold_s)
+		      int threshold_s, int short_s)
 {
+	int64_t short_abandoned = kpi_short_abandoned(cum, short_s);
+
 	const struct json_value *below = kpi_split(cum, threshold_s, "below");
 	const struct json_value *above = kpi_split(cum, threshold_s, "above");
 	int64_t accepted;
@@ -97,6 +126,8 @@ kpi_gen_service_level(struct json_gen *g, const char *key, const struct json_val
 		json_get(cum, "tasks_canceled") != NULL
 			? kpi_count(cum, "tasks_canceled")
 			: kpi_count(below, "tasks_canceled") + kpi_count(above, "tasks_canceled");
+	if (short_abandoned > 0 && short_abandoned <= canceled)
+		canceled -= short_abandoned;
 	kpi_gen_percent(g, key, kpi_count(below, "reservations_accepted"), accepted + canceled);
 }
 
@@ -272,7 +303,7 @@ kpi_rank_cmp(const void *a, const void *b)
 }
 
 static void
-kpi_gen_queue(struct json_gen *g, const struct kpi_queue_rank *qr)
+kpi_gen_queue(struct json_gen *g, const struct kpi_queue_rank *qr, int short_s)
 {
 	const struct kpi_queue *q = qr->q;
 	const struct json_value *rt = json_get(q->stats, "realtime");
@@ -283,7 +314,8 @@ kpi_gen_queue(struct json_gen *g, const struct kpi_queue_rank *qr)
 	json_gen_kv_string(g, "sid", q->sid);
 	kpi_gen_name(g, "name", q->name);
 	json_gen_kv_int(g, "slThreshold", q->sla_threshold_s);
-	kpi_gen_service_level(g, "serviceLevel", cum, q->sla_threshold_s);
+	kpi_gen_service_level(g, "serviceLevel", cum, q->sla_threshold_s, short_s);
+	kpi_gen_short_abandon(g, cum, short_s);
 	kpi_gen_asa(g, "asa", cum, true);
 	json_gen_kv_int(g, "abandoned", kpi_count(cum, "tasks_canceled"));
 	kpi_gen_percent(g, "abandonmentRate", kpi_count(cum, "tasks_canceled"),
@@ -315,7 +347,8 @@ kpi_write(const struct kpi_input *in, size_t max_queues, struct json_gen *g)
 	tz_format_iso(in->refreshed_at_ms, iso);
 	json_gen_kv_string(g, "refreshedAt", iso);
 	json_gen_kv_int(g, "slThresholdS", in->sla_threshold_s);
-	kpi_gen_service_level(g, "serviceLevel", cum, in->sla_threshold_s);
+	kpi_gen_service_level(g, "serviceLevel", cum, in->sla_threshold_s, in->short_abandon_s);
+	kpi_gen_short_abandon(g, cum, in->short_abandon_s);
 	kpi_gen_asa(g, "asa", cum, false);
 	json_gen_kv_int(g, "abandoned", kpi_count(cum, "tasks_canceled"));
 	kpi_gen_percent(g, "abandonmentRate", kpi_count(cum, "tasks_canceled"),
@@ -352,7 +385,7 @@ kpi_write(const struct kpi_input *in, size_t max_queues, struct json_gen *g)
 	json_gen_key(g, "queues");
 	json_gen_array_open(g);
 	for (size_t i = 0; i < n; i++)
-		kpi_gen_queue(g, &rank[i]);
+		kpi_gen_queue(g, &rank[i], in->short_abandon_s);
 	json_gen_array_close(g);
 	json_gen_object_close(g);
 	free(rank);

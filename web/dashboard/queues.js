@@ -39,7 +39,7 @@ export function Queues({ store }) {
 						const alerts = queueAlerts(q);
 						return (
 							<tr key={q.sid} class={alerts.length ? 'alert' : ''} data-queue={q.name}>
-								<th scope="row">{q.name || q.sid} <span class="muted">≤{num(q.slThreshold)} s</span></th>
+								<th scope="row">{q.name || q.sid} <span class="muted">≤{num(q.slThreshold)} s{isNum(q.shortAbandonS) ? `, hang-ups < ${q.shortAbandonS} s not counted` : ''}</span></th>
 								<td class="num" data-stat="waiting">{num(q.waiting)}</td>
 								<td class="num" data-stat="longestWaiting">{isNum(q.longestWaiting) ? clock(q.longestWaiting) : '—'}</td>
 								<td class="num" data-stat="serviceLevel"><span class={'badge ' + slClass(q.serviceLevel)}>{pct(q.serviceLevel)}</span></td>

@@ -77,7 +77,8 @@ export function Tiles({ store }) {
 			<div class="tile-group" role="group" aria-label="Service">
 				<h2>Service today</h2>
 				<Tile label="Service level" stat="serviceLevel" value={pct(st.serviceLevel)} cls={sl}
-					note={`≤${num(st.slThresholdS)} s, target ${slTarget()} %: ${SL_WORD[sl]}`} />
+					note={`≤${num(st.slThresholdS)} s, target ${slTarget()} %: ${SL_WORD[sl]}` +
+						(isNum(st.shortAbandonS) ? `; ${st.shortAbandoned} hang-ups < ${st.shortAbandonS} s not counted` : '')} />
 				<Tile label="Avg speed of answer" stat="asa" value={secs(st.asa)} />
 				<Tile label="Avg acceptance" stat="avgTaskAcceptanceTime" value={secs(st.avgTaskAcceptanceTime)} />
 				<Tile label="Abandoned" stat="abandonmentRate" value={pct(st.abandonmentRate)} note={`${num(st.abandoned)} canceled of ${num(st.tasksCreated)}`} />
