@@ -50,6 +50,8 @@ struct events {
 	void *clock_arg;
 	events_apply_cb *apply;
 	void *apply_arg;
+	events_recording_cb *recording;
+	void *recording_arg;
 	struct metrics *metrics;
 	struct hmap *recordings; /* TaskSid -> char *url (owned) */
 	char **recording_order;	 /* ring of TaskSids, oldest at recording_head */
@@ -468,11 +470,20 @@ events_accept(struct events *ev, enum events_kind kind, const char *target, cons
 		if (sid != NULL && url != NULL) {
 			events_store_recording(ev, sid, url);
 			log_trace(LOG_TRACE_EVENTS, "recording for task %s stored", sid);
+			if (ev->recording != NULL)
+				ev->recording(sid, ev->recording_arg);
 		}
 		free(sid);
 		break;
 	}
 	}
+}
+
+void
+events_set_recording(struct events *ev, events_recording_cb *cb, void *arg)
+{
+	ev->recording = cb;
+	ev->recording_arg = arg;
 }
 
 const char *

@@ -112,6 +112,9 @@ struct events *events_new(const struct events_options *options, struct metrics *
 void events_free(struct events *ev);
 /* Sets where verified TaskRouter events go (until set, they are only counted). */
 void events_set_apply(struct events *ev, events_apply_cb *cb, void *arg);
+/* Called after a recording URL for task_sid was stored (the task's JSON changed). */
+typedef void events_recording_cb(const char *task_sid, void *arg);
+void events_set_recording(struct events *ev, events_recording_cb *cb, void *arg);
 /*
  * Replaces token, public URL and limits (SIGHUP reload). The recording map is
  * kept. options is copied.

@@ -212,6 +212,8 @@ struct model_change_rec {
 };
 
 struct model {
+	model_recording_lookup_cb *recording; /* task JSON's recordingUrl, or NULL */
+	void *recording_arg;
 	struct hmap *tasks;
 	struct hmap *res;
 	struct hmap *workers;
@@ -912,6 +914,13 @@ model_free(struct model *m)
 	free(m->workspace_name);
 	free(m->stats_json);
 	free(m);
+}
+
+void
+model_set_recording_lookup(struct model *m, model_recording_lookup_cb *cb, void *arg)
+{
+	m->recording = cb;
+	m->recording_arg = arg;
 }
 
 void
@@ -2092,6 +2101,8 @@ model_gen_task(const struct model *m, const struct model_task *t, struct json_ge
 	}
 	json_gen_array_close(g);
 	model_gen_raw(g, "attributes", t->attributes);
+	json_gen_kv_string(g, "recordingUrl",
+			   m->recording != NULL ? m->recording(t->sid, m->recording_arg) : NULL);
 	json_gen_object_close(g);
 }
 

@@ -72,6 +72,12 @@ struct model_options {
 struct model *model_new(const struct model_options *options);
 void model_free(struct model *m);
 void model_set_listener(struct model *m, model_listener_cb *cb, void *arg);
+/*
+ * Where task JSON finds a task's recording URL ("recordingUrl"; the events
+ * module keeps them from the recording callbacks). NULL: always null.
+ */
+typedef const char *model_recording_lookup_cb(const char *task_sid, void *arg);
+void model_set_recording_lookup(struct model *m, model_recording_lookup_cb *cb, void *arg);
 
 /*
  * Applies one TaskRouter event callback (the form fields of twilio-api.md
