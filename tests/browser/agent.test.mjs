@@ -50,6 +50,7 @@ test('agent: available, offer, accept, end conference, complete, post-work activ
 	await waitFor('task assigned in TaskRouter', async () => (await stack.sim.task(task.sid)).assignment_status === 'assigned');
 	const inHand = page.getByRole('region', { name: /On a task: \+15550001111/ });
 	await inHand.waitFor();
+	await screenshot(page, 'agent-call');
 	await inHand.getByRole('button', { name: 'End conference' }).click();
 	await waitFor('task wrapping', async () => ['wrapping', 'completed'].includes((await stack.sim.task(task.sid)).assignment_status));
 	const complete = inHand.getByRole('button', { name: 'Complete' });
@@ -70,6 +71,11 @@ test('agent: reject with the R key, then an offer times out', async () => {
 	await goAvailable(page);
 	const t1 = await stack.sim.createTask({ from: '+15550002222', type: 'inbound' });
 	await page.getByRole('region', { name: /Incoming: \+15550002222/ }).waitFor();
+	// Twilio refuses once: the agent is told why, and the offer stays
+	await stack.sim.control('POST', '/sim/faults', { method: 'POST', path: '/v1/Workspaces/*/Workers/*/Reservations/*', status: 400, code: 20001, message: 'The reservation cannot be rejected now', count: 1 });
+	await page.keyboard.press('r');
+	await page.getByRole('status').filter({ hasText: /Twilio refused: .*cannot be rejected now/ }).waitFor();
+	assert.match(await page.getByRole('region', { name: 'Log' }).textContent(), /refused/);
 	await page.keyboard.press('r');
 	await waitFor('reservation rejected', async () => {
 		const res = await stack.sim.rest('GET', `${stack.sim.ws}/Tasks/${t1.sid}/Reservations`);

@@ -90,6 +90,10 @@ test('supervisor: tiles, tables and charts follow /api/stats; a new task shows w
 	// the screenshot with the simulated agents at work (they log in over a few seconds)
 	await waitFor('agents on calls', async () => (await apiGet(page, '/api/stats')).assignedTasks >= 2, 30000).catch(() => {});
 	await screenshot(page, 'dashboard');
+	// the dark theme passes axe too (contrast)
+	await page.emulateMedia({ colorScheme: 'dark' });
+	assert.deepEqual(await axe(page), []);
+	await screenshot(page, 'dashboard-dark');
 	// no request ever carried the password in its URL
 	assert.ok(page.requests.every((r) => !r.url.includes(USERS.sup)), 'password in a URL');
 	await context.close();
