@@ -55,7 +55,8 @@ function dayRange(u) {
 }
 
 function makeChart(el, title, series, yRange) {
-	const axis = { stroke: css('--muted'), grid: { stroke: css('--border'), width: 1 }, ticks: { stroke: css('--border') } };
+	// Colours are read at draw time, so a theme switch only needs a redraw.
+	const axis = { stroke: () => css('--muted'), grid: { stroke: () => css('--border'), width: 1 }, ticks: { stroke: () => css('--border') } };
 	return new uPlot({
 		title,
 		width: Math.max(240, el.clientWidth),
@@ -72,11 +73,11 @@ export function Charts({ store }) {
 	const box2 = useRef(null);
 	useEffect(() => {
 		const c1 = makeChart(box1.current, 'Waiting tasks and available agents', [
-			{ label: 'Waiting', stroke: css('--chart-1'), width: 2 },
-			{ label: 'Available agents', stroke: css('--chart-2'), width: 2 },
+			{ label: 'Waiting', stroke: () => css('--chart-1'), width: 2 },
+			{ label: 'Available agents', stroke: () => css('--chart-2'), width: 2 },
 		]);
 		const c2 = makeChart(box2.current, 'Service level % (cumulative)', [
-			{ label: 'Service level %', stroke: css('--chart-3'), width: 2 },
+			{ label: 'Service level %', stroke: () => css('--chart-3'), width: 2 },
 		], [0, 100]);
 		let cols = seriesColumns(store.series.peek());
 		let dirty = true;
@@ -106,10 +107,20 @@ export function Charts({ store }) {
 			c2.setSize({ width: Math.max(240, box2.current.clientWidth), height: 200 });
 		});
 		ro.observe(box1.current);
+		const redraw = () => {
+			c1.redraw(false);
+			c2.redraw(false);
+		};
+		const mo = new MutationObserver(redraw);
+		mo.observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme', 'class'] });
+		const mq = matchMedia('(prefers-color-scheme: dark)');
+		mq.addEventListener('change', redraw);
 		draw();
 		return () => {
 			unsub();
 			ro.disconnect();
+			mo.disconnect();
+			mq.removeEventListener('change', redraw);
 			c1.destroy();
 			c2.destroy();
 		};
