@@ -39,6 +39,7 @@
 #include "config.h"
 #include "config_table.h"
 #include "log.h"
+#include "loopback.h"
 #include "num.h"
 #include "sid.h"
 #include "xmalloc.h"
@@ -440,13 +441,6 @@ config_split_host_port(const char *s, size_t len, char **host_out, uint16_t *por
 	return 0;
 }
 
-static bool
-config_is_loopback(const char *host)
-{
-	return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-	       strcmp(host, "::1") == 0;
-}
-
 /*
  * An absolute http(s) URL without credentials, query or fragment. For
  * Twilio base URLs plain http is only allowed to a loopback host: those
@@ -495,9 +489,8 @@ config_check_url(const char *s, bool twilio, const char **why_out)
 			*why_out = "has no host";
 		return r;
 	}
-	if (twilio && !https && !config_is_loopback(host)) {
-		*why_out =
-			"http:// is only allowed to a loopback host (the emulator); use https://";
+	if (twilio && !https && !loopback_is_host(host)) {
+		*why_out = LOOPBACK_HTTP_REFUSED;
 		r = -EINVAL;
 	}
 	free(host);

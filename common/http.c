@@ -32,6 +32,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "loopback.h"
 #include "trhub_version.h"
 #include "xmalloc.h"
 
@@ -176,8 +177,6 @@ bool
 http_url_is_loopback(const char *url)
 {
 	char host[256];
-	struct in_addr a4;
-	struct in6_addr a6;
 	size_t n;
 
 	if (url == NULL)
@@ -187,13 +186,7 @@ http_url_is_loopback(const char *url)
 		return false;
 	if (!http_url_host(url, n, host, sizeof(host)))
 		return false;
-	if (strcasecmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return false;
+	return loopback_is_host(host);
 }
 
 /* True when s is too long or has a CR or LF that would break the header line. */

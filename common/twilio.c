@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "loopback.h"
 #include "twilio.h"
 #include "xmalloc.h"
 
@@ -75,8 +76,7 @@ twilio_check_base(const char *base, bool *plain_out, char **cause)
 	} else if (strncasecmp(base, "http://", 7) == 0) {
 		host_off = 7;
 		if (!http_url_is_loopback(base)) {
-			*cause = xstrdup("twilio_base_url: plain http is only allowed for a "
-					 "loopback host");
+			*cause = xstrdup("twilio_base_url: " LOOPBACK_HTTP_REFUSED);
 			return -EINVAL;
 		}
 		*plain_out = true;

@@ -285,7 +285,6 @@ auth_users_load(const char *path, struct hmap *users, char **cause_out)
 	size_t n;
 	int r = 0;
 
-	buf_init(&b);
 	if (path == NULL)
 		return 0;
 	f = fopen(path, "re");
@@ -300,6 +299,7 @@ auth_users_load(const char *path, struct hmap *users, char **cause_out)
 		*cause_out = xasprintf("cannot open the users file %s: %s", path, strerror(errno));
 		return r;
 	}
+	buf_init(&b);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (b.len + n > AUTH_USERS_MAX_BYTES) {
 			*cause_out = xasprintf("the users file %s is larger than %d bytes", path,
@@ -425,12 +425,15 @@ auth_make_dummy(struct hmap *users, const char *token_hash, char **cause_out)
 	for (size_t i = 0; i < sizeof(pw); i++)
 		snprintf(hex + i * 2, 3, "%02x", pw[i]);
 	if (model != NULL && (last = strrchr(model, '$')) != NULL && last != model) {
+		char *ignored = NULL;
+
 		setting = xstrndup(model, (size_t)(last - model));
-		hash = hasher_hash_with(hex, setting, cause_out);
+		hash = hasher_hash_with(hex, setting, &ignored);
+		free(ignored); /* a setting crypt(3) refuses: fall back to the default below */
 		free(setting);
-	} else {
-		hash = hasher_hash(hex, NULL, cause_out);
 	}
+	if (hash == NULL)
+		hash = hasher_hash(hex, NULL, cause_out);
 	explicit_bzero(hex, sizeof(hex));
 	return hash;
 }

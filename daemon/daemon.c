@@ -451,33 +451,20 @@ daemon_sla_threshold_cb(void *arg, const char *queue_sid, const char *queue_name
 	return config_sla_threshold_s(d->cfg, queue_sid, queue_name);
 }
 
-static const char *
-daemon_recording_lookup_cb(const char *task_sid, void *arg)
+static int
+daemon_apply_event_cb(const struct tr_event *event, void *arg)
 {
 	struct daemon *d = arg;
 
-	return events_recording_url(d->events, task_sid);
-}
-
-/* A recording arrived: the task's JSON (recordingUrl) changed. */
-static void
-daemon_recording_cb(const char *task_sid, void *arg)
-{
-	struct daemon *d = arg;
-
-	if (!daemon_has_viewers(d) || model_task_status(d->model, task_sid) == NULL)
-		return;
-	json_gen_reset(d->gen);
-	model_task_json(d->model, task_sid, d->gen);
-	daemon_broadcast_about(d, "task", 0, MODEL_CHANGE_TASK, task_sid);
+	return model_apply_event(d->model, event);
 }
 
 static int
-daemon_apply_event_cb(const struct form *event, char **cause_out, void *arg)
+daemon_recording_cb(const char *task_sid, const char *recording_url, void *arg)
 {
 	struct daemon *d = arg;
 
-	return model_apply_event(d->model, event, cause_out);
+	return model_set_recording(d->model, task_sid, recording_url);
 }
 
 /* --- rebuild and readiness ------------------------------------------------------ */
@@ -920,9 +907,7 @@ daemon_build(struct daemon *d, char **cause_out)
 
 	daemon_events_options(cfg, &eo);
 	d->events = events_new(&eo, d->metrics);
-	events_set_apply(d->events, daemon_apply_event_cb, d);
-	events_set_recording(d->events, daemon_recording_cb, d);
-	model_set_recording_lookup(d->model, daemon_recording_lookup_cb, d);
+	events_set_apply(d->events, daemon_apply_event_cb, daemon_recording_cb, d);
 
 	d->api = api_new(d->model, d->stream, d->metrics);
 	api_set_ready(d->api, daemon_ready_cb, d);

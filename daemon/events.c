@@ -13,8 +13,8 @@
  * which the model already treats as stale (model.h "Ordering"). A request
  * carrying no timestamp at all (recording callbacks) is not window-checked.
  *
- * Recording URLs live in a small map here, bounded by recordings_max with
- * the oldest task evicted first, until the model grows a field for them.
+ * A recording callback's URL goes to the recording callback (daemon.c:
+ * model_set_recording, which shows it on the task).
  */
 
 #include <errno.h>
@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "date.h"
 #include "events.h"
 #include "form.h"
 #include "hmap.h"
@@ -34,39 +35,38 @@
 #include "metrics.h"
 #include "num.h"
 #include "signature.h"
-#include "tz.h"
+#include "tr_event.h"
 #include "xmalloc.h"
 
 /* Pairs in one callback; TaskRouter sends about 40 at most. */
 #define EVENTS_MAX_PAIRS 256
 #define EVENTS_MAX_KEY	 256
 
+/* A verified webhook: the form (owner of every string) and what was parsed from it. */
+struct events_webhook {
+	enum events_kind kind;
+	struct form *form;
+	struct tr_event event;	   /* EVENTS_TASKROUTER */
+	char *task_sid;		   /* EVENTS_RECORDING: the form's or the query's */
+	const char *recording_url; /* EVENTS_RECORDING */
+};
+
 struct events {
 	struct events_check_config cfg; /* strings below are owned copies */
 	char *auth_token;
 	char *public_url;
-	size_t recordings_max;
 	int64_t (*now_ms)(void *clock_arg);
 	void *clock_arg;
 	events_apply_cb *apply;
-	void *apply_arg;
 	events_recording_cb *recording;
-	void *recording_arg;
+	void *apply_arg;
 	struct metrics *metrics;
-	struct hmap *recordings; /* TaskSid -> char *url (owned) */
-	char **recording_order;	 /* ring of TaskSids, oldest at recording_head */
-	size_t recording_head;
-	size_t recording_count;
 };
 
 static int64_t
 events_real_now_ms(void *clock_arg)
 {
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return date_now_ms();
 }
 
 /* True when the media type of content_type (parameters ignored) is type. */
@@ -153,33 +153,15 @@ events_check_json(const struct events_check_config *cfg, const struct events_req
 	return EVENTS_OK;
 }
 
-/* The event's own time in Unix ms: 1 found, 0 none, -1 malformed. */
+/* A recording callback's own time in Unix ms, when it has one: 1 found, 0 none, -1 malformed. */
 static int
-events_timestamp_ms(const struct form *f, int64_t *ms_out)
+events_recording_time_ms(const struct form *f, int64_t *ms_out)
 {
-	const char *ms = form_get(f, "TimestampMs");
 	const char *s = form_get(f, "Timestamp");
-	int64_t v = 0;
 
-	if (ms != NULL && *ms != '\0') {
-		if (num_parse_i64(ms, INT64_MIN, INT64_MAX, &v) < 0)
-			return -1;
-		*ms_out = v;
-		return 1;
-	}
 	if (s == NULL || *s == '\0')
 		return 0;
-	if (num_parse_i64(s, INT64_MIN, INT64_MAX, &v) == 0) {
-		if (v > INT64_MAX / 1000 || v < INT64_MIN / 1000)
-			return -1;
-		*ms_out = v * 1000;
-		return 1;
-	}
-	if (tz_parse_iso(s, &v) == 0) {
-		*ms_out = v;
-		return 1;
-	}
-	return -1;
+	return date_parse(s, ms_out) == 0 ? 1 : -1;
 }
 
 /* TaskSid of a recording callback: the form's, else the query's. Caller frees. */
@@ -205,15 +187,34 @@ events_recording_task_sid(const char *target, const struct form *f)
 	return out;
 }
 
+void
+events_webhook_free(struct events_webhook *w)
+{
+	if (w == NULL)
+		return;
+	tr_event_clear(&w->event);
+	free(w->task_sid);
+	form_free(w->form);
+	free(w);
+}
+
+const struct tr_event *
+events_webhook_event(const struct events_webhook *w)
+{
+	return w->kind == EVENTS_TASKROUTER ? &w->event : NULL;
+}
+
 int
 events_check(const struct events_check_config *cfg, const struct events_request *rq, int64_t now_ms,
-	     struct form **form_out, const char **reason_out)
+	     struct events_webhook **webhook_out, const char **reason_out)
 {
 	const char *reason = NULL;
+	struct events_webhook *w = NULL;
 	struct form *f = NULL;
 	struct buf url;
 	struct form_limits limits;
 	int64_t ts = 0;
+	bool has_ts = false;
 	int verdict = EVENTS_OK;
 	int r;
 
@@ -265,61 +266,61 @@ events_check(const struct events_check_config *cfg, const struct events_request 
 		goto out;
 	}
 
+	w = xcalloc(1, sizeof(*w));
+	w->kind = rq->kind;
+	w->form = f;
+	f = NULL;
 	switch (rq->kind) {
-	case EVENTS_TASKROUTER: {
-		const char *type = form_get(f, "EventType");
-
-		if (type == NULL || *type == '\0') {
-			reason = "missing EventType";
+	case EVENTS_NONE:
+		reason = "not a webhook route";
+		verdict = EVENTS_BAD_REQUEST;
+		goto out;
+	case EVENTS_TASKROUTER:
+		if (tr_event_parse(w->form, &w->event, &reason) < 0) {
 			verdict = EVENTS_BAD_REQUEST;
 			goto out;
 		}
+		ts = w->event.ts_ms;
+		has_ts = true;
 		break;
-	}
-	case EVENTS_RECORDING: {
-		const char *rec = form_get(f, "RecordingUrl");
-		char *sid = NULL;
-
-		if (rec == NULL || *rec == '\0') {
+	case EVENTS_RECORDING:
+		w->recording_url = form_get(w->form, "RecordingUrl");
+		if (w->recording_url == NULL || *w->recording_url == '\0') {
 			reason = "missing RecordingUrl";
 			verdict = EVENTS_BAD_REQUEST;
 			goto out;
 		}
-		sid = events_recording_task_sid(rq->target, f);
-		if (sid == NULL) {
+		w->task_sid = events_recording_task_sid(rq->target, w->form);
+		if (w->task_sid == NULL) {
 			reason = "missing TaskSid";
 			verdict = EVENTS_BAD_REQUEST;
 			goto out;
 		}
-		free(sid);
+		r = events_recording_time_ms(w->form, &ts);
+		if (r < 0) {
+			reason = "malformed Timestamp";
+			verdict = EVENTS_BAD_REQUEST;
+			goto out;
+		}
+		has_ts = r == 1;
 		break;
 	}
-	}
 
-	switch (events_timestamp_ms(f, &ts)) {
-	case -1:
-		reason = "malformed Timestamp";
-		verdict = EVENTS_BAD_REQUEST;
+	if (has_ts && cfg->max_age_ms >= 0 && ts < now_ms - cfg->max_age_ms) {
+		reason = "stale event (outside the replay window)";
+		verdict = EVENTS_FORBIDDEN;
 		goto out;
-	case 1:
-		if (cfg->max_age_ms >= 0 && ts < now_ms - cfg->max_age_ms) {
-			reason = "stale event (outside the replay window)";
-			verdict = EVENTS_FORBIDDEN;
-			goto out;
-		}
-		if (cfg->max_future_ms >= 0 && ts > now_ms + cfg->max_future_ms) {
-			reason = "event timestamp too far in the future";
-			verdict = EVENTS_FORBIDDEN;
-			goto out;
-		}
-		break;
-	default:
-		break;
+	}
+	if (has_ts && cfg->max_future_ms >= 0 && ts > now_ms + cfg->max_future_ms) {
+		reason = "event timestamp too far in the future";
+		verdict = EVENTS_FORBIDDEN;
+		goto out;
 	}
 
-	*form_out = f;
-	f = NULL;
+	*webhook_out = w;
+	w = NULL;
 out:
+	events_webhook_free(w);
 	form_free(f);
 	buf_clear(&url);
 	if (reason_out != NULL)
@@ -352,10 +353,6 @@ events_new(const struct events_options *options, struct metrics *metrics)
 	struct events *ev = xcalloc(1, sizeof(*ev));
 
 	events_apply_options(ev, options);
-	ev->recordings_max = options->recordings_max == 0 ? EVENTS_DEFAULT_RECORDINGS_MAX
-							  : options->recordings_max;
-	ev->recording_order = xcalloc(ev->recordings_max, sizeof(*ev->recording_order));
-	ev->recordings = hmap_new();
 	ev->metrics = metrics;
 	return ev;
 }
@@ -365,23 +362,17 @@ events_free(struct events *ev)
 {
 	if (ev == NULL)
 		return;
-	for (size_t i = 0; i < ev->recording_count; i++) {
-		char *sid = ev->recording_order[(ev->recording_head + i) % ev->recordings_max];
-
-		free(hmap_remove(ev->recordings, sid));
-		free(sid);
-	}
-	hmap_free(ev->recordings);
-	free(ev->recording_order);
 	xfree_secret(ev->auth_token);
 	free(ev->public_url);
 	free(ev);
 }
 
 void
-events_set_apply(struct events *ev, events_apply_cb *cb, void *arg)
+events_set_apply(struct events *ev, events_apply_cb *apply, events_recording_cb *recording,
+		 void *arg)
 {
-	ev->apply = cb;
+	ev->apply = apply;
+	ev->recording = recording;
 	ev->apply_arg = arg;
 }
 
@@ -391,18 +382,12 @@ events_reconfigure(struct events *ev, const struct events_options *options)
 	events_apply_options(ev, options);
 }
 
-size_t
-events_body_max_bytes(const struct events *ev)
-{
-	return ev->cfg.body_max_bytes;
-}
-
 int
-events_verify(struct events *ev, const struct events_request *rq, struct form **form_out,
-	      const char **reason_out)
+events_verify(struct events *ev, const struct events_request *rq,
+	      struct events_webhook **webhook_out, const char **reason_out)
 {
 	const char *reason = NULL;
-	int verdict = events_check(&ev->cfg, rq, ev->now_ms(ev->clock_arg), form_out, &reason);
+	int verdict = events_check(&ev->cfg, rq, ev->now_ms(ev->clock_arg), webhook_out, &reason);
 
 	if (verdict != EVENTS_OK) {
 		if (ev->metrics != NULL)
@@ -414,82 +399,30 @@ events_verify(struct events *ev, const struct events_request *rq, struct form **
 	return verdict;
 }
 
-/* Stores url for sid, evicting the oldest task when the map is full. */
-static void
-events_store_recording(struct events *ev, const char *sid, const char *url)
-{
-	char *old = hmap_get(ev->recordings, sid);
-	size_t tail = 0;
-
-	if (old != NULL) {
-		free(hmap_put(ev->recordings, sid, xstrdup(url)));
-		return;
-	}
-	if (ev->recording_count == ev->recordings_max) {
-		char *oldest = ev->recording_order[ev->recording_head];
-
-		free(hmap_remove(ev->recordings, oldest));
-		free(oldest);
-		ev->recording_head = (ev->recording_head + 1) % ev->recordings_max;
-		ev->recording_count--;
-	}
-	tail = (ev->recording_head + ev->recording_count) % ev->recordings_max;
-	ev->recording_order[tail] = xstrdup(sid);
-	ev->recording_count++;
-	(void)hmap_put(ev->recordings, sid, xstrdup(url)); /* sid was absent: replaces nothing */
-}
-
 void
-events_accept(struct events *ev, enum events_kind kind, const char *target, const struct form *form)
+events_accept(struct events *ev, const struct events_webhook *w)
 {
-	switch (kind) {
+	switch (w->kind) {
+	case EVENTS_NONE:
+		break; /* events_check never makes one */
 	case EVENTS_TASKROUTER: {
-		const char *type = form_get(form, "EventType");
-		const char *resource = form_get(form, "ResourceSid");
-		char *cause = NULL;
+		const char *resource = w->event.resource_sid != NULL ? w->event.resource_sid : "-";
 		int r = 0;
 
 		if (ev->metrics != NULL)
-			metrics_event_received(ev->metrics, type);
+			metrics_event_received(ev->metrics, w->event.type);
 		if (ev->apply != NULL)
-			r = ev->apply(form, &cause, ev->apply_arg);
-		if (resource == NULL)
-			resource = "-";
-		if (r < 0)
-			log_trace(LOG_TRACE_EVENTS, "event %s %s not applied: %s", type, resource,
-				  cause == NULL ? "invalid" : cause);
-		else
-			log_trace(LOG_TRACE_EVENTS, "event %s %s: outcome %d", type, resource, r);
-		free(cause);
+			r = ev->apply(&w->event, ev->apply_arg);
+		log_trace(LOG_TRACE_EVENTS, "event %s %s: outcome %d", w->event.type, resource, r);
 		break;
 	}
 	case EVENTS_RECORDING: {
-		char *sid = events_recording_task_sid(target, form);
-		const char *url = form_get(form, "RecordingUrl");
+		int r = 0;
 
-		if (sid != NULL && url != NULL) {
-			events_store_recording(ev, sid, url);
-			log_trace(LOG_TRACE_EVENTS, "recording for task %s stored", sid);
-			if (ev->recording != NULL)
-				ev->recording(sid, ev->recording_arg);
-		}
-		free(sid);
+		if (ev->recording != NULL)
+			r = ev->recording(w->task_sid, w->recording_url, ev->apply_arg);
+		log_trace(LOG_TRACE_EVENTS, "recording for task %s: outcome %d", w->task_sid, r);
 		break;
 	}
 	}
-}
-
-void
-events_set_recording(struct events *ev, events_recording_cb *cb, void *arg)
-{
-	ev->recording = cb;
-	ev->recording_arg = arg;
-}
-
-const char *
-events_recording_url(const struct events *ev, const char *task_sid)
-{
-	if (task_sid == NULL)
-		return NULL;
-	return hmap_get(ev->recordings, task_sid);
 }

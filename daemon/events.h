@@ -17,23 +17,32 @@
  *   403  X-Twilio-Signature missing or not matching public_url + target
  *        (port variants accepted, signature.h); JSON bodies are checked
  *        against bodySHA256 in the query (signature_verify_body)
- *   400  a TaskRouter event without EventType; a recording callback without
- *        RecordingUrl or TaskSid (form or query)
+ *   400  a TaskRouter event the model could not apply (tr_event_parse: no or
+ *        malformed EventType, no Timestamp/TimestampMs or one that is not a
+ *        date, a SID with the wrong prefix, a non-integer version or
+ *        priority, an unknown TaskAssignmentStatus, a resource event
+ *        without its resource's SID); a recording callback without
+ *        RecordingUrl or TaskSid (form or query), or with a malformed
+ *        Timestamp
  *   403  replay: Timestamp/TimestampMs older than max_age_ms, or more than
  *        max_future_ms ahead of now (exact duplicates inside the window are
  *        accepted: the model ignores them)
+ *
+ * So every webhook is parsed exactly once, here, into a typed event
+ * (tr_event.h) before Twilio gets its 204: what is acknowledged is applied.
  */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "form.h"
-
 struct events;
+struct events_webhook;
+struct tr_event;
 struct metrics;
 
 enum events_kind {
+	EVENTS_NONE,	   /* not a webhook (a route table's other rows); refused */
 	EVENTS_TASKROUTER, /* POST /taskrouter_event */
 	EVENTS_RECORDING,  /* POST /taskrouter_recording_callback */
 };
@@ -50,7 +59,6 @@ enum events_verdict {
 #define EVENTS_DEFAULT_BODY_MAX_BYTES (64 * 1024)
 #define EVENTS_DEFAULT_MAX_AGE_MS     (5 * 60 * 1000)
 #define EVENTS_DEFAULT_MAX_FUTURE_MS  (5 * 60 * 1000)
-#define EVENTS_DEFAULT_RECORDINGS_MAX 4096
 
 /* What the checks need; every pointer is borrowed for the call. */
 struct events_check_config {
@@ -76,21 +84,33 @@ struct events_request {
  * @cfg: keys and limits.
  * @rq: the request.
  * @now_ms: wall-clock time, Unix milliseconds, for the replay window.
- * @form_out: on EVENTS_OK, the verified parameters (a new form the caller
- *	owns); untouched otherwise.
+ * @webhook_out: on EVENTS_OK, the verified and parsed webhook (the caller
+ *	owns it: events_webhook_free); untouched otherwise.
  * @reason_out: on a refusal, a static text naming the failed check (safe to
  *	log and to send as the error detail: it holds no input); may be NULL.
  *
  * Returns EVENTS_OK or the refusal's enum events_verdict.
  */
 int events_check(const struct events_check_config *cfg, const struct events_request *rq,
-		 int64_t now_ms, struct form **form_out, const char **reason_out);
+		 int64_t now_ms, struct events_webhook **webhook_out, const char **reason_out);
+
+/* NULL-safe. */
+void events_webhook_free(struct events_webhook *w);
+/* The typed TaskRouter event of w (owned by w), or NULL for a recording callback. */
+const struct tr_event *events_webhook_event(const struct events_webhook *w);
 
 /*
- * Applies a verified TaskRouter event (main wires it to model_apply_event).
- * event is borrowed for the call. Returns what model_apply_event returns.
+ * Applies a verified TaskRouter event (daemon.c wires it to
+ * model_apply_event). event is borrowed for the call. Returns what
+ * model_apply_event returns.
  */
-typedef int events_apply_cb(const struct form *event, char **cause_out, void *arg);
+typedef int events_apply_cb(const struct tr_event *event, void *arg);
+/*
+ * Stores a verified recording callback's RecordingUrl for its task
+ * (daemon.c wires it to model_set_recording). Strings are borrowed for the
+ * call.
+ */
+typedef int events_recording_cb(const char *task_sid, const char *recording_url, void *arg);
 
 struct events_options {
 	const char *auth_token;		    /* copied; wiped on free */
@@ -98,7 +118,6 @@ struct events_options {
 	size_t body_max_bytes;		    /* 0: EVENTS_DEFAULT_BODY_MAX_BYTES */
 	int64_t max_age_ms;		    /* 0: EVENTS_DEFAULT_MAX_AGE_MS; < 0: no window */
 	int64_t max_future_ms;		    /* 0: EVENTS_DEFAULT_MAX_FUTURE_MS; < 0: no limit */
-	size_t recordings_max;		    /* 0: EVENTS_DEFAULT_RECORDINGS_MAX (oldest evicted) */
 	int64_t (*now_ms)(void *clock_arg); /* wall clock, Unix ms; NULL = real */
 	void *clock_arg;
 };
@@ -110,18 +129,14 @@ struct events_options {
 struct events *events_new(const struct events_options *options, struct metrics *metrics);
 /* Wipes the token and frees. NULL-safe. */
 void events_free(struct events *ev);
-/* Sets where verified TaskRouter events go (until set, they are only counted). */
-void events_set_apply(struct events *ev, events_apply_cb *cb, void *arg);
-/* Called after a recording URL for task_sid was stored (the task's JSON changed). */
-typedef void events_recording_cb(const char *task_sid, void *arg);
-void events_set_recording(struct events *ev, events_recording_cb *cb, void *arg);
 /*
- * Replaces token, public URL and limits (SIGHUP reload). The recording map is
- * kept. options is copied.
+ * Sets where verified TaskRouter events and recording URLs go (until set,
+ * they are only counted); either callback may be NULL.
  */
+void events_set_apply(struct events *ev, events_apply_cb *apply, events_recording_cb *recording,
+		      void *arg);
+/* Replaces token, public URL and limits (SIGHUP reload). options is copied. */
 void events_reconfigure(struct events *ev, const struct events_options *options);
-/* The body limit in force (the route's limit in server.c). */
-size_t events_body_max_bytes(const struct events *ev);
 
 /*
  * The pipeline's signature step: events_check with ev's configuration and
@@ -129,18 +144,13 @@ size_t events_body_max_bytes(const struct events *ev);
  * debug level under --trace=events. Same returns and outputs as
  * events_check.
  */
-int events_verify(struct events *ev, const struct events_request *rq, struct form **form_out,
-		  const char **reason_out);
+int events_verify(struct events *ev, const struct events_request *rq,
+		  struct events_webhook **webhook_out, const char **reason_out);
 
 /*
  * The handler step, after the 204 went out: a TaskRouter event is counted
- * by type and applied; a recording callback stores RecordingUrl for its
- * task. form is borrowed for the call; target is the request-target (for
- * TaskSid in the query). Never fails: an event the model refuses is logged
- * under --trace=events (Twilio already has its answer).
+ * by type and applied; a recording callback hands RecordingUrl and its
+ * task to the recording callback. webhook is borrowed for the call. Never fails: everything that
+ * could go wrong was refused by events_verify.
  */
-void events_accept(struct events *ev, enum events_kind kind, const char *target,
-		   const struct form *form);
-
-/* The recording URL stored for task_sid (owned by ev, valid until the next call), or NULL. */
-const char *events_recording_url(const struct events *ev, const char *task_sid);
+void events_accept(struct events *ev, const struct events_webhook *webhook);

@@ -14,7 +14,11 @@
  *   so no thread holds a job by then; finished jobs still in the pipe are
  *   drained and freed.
  * - Passwords are wiped (explicit_bzero) as soon as the hash is computed.
+ * - The threads run at nice HASHER_NICE, so under CPU pressure the event
+ *   loop is scheduled before a password check.
  */
+
+#include <sys/resource.h>
 
 #include <crypt.h>
 #include <errno.h>
@@ -33,6 +37,8 @@
 #include "xmalloc.h"
 
 #define HASHER_THREADS_MAX 16
+/* Nice value of the hashing threads (the loop keeps the process's). */
+#define HASHER_NICE 10
 
 struct hasher_job {
 	TAILQ_ENTRY(hasher_job) entry;
@@ -96,6 +102,12 @@ hasher_thread(void *arg)
 	struct hasher *h = arg;
 	struct crypt_data *cd = xcalloc(1, sizeof(*cd));
 
+	/*
+	 * Below the event loop in the scheduler: on a busy machine the loop
+	 * (webhook acks) gets the CPU first and logins wait. Best effort; on
+	 * Linux the nice value of a thread id applies to that thread only.
+	 */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), HASHER_NICE);
 	for (;;) {
 		struct hasher_job *job = NULL;
 		const char *out = NULL;

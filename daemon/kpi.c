@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "date.h"
 #include "hmap.h"
 #include "kpi.h"
-#include "tz.h"
 #include "xmalloc.h"
 
 /* Statuses the seed dashboard always shows. */
@@ -338,13 +338,13 @@ kpi_write(const struct kpi_input *in, size_t max_queues, struct json_gen *g)
 	const struct json_value *act = json_get(rt, "activity_statistics");
 	struct kpi_queue_rank *rank = NULL;
 	const char *longest_sid = json_string(json_get(rt, "longest_task_waiting_sid"));
-	char iso[TZ_ISO_LEN];
+	char iso[DATE_ISO_LEN];
 	size_t n = 0;
 
 	json_gen_object_open(g);
 	kpi_gen_legacy(in, g);
 
-	tz_format_iso(in->refreshed_at_ms, iso);
+	date_format_iso(in->refreshed_at_ms, iso);
 	json_gen_kv_string(g, "refreshedAt", iso);
 	json_gen_kv_int(g, "slThresholdS", in->sla_threshold_s);
 	kpi_gen_service_level(g, "serviceLevel", cum, in->sla_threshold_s, in->short_abandon_s);

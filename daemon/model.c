@@ -52,33 +52,24 @@
 #include <string.h>
 #include <time.h>
 
+#include "date.h"
 #include "hmap.h"
+#include "json.h"
 #include "log.h"
 #include "model.h"
 #include "num.h"
 #include "sid.h"
+#include "task_status.h"
+#include "tr_event.h"
 #include "tz.h"
 #include "xmalloc.h"
 
-#define MODEL_DEFAULT_RING 1024u
-#define MODEL_TOMBSTONES   16384u
-#define MODEL_DEDUPE	   8192u
-#define MODEL_MAX_PENDING  8u
-#define MODEL_DAY_SPAN_MS  (26LL * 3600 * 1000) /* lands inside the next operational day */
-
-enum model_task_status {
-	MODEL_TASK_PENDING,
-	MODEL_TASK_RESERVED,
-	MODEL_TASK_ASSIGNED,
-	MODEL_TASK_WRAPPING,
-	MODEL_TASK_COMPLETED,
-	MODEL_TASK_CANCELED,
-	MODEL_TASK_NSTATUS,
-};
-
-static const char *const model_task_status_names[MODEL_TASK_NSTATUS] = {
-	"pending", "reserved", "assigned", "wrapping", "completed", "canceled",
-};
+#define MODEL_DEFAULT_RING	 1024u
+#define MODEL_TOMBSTONES	 16384u
+#define MODEL_DEDUPE		 8192u
+#define MODEL_DEFAULT_RECORDINGS 4096u
+#define MODEL_MAX_PENDING	 8u
+#define MODEL_DAY_SPAN_MS	 (26LL * 3600 * 1000) /* lands inside the next operational day */
 
 enum model_res_status {
 	MODEL_RES_PENDING,
@@ -185,7 +176,7 @@ struct model_queue {
 	char sid[SID_LEN + 1];
 	char *name;
 	char *target_workers;
-	uint32_t tasks[MODEL_TASK_NSTATUS];
+	uint32_t tasks[TASK_STATUS_COUNT];
 	int64_t ts_ms;
 	uint32_t seen_gen;
 	uint32_t event_gen;
@@ -212,8 +203,6 @@ struct model_change_rec {
 };
 
 struct model {
-	model_recording_lookup_cb *recording; /* task JSON's recordingUrl, or NULL */
-	void *recording_arg;
 	struct hmap *tasks;
 	struct hmap *res;
 	struct hmap *workers;
@@ -237,6 +226,13 @@ struct model {
 	char *stats_json;
 	size_t stats_len;
 
+	/* Recording URLs by TaskSid, bounded, oldest task evicted first. */
+	struct hmap *recordings; /* TaskSid -> char *url (owned) */
+	char **recording_order;	 /* ring of TaskSids, oldest at recording_head */
+	size_t recordings_max;
+	size_t recording_head;
+	size_t recording_count;
+
 	uint32_t gen;
 	bool rebuilding;
 	bool built;
@@ -253,45 +249,6 @@ struct model {
 	void *listener_arg;
 	struct model_change_rec pending[MODEL_MAX_PENDING];
 	size_t npending;
-};
-
-/* The fields of one event callback, validated before anything changes. */
-struct model_ev {
-	const char *type;
-	const char *action; /* after the resource prefix, e.g. "activity.update" */
-	const char *id;	    /* Sid, or NULL */
-	const char *resource_sid;
-	int64_t ts_ms;
-
-	const char *task_sid;
-	int task_status; /* -1: absent */
-	const char *task_attributes;
-	bool has_priority;
-	int64_t task_priority;
-	int64_t task_version;
-	int64_t task_created_ms; /* -1: absent */
-	const char *queue_sid;
-	const char *queue_name;
-	const char *queue_expr;
-	const char *workflow_sid;
-	const char *channel;
-
-	const char *res_sid;
-	int64_t res_version;
-
-	const char *worker_sid;
-	const char *worker_name;
-	const char *worker_attributes;
-	const char *worker_activity_sid;
-	const char *worker_activity_name;
-	int64_t worker_version;
-
-	const char *activity_sid;
-	const char *activity_name;
-	const char *activity_available;
-
-	const char *workspace_sid;
-	const char *workspace_name;
 };
 
 /* Outcome of applying one part of an event. */
@@ -494,7 +451,7 @@ model_queue_count(struct model *m, const struct model_task *t, int delta)
 {
 	struct model_queue *q;
 
-	if (t->queue_sid[0] == '\0' || t->status >= MODEL_TASK_NSTATUS)
+	if (t->queue_sid[0] == '\0' || t->status >= TASK_STATUS_COUNT)
 		return;
 	q = hmap_get(m->queues, t->queue_sid);
 	if (q == NULL)
@@ -651,7 +608,7 @@ model_res_count(struct model *m, struct model_res *r, int status, int64_t ts)
 static bool
 model_task_is_terminal(int status)
 {
-	return status == MODEL_TASK_COMPLETED || status == MODEL_TASK_CANCELED;
+	return status == TASK_STATUS_COMPLETED || status == TASK_STATUS_CANCELED;
 }
 
 static void
@@ -701,7 +658,7 @@ model_task_add(struct model *m, const char *sid)
 	struct model_task *t = xcalloc(1, sizeof(*t));
 
 	model_set_sid(t->sid, sid);
-	t->status = MODEL_TASK_PENDING;
+	t->status = TASK_STATUS_PENDING;
 	t->priority = 0;
 	t->created_ms = -1;
 	t->queue_entered_ms = -1;
@@ -746,7 +703,7 @@ model_task_destroy(struct model *m, struct model_task *t, int final_status, int6
 	while (t->res != NULL) {
 		struct model_res *r = t->res;
 
-		if (final_status == MODEL_TASK_COMPLETED && (r->counted & MODEL_COUNTED_ACCEPTED))
+		if (final_status == TASK_STATUS_COMPLETED && (r->counted & MODEL_COUNTED_ACCEPTED))
 			model_res_count(m, r, MODEL_RES_COMPLETED, ts);
 		model_res_destroy(m, r, tombstone);
 	}
@@ -858,6 +815,11 @@ model_new(const struct model_options *options)
 	m->ring_size = options != NULL && options->event_ring_size > 0 ? options->event_ring_size
 								       : MODEL_DEFAULT_RING;
 	m->ring = xcalloc(m->ring_size, sizeof(*m->ring));
+	m->recordings_max = options != NULL && options->recordings_max > 0
+				    ? options->recordings_max
+				    : MODEL_DEFAULT_RECORDINGS;
+	m->recording_order = xcalloc(m->recordings_max, sizeof(*m->recording_order));
+	m->recordings = hmap_new();
 	m->next_seq = 1;
 	m->oldest_seq = 1;
 	m->now_ms =
@@ -901,6 +863,14 @@ model_free(struct model *m)
 	for (size_t i = 0; i < m->ring_size; i++)
 		free(m->ring[i].fields);
 	free(m->ring);
+	for (size_t i = 0; i < m->recording_count; i++) {
+		char *sid = m->recording_order[(m->recording_head + i) % m->recordings_max];
+
+		free(hmap_remove(m->recordings, sid));
+		free(sid);
+	}
+	hmap_free(m->recordings);
+	free(m->recording_order);
 	hmap_free(m->tasks);
 	hmap_free(m->res);
 	hmap_free(m->workers);
@@ -917,13 +887,6 @@ model_free(struct model *m)
 }
 
 void
-model_set_recording_lookup(struct model *m, model_recording_lookup_cb *cb, void *arg)
-{
-	m->recording = cb;
-	m->recording_arg = arg;
-}
-
-void
 model_set_listener(struct model *m, model_listener_cb *cb, void *arg)
 {
 	m->listener = cb;
@@ -931,56 +894,7 @@ model_set_listener(struct model *m, model_listener_cb *cb, void *arg)
 }
 
 /* ------------------------------------------------------------------ */
-/* event parsing */
-
-static int model_fail(char **cause_out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-model_fail(char **cause_out, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cause_out != NULL) {
-		va_start(ap, fmt);
-		*cause_out = xvasprintf(fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-/* Whole-string decimal integer (num_parse_i64 over the whole int64 range). */
-static bool
-model_parse_i64(const char *s, int64_t *out)
-{
-	return num_parse_i64(s, INT64_MIN, INT64_MAX, out) == 0;
-}
-
-/* A date that is either unix seconds or ISO-8601; -1 when absent or unreadable. */
-static int64_t
-model_parse_date_ms(const char *s)
-{
-	int64_t v = 0;
-
-	if (s == NULL)
-		return -1;
-	if (model_parse_i64(s, &v))
-		return v * 1000;
-	if (tz_parse_iso(s, &v) == 0)
-		return v;
-	return -1;
-}
-
-static int
-model_task_status_parse(const char *s)
-{
-	if (s == NULL)
-		return -1;
-	for (int i = 0; i < MODEL_TASK_NSTATUS; i++) {
-		if (strcmp(s, model_task_status_names[i]) == 0)
-			return i;
-	}
-	return -1;
-}
+/* event types and reservation states */
 
 static int
 model_res_status_parse(const char *s)
@@ -1016,51 +930,6 @@ model_res_status_for_action(const char *action)
 	return -1;
 }
 
-/* Optional SID field: absent or empty gives NULL; present must have the prefix. */
-static int
-model_ev_sid(const struct form *f, const char *key, const char *prefix, const char **out,
-	     char **cause_out)
-{
-	const char *v = form_get(f, key);
-
-	*out = NULL;
-	if (v == NULL || v[0] == '\0')
-		return 0;
-	if (!sid_is_valid(v, prefix))
-		return model_fail(cause_out, "%s is not a %s SID", key, prefix);
-	*out = v;
-	return 0;
-}
-
-static int
-model_ev_int(const struct form *f, const char *key, int64_t *out, bool *has_out, char **cause_out)
-{
-	const char *v = form_get(f, key);
-
-	if (has_out != NULL)
-		*has_out = false;
-	if (v == NULL || v[0] == '\0')
-		return 0;
-	if (!model_parse_i64(v, out))
-		return model_fail(cause_out, "%s is not an integer", key);
-	if (has_out != NULL)
-		*has_out = true;
-	return 0;
-}
-
-static bool
-model_ev_type_ok(const char *t)
-{
-	size_t n = 0;
-
-	for (const char *p = t; *p != '\0'; p++, n++) {
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
-		      *p == '-' || *p == '_'))
-			return false;
-	}
-	return n > 0 && n <= 64 && strchr(t, '.') != NULL;
-}
-
 static bool
 model_has_prefix(const char *s, const char *prefix, const char **rest_out)
 {
@@ -1070,94 +939,6 @@ model_has_prefix(const char *s, const char *prefix, const char **rest_out)
 		return false;
 	*rest_out = s + n;
 	return true;
-}
-
-static int
-model_ev_parse(const struct form *f, struct model_ev *ev, char **cause_out)
-{
-	const char *v;
-	int64_t n = 0;
-	int r;
-
-	memset(ev, 0, sizeof(*ev));
-	ev->task_status = -1;
-	ev->task_version = -1;
-	ev->res_version = -1;
-	ev->worker_version = -1;
-	ev->task_created_ms = -1;
-
-	ev->type = form_get(f, "EventType");
-	if (ev->type == NULL || !model_ev_type_ok(ev->type))
-		return model_fail(cause_out, "EventType missing or malformed");
-	ev->action = strchr(ev->type, '.') + 1;
-
-	v = form_get(f, "TimestampMs");
-	if (v != NULL) {
-		if (!model_parse_i64(v, &ev->ts_ms) || ev->ts_ms < 0)
-			return model_fail(cause_out, "TimestampMs is not an integer");
-	} else if ((v = form_get(f, "Timestamp")) != NULL) {
-		if (!model_parse_i64(v, &n) || n < 0 || n > INT64_MAX / 1000)
-			return model_fail(cause_out, "Timestamp is not an integer");
-		ev->ts_ms = n * 1000;
-	} else {
-		return model_fail(cause_out, "no TimestampMs or Timestamp");
-	}
-
-	v = form_get(f, "Sid");
-	ev->id = v != NULL && sid_has_shape(v) ? v : NULL;
-	ev->resource_sid = form_get(f, "ResourceSid");
-
-	if ((r = model_ev_sid(f, "TaskSid", "WT", &ev->task_sid, cause_out)) < 0 ||
-	    (r = model_ev_sid(f, "ReservationSid", "WR", &ev->res_sid, cause_out)) < 0 ||
-	    (r = model_ev_sid(f, "WorkerSid", "WK", &ev->worker_sid, cause_out)) < 0 ||
-	    (r = model_ev_sid(f, "WorkerActivitySid", "WA", &ev->worker_activity_sid, cause_out)) <
-		    0 ||
-	    (r = model_ev_sid(f, "ActivitySid", "WA", &ev->activity_sid, cause_out)) < 0 ||
-	    (r = model_ev_sid(f, "TaskQueueSid", "WQ", &ev->queue_sid, cause_out)) < 0 ||
-	    (r = model_ev_sid(f, "WorkflowSid", "WW", &ev->workflow_sid, cause_out)) < 0 ||
-	    (r = model_ev_sid(f, "WorkspaceSid", "WS", &ev->workspace_sid, cause_out)) < 0)
-		return r;
-	if ((r = model_ev_int(f, "TaskPriority", &ev->task_priority, &ev->has_priority,
-			      cause_out)) < 0 ||
-	    (r = model_ev_int(f, "TaskVersion", &ev->task_version, NULL, cause_out)) < 0 ||
-	    (r = model_ev_int(f, "ReservationVersion", &ev->res_version, NULL, cause_out)) < 0 ||
-	    (r = model_ev_int(f, "WorkerVersion", &ev->worker_version, NULL, cause_out)) < 0)
-		return r;
-
-	v = form_get(f, "TaskAssignmentStatus");
-	if (v != NULL && v[0] != '\0') {
-		ev->task_status = model_task_status_parse(v);
-		if (ev->task_status < 0)
-			return model_fail(cause_out, "TaskAssignmentStatus is not a task status");
-	}
-	ev->task_created_ms = model_parse_date_ms(form_get(f, "TaskDateCreated"));
-	if (ev->task_created_ms < 0 && model_parse_i64(form_get(f, "TaskAge"), &n) && n >= 0 &&
-	    n < ev->ts_ms / 1000)
-		ev->task_created_ms = ev->ts_ms - n * 1000;
-	ev->task_attributes = form_get(f, "TaskAttributes");
-	ev->queue_name = form_get(f, "TaskQueueName");
-	ev->queue_expr = form_get(f, "TaskQueueTargetExpression");
-	ev->channel = form_get(f, "TaskChannelUniqueName");
-	ev->worker_name = form_get(f, "WorkerName");
-	ev->worker_attributes = form_get(f, "WorkerAttributes");
-	ev->worker_activity_name = form_get(f, "WorkerActivityName");
-	ev->activity_name = form_get(f, "ActivityName");
-	ev->activity_available = form_get(f, "ActivityAvailable");
-	ev->workspace_name = form_get(f, "WorkspaceName");
-
-	/* What each resource's events cannot do without. */
-	if (strncmp(ev->type, "task.", 5) == 0 && ev->task_sid == NULL)
-		return model_fail(cause_out, "%s without TaskSid", ev->type);
-	if (strncmp(ev->type, "reservation.", 12) == 0 &&
-	    (ev->res_sid == NULL || ev->task_sid == NULL))
-		return model_fail(cause_out, "%s without ReservationSid and TaskSid", ev->type);
-	if (strncmp(ev->type, "worker.", 7) == 0 && ev->worker_sid == NULL)
-		return model_fail(cause_out, "%s without WorkerSid", ev->type);
-	if (strncmp(ev->type, "activity.", 9) == 0 && ev->activity_sid == NULL)
-		return model_fail(cause_out, "%s without ActivitySid", ev->type);
-	if (strncmp(ev->type, "task-queue.", 11) == 0 && ev->queue_sid == NULL)
-		return model_fail(cause_out, "%s without TaskQueueSid", ev->type);
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1177,7 +958,7 @@ model_stamp(int64_t *ts, int64_t *version, int64_t ev_ts, int64_t ev_version)
  * (completed, canceled), -2 for deletion, or -1.
  */
 static enum model_part
-model_apply_task(struct model *m, const struct model_ev *ev, int status, int final_status,
+model_apply_task(struct model *m, const struct tr_event *ev, int status, int final_status,
 		 bool entered_queue)
 {
 	struct model_task *t;
@@ -1301,7 +1082,7 @@ model_apply_res(struct model *m, const char *res_sid, const char *task_sid, cons
 }
 
 static enum model_part
-model_apply_worker(struct model *m, const struct model_ev *ev, bool deleted)
+model_apply_worker(struct model *m, const struct tr_event *ev, bool deleted)
 {
 	struct model_worker *w;
 
@@ -1333,7 +1114,7 @@ model_apply_worker(struct model *m, const struct model_ev *ev, bool deleted)
 }
 
 static enum model_part
-model_apply_activity(struct model *m, const struct model_ev *ev, bool deleted)
+model_apply_activity(struct model *m, const struct tr_event *ev, bool deleted)
 {
 	struct model_activity *a = hmap_get(m->activities, ev->activity_sid);
 
@@ -1371,7 +1152,7 @@ model_queue_destroy(struct model *m, struct model_queue *q)
 }
 
 static enum model_part
-model_apply_queue(struct model *m, const struct model_ev *ev, bool deleted)
+model_apply_queue(struct model *m, const struct tr_event *ev, bool deleted)
 {
 	struct model_queue *q = hmap_get(m->queues, ev->queue_sid);
 
@@ -1392,7 +1173,7 @@ model_apply_queue(struct model *m, const struct model_ev *ev, bool deleted)
 }
 
 static enum model_part
-model_apply_workspace(struct model *m, const struct model_ev *ev)
+model_apply_workspace(struct model *m, const struct tr_event *ev)
 {
 	model_set_sid(m->workspace_sid, ev->workspace_sid);
 	model_set_str(&m->workspace_name, ev->workspace_name);
@@ -1407,20 +1188,20 @@ model_merge(enum model_part a, enum model_part b)
 }
 
 static enum model_part
-model_apply_parts(struct model *m, const struct model_ev *ev)
+model_apply_parts(struct model *m, const struct tr_event *ev)
 {
 	const char *act = NULL;
 	enum model_part p = MODEL_PART_NONE;
 
 	if (model_has_prefix(ev->type, "task.", &act)) {
 		if (strcmp(act, "completed") == 0)
-			return model_apply_task(m, ev, -1, MODEL_TASK_COMPLETED, false);
+			return model_apply_task(m, ev, -1, TASK_STATUS_COMPLETED, false);
 		if (strcmp(act, "canceled") == 0)
-			return model_apply_task(m, ev, -1, MODEL_TASK_CANCELED, false);
+			return model_apply_task(m, ev, -1, TASK_STATUS_CANCELED, false);
 		if (strcmp(act, "deleted") == 0 || strcmp(act, "system-deleted") == 0)
 			return model_apply_task(m, ev, -1, -2, false);
 		if (strcmp(act, "wrapup") == 0)
-			return model_apply_task(m, ev, MODEL_TASK_WRAPPING, -1, false);
+			return model_apply_task(m, ev, TASK_STATUS_WRAPPING, -1, false);
 		return model_apply_task(m, ev, -1, -1, false);
 	}
 	if (model_has_prefix(ev->type, "reservation.", &act)) {
@@ -1431,11 +1212,11 @@ model_apply_parts(struct model *m, const struct model_ev *ev)
 			return MODEL_PART_NONE;
 		/* Without TaskAssignmentStatus, the states these events imply for the task. */
 		if (ev->task_status < 0 && status == MODEL_RES_PENDING)
-			task_status = MODEL_TASK_RESERVED;
+			task_status = TASK_STATUS_RESERVED;
 		else if (ev->task_status < 0 && status == MODEL_RES_ACCEPTED)
-			task_status = MODEL_TASK_ASSIGNED;
+			task_status = TASK_STATUS_ASSIGNED;
 		else if (ev->task_status < 0 && status == MODEL_RES_WRAPPING)
-			task_status = MODEL_TASK_WRAPPING;
+			task_status = TASK_STATUS_WRAPPING;
 		p = model_apply_worker(m, ev, false);
 		p = model_merge(p, model_apply_task(m, ev, task_status, -1, false));
 		return model_merge(p, model_apply_res(m, ev->res_sid, ev->task_sid, ev->worker_sid,
@@ -1462,76 +1243,108 @@ model_apply_parts(struct model *m, const struct model_ev *ev)
 
 /* Copies the event's fields into ring slot seq. */
 static uint64_t
-model_ring_push(struct model *m, const struct form *f)
+model_ring_push(struct model *m, const struct tr_event *ev)
 {
 	uint64_t seq = m->next_seq++;
 	struct model_event *e = &m->ring[(seq - 1) % m->ring_size];
-	size_t n = form_count(f);
 	size_t total = 0;
 	char *p;
 
 	if (e->seq != 0)
 		m->oldest_seq = e->seq + 1;
 	free(e->fields);
-	for (size_t i = 0; i < n; i++)
-		total += strlen(form_key(f, i)) + strlen(form_value(f, i)) + 2;
+	for (size_t i = 0; i < 2 * ev->nfields; i++)
+		total += strlen(ev->fields[i]) + 1;
 	e->fields = xmalloc(total > 0 ? total : 1);
 	p = e->fields;
-	for (size_t i = 0; i < n; i++) {
-		size_t kl = strlen(form_key(f, i)) + 1;
-		size_t vl = strlen(form_value(f, i)) + 1;
+	for (size_t i = 0; i < 2 * ev->nfields; i++) {
+		size_t len = strlen(ev->fields[i]) + 1;
 
-		memcpy(p, form_key(f, i), kl);
-		p += kl;
-		memcpy(p, form_value(f, i), vl);
-		p += vl;
+		memcpy(p, ev->fields[i], len);
+		p += len;
 	}
-	e->nfields = n;
+	e->nfields = ev->nfields;
 	e->seq = seq;
 	return seq;
 }
 
 int
-model_apply_event(struct model *m, const struct form *event, char **cause_out)
+model_apply_event(struct model *m, const struct tr_event *ev)
 {
-	struct model_ev ev;
 	enum model_part p;
 	char key[320];
 	uint64_t seq;
-	int r;
 
-	r = model_ev_parse(event, &ev, cause_out);
-	if (r < 0)
-		return r;
-	if (ev.id != NULL)
-		(void)snprintf(key, sizeof(key), "%s", ev.id);
+	if (ev->id != NULL)
+		(void)snprintf(key, sizeof(key), "%s", ev->id);
 	else
-		(void)snprintf(key, sizeof(key), "%s|%.40s|%s|%s|%s|%s|%" PRId64, ev.type,
-			       ev.resource_sid != NULL ? ev.resource_sid : "",
-			       ev.task_sid != NULL ? ev.task_sid : "",
-			       ev.res_sid != NULL ? ev.res_sid : "",
-			       ev.worker_sid != NULL ? ev.worker_sid : "",
-			       ev.activity_sid != NULL ? ev.activity_sid
-			       : ev.queue_sid != NULL  ? ev.queue_sid
-						       : "",
-			       ev.ts_ms);
+		(void)snprintf(key, sizeof(key), "%s|%.40s|%s|%s|%s|%s|%" PRId64, ev->type,
+			       ev->resource_sid != NULL ? ev->resource_sid : "",
+			       ev->task_sid != NULL ? ev->task_sid : "",
+			       ev->res_sid != NULL ? ev->res_sid : "",
+			       ev->worker_sid != NULL ? ev->worker_sid : "",
+			       ev->activity_sid != NULL ? ev->activity_sid
+			       : ev->queue_sid != NULL	? ev->queue_sid
+							: "",
+			       ev->ts_ms);
 	if (model_fifo_has(&m->seen_events, key))
 		return MODEL_STALE_EVENT;
-	if (ev.workspace_sid != NULL && m->workspace_sid[0] == '\0')
-		model_set_sid(m->workspace_sid, ev.workspace_sid);
+	if (ev->workspace_sid != NULL && m->workspace_sid[0] == '\0')
+		model_set_sid(m->workspace_sid, ev->workspace_sid);
 
-	p = model_apply_parts(m, &ev);
+	p = model_apply_parts(m, ev);
 	if (p == MODEL_PART_STALE) {
 		m->npending = 0;
-		log_trace(LOG_TRACE_MODEL, "model: stale %s for %s at %" PRId64, ev.type,
-			  ev.resource_sid != NULL ? ev.resource_sid : "-", ev.ts_ms);
+		log_trace(LOG_TRACE_MODEL, "model: stale %s for %s at %" PRId64, ev->type,
+			  ev->resource_sid != NULL ? ev->resource_sid : "-", ev->ts_ms);
 		return MODEL_STALE_EVENT;
 	}
 	model_fifo_add(&m->seen_events, key);
-	seq = model_ring_push(m, event);
+	seq = model_ring_push(m, ev);
 	model_flush(m);
-	model_emit(m, MODEL_CHANGE_EVENT, ev.resource_sid, seq);
+	model_emit(m, MODEL_CHANGE_EVENT, ev->resource_sid, seq);
 	return p == MODEL_PART_APPLIED ? MODEL_APPLIED : MODEL_IGNORED;
+}
+
+/* ------------------------------------------------------------------ */
+/* recordings */
+
+int
+model_set_recording(struct model *m, const char *task_sid, const char *url)
+{
+	char *old = hmap_get(m->recordings, task_sid);
+	size_t tail;
+
+	if (old != NULL && strcmp(old, url) == 0)
+		return MODEL_STALE_EVENT;
+	if (old != NULL) {
+		free(hmap_put(m->recordings, task_sid, xstrdup(url)));
+	} else {
+		if (m->recording_count == m->recordings_max) {
+			char *oldest = m->recording_order[m->recording_head];
+
+			free(hmap_remove(m->recordings, oldest));
+			free(oldest);
+			m->recording_head = (m->recording_head + 1) % m->recordings_max;
+			m->recording_count--;
+		}
+		tail = (m->recording_head + m->recording_count) % m->recordings_max;
+		m->recording_order[tail] = xstrdup(task_sid);
+		m->recording_count++;
+		(void)hmap_put(m->recordings, task_sid,
+			       xstrdup(url)); /* absent: replaces nothing */
+	}
+	if (hmap_get(m->tasks, task_sid) != NULL) {
+		model_note(m, MODEL_CHANGE_TASK, task_sid);
+		model_flush(m);
+	}
+	return MODEL_APPLIED;
+}
+
+const char *
+model_task_recording_url(const struct model *m, const char *task_sid)
+{
+	return task_sid != NULL ? hmap_get(m->recordings, task_sid) : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1550,7 +1363,7 @@ model_json_date(const struct json_value *o, const char *key)
 {
 	int64_t ms = -1;
 
-	if (tz_parse_iso(model_json_str(o, key), &ms) != 0)
+	if (date_parse_iso(model_json_str(o, key), DATE_ISO_STRICT, &ms) != 0)
 		return -1;
 	return ms;
 }
@@ -1698,7 +1511,7 @@ model_upsert_task(struct model *m, const struct json_value *task)
 	const char *sid = model_json_str(task, "sid");
 	const char *queue_sid = model_json_str(task, "task_queue_sid");
 	const char *workflow_sid = model_json_str(task, "workflow_sid");
-	int status = model_task_status_parse(model_json_str(task, "assignment_status"));
+	int status = task_status_parse(model_json_str(task, "assignment_status"));
 	struct model_task *t;
 	int64_t n = 0;
 
@@ -1901,7 +1714,7 @@ model_task_status(const struct model *m, const char *task_sid)
 {
 	const struct model_task *t = task_sid != NULL ? hmap_get(m->tasks, task_sid) : NULL;
 
-	return t != NULL ? model_task_status_names[t->status] : NULL;
+	return t != NULL ? task_status_name(t->status) : NULL;
 }
 
 const char *
@@ -2016,13 +1829,13 @@ model_activity_next(const struct model *m, size_t *pos, const char **sid_out, co
 static void
 model_gen_iso(struct json_gen *g, const char *key, int64_t ms)
 {
-	char iso[TZ_ISO_LEN];
+	char iso[DATE_ISO_LEN];
 
 	if (ms < 0) {
 		json_gen_kv_null(g, key);
 		return;
 	}
-	tz_format_iso(ms, iso);
+	date_format_iso(ms, iso);
 	json_gen_kv_string(g, key, iso);
 }
 
@@ -2073,7 +1886,7 @@ model_gen_task(const struct model *m, const struct model_task *t, struct json_ge
 
 	json_gen_object_open(g);
 	json_gen_kv_string(g, "sid", t->sid);
-	json_gen_kv_string(g, "status", model_task_status_names[t->status]);
+	json_gen_kv_string(g, "status", task_status_name(t->status));
 	json_gen_kv_int(g, "priority", t->priority);
 	model_gen_sid(g, "queueSid", t->queue_sid);
 	json_gen_kv_string(g, "queueName", q != NULL ? q->name : NULL);
@@ -2101,8 +1914,7 @@ model_gen_task(const struct model *m, const struct model_task *t, struct json_ge
 	}
 	json_gen_array_close(g);
 	model_gen_raw(g, "attributes", t->attributes);
-	json_gen_kv_string(g, "recordingUrl",
-			   m->recording != NULL ? m->recording(t->sid, m->recording_arg) : NULL);
+	json_gen_kv_string(g, "recordingUrl", model_task_recording_url(m, t->sid));
 	json_gen_object_close(g);
 }
 
@@ -2163,7 +1975,7 @@ model_task_sync_json(const struct model *m, const char *sid, struct json_gen *g)
 	}
 	json_doc_free(doc);
 	json_gen_kv_string(g, "WorkerName", worker != NULL ? worker : "");
-	json_gen_kv_string(g, "TaskStatus", model_task_status_names[t->status]);
+	json_gen_kv_string(g, "TaskStatus", task_status_name(t->status));
 	json_gen_object_close(g);
 }
 
@@ -2262,8 +2074,8 @@ model_queues_json(const struct model *m, struct json_gen *g)
 		json_gen_kv_string(g, "targetWorkers", q->target_workers);
 		json_gen_key(g, "tasks");
 		json_gen_object_open(g);
-		for (int s = MODEL_TASK_PENDING; s <= MODEL_TASK_WRAPPING; s++) {
-			json_gen_kv_int(g, model_task_status_names[s], q->tasks[s]);
+		for (int s = TASK_STATUS_PENDING; s <= TASK_STATUS_WRAPPING; s++) {
+			json_gen_kv_int(g, task_status_name(s), q->tasks[s]);
 			total += q->tasks[s];
 		}
 		json_gen_object_close(g);

@@ -2,8 +2,9 @@
 
 /*
  * model: trhubd's live picture of the workspace, built from Twilio at start
- * (rebuild.c) and kept current by event callbacks (events.c). It owns tasks,
- * their reservations, workers, activities, queues, conferences seen in task
+ * (rebuild.c) and kept current by event callbacks (parsed once by the
+ * event ingest, events.c, into struct tr_event). It owns tasks, their
+ * reservations, workers, activities, queues, conferences seen in task
  * attributes, per-agent counters for the current day, the latest statistics
  * (stats.c stores them here) and a bounded ring of recent events.
  *
@@ -15,7 +16,7 @@
  * older event.
  *
  * Listeners: every applied change is reported once, synchronously, to the
- * registered listener (main wires it to stream, stats and syncpub). The
+ * registered listener (daemon.c wires it to stream, stats and syncpub). The
  * listener must not call model_apply re-entrantly.
  */
 
@@ -23,10 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "form.h"
-#include "json.h"
-
 struct model;
+struct tr_event;
+struct json_value;
+struct json_gen;
 
 enum model_outcome {
 	MODEL_APPLIED = 0,
@@ -62,30 +63,24 @@ struct model_options {
 	int day_start_minutes; /* local minutes after midnight when "today" starts */
 	const char *timezone;  /* for the day boundary; NULL = UTC */
 	/*
-	 * Zone files directory (main passes $TZDIR via config_env); NULL =
+	 * Zone files directory (daemon.c passes $TZDIR via config_env); NULL =
 	 * /usr/share/zoneinfo. A zone that cannot be loaded falls back to UTC
 	 * with a warning (config validated it already).
 	 */
 	const char *zoneinfo_dir;
+	size_t recordings_max; /* recording URLs kept, oldest task evicted (default 4096) */
 };
 
 struct model *model_new(const struct model_options *options);
 void model_free(struct model *m);
 void model_set_listener(struct model *m, model_listener_cb *cb, void *arg);
-/*
- * Where task JSON finds a task's recording URL ("recordingUrl"; the events
- * module keeps them from the recording callbacks). NULL: always null.
- */
-typedef const char *model_recording_lookup_cb(const char *task_sid, void *arg);
-void model_set_recording_lookup(struct model *m, model_recording_lookup_cb *cb, void *arg);
 
 /*
- * Applies one TaskRouter event callback (the form fields of twilio-api.md
- * section 6). Returns MODEL_APPLIED, MODEL_STALE_EVENT or MODEL_IGNORED, or
- * -EINVAL with *cause_out when required fields are missing or malformed (the
- * model is unchanged).
+ * Applies one TaskRouter event callback, parsed and validated by the event
+ * ingest (tr_event.h); event is borrowed for the call. Returns
+ * MODEL_APPLIED, MODEL_STALE_EVENT or MODEL_IGNORED.
  */
-int model_apply_event(struct model *m, const struct form *event, char **cause_out);
+int model_apply_event(struct model *m, const struct tr_event *event);
 
 /*
  * Rebuild from the REST API: begin marks every resource unseen; each upsert
@@ -105,6 +100,17 @@ void model_rebuild_end(struct model *m);
 /* Ends a rebuild that failed part-way: nothing is swept, upserts so far stay. */
 void model_rebuild_abort(struct model *m);
 bool model_is_built(const struct model *m);
+
+/*
+ * A recording callback: url (RecordingUrl) is the task's recording, shown
+ * as recordingUrl in the task views. Kept by TaskSid whether or not the
+ * task is open (recordings often arrive after the task completed), at most
+ * recordings_max of them. An open task is reported as MODEL_CHANGE_TASK.
+ * Returns MODEL_APPLIED, or MODEL_STALE_EVENT for the URL already stored.
+ */
+int model_set_recording(struct model *m, const char *task_sid, const char *url);
+/* The recording URL of a task (owned by the model, valid until the next change), or NULL. */
+const char *model_task_recording_url(const struct model *m, const char *task_sid);
 
 /* Statistics (stats.c): stores the KPI document (a JSON object text it copies). */
 void model_set_stats(struct model *m, const char *stats_json, size_t len);
@@ -161,7 +167,8 @@ bool model_activity_next(const struct model *m, size_t *pos, const char **sid_ou
  *  task: sid, status, priority, queueSid, queueName, workflowSid, channel,
  *        dateCreated, ageS, queueEnteredAt, conferenceSid, workerSid,
  *        workerName, reservations [{sid, workerSid, workerName, status}],
- *        attributes (the task attributes as an object, or null)
+ *        attributes (the task attributes as an object, or null),
+ *        recordingUrl (from the recording callback, or null)
  *  worker: sid, friendlyName, activitySid, activityName, available,
  *        activitySince, timeInActivityS, reservations [{sid, taskSid,
  *        status}], today {offered, accepted, rejected, timedOut, handled,

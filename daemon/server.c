@@ -50,8 +50,10 @@
 #include "events.h"
 #include "form.h"
 #include "hmap.h"
+#include "http_server.h"
 #include "json.h"
 #include "log.h"
+#include "loopback.h"
 #include "metrics.h"
 #include "server.h"
 #include "sid.h"
@@ -85,7 +87,7 @@ enum server_role {
 struct server_call {
 	struct evhttp_request *req;
 	const struct server_route *route;
-	struct form *form;		    /* Twilio routes: the verified parameters (owned) */
+	struct events_webhook *webhook;	    /* Twilio routes: the verified webhook (owned) */
 	const struct auth_session *session; /* session routes: the caller (auth's) */
 	struct timespec start;
 };
@@ -98,6 +100,7 @@ struct server_route {
 	enum server_role role;
 	size_t body_max_bytes; /* 0: no body; SERVER_BODY_CONFIGURED: the configured cap */
 	server_handler_cb *handler;
+	enum events_kind kind; /* SERVER_ROLE_TWILIO: which webhook the route takes */
 };
 
 struct server_listener {
@@ -129,8 +132,7 @@ struct server {
 	char address[INET6_ADDRSTRLEN + 8];
 };
 
-static void server_route_event(struct server *s, struct server_call *call);
-static void server_route_recording(struct server *s, struct server_call *call);
+static void server_route_webhook(struct server *s, struct server_call *call);
 static void server_route_stats(struct server *s, struct server_call *call);
 static void server_route_tasks(struct server *s, struct server_call *call);
 static void server_route_workers(struct server *s, struct server_call *call);
@@ -156,85 +158,56 @@ static void server_route_worker_activity(struct server *s, struct server_call *c
 /* The HTTP surface (DESIGN.md): the rows this daemon serves today. */
 static const struct server_route server_routes[] = {
 	{ EVHTTP_REQ_POST, "/taskrouter_event", SERVER_ROLE_TWILIO, SERVER_BODY_CONFIGURED,
-	  server_route_event },
+	  server_route_webhook, EVENTS_TASKROUTER },
 	{ EVHTTP_REQ_POST, "/taskrouter_recording_callback", SERVER_ROLE_TWILIO,
-	  SERVER_BODY_CONFIGURED, server_route_recording },
-	{ EVHTTP_REQ_POST, "/login", SERVER_ROLE_ANYONE, SERVER_BODY_LOGIN, server_route_login },
-	{ EVHTTP_REQ_POST, "/logout", SERVER_ROLE_ANYONE, SERVER_BODY_ACTION, server_route_logout },
-	{ EVHTTP_REQ_GET, "/api/me", SERVER_ROLE_ANYONE, 0, server_route_me },
-	{ EVHTTP_REQ_GET, "/token", SERVER_ROLE_SUPERVISOR, 0, server_route_sync_token },
-	{ EVHTTP_REQ_GET, "/api/worker/token", SERVER_ROLE_WORKER, 0, server_route_worker_token },
-	{ EVHTTP_REQ_GET, "/api/workspace", SERVER_ROLE_SESSION, 0, server_route_workspace },
+	  SERVER_BODY_CONFIGURED, server_route_webhook, EVENTS_RECORDING },
+	{ EVHTTP_REQ_POST, "/login", SERVER_ROLE_ANYONE, SERVER_BODY_LOGIN, server_route_login,
+	  EVENTS_NONE },
+	{ EVHTTP_REQ_POST, "/logout", SERVER_ROLE_ANYONE, SERVER_BODY_ACTION, server_route_logout,
+	  EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/me", SERVER_ROLE_ANYONE, 0, server_route_me, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/token", SERVER_ROLE_SUPERVISOR, 0, server_route_sync_token,
+	  EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/worker/token", SERVER_ROLE_WORKER, 0, server_route_worker_token,
+	  EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/workspace", SERVER_ROLE_SESSION, 0, server_route_workspace,
+	  EVENTS_NONE },
 	{ EVHTTP_REQ_POST, "/api/worker/activity", SERVER_ROLE_WORKER, SERVER_BODY_ACTION,
-	  server_route_own_activity },
+	  server_route_own_activity, EVENTS_NONE },
 	{ EVHTTP_REQ_POST, "/api/reservations/{WR}/accept", SERVER_ROLE_WORKER, SERVER_BODY_ACTION,
-	  server_route_reservation },
+	  server_route_reservation, EVENTS_NONE },
 	{ EVHTTP_REQ_POST, "/api/reservations/{WR}/reject", SERVER_ROLE_WORKER, SERVER_BODY_ACTION,
-	  server_route_reservation },
+	  server_route_reservation, EVENTS_NONE },
 	{ EVHTTP_REQ_POST, "/api/reservations/{WR}/complete", SERVER_ROLE_WORKER,
-	  SERVER_BODY_ACTION, server_route_reservation },
+	  SERVER_BODY_ACTION, server_route_reservation, EVENTS_NONE },
 	{ EVHTTP_REQ_POST, "/api/conferences/{CF}/end", SERVER_ROLE_AGENT, SERVER_BODY_ACTION,
-	  server_route_conference_end },
+	  server_route_conference_end, EVENTS_NONE },
 	{ EVHTTP_REQ_POST, "/api/tasks/{WT}/complete", SERVER_ROLE_AGENT, SERVER_BODY_ACTION,
-	  server_route_task_complete },
+	  server_route_task_complete, EVENTS_NONE },
 	{ EVHTTP_REQ_POST, "/api/tasks/{WT}/cancel", SERVER_ROLE_SUPERVISOR, SERVER_BODY_ACTION,
-	  server_route_task_cancel },
+	  server_route_task_cancel, EVENTS_NONE },
 	{ EVHTTP_REQ_POST, "/api/workers/{WK}/activity", SERVER_ROLE_SUPERVISOR, SERVER_BODY_ACTION,
-	  server_route_worker_activity },
-	{ EVHTTP_REQ_GET, "/api/stats", SERVER_ROLE_VIEWER, 0, server_route_stats },
-	{ EVHTTP_REQ_GET, "/api/tasks", SERVER_ROLE_VIEWER, 0, server_route_tasks },
-	{ EVHTTP_REQ_GET, "/api/workers", SERVER_ROLE_VIEWER, 0, server_route_workers },
-	{ EVHTTP_REQ_GET, "/api/queues", SERVER_ROLE_VIEWER, 0, server_route_queues },
-	{ EVHTTP_REQ_GET, "/api/stream", SERVER_ROLE_SESSION, 0, server_route_stream },
-	{ EVHTTP_REQ_GET, "/healthz", SERVER_ROLE_LOCAL, 0, server_route_healthz },
-	{ EVHTTP_REQ_GET, "/readyz", SERVER_ROLE_LOCAL, 0, server_route_readyz },
-	{ EVHTTP_REQ_GET, "/metrics", SERVER_ROLE_LOCAL, 0, server_route_metrics },
+	  server_route_worker_activity, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/stats", SERVER_ROLE_VIEWER, 0, server_route_stats, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/tasks", SERVER_ROLE_VIEWER, 0, server_route_tasks, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/workers", SERVER_ROLE_VIEWER, 0, server_route_workers,
+	  EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/queues", SERVER_ROLE_VIEWER, 0, server_route_queues, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/api/stream", SERVER_ROLE_SESSION, 0, server_route_stream, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/healthz", SERVER_ROLE_LOCAL, 0, server_route_healthz, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/readyz", SERVER_ROLE_LOCAL, 0, server_route_readyz, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/metrics", SERVER_ROLE_LOCAL, 0, server_route_metrics, EVENTS_NONE },
 	/* Pages and their files (static.c); the pages ask for a login themselves. */
-	{ EVHTTP_REQ_GET, "/", SERVER_ROLE_ANYONE, 0, server_route_page },
-	{ EVHTTP_REQ_GET, "/dashboard", SERVER_ROLE_ANYONE, 0, server_route_page },
-	{ EVHTTP_REQ_GET, "/worker", SERVER_ROLE_ANYONE, 0, server_route_page },
-	{ EVHTTP_REQ_GET, "/login", SERVER_ROLE_ANYONE, 0, server_route_page },
-	{ EVHTTP_REQ_GET, "/favicon.svg", SERVER_ROLE_ANYONE, 0, server_route_page },
-	{ EVHTTP_REQ_GET, "/assets/{name}", SERVER_ROLE_ANYONE, 0, server_route_page },
-	{ EVHTTP_REQ_GET, "/custom/{name}", SERVER_ROLE_ANYONE, 0, server_route_page },
+	{ EVHTTP_REQ_GET, "/", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/dashboard", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/worker", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/login", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/favicon.svg", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/assets/{name}", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/custom/{name}", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
 };
 
 #define SERVER_N_ROUTES (sizeof(server_routes) / sizeof(server_routes[0]))
-
-static const char *
-server_reason(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 204:
-		return "No Content";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 409:
-		return "Conflict";
-	case 413:
-		return "Payload Too Large";
-	case 429:
-		return "Too Many Requests";
-	case 500:
-		return "Internal Server Error";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Status";
-	}
-}
 
 static void
 server_common_headers(struct evhttp_request *req, const char *content_type)
@@ -256,7 +229,7 @@ server_reply_text(struct evhttp_request *req, int status, const char *content_ty
 	server_common_headers(req, content_type);
 	if (len > 0 && evbuffer_add(out, body, len) < 0)
 		log_warning("http: cannot queue a %zu-byte response", len);
-	evhttp_send_reply(req, status, server_reason(status), NULL);
+	evhttp_send_reply(req, status, http_server_reason(status), NULL);
 }
 
 void
@@ -281,60 +254,6 @@ server_reply_error(struct evhttp_request *req, int status, const char *error, co
 	json_gen_free(g);
 }
 
-/* True when path (len bytes) matches pattern; "{x}" matches one non-empty segment. */
-static bool
-server_path_match(const char *pattern, const char *path, size_t len)
-{
-	const char *end = path + len;
-
-	while (*pattern != '\0') {
-		if (*pattern == '{') {
-			const char *close = strchr(pattern, '}');
-			const char *seg = path;
-
-			if (close == NULL)
-				return false;
-			while (path < end && *path != '/')
-				path++;
-			if (path == seg)
-				return false;
-			pattern = close + 1;
-			continue;
-		}
-		if (path >= end || *pattern != *path)
-			return false;
-		pattern++;
-		path++;
-	}
-	return path == end;
-}
-
-static const char *
-server_method_name(enum evhttp_cmd_type m)
-{
-	switch (m) {
-	case EVHTTP_REQ_GET:
-		return "GET";
-	case EVHTTP_REQ_POST:
-		return "POST";
-	case EVHTTP_REQ_HEAD:
-		return "HEAD";
-	case EVHTTP_REQ_PUT:
-		return "PUT";
-	case EVHTTP_REQ_DELETE:
-		return "DELETE";
-	case EVHTTP_REQ_OPTIONS:
-		return "OPTIONS";
-	case EVHTTP_REQ_TRACE:
-		return "TRACE";
-	case EVHTTP_REQ_CONNECT:
-		return "CONNECT";
-	case EVHTTP_REQ_PATCH:
-		return "PATCH";
-	}
-	return "?";
-}
-
 /*
  * Finds the route for (method, path). NULL with *path_known set when the
  * path exists for other methods (their names go into allow, ", "-joined).
@@ -343,46 +262,30 @@ static const struct server_route *
 server_route_find(enum evhttp_cmd_type method, const char *path, size_t len, bool *path_known,
 		  char *allow, size_t allow_size)
 {
+	struct http_server_path split;
 	size_t used = 0;
 
 	*path_known = false;
 	allow[0] = '\0';
+	if (http_server_path_split(path, len, &split) < 0)
+		return NULL;
 	for (size_t i = 0; i < SERVER_N_ROUTES; i++) {
 		const struct server_route *r = &server_routes[i];
 		int n = 0;
 
-		if (!server_path_match(r->path, path, len))
+		if (!http_server_route_match(r->path, &split, NULL, 0, NULL, NULL))
 			continue;
 		if (r->method == method ||
 		    (method == EVHTTP_REQ_HEAD && r->method == EVHTTP_REQ_GET))
 			return r;
 		*path_known = true;
 		n = snprintf(allow + used, allow_size - used, "%s%s%s", used > 0 ? ", " : "",
-			     server_method_name(r->method),
+			     http_server_method_name(r->method),
 			     r->method == EVHTTP_REQ_GET ? ", HEAD" : "");
 		if (n > 0 && (size_t)n < allow_size - used)
 			used += (size_t)n;
 	}
 	return NULL;
-}
-
-/* True for 127.0.0.0/8, ::1 and IPv4-mapped loopback, given as text. */
-static bool
-server_is_loopback_text(const char *addr)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (addr == NULL)
-		return false;
-	if (inet_pton(AF_INET, addr, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, addr, &a6) == 1) {
-		if (IN6_IS_ADDR_LOOPBACK(&a6))
-			return true;
-		return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
-	}
-	return false;
 }
 
 /*
@@ -400,7 +303,7 @@ server_client_is_local(const struct server *s, struct evhttp_request *req)
 	if (evcon == NULL)
 		return false;
 	evhttp_connection_get_peer(evcon, &peer, &port);
-	if (!server_is_loopback_text(peer))
+	if (!loopback_is_host(peer))
 		return false;
 	if (!s->trust_proxy)
 		return true;
@@ -419,7 +322,7 @@ server_client_is_local(const struct server *s, struct evhttp_request *req)
 			n++;
 		memcpy(addr, last, n);
 		addr[n] = '\0';
-		return server_is_loopback_text(addr);
+		return loopback_is_host(addr);
 	}
 }
 
@@ -513,7 +416,7 @@ server_verdict_error(int verdict)
 	}
 }
 
-/* Step 5 for Twilio routes: fills call->form or answers the refusal. */
+/* Step 5 for Twilio routes: fills call->webhook or answers the refusal. */
 static bool
 server_check_signature(struct server *s, struct server_call *call, enum events_kind kind)
 {
@@ -535,7 +438,7 @@ server_check_signature(struct server *s, struct server_call *call, enum events_k
 		server_reply_error(req, 500, "internal", "cannot read the request body");
 		return false;
 	}
-	verdict = events_verify(s->events, &rq, &call->form, &reason);
+	verdict = events_verify(s->events, &rq, &call->webhook, &reason);
 	if (verdict == EVENTS_OK)
 		return true;
 	server_reply_error(req, verdict, server_verdict_error(verdict), reason);
@@ -638,10 +541,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	case SERVER_ROLE_ANYONE:
 		break;
 	case SERVER_ROLE_TWILIO:
-		if (!server_check_signature(s, &call,
-					    call.route->handler == server_route_recording
-						    ? EVENTS_RECORDING
-						    : EVENTS_TASKROUTER))
+		if (!server_check_signature(s, &call, call.route->kind))
 			return;
 		break;
 	case SERVER_ROLE_LOCAL:
@@ -679,7 +579,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	}
 	/* 6: handler */
 	call.route->handler(s, &call);
-	form_free(call.form);
+	events_webhook_free(call.webhook);
 }
 
 static double
@@ -693,24 +593,12 @@ server_elapsed_s(const struct timespec *start)
 
 /* Twilio's contract: 204 No Content with Content-Type application/json, at once. */
 static void
-server_webhook_done(struct server *s, struct server_call *call, enum events_kind kind)
+server_route_webhook(struct server *s, struct server_call *call)
 {
 	server_reply_text(call->req, 204, "application/json", NULL, 0);
-	events_accept(s->events, kind, evhttp_request_get_uri(call->req), call->form);
+	events_accept(s->events, call->webhook);
 	if (s->metrics != NULL)
 		metrics_webhook_latency(s->metrics, server_elapsed_s(&call->start));
-}
-
-static void
-server_route_event(struct server *s, struct server_call *call)
-{
-	server_webhook_done(s, call, EVENTS_TASKROUTER);
-}
-
-static void
-server_route_recording(struct server *s, struct server_call *call)
-{
-	server_webhook_done(s, call, EVENTS_RECORDING);
 }
 
 static void
@@ -804,7 +692,7 @@ server_client_address(const struct server *s, struct evhttp_request *req, char *
 	evhttp_connection_get_peer(evcon, &peer, &port);
 	if (peer != NULL)
 		snprintf(out, size, "%s", peer);
-	if (!s->trust_proxy || !server_is_loopback_text(peer))
+	if (!s->trust_proxy || !loopback_is_host(peer))
 		return;
 	xff = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Forwarded-For");
 	if (xff != NULL) {
@@ -1016,7 +904,7 @@ void
 server_print_routes(FILE *out)
 {
 	for (size_t i = 0; i < SERVER_N_ROUTES; i++)
-		fprintf(out, "%s %s %s\n", server_method_name(server_routes[i].method),
+		fprintf(out, "%s %s %s\n", http_server_method_name(server_routes[i].method),
 			server_routes[i].path, server_role_name(server_routes[i].role));
 }
 

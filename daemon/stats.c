@@ -42,6 +42,7 @@
 #include <event2/event.h>
 
 #include "buf.h"
+#include "date.h"
 #include "form.h"
 #include "http_async.h"
 #include "json.h"
@@ -211,12 +212,12 @@ static void
 stats_urls(const struct stats *s, char **ws_url_out, char **queues_url_out)
 {
 	int64_t wall = s->o.wall_ms(s->o.clock_arg);
-	char start[TZ_ISO_LEN];
+	char start[DATE_ISO_LEN];
 	char *split = stats_split_param(s);
 	struct form *q = form_new();
 	char *base;
 
-	tz_format_iso(tz_day_start_ms(s->zone, s->o.day_start_minutes, wall), start);
+	date_format_iso(tz_day_start_ms(s->zone, s->o.day_start_minutes, wall), start);
 	form_add(q, "StartDate", start);
 	form_add(q, "SplitByWaitTime", split);
 	if (s->tw != NULL) {

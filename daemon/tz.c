@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "date.h"
 #include "tz.h"
 #include "xmalloc.h"
 
@@ -59,64 +60,6 @@ struct tz_zone {
 	struct tz_posix footer;
 };
 
-static int64_t
-tz_floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
-static int64_t
-tz_days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era;
-	int64_t yoe;
-	int64_t doy;
-	int64_t doe;
-
-	if (m <= 2)
-		y--;
-	era = tz_floor_div(y, 400);
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void
-tz_civil_from_days(int64_t days, int64_t *y_out, int *m_out, int *d_out)
-{
-	int64_t z = days + 719468;
-	int64_t era = tz_floor_div(z, 146097);
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-
-	*d_out = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m_out = m;
-	*y_out = yoe + era * 400 + (m <= 2 ? 1 : 0);
-}
-
-static bool
-tz_is_leap(int64_t y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int
-tz_days_in_month(int64_t y, int m)
-{
-	static const int dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-	return m == 2 && tz_is_leap(y) ? 29 : dim[m - 1];
-}
-
 /* Local seconds since the epoch (in the rule's own offset) of a rule date in year y. */
 static int64_t
 tz_rule_local(const struct tz_rule_date *r, int64_t y)
@@ -125,19 +68,19 @@ tz_rule_local(const struct tz_rule_date *r, int64_t y)
 
 	switch (r->kind) {
 	case 'J':
-		day = tz_days_from_civil(y, 1, 1) + r->n - 1;
-		if (tz_is_leap(y) && r->n >= 60)
+		day = date_days_from_civil(y, 1, 1) + r->n - 1;
+		if ((date_days_in_month(y, 2) == 29) && r->n >= 60)
 			day++;
 		break;
 	case 'D':
-		day = tz_days_from_civil(y, 1, 1) + r->n;
+		day = date_days_from_civil(y, 1, 1) + r->n;
 		break;
 	case 'M': {
-		int64_t first = tz_days_from_civil(y, r->month, 1);
+		int64_t first = date_days_from_civil(y, r->month, 1);
 		int dow1 = (int)((first % 7 + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
 		int mday = 1 + (r->wday - dow1 + 7) % 7 + (r->week - 1) * 7;
 
-		while (mday > tz_days_in_month(y, r->month))
+		while (mday > date_days_in_month(y, r->month))
 			mday -= 7;
 		day = first + mday - 1;
 		break;
@@ -159,7 +102,7 @@ tz_posix_offset(const struct tz_posix *p, int64_t t)
 
 	if (!p->has_dst)
 		return p->std_off;
-	tz_civil_from_days(tz_floor_div(t + p->std_off, TZ_DAY_S), &y, &m, &d);
+	date_civil_from_days(date_floor_div(t + p->std_off, TZ_DAY_S), &y, &m, &d);
 	start = tz_rule_local(&p->start, y) - p->std_off;
 	end = tz_rule_local(&p->end, y) - p->dst_off;
 	if (start < end)
@@ -584,8 +527,8 @@ tz_local_to_utc(const struct tz_zone *z, int64_t local_s)
 int64_t
 tz_day_start_ms(const struct tz_zone *z, int day_start_minutes, int64_t utc_ms)
 {
-	int64_t t = tz_floor_div(utc_ms, 1000);
-	int64_t day = tz_floor_div(t + tz_offset_s(z, t), TZ_DAY_S);
+	int64_t t = date_floor_div(utc_ms, 1000);
+	int64_t day = date_floor_div(t + tz_offset_s(z, t), TZ_DAY_S);
 	int64_t u = 0;
 
 	for (int i = 0; i < 3; i++) {
@@ -594,115 +537,4 @@ tz_day_start_ms(const struct tz_zone *z, int day_start_minutes, int64_t utc_ms)
 			break;
 	}
 	return u * 1000;
-}
-
-/* Writes v (>= 0) as exactly n decimal digits. */
-static void
-tz_put_digits(char *out, int v, int n)
-{
-	for (int i = n - 1; i >= 0; i--) {
-		out[i] = (char)('0' + v % 10);
-		v /= 10;
-	}
-}
-
-void
-tz_format_iso(int64_t utc_ms, char out[TZ_ISO_LEN])
-{
-	int64_t t = tz_floor_div(utc_ms, 1000);
-	int64_t days = tz_floor_div(t, TZ_DAY_S);
-	int64_t sod = t - days * TZ_DAY_S;
-	int64_t y;
-	int m;
-	int d;
-
-	tz_civil_from_days(days, &y, &m, &d);
-	if (y < 0 || y > 9999)
-		y = y < 0 ? 0 : 9999;
-	tz_put_digits(out, (int)y, 4);
-	out[4] = '-';
-	tz_put_digits(out + 5, m, 2);
-	out[7] = '-';
-	tz_put_digits(out + 8, d, 2);
-	out[10] = 'T';
-	tz_put_digits(out + 11, (int)(sod / 3600), 2);
-	out[13] = ':';
-	tz_put_digits(out + 14, (int)(sod / 60 % 60), 2);
-	out[16] = ':';
-	tz_put_digits(out + 17, (int)(sod % 60), 2);
-	out[19] = 'Z';
-	out[20] = '\0';
-}
-
-/* Reads exactly n digits. */
-static bool
-tz_digits(const char **s, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)(*s)[i]))
-			return false;
-		v = v * 10 + ((*s)[i] - '0');
-	}
-	*s += n;
-	*out = v;
-	return true;
-}
-
-int
-tz_parse_iso(const char *s, int64_t *ms_out)
-{
-	int y;
-	int mo;
-	int d;
-	int h;
-	int mi;
-	int sec;
-	int ms = 0;
-	int64_t off_s = 0;
-	int64_t t;
-
-	if (s == NULL || !tz_digits(&s, 4, &y) || *s++ != '-' || !tz_digits(&s, 2, &mo) ||
-	    *s++ != '-' || !tz_digits(&s, 2, &d) || (*s != 'T' && *s != ' '))
-		return -EINVAL;
-	s++;
-	if (!tz_digits(&s, 2, &h) || *s++ != ':' || !tz_digits(&s, 2, &mi) || *s++ != ':' ||
-	    !tz_digits(&s, 2, &sec))
-		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > tz_days_in_month(y, mo) || h > 23 || mi > 59 ||
-	    sec > 60)
-		return -EINVAL;
-	if (*s == '.') {
-		int scale = 100;
-
-		s++;
-		if (!isdigit((unsigned char)*s))
-			return -EINVAL;
-		while (isdigit((unsigned char)*s)) {
-			ms += (*s - '0') * scale;
-			scale /= 10;
-			s++;
-		}
-	}
-	if (*s == 'Z') {
-		s++;
-	} else if (*s == '+' || *s == '-') {
-		int sign = *s == '-' ? -1 : 1;
-		int oh;
-		int om;
-
-		s++;
-		if (!tz_digits(&s, 2, &oh) || *s++ != ':' || !tz_digits(&s, 2, &om) || oh > 23 ||
-		    om > 59)
-			return -EINVAL;
-		off_s = sign * (oh * 3600 + om * 60);
-	} else {
-		return -EINVAL;
-	}
-	if (*s != '\0')
-		return -EINVAL;
-	t = tz_days_from_civil(y, mo, d) * TZ_DAY_S + h * 3600 + mi * 60 + sec - off_s;
-	*ms_out = t * 1000 + ms;
-	return 0;
 }

@@ -12,8 +12,7 @@
  * gives the same answers without global state; each user (model, stats)
  * loads its own.
  *
- * Also here: ISO-8601 UTC timestamps ("2015-07-30T20:00:00Z"), the format
- * of TaskRouter's v1 dates and of the statistics StartDate parameter.
+ * Dates themselves (ISO-8601, RFC 2822) are common/date.h's.
  */
 
 #include <stddef.h>
@@ -22,8 +21,6 @@
 struct tz_zone;
 
 #define TZ_DEFAULT_DIR "/usr/share/zoneinfo"
-/* "YYYY-MM-DDTHH:MM:SSZ" plus NUL. */
-#define TZ_ISO_LEN 21
 
 /*
  * Loads zone name (e.g. "Europe/Berlin") from dir (NULL or "":
@@ -52,12 +49,3 @@ int32_t tz_offset_s(const struct tz_zone *z, int64_t utc_s);
  * the offset in force at that moment (a start inside a gap moves forward).
  */
 int64_t tz_day_start_ms(const struct tz_zone *z, int day_start_minutes, int64_t utc_ms);
-
-/* Writes utc_ms (floored to seconds) as "YYYY-MM-DDTHH:MM:SSZ" into out. */
-void tz_format_iso(int64_t utc_ms, char out[TZ_ISO_LEN]);
-/*
- * Parses "YYYY-MM-DDTHH:MM:SS" with optional ".fraction" and a "Z" or
- * "+00:00"-style offset. Returns 0 with *ms_out, or -EINVAL (nothing
- * written).
- */
-int tz_parse_iso(const char *s, int64_t *ms_out);

@@ -141,6 +141,18 @@ def test_unreachable_base_url_exit_4_names_the_variable(cli):
     assert 'TRHUB_TWILIO_BASE_URL' in r.stderr
 
 
+# common/loopback.h LOOPBACK_HTTP_REFUSED: config validation and the client say the same.
+LOOPBACK_REFUSED = 'http:// is only allowed to a loopback host (the emulator); use https://'
+
+
+@pytest.mark.parametrize('url', ['http://127.example.com', 'http://127.0.0.1.nip.io:8080'])
+def test_plain_http_to_a_name_that_looks_like_loopback_is_refused(cli, url):
+    r = cli('trhub-task-list', TRHUB_TWILIO_BASE_URL=url)
+    assert r.rc == 3, r
+    assert LOOPBACK_REFUSED in r.stderr, r
+    assert 'TRHUB_TWILIO_BASE_URL' in r.stderr, r
+
+
 @pytest.mark.parametrize('tool', ch.TOOLS)
 def test_json_is_one_document(tool, cli):
     r = cli(tool, '--json', *_read_only_args(tool))

@@ -345,6 +345,15 @@ def test_check_config_invalid_exits_1_naming_the_key(over, key):
     assert SECRET_TOKEN not in out and SECRET_API not in out
 
 
+def test_check_config_refuses_plain_http_to_a_name_that_looks_like_loopback():
+    r = run_check(check_env(TRHUB_TWILIO_BASE_URL='http://127.example.com'))
+    assert r.returncode == 1, r
+    assert 'twilio_base_url' in r.stderr, r.stderr
+    # the words of common/loopback.h, as the CLIs print them
+    assert 'http:// is only allowed to a loopback host (the emulator); use https://' in \
+        r.stderr, r.stderr
+
+
 def test_check_config_refuses_world_readable_secret_file(conf_dir):
     path = os.path.join(conf_dir, 'trhubd.conf')
     with open(path, 'w') as f:

@@ -63,6 +63,32 @@ def test_snapshot_then_live_messages(stack):
         c.close()
 
 
+def test_recording_callback_puts_the_url_on_the_task(stack):
+    """A signed recording callback shows up as recordingUrl on the task: in /api/tasks
+    and in a 'task' message on the stream (the old dashboard's playback link)."""
+    f = factory(stack)
+    ev = post_tasks(stack, f, 1)[0]
+    sid = ev['TaskSid']
+    assert dh.api_tasks(stack.daemon)[sid].get('recordingUrl') is None
+    url = ('https://api.twilio.com/2010-04-01/Accounts/%s/Recordings/%s'
+           % (stack.sim.account_sid, dh.rand_sid('RE')))
+    c = dh.SSEClient(stack.daemon.port)
+    try:
+        c.wait(lambda c: c.messages, what='the snapshot')
+        r = stack.webhook({'RecordingUrl': url, 'RecordingSid': url.rsplit('/', 1)[1],
+                           'RecordingStatus': 'completed', 'AccountSid': stack.sim.account_sid},
+                          path='/taskrouter_recording_callback?TaskSid=' + sid)
+        assert r.status == 204, r
+        c.wait(lambda c: [m for m in c.of('task')
+                          if json.loads(m['data']).get('recordingUrl') == url],
+               what='a task message with the recording URL')
+        msg = [m for m in c.of('task') if json.loads(m['data']).get('recordingUrl') == url][0]
+        assert json.loads(msg['data'])['sid'] == sid
+    finally:
+        c.close()
+    assert dh.api_tasks(stack.daemon)[sid]['recordingUrl'] == url
+
+
 def test_worker_and_stats_messages(make_stack):
     stack = make_stack(record=True)
     c = dh.SSEClient(stack.daemon.port)

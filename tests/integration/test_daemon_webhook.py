@@ -184,18 +184,54 @@ def test_malformed_signed_bodies_are_400(stack):
     ev = new_task_event(f)
     no_type = {k: v for k, v in ev.items() if k != 'EventType'}
     assert_rejected(stack, no_type, 400, what='no EventType')
-    # Field-level problems in a correctly signed form: events.h answers 204 before the
-    # model sees the fields, so either 400 or 204 is allowed, but never a change.
+    # Field-level problems in a correctly signed form: the event is parsed before the
+    # answer, so what the model could not apply is a 400, never a 204 and a drop.
     bad_sid = dict(ev, TaskSid='WTnot-a-sid', ResourceSid='WTnot-a-sid')
-    assert_rejected(stack, bad_sid, (400, 204), what='malformed TaskSid')
+    assert_rejected(stack, bad_sid, 400, what='malformed TaskSid')
     no_task = {k: v for k, v in ev.items() if k not in ('TaskSid',)}
-    assert_rejected(stack, no_task, (400, 204), what='task.created without TaskSid')
+    assert_rejected(stack, no_task, 400, what='task.created without TaskSid')
+    bad_status = dict(ev, TaskAssignmentStatus='lost')
+    assert_rejected(stack, bad_status, 400, what='unknown TaskAssignmentStatus')
     # Broken percent-encoding, signed over what a lenient parser would see (the
     # escape kept literally), so only a strict parser refuses it.
     raw = dh.encode_form(ev) + b'&Broken=%zz'
     sig = dh.compute_signature(stack.auth_token, stack.public_url + '/taskrouter_event',
                                dict(ev, Broken='%zz'))
     assert_rejected(stack, ev, 400, what='invalid percent escape', body=raw, signature=sig)
+    assert_accepted(stack, ev)
+
+
+def iso_utc(ms):
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(ms // 1000))
+
+
+def rfc2822_utc(ms):
+    return time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime(ms // 1000))
+
+
+@pytest.mark.parametrize('form', ['iso', 'rfc2822', 'seconds', 'milliseconds'])
+def test_every_twilio_timestamp_form_is_applied(stack, form):
+    """A signed event whose only time is Timestamp, in any form Twilio sends, is
+    acknowledged and applied (an ISO-8601 Timestamp used to be acknowledged with 204
+    and then dropped by the model)."""
+    f = factory(stack)
+    ev = new_task_event(f)
+    ms = int(ev['TimestampMs'])
+    del ev['TimestampMs']
+    ev['Timestamp'] = {'iso': iso_utc(ms), 'rfc2822': rfc2822_utc(ms),
+                       'seconds': str(ms // 1000), 'milliseconds': str(ms)}[form]
+    ev['TaskDateCreated'] = ev['Timestamp']
+    assert_accepted(stack, ev)
+
+
+def test_a_timestamp_that_is_not_a_date_is_400_before_the_answer(stack):
+    f = factory(stack)
+    ev = new_task_event(f)
+    del ev['TimestampMs']
+    for bad in ('yesterday', '2026-13-01T00:00:00Z', 'Sun, 06 Dex 2026 03:00:00 +0000', ''):
+        assert_rejected(stack, dict(ev, Timestamp=bad), 400, what='Timestamp %r' % bad)
+    no_time = {k: v for k, v in ev.items() if k != 'Timestamp'}
+    assert_rejected(stack, no_time, 400, what='no Timestamp at all')
     assert_accepted(stack, ev)
 
 

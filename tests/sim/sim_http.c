@@ -42,6 +42,7 @@
 
 #include "buf.h"
 #include "hmap.h"
+#include "http_server.h"
 #include "log.h"
 #include "num.h"
 #include "queue.h"
@@ -50,7 +51,7 @@
 #include "sim_http.h"
 #include "xmalloc.h"
 
-#define SIM_HTTP_MAX_SEGS	  16
+#define SIM_HTTP_MAX_SEGS	  HTTP_SERVER_MAX_SEGS
 #define SIM_HTTP_MAX_HEADERS	  (16 * 1024)
 #define SIM_HTTP_MAX_BODY	  (1024 * 1024)
 #define SIM_HTTP_TIMEOUT_S	  60
@@ -67,12 +68,6 @@ static const struct form_limits sim_http_form_limits = {
 	.max_value_bytes = SIM_HTTP_FORM_MAX_BYTES,
 };
 
-struct sim_http_seg {
-	char *text; /* literal text, or the literal suffix after a capture ("" if none) */
-	size_t len;
-	bool capture;
-};
-
 struct sim_http_status_count {
 	int status;
 	uint64_t n;
@@ -86,9 +81,6 @@ struct sim_http_counter {
 
 struct sim_http_entry {
 	const struct sim_route *route;
-	struct sim_http_seg segs[SIM_HTTP_MAX_SEGS];
-	size_t nsegs;
-	uint32_t literal_mask; /* bit 31-i set when segment i is literal: the higher, the better */
 	struct sim_http_counter *counter;
 };
 
@@ -138,74 +130,6 @@ struct sim_http {
 };
 
 static void sim_http_call_continue(struct sim_http_call *call);
-
-static const char *
-sim_http_reason(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 201:
-		return "Created";
-	case 204:
-		return "No Content";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 409:
-		return "Conflict";
-	case 412:
-		return "Precondition Failed";
-	case 413:
-		return "Payload Too Large";
-	case 429:
-		return "Too Many Requests";
-	case 500:
-		return "Internal Server Error";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	case 504:
-		return "Gateway Timeout";
-	default:
-		return "Status";
-	}
-}
-
-static const char *
-sim_http_method_name(enum evhttp_cmd_type cmd)
-{
-	switch (cmd) {
-	case EVHTTP_REQ_GET:
-		return "GET";
-	case EVHTTP_REQ_POST:
-		return "POST";
-	case EVHTTP_REQ_DELETE:
-		return "DELETE";
-	case EVHTTP_REQ_HEAD:
-		return "HEAD";
-	case EVHTTP_REQ_PUT:
-		return "PUT";
-	case EVHTTP_REQ_OPTIONS:
-		return "OPTIONS";
-	case EVHTTP_REQ_TRACE:
-		return "TRACE";
-	case EVHTTP_REQ_CONNECT:
-		return "CONNECT";
-	case EVHTTP_REQ_PATCH:
-		return "PATCH";
-	default:
-		return "UNKNOWN";
-	}
-}
 
 /* Counters */
 
@@ -441,7 +365,6 @@ sim_http_register(struct sim_http *h, const struct sim_route *routes, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct sim_route *rt = &routes[i];
 		struct sim_http_entry *e;
-		const char *p = rt->pattern;
 		char *key;
 
 		if (h->nentries == h->capentries) {
@@ -451,34 +374,8 @@ sim_http_register(struct sim_http *h, const struct sim_route *routes, size_t n)
 		e = &h->entries[h->nentries];
 		memset(e, 0, sizeof(*e));
 		e->route = rt;
-		if (*p != '/')
+		if (rt->pattern[0] != '/')
 			fatalx("route %s: pattern must start with /", rt->pattern);
-		while (*p == '/') {
-			const char *end;
-			struct sim_http_seg *seg;
-
-			p++;
-			end = strchr(p, '/');
-			if (end == NULL)
-				end = p + strlen(p);
-			if (e->nsegs == SIM_HTTP_MAX_SEGS)
-				fatalx("route %s: too many segments", rt->pattern);
-			seg = &e->segs[e->nsegs];
-			if (*p == '{') {
-				const char *close = memchr(p, '}', (size_t)(end - p));
-
-				if (close == NULL)
-					fatalx("route %s: unclosed {", rt->pattern);
-				seg->capture = true;
-				seg->text = xstrndup(close + 1, (size_t)(end - close - 1));
-			} else {
-				seg->text = xstrndup(p, (size_t)(end - p));
-				e->literal_mask |= 1u << (31 - e->nsegs);
-			}
-			seg->len = strlen(seg->text);
-			e->nsegs++;
-			p = end;
-		}
 		key = xasprintf("%s %s", rt->method, rt->pattern);
 		e->counter = sim_http_counter_get(h, key);
 		free(key);
@@ -486,30 +383,15 @@ sim_http_register(struct sim_http *h, const struct sim_route *routes, size_t n)
 	}
 }
 
-static bool
-sim_http_entry_matches(const struct sim_http_entry *e, char *const *segs, size_t nsegs)
+/* The decoded segments of call as the matcher's path. */
+static void
+sim_http_split_path(const struct sim_http_call *call, struct http_server_path *path)
 {
-	size_t i;
-
-	if (e->nsegs != nsegs)
-		return false;
-	for (i = 0; i < nsegs; i++) {
-		const struct sim_http_seg *seg = &e->segs[i];
-
-		if (!seg->capture) {
-			if (strcmp(seg->text, segs[i]) != 0)
-				return false;
-		} else {
-			size_t len = strlen(segs[i]);
-
-			if (len <= seg->len)
-				return false;
-			if (seg->len > 0 &&
-			    memcmp(segs[i] + len - seg->len, seg->text, seg->len) != 0)
-				return false;
-		}
+	path->n = call->nsegs;
+	for (size_t i = 0; i < call->nsegs; i++) {
+		path->seg[i] = call->segs[i];
+		path->len[i] = strlen(call->segs[i]);
 	}
-	return true;
 }
 
 /* Finds the most specific route for the path; sets miss_status when none fits the method. */
@@ -517,19 +399,25 @@ static void
 sim_http_route_find(struct sim_http *h, struct sim_http_call *call)
 {
 	const struct sim_http_entry *best = NULL;
+	struct http_server_path path;
+	uint32_t best_score = 0;
 	bool path_known = false;
 	size_t i;
 
+	sim_http_split_path(call, &path);
 	for (i = 0; i < h->nentries; i++) {
 		const struct sim_http_entry *e = &h->entries[i];
+		uint32_t score = 0;
 
-		if (!sim_http_entry_matches(e, call->segs, call->nsegs))
+		if (!http_server_route_match(e->route->pattern, &path, NULL, 0, NULL, &score))
 			continue;
 		path_known = true;
 		if (strcmp(e->route->method, call->r.method) != 0)
 			continue;
-		if (best == NULL || e->literal_mask > best->literal_mask)
+		if (best == NULL || score > best_score) {
 			best = e;
+			best_score = score;
+		}
 	}
 	call->entry = best;
 	if (best == NULL)
@@ -540,19 +428,18 @@ sim_http_route_find(struct sim_http *h, struct sim_http_call *call)
 static void
 sim_http_route_capture(struct sim_http_call *call)
 {
-	const struct sim_http_entry *e = call->entry;
-	size_t i;
+	struct http_server_capture caps[SIM_HTTP_MAX_PARAMS];
+	struct http_server_path path;
+	size_t ncaps = 0;
 
-	for (i = 0; i < e->nsegs; i++) {
-		const struct sim_http_seg *seg = &e->segs[i];
-
-		if (!seg->capture || call->r.nparams == SIM_HTTP_MAX_PARAMS)
-			continue;
-		if (seg->len > 0)
-			call->segs[i][strlen(call->segs[i]) - seg->len] = '\0';
-		call->r.params[call->r.nparams++] = call->segs[i];
+	sim_http_split_path(call, &path);
+	(void)http_server_route_match(call->entry->route->pattern, &path, caps, SIM_HTTP_MAX_PARAMS,
+				      &ncaps, NULL);
+	for (size_t i = 0; i < ncaps; i++) {
+		call->segs[caps[i].seg][caps[i].len] = '\0';
+		call->r.params[call->r.nparams++] = call->segs[caps[i].seg];
 	}
-	call->r.route = e->route->pattern;
+	call->r.route = call->entry->route->pattern;
 }
 
 /* Splits the raw path into decoded segments and decodes the whole path. */
@@ -656,7 +543,7 @@ sim_http_send(struct sim_request *r, int status, const char *body, size_t len, c
 	}
 	sim_http_counter_add(call->counter, status);
 	log_trace(LOG_TRACE_HTTP, "%s %s -> %d", r->method, call->path, status);
-	evhttp_send_reply(r->req, status, sim_http_reason(status), buf);
+	evhttp_send_reply(r->req, status, http_server_reason(status), buf);
 	if (buf != NULL)
 		evbuffer_free(buf);
 	sim_http_call_free(call);
@@ -941,7 +828,7 @@ sim_http_request_cb(struct evhttp_request *req, void *arg)
 	call->h = h;
 	call->r.sim = h->sim;
 	call->r.req = req;
-	call->r.method = sim_http_method_name(evhttp_request_get_command(req));
+	call->r.method = http_server_method_name(evhttp_request_get_command(req));
 	call->r.form = form_new();
 	call->r.body = "";
 	call->r.if_match = evhttp_find_header(evhttp_request_get_input_headers(req), "If-Match");
@@ -1026,8 +913,6 @@ sim_http_free(struct sim_http *h)
 	size_t pos = 0;
 	const char *key;
 	void *value;
-	size_t i;
-	size_t j;
 
 	if (h == NULL)
 		return;
@@ -1046,9 +931,6 @@ sim_http_free(struct sim_http *h)
 		free(c);
 	}
 	hmap_free(h->counters);
-	for (i = 0; i < h->nentries; i++)
-		for (j = 0; j < h->entries[i].nsegs; j++)
-			free(h->entries[i].segs[j].text);
 	free(h->entries);
 	free(h);
 }

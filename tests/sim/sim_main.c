@@ -10,7 +10,8 @@
  * STOPPING=1, leaves the loop and frees the modules in reverse order (tr
  * before the HTTP client whose requests it may hold).
  *
- * This is the only emulator file that includes <systemd/sd-daemon.h>.
+ * The systemd protocol (READY=1, STOPPING=1, socket activation) is
+ * common/sd.c's, shared with trhubd.
  */
 
 #include <sys/socket.h>
@@ -27,14 +28,12 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "config.h"
 #include "http.h"
 #include "http_async.h"
 #include "log.h"
+#include "sd.h"
 #include "sid.h"
 #include "sim.h"
 #include "sim_clock.h"
@@ -48,32 +47,6 @@
 #define SIM_MAIN_DEFAULT_LISTEN		     "127.0.0.1:0"
 #define SIM_MAIN_DEFAULT_RESERVATION_TIMEOUT 120
 #define SIM_MAIN_DEFAULT_TASK_REMOVAL	     300
-#define SIM_MAIN_LISTEN_FDS_START	     3
-
-#ifndef HAVE_SYSTEMD
-/* No-op fallbacks: readiness goes nowhere; socket activation is parsed by hand. */
-static int
-sd_notify(int unset_environment, const char *state)
-{
-	return 0;
-}
-
-static int
-sd_listen_fds(int unset_environment)
-{
-	const char *pid = config_env("LISTEN_PID");
-	const char *fds = config_env("LISTEN_FDS");
-	char *end;
-	long n;
-
-	if (pid == NULL || fds == NULL || strtol(pid, &end, 10) != (long)getpid() || *end != '\0')
-		return 0;
-	n = strtol(fds, &end, 10);
-	if (*end != '\0' || n < 0 || n > 64)
-		return -EINVAL;
-	return (int)n;
-}
-#endif
 
 enum {
 	SIM_MAIN_OPT_LISTEN = 256,
@@ -436,27 +409,23 @@ sim_main_options_clear(struct sim_options *opt)
 static int
 sim_main_listen_fd(void)
 {
-	int n = sd_listen_fds(1);
+	int *fds = NULL;
+	size_t n = 0;
 	int fd;
+	int r = sd_listen_sockets(&fds, &n);
 
-	if (n < 0) {
-		log_warning_errno(n, "sd_listen_fds failed; binding --listen instead");
+	if (r < 0) {
+		log_warning_errno(r, "socket activation failed; binding --listen instead");
 		return -1;
 	}
 	if (n == 0)
 		return -1;
 	if (n > 1)
-		log_warning("%d sockets passed; using fd %d only", n, SIM_MAIN_LISTEN_FDS_START);
-	for (fd = SIM_MAIN_LISTEN_FDS_START + 1; fd < SIM_MAIN_LISTEN_FDS_START + n; fd++)
-		(void)close(fd);
-	fd = SIM_MAIN_LISTEN_FDS_START;
-#ifdef HAVE_SYSTEMD
-	if (sd_is_socket_inet(fd, 0, SOCK_STREAM, 1, 0) <= 0) {
-		log_err("fd %d passed by the service manager is not a listening TCP socket", fd);
-		(void)close(fd);
-		return -1;
-	}
-#endif
+		log_warning("%zu sockets passed; using fd %d only", n, fds[0]);
+	for (size_t i = 1; i < n; i++)
+		(void)close(fds[i]);
+	fd = fds[0];
+	free(fds);
 	return fd;
 }
 
@@ -499,7 +468,7 @@ sim_main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct sim *sim = arg;
 
 	log_notice("signal %d received, stopping", (int)sig);
-	sd_notify(0, "STOPPING=1");
+	sd_notify_stopping();
 	event_base_loopexit(sim->base, NULL);
 }
 
@@ -608,7 +577,7 @@ main(int argc, char **argv)
 	sim_tr_traffic_start(sim.tr);
 	log_notice("serving on %s (workspace %s, sync service %s)", sim.base_url,
 		   sim.opt.workspace_sid, sim.opt.sync_service_sid);
-	sd_notify(0, "READY=1");
+	sd_notify_ready(NULL);
 	if (event_base_dispatch(sim.base) < 0)
 		log_err("event loop failed");
 	else

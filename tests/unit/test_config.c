@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "loopback.h"
 #include "xmalloc.h"
 
 #define AC "AC0123456789abcdef0123456789abcdef"
@@ -500,6 +501,11 @@ test_config_rejects_plain_http_to_remote_twilio(void **state)
 {
 	test_expect_error("twilio_base_url = http://sim.example.com:8081\n", NULL, -EINVAL,
 			  "trhubd.conf:1", "twilio_base_url");
+	/* A name that starts like an address is still a name (loopback.h). */
+	test_expect_error("twilio_base_url = http://127.example.com\n", NULL, -EINVAL,
+			  "twilio_base_url", LOOPBACK_HTTP_REFUSED);
+	test_expect_error("sync_base_url = http://127.0.0.1.nip.io\n", NULL, -EINVAL,
+			  "sync_base_url", LOOPBACK_HTTP_REFUSED);
 }
 
 static void

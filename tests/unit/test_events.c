@@ -21,6 +21,7 @@
 #include "form.h"
 #include "metrics.h"
 #include "signature.h"
+#include "tr_event.h"
 #include "xmalloc.h"
 
 #define TOKEN	   "f0e1d2c3b4a5968778695a4b3c2d1e0f"
@@ -55,6 +56,8 @@ event_form(const char *type, int64_t ts_ms)
 	form_add(f, "WorkspaceSid", "WS00000000000000000000000000000001");
 	form_add(f, "ResourceSid", "WT00000000000000000000000000000001");
 	form_add(f, "TaskSid", "WT00000000000000000000000000000001");
+	form_add(f, "ReservationSid", "WR00000000000000000000000000000001");
+	form_add(f, "WorkerSid", "WK00000000000000000000000000000001");
 	form_add(f, "TaskAttributes", "{\"type\":\"support\", \"name\":\"a&b=c\"}");
 	if (ts_ms != 0) {
 		snprintf(buf, sizeof(buf), "%lld", (long long)(ts_ms / 1000));
@@ -90,34 +93,51 @@ signed_req_clear(struct signed_req *r)
 static int
 check(const struct events_check_config *cfg, const struct events_request *rq, int64_t now)
 {
-	struct form *f = NULL;
+	struct events_webhook *w = NULL;
 	const char *reason = NULL;
-	int v = events_check(cfg, rq, now, &f, &reason);
+	int v = events_check(cfg, rq, now, &w, &reason);
 
 	if (v == EVENTS_OK) {
-		assert_non_null(f);
+		assert_non_null(w);
 		assert_null(reason);
 	} else {
-		assert_null(f);
+		assert_null(w);
 		assert_non_null(reason);
 	}
-	form_free(f);
+	events_webhook_free(w);
 	return v;
+}
+
+/* The value of a received parameter of a parsed event, or NULL. */
+static const char *
+field(const struct tr_event *ev, const char *name)
+{
+	for (size_t i = 0; i < ev->nfields; i++) {
+		if (strcmp(ev->fields[2 * i], name) == 0)
+			return ev->fields[2 * i + 1];
+	}
+	return NULL;
 }
 
 static void
 test_events_accepts_a_correctly_signed_event(void **state)
 {
 	struct form *f = event_form("task.created", NOW_MS - 1000);
-	struct form *got = NULL;
+	struct events_webhook *got = NULL;
+	const struct tr_event *ev;
 	struct signed_req r;
 
 	sign_form(&r, EVENTS_TASKROUTER, EVENT_PATH, PUBLIC EVENT_PATH, TOKEN, f);
 	assert_int_equal(events_check(&check_cfg, &r.rq, NOW_MS, &got, NULL), EVENTS_OK);
-	assert_string_equal(form_get(got, "EventType"), "task.created");
-	assert_string_equal(form_get(got, "TaskAttributes"),
-			    "{\"type\":\"support\", \"name\":\"a&b=c\"}");
-	form_free(got);
+	ev = events_webhook_event(got);
+	assert_non_null(ev);
+	assert_string_equal(ev->type, "task.created");
+	assert_string_equal(ev->action, "created");
+	assert_string_equal(ev->task_sid, "WT00000000000000000000000000000001");
+	assert_int_equal(ev->ts_ms, NOW_MS - 1000);
+	assert_string_equal(ev->task_attributes, "{\"type\":\"support\", \"name\":\"a&b=c\"}");
+	assert_string_equal(field(ev, "AccountSid"), "AC00000000000000000000000000000001");
+	events_webhook_free(got);
 	signed_req_clear(&r);
 	form_free(f);
 }
@@ -342,14 +362,19 @@ test_events_timestamp_forms(void **state)
 		const char *value;
 		int want;
 	} cases[] = {
-		{ "Timestamp", "1700000000", EVENTS_OK },	    /* Unix seconds */
-		{ "Timestamp", "2023-11-14T22:13:20Z", EVENTS_OK }, /* ISO 8601 */
+		{ "Timestamp", "1700000000", EVENTS_OK },		       /* Unix seconds */
+		{ "Timestamp", "1700000000123", EVENTS_OK },		       /* milliseconds */
+		{ "Timestamp", "2023-11-14T22:13:20Z", EVENTS_OK },	       /* ISO 8601 */
+		{ "Timestamp", "Tue, 14 Nov 2023 22:13:20 +0000", EVENTS_OK }, /* RFC 2822 */
 		{ "Timestamp", "1600000000", EVENTS_FORBIDDEN },
+		{ "Timestamp", "Sun, 13 Sep 2020 12:26:40 +0000", EVENTS_FORBIDDEN },
 		{ "Timestamp", "yesterday", EVENTS_BAD_REQUEST },
+		{ "Timestamp", "", EVENTS_BAD_REQUEST },
 		{ "TimestampMs", "1700000000123", EVENTS_OK },
 		{ "TimestampMs", "17000000001x", EVENTS_BAD_REQUEST },
 		{ "TimestampMs", "99999999999999999999999", EVENTS_BAD_REQUEST },
-		{ "Other", "1", EVENTS_OK }, /* no timestamp at all: not window-checked */
+		/* No time at all: the model could not order it, so it is refused before the 204. */
+		{ "Other", "1", EVENTS_BAD_REQUEST },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -383,13 +408,16 @@ test_events_negative_window_disables_replay_check(void **state)
 static void
 test_events_json_body_with_body_hash(void **state)
 {
-	const char *body = "{\"EventType\":\"task.created\",\"TaskPriority\":5,\"Flag\":true}";
+	const char *body = "{\"EventType\":\"task.created\",\"TaskPriority\":5,\"Flag\":true,"
+			   "\"TaskSid\":\"WT00000000000000000000000000000001\","
+			   "\"TimestampMs\":1700000000000}";
 	char hash[65];
 	char url[512];
 	char target[256];
 	char sig[SIGNATURE_LEN + 1];
 	struct events_request rq = { 0 };
-	struct form *got = NULL;
+	struct events_webhook *got = NULL;
+	const struct tr_event *ev;
 
 	signature_sha256_hex(body, strlen(body), hash);
 	snprintf(target, sizeof(target), EVENT_PATH "?bodySHA256=%s", hash);
@@ -402,10 +430,13 @@ test_events_json_body_with_body_hash(void **state)
 	rq.body = body;
 	rq.body_len = strlen(body);
 	assert_int_equal(events_check(&check_cfg, &rq, NOW_MS, &got, NULL), EVENTS_OK);
-	assert_string_equal(form_get(got, "EventType"), "task.created");
-	assert_string_equal(form_get(got, "TaskPriority"), "5");
-	assert_string_equal(form_get(got, "Flag"), "true");
-	form_free(got);
+	ev = events_webhook_event(got);
+	assert_string_equal(ev->type, "task.created");
+	assert_true(ev->has_priority);
+	assert_int_equal(ev->task_priority, 5);
+	assert_string_equal(field(ev, "TaskPriority"), "5");
+	assert_string_equal(field(ev, "Flag"), "true");
+	events_webhook_free(got);
 
 	/* Same signature and hash, other body. */
 	rq.body = "{\"EventType\":\"task.deleted\"}";
@@ -451,12 +482,12 @@ struct applied {
 };
 
 static int
-record_apply(const struct form *event, char **cause_out, void *arg)
+record_apply(const struct tr_event *event, void *arg)
 {
 	struct applied *a = arg;
 
 	a->calls++;
-	snprintf(a->type, sizeof(a->type), "%s", form_get(event, "EventType"));
+	snprintf(a->type, sizeof(a->type), "%s", event->type);
 	return 0;
 }
 
@@ -474,11 +505,11 @@ test_events_verify_counts_refusals_and_accept_applies(void **state)
 	struct events *ev = events_new(&opt, m);
 	struct applied a = { 0 };
 	struct form *f = event_form("worker.activity.update", NOW_MS);
-	struct form *got = NULL;
+	struct events_webhook *got = NULL;
 	struct signed_req r;
 	struct buf text;
 
-	events_set_apply(ev, record_apply, &a);
+	events_set_apply(ev, record_apply, NULL, &a);
 	sign_form(&r, EVENTS_TASKROUTER, EVENT_PATH, PUBLIC EVENT_PATH, "wrong", f);
 	assert_int_equal(events_verify(ev, &r.rq, &got, NULL), EVENTS_FORBIDDEN);
 	assert_null(got);
@@ -486,10 +517,11 @@ test_events_verify_counts_refusals_and_accept_applies(void **state)
 
 	sign_form(&r, EVENTS_TASKROUTER, EVENT_PATH, PUBLIC EVENT_PATH, TOKEN, f);
 	assert_int_equal(events_verify(ev, &r.rq, &got, NULL), EVENTS_OK);
-	events_accept(ev, EVENTS_TASKROUTER, EVENT_PATH, got);
+	events_accept(ev, got);
 	assert_int_equal(a.calls, 1);
 	assert_string_equal(a.type, "worker.activity.update");
-	form_free(got);
+	events_webhook_free(got);
+	got = NULL;
 	signed_req_clear(&r);
 
 	/* After a reload with another token, the old signature no longer passes. */
@@ -510,32 +542,62 @@ test_events_verify_counts_refusals_and_accept_applies(void **state)
 	metrics_free(m);
 }
 
+/* Signs f as a recording callback to target, verifies and accepts it. */
 static void
-test_events_recordings_are_stored_and_bounded(void **state)
+deliver_recording(struct events *ev, const char *target, const struct form *f)
+{
+	struct events_webhook *w = NULL;
+	struct signed_req r;
+	char *url = xasprintf(PUBLIC "%s", target);
+
+	sign_form(&r, EVENTS_RECORDING, target, url, TOKEN, f);
+	assert_int_equal(events_verify(ev, &r.rq, &w, NULL), EVENTS_OK);
+	events_accept(ev, w);
+	events_webhook_free(w);
+	signed_req_clear(&r);
+	free(url);
+}
+
+struct recorded {
+	int calls;
+	char task_sid[64];
+	char url[128];
+};
+
+static int
+record_recording(const char *task_sid, const char *url, void *arg)
+{
+	struct recorded *rec = arg;
+
+	rec->calls++;
+	snprintf(rec->task_sid, sizeof(rec->task_sid), "%s", task_sid);
+	snprintf(rec->url, sizeof(rec->url), "%s", url);
+	return 0;
+}
+
+static void
+test_events_recordings_go_to_the_recording_callback(void **state)
 {
 	struct events_options opt = {
 		.auth_token = TOKEN,
 		.public_url = PUBLIC,
-		.recordings_max = 2,
 	};
 	struct events *ev = events_new(&opt, NULL);
 	struct form *f = form_new();
+	struct recorded rec = { 0 };
 
+	events_set_apply(ev, NULL, record_recording, &rec);
 	form_add(f, "RecordingUrl", "https://example.com/r1");
-	events_accept(ev, EVENTS_RECORDING, REC_PATH "?TaskSid=WT1", f);
-	form_set(f, "RecordingUrl", "https://example.com/r2");
-	events_accept(ev, EVENTS_RECORDING, REC_PATH "?TaskSid=WT2", f);
-	assert_string_equal(events_recording_url(ev, "WT1"), "https://example.com/r1");
-	form_set(f, "RecordingUrl", "https://example.com/r1b");
-	events_accept(ev, EVENTS_RECORDING, REC_PATH "?TaskSid=WT1", f); /* update, no growth */
-	assert_string_equal(events_recording_url(ev, "WT1"), "https://example.com/r1b");
+	deliver_recording(ev, REC_PATH "?TaskSid=WT1", f);
+	assert_int_equal(rec.calls, 1);
+	assert_string_equal(rec.task_sid, "WT1");
+	assert_string_equal(rec.url, "https://example.com/r1");
 	form_set(f, "RecordingUrl", "https://example.com/r3");
 	form_add(f, "TaskSid", "WT3"); /* the form's TaskSid wins over the query's */
-	events_accept(ev, EVENTS_RECORDING, REC_PATH "?TaskSid=WT9", f);
-	assert_null(events_recording_url(ev, "WT1")); /* oldest evicted */
-	assert_string_equal(events_recording_url(ev, "WT2"), "https://example.com/r2");
-	assert_string_equal(events_recording_url(ev, "WT3"), "https://example.com/r3");
-	assert_null(events_recording_url(ev, "WT9"));
+	deliver_recording(ev, REC_PATH "?TaskSid=WT9", f);
+	assert_int_equal(rec.calls, 2);
+	assert_string_equal(rec.task_sid, "WT3");
+	assert_string_equal(rec.url, "https://example.com/r3");
 	form_free(f);
 	events_free(ev);
 	events_free(NULL);
@@ -561,7 +623,7 @@ main(void)
 		cmocka_unit_test(test_events_json_body_with_body_hash),
 		cmocka_unit_test(test_events_recording_needs_url_and_task),
 		cmocka_unit_test(test_events_verify_counts_refusals_and_accept_applies),
-		cmocka_unit_test(test_events_recordings_are_stored_and_bounded),
+		cmocka_unit_test(test_events_recordings_go_to_the_recording_callback),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #include "form.h"
 #include "json.h"
 #include "model.h"
+#include "tr_event.h"
 
 #define WS1 "WS00000000000000000000000000000001"
 #define WT1 "WT00000000000000000000000000000001"
@@ -96,7 +97,8 @@ static int
 apply(struct fixture *fx, ...)
 {
 	struct form *f = form_new();
-	char *cause = NULL;
+	struct tr_event ev;
+	const char *reason = NULL;
 	const char *k;
 	va_list ap;
 	int r;
@@ -109,10 +111,14 @@ apply(struct fixture *fx, ...)
 			form_add(f, k, v);
 	}
 	va_end(ap);
-	r = model_apply_event(fx->m, f, &cause);
-	if (r < 0)
-		assert_non_null(cause);
-	free(cause);
+	/* The ingest's parse first: what it refuses never reaches the model. */
+	r = tr_event_parse(f, &ev, &reason);
+	if (r < 0) {
+		assert_non_null(reason);
+	} else {
+		r = model_apply_event(fx->m, &ev);
+		tr_event_clear(&ev);
+	}
 	form_free(f);
 	return r;
 }
@@ -882,6 +888,50 @@ test_model_many_tasks_and_snapshot(void **state)
 	json_doc_free(doc);
 }
 
+static void
+test_model_recording_url_on_the_task_and_bounded(void **state)
+{
+	struct fixture *fx = *state;
+	struct model_options o = { .recordings_max = 2 };
+	struct model *small = model_new(&o);
+	struct json_doc *doc;
+	const struct json_value *t;
+	int task_changes;
+
+	create_task(fx, WT1, T0);
+	doc = task_doc(fx->m, WT1);
+	t = json_doc_root(doc);
+	assert_non_null(json_get(t, "recordingUrl"));
+	assert_int_equal(json_type(json_get(t, "recordingUrl")), JSON_NULL);
+	json_doc_free(doc);
+
+	task_changes = fx->changes[MODEL_CHANGE_TASK];
+	assert_int_equal(model_set_recording(fx->m, WT1, "https://example.com/RE1"), MODEL_APPLIED);
+	assert_int_equal(fx->changes[MODEL_CHANGE_TASK],
+			 task_changes + 1); /* the stream hears it */
+	doc = task_doc(fx->m, WT1);
+	t = json_doc_root(doc);
+	assert_string_equal(json_string(json_get(t, "recordingUrl")), "https://example.com/RE1");
+	json_doc_free(doc);
+	assert_int_equal(model_set_recording(fx->m, WT1, "https://example.com/RE1"),
+			 MODEL_STALE_EVENT);
+	/* A task not (or no longer) open keeps its URL without a change report. */
+	assert_int_equal(model_set_recording(fx->m, WT2, "https://example.com/RE2"), MODEL_APPLIED);
+	assert_int_equal(fx->changes[MODEL_CHANGE_TASK], task_changes + 1);
+	assert_string_equal(model_task_recording_url(fx->m, WT2), "https://example.com/RE2");
+
+	/* Bounded: the oldest task's URL goes first; an update does not grow the set. */
+	assert_int_equal(model_set_recording(small, "WT1", "u1"), MODEL_APPLIED);
+	assert_int_equal(model_set_recording(small, "WT2", "u2"), MODEL_APPLIED);
+	assert_int_equal(model_set_recording(small, "WT1", "u1b"), MODEL_APPLIED);
+	assert_string_equal(model_task_recording_url(small, "WT1"), "u1b");
+	assert_int_equal(model_set_recording(small, "WT3", "u3"), MODEL_APPLIED);
+	assert_null(model_task_recording_url(small, "WT1"));
+	assert_string_equal(model_task_recording_url(small, "WT2"), "u2");
+	assert_string_equal(model_task_recording_url(small, "WT3"), "u3");
+	model_free(small);
+}
+
 int
 main(void)
 {
@@ -912,6 +962,7 @@ main(void)
 		T(test_model_sync_item_has_seed_shape),
 		T(test_model_stats_document_is_copied),
 		T(test_model_many_tasks_and_snapshot),
+		T(test_model_recording_url_on_the_task_and_bounded),
 #undef T
 	};
 

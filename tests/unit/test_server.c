@@ -143,9 +143,9 @@ fixture_new(int max_connections, bool trust_proxy)
 }
 
 static int
-fixture_apply_cb(const struct form *event, char **cause_out, void *arg)
+fixture_apply_cb(const struct tr_event *event, void *arg)
 {
-	return model_apply_event(arg, event, cause_out);
+	return model_apply_event(arg, event);
 }
 
 static void
@@ -364,7 +364,7 @@ test_server_refused_webhooks_change_nothing(void **state)
 	struct reply r;
 	struct buf text;
 
-	events_set_apply(f->events, fixture_apply_cb, f->model);
+	events_set_apply(f->events, fixture_apply_cb, NULL, f->model);
 	signed_event(1, "some-other-token", &body, bad);
 	free(body);
 	signed_event(1, TOKEN, &body, sig);
@@ -400,7 +400,7 @@ test_server_signed_event_is_204_json_and_applied(void **state)
 	struct reply r;
 	struct buf text;
 
-	events_set_apply(f->events, fixture_apply_cb, f->model);
+	events_set_apply(f->events, fixture_apply_cb, NULL, f->model);
 	signed_event(7, TOKEN, &body, sig);
 	request(f, EVHTTP_REQ_POST, "/taskrouter_event", hdr, body, &r);
 	assert_int_equal(r.status, 204);

@@ -36,6 +36,7 @@
 #include "json.h"
 #include "model.h"
 #include "stream.h"
+#include "tr_event.h"
 #include "xmalloc.h"
 
 #define WS1 "WS00000000000000000000000000000001"
@@ -71,6 +72,20 @@ struct fixture {
 	int64_t now;
 	int next_task;
 };
+
+/* Parses f as the event ingest does and applies it to m. */
+static int
+apply_form(struct model *m, const struct form *f)
+{
+	struct tr_event ev;
+	int r = tr_event_parse(f, &ev, NULL);
+
+	if (r < 0)
+		return r;
+	r = model_apply_event(m, &ev);
+	tr_event_clear(&ev);
+	return r;
+}
 
 static int64_t
 fake_now(void *arg)
@@ -339,7 +354,6 @@ add_task(struct fixture *f)
 	struct form *ev = form_new();
 	char sid[40];
 	char ts[24];
-	char *cause = NULL;
 	uint64_t oldest = 0;
 	uint64_t newest = 0;
 
@@ -356,7 +370,7 @@ add_task(struct fixture *f)
 	form_add(ev, "TaskPriority", "5");
 	form_add(ev, "TaskAttributes", "{\"type\":\"call\"}");
 	form_add(ev, "WorkspaceSid", WS1);
-	assert_int_equal(model_apply_event(f->model, ev, &cause), MODEL_APPLIED);
+	assert_int_equal(apply_form(f->model, ev), MODEL_APPLIED);
 	form_free(ev);
 	model_event_range(f->model, &oldest, &newest);
 	return newest;

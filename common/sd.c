@@ -1,8 +1,8 @@
 /*
- * sd: the systemd service protocol for trhubd (STYLE.md 9), as tmux's
- * compat/systemd.c keeps it: one file owns <systemd/sd-daemon.h>, and
- * without HAVE_SYSTEMD every entry point is a no-op so the rest of the
- * daemon never needs an #ifdef.
+ * sd: the systemd service protocol for trhubd and trhub-sim (STYLE.md 9),
+ * as tmux's compat/systemd.c keeps it: one file owns <systemd/sd-daemon.h>,
+ * and without HAVE_SYSTEMD every notification is a no-op so the services
+ * never need an #ifdef.
  *
  * What must stay true:
  * - READY=1 is sent by the caller only when the listeners accept and the
@@ -31,12 +31,16 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "config.h"
 #include "log.h"
+#include "num.h"
 #include "sd.h"
 #include "xmalloc.h"
 
 /* Longest STATUS= text we send; longer text is cut. */
-#define SD_STATUS_MAX 256
+#define SD_LISTEN_FDS_FIRST 3
+#define SD_LISTEN_FDS_MAX   64
+#define SD_STATUS_MAX	    256
 
 struct sd_watchdog {
 	struct event *timer;
@@ -204,8 +208,32 @@ sd_notify_stopping(void)
 int
 sd_listen_sockets(int **fds_out, size_t *n_out)
 {
+	const char *pid = config_env("LISTEN_PID");
+	const char *fds_text = config_env("LISTEN_FDS");
+	int64_t want_pid = 0;
+	int64_t n = 0;
+	int *fds = NULL;
+
 	*fds_out = NULL;
 	*n_out = 0;
+	if (pid == NULL || fds_text == NULL || num_parse_i64(pid, 1, INT64_MAX, &want_pid) < 0 ||
+	    want_pid != (int64_t)getpid())
+		return 0;
+	if (num_parse_i64(fds_text, 0, SD_LISTEN_FDS_MAX, &n) < 0) {
+		log_err("socket activation: cannot read LISTEN_FDS");
+		return -EINVAL;
+	}
+	if (n == 0)
+		return 0;
+	fds = xcalloc((size_t)n, sizeof(*fds));
+	for (int64_t i = 0; i < n; i++) {
+		fds[i] = SD_LISTEN_FDS_FIRST + (int)i;
+		if (evutil_make_socket_nonblocking(fds[i]) < 0 ||
+		    evutil_make_socket_closeonexec(fds[i]) < 0)
+			log_warning("socket activation: cannot configure fd %d", fds[i]);
+	}
+	*fds_out = fds;
+	*n_out = (size_t)n;
 	return 0;
 }
 

@@ -1,11 +1,13 @@
 #pragma once
 
 /*
- * sd: trhubd's side of the systemd service protocol (STYLE.md 9), the only
- * file that includes <systemd/sd-daemon.h>. Built without libsystemd
- * (no HAVE_SYSTEMD), every function is a no-op: notifications go nowhere,
- * no sockets are inherited and no watchdog runs, so the daemon binds its
- * configured address and works the same outside systemd.
+ * sd: the service side of the systemd protocol (STYLE.md 9) for trhubd and
+ * trhub-sim, the only file that includes <systemd/sd-daemon.h> (built as
+ * its own small library, libtrhub_sd, so the CLIs do not link libsystemd).
+ * Built without libsystemd (no HAVE_SYSTEMD), notifications go nowhere and
+ * no watchdog runs; sockets passed by socket activation are still taken,
+ * from $LISTEN_PID/$LISTEN_FDS read by hand, so the services work the same
+ * outside systemd.
  *
  * Notifications are best effort: a failure to reach $NOTIFY_SOCKET is
  * logged at debug level and otherwise ignored (systemd will time the unit
