@@ -24,6 +24,7 @@ after(async () => {
 
 async function agentPage() {
 	const { page, context } = await newPage(chrome.browser);
+	await context.grantPermissions(['notifications'], { origin: stack.hub.base });
 	await login(page, stack.hub.base, 'alice', USERS.alice, '/worker');
 	await page.waitForURL(stack.hub.base + '/worker');
 	await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
@@ -71,6 +72,13 @@ test('agent: reject with the R key, then an offer times out', async () => {
 	await goAvailable(page);
 	const t1 = await stack.sim.createTask({ from: '+15550002222', type: 'inbound' });
 	await page.getByRole('region', { name: /Incoming: \+15550002222/ }).waitFor();
+	// a reload loses nothing: the offer, its countdown and the log come back
+	const before = await page.getByRole('timer').textContent();
+	await page.reload();
+	await page.getByRole('region', { name: /Incoming: \+15550002222/ }).waitFor();
+	assert.ok((await page.getByRole('region', { name: 'Log' }).textContent()).includes('Task offered: +15550002222'));
+	const after = await page.getByRole('timer').textContent();
+	assert.ok(after <= before, `countdown restarted: ${before} -> ${after}`);
 	// Twilio refuses once: the agent is told why, and the offer stays
 	await stack.sim.control('POST', '/sim/faults', { method: 'POST', path: '/v1/Workspaces/*/Workers/*/Reservations/*', status: 400, code: 20001, message: 'The reservation cannot be rejected now', count: 1 });
 	await page.keyboard.press('r');
@@ -84,11 +92,24 @@ test('agent: reject with the R key, then an offer times out', async () => {
 	await page.getByRole('region', { name: /Incoming: \+15550002222/ }).waitFor({ state: 'detached' });
 	assert.ok((await page.getByRole('region', { name: 'Log' }).textContent()).includes('Rejected +15550002222'));
 	await stack.sim.rest('POST', `${stack.sim.ws}/Tasks/${t1.sid}`, { AssignmentStatus: 'canceled' });
-	// back to Available, an offer nobody answers: the countdown runs out, TaskRouter times it out
+	// back to Available, the tab in the background: an offer notifies and rings
 	await goAvailable(page);
+	await page.evaluate(() => {
+		window.testNotes = [];
+		window.testRings = 0;
+		window.Notification = function (title, opts) { window.testNotes.push([title, opts.body]); };
+		Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+		const AC = window.AudioContext;
+		window.AudioContext = function () { window.testRings++; return new AC(); };
+	});
 	const t2 = await stack.sim.createTask({ from: '+15550003333', type: 'inbound' });
 	const offer = page.getByRole('region', { name: /Incoming: \+15550003333/ });
 	await offer.waitFor();
+	await waitFor('a notification and a ring', async () => {
+		const r = await page.evaluate(() => [window.testNotes, window.testRings]);
+		return r[0].some(([t, b]) => t === 'Incoming task' && b === '+15550003333') && r[1] >= 1;
+	});
+	// nobody answers: the countdown runs out, TaskRouter times it out
 	await waitFor('reservation timed out', async () => {
 		const res = await stack.sim.rest('GET', `${stack.sim.ws}/Tasks/${t2.sid}/Reservations`);
 		return res.reservations.some((r) => r.worker_sid === alice.sid && r.reservation_status === 'timeout');
