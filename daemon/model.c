@@ -209,7 +209,8 @@ struct model {
 	struct hmap *workers_by_name;
 	struct hmap *activities;
 	struct hmap *queues;
-	struct hmap *conferences; /* CF -> struct model_task */
+	struct hmap *workflow_timeouts; /* WW -> (void *)(intptr_t) seconds, >= 1 */
+	struct hmap *conferences;	/* CF -> struct model_task */
 	struct model_fifo tombs;
 	struct model_fifo seen_events;
 
@@ -809,6 +810,7 @@ model_new(const struct model_options *options)
 	m->workers_by_name = hmap_new();
 	m->activities = hmap_new();
 	m->queues = hmap_new();
+	m->workflow_timeouts = hmap_new();
 	m->conferences = hmap_new();
 	model_fifo_init(&m->tombs, MODEL_TOMBSTONES);
 	model_fifo_init(&m->seen_events, MODEL_DEDUPE);
@@ -877,6 +879,7 @@ model_free(struct model *m)
 	hmap_free(m->workers_by_name);
 	hmap_free(m->activities);
 	hmap_free(m->queues);
+	hmap_free(m->workflow_timeouts); /* values are numbers, not pointers */
 	hmap_free(m->conferences);
 	model_fifo_clear(&m->tombs);
 	model_fifo_clear(&m->seen_events);
@@ -1452,6 +1455,20 @@ model_upsert_queue(struct model *m, const struct json_value *queue)
 	return 0;
 }
 
+int
+model_upsert_workflow(struct model *m, const struct json_value *workflow)
+{
+	const char *sid = model_json_str(workflow, "sid");
+	int64_t timeout = 0;
+
+	if (sid == NULL || !sid_is_valid(sid, "WW") ||
+	    json_get_int64(workflow, "task_reservation_timeout", &timeout) < 0 || timeout < 1 ||
+	    timeout > 86400)
+		return -EINVAL;
+	(void)hmap_put(m->workflow_timeouts, sid, (void *)(intptr_t)timeout); /* a number */
+	return 0;
+}
+
 /* The worker for sid, created as a placeholder (name only) when unknown. */
 static struct model_worker *
 model_worker_placeholder(struct model *m, const char *sid, const char *name)
@@ -1891,6 +1908,16 @@ model_gen_task(const struct model *m, const struct model_task *t, struct json_ge
 	model_gen_sid(g, "queueSid", t->queue_sid);
 	json_gen_kv_string(g, "queueName", q != NULL ? q->name : NULL);
 	model_gen_sid(g, "workflowSid", t->workflow_sid);
+	{
+		void *timeout = t->workflow_sid[0] != '\0'
+					? hmap_get(m->workflow_timeouts, t->workflow_sid)
+					: NULL;
+
+		if (timeout != NULL)
+			json_gen_kv_int(g, "reservationTimeoutS", (int64_t)(intptr_t)timeout);
+		else
+			json_gen_kv_null(g, "reservationTimeoutS");
+	}
 	json_gen_kv_string(g, "channel", t->channel);
 	model_gen_iso(g, "dateCreated", t->created_ms);
 	if (t->created_ms >= 0 && now >= t->created_ms)

@@ -93,6 +93,11 @@ void model_rebuild_begin(struct model *m);
 int model_upsert_workspace(struct model *m, const struct json_value *workspace);
 int model_upsert_activity(struct model *m, const struct json_value *activity);
 int model_upsert_queue(struct model *m, const struct json_value *queue);
+/*
+ * A workflow (GET Workflows): its task_reservation_timeout becomes the
+ * "reservationTimeoutS" of its tasks (the agent page's countdown).
+ */
+int model_upsert_workflow(struct model *m, const struct json_value *workflow);
 int model_upsert_worker(struct model *m, const struct json_value *worker);
 int model_upsert_task(struct model *m, const struct json_value *task);
 int model_upsert_reservation(struct model *m, const struct json_value *reservation);

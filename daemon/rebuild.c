@@ -47,6 +47,7 @@
 enum rebuild_kind {
 	REBUILD_WORKSPACE,
 	REBUILD_ACTIVITIES,
+	REBUILD_WORKFLOWS,
 	REBUILD_QUEUES,
 	REBUILD_WORKERS,
 	REBUILD_TASKS,
@@ -104,6 +105,8 @@ rebuild_kind_name(enum rebuild_kind kind)
 		return "workspace";
 	case REBUILD_ACTIVITIES:
 		return "activities";
+	case REBUILD_WORKFLOWS:
+		return "workflows";
 	case REBUILD_QUEUES:
 		return "task_queues";
 	case REBUILD_WORKERS:
@@ -124,6 +127,8 @@ rebuild_list_key(enum rebuild_kind kind)
 		return NULL;
 	case REBUILD_ACTIVITIES:
 		return "activities";
+	case REBUILD_WORKFLOWS:
+		return "workflows";
 	case REBUILD_QUEUES:
 		return "task_queues";
 	case REBUILD_WORKERS:
@@ -304,6 +309,9 @@ rebuild_upsert(struct rebuild *rb, enum rebuild_kind kind, const struct json_val
 		break;
 	case REBUILD_QUEUES:
 		r = model_upsert_queue(rb->model, rec);
+		break;
+	case REBUILD_WORKFLOWS:
+		r = model_upsert_workflow(rb->model, rec);
 		break;
 	case REBUILD_WORKERS:
 		r = model_upsert_worker(rb->model, rec);
@@ -551,6 +559,9 @@ rebuild_run(struct rebuild *rb)
 	if (!rb->failed)
 		rebuild_add(rb, REBUILD_ACTIVITIES,
 			    twilio_url_activities(rb->tw, rb->workspace_sid), page);
+	if (!rb->failed)
+		rebuild_add(rb, REBUILD_WORKFLOWS, twilio_url_workflows(rb->tw, rb->workspace_sid),
+			    page);
 	if (!rb->failed)
 		rebuild_add(rb, REBUILD_QUEUES, twilio_url_task_queues(rb->tw, rb->workspace_sid),
 			    page);

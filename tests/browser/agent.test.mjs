@@ -44,6 +44,8 @@ test('agent: available, offer, accept, end conference, complete, post-work activ
 	const offer = page.getByRole('region', { name: /Incoming: \+15550001111/ });
 	await offer.waitFor();
 	await offer.getByRole('timer').waitFor();
+	// the countdown runs to the workflow's reservation timeout (6 s here), not a default
+	assert.match(await offer.getByRole('timer').textContent(), /^0:0[0-6] left$/);
 	assert.match(await offer.textContent(), /support/);
 	assert.deepEqual(await axe(page), []);
 	await screenshot(page, 'agent');

@@ -42,7 +42,9 @@ async function act(label, path, body) {
 export function Offer({ res, task, timeoutS }) {
 	const t = now.value;
 	const since = offeredAt(res.sid);
-	const left = Math.max(0, (timeoutS || DEFAULT_TIMEOUT_S) - (t - since) / 1000);
+	// The workflow's reservation timeout comes with the task (reservationTimeoutS).
+	const limit = (task && task.reservationTimeoutS) || timeoutS || DEFAULT_TIMEOUT_S;
+	const left = Math.max(0, limit - (t - since) / 1000);
 	const who = callerOf(task);
 	const accept = () => act(`Accepted ${who}`, `/api/reservations/${res.sid}/accept`);
 	const reject = () => act(`Rejected ${who}`, `/api/reservations/${res.sid}/reject`);
