@@ -54,13 +54,25 @@ function dayRange(u) {
 	return [Math.min(first, nowS - 600), Math.max(nowS, last + 60)];
 }
 
+// Charts grow with their box (a wall TV), within sensible bounds.
+function chartSize(el) {
+	const width = Math.max(240, el.clientWidth);
+	return { width, height: Math.round(Math.min(520, Math.max(200, width * 0.42))) };
+}
+
 function makeChart(el, title, series, yRange) {
 	// Colours are read at draw time, so a theme switch only needs a redraw.
-	const axis = { stroke: () => css('--muted'), grid: { stroke: () => css('--border'), width: 1 }, ticks: { stroke: () => css('--border') } };
+	const fontPx = parseFloat(css('--fs-0')) || 14; // larger on a wall TV
+	const axis = {
+		stroke: () => css('--muted'),
+		grid: { stroke: () => css('--border'), width: 1 },
+		ticks: { stroke: () => css('--border') },
+		font: `${Math.round(fontPx * 0.8)}px system-ui, sans-serif`,
+		size: Math.round(Math.max(50, fontPx * 3.8)),
+	};
 	return new uPlot({
 		title,
-		width: Math.max(240, el.clientWidth),
-		height: 200,
+		...chartSize(el),
 		scales: { x: { time: true, range: dayRange }, y: yRange ? { range: yRange } : { range: (u, min, max) => [0, Math.max(5, Math.ceil((max || 0) * 1.15))] } },
 		axes: [axis, axis],
 		legend: { show: true },
@@ -103,8 +115,8 @@ export function Charts({ store }) {
 			mark();
 		};
 		const ro = new ResizeObserver(() => {
-			c1.setSize({ width: Math.max(240, box1.current.clientWidth), height: 200 });
-			c2.setSize({ width: Math.max(240, box2.current.clientWidth), height: 200 });
+			c1.setSize(chartSize(box1.current));
+			c2.setSize(chartSize(box2.current));
 		});
 		ro.observe(box1.current);
 		const redraw = () => {

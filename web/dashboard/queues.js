@@ -30,8 +30,7 @@ export function Queues({ store }) {
 						<th scope="col" class="num">Longest</th>
 						<th scope="col" class="num">SL %</th>
 						<th scope="col" class="num">ASA</th>
-						<th scope="col" class="num">Agents <abbr title="available / eligible">av./el.</abbr></th>
-						<th scope="col">Alert</th>
+						<th scope="col" class="num"><abbr title="available / eligible agents">Agents</abbr></th>
 					</tr>
 				</thead>
 				<tbody>
@@ -39,17 +38,19 @@ export function Queues({ store }) {
 						const alerts = queueAlerts(q);
 						return (
 							<tr key={q.sid} class={alerts.length ? 'alert' : ''} data-queue={q.name}>
-								<th scope="row">{q.name || q.sid} <span class="muted">≤{num(q.slThreshold)} s{isNum(q.shortAbandonS) ? `, hang-ups < ${q.shortAbandonS} s not counted` : ''}</span></th>
+								<th scope="row">
+									{q.name || q.sid}<span class="muted sub">SL within {num(q.slThreshold)} s{isNum(q.shortAbandonS) ? `, hang-ups < ${q.shortAbandonS} s not counted` : ''}</span>
+									{alerts.length ? <div class="badge bad alert-note">⚠ {alerts.join(', ')}</div> : null}
+								</th>
 								<td class="num" data-stat="waiting">{num(q.waiting)}</td>
 								<td class="num" data-stat="longestWaiting">{isNum(q.longestWaiting) ? clock(q.longestWaiting) : '—'}</td>
 								<td class="num" data-stat="serviceLevel"><span class={'badge ' + slClass(q.serviceLevel)}>{pct(q.serviceLevel)}</span></td>
 								<td class="num" data-stat="asa">{secs(q.asa)}</td>
 								<td class="num">{num(q.availableWorkers)} / {num(q.eligibleWorkers)}</td>
-								<td class="alert-cell">{alerts.length ? <span class="badge bad">⚠ {alerts.join(', ')}</span> : <span class="muted">ok</span>}</td>
 							</tr>
 						);
 					})}
-					{!queues.length ? <tr><td colSpan={7} class="muted">No queue statistics yet.</td></tr> : null}
+					{!queues.length ? <tr><td colSpan={6} class="muted">No queue statistics yet.</td></tr> : null}
 				</tbody>
 			</table></div>
 		</section>
