@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cidr.h"
 #include "config.h"
 #include "config_table.h"
 #include "log.h"
@@ -1323,6 +1324,27 @@ config_finish(struct config *config, struct config_load_state *st, char **cause_
 		return config_fail(cause_out, -EINVAL,
 				   "sync_stats_document and sync_events_document are both '%s'",
 				   config->sync_stats_document);
+	if (config->trust_proxy)
+		return config_fail(cause_out, -EINVAL,
+				   "trust_proxy (%s) was replaced by trusted_proxies: list the "
+				   "addresses of your reverse proxies instead (trusted_proxies = "
+				   "127.0.0.1, ::1 for a proxy on this host)",
+				   config_where(config, "trust_proxy"));
+	if (strcmp(config_where(config, "trust_proxy"), "default") != 0)
+		log_warning("trust_proxy (%s) is obsolete and ignored; see trusted_proxies",
+			    config_where(config, "trust_proxy"));
+	if (config->trusted_proxies != NULL) {
+		struct cidr_list *proxies = NULL;
+		char *cause = NULL;
+
+		if (cidr_list_parse(config->trusted_proxies, &proxies, &cause) < 0) {
+			r = config_fail(cause_out, -EINVAL, "trusted_proxies (%s): %s",
+					config_where(config, "trusted_proxies"), cause);
+			free(cause);
+			return r;
+		}
+		cidr_list_free(proxies);
+	}
 	if ((config->api_key == NULL) != (config->api_secret == NULL))
 		return config_missing(config->api_key == NULL ? "api_key" : "api_secret",
 				      cause_out);

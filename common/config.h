@@ -117,7 +117,12 @@ struct config {
 	int http_body_max_bytes;
 	int http_header_max_bytes;
 	int http_timeout_s;
-	bool trust_proxy;
+	int http_header_timeout_s;
+	int http_body_timeout_s;
+	int webhook_reserved_connections;
+	int sse_budget_bytes;
+	char *trusted_proxies; /* NULL: none (cidr.h syntax, checked at load) */
+	bool trust_proxy;      /* obsolete: true is refused at load */
 
 	/* Twilio endpoints: twilio_base_url (if set) replaces all three */
 	char *twilio_base_url; /* NULL unless set */

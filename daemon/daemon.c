@@ -61,6 +61,8 @@
 #define DAEMON_DRAIN_POLL_MS 50
 /* Sync values are built at most this often (latest wins inside a tick). */
 #define DAEMON_PUBLISH_MS 100
+/* Workers on one task that get their own view of a task message (multi-reservation). */
+#define DAEMON_TASK_VIEWS_MAX 50
 
 enum daemon_state {
 	DAEMON_STARTING,
@@ -195,65 +197,113 @@ daemon_has_viewers(const struct daemon *d)
 	return d->stream != NULL && stream_client_count(d->stream) > 0;
 }
 
-/* What a worker-limited stream client may see of one message (stream_match_cb). */
-struct daemon_match {
+/* Which worker clients a stream message concerns (stream_audience_cb). */
+struct daemon_audience {
 	struct daemon *d;
-	const char *sid; /* the WK, WT or WR the message is about */
-	uint64_t seq;	 /* ring events */
 	enum model_change_kind kind;
+	const char *sid; /* the task, worker or reservation changed */
+	uint64_t seq;	 /* MODEL_CHANGE_EVENT: the ring event */
 };
 
 static bool
-daemon_match_cb(const char *worker_sid, void *arg)
+daemon_audience_cb(const char *worker_sid, void *arg)
 {
-	const struct daemon_match *m = arg;
-	const char *wk = NULL;
+	const struct daemon_audience *a = arg;
 
-	switch (m->kind) {
-	case MODEL_CHANGE_TASK:
-		return model_worker_on_task(m->d->model, worker_sid, m->sid);
-	case MODEL_CHANGE_TASK_GONE:
-		return true; /* only {sid, removed}: lets a page drop a task it showed */
+	switch (a->kind) {
 	case MODEL_CHANGE_WORKER:
 	case MODEL_CHANGE_WORKER_GONE:
-		return strcmp(worker_sid, m->sid) == 0;
+		return strcmp(a->sid, worker_sid) == 0;
+	case MODEL_CHANGE_TASK:
 	case MODEL_CHANGE_RESERVATION:
-		return model_worker_has_reservation(m->d->model, worker_sid, m->sid);
-	case MODEL_CHANGE_EVENT:
-		wk = model_event_field(m->d->model, m->seq, "WorkerSid");
-		return wk != NULL && strcmp(wk, worker_sid) == 0;
-	case MODEL_CHANGE_QUEUE:
-	case MODEL_CHANGE_ACTIVITY:
-	case MODEL_CHANGE_WORKSPACE:
-	case MODEL_CHANGE_STATS:
+		/* The full message names other workers; each gets its own (daemon_task_views). */
 		return false;
+	case MODEL_CHANGE_TASK_GONE:
+		return true; /* only {sid, removed}: lets a page drop a task it showed */
+	case MODEL_CHANGE_EVENT: {
+		/* A ring event (reservation.created, .timeout, ...) reaches the worker it names. */
+		const char *wk = model_event_field(a->d->model, a->seq, "WorkerSid");
+
+		return wk != NULL && strcmp(wk, worker_sid) == 0;
 	}
-	return false;
+	default:
+		return false; /* supervisors only */
+	}
 }
 
+/* Broadcasts what d->gen holds to supervisors and to the workers c concerns (c may be NULL). */
 static void
-daemon_broadcast_about(struct daemon *d, const char *type, uint64_t id, enum model_change_kind kind,
-		       const char *sid)
+daemon_broadcast_gen_for(struct daemon *d, const struct model_change *c, const char *type,
+			 uint64_t id)
 {
-	struct daemon_match m = { .d = d, .sid = sid, .seq = id, .kind = kind };
+	struct daemon_audience a = { d, c != NULL ? c->kind : MODEL_CHANGE_EVENT,
+				     c != NULL ? c->sid : NULL, c != NULL ? c->seq : id };
 	size_t len = 0;
 	const char *text = json_gen_text(d->gen, &len);
 
-	stream_broadcast_match(d->stream, type, id, text, len, daemon_match_cb, &m);
+	stream_broadcast_for(d->stream,
+			     a.sid != NULL || a.kind == MODEL_CHANGE_EVENT ? daemon_audience_cb
+									   : NULL,
+			     &a, type, id, text, len);
+}
+
+/*
+ * A task's or reservation's change as each worker on it may see it: only its
+ * own reservations (model_task_json_for). reservation_sid NULL: a "task"
+ * message to every worker on the task; else a "reservation" message to the
+ * reservation's worker.
+ */
+static void
+daemon_task_views(struct daemon *d, const char *task_sid, const char *reservation_sid)
+{
+	const char *workers[DAEMON_TASK_VIEWS_MAX];
+	size_t n = 0;
+
+	if (reservation_sid != NULL) {
+		workers[0] = model_reservation_worker_sid(d->model, reservation_sid);
+		n = workers[0] != NULL ? 1 : 0;
+	} else {
+		n = model_task_workers(d->model, task_sid, workers, DAEMON_TASK_VIEWS_MAX);
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = 0;
+		const char *text = NULL;
+
+		if (stream_worker_clients(d->stream, workers[i]) == 0)
+			continue;
+		json_gen_reset(d->gen);
+		if (reservation_sid != NULL) {
+			json_gen_object_open(d->gen);
+			json_gen_kv_string(d->gen, "sid", reservation_sid);
+			json_gen_key(d->gen, "task");
+			model_task_json_for(d->model, task_sid, workers[i], d->gen);
+			json_gen_object_close(d->gen);
+		} else {
+			model_task_json_for(d->model, task_sid, workers[i], d->gen);
+		}
+		text = json_gen_text(d->gen, &len);
+		stream_broadcast_worker(d->stream, reservation_sid != NULL ? "reservation" : "task",
+					0, text, len, workers[i]);
+	}
 }
 
 static void
-daemon_broadcast_removed(struct daemon *d, const char *type, const char *sid,
-			 enum model_change_kind kind)
+daemon_broadcast_gen(struct daemon *d, const char *type, uint64_t id)
+{
+	daemon_broadcast_gen_for(d, NULL, type, id);
+}
+
+static void
+daemon_broadcast_removed(struct daemon *d, const struct model_change *c, const char *type)
 {
 	if (!daemon_has_viewers(d))
 		return;
 	json_gen_reset(d->gen);
 	json_gen_object_open(d->gen);
-	json_gen_kv_string(d->gen, "sid", sid);
+	json_gen_kv_string(d->gen, "sid", c->sid);
 	json_gen_kv_bool(d->gen, "removed", true);
 	json_gen_object_close(d->gen);
-	daemon_broadcast_about(d, type, 0, kind, sid);
+	daemon_broadcast_gen_for(d, c, type, 0);
 }
 
 /* Publishes a task's current state: its map item, or its removal once it is not open. */
@@ -345,7 +395,7 @@ daemon_on_event(struct daemon *d, uint64_t seq)
 		return;
 	json_gen_reset(d->gen);
 	if (model_event_json(d->model, seq, d->gen))
-		daemon_broadcast_about(d, "event", seq, MODEL_CHANGE_EVENT, NULL);
+		daemon_broadcast_gen(d, "event", seq);
 }
 
 static void
@@ -360,19 +410,21 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 {
 	struct daemon *d = arg;
 
+	stream_invalidate(d->stream); /* the shared snapshot is rebuilt on demand */
 	switch (c->kind) {
 	case MODEL_CHANGE_TASK:
 		if (daemon_has_viewers(d)) {
 			json_gen_reset(d->gen);
 			model_task_json(d->model, c->sid, d->gen);
-			daemon_broadcast_about(d, "task", 0, c->kind, c->sid);
+			daemon_broadcast_gen_for(d, c, "task", 0);
+			daemon_task_views(d, c->sid, NULL);
 		}
 		daemon_task_dirty(d, c->sid);
 		daemon_mark_dirty(d);
 		worker_api_task_changed(d->wapi, c->sid);
 		break;
 	case MODEL_CHANGE_TASK_GONE:
-		daemon_broadcast_removed(d, "task", c->sid, c->kind);
+		daemon_broadcast_removed(d, c, "task");
 		daemon_task_dirty(d, c->sid);
 		daemon_mark_dirty(d);
 		break;
@@ -380,12 +432,12 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 		if (daemon_has_viewers(d)) {
 			json_gen_reset(d->gen);
 			model_worker_json(d->model, c->sid, d->gen);
-			daemon_broadcast_about(d, "worker", 0, c->kind, c->sid);
+			daemon_broadcast_gen_for(d, c, "worker", 0);
 		}
 		daemon_mark_dirty(d);
 		break;
 	case MODEL_CHANGE_WORKER_GONE:
-		daemon_broadcast_removed(d, "worker", c->sid, c->kind);
+		daemon_broadcast_removed(d, c, "worker");
 		daemon_mark_dirty(d);
 		break;
 	case MODEL_CHANGE_RESERVATION:
@@ -398,7 +450,8 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			json_gen_key(d->gen, "task");
 			model_task_json(d->model, task, d->gen);
 			json_gen_object_close(d->gen);
-			daemon_broadcast_about(d, "reservation", 0, c->kind, c->sid);
+			daemon_broadcast_gen_for(d, c, "reservation", 0);
+			daemon_task_views(d, task, c->sid);
 		}
 		daemon_mark_dirty(d);
 		break;
@@ -424,13 +477,14 @@ daemon_stats_publish_cb(const char *json, size_t len, void *arg)
 	if (r < 0)
 		log_warning_errno(r, "sync: statistics not published to %s",
 				  d->boot_cfg->sync_stats_document);
-	stream_broadcast(d->stream, "stats", 0, json, len);
 	{
 		struct timeval tv;
 
 		(void)evutil_gettimeofday(&tv, NULL); /* cannot fail on Linux */
 		series_note(d->series, json, len, (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
 	}
+	/* After the series took the sample: the broadcast marks the snapshot stale. */
+	stream_broadcast_for(d->stream, stream_audience_all, NULL, "stats", 0, json, len);
 }
 
 static void
@@ -900,6 +954,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	d->syncpub =
 		syncpub_new(d->base, d->http, d->twilio, cfg->sync_service_sid, &po, d->metrics);
 
+	sto.budget_bytes = (size_t)cfg->sse_budget_bytes;
 	sto.max_clients = (size_t)cfg->max_sse_clients;
 	d->stream = stream_new(d->base, d->model, &sto, d->metrics);
 	d->series = series_new(0);
@@ -944,7 +999,10 @@ daemon_build(struct daemon *d, char **cause_out)
 	svo.header_max_bytes = (size_t)cfg->http_header_max_bytes;
 	svo.body_max_bytes = (size_t)cfg->http_body_max_bytes;
 	svo.timeout_s = cfg->http_timeout_s;
-	svo.trust_proxy = cfg->trust_proxy;
+	svo.header_timeout_s = cfg->http_header_timeout_s;
+	svo.body_timeout_s = cfg->http_body_timeout_s;
+	svo.webhook_reserved = cfg->webhook_reserved_connections;
+	svo.trusted_proxies = cfg->trusted_proxies;
 	svo.metrics_allow = cfg->metrics_allow;
 	svo.listen_fds = fds;
 	svo.n_listen_fds = nfds;

@@ -187,6 +187,38 @@ events_recording_task_sid(const char *target, const struct form *f)
 	return out;
 }
 
+/* qsort comparator over an array of key strings. */
+static int
+events_key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * True when a key occurs twice. TaskRouter never repeats a parameter, and the
+ * signature covers the sorted set of values while form_get applies the first:
+ * a repeated key would let a reordering change the event under a valid
+ * signature.
+ */
+static bool
+events_form_has_repeated_key(const struct form *f)
+{
+	size_t n = form_count(f);
+	const char **keys = NULL;
+	bool repeated = false;
+
+	if (n < 2)
+		return false;
+	keys = xcalloc(n, sizeof(*keys));
+	for (size_t i = 0; i < n; i++)
+		keys[i] = form_key(f, i);
+	qsort(keys, n, sizeof(*keys), events_key_cmp);
+	for (size_t i = 1; i < n && !repeated; i++)
+		repeated = strcmp(keys[i - 1], keys[i]) == 0;
+	free(keys);
+	return repeated;
+}
+
 void
 events_webhook_free(struct events_webhook *w)
 {
@@ -266,6 +298,11 @@ events_check(const struct events_check_config *cfg, const struct events_request 
 		goto out;
 	}
 
+	if (events_form_has_repeated_key(f)) {
+		reason = "repeated parameter";
+		verdict = EVENTS_BAD_REQUEST;
+		goto out;
+	}
 	w = xcalloc(1, sizeof(*w));
 	w->kind = rq->kind;
 	w->form = f;

@@ -17,6 +17,8 @@
  *   403  X-Twilio-Signature missing or not matching public_url + target
  *        (port variants accepted, signature.h); JSON bodies are checked
  *        against bodySHA256 in the query (signature_verify_body)
+ *   400  a parameter repeated (Twilio never repeats one; the signature
+ *        covers the sorted values, so a reordering would change the event)
  *   400  a TaskRouter event the model could not apply (tr_event_parse: no or
  *        malformed EventType, no Timestamp/TimestampMs or one that is not a
  *        date, a SID with the wrong prefix, a non-integer version or

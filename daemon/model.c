@@ -1896,9 +1896,15 @@ model_task_main_res(const struct model_task *t)
 }
 
 static void
-model_gen_task(const struct model *m, const struct model_task *t, struct json_gen *g, int64_t now)
+model_gen_task(const struct model *m, const struct model_task *t, struct json_gen *g, int64_t now,
+	       const char *only_worker)
 {
 	const struct model_res *main_res = model_task_main_res(t);
+
+	/* A worker's view: nothing about other workers' reservations. */
+	if (only_worker != NULL && main_res != NULL &&
+	    strcmp(main_res->worker_sid, only_worker) != 0)
+		main_res = NULL;
 	const struct model_queue *q = hmap_get(m->queues, t->queue_sid);
 
 	json_gen_object_open(g);
@@ -1932,6 +1938,8 @@ model_gen_task(const struct model *m, const struct model_task *t, struct json_ge
 	json_gen_key(g, "reservations");
 	json_gen_array_open(g);
 	for (const struct model_res *r = t->res; r != NULL; r = r->task_next) {
+		if (only_worker != NULL && strcmp(r->worker_sid, only_worker) != 0)
+			continue;
 		json_gen_object_open(g);
 		json_gen_kv_string(g, "sid", r->sid);
 		model_gen_sid(g, "workerSid", r->worker_sid);
@@ -1954,7 +1962,7 @@ model_tasks_json(const struct model *m, struct json_gen *g)
 
 	json_gen_array_open(g);
 	while (hmap_next(m->tasks, &pos, NULL, &v))
-		model_gen_task(m, v, g, now);
+		model_gen_task(m, v, g, now, NULL);
 	json_gen_array_close(g);
 }
 
@@ -1966,7 +1974,7 @@ model_task_json(const struct model *m, const char *sid, struct json_gen *g)
 	if (t == NULL)
 		json_gen_null(g);
 	else
-		model_gen_task(m, t, g, model_now(m));
+		model_gen_task(m, t, g, model_now(m), NULL);
 }
 
 void
@@ -2076,6 +2084,44 @@ model_worker_json(const struct model *m, const char *sid, struct json_gen *g)
 	else
 		model_gen_worker(m, w, g, model_now(m),
 				 tz_day_start_ms(m->zone, m->day_start_minutes, model_now(m)));
+}
+
+void
+model_task_json_for(const struct model *m, const char *sid, const char *worker_sid,
+		    struct json_gen *g)
+{
+	const struct model_task *t = sid != NULL ? hmap_get(m->tasks, sid) : NULL;
+
+	if (t == NULL)
+		json_gen_null(g);
+	else
+		model_gen_task(m, t, g, model_now(m), worker_sid);
+}
+
+size_t
+model_task_workers(const struct model *m, const char *task_sid, const char **out, size_t max)
+{
+	const struct model_task *t = task_sid != NULL ? hmap_get(m->tasks, task_sid) : NULL;
+	size_t n = 0;
+
+	for (const struct model_res *r = t != NULL ? t->res : NULL; r != NULL; r = r->task_next) {
+		bool seen = false;
+
+		for (size_t i = 0; i < n; i++)
+			seen = seen || strcmp(out[i], r->worker_sid) == 0;
+		if (!seen && n < max)
+			out[n++] = r->worker_sid;
+	}
+	return n;
+}
+
+const char *
+model_reservation_worker_sid(const struct model *m, const char *reservation_sid)
+{
+	const struct model_res *r =
+		reservation_sid != NULL ? hmap_get(m->res, reservation_sid) : NULL;
+
+	return r != NULL ? r->worker_sid : NULL;
 }
 
 bool
@@ -2290,7 +2336,7 @@ model_worker_tasks_json(const struct model *m, const char *worker_sid, struct js
 		for (const struct model_res *q = w->res; q != r; q = q->wnext)
 			seen = seen || q->task == r->task;
 		if (!seen && r->task != NULL)
-			model_gen_task(m, r->task, g, now);
+			model_gen_task(m, r->task, g, now, worker_sid);
 	}
 	json_gen_array_close(g);
 }

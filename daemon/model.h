@@ -189,7 +189,7 @@ bool model_activity_next(const struct model *m, size_t *pos, const char **sid_ou
  * day (day_start in timezone) and read zero once a new day has begun.
  */
 void model_tasks_json(const struct model *m, struct json_gen *g);
-/* The open tasks on which this worker holds an open reservation (an array). */
+/* The open tasks on which this worker holds an open reservation (an array), as it may see them. */
 void model_worker_tasks_json(const struct model *m, const char *worker_sid, struct json_gen *g);
 /* A field of ring event seq ("WorkerSid"), or NULL (owned by the model, valid until it changes). */
 const char *model_event_field(const struct model *m, uint64_t seq, const char *key);
@@ -202,6 +202,17 @@ void model_task_json(const struct model *m, const char *sid, struct json_gen *g)
 void model_task_sync_json(const struct model *m, const char *sid, struct json_gen *g);
 void model_workers_json(const struct model *m, struct json_gen *g);
 void model_worker_json(const struct model *m, const char *sid, struct json_gen *g);
+/*
+ * model_task_json as one worker may see it: only its own reservations, and
+ * workerSid/workerName null unless the task is assigned to it.
+ */
+void model_task_json_for(const struct model *m, const char *sid, const char *worker_sid,
+			 struct json_gen *g);
+/* The distinct workers holding open reservations on the task (at most max, into out). */
+size_t model_task_workers(const struct model *m, const char *task_sid, const char **out,
+			  size_t max);
+/* The worker of an open reservation, or NULL. */
+const char *model_reservation_worker_sid(const struct model *m, const char *reservation_sid);
 /* True when the model knows this worker. */
 bool model_worker_json_exists(const struct model *m, const char *sid);
 void model_queues_json(const struct model *m, struct json_gen *g);

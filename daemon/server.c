@@ -9,12 +9,29 @@
  *   reads like DESIGN.md's HTTP surface table.
  * - Webhooks are answered (204) before they are applied, and nothing on
  *   that path logs above debug level: it runs 20,000 times a second.
- * - Connection cap: libevent 2.1 has no hook at accept time, so a
- *   connection is counted when its first request arrives (a close callback
- *   uncounts it); a connection over the cap gets 503 and is closed. Idle
- *   connections that never send a request are bounded by the timeout. SSE
- *   connections leave this count when the stream module takes them over
- *   (it caps its clients itself).
+ * - The front door (doc/design.md "The front door"). evhttp 2.1 parses
+ *   leniently and has no hook at accept, so every connection's socket is
+ *   wrapped in a filter bufferevent (evhttp_set_bevcb), and the filter
+ *   (struct server_conn) is the one owner of a connection's budget:
+ *   * it exists from accept (the bevcb) to the bufferevent's destruction
+ *     (the filter's free_context), and counts against max_connections all
+ *     that time; at accept, over the general share, the oldest idle
+ *     keep-alive connection is evicted, else the connection takes a place
+ *     in the webhook reserve, where its first request must be a Twilio
+ *     route (else 503), else it is refused;
+ *   * it reads each request's line and header block itself and hands it to
+ *     evhttp only once it passed the RFC 9112 checks (400/431/501/505 and
+ *     close otherwise), so evhttp never sees a smuggling pair; then exactly
+ *     Content-Length body bytes; then nothing until the answer is complete
+ *     (evhttp's on_complete), holding at most a small bound of pipelined
+ *     input (a stream connection: SERVER_STREAM_INPUT_MAX) before closing;
+ *   * one timer per connection: the header deadline from accept (or from a
+ *     keep-alive request's first byte), the body deadline from the end of
+ *     the headers, the keep-alive idle timeout, the lingering close.
+ *   A refusal is written by the filter straight to the socket, then the
+ *   write side is shut and input is discarded for SERVER_LINGER_MS so the
+ *   peer reads the answer instead of a reset; closing always goes through
+ *   evhttp (an EOF event on the filter), never under evhttp's feet.
  * - Accept errors for lack of descriptors (EMFILE, ENFILE, ENOBUFS,
  *   ENOMEM) disable the listener instead of letting it spin on a readable
  *   listening socket (OpenBSD httpd); a periodic timer re-enables the
@@ -23,9 +40,11 @@
  *   cannot reach per-listener state; the timer needs none.)
  */
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +67,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "cidr.h"
 #include "events.h"
 #include "form.h"
 #include "hmap.h"
@@ -55,6 +76,7 @@
 #include "log.h"
 #include "loopback.h"
 #include "metrics.h"
+#include "queue.h"
 #include "server.h"
 #include "sid.h"
 #include "static.h"
@@ -71,11 +93,21 @@
 #define SERVER_ALLOWED_METHODS                                                                     \
 	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
 	 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH)
+/* Descriptors kept free of connections: listeners, Twilio requests, files. */
+#define SERVER_FD_HEADROOM 64
+/* Header deadline of a connection in the webhook reserve (Twilio sends at once). */
+#define SERVER_RESERVE_HEADER_MS 2000
+/* How long a refused connection's input is read and discarded before closing. */
+#define SERVER_LINGER_MS 1000
+/* Bytes a stream connection may send after its request before it is closed. */
+#define SERVER_STREAM_INPUT_MAX 1024
+#define SERVER_METHOD_MAX	16
+#define SERVER_TARGET_MAX	8192
 
 enum server_role {
 	SERVER_ROLE_ANYONE,	/* no identity needed */
 	SERVER_ROLE_TWILIO,	/* X-Twilio-Signature (events_verify) */
-	SERVER_ROLE_LOCAL,	/* local ops: loopback clients */
+	SERVER_ROLE_LOCAL,	/* local ops: server_request_client's is_local, or metrics_allow */
 	SERVER_ROLE_SESSION,	/* any session: supervisor, worker or wallboard */
 	SERVER_ROLE_VIEWER,	/* supervisor or wallboard (read-only data) */
 	SERVER_ROLE_SUPERVISOR, /* supervisor */
@@ -107,6 +139,58 @@ struct server_listener {
 	struct evhttp_bound_socket *bound; /* owned by the evhttp */
 };
 
+/* Where a connection is in its request cycle (what its filter lets through). */
+enum server_conn_state {
+	SERVER_CONN_HEAD,    /* reading a request line and headers (or idle before one) */
+	SERVER_CONN_BODY,    /* passing body_left more bytes */
+	SERVER_CONN_WAIT,    /* request handed over; nothing passes until it is answered */
+	SERVER_CONN_STREAM,  /* kept by the stream: nothing passes, ever */
+	SERVER_CONN_CLOSING, /* refused: input discarded until the linger timer */
+};
+
+enum server_conn_pool {
+	SERVER_POOL_GENERAL,
+	SERVER_POOL_RESERVE, /* webhook reserve: Twilio routes only */
+};
+
+/*
+ * One accepted connection: its filter's context. Owned by the filter
+ * bufferevent (freed by its free_context, server_conn_free_cb); counted in
+ * the server while `counted`.
+ */
+struct server_conn {
+	struct server *s;	  /* NULL once the server is freed */
+	struct bufferevent *bev;  /* the filter: evhttp's bufferevent */
+	struct bufferevent *sock; /* the socket under it */
+	struct event *timer;	  /* the one deadline (see server_conn_arm) */
+	struct event *flush;	  /* moves evhttp's output through the filter */
+	struct event *wev;	  /* socket writable, while output waits (made on first use) */
+	struct event_base *base;
+	int write_timeout_s;   /* a stalled write closes after this */
+	struct evbuffer *head; /* the header block being checked */
+	enum server_conn_state state;
+	enum server_conn_pool pool;
+	bool counted;
+	bool refused; /* over every share at accept: 503 from the timer */
+	bool idle;    /* in s->idle: keep-alive, no byte of a next request yet */
+	bool nodelay;
+	unsigned requests; /* answered so far */
+	size_t head_bytes;
+	size_t body_left;
+	/* the request being checked */
+	bool line_seen;
+	bool http11;
+	bool has_length;
+	bool has_te;
+	unsigned hosts;
+	bool twilio_route;
+	TAILQ_ENTRY(server_conn) link; /* s->conns */
+	TAILQ_ENTRY(server_conn) idle_link;
+	char key[32]; /* "%p" of bev, for server_registry */
+};
+
+TAILQ_HEAD(server_conns, server_conn);
+
 struct server {
 	struct event_base *base;
 	struct evhttp *http;
@@ -116,10 +200,15 @@ struct server {
 	const struct web_static *web; /* pages, or NULL (page routes answer 503) */
 	struct auth *auth;	      /* NULL: session routes answer 401 */
 	struct worker_api *wapi;
-	int max_connections;
-	size_t body_max_bytes;
-	bool trust_proxy;
 	struct form *metrics_allow; /* addresses besides loopback for ops routes, or NULL */
+	int max_connections;
+	int reserved; /* of max_connections, for Twilio routes */
+	size_t header_max_bytes;
+	size_t body_max_bytes;
+	int timeout_s;
+	int header_timeout_s;
+	int body_timeout_s;
+	struct cidr_list *trusted; /* trusted_proxies */
 	bool stopping;
 	char *listen_host;
 	uint16_t listen_port;
@@ -127,10 +216,21 @@ struct server {
 	size_t n_listen_fds;
 	struct server_listener *listeners;
 	size_t n_listeners;
-	struct event *resume;	  /* periodic: re-enables listeners paused by EMFILE */
-	struct hmap *connections; /* "%p" of struct evhttp_connection -> the connection */
+	struct event *resume;	   /* periodic: re-enables listeners paused by EMFILE */
+	struct server_conns conns; /* every counted connection, oldest first */
+	struct server_conns idle;  /* idle keep-alive connections, longest idle first */
+	size_t n_conns;		   /* counted */
+	size_t n_reserve;	   /* counted and in the reserve */
 	char address[INET6_ADDRSTRLEN + 8];
 };
+
+/*
+ * Every live connection record by "%p" of its filter: the way back from an
+ * evhttp request to its record (evhttp 2.1 keeps no user pointer on a
+ * connection). Process-wide, as pointers are; entries leave with their
+ * connection.
+ */
+static struct hmap *server_registry;
 
 static void server_route_webhook(struct server *s, struct server_call *call);
 static void server_route_stats(struct server *s, struct server_call *call);
@@ -288,58 +388,960 @@ server_route_find(enum evhttp_cmd_type method, const char *path, size_t len, boo
 	return NULL;
 }
 
-/*
- * True when the client is on this host: the peer address, or with
- * trust_proxy the last X-Forwarded-For entry (the one our proxy added).
- */
+/* --- who is the client ------------------------------------------------------ */
+
+/* True for a header a proxy adds: Forwarded, X-Forwarded-*, X-Real-IP. */
 static bool
-server_client_is_local(const struct server *s, struct evhttp_request *req)
+server_is_proxy_header(const char *name)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	char *peer = NULL;
-	ev_uint16_t port = 0;
-	const char *xff = NULL;
+	return strcasecmp(name, "Forwarded") == 0 || strncasecmp(name, "X-Forwarded-", 12) == 0 ||
+	       strcasecmp(name, "X-Real-IP") == 0;
+}
 
-	if (evcon == NULL)
-		return false;
-	evhttp_connection_get_peer(evcon, &peer, &port);
-	if (!loopback_is_host(peer))
-		return false;
-	if (!s->trust_proxy)
-		return true;
-	xff = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Forwarded-For");
-	if (xff == NULL)
-		return true;
-	{
-		const char *last = strrchr(xff, ',');
-		char addr[INET6_ADDRSTRLEN];
-		size_t n = 0;
+/*
+ * One forwarded-chain entry to a bare address in out: strips quotes,
+ * brackets and a port ("[2001:db8::1]:4711", "192.0.2.1:80"). Leaves out ""
+ * when the entry is no address ("unknown", "_hidden", garbage).
+ */
+static void
+server_hop_address(const char *text, size_t len, char *out, size_t size)
+{
+	char buf[64];
+	char *p = buf;
+	char *end = NULL;
 
-		last = last == NULL ? xff : last + 1;
-		while (*last == ' ' || *last == '\t')
-			last++;
-		while (last[n] != '\0' && last[n] != ' ' && last[n] != '\t' && n + 1 < sizeof(addr))
-			n++;
-		memcpy(addr, last, n);
-		addr[n] = '\0';
-		return loopback_is_host(addr);
+	out[0] = '\0';
+	while (len > 0 && (*text == ' ' || *text == '\t')) {
+		text++;
+		len--;
+	}
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+		len--;
+	if (len >= 2 && text[0] == '"' && text[len - 1] == '"') {
+		text++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(buf))
+		return;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	if (buf[0] == '[') {
+		end = strchr(buf, ']');
+		if (end == NULL)
+			return;
+		*end = '\0';
+		p = buf + 1;
+	} else if (strchr(buf, ':') == strrchr(buf, ':') && strchr(buf, ':') != NULL) {
+		*strchr(buf, ':') = '\0'; /* IPv4 with a port */
+	}
+	if (cidr_is_address(p) && strlen(p) < size)
+		memcpy(out, p, strlen(p) + 1);
+}
+
+/* The for= value of one Forwarded element ("for=1.2.3.4;proto=https"), or NULL. */
+static const char *
+server_forwarded_param(const char *elem, size_t len, const char *name, size_t *vlen_out)
+{
+	size_t nlen = strlen(name);
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start;
+		size_t end;
+
+		while (i < len && (elem[i] == ' ' || elem[i] == '\t' || elem[i] == ';'))
+			i++;
+		start = i;
+		end = i;
+		while (end < len && elem[end] != ';') {
+			if (elem[end] == '"') { /* a quoted-string may hold ';' */
+				end++;
+				while (end < len && elem[end] != '"')
+					end += elem[end] == '\\' && end + 1 < len ? 2 : 1;
+			}
+			if (end < len)
+				end++;
+		}
+		if (end - start > nlen && strncasecmp(elem + start, name, nlen) == 0 &&
+		    elem[start + nlen] == '=') {
+			*vlen_out = end - start - nlen - 1;
+			return elem + start + nlen + 1;
+		}
+		i = end + 1;
+	}
+	return NULL;
+}
+
+struct server_chain {
+	const struct cidr_list *trusted;
+	char client[64]; /* right-most untrusted so far ("" none) */
+	bool found;	 /* client decided (walking right to left) */
+	bool bad;	 /* an entry that is no address decided it */
+	char first[64];	 /* left-most entry (all trusted: the client) */
+	char proto[8];
+};
+
+/*
+ * Entries in header order; the walk wants right to left, so every entry
+ * overwrites the candidate unless it is trusted: the last untrusted one
+ * seen is the right-most untrusted.
+ */
+static void
+server_chain_add(struct server_chain *c, const char *text, size_t len)
+{
+	char addr[64];
+
+	server_hop_address(text, len, addr, sizeof(addr));
+	if (c->first[0] == '\0' && !c->bad)
+		memcpy(c->first, addr, sizeof(addr));
+	if (addr[0] != '\0' && cidr_list_match(c->trusted, addr))
+		return;
+	memcpy(c->client, addr, sizeof(addr));
+	c->found = true;
+	c->bad = addr[0] == '\0';
+}
+
+/* Every line of a comma-separated header, in order. */
+static void
+server_chain_from_xff(struct server_chain *c, const struct evkeyvalq *h)
+{
+	const struct evkeyval *kv;
+
+	TAILQ_FOREACH(kv, h, next) {
+		const char *v = kv->value;
+
+		if (strcasecmp(kv->key, "X-Forwarded-For") != 0)
+			continue;
+		while (*v != '\0') {
+			size_t n = strcspn(v, ",");
+
+			server_chain_add(c, v, n);
+			v += n;
+			if (*v == ',')
+				v++;
+		}
 	}
 }
 
 static void
-server_connection_key(const struct evhttp_connection *evcon, char *key, size_t size)
+server_chain_from_forwarded(struct server_chain *c, const struct evkeyvalq *h)
 {
-	snprintf(key, size, "%p", (const void *)evcon);
+	const struct evkeyval *kv;
+
+	TAILQ_FOREACH(kv, h, next) {
+		const char *v = kv->value;
+
+		if (strcasecmp(kv->key, "Forwarded") != 0)
+			continue;
+		while (*v != '\0') {
+			size_t n = 0;
+			size_t vlen = 0;
+			const char *val = NULL;
+
+			while (v[n] != '\0' && v[n] != ',') { /* quoted strings may hold ',' */
+				if (v[n] == '"') {
+					n++;
+					while (v[n] != '\0' && v[n] != '"')
+						n += v[n] == '\\' && v[n + 1] != '\0' ? 2 : 1;
+				}
+				if (v[n] != '\0')
+					n++;
+			}
+			val = server_forwarded_param(v, n, "for", &vlen);
+			server_chain_add(c, val != NULL ? val : "", val != NULL ? vlen : 0);
+			val = server_forwarded_param(v, n, "proto", &vlen);
+			if (val != NULL) {
+				if (vlen == 5 && strncasecmp(val, "https", 5) == 0)
+					memcpy(c->proto, "https", 6);
+				else if (vlen == 4 && strncasecmp(val, "http", 4) == 0)
+					memcpy(c->proto, "http", 5);
+			}
+			v += n;
+			if (*v == ',')
+				v++;
+		}
+	}
+}
+
+/* The answer of one chain: its right-most untrusted entry, or the left-most. */
+static const char *
+server_chain_client(const struct server_chain *c)
+{
+	if (c->found)
+		return c->client;
+	return c->first;
+}
+
+void
+server_request_client(const struct server *s, struct evhttp_request *req, struct server_client *out)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const struct evkeyval *kv;
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+	bool has_forwarded = false;
+	bool has_xff = false;
+	bool proxy_headers = false;
+	bool peer_trusted = false;
+	const char *xfp = NULL;
+
+	memset(out, 0, sizeof(*out));
+	memcpy(out->proto, "http", 5);
+	if (evcon != NULL)
+		evhttp_connection_get_peer(evcon, &peer, &port);
+	TAILQ_FOREACH(kv, h, next) {
+		if (!server_is_proxy_header(kv->key))
+			continue;
+		proxy_headers = true;
+		has_forwarded = has_forwarded || strcasecmp(kv->key, "Forwarded") == 0;
+		has_xff = has_xff || strcasecmp(kv->key, "X-Forwarded-For") == 0;
+		if (strcasecmp(kv->key, "X-Forwarded-Proto") == 0)
+			xfp = kv->value; /* the last line: the nearest proxy's */
+	}
+	peer_trusted = peer != NULL && cidr_list_match(s->trusted, peer);
+	out->via_proxy = proxy_headers || peer_trusted;
+	out->is_local = !out->via_proxy && loopback_is_host(peer);
+	if (!peer_trusted) {
+		if (peer != NULL && strlen(peer) < sizeof(out->address))
+			memcpy(out->address, peer, strlen(peer) + 1);
+		return;
+	}
+	{
+		struct server_chain fw = { .trusted = s->trusted };
+		struct server_chain xf = { .trusted = s->trusted };
+		const char *a = NULL;
+
+		if (has_forwarded)
+			server_chain_from_forwarded(&fw, h);
+		if (has_xff)
+			server_chain_from_xff(&xf, h);
+		if (has_forwarded && has_xff) {
+			/* Two chains: believed only when they agree. */
+			a = strcmp(server_chain_client(&fw), server_chain_client(&xf)) == 0
+				    ? server_chain_client(&fw)
+				    : "";
+		} else if (has_forwarded) {
+			a = server_chain_client(&fw);
+		} else if (has_xff) {
+			a = server_chain_client(&xf);
+		} else {
+			a = peer; /* a trusted peer that forwarded nobody: itself */
+		}
+		if (strlen(a) < sizeof(out->address))
+			memcpy(out->address, a, strlen(a) + 1);
+		if (fw.proto[0] != '\0')
+			memcpy(out->proto, fw.proto, sizeof(fw.proto));
+		else if (xfp != NULL && strcasecmp(xfp, "https") == 0)
+			memcpy(out->proto, "https", 6);
+	}
+}
+
+/* --- connections: the front door ------------------------------------------- */
+
+static void server_conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+static bool
+server_is_tchar(unsigned char c)
+{
+	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Takes c out of the counts (eviction, close); idempotent. */
+static void
+server_conn_uncount(struct server_conn *c)
+{
+	struct server *s = c->s;
+
+	if (s == NULL || !c->counted)
+		return;
+	c->counted = false;
+	TAILQ_REMOVE(&s->conns, c, link);
+	if (c->idle) {
+		TAILQ_REMOVE(&s->idle, c, idle_link);
+		c->idle = false;
+	}
+	s->n_conns--;
+	if (c->pool == SERVER_POOL_RESERVE)
+		s->n_reserve--;
 }
 
 static void
-server_connection_close_cb(struct evhttp_connection *evcon, void *arg)
+server_conn_set_idle(struct server_conn *c, bool idle)
+{
+	struct server *s = c->s;
+
+	if (s == NULL || !c->counted || c->idle == idle)
+		return;
+	c->idle = idle;
+	if (idle)
+		TAILQ_INSERT_TAIL(&s->idle, c, idle_link);
+	else
+		TAILQ_REMOVE(&s->idle, c, idle_link);
+}
+
+/* Arms the connection's one timer for ms from now (0: disarm). */
+static void
+server_conn_arm(struct server_conn *c, long ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (c->timer == NULL)
+		return;
+	if (ms <= 0)
+		(void)event_del(c->timer);
+	else
+		(void)event_add(c->timer, &tv); /* cannot fail for a timer */
+}
+
+/*
+ * Closes c through evhttp: an EOF event on the filter, delivered from the
+ * loop, makes evhttp free the connection (and tell the stream, if it kept
+ * it). Safe from any callback; c is uncounted at once.
+ */
+static void
+server_conn_abort(struct server_conn *c)
+{
+	server_conn_uncount(c);
+	c->state = SERVER_CONN_CLOSING;
+	server_conn_arm(c, 0);
+	bufferevent_trigger_event(c->bev, BEV_EVENT_EOF | BEV_EVENT_READING,
+				  BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/*
+ * Refuses the connection: answers status (0: nothing) with the usual JSON
+ * error body and Connection: close, written straight to the socket when
+ * nothing else is queued, shuts the write side and discards input until
+ * the linger timer closes it.
+ */
+static void
+server_conn_refuse(struct server_conn *c, int status, const char *error, const char *detail)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->sock);
+	struct json_gen *g = NULL;
+	const char *body = NULL;
+	size_t len = 0;
+	char *msg = NULL;
+	int n;
+
+	if (c->state == SERVER_CONN_CLOSING)
+		return;
+	log_debug("http: connection refused with %d: %s", status, detail);
+	server_conn_uncount(c);
+	c->state = SERVER_CONN_CLOSING;
+	if (fd >= 0 && status != 0 && evbuffer_get_length(bufferevent_get_output(c->sock)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		g = json_gen_new();
+		json_gen_object_open(g);
+		json_gen_kv_string(g, "error", error);
+		json_gen_kv_string(g, "detail", detail);
+		json_gen_object_close(g);
+		body = json_gen_text(g, &len);
+		msg = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+				"Content-Length: %zu\r\nConnection: close\r\n"
+				"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s"
+				"\r\n%s",
+				status, http_server_reason(status), len,
+				status == 503 ? "Retry-After: 1\r\n" : "", body);
+		n = (int)strlen(msg);
+		/* Best effort: a peer that does not read gets the close alone. */
+		(void)send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		free(msg);
+		json_gen_free(g);
+	}
+	if (fd >= 0)
+		(void)shutdown(fd, SHUT_WR);
+	(void)evbuffer_drain(bufferevent_get_input(c->sock),
+			     evbuffer_get_length(bufferevent_get_input(c->sock)));
+	server_conn_arm(c, SERVER_LINGER_MS);
+}
+
+/* Resets the per-request checks for the next request line. */
+static void
+server_conn_next_request(struct server_conn *c)
+{
+	c->state = SERVER_CONN_HEAD;
+	c->head_bytes = 0;
+	c->body_left = 0;
+	c->line_seen = false;
+	c->http11 = false;
+	c->has_length = false;
+	c->has_te = false;
+	c->hosts = 0;
+	c->twilio_route = false;
+	(void)evbuffer_drain(c->head, evbuffer_get_length(c->head));
+}
+
+static const struct server_route *server_route_find(enum evhttp_cmd_type method, const char *path,
+						    size_t len, bool *path_known, char *allow,
+						    size_t allow_size);
+
+/* True when (method, target) is a Twilio route: the webhook reserve's only use. */
+static bool
+server_target_is_twilio(const char *method, const char *target, size_t len)
+{
+	const struct server_route *r = NULL;
+	bool known = false;
+	char allow[128];
+	size_t plen = 0;
+
+	if (strcmp(method, "POST") != 0 || len == 0 || target[0] != '/')
+		return false;
+	while (plen < len && target[plen] != '?')
+		plen++;
+	r = server_route_find(EVHTTP_REQ_POST, target, plen, &known, allow, sizeof(allow));
+	return r != NULL && r->role == SERVER_ROLE_TWILIO;
+}
+
+/* The request line: METHOD SP target SP HTTP/1.x; 0 or a refusal status. */
+static int
+server_conn_request_line(struct server_conn *c, const char *line, size_t len, const char **why)
+{
+	const char *sp1 = memchr(line, ' ', len);
+	const char *sp2 = NULL;
+	const char *version = NULL;
+	char method[SERVER_METHOD_MAX + 1];
+	size_t mlen = 0;
+	size_t tlen = 0;
+
+	if (sp1 == NULL) {
+		*why = "malformed request line";
+		return 400;
+	}
+	mlen = (size_t)(sp1 - line);
+	sp2 = memchr(sp1 + 1, ' ', len - mlen - 1);
+	if (sp2 == NULL || mlen == 0 || mlen > SERVER_METHOD_MAX) {
+		*why = "malformed request line";
+		return 400;
+	}
+	for (size_t i = 0; i < mlen; i++) {
+		if (!server_is_tchar((unsigned char)line[i])) {
+			*why = "malformed method";
+			return 400;
+		}
+	}
+	tlen = (size_t)(sp2 - sp1 - 1);
+	if (tlen == 0 || tlen > SERVER_TARGET_MAX) {
+		*why = "malformed request target";
+		return 400;
+	}
+	for (size_t i = 0; i < tlen; i++) {
+		unsigned char ch = (unsigned char)sp1[1 + i];
+
+		if (ch <= 0x20 || ch == 0x7f) {
+			*why = "malformed request target";
+			return 400;
+		}
+	}
+	version = sp2 + 1;
+	if ((size_t)(line + len - version) != 8 || strncmp(version, "HTTP/1.", 7) != 0 ||
+	    (version[7] != '0' && version[7] != '1')) {
+		*why = "only HTTP/1.0 and HTTP/1.1 are served";
+		return strncmp(version, "HTTP/", 5) == 0 ? 505 : 400;
+	}
+	c->http11 = version[7] == '1';
+	memcpy(method, line, mlen);
+	method[mlen] = '\0';
+	c->twilio_route = server_target_is_twilio(method, sp1 + 1, tlen);
+	return 0;
+}
+
+/* One header line; 0 or a refusal status. */
+static int
+server_conn_header_line(struct server_conn *c, const char *line, size_t len, const char **why)
+{
+	const char *colon = memchr(line, ':', len);
+	const char *v = NULL;
+	size_t nlen = 0;
+	size_t vlen = 0;
+
+	if (line[0] == ' ' || line[0] == '\t') {
+		*why = "obsolete line folding";
+		return 400;
+	}
+	if (colon == NULL || colon == line) {
+		*why = "malformed header line";
+		return 400;
+	}
+	nlen = (size_t)(colon - line);
+	for (size_t i = 0; i < nlen; i++) {
+		if (!server_is_tchar((unsigned char)line[i])) {
+			*why = line[i] == ' ' || line[i] == '\t'
+				       ? "whitespace before a header colon"
+				       : "malformed header name";
+			return 400;
+		}
+	}
+	v = colon + 1;
+	vlen = len - nlen - 1;
+	for (size_t i = 0; i < vlen; i++) {
+		unsigned char ch = (unsigned char)v[i];
+
+		if (ch == '\0') {
+			*why = "NUL in a header value";
+			return 400;
+		}
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			*why = "control character in a header value";
+			return 400;
+		}
+	}
+	while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vlen--;
+	}
+	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+		vlen--;
+	if (nlen == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
+		size_t n = 0;
+
+		if (c->has_length) {
+			*why = "more than one Content-Length";
+			return 400;
+		}
+		if (vlen == 0 || vlen > 15) {
+			*why = "malformed Content-Length";
+			return 400;
+		}
+		for (size_t i = 0; i < vlen; i++) {
+			if (v[i] < '0' || v[i] > '9') {
+				*why = "malformed Content-Length";
+				return 400;
+			}
+			n = n * 10 + (size_t)(v[i] - '0');
+		}
+		c->has_length = true;
+		c->body_left = n;
+	} else if (nlen == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0) {
+		c->has_te = true;
+	} else if (nlen == 4 && strncasecmp(line, "Host", 4) == 0) {
+		c->hosts++;
+	}
+	return 0;
+}
+
+/* The header block is complete: the whole-request rules; 0 or a refusal status. */
+static int
+server_conn_head_done(struct server_conn *c, const char **why)
+{
+	if (c->has_te && c->has_length) {
+		*why = "both Transfer-Encoding and Content-Length";
+		return 400;
+	}
+	if (c->has_te) {
+		*why = "request bodies must have a Content-Length (Transfer-Encoding is not "
+		       "served)";
+		return 501;
+	}
+	if (c->hosts > 1) {
+		*why = "more than one Host";
+		return 400;
+	}
+	if (c->http11 && c->hosts == 0) {
+		*why = "HTTP/1.1 request without Host";
+		return 400;
+	}
+	if (c->pool == SERVER_POOL_RESERVE && !c->twilio_route) {
+		*why = "too many connections";
+		return 503;
+	}
+	return 0;
+}
+
+static void
+server_conn_refuse_status(struct server_conn *c, int status, const char *why)
+{
+	server_conn_refuse(c, status,
+			   status == 503   ? "unavailable"
+			   : status == 408 ? "timeout"
+			   : status == 431 ? "headers_too_large"
+			   : status == 501 ? "not_implemented"
+					   : "bad_request",
+			   why);
+}
+
+/* HEAD state: checks whole lines; hands the block to evhttp when it is complete. */
+static enum bufferevent_filter_result
+server_conn_scan_head(struct server_conn *c, struct evbuffer *src, struct evbuffer *dst)
+{
+	struct server *s = c->s;
+	const char *why = NULL;
+	char *line = NULL;
+	size_t len = 0;
+	int status = 0;
+
+	if (evbuffer_get_length(src) > 0 && c->idle) {
+		/* The first byte of a keep-alive request: its header deadline starts. */
+		server_conn_set_idle(c, false);
+		server_conn_arm(c, (long)s->header_timeout_s * 1000);
+	}
+	while ((line = evbuffer_readln(src, &len, EVBUFFER_EOL_CRLF)) != NULL) {
+		c->head_bytes += len + 2;
+		if (c->head_bytes > s->header_max_bytes) {
+			free(line);
+			server_conn_refuse_status(c, 431, "request headers too large");
+			return BEV_NEED_MORE;
+		}
+		if (memchr(line, '\r', len) != NULL) {
+			status = 400;
+			why = "bare CR in the request head";
+		} else if (!c->line_seen && len == 0) {
+			free(line); /* RFC 9112 2.2: empty lines before the request line */
+			continue;
+		} else if (!c->line_seen) {
+			c->line_seen = true;
+			status = server_conn_request_line(c, line, len, &why);
+		} else if (len == 0) {
+			status = server_conn_head_done(c, &why);
+			free(line);
+			if (status != 0)
+				break;
+			(void)evbuffer_add(c->head, "\r\n", 2);
+			c->requests++;
+			(void)evbuffer_add_buffer(dst, c->head);
+			if (c->body_left > 0) {
+				c->state = SERVER_CONN_BODY;
+				server_conn_arm(c, (long)s->body_timeout_s * 1000);
+			} else {
+				c->state = SERVER_CONN_WAIT;
+				server_conn_arm(c, 0);
+			}
+			return BEV_OK;
+		} else {
+			status = server_conn_header_line(c, line, len, &why);
+		}
+		if (status != 0) {
+			free(line);
+			break;
+		}
+		(void)evbuffer_add(c->head, line, len);
+		(void)evbuffer_add(c->head, "\r\n", 2);
+		free(line);
+	}
+	if (status != 0) {
+		server_conn_refuse_status(c, status, why);
+		return BEV_NEED_MORE;
+	}
+	if (c->head_bytes + evbuffer_get_length(src) > s->header_max_bytes)
+		server_conn_refuse_status(c, 431, "request headers too large");
+	return BEV_NEED_MORE;
+}
+
+/* The input filter: what evhttp may read of this connection (see the top). */
+static enum bufferevent_filter_result
+server_conn_input_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst_limit,
+		     enum bufferevent_flush_mode mode, void *ctx)
+{
+	struct server_conn *c = ctx;
+	size_t n = 0;
+
+	if (c->s == NULL) { /* the server is gone: pass bytes as they are */
+		(void)evbuffer_add_buffer(dst, src);
+		return BEV_OK;
+	}
+	switch (c->state) {
+	case SERVER_CONN_HEAD:
+		return server_conn_scan_head(c, src, dst);
+	case SERVER_CONN_BODY:
+		n = evbuffer_get_length(src);
+		if (n > c->body_left)
+			n = c->body_left;
+		if (n == 0)
+			return BEV_NEED_MORE;
+		(void)evbuffer_remove_buffer(src, dst, n);
+		c->body_left -= n;
+		if (c->body_left == 0) {
+			c->state = SERVER_CONN_WAIT;
+			server_conn_arm(c, 0);
+		}
+		return BEV_OK;
+	case SERVER_CONN_WAIT:
+		/* Pipelined requests wait here, bounded like one more header block. */
+		if (evbuffer_get_length(src) > c->s->header_max_bytes + c->s->body_max_bytes)
+			server_conn_refuse(c, 0, NULL, "too much pipelined input");
+		return BEV_NEED_MORE;
+	case SERVER_CONN_STREAM:
+		if (evbuffer_get_length(src) > SERVER_STREAM_INPUT_MAX) {
+			log_debug("http: stream client sent %zu bytes after its request, closing",
+				  evbuffer_get_length(src));
+			server_conn_abort(c);
+		}
+		return BEV_NEED_MORE;
+	case SERVER_CONN_CLOSING:
+		(void)evbuffer_drain(src, evbuffer_get_length(src));
+		return BEV_NEED_MORE;
+	}
+	return BEV_NEED_MORE;
+}
+
+/* The socket took bytes, or a stalled write ran out of time. */
+static void
+server_conn_writable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_conn *c = arg;
+
+	if (what & EV_TIMEOUT) {
+		log_debug("http: a client took no byte for %d s, closing", c->write_timeout_s);
+		bufferevent_trigger_event(c->bev, BEV_EVENT_TIMEOUT | BEV_EVENT_WRITING, 0);
+		return;
+	}
+	(void)bufferevent_flush(c->bev, EV_WRITE, BEV_NORMAL);
+}
+
+/*
+ * The output filter writes straight to the socket and reports success only
+ * once everything is in the kernel: evhttp frees a Connection: close
+ * connection as soon as its output is "done", which must not drop what a
+ * slow peer has not taken yet. What the socket does not take stays in the
+ * filter's output (shared stream messages stay shared references) until
+ * it is writable again; no progress for write_timeout_s closes it.
+ */
+static enum bufferevent_filter_result
+server_conn_output_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst_limit,
+		      enum bufferevent_flush_mode mode, void *ctx)
+{
+	struct server_conn *c = ctx;
+	evutil_socket_t fd = bufferevent_getfd(c->sock);
+	struct timeval tv = { c->write_timeout_s, 0 };
+	bool progress = false;
+	int n;
+
+	if (evbuffer_get_length(src) == 0)
+		return BEV_NEED_MORE;
+	if (fd < 0) {
+		(void)evbuffer_add_buffer(dst, src);
+		return BEV_OK;
+	}
+	while (evbuffer_get_length(src) > 0) {
+		n = evbuffer_write(src, fd);
+		if (n > 0) {
+			progress = true;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			(void)evbuffer_drain(src, evbuffer_get_length(src));
+			bufferevent_trigger_event(c->bev, BEV_EVENT_ERROR | BEV_EVENT_WRITING,
+						  BEV_TRIG_DEFER_CALLBACKS);
+			return BEV_ERROR;
+		}
+		break;
+	}
+	if (evbuffer_get_length(src) == 0) {
+		if (c->wev != NULL)
+			(void)event_del(c->wev);
+		return BEV_OK;
+	}
+	if (c->wev == NULL) {
+		c->wev = event_new(c->base, fd, EV_WRITE, server_conn_writable_cb, c);
+		if (c->wev == NULL)
+			fatalx("http: cannot create a write event");
+	}
+	if (progress || !event_pending(c->wev, EV_WRITE, NULL))
+		(void)event_add(c->wev, c->write_timeout_s > 0 ? &tv : NULL);
+	return BEV_NEED_MORE;
+}
+
+static void
+server_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_conn *c = arg;
+
+	switch (c->state) {
+	case SERVER_CONN_HEAD:
+		if (c->head_bytes == 0 &&
+		    evbuffer_get_length(bufferevent_get_input(c->sock)) == 0) {
+			server_conn_abort(c); /* idle: nothing to answer */
+			return;
+		}
+		server_conn_refuse_status(c, 408, "request headers not received in time");
+		return;
+	case SERVER_CONN_BODY:
+		server_conn_refuse_status(c, 408, "request body not received in time");
+		return;
+	case SERVER_CONN_CLOSING:
+		if (c->refused) {
+			c->refused = false;
+			c->state = SERVER_CONN_HEAD;
+			server_conn_refuse_status(c, 503, "too many connections");
+			return;
+		}
+		bufferevent_trigger_event(c->bev, BEV_EVENT_EOF | BEV_EVENT_READING,
+					  BEV_TRIG_DEFER_CALLBACKS);
+		return;
+	case SERVER_CONN_WAIT:
+	case SERVER_CONN_STREAM:
+		return;
+	}
+}
+
+/*
+ * libevent 2.1's filter moves output only when its write side is enabled
+ * at the moment bytes are added, and evhttp adds a reply before it enables
+ * writing; so every addition schedules a flush for when evhttp is done.
+ */
+static void
+server_conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_conn *c = arg;
+
+	(void)bufferevent_flush(c->bev, EV_WRITE, BEV_NORMAL);
+}
+
+static void
+server_conn_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct server_conn *c = arg;
+
+	if (info->n_added > 0 && c->flush != NULL)
+		event_active(c->flush, EV_TIMEOUT, 0);
+}
+
+/* The filter's free_context: the connection's bufferevent is gone. */
+static void
+server_conn_free_cb(void *ctx)
+{
+	struct server_conn *c = ctx;
+
+	server_conn_uncount(c);
+	(void)hmap_remove(server_registry, c->key);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	if (c->wev != NULL)
+		event_free(c->wev);
+	if (c->flush != NULL)
+		event_free(c->flush);
+	evbuffer_free(c->head);
+	free(c);
+}
+
+/* Picks a connection to make room for a new one in pool; false when none may go. */
+static bool
+server_conn_evict(struct server *s, enum server_conn_pool pool)
+{
+	struct server_conn *c;
+
+	TAILQ_FOREACH(c, &s->idle, idle_link) {
+		if (c->pool == pool) {
+			log_debug("http: evicting an idle keep-alive connection");
+			server_conn_abort(c);
+			return true;
+		}
+	}
+	if (pool != SERVER_POOL_RESERVE)
+		return false;
+	/* The reserve's oldest connection still waiting for its headers had its chance. */
+	TAILQ_FOREACH(c, &s->conns, link) {
+		if (c->pool == SERVER_POOL_RESERVE && c->state == SERVER_CONN_HEAD) {
+			server_conn_abort(c);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * evhttp's bevcb, at every accept: wraps the (not yet set) socket in the
+ * filter and gives the connection its place, or marks it for refusal.
+ */
+static struct bufferevent *
+server_conn_new_cb(struct event_base *base, void *arg)
 {
 	struct server *s = arg;
+	struct server_conn *c = xcalloc(1, sizeof(*c));
+	size_t general = (size_t)(s->max_connections - s->reserved);
+	long header_ms = (long)s->header_timeout_s * 1000;
+	bool refuse = false;
+
+	c->s = s;
+	c->base = base;
+	c->write_timeout_s = s->timeout_s;
+	c->head = evbuffer_new();
+	c->sock = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->head == NULL || c->sock == NULL)
+		fatalx("http: cannot create a connection's buffers");
+	c->bev = bufferevent_filter_new(c->sock, server_conn_input_cb, server_conn_output_cb,
+					BEV_OPT_CLOSE_ON_FREE, server_conn_free_cb, c);
+	if (c->bev == NULL)
+		fatalx("http: cannot create a connection filter");
+	c->timer = event_new(base, -1, 0, server_conn_timer_cb, c);
+	c->flush = event_new(base, -1, 0, server_conn_flush_cb, c);
+	if (c->timer == NULL || c->flush == NULL ||
+	    evbuffer_add_cb(bufferevent_get_output(c->bev), server_conn_outbuf_cb, c) == NULL)
+		fatalx("http: cannot create a connection's events");
+	(void)snprintf(c->key, sizeof(c->key), "%p", (void *)c->bev);
+	if (server_registry == NULL)
+		server_registry = hmap_new();
+	(void)hmap_put(server_registry, c->key, c); /* a new pointer: replaces nothing */
+
+	if (s->n_conns - s->n_reserve >= general && !server_conn_evict(s, SERVER_POOL_GENERAL)) {
+		if (s->n_reserve < (size_t)s->reserved ||
+		    server_conn_evict(s, SERVER_POOL_RESERVE)) {
+			c->pool = SERVER_POOL_RESERVE;
+			if (header_ms > SERVER_RESERVE_HEADER_MS)
+				header_ms = SERVER_RESERVE_HEADER_MS;
+		} else {
+			refuse = true;
+		}
+	}
+	if (s->stopping)
+		refuse = true;
+	if (refuse) {
+		/* Answered 503 by the timer, once evhttp has set the socket. */
+		c->refused = true;
+		c->state = SERVER_CONN_CLOSING;
+		server_conn_arm(c, 1);
+		return c->bev;
+	}
+	c->counted = true;
+	TAILQ_INSERT_TAIL(&s->conns, c, link);
+	s->n_conns++;
+	if (c->pool == SERVER_POOL_RESERVE)
+		s->n_reserve++;
+	server_conn_arm(c, header_ms);
+	return c->bev;
+}
+
+/* The record of req's connection, or NULL (not through a server_conn filter). */
+static struct server_conn *
+server_conn_lookup(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon == NULL ? NULL : evhttp_connection_get_bufferevent(evcon);
 	char key[32];
 
-	server_connection_key(evcon, key, sizeof(key));
-	(void)hmap_remove(s->connections, key); /* absent when already untracked */
+	if (bev == NULL || server_registry == NULL)
+		return NULL;
+	(void)snprintf(key, sizeof(key), "%p", (void *)bev);
+	return hmap_get(server_registry, key);
+}
+
+/* The counted record of req's connection, or NULL (evicted, refused, closing). */
+static struct server_conn *
+server_conn_of(const struct server *s, struct evhttp_request *req)
+{
+	struct server_conn *c = server_conn_lookup(req);
+
+	return c != NULL && c->s == s && c->counted ? c : NULL;
+}
+
+/*
+ * evhttp finished answering a request on c: a keep-alive connection becomes
+ * idle and its pending input (a pipelined request) is checked next.
+ */
+static void
+server_request_complete_cb(struct evhttp_request *req, void *arg)
+{
+	struct server_conn *c = arg;
+
+	if (c->state != SERVER_CONN_WAIT)
+		return;
+	server_conn_next_request(c);
+	server_conn_set_idle(c, true);
+	server_conn_arm(c, (long)c->s->timeout_s * 1000);
+	if (evbuffer_get_length(bufferevent_get_input(c->sock)) > 0)
+		bufferevent_trigger(c->sock, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /*
@@ -348,51 +1350,49 @@ server_connection_close_cb(struct evhttp_connection *evcon, void *arg)
  * 40 ms. Best effort: a failure only costs latency.
  */
 static void
-server_connection_nodelay(struct evhttp_connection *evcon)
+server_conn_nodelay(struct server_conn *c)
 {
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-	evutil_socket_t fd = bev == NULL ? -1 : bufferevent_getfd(bev);
+	evutil_socket_t fd = bufferevent_getfd(c->sock);
 	int one = 1;
 
-	if (fd >= 0)
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-/*
- * Counts the request's connection on its first request. Returns false when
- * the connection would exceed the cap (the caller answers 503 and closes).
- */
-static bool
-server_connection_admit(struct server *s, struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	char key[32];
-
-	if (evcon == NULL)
-		return true;
-	server_connection_key(evcon, key, sizeof(key));
-	if (hmap_get(s->connections, key) != NULL)
-		return true;
-	if (hmap_count(s->connections) >= (size_t)s->max_connections)
-		return false;
-	(void)hmap_put(s->connections, key, evcon); /* key was absent */
-	evhttp_connection_set_closecb(evcon, server_connection_close_cb, s);
-	server_connection_nodelay(evcon);
-	return true;
-}
-
-/* Stops counting a connection another module takes over (SSE). */
-static void
-server_connection_release(struct server *s, struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	char key[32];
-
-	if (evcon == NULL)
+	if (c->nodelay || fd < 0)
 		return;
-	server_connection_key(evcon, key, sizeof(key));
-	(void)hmap_remove(s->connections, key);
-	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	c->nodelay = true;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+size_t
+server_request_unsent(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon == NULL ? NULL : evhttp_connection_get_bufferevent(evcon);
+	struct bufferevent *under = NULL;
+	size_t n = 0;
+
+	if (bev == NULL)
+		return 0;
+	n = evbuffer_get_length(bufferevent_get_output(bev));
+	under = bufferevent_get_underlying(bev);
+	if (under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
+void
+server_request_set_write_timeout(struct evhttp_request *req, int timeout_s)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon == NULL ? NULL : evhttp_connection_get_bufferevent(evcon);
+	struct server_conn *c = server_conn_lookup(req);
+	struct timeval wt = { timeout_s, 0 };
+
+	if (c != NULL) {
+		c->write_timeout_s = timeout_s;
+		return;
+	}
+	/* A connection without the filter (tests of the stream alone): its own timeouts. */
+	if (bev != NULL)
+		(void)bufferevent_set_timeouts(bev, NULL, timeout_s > 0 ? &wt : NULL);
 }
 
 static void
@@ -445,20 +1445,14 @@ server_check_signature(struct server *s, struct server_call *call, enum events_k
 	return false;
 }
 
-static void server_client_address(const struct server *s, struct evhttp_request *req, char *out,
-				  size_t size);
-
 /* True when the client address is one of metrics_allow (ops routes). */
 static bool
-server_client_is_allowed(const struct server *s, struct evhttp_request *req)
+server_client_is_allowed(const struct server *s, const struct server_client *client)
 {
-	char client[INET6_ADDRSTRLEN + 8];
-
-	if (s->metrics_allow == NULL)
+	if (s->metrics_allow == NULL || client->address[0] == '\0')
 		return false;
-	server_client_address(s, req, client, sizeof(client));
 	for (size_t i = 0; i < form_count(s->metrics_allow); i++) {
-		if (strcmp(form_value(s->metrics_allow, i), client) == 0)
+		if (strcmp(form_value(s->metrics_allow, i), client->address) == 0)
 			return true;
 	}
 	return false;
@@ -492,6 +1486,8 @@ server_request_cb(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
 	struct server_call call = { .req = req };
+	struct server_conn *conn = NULL;
+	struct server_client client;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri == NULL ? NULL : evhttp_uri_get_path(uri);
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
@@ -501,11 +1497,17 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	size_t limit = 0;
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &call.start); /* cannot fail for this clock */
+	conn = server_conn_of(s, req);
+	if (conn != NULL) {
+		evhttp_request_set_on_complete_cb(req, server_request_complete_cb, conn);
+		server_conn_nodelay(conn);
+	}
 	if (s->stopping) {
 		server_reply_and_close(req, 503, "unavailable", "shutting down");
 		return;
 	}
-	if (!server_connection_admit(s, req)) {
+	if (conn == NULL) {
+		/* Evicted or refused meanwhile: it is closing already. */
 		server_reply_and_close(req, 503, "unavailable", "too many connections");
 		return;
 	}
@@ -545,9 +1547,17 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			return;
 		break;
 	case SERVER_ROLE_LOCAL:
-		if (!server_client_is_local(s, req) && !server_client_is_allowed(s, req)) {
-			server_reply_error(req, 403, "forbidden",
-					   "this route is only served to local clients");
+		server_request_client(s, req, &client);
+		if (!client.is_local && !server_client_is_allowed(s, &client)) {
+			char detail[160];
+
+			/* The address is what the pipeline believed: operators check proxies with
+			 * it. */
+			(void)snprintf(detail, sizeof(detail),
+				       "this route is only served to local clients (client %s%s)",
+				       client.address[0] != '\0' ? client.address : "unknown",
+				       client.via_proxy ? ", through a proxy" : "");
+			server_reply_error(req, 403, "forbidden", detail);
 			return;
 		}
 		break;
@@ -628,15 +1638,27 @@ server_route_queues(struct server *s, struct server_call *call)
 static void
 server_route_stream(struct server *s, struct server_call *call)
 {
+	struct server_conn *c = server_conn_of(s, call->req);
+	struct evkeyvalq *h = NULL;
 	const char *wk = NULL;
 
+	if (evhttp_request_get_command(call->req) == EVHTTP_REQ_HEAD) {
+		/* The headers a GET would get, and no stream to hang on. */
+		h = evhttp_request_get_output_headers(call->req);
+		evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
+		evhttp_add_header(h, "Cache-Control", "no-cache");
+		evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+		evhttp_send_reply(call->req, 200, "OK", NULL);
+		return;
+	}
 	/* A worker sees only itself; one not (yet) in the model matches nothing. */
 	if (call->session->role == AUTH_ROLE_WORKER) {
 		wk = auth_worker_sid(s->auth, call->session);
 		if (wk == NULL)
 			wk = "-";
 	}
-	server_connection_release(s, call->req);
+	if (c != NULL)
+		c->state = SERVER_CONN_STREAM; /* it may send nothing more */
 	api_stream(s->api, call->req, wk);
 	if (call->session->role == AUTH_ROLE_WORKER && s->wapi != NULL)
 		worker_api_worker_seen(s->wapi, wk);
@@ -674,56 +1696,18 @@ server_set_web(struct server *s, const struct web_static *web)
 	s->web = web;
 }
 
-/*
- * The caller's address: the peer, or with trust_proxy the last
- * X-Forwarded-For entry (the one our proxy added). Writes "?" if unknown.
- */
-static void
-server_client_address(const struct server *s, struct evhttp_request *req, char *out, size_t size)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	char *peer = NULL;
-	ev_uint16_t port = 0;
-	const char *xff = NULL;
-
-	snprintf(out, size, "?");
-	if (evcon == NULL)
-		return;
-	evhttp_connection_get_peer(evcon, &peer, &port);
-	if (peer != NULL)
-		snprintf(out, size, "%s", peer);
-	if (!s->trust_proxy || !loopback_is_host(peer))
-		return;
-	xff = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Forwarded-For");
-	if (xff != NULL) {
-		const char *last = strrchr(xff, ',');
-		size_t n = 0;
-
-		last = last == NULL ? xff : last + 1;
-		while (*last == ' ' || *last == '\t')
-			last++;
-		while (last[n] != '\0' && last[n] != ' ' && last[n] != '\t' && n + 1 < size)
-			n++;
-		if (n > 0) {
-			memcpy(out, last, n);
-			out[n] = '\0';
-		}
-	}
-}
-
 static void
 server_route_login(struct server *s, struct server_call *call)
 {
-	char client[INET6_ADDRSTRLEN + 8];
+	struct server_client client;
 
 	if (s->auth == NULL) {
 		server_reply_error(call->req, 503, "unavailable", "logins are not configured");
 		return;
 	}
-	server_client_address(s, call->req, client, sizeof(client));
+	server_request_client(s, call->req, &client);
 	/* The answer may wait for the hasher; auth watches the connection meanwhile. */
-	server_connection_release(s, call->req);
-	auth_login(s->auth, call->req, client);
+	auth_login(s->auth, call->req, client.address[0] != '\0' ? client.address : "?");
 }
 
 static void
@@ -817,7 +1801,6 @@ server_route_workspace(struct server *s, struct server_call *call)
 static void
 server_route_own_activity(struct server *s, struct server_call *call)
 {
-	server_connection_release(s, call->req);
 	worker_api_set_activity(s->wapi, call->req, call->session, NULL);
 }
 
@@ -828,7 +1811,6 @@ server_route_worker_activity(struct server *s, struct server_call *call)
 
 	if (!server_path_sid(call, 2, "WK", wk))
 		return;
-	server_connection_release(s, call->req);
 	worker_api_set_activity(s->wapi, call->req, call->session, wk);
 }
 
@@ -839,7 +1821,6 @@ server_route_reservation(struct server *s, struct server_call *call)
 
 	if (!server_path_sid(call, 2, "WR", wr))
 		return;
-	server_connection_release(s, call->req);
 	worker_api_reservation(s->wapi, call->req, call->session, wr, server_path_last(call));
 }
 
@@ -850,7 +1831,6 @@ server_route_conference_end(struct server *s, struct server_call *call)
 
 	if (!server_path_sid(call, 2, "CF", cf))
 		return;
-	server_connection_release(s, call->req);
 	worker_api_conference_end(s->wapi, call->req, call->session, cf);
 }
 
@@ -861,7 +1841,6 @@ server_route_task_complete(struct server *s, struct server_call *call)
 
 	if (!server_path_sid(call, 2, "WT", wt))
 		return;
-	server_connection_release(s, call->req);
 	worker_api_task_update(s->wapi, call->req, call->session, wt, "complete");
 }
 
@@ -872,7 +1851,6 @@ server_route_task_cancel(struct server *s, struct server_call *call)
 
 	if (!server_path_sid(call, 2, "WT", wt))
 		return;
-	server_connection_release(s, call->req);
 	worker_api_task_update(s->wapi, call->req, call->session, wt, "cancel");
 }
 
@@ -913,16 +1891,37 @@ server_new(struct event_base *base, const struct server_options *options, struct
 	   struct api *api, struct metrics *metrics)
 {
 	struct server *s = xcalloc(1, sizeof(*s));
+	struct rlimit nofile;
 	size_t evhttp_body_max = 0;
+	char *cause = NULL;
 
 	s->base = base;
 	s->events = events;
 	s->api = api;
 	s->metrics = metrics;
 	s->max_connections = options->max_connections > 0 ? options->max_connections : 1024;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)s->max_connections + SERVER_FD_HEADROOM > nofile.rlim_cur) {
+		int fit = nofile.rlim_cur > SERVER_FD_HEADROOM + 1
+				  ? (int)(nofile.rlim_cur - SERVER_FD_HEADROOM)
+				  : 1;
+
+		log_warning("http: max_connections %d does not fit the descriptor limit %llu; "
+			    "using %d (raise LimitNOFILE=)",
+			    s->max_connections, (unsigned long long)nofile.rlim_cur, fit);
+		s->max_connections = fit;
+	}
+	s->reserved = options->webhook_reserved > 0 ? options->webhook_reserved : 0;
+	if (s->reserved > s->max_connections / 2)
+		s->reserved = s->max_connections / 2;
+	s->header_max_bytes = options->header_max_bytes > 0 ? options->header_max_bytes : 16384;
 	s->body_max_bytes = options->body_max_bytes > 0 ? options->body_max_bytes
 							: EVENTS_DEFAULT_BODY_MAX_BYTES;
-	s->trust_proxy = options->trust_proxy;
+	s->timeout_s = options->timeout_s > 0 ? options->timeout_s : 30;
+	s->header_timeout_s = options->header_timeout_s > 0 ? options->header_timeout_s : 10;
+	s->body_timeout_s = options->body_timeout_s > 0 ? options->body_timeout_s : 20;
+	if (cidr_list_parse(options->trusted_proxies, &s->trusted, &cause) < 0)
+		fatalx("http: trusted_proxies: %s", cause); /* config_load checked it */
 	if (options->metrics_allow != NULL) {
 		const char *p = options->metrics_allow;
 
@@ -940,6 +1939,8 @@ server_new(struct event_base *base, const struct server_options *options, struct
 			p += strspn(p, ", \t");
 		}
 	}
+	TAILQ_INIT(&s->conns);
+	TAILQ_INIT(&s->idle);
 	s->listen_host = xstrdup(options->listen_host == NULL ? "127.0.0.1" : options->listen_host);
 	s->listen_port = options->listen_port;
 	if (options->n_listen_fds > 0) {
@@ -947,21 +1948,20 @@ server_new(struct event_base *base, const struct server_options *options, struct
 					options->n_listen_fds * sizeof(*options->listen_fds));
 		s->n_listen_fds = options->n_listen_fds;
 	}
-	s->connections = hmap_new();
 	s->http = evhttp_new(base);
 	if (s->http == NULL)
 		fatalx("http: cannot create the HTTP server");
 	evhttp_set_allowed_methods(s->http, SERVER_ALLOWED_METHODS);
 	evhttp_set_default_content_type(s->http, NULL);
-	if (options->header_max_bytes > 0)
-		evhttp_set_max_headers_size(s->http, (ev_ssize_t)options->header_max_bytes);
+	evhttp_set_max_headers_size(s->http, (ev_ssize_t)s->header_max_bytes);
+	evhttp_set_bevcb(s->http, server_conn_new_cb, s);
 	/*
 	 * evhttp refuses bodies over twice our cap with its own 413 before
 	 * reading them; between the two, the pipeline answers a JSON 413.
 	 */
 	evhttp_body_max = s->body_max_bytes * 2;
 	evhttp_set_max_body_size(s->http, (ev_ssize_t)evhttp_body_max);
-	evhttp_set_timeout(s->http, options->timeout_s > 0 ? options->timeout_s : 30);
+	/* No evhttp timeout: each connection's filter keeps its deadlines. */
 	evhttp_set_gencb(s->http, server_request_cb, s);
 	return s;
 }
@@ -1106,18 +2106,28 @@ server_stop_accepting(struct server *s)
 void
 server_free(struct server *s)
 {
+	struct server_conn *c;
+
 	if (s == NULL)
 		return;
 	if (s->resume != NULL)
 		event_free(s->resume);
-	/* Frees every connection; their close callbacks still find s->connections. */
+	/* Frees every connection; their filters go later, from the loop or its base. */
 	if (s->http != NULL)
 		evhttp_free(s->http);
+	while ((c = TAILQ_FIRST(&s->conns)) != NULL)
+		server_conn_uncount(c);
+	/*
+	 * Records not yet freed (their bufferevents are finalised later) must
+	 * not reach for s: the counted ones were just uncounted; the others
+	 * (refused, evicted) are found through nothing but their filter, which
+	 * evhttp_free disabled, so their timers are the only way back in.
+	 */
 	for (size_t i = 0; i < s->n_listen_fds; i++)
 		(void)close(s->listen_fds[i]); /* never handed over: still ours */
 	free(s->listen_fds);
 	free(s->listeners);
-	hmap_free(s->connections);
+	cidr_list_free(s->trusted);
 	form_free(s->metrics_allow);
 	free(s->listen_host);
 	free(s);

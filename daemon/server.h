@@ -6,13 +6,21 @@
  * limits (header and body size, timeouts, a connection cap, pausing accept
  * on EMFILE), the route table and the request pipeline:
  *
+ *   0. framing     every accepted connection is counted and read through
+ *                  a filter (server.c) that checks each request's line and
+ *                  header block strictly (RFC 9112) before evhttp parses
+ *                  it, enforces the header and body deadlines, keeps the
+ *                  webhook reserve, and bounds what a connection may send
+ *                  while its request is answered (400/408/431/501/503 and
+ *                  close, written by the filter itself)
  *   1. method      evhttp_set_allowed_methods (others: evhttp's 501/405)
  *   2. size        evhttp's header and body caps (413 from evhttp)
  *   3. route       404 JSON for an unknown path; 405 JSON with Allow for a
  *                  known path and another method
  *   4. size        the route's own body limit (413 JSON)
  *   5. identity    signature (Twilio routes: events_verify, 400/403/413),
- *                  loopback (ops routes: 403), or the session cookie (401
+ *                  a local client (ops routes, server_request_client, or
+ *                  one in metrics_allow: 403), or the session cookie (401
  *                  JSON "login required" without one)
  *   5b. role       the session's role against the route's (403 JSON)
  *   5c. Origin     every POST but Twilio's and /login needs an Origin (or
@@ -42,16 +50,41 @@ struct worker_api;
 struct server_options {
 	const char *listen_host; /* bind fallback: host (no brackets); borrowed for the call */
 	uint16_t listen_port;	 /* bind fallback port (0: any, tests) */
-	int max_connections;	 /* concurrent HTTP connections (SSE clients excluded) */
-	size_t header_max_bytes; /* request line + headers */
-	size_t body_max_bytes;	 /* request body (webhooks); larger is 413 */
-	int timeout_s;		 /* read/write inactivity timeout per connection */
-	bool trust_proxy;	 /* client address from X-Forwarded-For */
+	/*
+	 * Every accepted connection counts from accept to close, streams
+	 * included; clamped to the descriptor limit less a headroom.
+	 */
+	int max_connections;
+	int webhook_reserved;	     /* of max_connections, only for Twilio routes (<= half) */
+	size_t header_max_bytes;     /* request line + headers */
+	size_t body_max_bytes;	     /* request body (webhooks); larger is 413 */
+	int timeout_s;		     /* keep-alive idle timeout; also a stalled write's */
+	int header_timeout_s;	     /* headers complete within this from accept (or first byte) */
+	int body_timeout_s;	     /* body complete within this from the end of the headers */
+	const char *trusted_proxies; /* cidr.h list, or NULL; borrowed for the call */
 	/* Comma-separated addresses allowed on ops routes besides loopback, or NULL. */
 	const char *metrics_allow;
 	const int *listen_fds; /* sockets from systemd (sd_listen_sockets), or NULL */
 	size_t n_listen_fds;   /* ownership of the fds passes to the server on success */
 };
+
+/*
+ * Who sent a request (server_request_client). A request that came through a
+ * proxy (it carries any Forwarded or X-Forwarded-* header, or the peer is a
+ * trusted proxy) is never local. address is the peer, or, when the peer is
+ * a trusted proxy, the right-most entry of the whole forwarded chain (every
+ * Forwarded line, else every X-Forwarded-For line) that is not itself a
+ * trusted proxy.
+ */
+struct server_client {
+	char address[64]; /* "" when unknown (malformed or conflicting chains) */
+	bool is_local;	  /* a loopback peer and no proxy involved */
+	bool via_proxy;
+	char proto[8]; /* "https" or "http": a trusted proxy's Forwarded proto, else "http" */
+};
+
+/* Called once when a taken-over connection (the stream's) closes. */
+typedef void server_close_cb(void *arg);
 
 /*
  * Creates the server; nothing listens yet. events, api and metrics are
@@ -80,6 +113,24 @@ const char *server_address(const struct server *s);
  * keep-alive connections with 503 and Connection: close (shutdown).
  */
 void server_stop_accepting(struct server *s);
+
+/*
+ * Fills *out for req (see struct server_client). s and req are borrowed;
+ * it may be called from any handler, any number of times.
+ */
+void server_request_client(const struct server *s, struct evhttp_request *req,
+			   struct server_client *out);
+
+/*
+ * For the stream module, which keeps a request's connection open: the bytes
+ * queued on req's connection that the peer has not taken yet, and the
+ * write-stall timeout of the connection (a peer that takes no byte for
+ * timeout_s is closed; 0: none). They work on any evhttp connection.
+ */
+/* Bytes queued on req's connection that the peer has not taken yet. */
+size_t server_request_unsent(struct evhttp_request *req);
+/* Sets the write-stall timeout of req's connection (0: none). */
+void server_request_set_write_timeout(struct evhttp_request *req, int timeout_s);
 
 /*
  * Session routes use auth, the token and agent routes wapi (both borrowed;

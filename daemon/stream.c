@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "queue.h"
+#include "server.h"
 #include "stream.h"
 #include "xmalloc.h"
 
@@ -59,11 +61,16 @@
 #define STREAM_DEFAULT_WRITE_TIMEOUT_S	  60
 #define STREAM_MAX_TYPE_BYTES		  64
 #define STREAM_MAX_EVENT_ID_BYTES	  20
+#define STREAM_DEFAULT_BUDGET_BYTES	  (64 * 1024 * 1024)
+#define STREAM_TRIM_DELAY_S		  1
+#define STREAM_STR_(x)			  #x
+#define STREAM_STR(x)			  STREAM_STR_(x)
 
 static const char stream_ping[] = ": ping\n\n";
 
 /* One formatted message shared by every client buffer that references it. */
 struct stream_msg {
+	struct stream *st; /* for the budget; kept alive while messages are (st->n_msgs) */
 	unsigned refs;
 	char *text;
 	size_t len;
@@ -76,7 +83,7 @@ struct stream_client {
 	struct bufferevent *bev;
 	size_t allowance; /* bytes allowed over the cap: the snapshot, until drained */
 	bool zombie;	  /* dropped by us, freed by the reaper */
-	char *worker_sid; /* NULL: sees everything; else only this worker's messages */
+	char *worker_sid; /* only this worker's messages (NULL: everything) */
 	char peer[64];
 	TAILQ_ENTRY(stream_client) link;
 };
@@ -99,15 +106,39 @@ struct stream {
 	struct evbuffer
 		*scratch; /* staging for evhttp_send_reply_chunk, always empty between calls */
 	struct json_gen *gen;
-	stream_snapshot_extra_cb *extra; /* more snapshot keys (the charts' series) */
+	struct stream_msg *snapshot;	 /* the current full snapshot, shared; NULL: stale */
+	size_t budget_bytes;		 /* for all messages alive, each counted once */
+	size_t held_bytes;		 /* text of every message alive */
+	size_t n_msgs;			 /* messages alive: st outlives them (stream_free) */
+	bool freed;			 /* stream_free ran; the last message frees st */
+	struct event *trim_ev;		 /* gives freed memory back after clients left */
+	stream_snapshot_extra_cb *extra; /* more keys in the full snapshot (the charts' series) */
 	void *extra_arg;
 };
+
+/* A message owning text (len bytes), with one reference for the caller. */
+static struct stream_msg *
+stream_msg_new(struct stream *st, char *text, size_t len)
+{
+	struct stream_msg *msg = xcalloc(1, sizeof(*msg));
+
+	msg->st = st;
+	msg->refs = 1;
+	msg->text = text;
+	msg->len = len;
+	st->held_bytes += len;
+	st->n_msgs++;
+	return msg;
+}
 
 static void
 stream_msg_unref(struct stream_msg *msg)
 {
 	if (msg == NULL || --msg->refs > 0)
 		return;
+	msg->st->held_bytes -= msg->len;
+	if (--msg->st->n_msgs == 0 && msg->st->freed)
+		free(msg->st); /* buffers freed after stream_free let go of the last one */
 	free(msg->text);
 	free(msg);
 }
@@ -162,12 +193,25 @@ stream_format(struct buf *b, const char *type, uint64_t id, const char *data, si
 static size_t
 stream_client_queued(const struct stream_client *cl)
 {
-	return evbuffer_get_length(bufferevent_get_output(cl->bev));
+	return server_request_unsent(cl->req);
+}
+
+/* After clients left, glibc keeps freed heap unless asked: ask once things settle. */
+static void
+stream_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
 }
 
 static void
 stream_client_free(struct stream_client *cl)
 {
+	struct timeval tv = { STREAM_TRIM_DELAY_S, 0 };
+
+	if (!evtimer_pending(cl->st->trim_ev, NULL))
+		(void)evtimer_add(cl->st->trim_ev, &tv); /* cannot fail for a timer */
 	free(cl->worker_sid);
 	free(cl);
 }
@@ -200,8 +244,10 @@ stream_client_drop(struct stream_client *cl, size_t queued)
 {
 	struct stream *st = cl->st;
 
-	log_info("sse client %s dropped: %zu bytes unsent (cap %zu)", cl->peer, queued,
-		 st->max_buffered_bytes + cl->allowance);
+	log_info("sse client %s dropped: %zu bytes unsent (cap %zu; all clients hold %zu of "
+		 "the %zu-byte stream budget)",
+		 cl->peer, queued, st->max_buffered_bytes + cl->allowance, st->held_bytes,
+		 st->budget_bytes);
 	stream_client_unlink_live(st, cl);
 	cl->zombie = true;
 	TAILQ_INSERT_TAIL(&st->zombies, cl, link);
@@ -269,6 +315,52 @@ stream_client_writable(struct stream_client *cl)
 	return true;
 }
 
+/*
+ * Over the global budget (every message alive counted once, however many
+ * clients hold it), the clients furthest behind go first: each drop frees at
+ * most what that client holds, so drop until that estimate fits. The memory
+ * comes back when the reaper closes them.
+ */
+static void
+stream_enforce_budget(struct stream *st)
+{
+	size_t estimate = st->held_bytes;
+
+	while (estimate > st->budget_bytes) {
+		struct stream_client *cl;
+		struct stream_client *slowest = NULL;
+		size_t most = 0;
+
+		TAILQ_FOREACH(cl, &st->clients, link) {
+			size_t q = stream_client_queued(cl);
+
+			if (q > most) {
+				most = q;
+				slowest = cl;
+			}
+		}
+		if (slowest == NULL)
+			return; /* what is left is the cached snapshot: nobody holds more */
+		stream_client_drop(slowest, most);
+		estimate = estimate > most ? estimate - most : 0;
+	}
+}
+
+/* True when a filtered client may see a message for audience (NULL: supervisors only). */
+static bool
+stream_client_wants(const struct stream_client *cl, stream_audience_cb *audience, void *arg)
+{
+	if (cl->worker_sid == NULL)
+		return true;
+	return audience != NULL && audience(cl->worker_sid, arg);
+}
+
+bool
+stream_audience_all(const char *worker_sid, void *arg)
+{
+	return true;
+}
+
 /* Sends a shared message (a reference, no copy). */
 static void
 stream_client_send_msg(struct stream_client *cl, struct stream_msg *msg)
@@ -288,22 +380,6 @@ stream_client_send_msg(struct stream_client *cl, struct stream_msg *msg)
 	(void)evbuffer_drain(st->scratch, evbuffer_get_length(st->scratch)); /* already empty */
 }
 
-/* Sends text private to this client (copied). */
-static void
-stream_client_send_text(struct stream_client *cl, const char *text, size_t len)
-{
-	struct stream *st = cl->st;
-
-	if (len == 0)
-		return;
-	if (evbuffer_add(st->scratch, text, len) != 0) {
-		log_warning("sse client %s: cannot queue %zu bytes", cl->peer, len);
-		return;
-	}
-	evhttp_send_reply_chunk(cl->req, st->scratch);
-	(void)evbuffer_drain(st->scratch, evbuffer_get_length(st->scratch));
-}
-
 static void
 stream_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -320,76 +396,6 @@ stream_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		evhttp_send_reply_chunk(cl->req, st->scratch);
 	}
-}
-
-/* The snapshot event's data: one JSON object (stream.h lists its keys). */
-/* May a client limited to worker_sid (NULL: no limit) see ring event seq? */
-static bool
-stream_event_visible(const struct stream *st, const char *worker_sid, uint64_t seq)
-{
-	const char *wk = NULL;
-
-	if (worker_sid == NULL)
-		return true;
-	wk = model_event_field(st->model, seq, "WorkerSid");
-	return wk != NULL && strcmp(wk, worker_sid) == 0;
-}
-
-static void
-stream_snapshot_json(struct stream *st, const char *worker_sid, struct json_gen *g,
-		     uint64_t *newest_out)
-{
-	uint64_t oldest = 0;
-	uint64_t newest = 0;
-	uint64_t seq;
-	const char *stats;
-	size_t stats_len = 0;
-
-	model_event_range(st->model, &oldest, &newest);
-	json_gen_object_open(g);
-	json_gen_kv_int(g, "last_event_id", (int64_t)newest);
-	json_gen_key(g, "stats");
-	stats = model_stats_json(st->model, &stats_len);
-	if (stats == NULL || json_gen_raw(g, stats, stats_len) < 0)
-		json_gen_null(g);
-	json_gen_key(g, "workspace");
-	model_workspace_json(st->model, g);
-	json_gen_key(g, "tasks");
-	if (worker_sid == NULL) {
-		model_tasks_json(st->model, g);
-	} else {
-		model_worker_tasks_json(st->model, worker_sid, g);
-	}
-	json_gen_key(g, "workers");
-	if (worker_sid == NULL) {
-		model_workers_json(st->model, g);
-	} else {
-		json_gen_array_open(g);
-		if (model_worker_json_exists(st->model, worker_sid))
-			model_worker_json(st->model, worker_sid, g);
-		json_gen_array_close(g);
-	}
-	json_gen_key(g, "queues");
-	model_queues_json(st->model, g);
-	json_gen_key(g, "activities");
-	model_activities_json(st->model, g);
-	json_gen_key(g, "events");
-	json_gen_array_open(g);
-	if (newest > 0) {
-		seq = newest - oldest + 1 > STREAM_SNAPSHOT_EVENTS
-			      ? newest - STREAM_SNAPSHOT_EVENTS + 1
-			      : oldest;
-		for (; seq <= newest; seq++) {
-			if (stream_event_visible(st, worker_sid, seq))
-				(void)model_event_json(st->model, seq,
-						       g); /* false: left the ring meanwhile */
-		}
-	}
-	json_gen_array_close(g);
-	if (st->extra != NULL)
-		st->extra(g, st->extra_arg);
-	json_gen_object_close(g);
-	*newest_out = newest;
 }
 
 /* Parses a Last-Event-ID value: decimal digits only; 0 when absent or unusable. */
@@ -430,11 +436,120 @@ stream_last_event_id(struct evhttp_request *req)
 	return id;
 }
 
+/*
+ * The worker's part of the open tasks: those it holds a reservation for, as
+ * it may see them (only its own reservations: model_worker_tasks_json).
+ */
+static void
+stream_worker_tasks_json(struct stream *st, const char *worker_sid, struct json_gen *g)
+{
+	model_worker_tasks_json(st->model, worker_sid, g);
+}
+
+/*
+ * The snapshot event: one JSON object (stream.h lists its keys). A worker's
+ * has its own worker and the tasks it is on; everything else is shared.
+ */
+static void
+stream_snapshot_json(struct stream *st, const char *worker_sid, struct json_gen *g,
+		     uint64_t *newest_out)
+{
+	uint64_t oldest = 0;
+	uint64_t newest = 0;
+	uint64_t seq;
+	const char *stats;
+	size_t stats_len = 0;
+
+	model_event_range(st->model, &oldest, &newest);
+	json_gen_object_open(g);
+	json_gen_kv_int(g, "last_event_id", (int64_t)newest);
+	json_gen_key(g, "stats");
+	stats = model_stats_json(st->model, &stats_len);
+	if (stats == NULL || json_gen_raw(g, stats, stats_len) < 0)
+		json_gen_null(g);
+	json_gen_key(g, "workspace");
+	model_workspace_json(st->model, g);
+	json_gen_key(g, "tasks");
+	if (worker_sid == NULL)
+		model_tasks_json(st->model, g);
+	else
+		stream_worker_tasks_json(st, worker_sid, g);
+	json_gen_key(g, "workers");
+	if (worker_sid == NULL) {
+		model_workers_json(st->model, g);
+	} else {
+		json_gen_array_open(g);
+		model_worker_json(st->model, worker_sid, g);
+		json_gen_array_close(g);
+	}
+	json_gen_key(g, "queues");
+	if (worker_sid == NULL) {
+		model_queues_json(st->model, g);
+	} else {
+		json_gen_array_open(g);
+		json_gen_array_close(g);
+	}
+	json_gen_key(g, "activities");
+	model_activities_json(st->model, g);
+	json_gen_key(g, "events");
+	json_gen_array_open(g);
+	if (newest > 0 && worker_sid == NULL) {
+		seq = newest - oldest + 1 > STREAM_SNAPSHOT_EVENTS
+			      ? newest - STREAM_SNAPSHOT_EVENTS + 1
+			      : oldest;
+		for (; seq <= newest; seq++)
+			(void)model_event_json(st->model, seq,
+					       g); /* false: left the ring meanwhile */
+	}
+	json_gen_array_close(g);
+	if (st->extra != NULL && worker_sid == NULL)
+		st->extra(g, st->extra_arg);
+	json_gen_object_close(g);
+	*newest_out = newest;
+}
+
+void
+stream_set_snapshot_extra(struct stream *st, stream_snapshot_extra_cb *cb, void *arg)
+{
+	st->extra = cb;
+	st->extra_arg = arg;
+}
+
+/* A formatted snapshot message for worker_sid (NULL: the full one). */
+static struct stream_msg *
+stream_snapshot_msg(struct stream *st, const char *worker_sid)
+{
+	struct buf b;
+	uint64_t newest = 0;
+	const char *text;
+	size_t len = 0;
+
+	buf_init(&b);
+	json_gen_reset(st->gen);
+	stream_snapshot_json(st, worker_sid, st->gen, &newest);
+	text = json_gen_text(st->gen, &len);
+	stream_format(&b, "snapshot", newest, text, len);
+	json_gen_reset(st->gen);
+	len = b.len;
+	return stream_msg_new(st, buf_steal(&b, NULL), len);
+}
+
+void
+stream_invalidate(struct stream *st)
+{
+	if (st == NULL || st->snapshot == NULL)
+		return;
+	stream_msg_unref(st->snapshot);
+	st->snapshot = NULL;
+}
+
 /* The first output of a new client: retry, then a replay or a snapshot. */
 static void
 stream_client_hello(struct stream_client *cl, uint64_t last_id)
 {
+	static const char retry[] = "retry: " STREAM_STR(STREAM_RETRY_MS) "\n\n";
 	struct stream *st = cl->st;
+	struct stream_msg *msg = NULL;
 	struct buf b;
 	uint64_t oldest = 0;
 	uint64_t newest = 0;
@@ -443,34 +558,41 @@ stream_client_hello(struct stream_client *cl, uint64_t last_id)
 	size_t len = 0;
 	bool replay;
 
-	buf_init(&b);
-	buf_printf(&b, "retry: %d\n\n", STREAM_RETRY_MS);
+	if (evbuffer_add_reference(st->scratch, retry, sizeof(retry) - 1, NULL, NULL) == 0)
+		evhttp_send_reply_chunk(cl->req, st->scratch);
 	model_event_range(st->model, &oldest, &newest);
 	/* Replay only when every event after last_id is still in the ring. */
-	replay = last_id != 0 && newest != 0 && last_id <= newest && last_id + 1 >= oldest;
+	replay = cl->worker_sid == NULL && last_id != 0 && newest != 0 && last_id <= newest &&
+		 last_id + 1 >= oldest;
 	if (replay) {
+		buf_init(&b);
 		for (seq = last_id + 1; seq <= newest; seq++) {
 			json_gen_reset(st->gen);
-			if (!stream_event_visible(st, cl->worker_sid, seq) ||
-			    !model_event_json(st->model, seq, st->gen))
+			if (!model_event_json(st->model, seq, st->gen))
 				continue;
 			text = json_gen_text(st->gen, &len);
 			stream_format(&b, "event", seq, text, len);
 		}
+		json_gen_reset(st->gen);
 		log_trace(LOG_TRACE_STREAM,
 			  "sse client %s resumes after %" PRIu64 ": %" PRIu64 " events replayed",
 			  cl->peer, last_id, newest - last_id);
+		len = b.len;
+		msg = stream_msg_new(st, buf_steal(&b, NULL), len);
+	} else if (cl->worker_sid != NULL) {
+		msg = stream_snapshot_msg(st, cl->worker_sid); /* its own, not shared */
 	} else {
-		json_gen_reset(st->gen);
-		stream_snapshot_json(st, cl->worker_sid, st->gen, &newest);
-		text = json_gen_text(st->gen, &len);
-		stream_format(&b, "snapshot", newest, text, len);
-		log_trace(LOG_TRACE_STREAM, "sse client %s: snapshot of %zu bytes", cl->peer, len);
+		/* Built once per change, shared by every client that connects meanwhile. */
+		if (st->snapshot == NULL)
+			st->snapshot = stream_snapshot_msg(st, NULL);
+		msg = st->snapshot;
+		msg->refs++;
+		log_trace(LOG_TRACE_STREAM, "sse client %s: snapshot of %zu bytes", cl->peer,
+			  msg->len);
 	}
-	json_gen_reset(st->gen);
-	cl->allowance = b.len;
-	stream_client_send_text(cl, b.data, b.len);
-	buf_clear(&b);
+	cl->allowance = msg->len;
+	stream_client_send_msg(cl, msg);
+	stream_msg_unref(msg);
 }
 
 /* 503 with the DESIGN.md error shape. */
@@ -504,7 +626,6 @@ stream_attach_worker(struct stream *st, struct evhttp_request *req, const char *
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct stream_client *cl;
-	struct timeval wt;
 	char *addr = NULL;
 	uint16_t port = 0;
 
@@ -531,9 +652,7 @@ stream_attach_worker(struct stream *st, struct evhttp_request *req, const char *
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_send_reply_start(req, 200, "OK");
 	/* No read timeout (the client never writes again); a write timeout for stuck peers. */
-	wt.tv_sec = st->write_timeout_s;
-	wt.tv_usec = 0;
-	(void)bufferevent_set_timeouts(cl->bev, NULL, &wt); /* only fails on a NULL bufferevent */
+	server_request_set_write_timeout(req, st->write_timeout_s);
 	evhttp_connection_set_closecb(conn, stream_client_close_cb, cl);
 
 	TAILQ_INSERT_TAIL(&st->clients, cl, link);
@@ -542,25 +661,23 @@ stream_attach_worker(struct stream *st, struct evhttp_request *req, const char *
 		metrics_sse_clients(st->metrics, 1);
 	log_trace(LOG_TRACE_STREAM, "sse client %s connected (%zu)", cl->peer, st->nclients);
 	stream_client_hello(cl, stream_last_event_id(req));
-}
-
-/* Types a worker-limited client gets from stream_broadcast: aggregates only. */
-static bool
-stream_type_public(const char *type)
-{
-	return strcmp(type, "stats") == 0 || strcmp(type, "workspace") == 0;
+	if (st->held_bytes > st->budget_bytes)
+		stream_enforce_budget(st);
 }
 
 void
-stream_broadcast_match(struct stream *st, const char *type, uint64_t id, const char *json,
-		       size_t len, stream_match_cb *match, void *arg)
+stream_broadcast_for(struct stream *st, stream_audience_cb *audience, void *arg, const char *type,
+		     uint64_t id, const char *json, size_t len)
 {
 	struct stream_client *cl;
 	struct stream_client *next;
 	struct stream_msg *msg;
 	struct buf b;
 
-	if (st == NULL || TAILQ_EMPTY(&st->clients))
+	if (st == NULL)
+		return;
+	stream_invalidate(st); /* a broadcast is a change: the next snapshot is rebuilt */
+	if (TAILQ_EMPTY(&st->clients))
 		return;
 	if (!stream_type_ok(type) || (json == NULL && len > 0)) {
 		log_warning("sse broadcast refused: bad event type or data");
@@ -568,30 +685,43 @@ stream_broadcast_match(struct stream *st, const char *type, uint64_t id, const c
 	}
 	buf_init(&b);
 	stream_format(&b, type, id, json != NULL ? json : "", len);
-	msg = xcalloc(1, sizeof(*msg));
-	msg->refs = 1; /* ours, for the loop */
-	msg->len = b.len;
-	msg->text = buf_steal(&b, NULL);
+	len = b.len;
+	msg = stream_msg_new(st, buf_steal(&b, NULL), len); /* ours, for the loop */
 	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
-		if (cl->worker_sid != NULL &&
-		    (match == NULL ? !stream_type_public(type) : !match(cl->worker_sid, arg)))
-			continue;
-		stream_client_send_msg(cl, msg);
+		if (stream_client_wants(cl, audience, arg))
+			stream_client_send_msg(cl, msg);
 	}
 	stream_msg_unref(msg);
+	if (st->held_bytes > st->budget_bytes)
+		stream_enforce_budget(st);
 }
 
 void
-stream_set_snapshot_extra(struct stream *st, stream_snapshot_extra_cb *cb, void *arg)
+stream_broadcast_worker(struct stream *st, const char *type, uint64_t id, const char *json,
+			size_t len, const char *worker_sid)
 {
-	st->extra = cb;
-	st->extra_arg = arg;
-}
+	struct stream_client *cl;
+	struct stream_client *next;
+	struct stream_msg *msg;
+	struct buf b;
 
-void
-stream_broadcast(struct stream *st, const char *type, uint64_t id, const char *json, size_t len)
-{
-	stream_broadcast_match(st, type, id, json, len, NULL, NULL);
+	if (st == NULL || worker_sid == NULL || stream_worker_clients(st, worker_sid) == 0)
+		return;
+	if (!stream_type_ok(type) || (json == NULL && len > 0)) {
+		log_warning("sse broadcast refused: bad event type or data");
+		return;
+	}
+	buf_init(&b);
+	stream_format(&b, type, id, json != NULL ? json : "", len);
+	len = b.len;
+	msg = stream_msg_new(st, buf_steal(&b, NULL), len); /* ours, for the loop */
+	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
+		if (cl->worker_sid != NULL && strcmp(cl->worker_sid, worker_sid) == 0)
+			stream_client_send_msg(cl, msg);
+	}
+	stream_msg_unref(msg);
+	if (st->held_bytes > st->budget_bytes)
+		stream_enforce_budget(st);
 }
 
 size_t
@@ -607,6 +737,12 @@ stream_worker_clients(const struct stream *st, const char *worker_sid)
 			n++;
 	}
 	return n;
+}
+
+void
+stream_broadcast(struct stream *st, const char *type, uint64_t id, const char *json, size_t len)
+{
+	stream_broadcast_for(st, NULL, NULL, type, id, json, len);
 }
 
 size_t
@@ -629,7 +765,10 @@ stream_new(struct event_base *base, struct model *model, const struct stream_opt
 	st->max_buffered_bytes = STREAM_DEFAULT_MAX_BUFFERED_BYTES;
 	st->heartbeat_s = STREAM_DEFAULT_HEARTBEAT_S;
 	st->write_timeout_s = STREAM_DEFAULT_WRITE_TIMEOUT_S;
+	st->budget_bytes = STREAM_DEFAULT_BUDGET_BYTES;
 	if (options != NULL) {
+		if (options->budget_bytes > 0)
+			st->budget_bytes = options->budget_bytes;
 		if (options->max_clients > 0)
 			st->max_clients = options->max_clients;
 		if (options->max_buffered_bytes > 0)
@@ -644,7 +783,9 @@ stream_new(struct event_base *base, struct model *model, const struct stream_opt
 	st->scratch = evbuffer_new();
 	st->heartbeat_ev = event_new(base, -1, EV_PERSIST, stream_heartbeat_cb, st);
 	st->reap_ev = event_new(base, -1, 0, stream_reap_cb, st);
-	if (st->scratch == NULL || st->heartbeat_ev == NULL || st->reap_ev == NULL)
+	st->trim_ev = evtimer_new(base, stream_trim_cb, st);
+	if (st->scratch == NULL || st->heartbeat_ev == NULL || st->reap_ev == NULL ||
+	    st->trim_ev == NULL)
 		fatalx("stream: cannot create libevent objects");
 	st->gen = json_gen_new();
 	tv.tv_sec = st->heartbeat_s;
@@ -664,6 +805,7 @@ stream_free(struct stream *st)
 		return;
 	event_free(st->heartbeat_ev);
 	event_free(st->reap_ev);
+	stream_invalidate(st);
 	/* Whole lists go at once: the records are freed, the heads reset after. */
 	TAILQ_FOREACH_SAFE(cl, &st->zombies, link, next) {
 		stream_client_close(cl);
@@ -678,5 +820,9 @@ stream_free(struct stream *st)
 	st->nclients = 0;
 	evbuffer_free(st->scratch);
 	json_gen_free(st->gen);
-	free(st);
+	event_free(st->trim_ev);
+	/* Buffers finalised later may still hold messages; the last one frees st. */
+	st->freed = true;
+	if (st->n_msgs == 0)
+		free(st);
 }

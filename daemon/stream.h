@@ -7,7 +7,10 @@
  * from the model's event ring (older ids get a fresh snapshot). Heartbeat
  * comments keep proxies from closing idle streams. A client whose unsent
  * output exceeds the cap is dropped, never buffered without bound. The number
- * of clients is capped (503 beyond).
+ * of clients is capped (503 beyond). All clients together may hold at most
+ * budget_bytes of unsent messages (shared ones counted once); the slowest
+ * are dropped first, and freed memory is handed back to the system a
+ * moment after clients leave (malloc_trim).
  */
 
 #include <stdbool.h>
@@ -27,7 +30,19 @@ struct stream_options {
 	int heartbeat_s;	   /* default 15 */
 	/* A client whose socket accepts no byte for this long is closed; default 60. */
 	int write_timeout_s;
+	/*
+	 * Memory every message alive may take, each counted once however many
+	 * clients hold it; over it, the clients furthest behind are dropped.
+	 * Default 64 MiB.
+	 */
+	size_t budget_bytes;
 };
+
+/*
+ * Whether a message concerns the worker worker_sid (a worker client's
+ * filter). Called during stream_broadcast_for, once per filtered client.
+ */
+typedef bool stream_audience_cb(const char *worker_sid, void *arg);
 
 /* The reconnection delay sent to every client ("retry:" field). */
 #define STREAM_RETRY_MS 2000
@@ -61,27 +76,15 @@ void stream_free(struct stream *st);
  */
 void stream_attach(struct stream *st, struct evhttp_request *req);
 /*
- * stream_attach for a client limited to one worker (worker_sid copied; NULL
- * is stream_attach): its snapshot holds only that worker, the tasks it holds
- * reservations on, and the ring events naming it (WorkerSid); replays too.
- * Afterwards it gets stream_broadcast's "stats" and "workspace" messages and
- * the stream_broadcast_match messages its worker matches, nothing else.
+ * stream_attach for a worker's session: the client gets only messages whose
+ * audience includes worker_sid (stream_broadcast_for), and its snapshot
+ * carries only its own worker and the tasks it holds a reservation for, no
+ * queues and no recent events; Last-Event-ID does not replay (a fresh
+ * snapshot instead). worker_sid is copied; NULL is stream_attach.
  */
 void stream_attach_worker(struct stream *st, struct evhttp_request *req, const char *worker_sid);
-/* Decides whether a worker-limited client (its WK SID) gets one message. */
-typedef bool stream_match_cb(const char *worker_sid, void *arg);
 /*
- * stream_broadcast for messages about particular workers: unlimited clients
- * get it; a worker-limited client only when match(its worker SID, arg) is
- * true (match runs during the call). match NULL: stream_broadcast.
- */
-void stream_broadcast_match(struct stream *st, const char *type, uint64_t id, const char *json,
-			    size_t len, stream_match_cb *match, void *arg);
-/* Live clients limited to this worker (its open pages), for presence. */
-size_t stream_worker_clients(const struct stream *st, const char *worker_sid);
-/*
- * Sends "event: type\nid: id\ndata: json\n\n" to every client (a
- * worker-limited one only for "stats" and "workspace"); id 0 = none.
+ * Sends "event: type\nid: id\ndata: json\n\n" to every client; id 0 = none.
  * json (len bytes, only read during the call) is split into one "data:"
  * line per line; type must be a short word without CR or LF (else nothing is
  * sent). The message is formatted once and shared by reference between the
@@ -90,8 +93,37 @@ size_t stream_worker_clients(const struct stream *st, const char *worker_sid);
  */
 void stream_broadcast(struct stream *st, const char *type, uint64_t id, const char *json,
 		      size_t len);
+/*
+ * stream_broadcast that also reaches the worker clients for whom
+ * audience(worker_sid, arg) is true (stream_broadcast reaches only the
+ * clients without a worker filter); stream_audience_all reaches everyone.
+ * Every broadcast also marks the shared snapshot stale.
+ */
+void stream_broadcast_for(struct stream *st, stream_audience_cb *audience, void *arg,
+			  const char *type, uint64_t id, const char *json, size_t len);
+bool stream_audience_all(const char *worker_sid, void *arg);
+/*
+ * Sends a message built for one worker (its own view of a task) to the
+ * clients filtered to that worker, and to no one else: the unfiltered
+ * clients get the full version of the same change from stream_broadcast_for.
+ */
+void stream_broadcast_worker(struct stream *st, const char *type, uint64_t id, const char *json,
+			     size_t len, const char *worker_sid);
+/* Live clients filtered to this worker (its open agent pages), for presence. */
+size_t stream_worker_clients(const struct stream *st, const char *worker_sid);
+/*
+ * The model changed: the shared snapshot is rebuilt for the next client
+ * that needs one (it is built at most once per change, and shared by
+ * reference between every client that gets it). NULL-safe.
+ */
+void stream_invalidate(struct stream *st);
 struct json_gen;
-/* Writes extra keys into every snapshot object (after "events"); arg is borrowed. */
+/*
+ * Writes extra keys into every full (unfiltered) snapshot object, after
+ * "events" (trhubd's per-minute "series"); arg is borrowed. Whatever the
+ * callback writes must change only together with a broadcast (which marks
+ * the shared snapshot stale): the series changes with each "stats" message.
+ */
 typedef void stream_snapshot_extra_cb(struct json_gen *g, void *arg);
 void stream_set_snapshot_extra(struct stream *st, stream_snapshot_extra_cb *cb, void *arg);
 /* Connected clients (dropped ones no longer count). */

@@ -384,8 +384,8 @@ worker_api_audit(struct worker_api *wa, const struct worker_api_call *c, const c
 	json_gen_kv_int(wa->gen, "atMs", worker_api_wall_ms());
 	json_gen_object_close(wa->gen);
 	text = json_gen_text(wa->gen, &len);
-	/* Supervisors' and wallboards' streams; never a worker's (match false). */
-	stream_broadcast_match(wa->stream, "audit", 0, text, len, NULL, NULL);
+	/* Supervisors' and wallboards' streams; never a worker's (stream_broadcast). */
+	stream_broadcast(wa->stream, "audit", 0, text, len);
 	free(actor);
 	free(reason);
 	free(res);
@@ -925,12 +925,6 @@ worker_api_task_changed(struct worker_api *wa, const char *task_sid)
 
 /* --- presence ---------------------------------------------------------------------- */
 
-static bool
-worker_api_match_sid(const char *worker_sid, void *arg)
-{
-	return strcmp(worker_sid, arg) == 0;
-}
-
 void
 worker_api_worker_seen(struct worker_api *wa, const char *worker_sid)
 {
@@ -962,8 +956,7 @@ worker_api_worker_seen(struct worker_api *wa, const char *worker_sid)
 		json_gen_kv_int(wa->gen, "afterS", a->gone_s);
 		json_gen_object_close(wa->gen);
 		text = json_gen_text(wa->gen, &len);
-		stream_broadcast_match(wa->stream, "presence", 0, text, len, worker_api_match_sid,
-				       sid);
+		stream_broadcast_worker(wa->stream, "presence", 0, text, len, sid);
 		free(a->activity);
 		free(a);
 	}

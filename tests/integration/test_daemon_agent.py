@@ -104,6 +104,9 @@ def test_full_agent_flow_accept_conference_wrapup_autocomplete(make_stack):
         wr = created['ReservationSid']
         assert created['WorkerSid'] == alice_w.sid
 
+        # alice's stream carries her reservation (her view of the task); bob's never does.
+        alice.stream.wait(lambda c: [m for m in c.of('reservation') if wr in m['data']],
+                          what="alice's reservation message")
         # bob can neither see nor act on alice's reservation.
         assert bob.post('/api/reservations/%s/accept' % wr).status == 404
         assert bob.post('/api/tasks/%s/complete' % task.sid).status == 404
@@ -134,6 +137,7 @@ def test_full_agent_flow_accept_conference_wrapup_autocomplete(make_stack):
                     what='the post-work activity')
         for m in bob.stream.messages:
             assert task.sid not in (m['data'] or '') or '"removed":true' in m['data'], m
+            assert wr not in (m['data'] or ''), m
     finally:
         alice.close()
         bob.close()
@@ -250,3 +254,35 @@ def test_presence_sets_an_abandoned_agent_away(make_stack):
         assert p['state'] == 'away' and p['activityName'] == 'Offline', p
     finally:
         alice.close()
+
+
+def test_agent_completes_its_own_task_when_auto_completion_is_off(make_stack):
+    stack, w, alice_w, bob_w = agent_stack(make_stack, TRHUB_AUTO_COMPLETE_WRAPPING='false')
+    alice = Agent(stack, 'alice', 'alice-pass')
+    sup = Agent(stack, 'sup', 'sup-pass')
+    try:
+        alice.open_stream()
+        sup.open_stream()
+        assert alice.post('/api/worker/activity', {'activity': 'Available'}).status == 200
+        task = w.add_task(**call_attributes(6))
+        wr = alice.wait_event('reservation.created', TaskSid=task.sid)['ReservationSid']
+        # A pending task cannot be completed yet: a clear 409, not a Twilio error.
+        r = alice.post('/api/tasks/%s/complete' % task.sid)
+        assert r.status == 409, r
+        assert any(s in r.json()['detail'] for s in ('pending', 'reserved')), r
+        assert alice.post('/api/reservations/%s/accept' % wr,
+                          {'instruction': 'accept'}).status == 200
+        assert w.task(task.sid).assignment_status == 'assigned'
+        dh.converge(lambda: [] if dh.api_task_status(stack.daemon).get(task.sid) == 'assigned'
+                    else ['not assigned in the model'], what='the task assigned in the model')
+        r = alice.post('/api/tasks/%s/complete' % task.sid, {'reason': 'resolved on the call'})
+        assert r.status == 200, r
+        t = w.task(task.sid)
+        assert t.assignment_status == 'completed' and t.reason == 'resolved on the call'
+        assert w.reservation(task.sid, wr).fetch().reservation_status in ('completed',
+                                                                          'accepted', 'wrapping')
+        # Not a supervisor action: no audit event.
+        assert not sup.stream.of('audit')
+    finally:
+        alice.close()
+        sup.close()

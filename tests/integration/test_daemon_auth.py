@@ -244,3 +244,23 @@ def test_worker_stream_shows_only_that_worker(make_stack):
     finally:
         sup.close()
         mine.close()
+
+
+def test_hash_password_prints_a_users_file_hash():
+    import crypt
+    import subprocess
+    for args, prefix in (([], '$y$'), (['sha512crypt'], '$6$')):
+        r = subprocess.run([dh.trhubd_binary(), '--hash-password'] + args,
+                           input='correct horse\n', capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        h = r.stdout.strip()
+        assert h.startswith(prefix), h
+        assert crypt.crypt('correct horse', h) == h
+        assert crypt.crypt('wrong horse', h) != h
+        assert 'correct horse' not in r.stdout + r.stderr
+    r = subprocess.run([dh.trhubd_binary(), '--hash-password', 'md5'], input='x\n',
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and 'yescrypt or sha512crypt' in r.stderr
+    r = subprocess.run([dh.trhubd_binary(), '--hash-password'], input='\n',
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and 'empty password' in r.stderr

@@ -1,8 +1,8 @@
 """Brute force against POST /login, and no secret in trhubd's output.
 
 trhubd runs behind a (simulated) trusted proxy so that clients can have
-different addresses: trust_proxy takes the client from the last
-X-Forwarded-For entry of a loopback peer. 1,000 wrong passwords for one
+different addresses: with trusted_proxies = 127.0.0.1 the client is the
+right-most X-Forwarded-For entry that is not a trusted proxy. 1,000 wrong passwords for one
 user from one address are throttled (nearly all answered 429 with
 Retry-After, without a hash check); the right password still works for that
 user from another address and for other users from the attacker's address.
@@ -33,7 +33,7 @@ def attempt(stack, user, password, addr):
 def test_thousand_wrong_passwords_are_throttled_and_nothing_secret_is_logged(make_stack):
     wallboard = 'wb-' + 'q7' * 20
     stack = make_stack(daemon_args=['-v', '--trace=all'],
-                       daemon_env={'TRHUB_TRUST_PROXY': 'true',
+                       daemon_env={'TRHUB_TRUSTED_PROXIES': '127.0.0.1',
                                    'TRHUB_WALLBOARD_TOKEN': wallboard})
     secrets_seen = [stack.sim.auth_token, stack.sim.api_secret, 'sup-pass', 'alice-pass',
                     'bob-pass', wallboard]

@@ -25,6 +25,9 @@ import daemon_harness as dh
 
 make_stack = dh.make_stack_fixture()
 
+# The browser's address: on loopback but not the trusted proxy (nginx, 127.0.0.1).
+CLIENT = '127.0.0.2'
+
 DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'doc', 'nginx.md')
 
 
@@ -95,7 +98,8 @@ def https(port, method, path, body=None, headers=None):
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    conn = http.client.HTTPSConnection('127.0.0.1', port, timeout=10, context=ctx)
+    conn = http.client.HTTPSConnection('127.0.0.1', port, timeout=10, context=ctx,
+                                       source_address=(CLIENT, 0))
     try:
         conn.request(method, path, body=body, headers=dict(headers or {}))
         r = conn.getresponse()
@@ -107,7 +111,7 @@ def https(port, method, path, body=None, headers=None):
 def test_login_webhook_and_stream_through_nginx(make_stack, nginx_front):
     port = free_port()
     public = 'https://127.0.0.1:%d' % port
-    stack = make_stack(public_url=public, daemon_env={'TRHUB_TRUST_PROXY': 'true'})
+    stack = make_stack(public_url=public, daemon_env={'TRHUB_TRUSTED_PROXIES': '127.0.0.1'})
     nginx_front(stack.daemon.port, port)
 
     r = https(port, 'POST', '/login',
@@ -128,7 +132,7 @@ def test_login_webhook_and_stream_through_nginx(make_stack, nginx_front):
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    raw = socket.create_connection(('127.0.0.1', port), timeout=10)
+    raw = socket.create_connection(('127.0.0.1', port), timeout=10, source_address=(CLIENT, 0))
     s = ctx.wrap_socket(raw, server_hostname='127.0.0.1')
     s.sendall(('GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n'
                'Cookie: %s\r\n\r\n' % (port, cookie)).encode())
@@ -156,5 +160,5 @@ def test_login_webhook_and_stream_through_nginx(make_stack, nginx_front):
     stack.daemon.stop()
     log = '\n'.join(stack.daemon.past_stderr)
     # The client address is nginx's entry (the TCP peer), never the client's own header.
-    assert 'login failed for sup from 127.0.0.1' in log, log[-2000:]
+    assert 'login failed for sup from %s' % CLIENT in log, log[-2000:]
     assert '203.0.113.9' not in log

@@ -227,7 +227,7 @@ test_config_parses_file(void **state)
 			   "stats_min_interval_ms = 1500\n"
 			   "day_start = 7:30\n"
 			   "listen = [::1]:9000\n"
-			   "trust_proxy = yes\n"
+			   "trusted_proxies = 127.0.0.1, 10.0.0.0/8 ::1\n"
 			   "public_url = https://ops.example.com/trhub/\n"
 			   "sla_threshold_s = 2m";
 
@@ -238,7 +238,7 @@ test_config_parses_file(void **state)
 	assert_int_equal(c->day_start_min, 7 * 60 + 30);
 	assert_string_equal(c->listen_host, "::1");
 	assert_int_equal(c->listen_port, 9000);
-	assert_true(c->trust_proxy);
+	assert_string_equal(c->trusted_proxies, "127.0.0.1, 10.0.0.0/8 ::1");
 	assert_string_equal(c->public_url, "https://ops.example.com/trhub");
 	assert_int_equal(c->sla_threshold_s, 120);
 	config_free(c);
@@ -600,6 +600,12 @@ static void
 test_config_rejects_bad_bool(void **state)
 {
 	test_expect_error("trust_proxy = maybe\n", NULL, -EINVAL, "trhubd.conf:1", "trust_proxy");
+	/* The old switch is refused with the key that replaced it. */
+	test_expect_error("trust_proxy = yes\n", NULL, -EINVAL, "trust_proxy", "trusted_proxies");
+	test_expect_error("trusted_proxies = 10.0.0.1/8\n", NULL, -EINVAL, "trusted_proxies",
+			  "beyond the prefix");
+	test_expect_error("trusted_proxies = 127.0.0.1, proxy.example\n", NULL, -EINVAL,
+			  "trusted_proxies", "proxy.example");
 }
 
 static void

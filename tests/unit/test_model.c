@@ -932,6 +932,45 @@ test_model_recording_url_on_the_task_and_bounded(void **state)
 	model_free(small);
 }
 
+/* A worker's view of a task with two workers' reservations names only its own. */
+static void
+test_model_task_view_for_one_worker(void **state)
+{
+	struct fixture *fx = *state;
+	struct json_gen *g = json_gen_new();
+	const char *workers[4];
+	size_t len = 0;
+	const char *text = NULL;
+
+	create_task(fx, WT1, T0);
+	res_event(fx, "reservation.created", WR1, WT1, WK1, "reserved", T0 + 1);
+	res_event(fx, "reservation.created", WR2, WT1, WK2, "reserved", T0 + 2);
+	assert_int_equal(model_task_workers(fx->m, WT1, workers, 4), 2);
+	assert_string_equal(model_reservation_worker_sid(fx->m, WR2), WK2);
+	model_task_json(fx->m, WT1, g);
+	text = json_gen_text(g, &len);
+	assert_non_null(strstr(text, WK1));
+	assert_non_null(strstr(text, WK2));
+	json_gen_reset(g);
+	model_task_json_for(fx->m, WT1, WK1, g);
+	text = json_gen_text(g, &len);
+	assert_non_null(strstr(text, WR1));
+	assert_null(strstr(text, WR2));
+	assert_null(strstr(text, WK2));
+	json_gen_reset(g);
+	model_worker_tasks_json(fx->m, WK2, g);
+	text = json_gen_text(g, &len);
+	assert_non_null(strstr(text, WR2));
+	assert_null(strstr(text, WK1));
+	/* The task assigned to WK1: WK2's view shows no assignee. */
+	res_event(fx, "reservation.accepted", WR1, WT1, WK1, "assigned", T0 + 3);
+	json_gen_reset(g);
+	model_task_json_for(fx->m, WT1, WK2, g);
+	text = json_gen_text(g, &len);
+	assert_null(strstr(text, WK1));
+	json_gen_free(g);
+}
+
 int
 main(void)
 {
@@ -963,6 +1002,7 @@ main(void)
 		T(test_model_stats_document_is_copied),
 		T(test_model_many_tasks_and_snapshot),
 		T(test_model_recording_url_on_the_task_and_bounded),
+		T(test_model_task_view_for_one_worker),
 #undef T
 	};
 

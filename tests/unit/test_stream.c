@@ -127,7 +127,11 @@ route_cb(struct evhttp_request *req, void *arg)
 				 0);
 		f->small_sndbuf = 0;
 	}
-	stream_attach(f->stream, req);
+	/* "?worker=WK..." stands for a worker's session (the auth module sets it). */
+	if (strncmp(evhttp_request_get_uri(req), "/api/stream?worker=", 19) == 0)
+		stream_attach_worker(f->stream, req, evhttp_request_get_uri(req) + 19);
+	else
+		stream_attach(f->stream, req);
 }
 
 static void
@@ -808,6 +812,98 @@ test_stream_free_with_clients_connected(void **state)
 	assert_true(run_until(f, is_eof, a, 3000));
 }
 
+/* stream_audience_cb: the message concerns the worker named by arg. */
+static bool
+concerns(const char *worker_sid, void *arg)
+{
+	return strcmp(worker_sid, arg) == 0;
+}
+
+static void
+test_stream_worker_filter_sees_only_its_own(void **state)
+{
+	struct fixture *f = *state;
+	struct client *sup;
+	struct client *wk;
+	char wk1[] = "WK1";
+	char wk2[] = "WK2";
+	char *snap;
+
+	sup = client_connect(f, "/api/stream", "", 0);
+	wk = client_connect(f, "/api/stream?worker=WK1", "", 0);
+	skip_hello(f, sup);
+	free(next_block(f, wk)); /* retry */
+	snap = next_block(f, wk);
+	assert_non_null(strstr(snap, "event: snapshot"));
+	assert_non_null(strstr(snap, "\"queues\":[]")); /* a worker's snapshot: no queues */
+	free(snap);
+	stream_broadcast_for(f->stream, concerns, wk2, "worker", 0, "{\"sid\":\"WK2\"}", 13);
+	stream_broadcast_for(f->stream, concerns, wk1, "worker", 0, "{\"sid\":\"WK1\"}", 13);
+	stream_broadcast(f->stream, "event", 7, "{}", 2); /* supervisors only */
+	stream_broadcast_for(f->stream, NULL, NULL, "task", 0, "{}", 2);
+	stream_broadcast_for(f->stream, stream_audience_all, NULL, "stats", 0, "{}", 2);
+	expect_block(f, sup, "event: worker\ndata: {\"sid\":\"WK2\"}");
+	expect_block(f, sup, "event: worker\ndata: {\"sid\":\"WK1\"}");
+	expect_block(f, sup, "event: event\nid: 7\ndata: {}");
+	expect_block(f, sup, "event: task\ndata: {}");
+	expect_block(f, sup, "event: stats\ndata: {}");
+	expect_block(f, wk, "event: worker\ndata: {\"sid\":\"WK1\"}");
+	expect_block(f, wk, "event: stats\ndata: {}");
+	assert_null(client_next_block(wk));
+}
+
+static bool
+first_dropped(struct fixture *f, void *arg)
+{
+	return stream_client_count(f->stream) < *(size_t *)arg;
+}
+
+static void
+test_stream_budget_drops_the_slowest_first(void **state)
+{
+	struct fixture *f = *state;
+	/* The per-client cap is far away: only the global budget can drop anyone. */
+	struct stream_options so = { .max_buffered_bytes = 64 * 1024 * 1024,
+				     .budget_bytes = 256 * 1024,
+				     .heartbeat_s = 30 };
+	struct client *fast;
+	struct client *slowest;
+	struct client *slow;
+	char *msg = xmalloc(2048);
+	size_t three = 3;
+	int i;
+
+	memset(msg, 'z', 2047);
+	msg[0] = '"';
+	msg[2046] = '"';
+	msg[2047] = '\0';
+	fixture_stream(f, &so);
+	fast = client_connect(f, "/api/stream", "", 0);
+	wait_clients(f, 1);
+	f->small_sndbuf = 4096;
+	slowest = client_connect(f, "/api/stream", "", 4096);
+	wait_clients(f, 2);
+	f->small_sndbuf = 4096;
+	slow = client_connect(f, "/api/stream", "", 4096);
+	wait_clients(f, 3);
+	slowest->reading = false; /* never reads */
+	for (i = 0; i < 600 && stream_client_count(f->stream) == 3; i++) {
+		if (i == 60)
+			slow->reading = false; /* reads a while, then stops: behind, but less */
+		stream_broadcast(f->stream, "stats", 0, msg, strlen(msg));
+		pump(f);
+		drain_blocks(fast);
+		drain_blocks(slow);
+	}
+	assert_true(run_until(f, first_dropped, &three, 3000));
+	assert_int_equal(stream_client_count(f->stream), 2);
+	slowest->reading = true;
+	assert_true(run_until(f, is_eof, slowest, 5000)); /* the one furthest behind went */
+	assert_false(slow->eof);
+	assert_false(fast->eof);
+	free(msg);
+}
+
 int
 main(void)
 {
@@ -824,6 +920,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_stream_slow_client_dropped_others_keep_receiving, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_max_clients_gets_503_json, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stream_worker_filter_sees_only_its_own, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stream_budget_drops_the_slowest_first, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stream_free_with_clients_connected, setup,
 						teardown),
