@@ -677,8 +677,15 @@ auth_free(struct auth *a)
 static bool
 auth_cookie_id(struct evhttp_request *req, char id[AUTH_ID_HEX + 1])
 {
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
-	const char *p = h;
+	return auth_cookie_parse(
+		evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie"), id);
+}
+
+bool
+auth_cookie_parse(const char *header, char id_out[AUTH_ID_HEX + 1])
+{
+	char *id = id_out;
+	const char *p = header;
 	size_t name_len = strlen(AUTH_COOKIE);
 
 	while (p != NULL && *p != '\0') {
@@ -787,22 +794,21 @@ auth_session_create(struct auth *a, const char *identity, enum auth_role role)
 
 /* --- Origin ------------------------------------------------------------------------ */
 
-bool
-auth_origin_ok(const struct auth *a, struct evhttp_request *req)
+/* The Origin decision from the header values (NULL: absent); public_origin may be NULL. */
+static bool
+auth_origin_decide(const char *public_origin, const char *origin, const char *referer,
+		   const char *host)
 {
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-	const char *origin = evhttp_find_header(in, "Origin");
-	const char *host = evhttp_find_header(in, "Host");
 	char *o = NULL;
 	bool ok = false;
 
 	if (origin != NULL && strcmp(origin, "null") != 0)
 		o = auth_origin_of(origin, strlen(origin));
-	else if (origin == NULL && (origin = evhttp_find_header(in, "Referer")) != NULL)
-		o = auth_origin_of(origin, strlen(origin));
+	else if (origin == NULL && referer != NULL)
+		o = auth_origin_of(referer, strlen(referer));
 	if (o == NULL)
 		return false;
-	if (a->public_origin != NULL && strcmp(o, a->public_origin) == 0) {
+	if (public_origin != NULL && strcmp(o, public_origin) == 0) {
 		ok = true;
 	} else if (host != NULL) {
 		const char *authority = strstr(o, "://") + 3;
@@ -812,6 +818,27 @@ auth_origin_ok(const struct auth *a, struct evhttp_request *req)
 	}
 	free(o);
 	return ok;
+}
+
+bool
+auth_origin_matches(const char *public_url, const char *origin, const char *referer,
+		    const char *host)
+{
+	char *po = public_url != NULL ? auth_origin_of(public_url, strlen(public_url)) : NULL;
+	bool ok = auth_origin_decide(po, origin, referer, host);
+
+	free(po);
+	return ok;
+}
+
+bool
+auth_origin_ok(const struct auth *a, struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+
+	return auth_origin_decide(a->public_origin, evhttp_find_header(in, "Origin"),
+				  evhttp_find_header(in, "Referer"),
+				  evhttp_find_header(in, "Host"));
 }
 
 /* --- throttling -------------------------------------------------------------------- */

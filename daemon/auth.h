@@ -104,6 +104,15 @@ const struct auth_session *auth_session_of(struct auth *a, struct evhttp_request
 const char *auth_worker_sid(const struct auth *a, const struct auth_session *s);
 /* When the session ends unless renewed, in wall-clock epoch milliseconds. */
 int64_t auth_expires_at_ms(const struct auth *a, const struct auth_session *s);
+/*
+ * The two parsers of untrusted headers, apart from evhttp (fuzz_auth):
+ * auth_cookie_parse copies the trhub_session value of a Cookie header (64
+ * lowercase hex digits) into id_out, false when there is none;
+ * auth_origin_matches is auth_origin_ok on header values (NULL: absent).
+ */
+bool auth_cookie_parse(const char *header, char id_out[65]);
+bool auth_origin_matches(const char *public_url, const char *origin, const char *referer,
+			 const char *host);
 /* Origin (else Referer) names public_url's origin or the request's Host. */
 bool auth_origin_ok(const struct auth *a, struct evhttp_request *req);
 /* "supervisor", "worker", "wallboard". */
