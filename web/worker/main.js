@@ -120,13 +120,15 @@ function watch() {
 		if (!w) return;
 		if (lastAct !== null && w.activityName !== lastAct) log(`Now ${w.activityName}.`);
 		lastAct = w.activityName;
+		const tasks = store.tasks.value; // the offer is announced once its task is known
 		for (const r of myReservations(w).offers) {
 			if (seen.has(r.sid)) continue;
+			const task = tasks.get(r.taskSid);
+			if (!task) continue;
 			seen.add(r.sid);
 			sessionStorage.setItem('trhub.seenOffers', JSON.stringify([...seen].slice(-50)));
-			const task = store.tasks.peek().get(r.taskSid);
-			const who = (task && task.attributes && task.attributes.from) || 'a caller';
-			log(`Task offered: ${who}${task && task.queueName ? ' (' + task.queueName + ')' : ''}.`);
+			const who = (task.attributes && task.attributes.from) || 'a caller';
+			log(`Task offered: ${who}${task.queueName ? ' (' + task.queueName + ')' : ''}.`);
 			if (document.hidden) {
 				if (ringOn.peek()) ring();
 				if (notifyPerm.peek() === 'granted') new Notification('Incoming task', { body: who, tag: r.sid });
