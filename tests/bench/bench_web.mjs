@@ -67,8 +67,9 @@ try {
 	await page.locator('[data-connection="live"]').waitFor();
 	await page.evaluate(() => {
 		const st = window.trhubStore;
-		window.bench = { lat: [], frames: 0, pending: [] };
+		window.bench = { lat: [], frames: 0, pending: [], types: {} };
 		st.onApply = (type, d) => {
+			window.bench.types[type] = (window.bench.types[type] || 0) + 1;
 			if (type === 'event' && d.TimestampMs) window.bench.pending.push(Number(d.TimestampMs));
 		};
 		st.onFlush = () => {
@@ -170,11 +171,12 @@ try {
 		for (const [k, us] of top) console.log(`  profile ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
 	}
 	const w1 = Date.now();
-	const r = await page.evaluate(() => ({ lat: window.bench.lat, frames: window.bench.frames }));
+	const r = await page.evaluate(() => ({ lat: window.bench.lat, frames: window.bench.frames, types: window.bench.types }));
 	const lat = r.lat.sort((a, b) => a - b);
 	const busy = (m1.TaskDuration - m0.TaskDuration) / ((w1 - w0) / 1000);
 	console.log(`1,000 events/s: sent ${sent} events in ${sendS.toFixed(1)} s (${(sent / sendS).toFixed(0)}/s, ${bad} not 204), the page showed ${lat.length}`);
 	console.log(`  event to screen: p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms, max ${lat[lat.length - 1]} ms; target p99 250 ms`);
+	console.log(`  stream messages applied: ${Object.entries(r.types).map(([k, v]) => k + ' ' + v).join(', ')}`);
 	console.log(`  renders: ${r.frames} in ${((w1 - w0) / 1000).toFixed(1)} s (${(r.frames / ((w1 - w0) / 1000)).toFixed(0)}/s, one per animation frame at most)`);
 	console.log(`  main thread busy: ${(busy * 100).toFixed(0)} % (Chrome TaskDuration); target < 50 %`);
 	if (!(pct(lat, 99) <= 250)) misses.push('render latency p99');
