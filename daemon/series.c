@@ -25,7 +25,8 @@ struct series {
 	size_t max;
 	size_t head; /* oldest */
 	size_t count;
-	char *day; /* the startTime of the documents in the ring */
+	char *day;	  /* the startTime of the documents in the ring */
+	int64_t noted_ms; /* when the last document was noted (0: never) */
 };
 
 struct series *
@@ -73,8 +74,12 @@ series_note(struct series *s, const char *stats_json, size_t len, int64_t now_ms
 	double pending;
 	double reserved;
 
+	if (s->noted_ms != 0 && now_ms / 60000 == s->noted_ms / 60000 &&
+	    now_ms - s->noted_ms >= 0 && now_ms - s->noted_ms < SERIES_NOTE_INTERVAL_MS)
+		return; /* this minute has a recent enough value */
 	if (json_parse(stats_json, len, NULL, &doc, NULL) < 0)
 		return;
+	s->noted_ms = now_ms;
 	root = json_doc_root(doc);
 	if (!json_is_object(root))
 		goto done;

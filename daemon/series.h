@@ -3,8 +3,10 @@
 /*
  * series: today's per-minute samples for the dashboard's charts, kept in
  * memory and bounded (at most one point per minute, SERIES_MAX_POINTS).
- * Each statistics document that trhubd publishes is noted; the minute's
- * last document wins, as on the page. A new day (the document's startTime
+ * The statistics documents that trhubd publishes are noted, at most one
+ * every SERIES_NOTE_INTERVAL_MS within a minute (a document is parsed to be
+ * noted, and refreshes can come ten times a second), and the first one of a
+ * new minute always; the minute's last noted document wins. A new day (the document's startTime
  * changes) starts a new series. Sent with every stream snapshot as
  * "series": {"minuteMs": [...], "waiting": [...], "availableWorkers":
  * [...], "serviceLevel": [...]}, columns of equal length, null where the
@@ -17,7 +19,8 @@
 struct series;
 struct json_gen;
 
-#define SERIES_MAX_POINTS 1440
+#define SERIES_MAX_POINTS	1440
+#define SERIES_NOTE_INTERVAL_MS 5000
 
 /* max_points 0: SERIES_MAX_POINTS. */
 struct series *series_new(size_t max_points);

@@ -75,6 +75,35 @@ test_series_one_point_per_minute_last_wins(void **state)
 	series_free(s);
 }
 
+/* Refreshes come ten times a second; a minute's value is taken at most every 5 s. */
+static void
+test_series_notes_at_most_every_interval(void **state)
+{
+	struct series *s = series_new(0);
+	struct json_doc *doc;
+	double d = 0;
+
+	note(s, "{\"startTime\":\"D1\",\"pendingTasks\":1}", T0 + 1000);
+	note(s, "{\"startTime\":\"D1\",\"pendingTasks\":2}", T0 + 2000); /* too soon */
+	doc = render(s);
+	assert_int_equal(json_double(json_array_at(json_get(json_doc_root(doc), "waiting"), 0), &d),
+			 0);
+	assert_true(d == 1);
+	json_doc_free(doc);
+	note(s, "{\"startTime\":\"D1\",\"pendingTasks\":3}", T0 + 1000 + SERIES_NOTE_INTERVAL_MS);
+	/* a new minute is always noted */
+	note(s, "{\"startTime\":\"D1\",\"pendingTasks\":4}", T0 + MIN);
+	doc = render(s);
+	assert_int_equal(json_double(json_array_at(json_get(json_doc_root(doc), "waiting"), 0), &d),
+			 0);
+	assert_true(d == 3);
+	assert_int_equal(json_double(json_array_at(json_get(json_doc_root(doc), "waiting"), 1), &d),
+			 0);
+	assert_true(d == 4);
+	json_doc_free(doc);
+	series_free(s);
+}
+
 static void
 test_series_is_bounded_and_keeps_the_newest(void **state)
 {
@@ -124,6 +153,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_series_one_point_per_minute_last_wins),
+		cmocka_unit_test(test_series_notes_at_most_every_interval),
 		cmocka_unit_test(test_series_is_bounded_and_keeps_the_newest),
 		cmocka_unit_test(test_series_new_day_starts_over),
 		cmocka_unit_test(test_series_ignores_bad_documents_and_clock_going_back),
