@@ -862,6 +862,9 @@ auth_throttle_fail(struct auth *a, const char *key, int free_failures, int64_t n
 	if (t == NULL) {
 		if (hmap_count(a->throttle) >= AUTH_THROTTLE_MAX)
 			auth_sweep(a);
+		/* Memory stays bounded: a flood of new keys is caught by its address key. */
+		if (hmap_count(a->throttle) >= AUTH_THROTTLE_MAX)
+			return;
 		t = xcalloc(1, sizeof(*t));
 		(void)hmap_put(a->throttle, key, t); /* key was absent */
 	}

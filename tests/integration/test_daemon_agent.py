@@ -286,3 +286,32 @@ def test_agent_completes_its_own_task_when_auto_completion_is_off(make_stack):
     finally:
         alice.close()
         sup.close()
+
+
+def test_reservation_complete_and_its_refusal(make_stack):
+    stack, w, alice_w, bob_w = agent_stack(make_stack, TRHUB_AUTO_COMPLETE_WRAPPING='false')
+    alice = Agent(stack, 'alice', 'alice-pass')
+    try:
+        alice.open_stream()
+        assert alice.post('/api/worker/activity', {'activity': 'Available'}).status == 200
+        task = w.add_task(**call_attributes(7))
+        wr = alice.wait_event('reservation.created', TaskSid=task.sid)['ReservationSid']
+        # Completing a reservation that is still pending: TaskRouter refuses, 409 with why.
+        r = alice.post('/api/reservations/%s/complete' % wr)
+        assert r.status == 409, r
+        assert r.json()['error'] == 'refused' and r.json()['detail'], r
+        assert alice.post('/api/reservations/%s/accept' % wr,
+                          {'instruction': 'accept'}).status == 200
+        alice.wait_event('reservation.accepted', ReservationSid=wr)
+        r = alice.post('/api/reservations/%s/complete' % wr)
+        assert r.status == 200, r
+        assert w.reservation(task.sid, wr).fetch().reservation_status == 'completed'
+        # An unknown instruction is a clear 400, nothing sent to Twilio.
+        task2 = w.add_task(**call_attributes(8))
+        assert alice.post('/api/worker/activity', {'activity': 'Available'}).status == 200
+        wr2 = alice.wait_event('reservation.created', TaskSid=task2.sid)['ReservationSid']
+        r = alice.post('/api/reservations/%s/accept' % wr2, {'instruction': 'dequeue'})
+        assert r.status == 400, r
+        assert w.reservation(task2.sid, wr2).fetch().reservation_status == 'pending'
+    finally:
+        alice.close()

@@ -22,8 +22,10 @@ import daemon_harness as dh
 
 make_stack = dh.make_stack_fixture()
 
-PRINCIPALS = ('anonymous', 'worker_a', 'worker_b', 'supervisor', 'wrong_origin', 'no_origin',
-              'ended_session')
+PRINCIPALS = ('anonymous', 'worker_a', 'worker_b', 'supervisor', 'wallboard', 'wrong_origin',
+              'no_origin', 'ended_session')
+
+WALLBOARD_TOKEN = 'wb-matrix-' + 'k' * 32
 
 SID_OF = {'{WR}': 'WR' + '1' * 32, '{WT}': 'WT' + '2' * 32, '{CF}': 'CF' + '3' * 32,
           '{WK}': 'WK' + '4' * 32}
@@ -41,7 +43,8 @@ def routes():
 
 def session_role(principal):
     return {'worker_a': 'worker', 'worker_b': 'worker', 'supervisor': 'supervisor',
-            'wrong_origin': 'supervisor', 'no_origin': 'supervisor'}.get(principal)
+            'wallboard': 'wallboard', 'wrong_origin': 'supervisor',
+            'no_origin': 'supervisor'}.get(principal)
 
 
 def expected(method, path, role, principal):
@@ -97,7 +100,7 @@ def stream_status(port, headers):
 
 
 def test_every_route_for_every_principal(make_stack):
-    stack = make_stack()
+    stack = make_stack(daemon_env={'TRHUB_WALLBOARD_TOKEN': WALLBOARD_TOKEN})
     port = stack.daemon.port
     table = routes()
     paths = {(m, p) for m, p, _ in table}
@@ -119,6 +122,11 @@ def test_every_route_for_every_principal(make_stack):
         r = stack.daemon.login(user, pw, remember=False)
         assert r.status == 200, r
         cookies[principal] = dh.cookie_of(r)
+    r = dh.http_request(port, 'POST', '/login',
+                        body=json.dumps({'wallboardToken': WALLBOARD_TOKEN}).encode(),
+                        headers={'Content-Type': 'application/json'})
+    assert r.status == 200 and r.json()['role'] == 'wallboard', r
+    cookies['wallboard'] = dh.cookie_of(r)
     cookies['wrong_origin'] = cookies['no_origin'] = cookies['supervisor']
     r = stack.daemon.login(*dh.SUPERVISOR, remember=False)
     ended = dh.cookie_of(r)
@@ -133,7 +141,8 @@ def test_every_route_for_every_principal(make_stack):
         for k, v in SID_OF.items():
             target = target.replace(k, v)
         for principal in PRINCIPALS:
-            if path == '/logout' and principal in ('supervisor', 'worker_a', 'worker_b'):
+            if path == '/logout' and principal in ('supervisor', 'worker_a', 'worker_b',
+                                                   'wallboard'):
                 continue  # would end the sessions the other rows use; covered by ended_session
             hdrs = {'Cookie': cookies.get(principal, '')}
             if principal == 'wrong_origin':
@@ -159,7 +168,7 @@ def test_every_route_for_every_principal(make_stack):
                 failures.append('%s %s as %s: HTTP %d, expected %s' % (
                     method, target, principal, status, want))
     assert not failures, '\n'.join(failures)
-    assert count >= len(table) * len(PRINCIPALS) - 3
+    assert count >= len(table) * len(PRINCIPALS) - 4
 
 
 def test_role_table_matches_the_man_page():
