@@ -9,7 +9,8 @@ import { USERS, WALLBOARD_TOKEN, apiGet, axe, launchBrowser, login, newPage, scr
 
 let stack, chrome;
 before(async () => {
-	stack = await startStack({ simArgs: ['--agents', '4', '--calls-per-minute', '40', '--seed', '11'] });
+	// A 2 s service-level threshold, so that waiting callers cross it within the test.
+	stack = await startStack({ simArgs: ['--agents', '4', '--calls-per-minute', '40', '--seed', '11'], env: { TRHUB_SLA_THRESHOLD_S: '2' } });
 	chrome = await launchBrowser();
 });
 after(async () => {
@@ -77,6 +78,10 @@ test('supervisor: tiles, tables and charts follow /api/stats; a new task shows w
 	const latency = Date.now() - t0;
 	assert.ok(latency <= 1000, `new task shown after ${latency} ms`);
 	await page.getByRole('row').filter({ hasText: caller }).waitFor({ timeout: 1000 });
+	// threshold alerts: a queue whose longest wait passed its threshold is marked, and the tab says so
+	await stack.sim.createTask({ from: '+15558880000', type: 'inbound', skill: 'nobody' });
+	await page.locator('tr[data-queue].alert').getByText(/wait > 2 s/).waitFor({ timeout: 20000 });
+	await waitFor('the alert in the tab title', async () => /^\(\d+ alerts?\) /.test(await page.title()));
 	// ticker shows the event
 	await page.locator('.ticker li[data-event="task.created"]').first().waitFor();
 	// a recording callback for the task gives its row a recording link
