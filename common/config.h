@@ -147,6 +147,7 @@ struct config {
 	int day_start_min; /* minutes after midnight, from day_start "HH:MM" */
 	char *timezone;	   /* IANA name, e.g. "Europe/Berlin" */
 	int sla_threshold_s;
+	int short_abandon_s; /* 0: off */
 	struct config_sla_override *sla_overrides;
 	size_t n_sla_overrides;
 	int stats_min_interval_ms;
@@ -162,6 +163,10 @@ struct config {
 	char *sync_stats_document;
 	char *sync_events_document;
 	char *sync_tasks_map;
+
+	/* pages */
+	char *web_dir;	      /* NULL: the build tree's or the installed pages */
+	char *web_custom_dir; /* branding (/custom/) */
 
 	/* users and tokens */
 	char *users_file;

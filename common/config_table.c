@@ -255,6 +255,17 @@ const struct config_table_entry config_table[] = {
 	  .unit = "s",
 	  .description = "Wait time within which a task counts as answered within SLA; per queue "
 			 "with sla_threshold_s.<WQ SID or queue name>." },
+	{ .name = "short_abandon_s",
+	  .reload = CONFIG_TABLE_LIVE,
+	  .type = CONFIG_TABLE_DURATION,
+	  .offset = CONFIG_TABLE_OFF(short_abandon_s),
+	  .def = "0",
+	  .min = 0,
+	  .max = 86400,
+	  .unit = "s",
+	  .description = "Short abandons (Flex): callers who hang up within this many seconds "
+			 "are left out of the service level's denominator, in every queue; "
+			 "0: off." },
 	{ .name = "stats_min_interval_ms",
 	  .reload = CONFIG_TABLE_LIVE,
 	  .type = CONFIG_TABLE_DURATION,
@@ -348,6 +359,22 @@ const struct config_table_entry config_table[] = {
 	  .offset = CONFIG_TABLE_OFF(sync_tasks_map),
 	  .def = "SyncTaskRouterTasks",
 	  .description = "Sync map holding one item per open task." },
+	{ .name = "web_dir",
+	  .reload = CONFIG_TABLE_RESTART,
+	  .type = CONFIG_TABLE_PATH,
+	  .offset = CONFIG_TABLE_OFF(web_dir),
+	  .def = NULL,
+	  .description = "Built pages (dashboard.html, worker.html, login.html, assets/); "
+			 "default: the build tree's web/ when trhubd runs from the build tree, "
+			 "else the installed data dir. Read at start." },
+	{ .name = "web_custom_dir",
+	  .reload = CONFIG_TABLE_RESTART,
+	  .type = CONFIG_TABLE_PATH,
+	  .offset = CONFIG_TABLE_OFF(web_custom_dir),
+	  .def = "/etc/trhub/web",
+	  .description = "Branding served under /custom/: branding.json (title, logo, "
+			 "slTargetPct), custom.css, images. Missing: default branding. Read at "
+			 "start." },
 	{ .name = "users_file",
 	  .reload = CONFIG_TABLE_LIVE,
 	  .type = CONFIG_TABLE_PATH,

@@ -50,7 +50,9 @@
 #include "model.h"
 #include "rebuild.h"
 #include "sd.h"
+#include "series.h"
 #include "server.h"
+#include "static.h"
 #include "stats.h"
 #include "stream.h"
 #include "syncpub.h"
@@ -92,6 +94,8 @@ struct daemon {
 	struct auth *auth;
 	struct worker_api *wapi;
 	struct server *server;
+	struct web_static *web; /* pages (static.h), or NULL: none */
+	struct series *series;	/* today's per-minute samples for the charts */
 	struct rebuild *rebuild;
 	struct feed *feed;
 	struct sd_watchdog *watchdog;
@@ -506,6 +510,13 @@ daemon_stats_publish_cb(const char *json, size_t len, void *arg)
 	if (r < 0)
 		log_warning_errno(r, "sync: statistics not published to %s",
 				  d->boot_cfg->sync_stats_document);
+	{
+		struct timeval tv;
+
+		(void)evutil_gettimeofday(&tv, NULL); /* cannot fail on Linux */
+		series_note(d->series, json, len, (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+	}
+	/* After the series took the sample: the broadcast marks the snapshot stale. */
 	stream_broadcast_for(d->stream, stream_audience_all, NULL, "stats", 0, json, len);
 }
 
@@ -516,6 +527,15 @@ daemon_stats_document_cb(void *arg, size_t *len_out)
 	struct daemon *d = arg;
 
 	return stats_document(d->stats, len_out);
+}
+
+static void
+daemon_snapshot_extra_cb(struct json_gen *g, void *arg)
+{
+	struct daemon *d = arg;
+
+	json_gen_key(g, "series");
+	series_json(d->series, g);
 }
 
 /* Per-queue SLA threshold (config overrides by queue SID or name). */
@@ -764,6 +784,7 @@ daemon_stats_options(struct daemon *d, const struct config *cfg, struct stats_op
 	so->min_interval_ms = cfg->stats_min_interval_ms;
 	so->max_interval_ms = cfg->stats_max_interval_ms;
 	so->sla_threshold_s = cfg->sla_threshold_s;
+	so->short_abandon_s = cfg->short_abandon_s;
 	so->day_start_minutes = cfg->day_start_min;
 	so->timezone = cfg->timezone;
 	so->zoneinfo_dir = config_env("TZDIR");
@@ -908,6 +929,29 @@ daemon_sighup_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- construction ------------------------------------------------------------------ */
 
+/*
+ * Loads the pages: web_dir when configured, else the build tree's web/ when
+ * trhubd runs from it, else the installed data dir. Pages that cannot be
+ * loaded are a warning, not a failure: the API and the webhooks still work,
+ * and the page routes answer 503 saying why.
+ */
+static void
+daemon_load_web(struct daemon *d, const struct config *cfg)
+{
+	char *dir = cfg->web_dir != NULL ? xstrdup(cfg->web_dir)
+					 : web_static_default_dir(TRHUB_WEB_DATADIR);
+	char *cause = NULL;
+
+	d->web = web_static_load(dir, cfg->web_custom_dir, &cause);
+	if (d->web == NULL) {
+		log_warning("pages not served: %s", cause);
+		free(cause);
+	} else {
+		log_info("pages from %s (%zu files)", dir, web_static_count(d->web));
+	}
+	free(dir);
+}
+
 static int
 daemon_build(struct daemon *d, char **cause_out)
 {
@@ -959,6 +1003,8 @@ daemon_build(struct daemon *d, char **cause_out)
 	sto.max_clients = (size_t)cfg->max_sse_clients;
 	d->stream = stream_new(d->base, d->model, &sto, d->metrics);
 	stream_set_stats(d->stream, daemon_stats_document_cb, d);
+	d->series = series_new(0);
+	stream_set_snapshot_extra(d->stream, daemon_snapshot_extra_cb, d);
 
 	daemon_events_options(cfg, &eo);
 	d->events = events_new(&eo, d->metrics);
@@ -1017,6 +1063,8 @@ daemon_build(struct daemon *d, char **cause_out)
 	d->server = server_new(d->base, &svo, d->events, d->api, d->metrics);
 	server_set_auth(d->server, d->auth, d->wapi);
 	free(fds);
+	daemon_load_web(d, cfg);
+	server_set_web(d->server, d->web);
 	r = server_listen(d->server, cause_out);
 	if (r < 0)
 		return r;
@@ -1098,6 +1146,8 @@ daemon_free(struct daemon *d)
 	server_free(d->server);	  /* its connections' close callbacks may reach auth, wapi */
 	worker_api_free(d->wapi); /* cancels its Twilio requests: before http_async_free */
 	auth_free(d->auth);
+	web_static_free(d->web);
+	series_free(d->series);
 	api_free(d->api);
 	events_free(d->events);
 	syncpub_free(d->syncpub);

@@ -73,11 +73,40 @@ kpi_split(const struct json_value *cumulative, int threshold_s, const char *side
 	return json_path(cumulative, "split_by_wait_time", key, side);
 }
 
+/*
+ * Callers who hung up within short_s seconds (split_by_wait_time[short_s]
+ * .below.tasks_canceled), or -1 when short abandons are off or not split.
+ */
+static int64_t
+kpi_short_abandoned(const struct json_value *cum, int short_s)
+{
+	const struct json_value *below = short_s > 0 ? kpi_split(cum, short_s, "below") : NULL;
+
+	return below == NULL ? -1 : kpi_count(below, "tasks_canceled");
+}
+
+/* shortAbandonS and shortAbandoned: the rule the service level used, and its count. */
+static void
+kpi_gen_short_abandon(struct json_gen *g, const struct json_value *cum, int short_s)
+{
+	int64_t n = kpi_short_abandoned(cum, short_s);
+
+	if (n < 0) {
+		json_gen_kv_null(g, "shortAbandonS");
+		json_gen_kv_null(g, "shortAbandoned");
+		return;
+	}
+	json_gen_kv_int(g, "shortAbandonS", short_s);
+	json_gen_kv_int(g, "shortAbandoned", n);
+}
+
 /* Service level, or null when the threshold was not split or nothing was counted. */
 static void
 kpi_gen_service_level(struct json_gen *g, const char *key, const struct json_value *cum,
-		      int threshold_s)
+		      int threshold_s, int short_s)
 {
+	int64_t short_abandoned = kpi_short_abandoned(cum, short_s);
+
 	const struct json_value *below = kpi_split(cum, threshold_s, "below");
 	const struct json_value *above = kpi_split(cum, threshold_s, "above");
 	int64_t accepted;
@@ -95,6 +124,8 @@ kpi_gen_service_level(struct json_gen *g, const char *key, const struct json_val
 		json_get(cum, "tasks_canceled") != NULL
 			? kpi_count(cum, "tasks_canceled")
 			: kpi_count(below, "tasks_canceled") + kpi_count(above, "tasks_canceled");
+	if (short_abandoned > 0 && short_abandoned <= canceled)
+		canceled -= short_abandoned;
 	kpi_gen_percent(g, key, kpi_count(below, "reservations_accepted"), accepted + canceled);
 }
 
@@ -103,6 +134,11 @@ kpi_gen_asa(struct json_gen *g, const char *key, const struct json_value *cum, b
 {
 	double d = 0;
 
+	/* No accepted reservation: no sample (TaskRouter reports its average as 0). */
+	if (kpi_count(cum, "reservations_accepted") == 0) {
+		json_gen_kv_null(g, key);
+		return;
+	}
 	if ((queue &&
 	     kpi_number(json_get(cum, "wait_duration_in_queue_until_accepted"), "avg", &d)) ||
 	    kpi_number(json_get(cum, "wait_duration_until_accepted"), "avg", &d) ||
@@ -229,10 +265,12 @@ kpi_gen_legacy(const struct kpi_input *in, struct json_gen *g)
 		if (fn != NULL)
 			kpi_gen_activity(g, done, act, fn);
 	}
-	if (kpi_number(cum, "avg_task_acceptance_time", &d))
+	/* null, never 0, when no reservation was accepted (kpi.h) */
+	if (kpi_count(cum, "reservations_accepted") > 0 &&
+	    kpi_number(cum, "avg_task_acceptance_time", &d))
 		json_gen_kv_double(g, "avgTaskAcceptanceTime", d);
 	else
-		json_gen_kv_int(g, "avgTaskAcceptanceTime", 0);
+		json_gen_kv_null(g, "avgTaskAcceptanceTime");
 	json_gen_kv_string(g, "startTime", json_string(json_get(cum, "start_time")));
 	json_gen_kv_string(g, "endTime", json_string(json_get(cum, "end_time")));
 	buf_clear(&key);
@@ -267,7 +305,7 @@ kpi_rank_cmp(const void *a, const void *b)
 }
 
 static void
-kpi_gen_queue(struct json_gen *g, const struct kpi_queue_rank *qr)
+kpi_gen_queue(struct json_gen *g, const struct kpi_queue_rank *qr, int short_s)
 {
 	const struct kpi_queue *q = qr->q;
 	const struct json_value *rt = json_get(q->stats, "realtime");
@@ -278,7 +316,8 @@ kpi_gen_queue(struct json_gen *g, const struct kpi_queue_rank *qr)
 	json_gen_kv_string(g, "sid", q->sid);
 	kpi_gen_name(g, "name", q->name);
 	json_gen_kv_int(g, "slThreshold", q->sla_threshold_s);
-	kpi_gen_service_level(g, "serviceLevel", cum, q->sla_threshold_s);
+	kpi_gen_service_level(g, "serviceLevel", cum, q->sla_threshold_s, short_s);
+	kpi_gen_short_abandon(g, cum, short_s);
 	kpi_gen_asa(g, "asa", cum, true);
 	json_gen_kv_int(g, "abandoned", kpi_count(cum, "tasks_canceled"));
 	kpi_gen_percent(g, "abandonmentRate", kpi_count(cum, "tasks_canceled"),
@@ -310,7 +349,8 @@ kpi_write(const struct kpi_input *in, size_t max_queues, struct json_gen *g)
 	date_format_iso(in->refreshed_at_ms, iso);
 	json_gen_kv_string(g, "refreshedAt", iso);
 	json_gen_kv_int(g, "slThresholdS", in->sla_threshold_s);
-	kpi_gen_service_level(g, "serviceLevel", cum, in->sla_threshold_s);
+	kpi_gen_service_level(g, "serviceLevel", cum, in->sla_threshold_s, in->short_abandon_s);
+	kpi_gen_short_abandon(g, cum, in->short_abandon_s);
 	kpi_gen_asa(g, "asa", cum, false);
 	json_gen_kv_int(g, "abandoned", kpi_count(cum, "tasks_canceled"));
 	kpi_gen_percent(g, "abandonmentRate", kpi_count(cum, "tasks_canceled"),
@@ -320,6 +360,7 @@ kpi_write(const struct kpi_input *in, size_t max_queues, struct json_gen *g)
 	json_gen_kv_int(g, "reservationsAccepted", kpi_count(cum, "reservations_accepted"));
 	json_gen_kv_int(g, "reservationsRejected", kpi_count(cum, "reservations_rejected"));
 	json_gen_kv_int(g, "reservationsTimedOut", kpi_count(cum, "reservations_timed_out"));
+	json_gen_kv_int(g, "availableWorkers", kpi_count(rt, "total_available_workers"));
 	json_gen_kv_int(g, "longestWaitingAge", kpi_count(rt, "longest_task_waiting_age"));
 	json_gen_kv_string(g, "longestWaitingSid", longest_sid);
 
@@ -346,7 +387,7 @@ kpi_write(const struct kpi_input *in, size_t max_queues, struct json_gen *g)
 	json_gen_key(g, "queues");
 	json_gen_array_open(g);
 	for (size_t i = 0; i < n; i++)
-		kpi_gen_queue(g, &rank[i]);
+		kpi_gen_queue(g, &rank[i], in->short_abandon_s);
 	json_gen_array_close(g);
 	json_gen_object_close(g);
 	free(rank);

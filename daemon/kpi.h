@@ -15,17 +15,27 @@
  * New keys: refreshedAt, slThresholdS, serviceLevel, asa, abandoned,
  * abandonmentRate, tasksCreated, tasksCompleted, reservationsAccepted,
  * reservationsRejected, reservationsTimedOut, longestWaitingAge,
- * longestWaitingSid, workersByActivity {name: n}, queuesTotal,
+ * longestWaitingSid, availableWorkers (realtime total_available_workers),
+ * workersByActivity {name: n}, queuesTotal,
  * queuesTruncated, and queues: [{sid, name, slThreshold, serviceLevel, asa,
  * abandoned, abandonmentRate, waiting, longestWaiting, availableWorkers,
  * eligibleWorkers}], busiest first (most tasks waiting, then name).
  *
  * Definitions (T = the threshold in seconds, from SplitByWaitTime):
  *   serviceLevel    = 100 * split[T].below.reservations_accepted /
- *                     (reservations_accepted + tasks_canceled); null when 0/0
+ *                     (reservations_accepted + tasks_canceled
+ *                      - split[S].below.tasks_canceled); null when 0/0.
+ *                     S = short_abandon_s (Flex's short abandons: callers who
+ *                     hung up within S seconds do not count); without S, or
+ *                     when S was not split, nothing is subtracted. The document
+ *                     says which rule it used: shortAbandonS (S or null) and
+ *                     shortAbandoned (the callers left out), workspace and
+ *                     queues
  *   asa             = wait_duration_in_queue_until_accepted.avg (queues),
  *                     else wait_duration_until_accepted.avg, else
- *                     avg_task_acceptance_time (seconds)
+ *                     avg_task_acceptance_time (seconds); null when no
+ *                     reservation was accepted (TaskRouter's 0 is no sample),
+ *                     and so is avgTaskAcceptanceTime
  *   abandonmentRate = 100 * tasks_canceled / tasks_entered (queues) or
  *                     tasks_created (workspace); null when 0/0
  *   waiting         = realtime tasks_by_status pending + reserved
@@ -67,6 +77,7 @@ struct kpi_input {
 	const char *const *activity_names; /* every activity of the workspace */
 	size_t nactivities;
 	int sla_threshold_s; /* workspace-wide threshold */
+	int short_abandon_s; /* 0: off; split_by_wait_time must hold it */
 	int64_t refreshed_at_ms;
 	size_t max_queues; /* 0: KPI_DEFAULT_MAX_QUEUES */
 };

@@ -640,6 +640,7 @@ model_new(const struct model_options *options)
 	m->workers_by_name = hmap_new();
 	m->activities = hmap_new();
 	m->queues = hmap_new();
+	m->workflow_timeouts = hmap_new();
 	m->conferences = hmap_new();
 	model_fifo_init(&m->tombs, MODEL_TOMBSTONES);
 	model_fifo_init(&m->seen_events, MODEL_DEDUPE);
@@ -708,6 +709,7 @@ model_free(struct model *m)
 	hmap_free(m->workers_by_name);
 	hmap_free(m->activities);
 	hmap_free(m->queues);
+	hmap_free(m->workflow_timeouts); /* values are numbers, not pointers */
 	hmap_free(m->conferences);
 	model_fifo_clear(&m->tombs);
 	model_fifo_clear(&m->seen_events);
@@ -1258,6 +1260,18 @@ model_upsert_queue(struct model *m, const struct model_rest_queue *queue)
 	model_set_str(&q->target_workers, queue->target_workers);
 	model_note(m, MODEL_CHANGE_QUEUE, q->sid);
 	model_flush(m);
+	return 0;
+}
+
+int
+model_upsert_workflow(struct model *m, const struct model_rest_workflow *workflow)
+{
+	const char *sid = workflow->sid;
+	int64_t timeout = workflow->task_reservation_timeout;
+
+	if (sid == NULL || !sid_is_valid(sid, "WW") || timeout < 1 || timeout > 86400)
+		return -EINVAL;
+	(void)hmap_put(m->workflow_timeouts, sid, (void *)(intptr_t)timeout); /* a number */
 	return 0;
 }
 

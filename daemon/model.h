@@ -105,6 +105,12 @@ struct model_rest_queue {
 	const char *target_workers;
 };
 
+/* A workflow (GET Workflows): its task_reservation_timeout, 0 when absent. */
+struct model_rest_workflow {
+	const char *sid;
+	int64_t task_reservation_timeout;
+};
+
 struct model_rest_worker {
 	const char *sid;
 	const char *friendly_name;
@@ -153,6 +159,8 @@ void model_rebuild_begin(struct model *m);
 int model_upsert_workspace(struct model *m, const struct model_rest_workspace *workspace);
 int model_upsert_activity(struct model *m, const struct model_rest_activity *activity);
 int model_upsert_queue(struct model *m, const struct model_rest_queue *queue);
+/* Its task_reservation_timeout becomes the "reservationTimeoutS" of its tasks (the agent page's countdown). */
+int model_upsert_workflow(struct model *m, const struct model_rest_workflow *workflow);
 int model_upsert_worker(struct model *m, const struct model_rest_worker *worker);
 int model_upsert_task(struct model *m, const struct model_rest_task *task);
 int model_upsert_reservation(struct model *m, const struct model_rest_reservation *reservation);

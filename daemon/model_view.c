@@ -89,6 +89,16 @@ model_gen_task(const struct model *m, const struct model_task *t, struct json_ge
 	model_gen_sid(g, "queueSid", t->queue_sid);
 	json_gen_kv_string(g, "queueName", q != NULL ? q->name : NULL);
 	model_gen_sid(g, "workflowSid", t->workflow_sid);
+	{
+		void *timeout = t->workflow_sid[0] != '\0'
+					? hmap_get(m->workflow_timeouts, t->workflow_sid)
+					: NULL;
+
+		if (timeout != NULL)
+			json_gen_kv_int(g, "reservationTimeoutS", (int64_t)(intptr_t)timeout);
+		else
+			json_gen_kv_null(g, "reservationTimeoutS");
+	}
 	json_gen_kv_string(g, "channel", t->channel);
 	model_gen_iso(g, "dateCreated", t->created_ms);
 	if (t->created_ms >= 0 && now >= t->created_ms)

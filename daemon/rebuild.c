@@ -49,6 +49,7 @@
 enum rebuild_kind {
 	REBUILD_WORKSPACE,
 	REBUILD_ACTIVITIES,
+	REBUILD_WORKFLOWS,
 	REBUILD_QUEUES,
 	REBUILD_WORKERS,
 	REBUILD_TASKS,
@@ -106,6 +107,8 @@ rebuild_kind_name(enum rebuild_kind kind)
 		return "workspace";
 	case REBUILD_ACTIVITIES:
 		return "activities";
+	case REBUILD_WORKFLOWS:
+		return "workflows";
 	case REBUILD_QUEUES:
 		return "task_queues";
 	case REBUILD_WORKERS:
@@ -126,6 +129,8 @@ rebuild_list_key(enum rebuild_kind kind)
 		return NULL;
 	case REBUILD_ACTIVITIES:
 		return "activities";
+	case REBUILD_WORKFLOWS:
+		return "workflows";
 	case REBUILD_QUEUES:
 		return "task_queues";
 	case REBUILD_WORKERS:
@@ -347,6 +352,14 @@ rebuild_read_queue(const struct json_value *o, struct model_rest_queue *out)
 }
 
 void
+rebuild_read_workflow(const struct json_value *o, struct model_rest_workflow *out)
+{
+	out->sid = rebuild_str(o, "sid");
+	if (json_get_int64(o, "task_reservation_timeout", &out->task_reservation_timeout) != 0)
+		out->task_reservation_timeout = 0;
+}
+
+void
 rebuild_read_worker(const struct json_value *o, struct model_rest_worker *out)
 {
 	out->sid = rebuild_str(o, "sid");
@@ -394,6 +407,7 @@ rebuild_upsert(struct rebuild *rb, enum rebuild_kind kind, const struct json_val
 		struct model_rest_workspace workspace;
 		struct model_rest_activity activity;
 		struct model_rest_queue queue;
+		struct model_rest_workflow workflow;
 		struct model_rest_worker worker;
 		struct model_rest_task task;
 		struct model_rest_reservation reservation;
@@ -414,6 +428,10 @@ rebuild_upsert(struct rebuild *rb, enum rebuild_kind kind, const struct json_val
 	case REBUILD_QUEUES:
 		rebuild_read_queue(rec, &u.queue);
 		r = model_upsert_queue(rb->model, &u.queue);
+		break;
+	case REBUILD_WORKFLOWS:
+		rebuild_read_workflow(rec, &u.workflow);
+		r = model_upsert_workflow(rb->model, &u.workflow);
 		break;
 	case REBUILD_WORKERS:
 		rebuild_read_worker(rec, &u.worker);
@@ -663,6 +681,9 @@ rebuild_run(struct rebuild *rb)
 	if (!rb->failed)
 		rebuild_add(rb, REBUILD_ACTIVITIES,
 			    twilio_url_activities(rb->tw, rb->workspace_sid), page);
+	if (!rb->failed)
+		rebuild_add(rb, REBUILD_WORKFLOWS, twilio_url_workflows(rb->tw, rb->workspace_sid),
+			    page);
 	if (!rb->failed)
 		rebuild_add(rb, REBUILD_QUEUES, twilio_url_task_queues(rb->tw, rb->workspace_sid),
 			    page);

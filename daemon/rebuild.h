@@ -93,6 +93,7 @@ void rebuild_free(struct rebuild *rb);
 void rebuild_read_workspace(const struct json_value *rec, struct model_rest_workspace *out);
 void rebuild_read_activity(const struct json_value *rec, struct model_rest_activity *out);
 void rebuild_read_queue(const struct json_value *rec, struct model_rest_queue *out);
+void rebuild_read_workflow(const struct json_value *rec, struct model_rest_workflow *out);
 void rebuild_read_worker(const struct json_value *rec, struct model_rest_worker *out);
 void rebuild_read_task(const struct json_value *rec, struct model_rest_task *out);
 void rebuild_read_reservation(const struct json_value *rec, struct model_rest_reservation *out);

@@ -81,6 +81,7 @@
 #include "request_head.h"
 #include "server.h"
 #include "sid.h"
+#include "static.h"
 #include "worker_api.h"
 #include "xmalloc.h"
 
@@ -192,7 +193,8 @@ struct server {
 	struct events *events;
 	struct api *api;
 	struct metrics *metrics;
-	struct auth *auth; /* NULL: session routes answer 401 */
+	const struct web_static *web; /* pages, or NULL (page routes answer 503) */
+	struct auth *auth;	      /* NULL: session routes answer 401 */
 	struct worker_api *wapi;
 	struct form *metrics_allow; /* addresses besides loopback for ops routes, or NULL */
 	int max_connections;
@@ -236,6 +238,7 @@ static void server_route_stream(struct server *s, struct server_call *call);
 static void server_route_healthz(struct server *s, struct server_call *call);
 static void server_route_readyz(struct server *s, struct server_call *call);
 static void server_route_metrics(struct server *s, struct server_call *call);
+static void server_route_page(struct server *s, struct server_call *call);
 static void server_route_login(struct server *s, struct server_call *call);
 static void server_route_logout(struct server *s, struct server_call *call);
 static void server_route_me(struct server *s, struct server_call *call);
@@ -291,6 +294,14 @@ static const struct server_route server_routes[] = {
 	{ EVHTTP_REQ_GET, "/healthz", SERVER_ROLE_LOCAL, 0, server_route_healthz, EVENTS_NONE },
 	{ EVHTTP_REQ_GET, "/readyz", SERVER_ROLE_LOCAL, 0, server_route_readyz, EVENTS_NONE },
 	{ EVHTTP_REQ_GET, "/metrics", SERVER_ROLE_LOCAL, 0, server_route_metrics, EVENTS_NONE },
+	/* Pages and their files (static.c); the pages ask for a login themselves. */
+	{ EVHTTP_REQ_GET, "/", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/dashboard", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/worker", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/login", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/favicon.svg", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/assets/{name}", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
+	{ EVHTTP_REQ_GET, "/custom/{name}", SERVER_ROLE_ANYONE, 0, server_route_page, EVENTS_NONE },
 };
 
 #define SERVER_N_ROUTES (sizeof(server_routes) / sizeof(server_routes[0]))
@@ -1338,6 +1349,20 @@ static void
 server_route_metrics(struct server *s, struct server_call *call)
 {
 	api_metrics(s->api, call->req);
+}
+
+static void
+server_route_page(struct server *s, struct server_call *call)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
+
+	web_static_serve(s->web, call->req, evhttp_uri_get_path(uri));
+}
+
+void
+server_set_web(struct server *s, const struct web_static *web)
+{
+	s->web = web;
 }
 
 static void

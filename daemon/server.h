@@ -93,6 +93,10 @@ typedef void server_close_cb(void *arg);
 struct server *server_new(struct event_base *base, const struct server_options *options,
 			  struct events *events, struct api *api, struct metrics *metrics);
 
+struct web_static;
+/* The pages to serve (borrowed; must outlive the server), or NULL: page routes answer 503. */
+void server_set_web(struct server *s, const struct web_static *web);
+
 /*
  * Starts accepting: on the passed fds when there are any (they become the
  * server's), else by binding listen_host:listen_port. Returns 0, or a

@@ -297,6 +297,7 @@ stats_derive(struct stats *s, const struct stats_fetch_result *r)
 	in.activity_names = names;
 	in.nactivities = nact;
 	in.sla_threshold_s = s->o.sla_threshold_s;
+	in.short_abandon_s = s->o.short_abandon_s;
 	in.refreshed_at_ms = s->o.wall_ms(s->o.clock_arg);
 	in.max_queues = s->o.max_queues;
 	doc = kpi_document(&in, &len);
@@ -656,6 +657,8 @@ stats_set_thresholds(struct stats *s, const struct stats_options *options)
 	s->o.split_thresholds_s = NULL; /* copied below; the caller's array is not kept */
 	s->nthresholds = 0;
 	s->thresholds[n++] = s->o.sla_threshold_s;
+	if (s->o.short_abandon_s > 0)
+		s->thresholds[n++] = s->o.short_abandon_s;
 	for (size_t i = 0;
 	     options != NULL && i < options->n_split_thresholds && n < STATS_MAX_THRESHOLDS; i++) {
 		if (options->split_thresholds_s[i] > 0)
@@ -688,6 +691,7 @@ stats_reconfigure(struct stats *s, const struct stats_options *options)
 	s->o.min_interval_ms = options->min_interval_ms;
 	s->o.max_interval_ms = options->max_interval_ms;
 	s->o.sla_threshold_s = options->sla_threshold_s;
+	s->o.short_abandon_s = options->short_abandon_s;
 	s->o.sla_threshold_for = options->sla_threshold_for;
 	s->o.sla_arg = options->sla_arg;
 	stats_fix_options(s);

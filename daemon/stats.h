@@ -80,6 +80,7 @@ struct stats_options {
 	int (*sla_threshold_for)(void *arg, const char *queue_sid, const char *queue_name);
 	void *sla_arg;	       /* per-queue threshold; NULL = sla_threshold_s */
 	size_t max_queues;     /* queues in the document; 0 = KPI_DEFAULT_MAX_QUEUES */
+	int short_abandon_s;   /* 0: off; else also a SplitByWaitTime threshold */
 	stats_fetch_fn *fetch; /* NULL = http_async through client and tw */
 	stats_fetch_cancel_fn *fetch_cancel;
 	void *fetch_arg;

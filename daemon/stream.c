@@ -124,14 +124,16 @@ struct stream {
 	struct event *heartbeat_ev;
 	struct event *reap_ev;
 	struct json_gen *gen;
-	struct stream_msg *snapshot; /* the current full snapshot, shared; NULL: stale */
-	size_t budget_bytes;	     /* for all messages alive, each counted once */
-	size_t held_bytes;	     /* text of every message alive */
-	size_t n_msgs;		     /* messages alive: st outlives them (stream_free) */
-	size_t n_refs;		     /* references to them in client buffers */
-	size_t zombie_bytes;	     /* counted above but on its way out with dropped clients */
-	bool freed;		     /* stream_free ran; the last message frees st */
-	struct event *trim_ev;	     /* gives freed memory back after clients left */
+	struct stream_msg *snapshot;	 /* the current full snapshot, shared; NULL: stale */
+	size_t budget_bytes;		 /* for all messages alive, each counted once */
+	size_t held_bytes;		 /* text of every message alive */
+	size_t n_msgs;			 /* messages alive: st outlives them (stream_free) */
+	size_t n_refs;			 /* references to them in client buffers */
+	size_t zombie_bytes;		 /* counted above but on its way out with dropped clients */
+	bool freed;			 /* stream_free ran; the last message frees st */
+	struct event *trim_ev;		 /* gives freed memory back after clients left */
+	stream_snapshot_extra_cb *extra; /* more keys in the full snapshot (the charts' series) */
+	void *extra_arg;
 };
 
 /*
@@ -576,8 +578,17 @@ stream_snapshot_json(struct stream *st, const char *worker_sid, struct json_gen 
 					       g); /* false: left the ring meanwhile */
 	}
 	json_gen_array_close(g);
+	if (st->extra != NULL && worker_sid == NULL)
+		st->extra(g, st->extra_arg);
 	json_gen_object_close(g);
 	*newest_out = newest;
+}
+
+void
+stream_set_snapshot_extra(struct stream *st, stream_snapshot_extra_cb *cb, void *arg)
+{
+	st->extra = cb;
+	st->extra_arg = arg;
 }
 
 /* A formatted snapshot message for worker_sid (NULL: the full one). */

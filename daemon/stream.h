@@ -124,5 +124,14 @@ size_t stream_worker_clients(const struct stream *st, const char *worker_sid);
  * reference between every client that gets it). NULL-safe.
  */
 void stream_invalidate(struct stream *st);
+struct json_gen;
+/*
+ * Writes extra keys into every full (unfiltered) snapshot object, after
+ * "events" (trhubd's per-minute "series"); arg is borrowed. Whatever the
+ * callback writes must change only together with a broadcast (which marks
+ * the shared snapshot stale): the series changes with each "stats" message.
+ */
+typedef void stream_snapshot_extra_cb(struct json_gen *g, void *arg);
+void stream_set_snapshot_extra(struct stream *st, stream_snapshot_extra_cb *cb, void *arg);
 /* Connected clients (dropped ones no longer count). */
 size_t stream_client_count(const struct stream *st);

@@ -36,7 +36,10 @@ def receiver(port, n_clients, max_seconds):
     for i in range(n_clients):
         s = socket.create_connection(('127.0.0.1', port))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.sendall(b'GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n')
+        # /api/stream needs a session: the parent logged in (BENCH_COOKIE).
+        cookie = os.environ.get('BENCH_COOKIE', '')
+        s.sendall(b'GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n' +
+                  (b'Cookie: ' + cookie.encode() + b'\r\n' if cookie else b'') + b'\r\n')
         s.setblocking(False)
         sel.register(s, selectors.EVENT_READ, i)
         seen.append({})
@@ -103,6 +106,15 @@ def main():
                                  'TRHUB_STATS_MAX_INTERVAL_MS': None})
     procs = []
     try:
+        # A supervisor session for the receivers (the harness's users file has "sup").
+        r = dh.http_request(stack.daemon.port, 'POST', '/login',
+                            body=json.dumps({'username': 'sup', 'password': 'sup-pass'}),
+                            headers={'Content-Type': 'application/json',
+                                     'Origin': stack.daemon.base_url})
+        cookie = r.headers.get('set-cookie', '').split(';')[0]
+        if r.status != 200 or not cookie:
+            raise SystemExit('cannot log in for the stream: %r' % r)
+        renv = dict(os.environ, BENCH_COOKIE=cookie)
         gen = bc.Lifecycle(stack)
         n = int(args.rate * args.duration)
         reqs = []
@@ -116,7 +128,8 @@ def main():
         for k in per:
             p = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--receiver',
                                   str(stack.daemon.port), str(k), str(args.duration + 120)],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                 env=renv)
             procs.append(p)
         for p in procs:
             line = p.stdout.readline()

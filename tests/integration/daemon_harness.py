@@ -993,7 +993,9 @@ def expected_stats(stack, start_date, threshold=SLA_THRESHOLD_S):
     assert status == 200, (status, doc)
     rt, cum = doc['realtime'], doc['cumulative']
     exp = {'totalTasks': rt['total_tasks'], 'totalWorkers': rt['total_workers'],
-           'avgTaskAcceptanceTime': cum['avg_task_acceptance_time'],
+           # no sample (null), not TaskRouter's 0, until a reservation is accepted
+           'avgTaskAcceptanceTime': (cum['avg_task_acceptance_time']
+                                     if cum['reservations_accepted'] else None),
            'startTime': cum['start_time']}
     for st, n in rt['tasks_by_status'].items():
         exp[st + 'Tasks'] = n

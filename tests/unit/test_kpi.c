@@ -329,6 +329,71 @@ test_kpi_empty_statistics_still_have_every_key(void **state)
 	json_doc_free(empty);
 }
 
+/* Flex's short abandons: callers who hung up within S seconds leave the denominator. */
+static void
+test_kpi_short_abandons_leave_the_service_level(void **state)
+{
+	struct kpi_input in = { 0 };
+	struct json_doc *ws =
+		parse("{\"cumulative\":{\"reservations_accepted\":16,\"tasks_canceled\":4,"
+		      "\"split_by_wait_time\":{\"20\":{\"below\":{\"reservations_accepted\":12,"
+		      "\"tasks_canceled\":3},\"above\":{\"reservations_accepted\":4,"
+		      "\"tasks_canceled\":1}},\"5\":{\"below\":{\"reservations_accepted\":6,"
+		      "\"tasks_canceled\":2},\"above\":{\"reservations_accepted\":10,"
+		      "\"tasks_canceled\":2}}}}}");
+	struct json_doc *doc;
+	const struct json_value *v;
+
+	in.workspace = json_doc_root(ws);
+	in.sla_threshold_s = 20;
+	/* off: 12 / (16 + 4) */
+	doc = kpi(&in, NULL);
+	v = json_doc_root(doc);
+	assert_true(fabs(num_of(v, "serviceLevel") - 60.0) < 1e-9);
+	assert_int_equal(json_type(json_get(v, "shortAbandonS")), JSON_NULL);
+	json_doc_free(doc);
+	/* 5 s: the 2 callers gone within 5 s do not count: 12 / (16 + 4 - 2) */
+	in.short_abandon_s = 5;
+	doc = kpi(&in, NULL);
+	v = json_doc_root(doc);
+	assert_true(fabs(num_of(v, "serviceLevel") - 66.7) < 1e-9);
+	assert_int_equal(int_of(v, "shortAbandonS"), 5);
+	assert_int_equal(int_of(v, "shortAbandoned"), 2);
+	json_doc_free(doc);
+	/* a threshold TaskRouter did not split: the rule is not applied, and says so */
+	in.short_abandon_s = 7;
+	doc = kpi(&in, NULL);
+	v = json_doc_root(doc);
+	assert_true(fabs(num_of(v, "serviceLevel") - 60.0) < 1e-9);
+	assert_int_equal(json_type(json_get(v, "shortAbandonS")), JSON_NULL);
+	json_doc_free(doc);
+	json_doc_free(ws);
+}
+
+/* TaskRouter reports averages of 0 when nothing was answered: no sample, not 0 s. */
+static void
+test_kpi_no_answered_call_gives_null_averages(void **state)
+{
+	struct kpi_input in = { 0 };
+	struct json_doc *ws =
+		parse("{\"realtime\":{\"total_available_workers\":3},"
+		      "\"cumulative\":{\"reservations_accepted\":0,\"tasks_canceled\":2,"
+		      "\"avg_task_acceptance_time\":0,"
+		      "\"wait_duration_until_accepted\":{\"avg\":0,\"min\":0,\"max\":0}}}");
+	struct json_doc *doc;
+	const struct json_value *v;
+
+	in.workspace = json_doc_root(ws);
+	in.sla_threshold_s = 20;
+	doc = kpi(&in, NULL);
+	v = json_doc_root(doc);
+	assert_int_equal(json_type(json_get(v, "asa")), JSON_NULL);
+	assert_int_equal(json_type(json_get(v, "avgTaskAcceptanceTime")), JSON_NULL);
+	assert_int_equal(int_of(v, "availableWorkers"), 3);
+	json_doc_free(doc);
+	json_doc_free(ws);
+}
+
 static void
 test_kpi_wrong_types_do_not_break_it(void **state)
 {
@@ -420,6 +485,8 @@ main(void)
 		cmocka_unit_test(test_kpi_every_activity_becomes_a_key),
 		cmocka_unit_test(test_kpi_activity_key_drops_white_space),
 		cmocka_unit_test(test_kpi_workspace_service_level_asa_abandonment),
+		cmocka_unit_test(test_kpi_no_answered_call_gives_null_averages),
+		cmocka_unit_test(test_kpi_short_abandons_leave_the_service_level),
 		cmocka_unit_test(test_kpi_queue_kpis_use_their_own_threshold),
 		cmocka_unit_test(test_kpi_threshold_not_split_gives_null),
 		cmocka_unit_test(test_kpi_empty_statistics_still_have_every_key),

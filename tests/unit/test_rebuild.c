@@ -145,6 +145,10 @@ route(struct fixture *fx, const char *url, struct buf *body)
 			       "{\"sid\":\"WA00000000000000000000000000000002\","
 			       "\"friendly_name\":\"Available\",\"available\":true}],"
 			       "\"meta\":{\"key\":\"activities\",\"next_page_url\":null}}");
+	} else if (strstr(path, "/Workflows?") != NULL) {
+		buf_puts(body, "{\"workflows\":[{\"sid\":\"WW00000000000000000000000000000001\","
+			       "\"friendly_name\":\"Default\",\"task_reservation_timeout\":45}],"
+			       "\"meta\":{\"key\":\"workflows\",\"next_page_url\":null}}");
 	} else if (strstr(path, "/TaskQueues?") != NULL) {
 		buf_puts(body, "{\"task_queues\":[{\"sid\":\"WQ00000000000000000000000000000001\","
 			       "\"friendly_name\":\"Support\"}],"
@@ -170,6 +174,7 @@ route(struct fixture *fx, const char *url, struct buf *body)
 			buf_printf(body,
 				   "%s{\"sid\":\"%s\",\"assignment_status\":\"%s\","
 				   "\"task_queue_sid\":\"WQ00000000000000000000000000000001\","
+				   "\"workflow_sid\":\"WW00000000000000000000000000000001\","
 				   "\"attributes\":\"{}\"}",
 				   n++ > 0 ? "," : "", sid, i % 2 == 0 ? "assigned" : "pending");
 		}
@@ -339,13 +344,22 @@ test_rebuild_initial_fills_the_model(void **state)
 	assert_int_equal(model_worker_count(fx->m), 2); /* both worker pages */
 	assert_int_equal(fx->last.tasks, 10);
 	assert_int_equal(fx->last.workers, 2);
-	/* 5 lists, 1 extra worker page, 5 reservation lists for the assigned tasks. */
-	assert_int_equal(fx->last.requests, 11);
+	/* 6 lists, 1 extra worker page, 5 reservation lists for the assigned tasks. */
+	assert_int_equal(fx->last.requests, 12);
 	assert_int_equal(model_reservation_count(fx->m), 5); /* rejected ones are history */
 	task_sid(sid, sizeof(sid), 2);
 	assert_true(model_worker_on_task(fx->m, WK1, sid));
 	assert_string_equal(model_task_status(fx->m, sid), "assigned");
 	assert_string_equal(model_workspace_sid(fx->m), WS1);
+	/* the workflow's reservation timeout is on its tasks (the agent page's countdown) */
+	{
+		struct json_gen *g = json_gen_new();
+		size_t len = 0;
+
+		model_task_json(fx->m, sid, g);
+		assert_non_null(strstr(json_gen_text(g, &len), "\"reservationTimeoutS\":45"));
+		json_gen_free(g);
+	}
 	assert_string_equal(model_queue_name(fx->m, "WQ00000000000000000000000000000001"),
 			    "Support");
 	assert_true(fx->statuses >= 2);
@@ -380,7 +394,7 @@ test_rebuild_retries_retryable_errors(void **state)
 	assert_int_equal(rebuild_start(fx->rb), 0);
 	run_until_done(fx, 1);
 	assert_int_equal(fx->last.error, 0);
-	assert_int_equal(fx->last.requests, 13); /* 11 + two retries */
+	assert_int_equal(fx->last.requests, 14); /* 12 + two retries */
 	assert_int_equal(model_worker_count(fx->m), 2);
 }
 
@@ -457,10 +471,10 @@ test_rebuild_free_mid_run_cancels(void **state)
 	assert_true(event_base_loop(fx->base, EVLOOP_ONCE) >= 0); /* the run starts */
 	assert_true(rebuild_is_running(fx->rb));
 	assert_int_equal(rebuild_reconcile_now(fx->rb), -EALREADY);
-	assert_true(serve_one(fx)); /* one answer, four still out */
+	assert_true(serve_one(fx)); /* one answer, five still out */
 	rebuild_free(fx->rb);
 	fx->rb = NULL;
-	assert_int_equal(fx->cancels, 4);
+	assert_int_equal(fx->cancels, 5);
 	assert_int_equal(fx->dones, 0);
 }
 

@@ -1,0 +1,194 @@
+// Benchmarks of the pages (doc/benchmarks.md), headless chromium on loopback
+// against trhubd + trhub-sim started here (tests/browser/harness.mjs):
+//
+//   1. first load of the dashboard: JS + CSS bytes on the wire (gzip), as
+//      the browser's resource timing reports them; target <= 150 KB;
+//   2. login-to-first-data: from the click on "Log in" to the tiles showing
+//      trhubd's numbers, 10 logins, median and max; target <= 500 ms;
+//   3. 1,000 events/s for 10 s (signed TaskRouter callbacks, five per task
+//      lifecycle, posted to trhubd over keep-alive connections): per event,
+//      its TimestampMs (set when it was sent) to the first animation frame
+//      after the page applied it, p50/p99 (target p99 <= 250 ms), renders
+//      per second, and the main thread's busy share from Chrome's
+//      Performance.getMetrics TaskDuration (target < 50 %).
+//
+// Exit 1 when a target is missed; numbers are printed either way.
+
+import { createHmac, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { USERS, launchBrowser, login, newPage, startStack, waitFor } from '../browser/harness.mjs';
+
+const RATE = Number(process.env.BENCH_RATE || 1000);
+const SECONDS = Number(process.env.BENCH_SECONDS || 10);
+const misses = [];
+
+function sid(p) {
+	return p + randomBytes(16).toString('hex');
+}
+function pct(sorted, p) {
+	return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
+}
+
+const stack = await startStack({ simArgs: ['--agents', '0', '--seed', '9'] });
+const chrome = await launchBrowser();
+try {
+	// 1 + 2: first load and login-to-first-data
+	const times = [];
+	let firstLoad = null;
+	for (let i = 0; i < 10; i++) {
+		const { page, context } = await newPage(chrome.browser);
+		await page.goto(stack.hub.base + '/login?next=%2F');
+		await page.getByLabel('User name').fill('sup');
+		await page.getByLabel('Password').fill(USERS.sup);
+		const t0 = Date.now();
+		await page.getByRole('button', { name: 'Log in' }).click();
+		await page.locator('[data-connection="live"]').waitFor();
+		await page.waitForFunction(() => {
+			const el = document.querySelector('.tiles [data-stat="pendingTasks"]');
+			return el && /\d/.test(el.textContent);
+		});
+		times.push(Date.now() - t0);
+		if (!firstLoad) {
+			firstLoad = await page.evaluate(() => performance.getEntriesByType('resource')
+				.filter((r) => /\/assets\/.*\.(js|css)$/.test(r.name))
+				.reduce((a, r) => ({ bytes: a.bytes + r.transferSize, body: a.body + r.encodedBodySize, files: a.files + 1 }), { bytes: 0, body: 0, files: 0 }));
+		}
+		await context.close();
+	}
+	times.sort((a, b) => a - b);
+	console.log(`first load of the dashboard: ${firstLoad.files} JS/CSS files, ${(firstLoad.body / 1024).toFixed(1)} KiB gzipped bodies (${(firstLoad.bytes / 1024).toFixed(1)} KiB with headers); target 150 KB`);
+	if (firstLoad.body > 150 * 1000) misses.push('first load');
+	console.log(`login to first data: median ${pct(times, 50)} ms, max ${times[times.length - 1]} ms over ${times.length} logins; target 500 ms`);
+	if (pct(times, 50) > 500) misses.push('login to first data');
+
+	// 3: 1,000 events/s
+	const { page, context } = await newPage(chrome.browser);
+	await login(page, stack.hub.base, 'sup', USERS.sup);
+	await page.locator('[data-connection="live"]').waitFor();
+	await page.evaluate(() => {
+		const st = window.trhubStore;
+		window.bench = { lat: [], frames: 0, pending: [], types: {} };
+		st.onApply = (type, d) => {
+			window.bench.types[type] = (window.bench.types[type] || 0) + 1;
+			if (type === 'event' && d.TimestampMs) window.bench.pending.push(Number(d.TimestampMs));
+		};
+		st.onFlush = () => {
+			window.bench.frames++;
+			const batch = window.bench.pending;
+			window.bench.pending = [];
+			requestAnimationFrame(() => {
+				const t = Date.now();
+				for (const ms of batch) window.bench.lat.push(t - ms);
+			});
+		};
+	});
+	const cdp = await context.newCDPSession(page);
+	await cdp.send('Performance.enable');
+	const metric = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+
+	const env = stack.sim.env;
+	const url = stack.hub.base + '/taskrouter_event';
+	const queues = (await stack.sim.rest('GET', stack.sim.ws + '/TaskQueues')).task_queues;
+	const queue = queues[0];
+	const workers = Array.from({ length: 50 }, (_, i) => [sid('WK'), 'agent' + String(i).padStart(3, '0')]);
+	const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+	function sign(params) {
+		const data = url + Object.keys(params).sort().map((k) => k + params[k]).join('');
+		return createHmac('sha1', env.TWILIO_AUTH_TOKEN).update(data).digest('base64');
+	}
+	function post(params) {
+		const body = new URLSearchParams(params).toString();
+		return new Promise((resolve) => {
+			const req = http.request(url, { method: 'POST', agent, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': sign(params), 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+				res.resume();
+				res.on('end', () => resolve(res.statusCode));
+			});
+			req.on('error', () => resolve(0));
+			req.end(body);
+		});
+	}
+	let n = 0;
+	function lifecycle() {
+		n++;
+		const wt = sid('WT');
+		const wr = sid('WR');
+		const [wk, name] = workers[n % workers.length];
+		const attrs = JSON.stringify({ type: 'support', from: '+1555' + String(n).padStart(7, '0') });
+		const steps = [['task.created', 'pending', {}], ['reservation.created', 'reserved', { ReservationSid: wr, WorkerSid: wk, WorkerName: name }],
+			['reservation.accepted', 'assigned', { ReservationSid: wr, WorkerSid: wk, WorkerName: name }], ['task.wrapup', 'wrapping', {}],
+			['task.completed', 'completed', { TaskCompletedReason: 'resolved' }]];
+		return steps.map(([type, status, extra], v) => (ms) => ({
+			EventType: type, AccountSid: env.TWILIO_ACCOUNT_SID, WorkspaceSid: env.TWILIO_WORKSPACE_SID, WorkspaceName: 'trhub',
+			EventDescription: `${type} ${wt}`, ResourceType: 'Task', ResourceSid: wt, Timestamp: String(Math.floor(ms / 1000)), TimestampMs: String(ms),
+			Sid: sid('EV'), TaskSid: wt, TaskAttributes: attrs, TaskAge: '0', TaskPriority: '0', TaskAssignmentStatus: status, TaskVersion: String(v),
+			TaskDateCreated: String(Math.floor(ms / 1000)), TaskQueueSid: queue.sid, TaskQueueName: queue.friendly_name, WorkflowSid: env.TWILIO_WORKFLOW_SID,
+			WorkflowName: 'support', TaskChannelUniqueName: 'default', ...extra,
+		}));
+	}
+	if (process.env.BENCH_PROFILE) {
+		await cdp.send('Profiler.enable');
+		await cdp.send('Profiler.start');
+	}
+	const m0 = await metric();
+	const w0 = Date.now();
+	const total = RATE * SECONDS;
+	let sent = 0;
+	let bad = 0;
+	const inflight = new Set();
+	// Task lifecycles interleaved, in causal order per task; paced per 10 ms tick.
+	let open = [];
+	const tick = 10;
+	const deadline = w0 + SECONDS * 1000 + 10000;
+	while (sent < total && Date.now() < deadline) {
+		const due = Math.min(total, Math.floor(((Date.now() - w0) / 1000) * RATE));
+		while (sent < due) {
+			if (open.length < 20) open.push(lifecycle());
+			const i = sent % open.length;
+			const make = open[i].shift();
+			if (!open[i].length) open.splice(i, 1);
+			const p = post(make(Date.now())).then((st) => { if (st !== 204 && st !== 200) bad++; inflight.delete(p); });
+			inflight.add(p);
+			sent++;
+		}
+		await new Promise((r) => setTimeout(r, tick));
+	}
+	await Promise.all(inflight);
+	const sendS = (Date.now() - w0) / 1000;
+	await waitFor('the page to apply the last events', async () => (await page.evaluate(() => window.bench.lat.length)) >= sent * 0.99, 20000).catch(() => {});
+	const m1 = await metric();
+	if (process.env.BENCH_PROFILE) {
+		// self time per function, the top 15 (BENCH_PROFILE=1)
+		const { profile } = await cdp.send('Profiler.stop');
+		const self = new Map();
+		const dt = profile.timeDeltas;
+		const byId = new Map(profile.nodes.map((nd) => [nd.id, nd]));
+		for (let i = 0; i < profile.samples.length; i++) {
+			const nd = byId.get(profile.samples[i]);
+			const k = `${nd.callFrame.functionName || '(anon)'} ${nd.callFrame.url.split('/').pop()}:${nd.callFrame.lineNumber}`;
+			self.set(k, (self.get(k) || 0) + (dt[i] || 0));
+		}
+		const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 15);
+		for (const [k, us] of top) console.log(`  profile ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+	}
+	const w1 = Date.now();
+	const r = await page.evaluate(() => ({ lat: window.bench.lat, frames: window.bench.frames, types: window.bench.types }));
+	const lat = r.lat.sort((a, b) => a - b);
+	const busy = (m1.TaskDuration - m0.TaskDuration) / ((w1 - w0) / 1000);
+	console.log(`1,000 events/s: sent ${sent} events in ${sendS.toFixed(1)} s (${(sent / sendS).toFixed(0)}/s, ${bad} not 204), the page showed ${lat.length}`);
+	console.log(`  event to screen: p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms, max ${lat[lat.length - 1]} ms; target p99 250 ms`);
+	console.log(`  stream messages applied: ${Object.entries(r.types).map(([k, v]) => k + ' ' + v).join(', ')}`);
+	console.log(`  renders: ${r.frames} in ${((w1 - w0) / 1000).toFixed(1)} s (${(r.frames / ((w1 - w0) / 1000)).toFixed(0)}/s, one per animation frame at most)`);
+	console.log(`  main thread busy: ${(busy * 100).toFixed(0)} % (Chrome TaskDuration); target < 50 %`);
+	if (!(pct(lat, 99) <= 250)) misses.push('render latency p99');
+	if (!(busy < 0.5)) misses.push('main thread busy');
+	if (lat.length < sent * 0.99) misses.push('events not shown');
+	await context.close();
+} finally {
+	await chrome.close();
+	await stack.stop();
+}
+if (misses.length) {
+	console.log('targets missed: ' + misses.join(', '));
+	process.exit(1);
+}
+console.log('all targets met');

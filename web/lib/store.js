@@ -1,0 +1,136 @@
+// store: one per page. Filled by the snapshot, patched by stream messages.
+// Messages are queued and applied once per animation frame inside one
+// signals batch, so a thousand messages in a frame cost one render. A
+// hidden tab gets no animation frames; a timer applies the queue there.
+//
+// Clocks that tick are derived at render time: each record keeps the time
+// it was received (rxMs, this browser's clock) next to the server's age
+// (ageS, timeInActivityS), and `now` ticks once a second.
+
+import { batch, signal } from '@preact/signals';
+
+export const now = signal(Date.now());
+setInterval(() => (now.value = Date.now()), 1000);
+
+export function ageAt(serverAgeS, rxMs, nowMs) {
+	if (typeof serverAgeS !== 'number') return null;
+	return serverAgeS + Math.max(0, (nowMs - rxMs) / 1000);
+}
+
+const EVENT_LOG = 100;
+
+export function createStore() {
+	const s = {
+		stats: signal(null),
+		statsRx: signal(0),
+		workspace: signal(null),
+		activities: signal([]),
+		tasks: signal(new Map()),
+		workers: signal(new Map()),
+		queues: signal([]),
+		events: signal([]), // newest first
+		series: signal(null),
+		lastSeq: 0,
+		flushes: 0,
+		applied: 0,
+		onStats: null, // hook (charts)
+		onEvent: null, // hook (notifications)
+	};
+	let queue = [];
+	let scheduled = false;
+	const seen = new Set(); // event Sids shown (bounded with the log)
+
+	function flush() {
+		scheduled = false;
+		const q = queue;
+		queue = [];
+		if (!q.length) return;
+		const rx = Date.now();
+		batch(() => {
+			let tasks = null;
+			let workers = null;
+			let events = null;
+			for (const [type, d] of q) {
+				if (s.onApply) s.onApply(type, d); // measurement hook (benchmarks)
+				switch (type) {
+				case 'snapshot': {
+					s.stats.value = d.stats || null;
+					s.statsRx.value = rx;
+					s.workspace.value = d.workspace || null;
+					s.activities.value = d.activities || (d.workspace && d.workspace.activities) || [];
+					s.queues.value = d.queues || [];
+					s.series.value = d.series || null;
+					tasks = new Map();
+					for (const t of d.tasks || []) tasks.set(t.sid, { ...t, rxMs: rx });
+					workers = new Map();
+					for (const w of d.workers || []) workers.set(w.sid, { ...w, rxMs: rx });
+					events = (events || s.events.value).slice();
+					for (const e of d.events || []) addEvent(events, e);
+					const id = d.lastEventId ?? d.last_event_id;
+					if (typeof id === 'number') s.lastSeq = Math.max(s.lastSeq, id);
+					break;
+				}
+				case 'stats':
+					s.stats.value = d;
+					s.statsRx.value = rx;
+					if (s.onStats) s.onStats(d, rx);
+					break;
+				case 'task':
+					tasks = tasks || new Map(s.tasks.value);
+					if (d.removed) tasks.delete(d.sid);
+					else tasks.set(d.sid, { ...d, rxMs: rx });
+					break;
+				case 'reservation':
+					if (d.task && d.task.sid) {
+						tasks = tasks || new Map(s.tasks.value);
+						tasks.set(d.task.sid, { ...d.task, rxMs: rx });
+					}
+					break;
+				case 'worker':
+					workers = workers || new Map(s.workers.value);
+					if (d.removed) workers.delete(d.sid);
+					else workers.set(d.sid, { ...d, rxMs: rx });
+					break;
+				case 'event':
+					events = events || s.events.value.slice();
+					addEvent(events, d);
+					break;
+				case 'workspace':
+					s.workspace.value = d;
+					if (d.activities) s.activities.value = d.activities;
+					break;
+				}
+			}
+			if (tasks) s.tasks.value = tasks;
+			if (workers) s.workers.value = workers;
+			if (events) s.events.value = events.slice(0, EVENT_LOG);
+		});
+		s.flushes++;
+		s.applied += q.length;
+		if (s.onFlush) s.onFlush(q.length);
+	}
+
+	function addEvent(list, e) {
+		const key = e.Sid || 'seq' + e.seq;
+		if (seen.has(key)) return; // already shown (resync overlap)
+		seen.add(key);
+		if (seen.size > 4 * EVENT_LOG) {
+			const keep = [...seen].slice(-2 * EVENT_LOG);
+			seen.clear();
+			for (const k of keep) seen.add(k);
+		}
+		if (typeof e.seq === 'number') s.lastSeq = Math.max(s.lastSeq, e.seq);
+		list.unshift(e);
+		if (s.onEvent) s.onEvent(e);
+	}
+
+	s.push = (type, data) => {
+		queue.push([type, data]);
+		if (scheduled) return;
+		scheduled = true;
+		if (document.hidden) setTimeout(flush, 250);
+		else requestAnimationFrame(flush);
+	};
+	s.flushNow = flush;
+	return s;
+}
