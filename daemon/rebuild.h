@@ -33,6 +33,7 @@ struct json_value;
 struct model_rest_workspace;
 struct model_rest_activity;
 struct model_rest_queue;
+struct model_rest_workflow;
 struct model_rest_worker;
 struct model_rest_task;
 struct model_rest_reservation;
