@@ -7,7 +7,11 @@ plain lines: `scripts/check` (it runs this test) is only checked to exist, and `
 runs on free ports (`--port`, `--sim-port`; 8080 may be taken on a shared machine) until it
 prints its `source .../demo.env` line; then the printed CLI command runs against it and Ctrl-C
 stops it. In the Development block, `meson test` lines run with `--list` and `ninja ...
-benchmark` with `-n` (dry run): they would otherwise run the whole suite from inside it.
+benchmark` with `-n` (dry run): they would otherwise run the whole suite from inside it;
+`scripts/check-fuzz` and `scripts/check-package` are gates that `scripts/check` itself runs (for
+minutes), so here they are only checked to exist, be executable and parse. The Users block
+is for an installed trhubd: its `--hash-password` line runs against the built binary, and the
+lines that write /etc/trhub or call systemctl are checked to name what they should.
 Everything listens on 127.0.0.1 and every wait is bounded."""
 
 import os
@@ -119,7 +123,20 @@ def _bash(script, cwd, timeout=TIMEOUT):
 
 def test_readme_has_the_blocks_this_test_knows():
     headings = [h for h, _ in _blocks()]
-    assert headings == ['Two commands', 'Configuration', 'Development'], headings
+    assert headings == ['Two commands', 'Configuration', 'Users', 'Development'], headings
+
+
+def test_users(clone):
+    (_, lines), = [b for b in _blocks() if b[0] == 'Users']
+    first = lines[0].split('#')[0].strip()
+    assert first.endswith('| trhubd --hash-password'), first
+    cmd = first.replace('trhubd --hash-password', 'build/daemon/trhubd --hash-password')
+    r = _bash(cmd, cwd=clone, timeout=60)
+    assert r.returncode == 0, r
+    assert re.match(r'^\$y\$[^\s:]+\n$', r.stdout), r.stdout
+    rest = ' '.join(lines[1:])
+    assert 'trhubd --hash-password' in rest and '/etc/trhub/users' in rest, rest
+    assert 'systemctl reload trhubd' in rest, rest
 
 
 def test_two_commands(clone):
@@ -206,5 +223,9 @@ def test_development(clone):
             cmd += ' --list'
         elif cmd.startswith('ninja ') and cmd.endswith(' benchmark'):
             cmd = cmd.replace('ninja ', 'ninja -n ', 1)
+        elif cmd.startswith(('scripts/check-fuzz', 'scripts/check-package')):
+            script = cmd.split()[0]
+            assert os.stat(os.path.join(clone, script)).st_mode & stat.S_IXUSR, script
+            cmd = 'sh -n ' + script
         r = _bash(cmd, cwd=clone, timeout=600)
         assert r.returncode == 0, (line, r)
