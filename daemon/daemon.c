@@ -517,16 +517,24 @@ daemon_stats_publish_cb(const char *json, size_t len, void *arg)
 		series_note(d->series, json, len, (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
 	}
 	/* After the series took the sample: the broadcast marks the snapshot stale. */
-	stream_broadcast_for(d->stream, stream_audience_all, NULL, "stats", 0, json, len);
+	stream_broadcast(d->stream, "stats", 0, json, len);
+	{
+		size_t wlen = 0;
+		const char *wjson = stats_worker_document(d->stats, &wlen);
+
+		if (wjson != NULL)
+			stream_broadcast_workers(d->stream, "stats", 0, wjson, wlen);
+	}
 }
 
 /* The snapshot's statistics: the latest document stats.c made. */
 static const char *
-daemon_stats_document_cb(void *arg, size_t *len_out)
+daemon_stats_document_cb(void *arg, bool for_worker, size_t *len_out)
 {
 	struct daemon *d = arg;
 
-	return stats_document(d->stats, len_out);
+	return for_worker ? stats_worker_document(d->stats, len_out)
+			  : stats_document(d->stats, len_out);
 }
 
 static void

@@ -321,7 +321,7 @@ doctor_public_url(struct doctor *d)
 	const char *start = strstr(u, "://");
 	char *pub = doctor_setting(d, "public_url");
 	char *host = NULL;
-	bool private = false;
+	bool is_private = false;
 
 	start = start != NULL ? start + 3 : u;
 	host = xstrndup(start, strcspn(start, start[0] == '[' ? "]" : ":/"));
@@ -329,21 +329,21 @@ doctor_public_url(struct doctor *d)
 		memmove(host, host + 1, strlen(host));
 	if (http_url_is_loopback(u) || loopback_is_host(host) || strncmp(host, "10.", 3) == 0 ||
 	    strncmp(host, "192.168.", 8) == 0)
-	private = true;
-	for (int i = 16; i <= 31 && !private; i++) {
+		is_private = true;
+	for (int i = 16; i <= 31 && !is_private; i++) {
 		char prefix[16];
 
 		(void)snprintf(prefix, sizeof(prefix), "172.%d.", i);
-		private = strncmp(host, prefix, strlen(prefix)) == 0;
+		is_private = strncmp(host, prefix, strlen(prefix)) == 0;
 	}
-	if (private && d->real_twilio)
+	if (is_private && d->real_twilio)
 		doctor_line(d, "FAIL", "public url",
 			    "%s (%s) is not reachable from Twilio; fix: set public_url to the "
 			    "https URL of this host (or of its reverse proxy) on the internet",
 			    u, pub);
 	else
-		doctor_line(d, private ? "warn" : "ok", "public url", "%s (%s)%s", u, pub,
-			    private ? "; fine for trhub-sim, Twilio could not reach it" : "");
+		doctor_line(d, is_private ? "warn" : "ok", "public url", "%s (%s)%s", u, pub,
+			    is_private ? "; fine for trhub-sim, Twilio could not reach it" : "");
 	free(host);
 	free(pub);
 }

@@ -362,7 +362,7 @@ kpi_write(const struct kpi_input *in, size_t max_queues, struct json_gen *g)
 	json_gen_kv_int(g, "reservationsTimedOut", kpi_count(cum, "reservations_timed_out"));
 	json_gen_kv_int(g, "availableWorkers", kpi_count(rt, "total_available_workers"));
 	json_gen_kv_int(g, "longestWaitingAge", kpi_count(rt, "longest_task_waiting_age"));
-	json_gen_kv_string(g, "longestWaitingSid", longest_sid);
+	json_gen_kv_string(g, "longestWaitingSid", in->for_workers ? NULL : longest_sid);
 
 	json_gen_key(g, "workersByActivity");
 	json_gen_object_open(g);

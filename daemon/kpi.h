@@ -80,6 +80,7 @@ struct kpi_input {
 	int short_abandon_s; /* 0: off; split_by_wait_time must hold it */
 	int64_t refreshed_at_ms;
 	size_t max_queues; /* 0: KPI_DEFAULT_MAX_QUEUES */
+	bool for_workers;  /* the agents' view: no task SID (longestWaitingSid is null) */
 };
 
 /* Writes the document as one JSON object into g, with at most max_queues queues. */

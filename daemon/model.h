@@ -159,7 +159,8 @@ void model_rebuild_begin(struct model *m);
 int model_upsert_workspace(struct model *m, const struct model_rest_workspace *workspace);
 int model_upsert_activity(struct model *m, const struct model_rest_activity *activity);
 int model_upsert_queue(struct model *m, const struct model_rest_queue *queue);
-/* Its task_reservation_timeout becomes the "reservationTimeoutS" of its tasks (the agent page's countdown). */
+/* Its task_reservation_timeout becomes the "reservationTimeoutS" of its tasks (the agent page's
+ * countdown). */
 int model_upsert_workflow(struct model *m, const struct model_rest_workflow *workflow);
 int model_upsert_worker(struct model *m, const struct model_rest_worker *worker);
 int model_upsert_task(struct model *m, const struct model_rest_task *task);

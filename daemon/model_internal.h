@@ -153,7 +153,7 @@ struct model {
 	struct hmap *activities;
 	struct hmap *queues;
 	struct hmap *workflow_timeouts; /* WW -> (void *)(intptr_t) seconds, >= 1 */
-	struct hmap *conferences; /* CF -> struct model_task */
+	struct hmap *conferences;	/* CF -> struct model_task */
 	struct model_fifo tombs;
 	struct model_fifo seen_events;
 

@@ -91,6 +91,8 @@ struct stats {
 	void *publish_arg;
 	char *doc; /* the latest statistics document, NULL before the first refresh */
 	size_t doc_len;
+	char *worker_doc; /* the same for agents' streams: names no task */
+	size_t worker_doc_len;
 };
 
 static int64_t
@@ -300,6 +302,10 @@ stats_derive(struct stats *s, const struct stats_fetch_result *r)
 	in.short_abandon_s = s->o.short_abandon_s;
 	in.refreshed_at_ms = s->o.wall_ms(s->o.clock_arg);
 	in.max_queues = s->o.max_queues;
+	in.for_workers = true;
+	free(s->worker_doc);
+	s->worker_doc = kpi_document(&in, &s->worker_doc_len);
+	in.for_workers = false;
 	doc = kpi_document(&in, &len);
 	free(s->doc);
 	s->doc = doc;
@@ -766,6 +772,7 @@ stats_free(struct stats *s)
 	tz_zone_free(s->zone);
 	free(s->workspace_sid);
 	free(s->doc);
+	free(s->worker_doc);
 	free(s);
 }
 
@@ -777,4 +784,14 @@ stats_document(const struct stats *s, size_t *len_out)
 	if (len_out != NULL)
 		*len_out = s->doc_len;
 	return s->doc;
+}
+
+const char *
+stats_worker_document(const struct stats *s, size_t *len_out)
+{
+	if (s == NULL || s->worker_doc == NULL)
+		return NULL;
+	if (len_out != NULL)
+		*len_out = s->worker_doc_len;
+	return s->worker_doc;
 }

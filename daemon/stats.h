@@ -116,6 +116,11 @@ void stats_set_publish(struct stats *s, stats_publish_cb *cb, void *arg);
  * or NULL before the first one (and for s NULL).
  */
 const char *stats_document(const struct stats *s, size_t *len_out);
+/*
+ * The same document as an agent's stream carries it: nothing in it names a
+ * task (a worker sees no other worker's callers). Same lifetime.
+ */
+const char *stats_worker_document(const struct stats *s, size_t *len_out);
 /* Starts the max-interval timer and the first refresh. */
 void stats_start(struct stats *s);
 /* Something changed: a refresh will happen within min_interval_ms (coalesced). */

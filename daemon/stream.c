@@ -540,7 +540,7 @@ stream_snapshot_json(struct stream *st, const char *worker_sid, struct json_gen 
 	json_gen_object_open(g);
 	json_gen_kv_int(g, "last_event_id", (int64_t)newest);
 	json_gen_key(g, "stats");
-	stats = st->stats != NULL ? st->stats(st->stats_arg, &stats_len) : NULL;
+	stats = st->stats != NULL ? st->stats(st->stats_arg, worker_sid != NULL, &stats_len) : NULL;
 	if (stats == NULL || json_gen_raw(g, stats, stats_len) < 0)
 		json_gen_null(g);
 	json_gen_key(g, "workspace");
@@ -779,17 +779,16 @@ stream_broadcast_for(struct stream *st, stream_audience_cb *audience, void *arg,
 		stream_enforce_budget(st);
 }
 
-void
-stream_broadcast_worker(struct stream *st, const char *type, uint64_t id, const char *json,
-			size_t len, const char *worker_sid)
+/* Sends one message to the filtered clients: those of worker_sid, or all of them (NULL). */
+static void
+stream_broadcast_filtered(struct stream *st, const char *type, uint64_t id, const char *json,
+			  size_t len, const char *worker_sid)
 {
 	struct stream_client *cl;
 	struct stream_client *next;
 	struct stream_msg *msg;
 	struct buf b;
 
-	if (st == NULL || worker_sid == NULL || stream_worker_clients(st, worker_sid) == 0)
-		return;
 	if (!stream_type_ok(type) || (json == NULL && len > 0)) {
 		log_warning("sse broadcast refused: bad event type or data");
 		return;
@@ -799,12 +798,38 @@ stream_broadcast_worker(struct stream *st, const char *type, uint64_t id, const 
 	len = b.len;
 	msg = stream_msg_new(st, buf_steal(&b, NULL), len); /* ours, for the loop */
 	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
-		if (cl->worker_sid != NULL && strcmp(cl->worker_sid, worker_sid) == 0)
+		if (cl->worker_sid != NULL &&
+		    (worker_sid == NULL || strcmp(cl->worker_sid, worker_sid) == 0))
 			stream_client_send_msg(cl, msg);
 	}
 	stream_msg_unref(msg);
 	if (st->held_bytes > st->budget_bytes)
 		stream_enforce_budget(st);
+}
+
+void
+stream_broadcast_worker(struct stream *st, const char *type, uint64_t id, const char *json,
+			size_t len, const char *worker_sid)
+{
+	if (st == NULL || worker_sid == NULL || stream_worker_clients(st, worker_sid) == 0)
+		return;
+	stream_broadcast_filtered(st, type, id, json, len, worker_sid);
+}
+
+void
+stream_broadcast_workers(struct stream *st, const char *type, uint64_t id, const char *json,
+			 size_t len)
+{
+	struct stream_client *cl;
+
+	if (st == NULL)
+		return;
+	TAILQ_FOREACH(cl, &st->clients, link) {
+		if (cl->worker_sid != NULL) {
+			stream_broadcast_filtered(st, type, id, json, len, NULL);
+			return;
+		}
+	}
 }
 
 size_t

@@ -66,7 +66,7 @@ void stream_free(struct stream *st);
  * by its source, valid for the call) with its length, or NULL before the
  * first refresh. Until set, a snapshot's "stats" is null.
  */
-typedef const char *stream_stats_cb(void *arg, size_t *len_out);
+typedef const char *stream_stats_cb(void *arg, bool for_worker, size_t *len_out);
 void stream_set_stats(struct stream *st, stream_stats_cb *cb, void *arg);
 /*
  * Takes over an evhttp request for GET /api/stream: from here on the stream
@@ -116,6 +116,13 @@ bool stream_audience_all(const char *worker_sid, void *arg);
  */
 void stream_broadcast_worker(struct stream *st, const char *type, uint64_t id, const char *json,
 			     size_t len, const char *worker_sid);
+/*
+ * Sends one message to every client with a worker filter (each agent page)
+ * and to no one else: the agents' version of a message whose full version
+ * went to the unfiltered clients through stream_broadcast.
+ */
+void stream_broadcast_workers(struct stream *st, const char *type, uint64_t id, const char *json,
+			      size_t len);
 /* Live clients filtered to this worker (its open agent pages), for presence. */
 size_t stream_worker_clients(const struct stream *st, const char *worker_sid);
 /*

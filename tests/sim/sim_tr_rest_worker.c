@@ -300,15 +300,21 @@ static void
 sim_tr_rest_worker_channel_sid(const struct sim_tr_worker *w, enum sim_tr_channel ch,
 			       char out[SID_LEN + 1])
 {
-	unsigned last = 0;
+	char hex[3];
+	char *end = NULL;
+	unsigned long last = 0;
 
 	out[0] = 'W';
 	out[1] = 'C';
 	memcpy(out + 2, w->sid + 2, SID_LEN - 2);
 	out[SID_LEN] = '\0';
-	if (ch == SIM_TR_CH_DEFAULT || sscanf(out + SID_LEN - 2, "%2x", &last) != 1)
+	memcpy(hex, out + SID_LEN - 2, 2);
+	hex[2] = '\0';
+	last = strtoul(hex, &end, 16);
+	if (ch == SIM_TR_CH_DEFAULT || end != hex + 2)
 		return;
-	(void)snprintf(out + SID_LEN - 2, 3, "%02x", (last + (unsigned)ch) & 0xffu);
+	(void)snprintf(out + SID_LEN - 2, 3, "%02x",
+		       (unsigned)((last + (unsigned long)ch) & 0xffu));
 }
 
 static void

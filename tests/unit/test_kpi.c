@@ -233,6 +233,25 @@ test_kpi_workspace_service_level_asa_abandonment(void **state)
 	docs_clear(&d);
 }
 
+/* An agent's stream gets the same numbers but no caller's task SID. */
+static void
+test_kpi_agents_view_names_no_task(void **state)
+{
+	struct docs d;
+	struct json_doc *doc;
+	const struct json_value *v;
+
+	docs_init(&d);
+	d.in.for_workers = true;
+	doc = kpi(&d.in, NULL);
+	v = json_doc_root(doc);
+	assert_int_equal(int_of(v, "longestWaitingAge"), 42);
+	assert_non_null(json_get(v, "longestWaitingSid"));
+	assert_null(json_string(json_get(v, "longestWaitingSid")));
+	json_doc_free(doc);
+	docs_clear(&d);
+}
+
 static void
 test_kpi_queue_kpis_use_their_own_threshold(void **state)
 {
@@ -484,6 +503,7 @@ main(void)
 		cmocka_unit_test(test_kpi_keeps_the_seed_keys),
 		cmocka_unit_test(test_kpi_every_activity_becomes_a_key),
 		cmocka_unit_test(test_kpi_activity_key_drops_white_space),
+		cmocka_unit_test(test_kpi_agents_view_names_no_task),
 		cmocka_unit_test(test_kpi_workspace_service_level_asa_abandonment),
 		cmocka_unit_test(test_kpi_no_answered_call_gives_null_averages),
 		cmocka_unit_test(test_kpi_short_abandons_leave_the_service_level),

@@ -76,7 +76,7 @@ struct fixture {
 /* Parses f as the event ingest does and applies it to m. */
 /* A statistics source for snapshots, as daemon.c wires stats.c's. */
 static const char *
-fake_stats_document(void *arg, size_t *len_out)
+fake_stats_document(void *arg, bool for_worker, size_t *len_out)
 {
 	*len_out = 16;
 	return "{\"totalTasks\":2}";
