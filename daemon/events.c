@@ -187,6 +187,22 @@ events_recording_task_sid(const char *target, const struct form *f)
 	return out;
 }
 
+/* Slots of the repeated-key check: a power of two over twice EVENTS_MAX_PAIRS. */
+#define EVENTS_KEY_SLOTS 512
+
+/* FNV-1a of a key (the repeated-key check's hash). */
+static uint32_t
+events_key_hash(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)key; *p != '\0'; p++) {
+		h ^= *p;
+		h *= 16777619u;
+	}
+	return h;
+}
+
 /* qsort comparator over an array of key strings. */
 static int
 events_key_cmp(const void *a, const void *b)
@@ -194,22 +210,14 @@ events_key_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/*
- * True when a key occurs twice. TaskRouter never repeats a parameter, and the
- * signature covers the sorted set of values while form_get applies the first:
- * a repeated key would let a reordering change the event under a valid
- * signature.
- */
+/* The repeated-key check by sorting: for a form with more keys than the set holds. */
 static bool
-events_form_has_repeated_key(const struct form *f)
+events_form_has_repeated_key_sorted(const struct form *f)
 {
 	size_t n = form_count(f);
-	const char **keys = NULL;
+	const char **keys = xcalloc(n, sizeof(*keys));
 	bool repeated = false;
 
-	if (n < 2)
-		return false;
-	keys = xcalloc(n, sizeof(*keys));
 	for (size_t i = 0; i < n; i++)
 		keys[i] = form_key(f, i);
 	qsort(keys, n, sizeof(*keys), events_key_cmp);
@@ -217,6 +225,39 @@ events_form_has_repeated_key(const struct form *f)
 		repeated = strcmp(keys[i - 1], keys[i]) == 0;
 	free(keys);
 	return repeated;
+}
+
+/*
+ * True when a key occurs twice. TaskRouter never repeats a parameter, and the
+ * signature covers the sorted set of values while form_get applies the first:
+ * a repeated key would let a reordering change the event under a valid
+ * signature. One pass with an open-addressing set of key indexes on the
+ * stack (a form body has at most EVENTS_MAX_PAIRS pairs; a JSON body may
+ * have more, and is sorted instead).
+ */
+static bool
+events_form_has_repeated_key(const struct form *f)
+{
+	uint16_t slot[EVENTS_KEY_SLOTS]; /* 0: empty, else pair index + 1 */
+	size_t n = form_count(f);
+	size_t mask = EVENTS_KEY_SLOTS - 1;
+
+	if (n < 2)
+		return false;
+	if (n > EVENTS_KEY_SLOTS / 2)
+		return events_form_has_repeated_key_sorted(f);
+	memset(slot, 0, sizeof(slot));
+	for (size_t i = 0; i < n; i++) {
+		const char *key = form_key(f, i);
+		size_t k = events_key_hash(key) & mask;
+
+		for (; slot[k] != 0; k = (k + 1) & mask) {
+			if (strcmp(form_key(f, slot[k] - 1U), key) == 0)
+				return true;
+		}
+		slot[k] = (uint16_t)(i + 1);
+	}
+	return false;
 }
 
 void

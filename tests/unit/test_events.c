@@ -119,6 +119,32 @@ field(const struct tr_event *ev, const char *name)
 	return NULL;
 }
 
+/* A repeated key is refused wherever it is, among many distinct keys that are not. */
+static void
+test_events_rejects_a_repeated_key_among_many(void **state)
+{
+	static const char *const repeats[] = { "EventType", "TaskSid", "X-extra-17" };
+	char key[32];
+
+	for (size_t r = 0; r <= sizeof(repeats) / sizeof(repeats[0]); r++) {
+		struct form *f = event_form("task.created", NOW_MS - 1000);
+		struct signed_req req;
+
+		for (int i = 0; i < 200; i++) {
+			snprintf(key, sizeof(key), "X-extra-%d", i);
+			form_add(f, key, "v");
+		}
+		if (r < sizeof(repeats) / sizeof(repeats[0]))
+			form_add(f, repeats[r], "WT00000000000000000000000000000001");
+		sign_form(&req, EVENTS_TASKROUTER, EVENT_PATH, PUBLIC EVENT_PATH, TOKEN, f);
+		assert_int_equal(check(&check_cfg, &req.rq, NOW_MS),
+				 r < sizeof(repeats) / sizeof(repeats[0]) ? EVENTS_BAD_REQUEST
+									  : EVENTS_OK);
+		signed_req_clear(&req);
+		form_free(f);
+	}
+}
+
 static void
 test_events_accepts_a_correctly_signed_event(void **state)
 {
@@ -608,6 +634,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_events_accepts_a_correctly_signed_event),
+		cmocka_unit_test(test_events_rejects_a_repeated_key_among_many),
 		cmocka_unit_test(test_events_accepts_charset_in_content_type),
 		cmocka_unit_test(test_events_accepts_port_variants),
 		cmocka_unit_test(test_events_signs_the_exact_query),
