@@ -43,6 +43,12 @@ struct form {
 	struct form_pair *pairs;
 	size_t count;
 	size_t cap;
+	/*
+	 * form_parse's decoded strings, all in one block (NULL for a form built
+	 * with form_add): a pair's string inside it is not freed on its own.
+	 */
+	char *arena;
+	size_t arena_size;
 };
 
 struct form *
@@ -53,16 +59,26 @@ form_new(void)
 	return f;
 }
 
+/* Frees a pair's string unless it lives in the form's parse arena. */
+static void
+form_str_free(const struct form *f, char *str)
+{
+	if (f->arena != NULL && str >= f->arena && str < f->arena + f->arena_size)
+		return;
+	free(str);
+}
+
 void
 form_free(struct form *f)
 {
 	if (f == NULL)
 		return;
 	for (size_t i = 0; i < f->count; i++) {
-		free(f->pairs[i].key);
-		free(f->pairs[i].value);
+		form_str_free(f, f->pairs[i].key);
+		form_str_free(f, f->pairs[i].value);
 	}
 	free(f->pairs);
+	free(f->arena);
 	free(f);
 }
 
@@ -106,8 +122,8 @@ form_set(struct form *f, const char *key, const char *value)
 			first = out;
 			f->pairs[out++] = f->pairs[i];
 		} else {
-			free(f->pairs[i].key);
-			free(f->pairs[i].value);
+			form_str_free(f, f->pairs[i].key);
+			form_str_free(f, f->pairs[i].value);
 		}
 	}
 	f->count = out;
@@ -115,7 +131,7 @@ form_set(struct form *f, const char *key, const char *value)
 		form_add(f, key, value);
 		return;
 	}
-	free(f->pairs[first].value);
+	form_str_free(f, f->pairs[first].value);
 	f->pairs[first].value = xstrdup(value);
 }
 
@@ -236,17 +252,21 @@ form_decode_into(const char *s, size_t len, size_t max, bool plus_is_space, char
 	return 0;
 }
 
-/* form_decode_into for form data ('+' is a space) into a new string. */
+/*
+ * form_decode_into for form data ('+' is a space) into the parse arena at
+ * *used (room for len + 1 bytes is there: see form_parse), advancing *used
+ * past the string.
+ */
 static int
-form_decode(const char *s, size_t len, size_t max, char **out, const char **what_out)
+form_decode(struct form *f, size_t *used, const char *s, size_t len, size_t max, char **out,
+	    const char **what_out)
 {
-	char *d = xmalloc(len + 1);
+	char *d = f->arena + *used;
 	int r = form_decode_into(s, len, max, true, d, what_out);
 
-	if (r < 0) {
-		free(d);
+	if (r < 0)
 		return r;
-	}
+	*used += strlen(d) + 1;
 	*out = d;
 	return 0;
 }
@@ -289,6 +309,8 @@ form_parse(const char *text, size_t len, const struct form_limits *limits, struc
 	const char *end;
 	const char *p;
 	size_t pairno = 0;
+	size_t segments = 1;
+	size_t used = 0;
 	int r;
 
 	if (limits == NULL)
@@ -306,6 +328,23 @@ form_parse(const char *text, size_t len, const struct form_limits *limits, struc
 	}
 
 	f = form_new();
+	/*
+	 * One block for every decoded string: a pair's key and value decode to
+	 * at most its segment's bytes plus two NULs, and segments are separated
+	 * by '&', so len + 2 per segment is enough.
+	 */
+	for (p = text; p != NULL && p < text + len; p++) {
+		p = memchr(p, '&', (size_t)(text + len - p));
+		if (p == NULL)
+			break;
+		segments++;
+	}
+	f->arena_size = len + 2 * segments;
+	f->arena = xmalloc(f->arena_size);
+	if (segments <= limits->max_pairs) {
+		f->pairs = xreallocarray(NULL, segments, sizeof(*f->pairs));
+		f->cap = segments;
+	}
 	p = text;
 	end = text == NULL ? NULL : text + len;
 	while (p != end) {
@@ -327,7 +366,7 @@ form_parse(const char *text, size_t len, const struct form_limits *limits, struc
 		}
 		eq = memchr(p, '=', (size_t)(seg_end - p));
 		key_len = (size_t)((eq == NULL ? seg_end : eq) - p);
-		r = form_decode(p, key_len, limits->max_key_bytes, &key, &what);
+		r = form_decode(f, &used, p, key_len, limits->max_key_bytes, &key, &what);
 		if (r == -E2BIG) {
 			if (cause_out != NULL)
 				*cause_out = xasprintf("pair %zu: key longer than %zu bytes",
@@ -340,10 +379,10 @@ form_parse(const char *text, size_t len, const struct form_limits *limits, struc
 			goto fail;
 		}
 		if (eq == NULL) {
-			r = form_decode("", 0, limits->max_value_bytes, &value, &what);
+			r = form_decode(f, &used, "", 0, limits->max_value_bytes, &value, &what);
 		} else {
-			r = form_decode(eq + 1, (size_t)(seg_end - eq - 1), limits->max_value_bytes,
-					&value, &what);
+			r = form_decode(f, &used, eq + 1, (size_t)(seg_end - eq - 1),
+					limits->max_value_bytes, &value, &what);
 		}
 		if (r == -E2BIG) {
 			if (cause_out != NULL)
@@ -364,9 +403,7 @@ form_parse(const char *text, size_t len, const struct form_limits *limits, struc
 	*form_out = f;
 	return 0;
 fail:
-	free(key);
-	free(value);
-	form_free(f);
+	form_free(f); /* key and value, if any, are in its arena */
 	return r;
 }
 
