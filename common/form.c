@@ -63,7 +63,10 @@ form_new(void)
 static void
 form_str_free(const struct form *f, char *str)
 {
-	if (f->arena != NULL && str >= f->arena && str < f->arena + f->arena_size)
+	uintptr_t a = (uintptr_t)f->arena;
+	uintptr_t p = (uintptr_t)str;
+
+	if (f->arena != NULL && p >= a && p < a + f->arena_size)
 		return;
 	free(str);
 }
