@@ -366,6 +366,29 @@ test_form_set_replaces_all_and_keeps_position(void **state)
 	form_free(f);
 }
 
+/* A parsed form's strings share one block; form_set and form_add still work on it (ASan). */
+static void
+test_form_set_and_add_on_a_parsed_form(void **state)
+{
+	struct form *f = NULL;
+	const char *text = "a=1&t=x&b=%32&t=y&&k";
+
+	assert_int_equal(form_parse(text, strlen(text), NULL, &f, NULL), 0);
+	assert_int_equal(form_count(f), 5);
+	assert_string_equal(form_value(f, 2), "2");
+	assert_string_equal(form_key(f, 4), "k");
+	assert_string_equal(form_value(f, 4), "");
+	form_set(f, "t", "z");
+	form_set(f, "a", "one");
+	form_add(f, "c", "3");
+	assert_int_equal(form_count(f), 5);
+	assert_string_equal(form_value(f, 0), "one");
+	assert_string_equal(form_value(f, 1), "z");
+	assert_string_equal(form_key(f, 2), "b");
+	assert_string_equal(form_value(f, 4), "3");
+	form_free(f);
+}
+
 static void
 test_form_add_copies_strings(void **state)
 {
@@ -551,6 +574,7 @@ main(void)
 		cmocka_unit_test(test_form_default_limits_are_as_documented),
 		cmocka_unit_test(test_form_parse_of_large_body_is_linear),
 		cmocka_unit_test(test_form_set_replaces_all_and_keeps_position),
+		cmocka_unit_test(test_form_set_and_add_on_a_parsed_form),
 		cmocka_unit_test(test_form_add_copies_strings),
 		cmocka_unit_test(test_form_add_int_formats_decimal),
 		cmocka_unit_test(test_form_key_and_value_out_of_range_are_null),
