@@ -10,11 +10,12 @@ import { USERS, WALLBOARD_TOKEN, apiGet, axe, launchBrowser, login, newPage, scr
 let stack, chrome;
 before(async () => {
 	// A 2 s service-level threshold, so that waiting callers cross it within the test;
-	// short abandons: 5 s for the workspace, the support queue its own 3 s.
+	// short abandons: 5 s for the workspace, the support queue its own 3 s, and none in
+	// the escalation queue a test creates later (an override by name waits for its queue).
 	stack = await startStack({
 		simArgs: ['--agents', '4', '--calls-per-minute', '40', '--seed', '11'],
 		env: { TRHUB_SLA_THRESHOLD_S: '2', TRHUB_SHORT_ABANDON_S: '5' },
-		config: 'short_abandon_s.support = 3\n',
+		config: 'short_abandon_s.support = 3\nshort_abandon_s.escalation = 0\n',
 	});
 	chrome = await launchBrowser();
 });
@@ -208,6 +209,8 @@ test('supervisor actions: complete a stuck task and end a call, each confirmed; 
 	await page.getByRole('status').filter({ hasText: 'Task of +15556660001 completed.' }).waitFor();
 	await waitFor('task completed in TaskRouter', async () => (await stack.sim.task(stuck.sid)).assignment_status === 'completed');
 	await row.waitFor({ state: 'detached' });
+	// the new queue turns short abandons off while the workspace has them: its row says so
+	await page.locator('tr[data-queue="escalation"] th').getByText('SL within 2 s, every hang-up counted').waitFor();
 
 	// carol, free again, is on a call (a conference) the supervisor ends from the task table
 	const call = await heldTask(carol, '+15556660002', true);
