@@ -15,7 +15,7 @@ import { USERS, axe, launchBrowser, login, newPage, screenshot, startStack, wait
 const AGENT = 'agent-001'; // the traffic generator's first agent
 const PASSWORD = 'agent-pass-0123';
 // The generator answers an offer within 8 s and ends a call within 180 s; the
-// reservation timeout leaves room to see an offer outlive the first.
+// reservation timeout is longer than the first, so an offer can be seen outliving it.
 const RESERVATION_TIMEOUT_S = 12;
 const GENERATOR_ANSWERS_MS = 8000;
 const GENERATOR_HANGS_UP_MS = 180000;
