@@ -59,8 +59,9 @@ extern char **environ;
 
 /* Where each value came from, for config_dump. */
 struct config_origin {
-	char **where;	  /* one per config_table entry; NULL: default */
-	char **sla_where; /* one per sla override */
+	char **where;		    /* one per config_table entry; NULL: default */
+	char **sla_where;	    /* one per sla override */
+	char **short_abandon_where; /* one per short-abandon override */
 };
 
 /* State of one load, beyond what struct config keeps. */
@@ -68,6 +69,7 @@ struct config_load_state {
 	const struct config_source *src;
 	int *file_line;		    /* per config_table entry: line that set it, 0: none */
 	int *sla_line;		    /* parallel to config->sla_overrides */
+	int *short_abandon_line;    /* parallel to config->short_abandon_overrides */
 	const char *secret_in_file; /* name of a secret key the file set */
 };
 
@@ -801,25 +803,54 @@ config_unquote(char *v, size_t len, const char **why_out)
 	return 0;
 }
 
-static int
-config_add_sla_override(struct config *config, struct config_load_state *st, const char *name,
-			const char *queue, const char *value, int lineno, char **cause_out)
+/*
+ * One family of per-queue keys, "<base>.<WQ SID or queue name>": the arrays it
+ * fills in config, its origin and the load state.
+ */
+struct config_queue_keys {
+	const char *base; /* the workspace-wide key: "sla_threshold_s" */
+	struct config_sla_override **v;
+	size_t *n;
+	char ***where;
+	int **line;
+};
+
+static struct config_queue_keys
+config_queue_keys_sla(struct config *config, struct config_load_state *st)
 {
-	const struct config_table_entry *k = config_key_find("sla_threshold_s", NULL);
+	return (struct config_queue_keys){ "sla_threshold_s", &config->sla_overrides,
+					   &config->n_sla_overrides, &config->origin->sla_where,
+					   &st->sla_line };
+}
+
+static struct config_queue_keys
+config_queue_keys_short_abandon(struct config *config, struct config_load_state *st)
+{
+	return (struct config_queue_keys){ "short_abandon_s", &config->short_abandon_overrides,
+					   &config->n_short_abandon_overrides,
+					   &config->origin->short_abandon_where,
+					   &st->short_abandon_line };
+}
+
+static int
+config_add_queue_override(struct config_queue_keys qk, const char *name, const char *queue,
+			  const char *value, int lineno, char **cause_out)
+{
+	const struct config_table_entry *k = config_key_find(qk.base, NULL);
 	char *where = xasprintf("%s:%d", name, lineno);
-	char *key = xasprintf(CONFIG_TABLE_SLA_PREFIX "%s", queue);
+	char *key = xasprintf("%s.%s", qk.base, queue);
 	struct config_table_entry ko = *k;
 	struct config_sla_override *o;
 	long long v = 0;
-	size_t n = config->n_sla_overrides;
+	size_t n = *qk.n;
 	int r;
 
 	ko.name = key;
 	if (queue[0] == '\0' || config_has_control(queue)) {
 		r = config_fail(cause_out, -EINVAL,
-				"%s: '%s' names no queue (expected %s<WQ SID "
+				"%s: '%s.' names no queue (expected %s.<WQ SID "
 				"or queue name>)",
-				where, CONFIG_TABLE_SLA_PREFIX, CONFIG_TABLE_SLA_PREFIX);
+				where, qk.base, qk.base);
 		goto out;
 	}
 	if (sid_has_shape(queue) && !sid_is_valid(queue, "WQ")) {
@@ -828,10 +859,10 @@ config_add_sla_override(struct config *config, struct config_load_state *st, con
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(config->sla_overrides[i].queue, queue) == 0) {
+		if (strcmp((*qk.v)[i].queue, queue) == 0) {
 			r = config_fail(cause_out, -EINVAL,
 					"%s: duplicate key '%s' (first set on line %d)", where, key,
-					st->sla_line[i]);
+					(*qk.line)[i]);
 			goto out;
 		}
 	}
@@ -842,18 +873,16 @@ config_add_sla_override(struct config *config, struct config_load_state *st, con
 	r = config_parse_duration(&ko, value, where, &v, cause_out);
 	if (r < 0)
 		goto out;
-	config->sla_overrides =
-		xreallocarray(config->sla_overrides, n + 1, sizeof(*config->sla_overrides));
-	config->origin->sla_where =
-		xreallocarray(config->origin->sla_where, n + 1, sizeof(*config->origin->sla_where));
-	st->sla_line = xreallocarray(st->sla_line, n + 1, sizeof(*st->sla_line));
-	o = &config->sla_overrides[n];
+	*qk.v = xreallocarray(*qk.v, n + 1, sizeof(**qk.v));
+	*qk.where = xreallocarray(*qk.where, n + 1, sizeof(**qk.where));
+	*qk.line = xreallocarray(*qk.line, n + 1, sizeof(**qk.line));
+	o = &(*qk.v)[n];
 	o->queue = xstrdup(queue);
 	o->threshold_s = (int)v;
-	config->origin->sla_where[n] = where;
+	(*qk.where)[n] = where;
 	where = NULL;
-	st->sla_line[n] = lineno;
-	config->n_sla_overrides = n + 1;
+	(*qk.line)[n] = lineno;
+	*qk.n = n + 1;
 out:
 	free(where);
 	free(key);
@@ -900,9 +929,14 @@ config_parse_line(struct config *config, struct config_load_state *st, const cha
 	}
 
 	if (strncmp(key, CONFIG_TABLE_SLA_PREFIX, strlen(CONFIG_TABLE_SLA_PREFIX)) == 0)
-		return config_add_sla_override(config, st, name,
-					       key + strlen(CONFIG_TABLE_SLA_PREFIX), value, lineno,
-					       cause_out);
+		return config_add_queue_override(config_queue_keys_sla(config, st), name,
+						 key + strlen(CONFIG_TABLE_SLA_PREFIX), value,
+						 lineno, cause_out);
+	if (strncmp(key, CONFIG_TABLE_SHORT_ABANDON_PREFIX,
+		    strlen(CONFIG_TABLE_SHORT_ABANDON_PREFIX)) == 0)
+		return config_add_queue_override(config_queue_keys_short_abandon(config, st), name,
+						 key + strlen(CONFIG_TABLE_SHORT_ABANDON_PREFIX),
+						 value, lineno, cause_out);
 	k = config_key_find(key, &i);
 	if (k == NULL) {
 		const char *hint = config_suggest(key);
@@ -1425,6 +1459,7 @@ config_load(const struct config_source *src, struct config **config_out, char **
 	config = NULL;
 fail:
 	free(st.sla_line);
+	free(st.short_abandon_line);
 	free(st.file_line);
 	config_free(config);
 	return r;
@@ -1445,11 +1480,18 @@ config_free(struct config *config)
 			free(config->origin->sla_where[i]);
 	}
 	free(config->sla_overrides);
+	for (size_t i = 0; i < config->n_short_abandon_overrides; i++) {
+		free(config->short_abandon_overrides[i].queue);
+		if (config->origin != NULL)
+			free(config->origin->short_abandon_where[i]);
+	}
+	free(config->short_abandon_overrides);
 	if (config->origin != NULL) {
 		for (size_t i = 0; i < CONFIG_N_KEYS && config->origin->where != NULL; i++)
 			free(config->origin->where[i]);
 		free(config->origin->where);
 		free(config->origin->sla_where);
+		free(config->origin->short_abandon_where);
 		free(config->origin);
 	}
 	free(config->listen_host);
@@ -1457,18 +1499,35 @@ config_free(struct config *config)
 	free(config);
 }
 
+/* The override of a queue (by SID, then by name) among v[0..n), else def. */
+static int
+config_queue_value(const struct config_sla_override *v, size_t n, const char *queue_sid,
+		   const char *queue_name, int def)
+{
+	for (size_t i = 0; queue_sid != NULL && i < n; i++) {
+		if (strcmp(v[i].queue, queue_sid) == 0)
+			return v[i].threshold_s;
+	}
+	for (size_t i = 0; queue_name != NULL && i < n; i++) {
+		if (strcmp(v[i].queue, queue_name) == 0)
+			return v[i].threshold_s;
+	}
+	return def;
+}
+
 int
 config_sla_threshold_s(const struct config *config, const char *queue_sid, const char *queue_name)
 {
-	for (size_t i = 0; queue_sid != NULL && i < config->n_sla_overrides; i++) {
-		if (strcmp(config->sla_overrides[i].queue, queue_sid) == 0)
-			return config->sla_overrides[i].threshold_s;
-	}
-	for (size_t i = 0; queue_name != NULL && i < config->n_sla_overrides; i++) {
-		if (strcmp(config->sla_overrides[i].queue, queue_name) == 0)
-			return config->sla_overrides[i].threshold_s;
-	}
-	return config->sla_threshold_s;
+	return config_queue_value(config->sla_overrides, config->n_sla_overrides, queue_sid,
+				  queue_name, config->sla_threshold_s);
+}
+
+int
+config_short_abandon_s(const struct config *config, const char *queue_sid, const char *queue_name)
+{
+	return config_queue_value(config->short_abandon_overrides,
+				  config->n_short_abandon_overrides, queue_sid, queue_name,
+				  config->short_abandon_s);
 }
 
 /* The value of key k as config text; secrets masked. Allocated. */
@@ -1541,6 +1600,15 @@ config_dump(const struct config *config, FILE *out)
 		free(value);
 		free(key);
 	}
+	for (size_t i = 0; i < config->n_short_abandon_overrides; i++) {
+		char *key = xasprintf(CONFIG_TABLE_SHORT_ABANDON_PREFIX "%s",
+				      config->short_abandon_overrides[i].queue);
+		char *value = xasprintf("%d", config->short_abandon_overrides[i].threshold_s);
+
+		config_dump_line(out, key, value, config->origin->short_abandon_where[i]);
+		free(value);
+		free(key);
+	}
 }
 
 static const char *
@@ -1597,6 +1665,10 @@ config_print_keys(FILE *out)
 		"%s<WQ SID or queue name> (duration, 1..86400 s)\n"
 		"\tSLA threshold of one queue; file only.\n",
 		CONFIG_TABLE_SLA_PREFIX);
+	fprintf(out,
+		"%s<WQ SID or queue name> (duration, 0..86400 s)\n"
+		"\tShort-abandon threshold of one queue (0: off there); file only.\n",
+		CONFIG_TABLE_SHORT_ABANDON_PREFIX);
 }
 
 static bool
@@ -1623,27 +1695,49 @@ config_value_equal(const struct config *a, const struct config *b,
 	return *(const int *)(const void *)pa == *(const int *)(const void *)pb;
 }
 
-/* The override of queue in c, or NULL. */
+/* The override of queue among v[0..n), or NULL. */
 static const struct config_sla_override *
-config_sla_find(const struct config *c, const char *queue)
+config_override_find(const struct config_sla_override *v, size_t n, const char *queue)
 {
-	for (size_t i = 0; i < c->n_sla_overrides; i++) {
-		if (strcmp(c->sla_overrides[i].queue, queue) == 0)
-			return &c->sla_overrides[i];
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].queue, queue) == 0)
+			return &v[i];
 	}
 	return NULL;
 }
 
-/* Reports one changed per-queue override. */
+/* Reports one changed per-queue override, "<prefix><queue>". */
 static size_t
-config_sla_change(const char *queue, config_change_cb *cb, void *arg)
+config_override_change(const char *prefix, enum config_table_reload rule, const char *queue,
+		       config_change_cb *cb, void *arg)
 {
-	char *key = xasprintf(CONFIG_TABLE_SLA_PREFIX "%s", queue);
-	bool live = config_table_sla_reload == CONFIG_TABLE_LIVE;
+	char *key = xasprintf("%s%s", prefix, queue);
+	bool live = rule == CONFIG_TABLE_LIVE;
 
 	cb(key, live, arg);
 	free(key);
 	return live ? 0 : 1;
+}
+
+/* The per-queue overrides added, removed or changed between old and new. */
+static size_t
+config_override_changes(const struct config_sla_override *o, size_t no,
+			const struct config_sla_override *nw, size_t nn, const char *prefix,
+			enum config_table_reload rule, config_change_cb *cb, void *arg)
+{
+	size_t restart = 0;
+
+	for (size_t i = 0; i < no; i++) {
+		const struct config_sla_override *n = config_override_find(nw, nn, o[i].queue);
+
+		if (n == NULL || n->threshold_s != o[i].threshold_s)
+			restart += config_override_change(prefix, rule, o[i].queue, cb, arg);
+	}
+	for (size_t i = 0; i < nn; i++) {
+		if (config_override_find(o, no, nw[i].queue) == NULL)
+			restart += config_override_change(prefix, rule, nw[i].queue, cb, arg);
+	}
+	return restart;
 }
 
 size_t
@@ -1661,16 +1755,12 @@ config_changes(const struct config *old, const struct config *new, config_change
 		if (!live)
 			restart++;
 	}
-	for (size_t i = 0; i < old->n_sla_overrides; i++) {
-		const struct config_sla_override *o = &old->sla_overrides[i];
-		const struct config_sla_override *n = config_sla_find(new, o->queue);
-
-		if (n == NULL || n->threshold_s != o->threshold_s)
-			restart += config_sla_change(o->queue, cb, arg);
-	}
-	for (size_t i = 0; i < new->n_sla_overrides; i++) {
-		if (config_sla_find(old, new->sla_overrides[i].queue) == NULL)
-			restart += config_sla_change(new->sla_overrides[i].queue, cb, arg);
-	}
+	restart += config_override_changes(
+		old->sla_overrides, old->n_sla_overrides, new->sla_overrides, new->n_sla_overrides,
+		CONFIG_TABLE_SLA_PREFIX, config_table_sla_reload, cb, arg);
+	restart += config_override_changes(
+		old->short_abandon_overrides, old->n_short_abandon_overrides,
+		new->short_abandon_overrides, new->n_short_abandon_overrides,
+		CONFIG_TABLE_SHORT_ABANDON_PREFIX, config_table_short_abandon_reload, cb, arg);
 	return restart;
 }

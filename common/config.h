@@ -88,7 +88,11 @@ struct config_source {
 	unsigned require;
 };
 
-/* A per-queue SLA threshold from a "sla_threshold_s.<queue> = N" line. */
+/*
+ * A per-queue value from a "sla_threshold_s.<queue> = N" line (the SLA
+ * threshold) or a "short_abandon_s.<queue> = N" line (the short-abandon
+ * threshold, 0: off in that queue).
+ */
 struct config_sla_override {
 	char *queue; /* a WQ SID or a queue friendly name, as written */
 	int threshold_s;
@@ -150,6 +154,8 @@ struct config {
 	int short_abandon_s; /* 0: off */
 	struct config_sla_override *sla_overrides;
 	size_t n_sla_overrides;
+	struct config_sla_override *short_abandon_overrides;
+	size_t n_short_abandon_overrides;
 	int stats_min_interval_ms;
 	int stats_max_interval_ms;
 	int reconcile_interval_s;  /* 0: never */
@@ -222,6 +228,17 @@ void config_free(struct config *config);
 int config_sla_threshold_s(const struct config *config, const char *queue_sid,
 			   const char *queue_name);
 
+/**
+ * config_short_abandon_s() - short-abandon threshold for one queue (0: off)
+ * @queue_sid: the queue's WQ SID, or NULL.
+ * @queue_name: its friendly name, or NULL.
+ *
+ * Same precedence as config_sla_threshold_s: short_abandon_s.<SID>, then
+ * short_abandon_s.<name>, then short_abandon_s.
+ */
+int config_short_abandon_s(const struct config *config, const char *queue_sid,
+			   const char *queue_name);
+
 /*
  * Where key's value came from, for messages that must say which setting is
  * wrong: "trhubd.conf:12", "environment TWILIO_WORKSPACE_SID", a credential
@@ -252,9 +269,10 @@ typedef void config_change_cb(const char *key, bool live, void *arg);
  * @cb: called synchronously, once per changed key in table order, with the
  *	key's name and its reload rule from the key table (config_table.h):
  *	live keys are applied by trhubd's reload, the others need a restart.
- *	A per-queue SLA override that was added, removed or changed is the key
- *	"sla_threshold_s.<queue>". Values are never passed (secrets compare
- *	like any other value but stay unnamed beyond their key).
+ *	A per-queue override that was added, removed or changed is the key
+ *	"sla_threshold_s.<queue>" or "short_abandon_s.<queue>". Values are
+ *	never passed (secrets compare like any other value but stay unnamed
+ *	beyond their key).
  *
  * Returns the number of changed keys that need a restart.
  */

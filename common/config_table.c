@@ -264,8 +264,8 @@ const struct config_table_entry config_table[] = {
 	  .max = 86400,
 	  .unit = "s",
 	  .description = "Short abandons (Flex): callers who hang up within this many seconds "
-			 "are left out of the service level's denominator, in every queue; "
-			 "0: off." },
+			 "are left out of the service level's denominator; per queue with "
+			 "short_abandon_s.<WQ SID or queue name>; 0: off." },
 	{ .name = "stats_min_interval_ms",
 	  .reload = CONFIG_TABLE_LIVE,
 	  .type = CONFIG_TABLE_DURATION,
@@ -520,3 +520,5 @@ const struct config_table_entry config_table[] = {
 const size_t config_table_n = sizeof(config_table) / sizeof(config_table[0]);
 
 const enum config_table_reload config_table_sla_reload = CONFIG_TABLE_LIVE;
+
+const enum config_table_reload config_table_short_abandon_reload = CONFIG_TABLE_LIVE;

@@ -56,8 +56,12 @@ struct config_table_entry {
 
 /* The per-queue SLA keys "sla_threshold_s.<WQ SID or queue name>" (file only). */
 #define CONFIG_TABLE_SLA_PREFIX "sla_threshold_s."
+/* The per-queue short-abandon keys "short_abandon_s.<WQ SID or queue name>" (file only). */
+#define CONFIG_TABLE_SHORT_ABANDON_PREFIX "short_abandon_s."
 
 extern const struct config_table_entry config_table[];
 /* The reload rule of every per-queue SLA key. */
 extern const enum config_table_reload config_table_sla_reload;
+/* The reload rule of every per-queue short-abandon key. */
+extern const enum config_table_reload config_table_short_abandon_reload;
 extern const size_t config_table_n;

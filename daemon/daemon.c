@@ -555,6 +555,15 @@ daemon_sla_threshold_cb(void *arg, const char *queue_sid, const char *queue_name
 	return config_sla_threshold_s(d->cfg, queue_sid, queue_name);
 }
 
+/* Per-queue short-abandon threshold (config overrides by queue SID or name; 0: off). */
+static int
+daemon_short_abandon_cb(void *arg, const char *queue_sid, const char *queue_name)
+{
+	struct daemon *d = arg;
+
+	return config_short_abandon_s(d->cfg, queue_sid, queue_name);
+}
+
 static int
 daemon_apply_event_cb(const struct tr_event *event, void *arg)
 {
@@ -796,15 +805,21 @@ daemon_stats_options(struct daemon *d, const struct config *cfg, struct stats_op
 	so->day_start_minutes = cfg->day_start_min;
 	so->timezone = cfg->timezone;
 	so->zoneinfo_dir = config_env("TZDIR");
-	if (cfg->n_sla_overrides > 0) {
+	/* SplitByWaitTime must hold every per-queue threshold, SLA and short abandon. */
+	if (cfg->n_sla_overrides + cfg->n_short_abandon_overrides > 0) {
 		d->split_thresholds_s =
-			xcalloc(cfg->n_sla_overrides, sizeof(*d->split_thresholds_s));
+			xcalloc(cfg->n_sla_overrides + cfg->n_short_abandon_overrides,
+				sizeof(*d->split_thresholds_s));
 		for (size_t i = 0; i < cfg->n_sla_overrides; i++)
 			d->split_thresholds_s[i] = cfg->sla_overrides[i].threshold_s;
+		for (size_t i = 0; i < cfg->n_short_abandon_overrides; i++)
+			d->split_thresholds_s[cfg->n_sla_overrides + i] =
+				cfg->short_abandon_overrides[i].threshold_s;
 	}
 	so->split_thresholds_s = d->split_thresholds_s;
-	so->n_split_thresholds = cfg->n_sla_overrides;
+	so->n_split_thresholds = cfg->n_sla_overrides + cfg->n_short_abandon_overrides;
 	so->sla_threshold_for = daemon_sla_threshold_cb;
+	so->short_abandon_for = daemon_short_abandon_cb;
 	so->sla_arg = d;
 }
 
@@ -869,7 +884,7 @@ daemon_reload_apply(struct daemon *d, struct config *next)
 	}
 	daemon_worker_api_options(next, &wo);
 	worker_api_reconfigure(d->wapi, &wo);
-	/* stats_*_interval_ms, sla_threshold_s and its per-queue overrides */
+	/* stats_*_interval_ms, sla_threshold_s, short_abandon_s and their per-queue overrides */
 	daemon_stats_options(d, next, &so);
 	if (d->cfg != d->boot_cfg)
 		config_free(d->cfg);

@@ -305,7 +305,7 @@ kpi_rank_cmp(const void *a, const void *b)
 }
 
 static void
-kpi_gen_queue(struct json_gen *g, const struct kpi_queue_rank *qr, int short_s)
+kpi_gen_queue(struct json_gen *g, const struct kpi_queue_rank *qr)
 {
 	const struct kpi_queue *q = qr->q;
 	const struct json_value *rt = json_get(q->stats, "realtime");
@@ -316,8 +316,8 @@ kpi_gen_queue(struct json_gen *g, const struct kpi_queue_rank *qr, int short_s)
 	json_gen_kv_string(g, "sid", q->sid);
 	kpi_gen_name(g, "name", q->name);
 	json_gen_kv_int(g, "slThreshold", q->sla_threshold_s);
-	kpi_gen_service_level(g, "serviceLevel", cum, q->sla_threshold_s, short_s);
-	kpi_gen_short_abandon(g, cum, short_s);
+	kpi_gen_service_level(g, "serviceLevel", cum, q->sla_threshold_s, q->short_abandon_s);
+	kpi_gen_short_abandon(g, cum, q->short_abandon_s);
 	kpi_gen_asa(g, "asa", cum, true);
 	json_gen_kv_int(g, "abandoned", kpi_count(cum, "tasks_canceled"));
 	kpi_gen_percent(g, "abandonmentRate", kpi_count(cum, "tasks_canceled"),
@@ -387,7 +387,7 @@ kpi_write(const struct kpi_input *in, size_t max_queues, struct json_gen *g)
 	json_gen_key(g, "queues");
 	json_gen_array_open(g);
 	for (size_t i = 0; i < n; i++)
-		kpi_gen_queue(g, &rank[i], in->short_abandon_s);
+		kpi_gen_queue(g, &rank[i]);
 	json_gen_array_close(g);
 	json_gen_object_close(g);
 	free(rank);

@@ -26,11 +26,13 @@
  *                     (reservations_accepted + tasks_canceled
  *                      - split[S].below.tasks_canceled); null when 0/0.
  *                     S = short_abandon_s (Flex's short abandons: callers who
- *                     hung up within S seconds do not count); without S, or
- *                     when S was not split, nothing is subtracted. The document
- *                     says which rule it used: shortAbandonS (S or null) and
- *                     shortAbandoned (the callers left out), workspace and
- *                     queues
+ *                     hung up within S seconds do not count): the workspace's
+ *                     S for the workspace, each queue's own S (its
+ *                     short_abandon_s.<queue>, else the workspace's) for the
+ *                     queue; without S, or when S was not split, nothing is
+ *                     subtracted. The document says which rule it used:
+ *                     shortAbandonS (S or null) and shortAbandoned (the
+ *                     callers left out), workspace and queues
  *   asa             = wait_duration_in_queue_until_accepted.avg (queues),
  *                     else wait_duration_until_accepted.avg, else
  *                     avg_task_acceptance_time (seconds); null when no
@@ -66,6 +68,7 @@ struct kpi_queue {
 	const char *sid;		/* WQ..., required */
 	const char *name;		/* friendly name or NULL */
 	int sla_threshold_s;		/* this queue's service-level threshold */
+	int short_abandon_s;		/* this queue's short-abandon threshold; 0: off */
 	const struct json_value *stats; /* {realtime, cumulative} of TaskQueues/Statistics */
 };
 
@@ -77,7 +80,7 @@ struct kpi_input {
 	const char *const *activity_names; /* every activity of the workspace */
 	size_t nactivities;
 	int sla_threshold_s; /* workspace-wide threshold */
-	int short_abandon_s; /* 0: off; split_by_wait_time must hold it */
+	int short_abandon_s; /* workspace-wide; 0: off; split_by_wait_time must hold it */
 	int64_t refreshed_at_ms;
 	size_t max_queues; /* 0: KPI_DEFAULT_MAX_QUEUES */
 	bool for_workers;  /* the agents' view: no task SID (longestWaitingSid is null) */

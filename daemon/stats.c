@@ -290,6 +290,10 @@ stats_derive(struct stats *s, const struct stats_fetch_result *r)
 			s->o.sla_threshold_for != NULL
 				? s->o.sla_threshold_for(s->o.sla_arg, sid, queues[in.nqueues].name)
 				: s->o.sla_threshold_s;
+		queues[in.nqueues].short_abandon_s =
+			s->o.short_abandon_for != NULL
+				? s->o.short_abandon_for(s->o.sla_arg, sid, queues[in.nqueues].name)
+				: s->o.short_abandon_s;
 		queues[in.nqueues].stats = r->queues[i];
 		if (sid != NULL)
 			in.nqueues++;
@@ -654,7 +658,10 @@ stats_int_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The distinct SplitByWaitTime thresholds: sla_threshold_s and every override, ascending. */
+/*
+ * The distinct SplitByWaitTime thresholds: sla_threshold_s, short_abandon_s
+ * and every per-queue override of either (split_thresholds_s), ascending.
+ */
 static void
 stats_set_thresholds(struct stats *s, const struct stats_options *options)
 {
@@ -699,6 +706,7 @@ stats_reconfigure(struct stats *s, const struct stats_options *options)
 	s->o.sla_threshold_s = options->sla_threshold_s;
 	s->o.short_abandon_s = options->short_abandon_s;
 	s->o.sla_threshold_for = options->sla_threshold_for;
+	s->o.short_abandon_for = options->short_abandon_for;
 	s->o.sla_arg = options->sla_arg;
 	stats_fix_options(s);
 	stats_set_thresholds(s, options);

@@ -78,9 +78,12 @@ struct stats_options {
 	const int *split_thresholds_s; /* every per-queue threshold (copied) */
 	size_t n_split_thresholds;     /* SplitByWaitTime = these plus sla_threshold_s */
 	int (*sla_threshold_for)(void *arg, const char *queue_sid, const char *queue_name);
-	void *sla_arg;	       /* per-queue threshold; NULL = sla_threshold_s */
-	size_t max_queues;     /* queues in the document; 0 = KPI_DEFAULT_MAX_QUEUES */
-	int short_abandon_s;   /* 0: off; else also a SplitByWaitTime threshold */
+	void *sla_arg;	     /* per-queue threshold; NULL = sla_threshold_s */
+	size_t max_queues;   /* queues in the document; 0 = KPI_DEFAULT_MAX_QUEUES */
+	int short_abandon_s; /* 0: off; else also a SplitByWaitTime threshold */
+	/* Per-queue short-abandon threshold (0: off there), with sla_arg; NULL =
+	 * short_abandon_s. Every value it can return must be in split_thresholds_s. */
+	int (*short_abandon_for)(void *arg, const char *queue_sid, const char *queue_name);
 	stats_fetch_fn *fetch; /* NULL = http_async through client and tw */
 	stats_fetch_cancel_fn *fetch_cancel;
 	void *fetch_arg;
@@ -102,9 +105,10 @@ struct stats *stats_new(struct event_base *base, struct http_async *client, cons
 void stats_free(struct stats *s);
 /*
  * Applies the live options of a reload (config keys stats_min_interval_ms,
- * stats_max_interval_ms, sla_threshold_s and its per-queue overrides): the
- * intervals, sla_threshold_s, split_thresholds_s (copied) and
- * sla_threshold_for/sla_arg. The other members are ignored. A started
+ * stats_max_interval_ms, sla_threshold_s, short_abandon_s and their per-queue
+ * overrides): the intervals, sla_threshold_s, short_abandon_s,
+ * split_thresholds_s (copied), sla_threshold_for, short_abandon_for and
+ * sla_arg. The other members are ignored. A started
  * refresher re-arms its timer for the new intervals and refreshes within
  * the new min_interval_ms, so the next document carries the new thresholds.
  */

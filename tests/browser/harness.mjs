@@ -117,9 +117,10 @@ export class Sim {
 }
 
 export class Trhubd {
-	constructor(sim, { env = {}, users = USERS, workers = ['alice'] } = {}) {
+	constructor(sim, { env = {}, users = USERS, workers = ['alice'], config = '' } = {}) {
 		this.sim = sim;
 		this.extraEnv = env;
+		this.config = config; // trhubd.conf text (per-queue keys exist only in the file)
 		this.users = users;
 		this.workers = workers;
 		this.tmp = mkdtempSync(join(tmpdir(), 'trhub-browser-'));
@@ -144,7 +145,7 @@ export class Trhubd {
 	}
 	configFile() {
 		const path = join(this.tmp, 'trhubd.conf');
-		writeFileSync(path, '', { mode: 0o600 });
+		writeFileSync(path, this.config, { mode: 0o600 });
 		return path;
 	}
 	// Hands the environment to the waiting launcher, which execs trhubd.
@@ -194,8 +195,8 @@ export class Trhubd {
 // The emulator's callbacks need trhubd's port and trhubd needs the
 // emulator's credentials: trhubd's socket is bound first (port known), the
 // emulator started with it, then trhubd.
-export async function startStack({ simArgs = [], env = {}, workers } = {}) {
-	const hub = await new Trhubd(null, { env, workers }).bind();
+export async function startStack({ simArgs = [], env = {}, users, workers, config } = {}) {
+	const hub = await new Trhubd(null, { env, users, workers, config }).bind();
 	const sim = await new Sim([...simArgs, '--event-callback-url', `${hub.base}/taskrouter_event`]).start();
 	hub.sim = sim;
 	await hub.launch();

@@ -9,8 +9,14 @@ import { USERS, WALLBOARD_TOKEN, apiGet, axe, launchBrowser, login, newPage, scr
 
 let stack, chrome;
 before(async () => {
-	// A 2 s service-level threshold, so that waiting callers cross it within the test.
-	stack = await startStack({ simArgs: ['--agents', '4', '--calls-per-minute', '40', '--seed', '11'], env: { TRHUB_SLA_THRESHOLD_S: '2' } });
+	// A 2 s service-level threshold, so that waiting callers cross it within the test;
+	// short abandons: 5 s for the workspace, the support queue its own 3 s, and none in
+	// the escalation queue a test creates later (an override by name waits for its queue).
+	stack = await startStack({
+		simArgs: ['--agents', '4', '--calls-per-minute', '40', '--seed', '11'],
+		env: { TRHUB_SLA_THRESHOLD_S: '2', TRHUB_SHORT_ABANDON_S: '5' },
+		config: 'short_abandon_s.support = 3\nshort_abandon_s.escalation = 0\n',
+	});
 	chrome = await launchBrowser();
 });
 after(async () => {
@@ -59,6 +65,14 @@ test('supervisor: tiles, tables and charts follow /api/stats; a new task shows w
 		const rows = await page.$$eval('tr[data-queue]', (rs) => rs.map((r) => [r.dataset.queue, r.querySelector('[data-stat="waiting"]').textContent]));
 		return rows.length === s.queues.length && s.queues.every((q) => rows.some(([n, w]) => n === q.name && w === String(q.waiting)));
 	});
+	// the short-abandon rule beside each service level: the workspace's on its tile, the
+	// queue's own in its row, as /api/stats applied them
+	assert.equal(st.shortAbandonS, 5);
+	const slTile = page.locator('.tiles [role="group"][aria-label="Service level"]');
+	await slTile.getByText(/\d+ hang-ups < 5 s not counted/).waitFor();
+	const sq = (await apiGet(page, '/api/stats')).queues.find((q) => q.name === 'support');
+	assert.equal(sq.shortAbandonS, 3);
+	await page.locator('tr[data-queue="support"] th').getByText('SL within 2 s, hang-ups < 3 s not counted').waitFor();
 	// task table: the open tasks of /api/tasks
 	await waitFor('task table equal to /api/tasks', async () => {
 		const tasks = (await apiGet(page, '/api/tasks')).filter((t) => t.status !== 'completed' && t.status !== 'canceled');
@@ -154,6 +168,70 @@ test('supervisor actions: set an agent activity and cancel a stuck task, each co
 	await stack.sim.rest('POST', `${stack.sim.ws}/Tasks/${gone.sid}`, { AssignmentStatus: 'canceled' }).catch(() => {});
 	await page.getByRole('dialog').getByRole('button', { name: 'Cancel task' }).click();
 	await page.getByRole('status').filter({ hasText: /Refused|Done|canceled/ }).waitFor();
+	assert.deepEqual(page.problems, []);
+	await context.close();
+});
+
+// A worker of the test's own queue (not a generator agent: only the test and the
+// supervisor act on its tasks), holding one accepted reservation for a new task.
+async function heldTask(worker, from, conference) {
+	const task = await stack.sim.createTask({ from, type: 'inbound' }, { WorkflowSid: escalation.workflow });
+	const res = await waitFor(`a reservation of ${from} for ${worker.friendly_name}`, async () =>
+		(await stack.sim.rest('GET', `${stack.sim.ws}/Tasks/${task.sid}/Reservations`)).reservations.find((r) => r.worker_sid === worker.sid && r.reservation_status === 'pending'));
+	await stack.sim.rest('POST', `${stack.sim.ws}/Tasks/${task.sid}/Reservations/${res.sid}`,
+		conference ? { Instruction: 'conference', From: '+18005550100', EndConferenceOnExit: 'true' } : { ReservationStatus: 'accepted' });
+	return task;
+}
+
+let escalation;
+test('supervisor actions: complete a stuck task and end a call, each confirmed; the emulator shows both', async () => {
+	// a queue and a workflow of the test's own, served by a worker of its own
+	const q = await stack.sim.rest('POST', `${stack.sim.ws}/TaskQueues`, { FriendlyName: 'escalation', TargetWorkers: 'skills HAS "escalation"' });
+	const wf = await stack.sim.rest('POST', `${stack.sim.ws}/Workflows`, { FriendlyName: 'to-escalation', Configuration: JSON.stringify({ task_routing: { filters: [], default_filter: { queue: q.sid } } }) });
+	escalation = { queue: q.sid, workflow: wf.sid };
+	const available = await stack.sim.activitySid('Available');
+	const carol = await stack.sim.createWorker('carol', ['escalation']);
+	await stack.sim.rest('POST', `${stack.sim.ws}/Workers/${carol.sid}`, { ActivitySid: available });
+	const { page, context } = await newPage(chrome.browser);
+	await login(page, stack.hub.base, 'sup', USERS.sup);
+	await page.locator('[data-connection="live"]').waitFor();
+
+	// carol accepted and walked away: the task sits in "assigned"; the supervisor completes it
+	const stuck = await heldTask(carol, '+15556660001', false);
+	const row = page.locator(`tr[data-task="${stuck.sid}"]`);
+	await row.getByText('assigned', { exact: true }).waitFor();
+	await row.getByRole('button', { name: 'Complete task +15556660001' }).click();
+	const dialog = page.getByRole('dialog', { name: 'Complete the task of +15556660001?' });
+	await dialog.waitFor();
+	assert.match(await dialog.textContent(), /Status now: assigned/);
+	assert.deepEqual(await axe(page), []);
+	await dialog.getByRole('button', { name: 'Complete', exact: true }).click();
+	await page.getByRole('status').filter({ hasText: 'Task of +15556660001 completed.' }).waitFor();
+	await waitFor('task completed in TaskRouter', async () => (await stack.sim.task(stuck.sid)).assignment_status === 'completed');
+	await row.waitFor({ state: 'detached' });
+	// the new queue turns short abandons off while the workspace has them: its row says so
+	await page.locator('tr[data-queue="escalation"] th').getByText('SL within 2 s, every hang-up counted').waitFor();
+
+	// carol, free again, is on a call (a conference) the supervisor ends from the task table
+	const call = await heldTask(carol, '+15556660002', true);
+	const crow = page.locator(`tr[data-task="${call.sid}"]`);
+	const end = crow.getByRole('button', { name: 'End call +15556660002' });
+	await end.waitFor();
+	const cf = JSON.parse((await stack.sim.task(call.sid)).attributes).conference.sid;
+	const conf = () => stack.sim.rest('GET', `/2010-04-01/Accounts/${stack.sim.env.TWILIO_ACCOUNT_SID}/Conferences/${cf}.json`);
+	assert.equal((await conf()).status, 'in-progress');
+	// the dialog's own Cancel leaves the call alone
+	await end.click();
+	const cdialog = page.getByRole('dialog', { name: 'End the call with +15556660002?' });
+	await cdialog.getByRole('button', { name: 'Cancel', exact: true }).click();
+	await cdialog.waitFor({ state: 'hidden' });
+	assert.equal((await conf()).status, 'in-progress');
+	await end.click();
+	await cdialog.getByRole('button', { name: 'End call', exact: true }).click();
+	await page.getByRole('status').filter({ hasText: 'Call with +15556660002 ended.' }).waitFor();
+	await waitFor('conference completed in the emulator', async () => (await conf()).status === 'completed');
+	// the call is over: the task leaves "assigned" (the agent wraps up)
+	await waitFor('task no longer assigned', async () => (await stack.sim.task(call.sid)).assignment_status !== 'assigned');
 	assert.deepEqual(page.problems, []);
 	await context.close();
 });

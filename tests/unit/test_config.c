@@ -1083,6 +1083,49 @@ test_config_changes_by_reload_rule(void **state)
 	config_free(b);
 }
 
+static void
+test_config_per_queue_short_abandon_overrides(void **state)
+{
+	struct config *c = NULL;
+	struct config *d = NULL;
+	struct test_changes ch = { { 0 } };
+	char *cause = NULL;
+	char *text;
+
+	assert_int_equal(test_load("short_abandon_s = 5\n"
+				   "short_abandon_s." WQ " = 8\n"
+				   "short_abandon_s.Sales Queue = 0\n",
+				   NULL, 0, &c, &cause),
+			 0);
+	assert_int_equal(c->n_short_abandon_overrides, 2);
+	assert_int_equal(c->n_sla_overrides, 0);
+	assert_int_equal(config_short_abandon_s(c, WQ, "Sales Queue"), 8);
+	/* 0 turns short abandons off in one queue while the workspace keeps them */
+	assert_int_equal(
+		config_short_abandon_s(c, "WQffffffffffffffffffffffffffffffff", "Sales Queue"), 0);
+	assert_int_equal(config_short_abandon_s(c, NULL, "Support"), 5);
+	/* the SLA threshold is not touched by these keys */
+	assert_int_equal(config_sla_threshold_s(c, WQ, "Sales Queue"), c->sla_threshold_s);
+	text = test_dump(c);
+	assert_non_null(strstr(text, "short_abandon_s.Sales Queue = 0"));
+	free(text);
+	/* a reload names the changed override, live like short_abandon_s */
+	assert_int_equal(test_load("short_abandon_s = 5\n"
+				   "short_abandon_s." WQ " = 8\n"
+				   "short_abandon_s.Sales Queue = 3\n",
+				   NULL, 0, &d, &cause),
+			 0);
+	assert_int_equal(config_changes(c, d, test_change_cb, &ch), 0);
+	assert_string_equal(ch.buf, "short_abandon_s.Sales Queue:live");
+	test_expect_error("short_abandon_s.Sales = 1\nshort_abandon_s.Sales = 2\n", NULL, -EINVAL,
+			  "trhubd.conf:2: duplicate key 'short_abandon_s.Sales'",
+			  "first set on line 1");
+	test_expect_error("short_abandon_s." WS " = 10\n", NULL, -EINVAL, "trhubd.conf:1",
+			  "not a TaskQueue SID");
+	config_free(c);
+	config_free(d);
+}
+
 int
 main(void)
 {
@@ -1146,6 +1189,7 @@ main(void)
 		cmocka_unit_test(test_config_rejects_overlong_line),
 		cmocka_unit_test(test_config_rejects_nul_byte),
 		cmocka_unit_test(test_config_per_queue_sla_overrides),
+		cmocka_unit_test(test_config_per_queue_short_abandon_overrides),
 		cmocka_unit_test(test_config_rejects_duplicate_sla_override),
 		cmocka_unit_test(test_config_rejects_sla_override_with_non_queue_sid),
 		cmocka_unit_test(test_config_dump_lists_sla_overrides),

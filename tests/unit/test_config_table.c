@@ -167,13 +167,15 @@ test_every_documented_key_exists(void **state)
 		bool known = false;
 
 		p = star;
-		if (strncmp(star, "* = ", 4) != 0 && strcmp(key, CONFIG_TABLE_SLA_PREFIX) != 0) {
+		if (strncmp(star, "* = ", 4) != 0 && strcmp(key, CONFIG_TABLE_SLA_PREFIX) != 0 &&
+		    strcmp(key, CONFIG_TABLE_SHORT_ABANDON_PREFIX) != 0) {
 			free(key);
 			continue; /* not an entry header */
 		}
 		for (size_t i = 0; i < config_table_n; i++)
 			known = known || strcmp(config_table[i].name, key) == 0;
 		known = known || strcmp(key, CONFIG_TABLE_SLA_PREFIX) == 0;
+		known = known || strcmp(key, CONFIG_TABLE_SHORT_ABANDON_PREFIX) == 0;
 		if (!known)
 			fail_msg("%s: documents key %s, which config_table.c does not have",
 				 test_man_path, key);
@@ -182,12 +184,11 @@ test_every_documented_key_exists(void **state)
 }
 
 static void
-test_sla_override_rule_is_documented(void **state)
+test_override_rule_is_documented(const char *prefix, enum config_table_reload reload)
 {
-	char *needle = xasprintf("\n*%s*_queue_ = _duration_\n", CONFIG_TABLE_SLA_PREFIX);
+	char *needle = xasprintf("\n*%s*_queue_ = _duration_\n", prefix);
 	const char *p = strstr(test_man, needle);
-	const char *rule = config_table_sla_reload == CONFIG_TABLE_LIVE ? "Applies on reload."
-									: "Needs a restart.";
+	const char *rule = reload == CONFIG_TABLE_LIVE ? "Applies on reload." : "Needs a restart.";
 	const char *next;
 
 	assert_non_null(p);
@@ -196,6 +197,19 @@ test_sla_override_rule_is_documented(void **state)
 	assert_non_null(strstr(p, rule));
 	assert_true(strstr(p, rule) < next);
 	free(needle);
+}
+
+static void
+test_sla_override_rule_is_documented(void **state)
+{
+	test_override_rule_is_documented(CONFIG_TABLE_SLA_PREFIX, config_table_sla_reload);
+}
+
+static void
+test_short_abandon_override_rule_is_documented(void **state)
+{
+	test_override_rule_is_documented(CONFIG_TABLE_SHORT_ABANDON_PREFIX,
+					 config_table_short_abandon_reload);
 }
 
 static void
@@ -214,6 +228,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_every_key_is_documented),
 		cmocka_unit_test(test_every_documented_key_exists),
 		cmocka_unit_test(test_sla_override_rule_is_documented),
+		cmocka_unit_test(test_short_abandon_override_rule_is_documented),
 		cmocka_unit_test(test_secrets_are_strings),
 	};
 	FILE *f;

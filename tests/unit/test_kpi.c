@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "json.h"
 #include "kpi.h"
+#include "xmalloc.h"
 
 #define WQ1 "WQ00000000000000000000000000000001"
 #define WQ2 "WQ00000000000000000000000000000002"
@@ -389,6 +390,96 @@ test_kpi_short_abandons_leave_the_service_level(void **state)
 	json_doc_free(ws);
 }
 
+/* The queue called name in the KPI document doc; fails the test when there is none. */
+static const struct json_value *
+queue_named(const struct json_value *doc, const char *name)
+{
+	const struct json_value *qs = json_get(doc, "queues");
+
+	for (size_t i = 0; i < json_array_len(qs); i++) {
+		const char *n = json_string(json_get(json_array_at(qs, i), "name"));
+
+		if (n != NULL && strcmp(n, name) == 0)
+			return json_array_at(qs, i);
+	}
+	fail_msg("no queue %s in the document", name);
+	return NULL;
+}
+
+/*
+ * Per-queue short abandons: each queue applies its own rule (its
+ * short_abandon_s.<queue>), the workspace its own, on the same TaskRouter
+ * split; a queue that turns the rule off keeps every abandon in.
+ */
+static void
+test_kpi_short_abandons_per_queue(void **state)
+{
+	static const char cum[] =
+		"\"cumulative\":{\"reservations_accepted\":16,\"tasks_canceled\":4,"
+		"\"split_by_wait_time\":{\"20\":{\"below\":{\"reservations_accepted\":12,"
+		"\"tasks_canceled\":3},\"above\":{\"reservations_accepted\":4,"
+		"\"tasks_canceled\":1}},\"5\":{\"below\":{\"reservations_accepted\":6,"
+		"\"tasks_canceled\":2},\"above\":{\"reservations_accepted\":10,"
+		"\"tasks_canceled\":2}}}}";
+	char *text = xasprintf("{%s}", cum);
+	char *q1 = xasprintf("{\"task_queue_sid\":\"" WQ1 "\",%s}", cum);
+	char *q2 = xasprintf("{\"task_queue_sid\":\"" WQ2 "\",%s}", cum);
+	struct json_doc *ws = parse(text);
+	struct json_doc *d1 = parse(q1);
+	struct json_doc *d2 = parse(q2);
+	struct kpi_queue queues[2] = {
+		{ .sid = WQ1,
+		  .name = "Sales",
+		  .sla_threshold_s = 20,
+		  .short_abandon_s = 5,
+		  .stats = json_doc_root(d1) },
+		{ .sid = WQ2,
+		  .name = "Support",
+		  .sla_threshold_s = 20,
+		  .short_abandon_s = 0,
+		  .stats = json_doc_root(d2) },
+	};
+	struct kpi_input in = { 0 };
+	struct json_doc *doc;
+	const struct json_value *v;
+	const struct json_value *q;
+
+	in.workspace = json_doc_root(ws);
+	in.queues = queues;
+	in.nqueues = 2;
+	in.sla_threshold_s = 20;
+	/* the workspace off, Sales on: only Sales leaves its 2 short abandons out */
+	doc = kpi(&in, NULL);
+	v = json_doc_root(doc);
+	assert_true(fabs(num_of(v, "serviceLevel") - 60.0) < 1e-9);
+	assert_int_equal(json_type(json_get(v, "shortAbandonS")), JSON_NULL);
+	q = queue_named(v, "Sales");
+	assert_true(fabs(num_of(q, "serviceLevel") - 66.7) < 1e-9); /* 12 / (16 + 4 - 2) */
+	assert_int_equal(int_of(q, "shortAbandonS"), 5);
+	assert_int_equal(int_of(q, "shortAbandoned"), 2);
+	q = queue_named(v, "Support");
+	assert_true(fabs(num_of(q, "serviceLevel") - 60.0) < 1e-9); /* 12 / (16 + 4) */
+	assert_int_equal(json_type(json_get(q, "shortAbandonS")), JSON_NULL);
+	assert_int_equal(json_type(json_get(q, "shortAbandoned")), JSON_NULL);
+	json_doc_free(doc);
+	/* the workspace on, Support off by its override: Support counts every abandon */
+	in.short_abandon_s = 5;
+	doc = kpi(&in, NULL);
+	v = json_doc_root(doc);
+	assert_true(fabs(num_of(v, "serviceLevel") - 66.7) < 1e-9);
+	assert_int_equal(int_of(v, "shortAbandonS"), 5);
+	q = queue_named(v, "Support");
+	assert_true(fabs(num_of(q, "serviceLevel") - 60.0) < 1e-9);
+	assert_int_equal(json_type(json_get(q, "shortAbandonS")), JSON_NULL);
+	json_doc_free(doc);
+	json_doc_free(ws);
+	json_doc_free(d1);
+	json_doc_free(d2);
+	free(text);
+	free(q1);
+	free(q2);
+}
+
 /* TaskRouter reports averages of 0 when nothing was answered: no sample, not 0 s. */
 static void
 test_kpi_no_answered_call_gives_null_averages(void **state)
@@ -507,6 +598,7 @@ main(void)
 		cmocka_unit_test(test_kpi_workspace_service_level_asa_abandonment),
 		cmocka_unit_test(test_kpi_no_answered_call_gives_null_averages),
 		cmocka_unit_test(test_kpi_short_abandons_leave_the_service_level),
+		cmocka_unit_test(test_kpi_short_abandons_per_queue),
 		cmocka_unit_test(test_kpi_queue_kpis_use_their_own_threshold),
 		cmocka_unit_test(test_kpi_threshold_not_split_gives_null),
 		cmocka_unit_test(test_kpi_empty_statistics_still_have_every_key),

@@ -12,6 +12,13 @@ export function queueAlerts(q) {
 	return out;
 }
 
+// The queue's short-abandon rule (its own short_abandon_s.<queue>); when the
+// workspace tile shows a rule this queue does not apply, the row says so.
+function shortRule(q, st) {
+	if (isNum(q.shortAbandonS)) return `, hang-ups < ${q.shortAbandonS} s not counted`;
+	return isNum(st.shortAbandonS) ? ', every hang-up counted' : '';
+}
+
 export function alertCount(stats) {
 	return ((stats && stats.queues) || []).filter((q) => queueAlerts(q).length).length;
 }
@@ -39,7 +46,7 @@ export function Queues({ store }) {
 						return (
 							<tr key={q.sid} class={alerts.length ? 'alert' : ''} data-queue={q.name}>
 								<th scope="row">
-									{q.name || q.sid}<span class="muted sub">SL within {num(q.slThreshold)} s{isNum(q.shortAbandonS) ? `, hang-ups < ${q.shortAbandonS} s not counted` : ''}</span>
+									{q.name || q.sid}<span class="muted sub">SL within {num(q.slThreshold)} s{shortRule(q, st)}</span>
 									{alerts.length ? <div class="badge bad alert-note">⚠ {alerts.join(', ')}</div> : null}
 								</th>
 								<td class="num" data-stat="waiting">{num(q.waiting)}</td>
