@@ -31,6 +31,7 @@ export function createStore() {
 		events: signal([]), // newest first
 		series: signal(null),
 		lastSeq: 0,
+		snapshots: 0, // snapshots applied (the first, and each resync that needed one)
 		flushes: 0,
 		applied: 0,
 		onStats: null, // hook (charts)
@@ -50,7 +51,12 @@ export function createStore() {
 			let tasks = null;
 			let workers = null;
 			let events = null;
-			for (const [type, d] of q) {
+			const apply = (type, d) => {
+				if (type === 'batch') {
+					// one message of many: [type, id, data] items in order
+					for (const it of d) apply(it[0], it[2]);
+					return;
+				}
 				if (s.onApply) s.onApply(type, d); // measurement hook (benchmarks)
 				switch (type) {
 				case 'snapshot': {
@@ -64,10 +70,21 @@ export function createStore() {
 					for (const t of d.tasks || []) tasks.set(t.sid, { ...t, rxMs: rx });
 					workers = new Map();
 					for (const w of d.workers || []) workers.set(w.sid, { ...w, rxMs: rx });
-					events = (events || s.events.value).slice();
-					for (const e of d.events || []) addEvent(events, e);
-					const id = d.lastEventId ?? d.last_event_id;
-					if (typeof id === 'number') s.lastSeq = Math.max(s.lastSeq, id);
+					// The snapshot's events are the newest of trhubd's ring, in
+					// order. When they do not join the ones shown (events were
+					// missed, or trhubd restarted) the list starts again from them.
+					const sev = d.events || [];
+					const first = sev.length ? sev[0].seq : null;
+					const newest = d.lastEventId ?? d.last_event_id;
+					const joins = typeof first !== 'number' || (s.lastSeq > 0 && first <= s.lastSeq + 1 && newest >= s.lastSeq);
+					if (!joins) {
+						seen.clear();
+						s.lastSeq = 0;
+					}
+					events = joins ? (events || s.events.value).slice() : [];
+					for (const e of sev) addEvent(events, e);
+					if (typeof newest === 'number') s.lastSeq = joins ? Math.max(s.lastSeq, newest) : newest;
+					s.snapshots++;
 					break;
 				}
 				case 'stats':
@@ -100,7 +117,8 @@ export function createStore() {
 					if (d.activities) s.activities.value = d.activities;
 					break;
 				}
-			}
+			};
+			for (const [type, d] of q) apply(type, d);
 			if (tasks) s.tasks.value = tasks;
 			if (workers) s.workers.value = workers;
 			if (events) s.events.value = events.slice(0, EVENT_LOG);
