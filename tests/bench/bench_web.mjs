@@ -16,11 +16,36 @@
 
 import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { readFileSync, readdirSync } from 'node:fs';
 import { USERS, launchBrowser, login, newPage, startStack, waitFor } from '../browser/harness.mjs';
 
 const RATE = Number(process.env.BENCH_RATE || 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS || 10);
 const misses = [];
+
+// CPU seconds (user + system) of every chromium process under this one: less
+// moved by the machine's load than wall-clock shares, so two builds can be
+// compared on a busy host.
+function chromeCpuS() {
+	const tick = 100; // USER_HZ on Linux
+	const procs = [];
+	for (const d of readdirSync('/proc')) {
+		if (!/^\d+$/.test(d)) continue;
+		try {
+			const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+			const i = st.lastIndexOf(')');
+			const f = st.slice(i + 2).split(' ');
+			procs.push({ pid: Number(d), comm: st.slice(st.indexOf('(') + 1, i), ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / tick });
+		} catch { /* gone meanwhile */ }
+	}
+	const mine = new Set([process.pid]);
+	let grew = true;
+	while (grew) {
+		grew = false;
+		for (const p of procs) if (!mine.has(p.pid) && mine.has(p.ppid)) { mine.add(p.pid); grew = true; }
+	}
+	return procs.filter((p) => mine.has(p.pid) && /chrom/i.test(p.comm)).reduce((a, p) => a + p.cpu, 0);
+}
 
 function sid(p) {
 	return p + randomBytes(16).toString('hex');
@@ -130,6 +155,7 @@ try {
 		await cdp.send('Profiler.start');
 	}
 	const m0 = await metric();
+	const c0 = chromeCpuS();
 	const w0 = Date.now();
 	const total = RATE * SECONDS;
 	let sent = 0;
@@ -156,6 +182,7 @@ try {
 	const sendS = (Date.now() - w0) / 1000;
 	await waitFor('the page to apply the last events', async () => (await page.evaluate(() => window.bench.lat.length)) >= sent * 0.99, 20000).catch(() => {});
 	const m1 = await metric();
+	const c1 = chromeCpuS();
 	if (process.env.BENCH_PROFILE) {
 		// self time per function, the top 15 (BENCH_PROFILE=1)
 		const { profile } = await cdp.send('Profiler.stop');
@@ -179,6 +206,7 @@ try {
 	console.log(`  stream messages applied: ${Object.entries(r.types).map(([k, v]) => k + ' ' + v).join(', ')}`);
 	console.log(`  renders: ${r.frames} in ${((w1 - w0) / 1000).toFixed(1)} s (${(r.frames / ((w1 - w0) / 1000)).toFixed(0)}/s, one per animation frame at most)`);
 	console.log(`  main thread busy: ${(busy * 100).toFixed(0)} % (Chrome TaskDuration); target < 50 %`);
+	console.log(`  chromium CPU (all its processes, user + system): ${(c1 - c0).toFixed(2)} s over ${((w1 - w0) / 1000).toFixed(1)} s, ${(((c1 - c0) * 1000) / (sent / 1000)).toFixed(0)} ms per 1,000 events; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
 	if (!(pct(lat, 99) <= 250)) misses.push('render latency p99');
 	if (!(busy < 0.5)) misses.push('main thread busy');
 	if (lat.length < sent * 0.99) misses.push('events not shown');
