@@ -33,6 +33,13 @@
  *   model's ring sequence number. A Last-Event-ID the ring still covers
  *   (every later event is still in it) replays those events; anything else
  *   (too old, from before a restart, unparsable) gets a fresh snapshot.
+ * - Batches (stream.h): a batched client's resume uses batch ids instead.
+ *   A batch is built once per flush and shared like any message; the ring
+ *   of sent batches holds references to the same messages. A change while
+ *   no batched client is connected is in no batch, so the ring is emptied
+ *   and the id moves on (stream_batch_skip): resuming across it is refused.
+ *   A new unfiltered client first flushes what is pending to the others, so
+ *   its snapshot holds exactly the batches up to the one it names.
  */
 
 #include <sys/time.h>
