@@ -179,6 +179,7 @@ def main():
                 sent_at.update(local)
                 bad[0] += nbad
         ts = [threading.Thread(target=send, args=(k,)) for k in range(threads)]
+        cpu0 = bc.cpu_seconds(stack.daemon.proc.pid)
         start = time.monotonic()
         for t in ts:
             t.start()
@@ -212,8 +213,13 @@ def main():
             missing_by_client.append(n_miss)
         if os.environ.get('BENCH_DEBUG'):
             print('missing by client', missing_by_client, 'first missing indexes', first_missing)
+        # trhubd's CPU from the first send until the receivers had everything: its share
+        # of the work, which the machine's load moves much less than the latencies.
+        cpu1 = bc.cpu_seconds(stack.daemon.proc.pid)
         m = stack.daemon.metrics()
         results = {
+            'trhubd_cpu_s': cpu1 - cpu0,
+            'load_avg': bc.loadavg(),
             'clients': args.clients,
             'batched': args.batch,
             'rate_target': args.rate,
