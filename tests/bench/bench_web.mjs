@@ -88,9 +88,18 @@ try {
 
 	// 3: 1,000 events/s
 	const { page, context } = await newPage(chrome.browser);
+	// Counts the SSE messages the page's EventSource dispatches (one per message, whatever it holds).
+	await context.addInitScript(() => {
+		const add = EventSource.prototype.addEventListener;
+		window.sseMessages = 0;
+		EventSource.prototype.addEventListener = function (type, fn, opts) {
+			return add.call(this, type, (e) => { window.sseMessages++; fn(e); }, opts);
+		};
+	});
 	await login(page, stack.hub.base, 'sup', USERS.sup);
 	await page.locator('[data-connection="live"]').waitFor();
 	await page.evaluate(() => {
+		window.sse0 = window.sseMessages;
 		const st = window.trhubStore;
 		window.bench = { lat: [], frames: 0, pending: [], types: {} };
 		st.onApply = (type, d) => {
@@ -217,12 +226,12 @@ try {
 		for (const [k, us] of top) console.log(`  profile ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
 	}
 	const w1 = Date.now();
-	const r = await page.evaluate(() => ({ lat: window.bench.lat, frames: window.bench.frames, types: window.bench.types }));
+	const r = await page.evaluate(() => ({ lat: window.bench.lat, frames: window.bench.frames, types: window.bench.types, sse: window.sseMessages - window.sse0 }));
 	const lat = r.lat.sort((a, b) => a - b);
 	const busy = (m1.TaskDuration - m0.TaskDuration) / ((w1 - w0) / 1000);
 	console.log(`1,000 events/s: sent ${sent} events in ${sendS.toFixed(1)} s (${(sent / sendS).toFixed(0)}/s, ${bad} not 204), the page showed ${lat.length}`);
 	console.log(`  event to screen: p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms, max ${lat[lat.length - 1]} ms; target p99 250 ms`);
-	console.log(`  stream messages applied: ${Object.entries(r.types).map(([k, v]) => k + ' ' + v).join(', ')}`);
+	console.log(`  stream messages applied: ${Object.entries(r.types).map(([k, v]) => k + ' ' + v).join(', ')}; SSE messages dispatched: ${r.sse} (${((r.sse * 1000) / sent).toFixed(0)} per 1,000 events)`);
 	console.log(`  renders: ${r.frames} in ${((w1 - w0) / 1000).toFixed(1)} s (${(r.frames / ((w1 - w0) / 1000)).toFixed(0)}/s, one per animation frame at most)`);
 	console.log(`  main thread busy: ${(busy * 100).toFixed(0)} % (Chrome TaskDuration); target < 50 %`);
 	console.log(`  chromium CPU (all its processes, user + system): ${(c1 - c0).toFixed(2)} s over ${((w1 - w0) / 1000).toFixed(1)} s, ${(((c1 - c0) * 1000) / (sent / 1000)).toFixed(0)} ms per 1,000 events; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
