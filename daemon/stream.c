@@ -33,7 +33,16 @@
  *   model's ring sequence number. A Last-Event-ID the ring still covers
  *   (every later event is still in it) replays those events; anything else
  *   (too old, from before a restart, unparsable) gets a fresh snapshot.
+ * - Batches (stream.h): a batched client's resume uses batch ids instead.
+ *   A batch is built once per flush and shared like any message; the ring
+ *   of sent batches holds references to the same messages. A change while
+ *   no batched client is connected is in no batch, so the ring is emptied
+ *   and the id moves on (stream_batch_skip): resuming across it is refused.
+ *   A new unfiltered client first flushes what is pending to the others, so
+ *   its snapshot holds exactly the batches up to the one it names.
  */
+
+#include <sys/time.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -52,6 +61,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "buf.h"
+#include "date.h"
 #include "form.h"
 #include "json.h"
 #include "log.h"
@@ -70,8 +80,14 @@
 #define STREAM_MAX_EVENT_ID_BYTES	  20
 #define STREAM_DEFAULT_BUDGET_BYTES	  (32 * 1024 * 1024)
 #define STREAM_TRIM_DELAY_S		  1
-#define STREAM_STR_(x)			  #x
-#define STREAM_STR(x)			  STREAM_STR_(x)
+#define STREAM_DEFAULT_BATCH_MS		  25
+/* A batch this large is sent at once, whatever the time since the last. */
+#define STREAM_BATCH_MAX_BYTES (256 * 1024)
+/* Sent batches kept for Last-Event-ID replay: at most this many, and bytes. */
+#define STREAM_RING_MAX	      1024
+#define STREAM_RING_MAX_BYTES (2 * 1024 * 1024)
+#define STREAM_STR_(x)	      #x
+#define STREAM_STR(x)	      STREAM_STR_(x)
 /*
  * Bytes one reference costs in a client's buffer: libevent 2.1 allocates a
  * chain of at least 1,024 bytes for it (measured: 1,040 with malloc's own).
@@ -100,6 +116,7 @@ struct stream_client {
 	bool zombie;	  /* dropped by us, freed by the reaper */
 	char *worker_sid; /* only this worker's messages (NULL: everything) */
 	bool chunked;	  /* the reply is chunked (HTTP/1.1): send whole chunks */
+	bool batched;	  /* asked for "batch" messages (?batch=1); never a worker's */
 	size_t refs;	  /* references sent since its output was last seen empty */
 	size_t frees;	  /* a zombie: what dropping it will free (stream.zombie_bytes) */
 	char peer[64];
@@ -134,6 +151,18 @@ struct stream {
 	struct event *trim_ev;		 /* gives freed memory back after clients left */
 	stream_snapshot_extra_cb *extra; /* more keys in the full snapshot (the charts' series) */
 	void *extra_arg;
+	/* Batches for the clients that asked for them (stream.h, stream_attach). */
+	size_t nbatched;	  /* live batched clients */
+	struct buf batch;	  /* pending items, ["type",id,data] joined by commas */
+	size_t batch_n;		  /* items in it */
+	uint64_t batch_id;	  /* id of the newest batch (sent, or skipped) */
+	int batch_ms;		  /* at most one batch per this many ms */
+	int64_t batch_last_ms;	  /* monotonic time of the last batch */
+	struct event *batch_ev;	  /* sends the pending batch */
+	struct stream_msg **ring; /* sent batches for replay, circular, oldest at ring_head */
+	size_t ring_head;
+	size_t ring_n;
+	size_t ring_bytes;
 };
 
 /*
@@ -174,6 +203,16 @@ stream_msg_unref(struct stream_msg *msg)
 		free(msg->st); /* buffers freed after stream_free let go of the last one */
 	free(msg->text);
 	free(msg);
+}
+
+/* The shared snapshot no longer holds: the next client that needs one rebuilds it. */
+static void
+stream_snapshot_stale(struct stream *st)
+{
+	if (st->snapshot == NULL)
+		return;
+	stream_msg_unref(st->snapshot);
+	st->snapshot = NULL;
 }
 
 /* evbuffer_add_reference cleanup: a buffer let go of its reference. */
@@ -278,6 +317,8 @@ stream_client_unlink_live(struct stream *st, struct stream_client *cl)
 {
 	TAILQ_REMOVE(&st->clients, cl, link);
 	st->nclients--;
+	if (cl->batched)
+		st->nbatched--;
 	if (st->metrics != NULL)
 		metrics_sse_clients(st->metrics, -1);
 }
@@ -458,6 +499,174 @@ stream_client_send_static(struct stream_client *cl, const char *chunk, size_t le
 		log_warning("sse client %s: cannot queue a message", cl->peer);
 }
 
+/* --- batches (clients that asked for ?batch=1) ------------------------------------ */
+
+/* Lets go of every batch kept for replay. */
+static void
+stream_ring_clear(struct stream *st)
+{
+	while (st->ring_n > 0) {
+		struct stream_msg *m = st->ring[st->ring_head];
+
+		st->ring_bytes -= m->len;
+		stream_msg_unref(m);
+		st->ring_head = (st->ring_head + 1) % STREAM_RING_MAX;
+		st->ring_n--;
+	}
+	st->ring_head = 0;
+}
+
+/* Keeps a sent batch for replay (a reference), dropping the oldest over the bounds. */
+static void
+stream_ring_push(struct stream *st, struct stream_msg *msg)
+{
+	if (msg->len > STREAM_RING_MAX_BYTES) {
+		stream_ring_clear(st); /* an id before this one can no longer be replayed */
+		return;
+	}
+	while (st->ring_n > 0 && (st->ring_n == STREAM_RING_MAX ||
+				  st->ring_bytes + msg->len > STREAM_RING_MAX_BYTES)) {
+		struct stream_msg *m = st->ring[st->ring_head];
+
+		st->ring_bytes -= m->len;
+		stream_msg_unref(m);
+		st->ring_head = (st->ring_head + 1) % STREAM_RING_MAX;
+		st->ring_n--;
+	}
+	st->ring[(st->ring_head + st->ring_n) % STREAM_RING_MAX] = msg;
+	st->ring_n++;
+	st->ring_bytes += msg->len;
+	msg->refs++;
+}
+
+/*
+ * Sends the pending items as one "batch" message to every batched client,
+ * with the next batch id, and keeps it for replay. The shared snapshot names
+ * the newest batch id, so it goes stale too.
+ */
+static void
+stream_batch_flush(struct stream *st)
+{
+	struct stream_client *cl;
+	struct stream_client *next;
+	struct stream_msg *msg;
+	struct buf b;
+	size_t len;
+
+	if (st->batch_n == 0)
+		return;
+	(void)evtimer_del(st->batch_ev);
+	st->batch_last_ms = date_monotonic_ms();
+	st->batch_id++;
+	buf_putc(&st->batch, ']');
+	buf_init(&b);
+	stream_format(&b, "batch", st->batch_id, st->batch.data, st->batch.len);
+	buf_reset(&st->batch);
+	st->batch_n = 0;
+	len = b.len;
+	msg = stream_msg_new(st, buf_steal(&b, NULL), len);
+	stream_snapshot_stale(st); /* it names the batch id */
+	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
+		if (cl->batched)
+			stream_client_send_msg(cl, msg);
+	}
+	stream_ring_push(st, msg);
+	stream_msg_unref(msg);
+	if (stream_over_budget(st))
+		stream_enforce_budget(st);
+}
+
+static void
+stream_batch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	stream_batch_flush(arg);
+}
+
+/*
+ * A change no batched client will get as a batch (none is connected): the
+ * batch id moves on and the kept batches go, so that a client that comes
+ * back gets a snapshot instead of a replay with a hole in it.
+ */
+static void
+stream_batch_skip(struct stream *st)
+{
+	stream_ring_clear(st);
+	st->batch_id++;
+	stream_snapshot_stale(st); /* it names the batch id */
+}
+
+/*
+ * Adds one message for the unfiltered clients to the pending batch. The
+ * batch goes at the end of this loop turn when the last one went at least
+ * batch_ms ago, else batch_ms after the last one (so a lone event is not
+ * delayed, and a busy second makes at most 1000 / batch_ms messages). With
+ * no batched client the items are not kept, and the batch id moves on so
+ * that no client can resume across what it did not get.
+ */
+static void
+stream_batch_add(struct stream *st, const char *type, uint64_t id, const char *json, size_t len)
+{
+	int64_t wait;
+	struct timeval tv;
+
+	if (st->nbatched == 0) {
+		stream_batch_skip(st);
+		return;
+	}
+	buf_putc(&st->batch, st->batch_n == 0 ? '[' : ',');
+	buf_printf(&st->batch, "[\"%s\",%" PRIu64 ",", type, id);
+	if (len > 0)
+		buf_append(&st->batch, json, len);
+	else
+		buf_puts(&st->batch, "null");
+	buf_putc(&st->batch, ']');
+	st->batch_n++;
+	if (st->batch.len >= STREAM_BATCH_MAX_BYTES) {
+		stream_batch_flush(st);
+		return;
+	}
+	if (evtimer_pending(st->batch_ev, NULL))
+		return;
+	wait = st->batch_last_ms + st->batch_ms - date_monotonic_ms();
+	if (wait < 0)
+		wait = 0;
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	if (evtimer_add(st->batch_ev, &tv) != 0)
+		stream_batch_flush(st);
+}
+
+/* True when the kept batches hold every one after last_id (replay is possible). */
+static bool
+stream_ring_covers(const struct stream *st, uint64_t last_id)
+{
+	uint64_t first = st->batch_id - st->ring_n + 1; /* the oldest kept */
+
+	return last_id != 0 && last_id <= st->batch_id && last_id + 1 >= first;
+}
+
+/* Replays the kept batches after last_id to a new batched client; their bytes. */
+static size_t
+stream_ring_replay(struct stream_client *cl, uint64_t last_id)
+{
+	struct stream *st = cl->st;
+	uint64_t first = st->batch_id - st->ring_n + 1;
+	size_t total = 0;
+	size_t i;
+
+	for (i = 0; i < st->ring_n; i++) {
+		if (first + i > last_id)
+			total += st->ring[(st->ring_head + i) % STREAM_RING_MAX]->len;
+	}
+	for (i = 0; i < st->ring_n; i++) {
+		if (first + i <= last_id)
+			continue;
+		cl->allowance = total; /* the whole replay may sit on top of the cap */
+		stream_client_send_msg(cl, st->ring[(st->ring_head + i) % STREAM_RING_MAX]);
+	}
+	return total;
+}
+
 static void
 stream_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -493,21 +702,31 @@ stream_parse_event_id(const char *s)
 	return v;
 }
 
-/* Last-Event-ID header, else the lastEventId query parameter; 0 when none. */
+/*
+ * Last-Event-ID header, else the lastEventId query parameter; 0 when none.
+ * *batched: the query asks for batches (batch=1).
+ */
 static uint64_t
-stream_last_event_id(struct evhttp_request *req)
+stream_last_event_id(struct evhttp_request *req, bool *batched)
 {
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 	struct form *f = NULL;
+	const char *b;
 	uint64_t id = 0;
 
+	*batched = false;
+	if (query != NULL && form_parse(query, strlen(query), NULL, &f, NULL) < 0)
+		f = NULL;
+	if (f != NULL) {
+		b = form_get(f, "batch");
+		*batched = b != NULL && strcmp(b, "1") == 0;
+	}
 	if (h != NULL)
-		return stream_parse_event_id(h);
-	if (query == NULL || form_parse(query, strlen(query), NULL, &f, NULL) < 0)
-		return 0;
-	id = stream_parse_event_id(form_get(f, "lastEventId"));
+		id = stream_parse_event_id(h);
+	else if (f != NULL)
+		id = stream_parse_event_id(form_get(f, "lastEventId"));
 	form_free(f);
 	return id;
 }
@@ -539,6 +758,9 @@ stream_snapshot_json(struct stream *st, const char *worker_sid, struct json_gen 
 	model_event_range(st->model, &oldest, &newest);
 	json_gen_object_open(g);
 	json_gen_kv_int(g, "last_event_id", (int64_t)newest);
+	if (worker_sid ==
+	    NULL) /* the batch this state includes: a batched client resumes after it */
+		json_gen_kv_int(g, "batchId", (int64_t)st->batch_id);
 	json_gen_key(g, "stats");
 	stats = st->stats != NULL ? st->stats(st->stats_arg, worker_sid != NULL, &stats_len) : NULL;
 	if (stats == NULL || json_gen_raw(g, stats, stats_len) < 0)
@@ -613,10 +835,11 @@ stream_snapshot_msg(struct stream *st, const char *worker_sid)
 void
 stream_invalidate(struct stream *st)
 {
-	if (st == NULL || st->snapshot == NULL)
+	if (st == NULL)
 		return;
-	stream_msg_unref(st->snapshot);
-	st->snapshot = NULL;
+	if (st->nbatched == 0)
+		stream_batch_skip(st); /* nobody will get this change in a batch */
+	stream_snapshot_stale(st);
 }
 
 /* The first output of a new client: retry, then a replay or a snapshot. */
@@ -636,10 +859,16 @@ stream_client_hello(struct stream_client *cl, uint64_t last_id)
 	bool replay;
 
 	stream_client_send_static(cl, retry, sizeof(retry) - 1, 3);
+	if (cl->batched && stream_ring_covers(st, last_id)) {
+		log_trace(LOG_TRACE_STREAM, "sse client %s resumes after batch %" PRIu64, cl->peer,
+			  last_id);
+		(void)stream_ring_replay(cl, last_id); /* sets the allowance */
+		return;
+	}
 	model_event_range(st->model, &oldest, &newest);
 	/* Replay only when every event after last_id is still in the ring. */
-	replay = cl->worker_sid == NULL && last_id != 0 && newest != 0 && last_id <= newest &&
-		 last_id + 1 >= oldest;
+	replay = cl->worker_sid == NULL && !cl->batched && last_id != 0 && newest != 0 &&
+		 last_id <= newest && last_id + 1 >= oldest;
 	if (replay) {
 		buf_init(&b);
 		for (seq = last_id + 1; seq <= newest; seq++) {
@@ -705,6 +934,8 @@ stream_attach_worker(struct stream *st, struct evhttp_request *req, const char *
 	struct stream_client *cl;
 	char *addr = NULL;
 	uint16_t port = 0;
+	bool batched = false;
+	uint64_t last_id;
 
 	if (conn == NULL)
 		return;
@@ -738,12 +969,23 @@ stream_attach_worker(struct stream *st, struct evhttp_request *req, const char *
 	server_request_set_write_timeout(req, st->write_timeout_s);
 	evhttp_connection_set_closecb(conn, stream_client_close_cb, cl);
 
+	last_id = stream_last_event_id(req, &batched);
+	cl->batched = batched && worker_sid == NULL;
+	/*
+	 * What is pending goes to the others first: this client's snapshot then
+	 * holds all of it and names the batch it ends with, and no batch it
+	 * already holds can follow it.
+	 */
+	if (worker_sid == NULL)
+		stream_batch_flush(st);
 	TAILQ_INSERT_TAIL(&st->clients, cl, link);
 	st->nclients++;
+	if (cl->batched)
+		st->nbatched++;
 	if (st->metrics != NULL)
 		metrics_sse_clients(st->metrics, 1);
 	log_trace(LOG_TRACE_STREAM, "sse client %s connected (%zu)", cl->peer, st->nclients);
-	stream_client_hello(cl, stream_last_event_id(req));
+	stream_client_hello(cl, last_id);
 	if (stream_over_budget(st))
 		stream_enforce_budget(st);
 }
@@ -759,20 +1001,29 @@ stream_broadcast_for(struct stream *st, stream_audience_cb *audience, void *arg,
 
 	if (st == NULL)
 		return;
-	stream_invalidate(st); /* a broadcast is a change: the next snapshot is rebuilt */
-	if (TAILQ_EMPTY(&st->clients))
+	stream_snapshot_stale(st); /* a broadcast is a change: the next snapshot is rebuilt */
+	if (TAILQ_EMPTY(&st->clients)) {
+		stream_batch_skip(st);
 		return;
+	}
 	if (!stream_type_ok(type) || (json == NULL && len > 0)) {
 		log_warning("sse broadcast refused: bad event type or data");
 		return;
 	}
-	buf_init(&b);
-	stream_format(&b, type, id, json != NULL ? json : "", len);
-	len = b.len;
-	msg = stream_msg_new(st, buf_steal(&b, NULL), len); /* ours, for the loop */
+	stream_batch_add(st, type, id, json, len); /* the batched clients' share */
+	msg = NULL;
 	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
-		if (stream_client_wants(cl, audience, arg))
-			stream_client_send_msg(cl, msg);
+		if (cl->batched || !stream_client_wants(cl, audience, arg))
+			continue;
+		if (msg == NULL) {
+			size_t n;
+
+			buf_init(&b);
+			stream_format(&b, type, id, json != NULL ? json : "", len);
+			n = b.len;
+			msg = stream_msg_new(st, buf_steal(&b, NULL), n); /* ours, for the loop */
+		}
+		stream_client_send_msg(cl, msg);
 	}
 	stream_msg_unref(msg);
 	if (stream_over_budget(st))
@@ -874,7 +1125,10 @@ stream_new(struct event_base *base, struct model *model, const struct stream_opt
 	st->heartbeat_s = STREAM_DEFAULT_HEARTBEAT_S;
 	st->write_timeout_s = STREAM_DEFAULT_WRITE_TIMEOUT_S;
 	st->budget_bytes = STREAM_DEFAULT_BUDGET_BYTES;
+	st->batch_ms = STREAM_DEFAULT_BATCH_MS;
 	if (options != NULL) {
+		if (options->batch_ms > 0)
+			st->batch_ms = options->batch_ms;
 		if (options->budget_bytes > 0)
 			st->budget_bytes = options->budget_bytes;
 		if (options->max_clients > 0)
@@ -891,7 +1145,18 @@ stream_new(struct event_base *base, struct model *model, const struct stream_opt
 	st->heartbeat_ev = event_new(base, -1, EV_PERSIST, stream_heartbeat_cb, st);
 	st->reap_ev = event_new(base, -1, 0, stream_reap_cb, st);
 	st->trim_ev = evtimer_new(base, stream_trim_cb, st);
-	if (st->heartbeat_ev == NULL || st->reap_ev == NULL || st->trim_ev == NULL)
+	st->batch_ev = evtimer_new(base, stream_batch_cb, st);
+	buf_init(&st->batch);
+	st->ring = xcalloc(STREAM_RING_MAX, sizeof(*st->ring));
+	/*
+	 * Batch ids start at the wall clock in microseconds: an id a client kept
+	 * from an earlier run of trhubd is below every id of this one (it gets a
+	 * snapshot), and the ids stay exact in a JavaScript number.
+	 */
+	gettimeofday(&tv, NULL);
+	st->batch_id = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+	if (st->heartbeat_ev == NULL || st->reap_ev == NULL || st->trim_ev == NULL ||
+	    st->batch_ev == NULL)
 		fatalx("stream: cannot create libevent objects");
 	st->gen = json_gen_new();
 	tv.tv_sec = st->heartbeat_s;
@@ -918,7 +1183,11 @@ stream_free(struct stream *st)
 		return;
 	event_free(st->heartbeat_ev);
 	event_free(st->reap_ev);
-	stream_invalidate(st);
+	event_free(st->batch_ev);
+	stream_ring_clear(st);
+	free(st->ring);
+	buf_clear(&st->batch);
+	stream_snapshot_stale(st);
 	/* Whole lists go at once: the records are freed, the heads reset after. */
 	TAILQ_FOREACH_SAFE(cl, &st->zombies, link, next) {
 		stream_client_close(cl);

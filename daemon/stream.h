@@ -11,6 +11,19 @@
  * budget_bytes of unsent messages (shared ones counted once); the slowest
  * are dropped first, and freed memory is handed back to the system a
  * moment after clients leave (malloc_trim).
+ *
+ * Batches: a client that asks for /api/stream?batch=1 (the dashboard) gets,
+ * instead of one message per change, "batch" messages: data is a JSON array
+ * of [type, id, data] items, each what the one message would have been
+ * (type, its id or 0, its JSON), in the order they happened. A batch goes at
+ * the end of the loop turn when the previous one went batch_ms ago or more,
+ * else batch_ms after it. Every batch has an id (increasing, starting at the
+ * wall clock in microseconds at start), the full snapshot names the batch
+ * its state ends with ("batchId"), and the last batches (up to 1,024 and
+ * 2 MiB) are kept: a batched client that reconnects with lastEventId (or
+ * Last-Event-ID) set to a batch id they still cover gets the batches after
+ * it (no snapshot), else a fresh snapshot. Either way nothing is missing and
+ * nothing comes twice. Worker clients are never batched.
  */
 
 #include <stdbool.h>
@@ -30,6 +43,8 @@ struct stream_options {
 	int heartbeat_s;	   /* default 15 */
 	/* A client whose socket accepts no byte for this long is closed; default 60. */
 	int write_timeout_s;
+	/* A batched client gets at most one "batch" message per this many ms; default 25. */
+	int batch_ms;
 	/*
 	 * Memory every message alive may take, each counted once however many
 	 * clients hold it, plus what each queued reference costs (about 1 KiB);
@@ -128,7 +143,9 @@ size_t stream_worker_clients(const struct stream *st, const char *worker_sid);
 /*
  * The model changed: the shared snapshot is rebuilt for the next client
  * that needs one (it is built at most once per change, and shared by
- * reference between every client that gets it). NULL-safe.
+ * reference between every client that gets it). With no batched client
+ * connected, the batch id also moves on (nobody gets this change in a
+ * batch, so nobody may resume across it). NULL-safe.
  */
 void stream_invalidate(struct stream *st);
 struct json_gen;

@@ -69,7 +69,11 @@ for (const p of pages) {
 	const css = e.css ? `<link rel="stylesheet" href="/${e.css}">` : '';
 	// The chunks the entry imports are announced at once (no extra round trip).
 	const preload = e.imports.map((f) => `<link rel="modulepreload" href="/${f}">`).join('\n');
-	html = html.replace('<!--assets-->', `${css}\n${preload}\n<script type="module" src="/${e.js}"></script>`);
+	// The login page fetches the other pages' files while the person types
+	// (immutable, so the page they go to next starts from the cache).
+	const next = p !== 'login' ? [] : pages.filter((q) => q !== p && entries[q]).flatMap((q) => [entries[q].css, entries[q].js, ...entries[q].imports]);
+	const prefetch = [...new Set(next.filter((f) => f && !e.imports.includes(f)))].map((f) => `\n<link rel="prefetch" href="/${f}">`).join('');
+	html = html.replace('<!--assets-->', `${css}\n${preload}\n<script type="module" src="/${e.js}"></script>${prefetch}`);
 	if (html.includes('<!--assets-->') || !html.includes(e.js)) throw new Error(`build: ${p}/index.html lacks <!--assets-->`);
 	writeFileSync(join(out, `${p}.html`), html);
 }

@@ -1,6 +1,7 @@
 """GET /api/stream (Server-Sent Events): snapshot on connect, then event/task/worker
 messages with ids, heartbeats, Last-Event-ID resume from the event ring (a fresh
-snapshot when the id left it), slow clients dropped, a client cap."""
+snapshot when the id left it), batched clients (?batch=1) and their resume from the
+kept batches, slow clients dropped, a client cap."""
 
 import json
 
@@ -204,3 +205,63 @@ def test_slow_client_is_dropped_and_others_keep_up(stack):
     finally:
         slow.close()
         fast.close()
+
+
+def batch_items(c, kind=None):
+    """The [type, id, data] items of a client's "batch" messages, in order."""
+    out = []
+    for m in c.of('batch'):
+        for t, i, d in json.loads(m['data']):
+            if kind is None or t == kind:
+                out.append((t, i, d))
+    return out
+
+
+def test_batched_client_resumes_from_kept_batches_else_a_snapshot(stack):
+    """?batch=1 (the dashboard): "batch" messages with increasing ids hold what the
+    one-per-change messages would; lastEventId resumes from the batches trhubd kept
+    (nothing missing, nothing twice), and when none was kept (no batched client was
+    connected), a fresh snapshot instead."""
+    f = factory(stack)
+    keep = dh.SSEClient(stack.daemon.port, path='/api/stream?batch=1')  # keeps batches going
+    c = dh.SSEClient(stack.daemon.port, path='/api/stream?batch=1')
+    try:
+        keep.wait(lambda c: c.of('snapshot'))
+        c.wait(lambda c: c.of('snapshot'))
+        snap_id = json.loads(c.of('snapshot')[0]['data'])['batchId']
+        before = post_tasks(stack, f, 2)
+        c.wait(lambda c: {e['TaskSid'] for e in before} <=
+               {d.get('TaskSid') for _, _, d in batch_items(c, 'event')},
+               what='both events in batches')
+        ids = [int(m['id']) for m in c.of('batch')]
+        assert ids == sorted(set(ids)) and ids[0] > snap_id, (snap_id, ids)
+        assert any(d['sid'] == before[0]['TaskSid'] for _, _, d in batch_items(c, 'task'))
+        last = c.of('batch')[-1]['id']
+    finally:
+        c.close()
+    missed = post_tasks(stack, f, 3)
+    keep.wait(lambda c: {e['TaskSid'] for e in missed} <=
+              {d.get('TaskSid') for _, _, d in batch_items(c, 'event')})
+    c2 = dh.SSEClient(stack.daemon.port, path='/api/stream?batch=1&lastEventId=' + last)
+    try:
+        c2.wait(lambda c: {e['TaskSid'] for e in missed} <=
+                {d.get('TaskSid') for _, _, d in batch_items(c, 'event')},
+                what='the missed events replayed')
+        assert not c2.of('snapshot'), 'a kept batch id resumes without a snapshot'
+        got = [d['Sid'] for _, _, d in batch_items(c2, 'event')]
+        assert got == [e['Sid'] for e in missed], 'each missed event once, in order: %r' % got
+        assert int(c2.of('batch')[0]['id']) == int(last) + 1
+    finally:
+        c2.close()
+    keep.close()
+    # No batched client left: the next change is in no batch, so no id may resume.
+    dh.converge(lambda: ['%s clients' % n for n in
+                         [dh.metric_sum(stack.daemon.metrics(), 'trhubd_sse_clients')] if n],
+                timeout=10, what='the stream clients gone')
+    post_tasks(stack, f, 1)
+    c3 = dh.SSEClient(stack.daemon.port, path='/api/stream?batch=1&lastEventId=' + last)
+    try:
+        c3.wait(lambda c: c.messages)
+        assert c3.messages[0]['event'] == 'snapshot', c3.messages[0]
+    finally:
+        c3.close()

@@ -912,6 +912,66 @@ test_stream_budget_drops_the_slowest_first(void **state)
 	free(msg);
 }
 
+/*
+ * ?batch=1: the supervisors' messages arrive as [type, id, data] items of
+ * "batch" messages with increasing ids after the snapshot's batchId; a
+ * client naming a kept batch gets the later ones and no snapshot; once a
+ * change happened with no batched client connected, the same id gets a
+ * snapshot (that change is in no batch).
+ */
+static void
+test_stream_batches_and_their_resume(void **state)
+{
+	struct fixture *f = *state;
+	struct client *c;
+	struct client *c2;
+	const char *p;
+	char path[128];
+	char want[256];
+	uint64_t snap_id;
+	size_t zero = 0;
+	char *b;
+
+	c = client_connect(f, "/api/stream?batch=1", "", 0);
+	expect_block(f, c, "retry: 2000");
+	b = next_block(f, c);
+	assert_non_null(strstr(b, "event: snapshot\n"));
+	p = strstr(b, "\"batchId\":");
+	assert_non_null(p);
+	snap_id = strtoull(p + 10, NULL, 10);
+	free(b);
+
+	stream_broadcast(f->stream, "stats", 0, "{\"a\":1}", 7);
+	stream_broadcast(f->stream, "task", 0, "{\"sid\":\"WT1\"}", 13);
+	snprintf(want, sizeof(want),
+		 "event: batch\nid: %" PRIu64
+		 "\ndata: [[\"stats\",0,{\"a\":1}],[\"task\",0,{\"sid\":\"WT1\"}]]",
+		 snap_id + 1);
+	expect_block(f, c, want);
+	stream_broadcast(f->stream, "task", 0, "{\"sid\":\"WT2\"}", 13);
+	snprintf(want, sizeof(want),
+		 "event: batch\nid: %" PRIu64 "\ndata: [[\"task\",0,{\"sid\":\"WT2\"}]]",
+		 snap_id + 2);
+	expect_block(f, c, want);
+
+	/* Resume after the first batch: the second is replayed, no snapshot. */
+	snprintf(path, sizeof(path), "/api/stream?batch=1&lastEventId=%" PRIu64, snap_id + 1);
+	c2 = client_connect(f, path, "", 0);
+	expect_block(f, c2, "retry: 2000");
+	expect_block(f, c2, want);
+
+	/* Nobody batched left; a change; the same id now gets a snapshot. */
+	client_close(f, c);
+	client_close(f, c2);
+	assert_true(run_until(f, count_is, &zero, 3000));
+	stream_invalidate(f->stream);
+	c = client_connect(f, path, "", 0);
+	expect_block(f, c, "retry: 2000");
+	b = next_block(f, c);
+	assert_non_null(strstr(b, "event: snapshot\n"));
+	free(b);
+}
+
 int
 main(void)
 {
@@ -934,6 +994,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stream_budget_drops_the_slowest_first, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stream_free_with_clients_connected, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stream_batches_and_their_resume, setup,
 						teardown),
 	};
 	struct sigaction sa;

@@ -44,7 +44,7 @@ function Dashboard() {
 async function start() {
 	applyTheme();
 	if (wallboard) document.documentElement.classList.add('wallboard');
-	const stream = connectStream(store.push);
+	const stream = connectStream(store.push, { batch: true });
 	const b = loadBranding(wallboard ? 'Wallboard' : 'Dashboard');
 	const session = await loadSession();
 	if (session.role === 'worker') {

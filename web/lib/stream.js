@@ -1,14 +1,17 @@
 // stream: the live connection to trhubd (GET /api/stream, Server-Sent
 // Events) and the state of that connection for the indicator.
 //
-// Resync rule: every (re)connection starts from a fresh "snapshot", which
-// replaces the page's state; nothing is replayed from Last-Event-ID. trhubd's
-// replay only covers "event" messages (task, worker and stats messages carry
-// no id), so a replay would leave a gap; a snapshot cannot. EventSource's own
-// reconnection (which would send Last-Event-ID) is therefore never used: on
-// any error the source is closed and a new one opened after a backoff with
-// jitter (0.5 s doubling to 30 s). Events already shown are recognised by
-// their sequence number and Sid, so the ticker shows no duplicate.
+// Resync rule. With { batch: true } (the dashboard) trhubd sends "batch"
+// messages, each an array of [type, id, data] items with an id of its own,
+// and the snapshot names the batch its state ends with (batchId). On a
+// reconnect the page asks for what came after the last batch it has
+// (?lastEventId=): trhubd replays the batches it still keeps, or sends a
+// fresh snapshot, which replaces the page's state. Either way nothing is
+// missing and nothing comes twice. Without batches (the agent page) every
+// (re)connection starts from a fresh snapshot. EventSource's own
+// reconnection is never used: on any error the source is closed and a new
+// one opened after a backoff with jitter (0.5 s doubling to 30 s). Events
+// are also recognised by Sid, so the ticker could not show one twice.
 //
 // A stream that stays silent longer than STALE_MS (trhubd sends a heartbeat
 // every 15 s) counts as dead. A 401 on /api/me after an error means the
@@ -18,14 +21,15 @@ import { signal } from '@preact/signals';
 import { api } from './api.js';
 
 export const STALE_MS = 40000;
-const TYPES = ['snapshot', 'stats', 'event', 'task', 'worker', 'reservation', 'audit', 'workspace'];
+const TYPES = ['snapshot', 'batch', 'stats', 'event', 'task', 'worker', 'reservation', 'audit', 'workspace'];
 
 // 'connecting' | 'live' | 'reconnecting' | 'offline'
 export const connection = signal('connecting');
 export const reconnects = signal(0);
 
-export function connectStream(onMessage, { url = '/api/stream' } = {}) {
+export function connectStream(onMessage, { url = '/api/stream', batch = false } = {}) {
 	let es = null;
+	let lastId = null; // the newest batch the page holds (batched streams)
 	let attempt = 0;
 	let timer = null;
 	let lastData = Date.now();
@@ -34,7 +38,8 @@ export function connectStream(onMessage, { url = '/api/stream' } = {}) {
 	function open() {
 		timer = null;
 		if (stopped) return;
-		es = new EventSource(url);
+		const resume = batch && lastId !== null;
+		es = new EventSource(batch ? `${url}?batch=1${resume ? '&lastEventId=' + lastId : ''}` : url);
 		for (const type of TYPES) {
 			es.addEventListener(type, (e) => {
 				lastData = Date.now();
@@ -47,12 +52,20 @@ export function connectStream(onMessage, { url = '/api/stream' } = {}) {
 				if (type === 'snapshot') {
 					attempt = 0;
 					connection.value = 'live';
+					if (batch && typeof data.batchId === 'number') lastId = data.batchId;
+				} else if (type === 'batch' && e.lastEventId) {
+					lastId = e.lastEventId;
 				}
 				onMessage(type, data, e.lastEventId);
 			});
 		}
 		es.onopen = () => {
 			lastData = Date.now();
+			if (resume) {
+				// trhubd replays what the page missed, or sends a snapshot
+				attempt = 0;
+				connection.value = 'live';
+			}
 		};
 		es.onerror = () => fail();
 	}
