@@ -64,7 +64,7 @@ export function Roster({ store, readOnly }) {
 					<input id="roster-filter" type="search" value={filter.value} onInput={(e) => (filter.value = e.currentTarget.value)} placeholder="name, activity, caller" />
 				</p>
 			) : null}
-			<div class="scroll">
+			<div class="scroll" tabIndex={0} role="region" aria-labelledby="roster-h">
 				<table>
 					<thead>
 						<tr>

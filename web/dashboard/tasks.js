@@ -23,7 +23,7 @@ export function Tasks({ store, readOnly }) {
 	return (
 		<section class="card" aria-labelledby="tasks-h">
 			<h2 id="tasks-h">Tasks <span class="muted">({rows.length} open{rows.length > shown.length ? `, oldest ${shown.length} shown` : ''})</span></h2>
-			<div class="scroll">
+			<div class="scroll" tabIndex={0} role="region" aria-labelledby="tasks-h">
 				<table>
 					<thead>
 						<tr>
