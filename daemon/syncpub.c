@@ -14,6 +14,17 @@
  * memory is one value per object whatever the update rate. A set equal to
  * the latest value changes nothing.
  *
+ * Lazy values. syncpub_mark_* records only that an object changed and who
+ * builds its value (dirty, counted pending like a new value). The builder
+ * runs when the object reaches a free slot (syncpub_object_build, from the
+ * pump), right before its request starts: marks that arrive while a write is
+ * in flight, in backoff or queued behind the rate cap all become one build
+ * and one request carrying the state of that moment. A builder that says
+ * "gone" makes a map item a removal, which costs nothing when Sync cannot
+ * have the item; a build equal to what Sync has costs nothing either. So
+ * the request rate is the rate cap, and the CPU spent on values is one
+ * build per request, whatever the event rate.
+ *
  * Rate cap. Sync limits writes per object, and a map's items count against
  * their map (twilio-operations.md 2). Each container (a document, or a map
  * with all its items) has writes_per_second "slots": a slot is busy from the
@@ -226,6 +237,9 @@ struct syncpub_object {
 	bool written_once; /* a write (create/update) was sent: the item may exist */
 	bool listed;	   /* a prune listing saw the item in Sync */
 	bool throttled;	   /* the backoff pending follows a 429 (kept on recovery) */
+	bool dirty;	   /* marked: build's value is due (syncpub_object_build) */
+	syncpub_build_fn build;
+	void *build_arg;
 	TAILQ_ENTRY(syncpub_object) qlink;
 	struct event *retry_ev; /* backoff timer, created on first use */
 };
@@ -256,6 +270,10 @@ static void syncpub_map_create_start(struct syncpub_container *c, size_t slot);
 static bool syncpub_map_holds_items(struct syncpub_container *c);
 static void syncpub_recovered(struct syncpub *sp);
 static void syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_prune_state s);
+static bool syncpub_object_build(struct syncpub_object *o);
+static bool syncpub_object_never_in_sync(const struct syncpub_object *o);
+static int syncpub_check_data(const char *json, size_t len);
+static bool syncpub_name_ok(const char *s);
 
 static int64_t
 syncpub_real_now_ms(void *arg)
@@ -327,7 +345,7 @@ static void
 syncpub_object_note_pending(struct syncpub_object *o)
 {
 	struct syncpub *sp = o->c->sp;
-	bool pending = o->desired_gen != o->confirmed_gen;
+	bool pending = o->desired_gen != o->confirmed_gen || o->dirty;
 
 	if (pending && !o->counted_pending)
 		sp->npending++;
@@ -402,13 +420,14 @@ static struct syncpub_container *
 syncpub_container_get(struct syncpub *sp, enum syncpub_kind kind, const char *name)
 {
 	struct syncpub_container *c;
-	char *id = xasprintf("%c:%s", kind == SYNCPUB_DOCUMENT ? 'd' : 'm', name);
+	char id[2 + SYNCPUB_MAX_NAME_BYTES + 1]; /* callers checked the name's length */
 	double rate = sp->writes_per_second;
 	size_t i;
 
+	(void)snprintf(id, sizeof(id), "%c:%s", kind == SYNCPUB_DOCUMENT ? 'd' : 'm', name);
 	c = hmap_get(sp->containers, id);
 	if (c != NULL)
-		goto out;
+		return c;
 	c = xcalloc(1, sizeof(*c));
 	c->sp = sp;
 	c->kind = kind;
@@ -432,8 +451,6 @@ syncpub_container_get(struct syncpub *sp, enum syncpub_kind kind, const char *na
 	(void)hmap_put(sp->containers, id, c);
 	log_trace(LOG_TRACE_SYNC, "sync %s %s: %zu writes per %" PRId64 " ms",
 		  kind == SYNCPUB_DOCUMENT ? "document" : "map", name, c->nslots, c->window_ms);
-out:
-	free(id);
 	return c;
 }
 
@@ -683,6 +700,12 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 	while ((o = TAILQ_FIRST(&c->queue)) != NULL) {
 		if (!syncpub_container_admit(c, o, now, &slot, &wait_ms))
 			goto wait;
+		/* A marked object's value is built now, when it can be sent. */
+		if (!syncpub_object_build(o))
+			continue;
+		/* The built value may be large: admitted again under its own limit. */
+		if (!syncpub_container_admit(c, o, now, &slot, &wait_ms))
+			goto wait;
 		TAILQ_REMOVE(&c->queue, o, qlink);
 		o->queued = false;
 		syncpub_start(o, slot);
@@ -922,7 +945,7 @@ syncpub_finish(struct syncpub_object *o, enum syncpub_result result, enum syncpu
 		break;
 	}
 	syncpub_object_note_pending(o);
-	if (o->desired_gen != o->confirmed_gen) {
+	if (o->desired_gen != o->confirmed_gen || o->dirty) {
 		syncpub_enter_state(o, SYNCPUB_WAITING);
 		syncpub_enqueue(o);
 	} else if (o->deleted) {
@@ -1088,21 +1111,24 @@ syncpub_check_data(const char *json, size_t len)
 	return 0;
 }
 
-/* Makes value (data/len, or deleted when data is NULL) the latest for o. */
-static void
-syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
+/*
+ * Makes value (data/len, or deleted when data is NULL) the latest for o,
+ * without moving o between states. Returns false when it already was.
+ */
+static bool
+syncpub_object_value(struct syncpub_object *o, const char *data, size_t len)
 {
 	struct syncpub *sp = o->c->sp;
 	bool deleted = data == NULL;
 	uint64_t hash = 0;
 
 	if (deleted && o->deleted)
-		return;
+		return false;
 	if (!deleted) {
 		hash = syncpub_hash(data, len);
 		if (!o->deleted && o->has_value && o->data_len == len && o->data_hash == hash &&
 		    (o->data == NULL || memcmp(o->data, data, len) == 0))
-			return; /* already the latest value */
+			return false; /* already the latest value */
 	}
 	if (o->desired_gen != o->confirmed_gen) {
 		sp->stats.superseded++;
@@ -1123,6 +1149,13 @@ syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
 	}
 	o->desired_gen++;
 	syncpub_object_note_pending(o);
+	return true;
+}
+
+/* Moves o towards writing its latest value (after a new value or a mark). */
+static void
+syncpub_object_wake(struct syncpub_object *o)
+{
 	switch (o->state) {
 	case SYNCPUB_IDLE:
 		syncpub_enter_state(o, SYNCPUB_WAITING);
@@ -1135,6 +1168,102 @@ syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
 	case SYNCPUB_WAITING:
 		break;
 	}
+}
+
+/* Makes value (data/len, or deleted when data is NULL) the latest for o. */
+static void
+syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
+{
+	if (syncpub_object_value(o, data, len))
+		syncpub_object_wake(o);
+}
+
+/* Notes that o changed; build gives its value when its write starts. */
+static void
+syncpub_object_mark(struct syncpub_object *o, syncpub_build_fn build, void *arg)
+{
+	o->build = build;
+	o->build_arg = arg;
+	if (o->dirty)
+		return; /* one build serves every mark before it */
+	o->dirty = true;
+	syncpub_object_note_pending(o);
+	syncpub_object_wake(o);
+}
+
+void
+syncpub_mark_document(struct syncpub *sp, const char *unique_name, syncpub_build_fn build,
+		      void *arg)
+{
+	if (sp == NULL || build == NULL || !syncpub_name_ok(unique_name))
+		return;
+	syncpub_object_mark(
+		syncpub_object_get(syncpub_container_get(sp, SYNCPUB_DOCUMENT, unique_name), NULL),
+		build, arg);
+}
+
+void
+syncpub_mark_map_item(struct syncpub *sp, const char *map_name, const char *key,
+		      syncpub_build_fn build, void *arg)
+{
+	if (sp == NULL || build == NULL || !syncpub_name_ok(map_name) || !syncpub_name_ok(key))
+		return;
+	syncpub_object_mark(
+		syncpub_object_get(syncpub_container_get(sp, SYNCPUB_MAP, map_name), key), build,
+		arg);
+}
+
+/*
+ * Asks a queued, dirty o's builder for its value now that a request could
+ * start. Returns true when o still needs a request (it stays queued), false
+ * when it has nothing to write any more: it left the queue, IDLE, or was
+ * freed (a removal Sync cannot need). Not dirty: true, untouched.
+ */
+static bool
+syncpub_object_build(struct syncpub_object *o)
+{
+	struct syncpub_container *c = o->c;
+	struct syncpub *sp = c->sp;
+	const char *json = NULL;
+	size_t len = 0;
+	int r;
+
+	assert(o->queued && o->req == NULL);
+	if (!o->dirty)
+		return true;
+	o->dirty = false;
+	sp->stats.builds++;
+	if (o->build(o->build_arg, c->name, o->key, &json, &len)) {
+		r = syncpub_check_data(json, len);
+		if (r == 0)
+			(void)syncpub_object_value(o, json, len);
+		else
+			log_warning("sync " SYNCPUB_OBJ_FMT ": built value refused (%s, %zu bytes)",
+				    SYNCPUB_OBJ_ARGS(o),
+				    r == -E2BIG ? "too large" : "not a JSON object", len);
+	} else if (o->key != NULL) {
+		if (c->contents_known && syncpub_object_never_in_sync(o)) {
+			/* Known absent from Sync (the task ended before its item was written). */
+			if (o->desired_gen != o->confirmed_gen) {
+				sp->stats.superseded++;
+				if (sp->metrics != NULL)
+					metrics_sync_superseded(sp->metrics, c->name);
+			}
+			syncpub_object_forget(o);
+			return false;
+		}
+		(void)syncpub_object_value(o, NULL, 0);
+	}
+	syncpub_object_note_pending(o);
+	if (o->desired_gen != o->confirmed_gen)
+		return true;
+	/* What Sync has (or was given up on) is already the current value. */
+	TAILQ_REMOVE(&c->queue, o, qlink);
+	o->queued = false;
+	syncpub_enter_state(o, SYNCPUB_IDLE);
+	if (o->deleted)
+		syncpub_object_forget(o);
+	return false;
 }
 
 int
@@ -1276,6 +1405,8 @@ syncpub_map_holds_items(struct syncpub_container *c)
 
 	for (o = TAILQ_FIRST(&c->queue); o != NULL; o = next) {
 		next = TAILQ_NEXT(o, qlink);
+		if (!syncpub_object_build(o))
+			continue; /* nothing to write after all */
 		if (!o->deleted) {
 			values = true;
 			continue;
@@ -1525,7 +1656,9 @@ syncpub_prune_page(struct syncpub_container *c, const struct twilio_page *page)
 			o->listed = true;
 			continue;
 		}
-		syncpub_object_set(syncpub_object_get(c, key), NULL, 0);
+		o = syncpub_object_get(c, key);
+		o->listed = true; /* Sync has it: a later remove must still DELETE it */
+		syncpub_object_set(o, NULL, 0);
 		c->pruned++;
 	}
 }
