@@ -61,7 +61,19 @@
  * first success after a backoff (Sync answers again) ends every pending
  * backoff at once, except an object's after a 429 (its own rate): the waiting
  * objects, listings and map creates queue for their slots, so the rate cap
- * still holds while everything catches up.
+ * still holds while everything catches up. That first success comes soon:
+ * while anything is in backoff and no request is in flight, a probe
+ * (SYNCPUB_PROBE_MS) ends one backoff early, so recovery is noticed within
+ * about a second plus one round trip, at the cost of at most one request per
+ * probe interval during an outage.
+ *
+ * What an outage leaves behind. A write that failed in a way that proves
+ * Sync did not apply it (connection refused, 429, 503, other 4xx) leaves the
+ * item's "may exist in Sync" as it was, so a task created and ended during
+ * the outage costs no request at all. A timeout or a dropped connection may
+ * have been applied: such an item needs its DELETE. After the outage only
+ * the difference between Sync and the model is written, one request per
+ * object, at the container's rate.
  *
  * Missing maps. Each map container knows whether its map exists (UNKNOWN,
  * EXISTS, MISSING, CREATING, BACKOFF). A 404 from the item listing, or a
@@ -121,6 +133,8 @@
 #define SYNCPUB_SLOT_BUSY INT64_MAX
 /* Slot marker: never used. */
 #define SYNCPUB_SLOT_FREE INT64_MIN
+/* While something is in backoff and nothing in flight, one backoff ends this early. */
+#define SYNCPUB_PROBE_MS 1000
 /* Margin added to the window for timer and clock granularity. */
 #define SYNCPUB_WINDOW_SLACK_MS 5
 
@@ -234,10 +248,11 @@ struct syncpub_object {
 	unsigned failures; /* consecutive transient failures */
 	bool error_logged; /* a final error was logged since the last success */
 	bool queued;
-	bool written_once; /* a write (create/update) was sent: the item may exist */
-	bool listed;	   /* a prune listing saw the item in Sync */
-	bool throttled;	   /* the backoff pending follows a 429 (kept on recovery) */
-	bool dirty;	   /* marked: build's value is due (syncpub_object_build) */
+	bool written_once;   /* a write (create/update) was sent: the item may exist */
+	bool written_before; /* written_once before the write in flight */
+	bool listed;	     /* a prune listing saw the item in Sync */
+	bool throttled;	     /* the backoff pending follows a 429 (kept on recovery) */
+	bool dirty;	     /* marked: build's value is due (syncpub_object_build) */
 	syncpub_build_fn build;
 	void *build_arg;
 	TAILQ_ENTRY(syncpub_object) qlink;
@@ -257,6 +272,8 @@ struct syncpub {
 	struct rng rng;
 	struct hmap *containers; /* "d:name" / "m:name" -> struct syncpub_container */
 	bool backoff_seen;	 /* some backoff timer was armed since the last recovery */
+	struct event *probe_ev;	 /* ends one backoff early while nothing is in flight */
+	size_t inflight;	 /* requests started and not completed */
 	size_t npending;
 	struct syncpub_stats stats;
 };
@@ -368,6 +385,30 @@ syncpub_hash(const char *data, size_t len)
 	return h;
 }
 
+/* Transient failures that prove Sync did not apply the request. */
+static bool
+syncpub_not_applied(const struct http_response *resp)
+{
+	if (resp->outcome == HTTP_CONNECT_FAILED)
+		return true; /* nothing was sent */
+	if (resp->outcome != HTTP_DONE)
+		return false; /* a timeout or a dropped connection: maybe applied */
+	/* Sync refused it (a 409 says the object exists, so it does not count) */
+	return resp->status == 503 ||
+	       (resp->status >= 400 && resp->status < 500 && resp->status != 409);
+}
+
+/* Some backoff timer is armed: recovery ends them all, and the probe looks for it. */
+static void
+syncpub_backoff_seen(struct syncpub *sp)
+{
+	struct timeval tv = { SYNCPUB_PROBE_MS / 1000, (SYNCPUB_PROBE_MS % 1000) * 1000 };
+
+	sp->backoff_seen = true;
+	if (!evtimer_pending(sp->probe_ev, NULL))
+		(void)evtimer_add(sp->probe_ev, &tv);
+}
+
 static void
 syncpub_container_kick(struct syncpub_container *c)
 {
@@ -392,8 +433,10 @@ syncpub_object_free(struct syncpub_object *o)
 {
 	if (o == NULL)
 		return;
-	if (o->req != NULL)
+	if (o->req != NULL) {
 		http_async_cancel(o->req);
+		o->c->sp->inflight--;
+	}
 	if (o->retry_ev != NULL)
 		event_free(o->retry_ev);
 	if (o->queued)
@@ -464,12 +507,16 @@ syncpub_container_free(struct syncpub_container *c)
 	if (c == NULL)
 		return;
 	event_free(c->pump_ev);
-	if (c->map_req != NULL)
+	if (c->map_req != NULL) {
 		http_async_cancel(c->map_req);
+		c->sp->inflight--;
+	}
 	if (c->map_ev != NULL)
 		event_free(c->map_ev);
-	if (c->prune_req != NULL)
+	if (c->prune_req != NULL) {
 		http_async_cancel(c->prune_req);
+		c->sp->inflight--;
+	}
 	if (c->prune_ev != NULL)
 		event_free(c->prune_ev);
 	free(c->prune_url);
@@ -652,12 +699,15 @@ syncpub_start(struct syncpub_object *o, size_t slot)
 	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s (revision %s)", SYNCPUB_OBJ_ARGS(o),
 		  syncpub_op_name(op), o->revision != NULL ? o->revision : "unknown");
 	sp->stats.requests++;
+	sp->inflight++;
 	c->slots[slot] = SYNCPUB_SLOT_BUSY;
 	o->slot = slot;
 	o->op = op;
 	o->inflight_gen = o->desired_gen;
-	if (op == SYNCPUB_OP_UPDATE || op == SYNCPUB_OP_CREATE)
+	if (op == SYNCPUB_OP_UPDATE || op == SYNCPUB_OP_CREATE) {
+		o->written_before = o->written_once;
 		o->written_once = true;
+	}
 	syncpub_enter_state(o, SYNCPUB_WRITING);
 	goto out;
 refused:
@@ -858,7 +908,7 @@ syncpub_backoff(struct syncpub_object *o, const struct http_response *resp)
 	/* a 429 is about this object's rate, not an outage: its delay is kept */
 	o->throttled = resp != NULL && resp->outcome == HTTP_DONE && resp->status == 429;
 	if (!o->throttled)
-		sp->backoff_seen = true;
+		syncpub_backoff_seen(sp);
 	if (sp->metrics != NULL)
 		metrics_twilio_retry(sp->metrics, "sync");
 	if (o->failures == 1) {
@@ -1006,6 +1056,61 @@ syncpub_recovered(struct syncpub *sp)
 		log_info("sync: answering again; %zu waiting writes retried now", kicked);
 }
 
+/*
+ * While Sync fails and nothing is in flight, ends one backoff early (an
+ * object's, else a listing's or a map create's), so the first success after
+ * an outage, which ends all the others, waits at most SYNCPUB_PROBE_MS
+ * instead of up to retry_max_ms. Stops once nothing waits.
+ */
+static void
+syncpub_probe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct syncpub *sp = arg;
+	struct timeval tv = { SYNCPUB_PROBE_MS / 1000, (SYNCPUB_PROBE_MS % 1000) * 1000 };
+	size_t cpos = 0;
+	const char *ckey;
+	void *cvalue;
+	struct syncpub_container *spare = NULL;
+
+	if (!sp->backoff_seen)
+		return;
+	if (sp->inflight > 0)
+		goto again; /* that request is the probe */
+	while (hmap_next(sp->containers, &cpos, &ckey, &cvalue)) {
+		struct syncpub_container *c = cvalue;
+		size_t pos = 0;
+		const char *key;
+		void *value;
+
+		if (spare == NULL && ((c->prune_ev != NULL && evtimer_pending(c->prune_ev, NULL)) ||
+				      (c->map_ev != NULL && evtimer_pending(c->map_ev, NULL))))
+			spare = c;
+		while (hmap_next(c->objects, &pos, &key, &value)) {
+			struct syncpub_object *o = value;
+
+			if (o->retry_ev == NULL || o->throttled ||
+			    !evtimer_pending(o->retry_ev, NULL))
+				continue;
+			log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": probe",
+				  SYNCPUB_OBJ_ARGS(o));
+			(void)evtimer_del(o->retry_ev);
+			syncpub_enqueue(o);
+			goto again;
+		}
+	}
+	if (spare == NULL)
+		return; /* nothing waits for a retry */
+	if (spare->map_ev != NULL && evtimer_pending(spare->map_ev, NULL)) {
+		(void)evtimer_del(spare->map_ev);
+		syncpub_map_retry_cb(-1, 0, spare);
+	} else {
+		(void)evtimer_del(spare->prune_ev);
+		syncpub_prune_retry_cb(-1, 0, spare);
+	}
+again:
+	(void)evtimer_add(sp->probe_ev, &tv);
+}
+
 static void
 syncpub_done_cb(const struct http_response *resp, void *arg)
 {
@@ -1017,12 +1122,21 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 	long status = resp->outcome == HTTP_DONE ? resp->status : 0;
 
 	o->req = NULL;
+	sp->inflight--;
 	c->slots[o->slot] = syncpub_now(sp);
 	syncpub_container_kick(c);
 	if (sp->metrics != NULL) {
 		metrics_twilio_request(sp->metrics, "sync", status);
 		if (o->op != SYNCPUB_OP_FETCH)
 			metrics_sync_write(sp->metrics, c->name, status);
+	}
+	if (o->op == SYNCPUB_OP_UPDATE || o->op == SYNCPUB_OP_CREATE) {
+		if (resp->outcome == HTTP_DONE && resp->status == 404) {
+			o->written_once = false; /* Sync says it has no such item */
+			o->listed = false;
+		} else if (syncpub_not_applied(resp)) {
+			o->written_once = o->written_before;
+		}
 	}
 	result = syncpub_classify(o, resp, &next);
 	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s -> %s %ld", SYNCPUB_OBJ_ARGS(o),
@@ -1061,6 +1175,9 @@ syncpub_new(struct event_base *base, struct http_async *client, const struct twi
 	}
 	rng_seed_random(&sp->rng);
 	sp->containers = hmap_new();
+	sp->probe_ev = evtimer_new(base, syncpub_probe_cb, sp);
+	if (sp->probe_ev == NULL)
+		fatalx("syncpub: cannot create a timer");
 	return sp;
 }
 
@@ -1078,6 +1195,8 @@ syncpub_free(struct syncpub *sp)
 		syncpub_container_free(value);
 	}
 	assert(sp->npending == 0);
+	assert(sp->inflight == 0);
+	event_free(sp->probe_ev);
 	hmap_free(sp->containers);
 	free(sp->service_sid);
 	free(sp);
@@ -1301,16 +1420,16 @@ syncpub_set_map_item(struct syncpub *sp, const char *map_name, const char *key, 
 
 /*
  * True when o (NULL: no record) cannot exist in Sync as far as this process
- * knows: never listed there and never sent a write, and no request or
- * retry is under way for it.
+ * knows: never listed there, no write sent that Sync may have applied, and
+ * no request under way for it.
  */
 static bool
 syncpub_object_never_in_sync(const struct syncpub_object *o)
 {
 	if (o == NULL)
 		return true;
-	return !o->written_once && !o->listed && o->req == NULL &&
-	       (o->retry_ev == NULL || !evtimer_pending(o->retry_ev, NULL));
+	/* In backoff after a refused write, written_once is back to what it was. */
+	return !o->written_once && !o->listed && o->req == NULL;
 }
 
 void
@@ -1447,6 +1566,7 @@ syncpub_map_create_start(struct syncpub_container *c, size_t slot)
 	}
 	log_trace(LOG_TRACE_SYNC, "sync map %s: create", c->name);
 	sp->stats.requests++;
+	sp->inflight++;
 	c->slots[slot] = SYNCPUB_SLOT_BUSY;
 	c->map_slot = slot;
 	syncpub_map_enter_state(c, SYNCPUB_MAP_CREATING);
@@ -1502,6 +1622,7 @@ syncpub_map_done_cb(const struct http_response *resp, void *arg)
 	struct timeval tv;
 
 	c->map_req = NULL;
+	sp->inflight--;
 	c->slots[c->map_slot] = syncpub_now(sp);
 	syncpub_container_kick(c);
 	if (sp->metrics != NULL) {
@@ -1532,7 +1653,7 @@ syncpub_map_done_cb(const struct http_response *resp, void *arg)
 		if (!twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
 			delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
 		sp->stats.retries++;
-		sp->backoff_seen = true;
+		syncpub_backoff_seen(sp);
 		if (sp->metrics != NULL)
 			metrics_twilio_retry(sp->metrics, "sync");
 		if (c->map_failures == 1)
@@ -1624,6 +1745,7 @@ syncpub_prune_start(struct syncpub_container *c, size_t slot)
 		return;
 	}
 	sp->stats.requests++;
+	sp->inflight++;
 	c->slots[slot] = SYNCPUB_SLOT_BUSY;
 	c->prune_slot = slot;
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_LISTING);
@@ -1677,7 +1799,7 @@ syncpub_prune_backoff(struct syncpub_container *c, const struct http_response *r
 	if (!twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
 		delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
 	sp->stats.retries++;
-	sp->backoff_seen = true;
+	syncpub_backoff_seen(sp);
 	if (sp->metrics != NULL)
 		metrics_twilio_retry(sp->metrics, "sync");
 	if (c->prune_failures == 1 && resp->outcome == HTTP_DONE)
@@ -1707,6 +1829,7 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 	char *cause = NULL;
 
 	c->prune_req = NULL;
+	sp->inflight--;
 	c->slots[c->prune_slot] = syncpub_now(sp);
 	syncpub_container_kick(c);
 	if (sp->metrics != NULL)

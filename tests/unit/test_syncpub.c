@@ -1584,6 +1584,82 @@ test_syncpub_listed_item_removed_again_is_still_deleted(void **state)
 	assert_int_equal(f->fake.nlog, 3);
 }
 
+/*
+ * Issue 12, outage backlog: an item created and ended while every write was
+ * refused (503, Sync applied nothing) costs no request after the outage; one
+ * whose write may have been applied (the connection dropped: timeout) still
+ * gets its DELETE.
+ */
+static void
+test_syncpub_item_born_and_gone_in_an_outage_costs_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct syncpub_options opts = { .writes_per_second = 100,
+					.retry_base_ms = 200,
+					.retry_max_ms = 400 };
+	struct lazy_model m = { 0 };
+	size_t n;
+
+	fixture_publisher(f, &opts, 300);
+	fake_put(&f->fake, "m:T", "{}", 0);
+	syncpub_prune_map(f->sp, "T"); /* contents known: empty */
+	assert_true(run_until(f, converged, 3000));
+	n = f->fake.nlog;
+	fake_fault(&f->fake, "i:T/A", 503, -1, 100);
+	lazy_put(&m, "A", "{\"v\":1}");
+	syncpub_mark_map_item(f->sp, "T", "A", lazy_build, &m);
+	assert_int_equal(set_item(f, "T", "B", "{\"v\":1}"), 0);
+	fake_fault(&f->fake, "i:T/B", 503, -1, 100);
+	run_for(f, 150);
+	assert_true(f->fake.nlog >= n + 2); /* both refused at least once */
+	lazy_gone(&m, "A");
+	syncpub_mark_map_item(f->sp, "T", "A", lazy_build, &m);
+	syncpub_remove_map_item(f->sp, "T", "B");
+	f->fake.nfaults = 0; /* Sync answers again */
+	n = f->fake.nlog;
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(f->fake.nlog, n); /* nothing to undo */
+	assert_null(fake_get(&f->fake, "i:T/A"));
+
+	/* A write that hung (client timeout) may have been applied: the remove DELETEs. */
+	fake_fault(&f->fake, "i:T/C", 0, -1, 1);
+	assert_int_equal(set_item(f, "T", "C", "{\"v\":1}"), 0);
+	run_for(f, 500); /* the 300 ms timeout passed: C is in backoff */
+	syncpub_remove_map_item(f->sp, "T", "C");
+	n = f->fake.nlog;
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(f->fake.nlog, n + 1);
+	assert_int_equal(f->fake.log[n].method, FAKE_DELETE);
+}
+
+/*
+ * Recovery does not wait for long backoffs: with every object held by a
+ * 30 s Retry-After, a probe a second retries one, its success ends the
+ * others' backoffs, and all are written within a few seconds.
+ */
+static void
+test_syncpub_probe_notices_recovery_within_seconds(void **state)
+{
+	struct fixture *f = *state;
+	struct syncpub_options opts = { .writes_per_second = 100,
+					.retry_base_ms = 30000,
+					.retry_max_ms = 60000 };
+	struct syncpub_stats st;
+
+	fixture_publisher(f, &opts, 2000);
+	fake_put(&f->fake, "d:D1", "{}", 0);
+	fake_put(&f->fake, "d:D2", "{}", 0);
+	fake_fault(&f->fake, "d:D1", 503, 30, 1);
+	fake_fault(&f->fake, "d:D2", 503, 30, 1);
+	assert_int_equal(set_doc(f, "D1", "{\"v\":1}"), 0);
+	assert_int_equal(set_doc(f, "D2", "{\"v\":2}"), 0);
+	assert_true(run_until(f, converged, 3000));
+	assert_string_equal(fake_data(f, "d:D1"), "{\"v\":1}");
+	assert_string_equal(fake_data(f, "d:D2"), "{\"v\":2}");
+	syncpub_get_stats(f->sp, &st);
+	assert_int_equal(st.requests, 4);
+}
+
 int
 main(void)
 {
@@ -1636,6 +1712,11 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_syncpub_listed_item_removed_again_is_still_deleted, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncpub_item_born_and_gone_in_an_outage_costs_nothing, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_probe_notices_recovery_within_seconds,
+						setup, teardown),
 	};
 	struct sigaction sa;
 	int r;
