@@ -673,6 +673,13 @@ syncpub_start(struct syncpub_object *o, size_t slot)
 	char *body = NULL;
 	char *cause = NULL;
 
+	if (op == SYNCPUB_OP_DELETE && c->contents_known && syncpub_object_never_in_sync(o)) {
+		/* Its writes were all refused since it was removed: Sync cannot have it. */
+		o->op = op;
+		o->inflight_gen = o->desired_gen;
+		syncpub_finish(o, SYNCPUB_RESULT_CONFIRMED, SYNCPUB_OP_UPDATE, NULL);
+		return;
+	}
 	url = syncpub_url(o, op);
 	if (url == NULL) {
 		log_err("sync %s: cannot build the %s URL", c->name, syncpub_op_name(op));
