@@ -614,6 +614,7 @@ daemon_rebuild_done_cb(const struct rebuild_result *result, void *arg)
 		 * before its item is written costs no DELETE.
 		 */
 		syncpub_prune_map(d->syncpub, d->boot_cfg->sync_tasks_map);
+		syncpub_set_paused(d->syncpub, false); /* the listing goes first */
 		daemon_start_stats(d);
 		feed_start(d->feed);
 		return;
@@ -627,6 +628,7 @@ daemon_rebuild_done_cb(const struct rebuild_result *result, void *arg)
 		log_warning("initial model rebuild failed (%s); serving degraded, retrying in %d s",
 			    reason, REBUILD_RETRY_S);
 		sd_notify_ready("degraded: model rebuild failed, retrying");
+		syncpub_set_paused(d->syncpub, false); /* publish what the webhooks tell */
 		daemon_start_stats(d);
 	} else {
 		log_warning("model rebuild failed again (%s); retrying in %d s", reason,
@@ -672,6 +674,7 @@ daemon_stop(struct daemon *d, const char *why)
 	stats_free(d->stats);
 	d->stats = NULL;
 	/* Marked values are queued in syncpub already; the drain below waits for them. */
+	syncpub_set_paused(d->syncpub, false);
 	d->drain_deadline_ms = date_monotonic_ms() + DAEMON_DRAIN_MS;
 	daemon_drain_cb(-1, 0, d);
 }
@@ -964,6 +967,13 @@ daemon_build(struct daemon *d, char **cause_out)
 	po.writes_per_second = cfg->sync_writes_per_s;
 	d->syncpub =
 		syncpub_new(d->base, d->http, d->twilio, cfg->sync_service_sid, &po, d->metrics);
+	/*
+	 * Until the rebuild ends, tasks are only marked: at READY the tasks map's
+	 * listing is queued first, so no item is written before syncpub knows
+	 * whether the map exists (a missing map: one create, then one request
+	 * per item).
+	 */
+	syncpub_set_paused(d->syncpub, true);
 
 	sto.budget_bytes = (size_t)cfg->sse_budget_bytes;
 	sto.max_clients = (size_t)cfg->max_sse_clients;

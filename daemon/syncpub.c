@@ -274,6 +274,7 @@ struct syncpub {
 	bool backoff_seen;	 /* some backoff timer was armed since the last recovery */
 	struct event *probe_ev;	 /* ends one backoff early while nothing is in flight */
 	size_t inflight;	 /* requests started and not completed */
+	bool paused;		 /* syncpub_set_paused: no request starts */
 	size_t npending;
 	struct syncpub_stats stats;
 };
@@ -735,6 +736,9 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t now = syncpub_now(c->sp);
 	size_t slot = 0;
 	int64_t wait_ms = -1;
+
+	if (c->sp->paused)
+		return; /* syncpub_set_paused(false) kicks every container */
 
 	if (c->prune_state == SYNCPUB_PRUNE_QUEUED) {
 		if (!syncpub_container_admit(c, NULL, now, &slot, &wait_ms))
@@ -1916,6 +1920,23 @@ syncpub_prune_map(struct syncpub *sp, const char *map_name)
 	c->prune_failures = 0;
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
 	syncpub_container_kick(c);
+}
+
+void
+syncpub_set_paused(struct syncpub *sp, bool paused)
+{
+	size_t pos = 0;
+	const char *key;
+	void *value;
+
+	if (sp == NULL || sp->paused == paused)
+		return;
+	sp->paused = paused;
+	log_debug("sync: writes %s", paused ? "paused" : "resumed");
+	if (paused)
+		return;
+	while (hmap_next(sp->containers, &pos, &key, &value))
+		syncpub_container_kick(value);
 }
 
 size_t

@@ -126,6 +126,14 @@ void syncpub_mark_map_item(struct syncpub *sp, const char *map_name, const char 
  */
 void syncpub_prune_map(struct syncpub *sp, const char *map_name);
 /*
+ * While paused no request starts (those in flight complete); sets, marks and
+ * removes still record the latest values. Unpausing starts what waits, in
+ * order: trhubd starts paused and unpauses once its model is rebuilt and the
+ * tasks map's listing is queued, so no item is written before syncpub knows
+ * whether the map exists. New publishers are not paused.
+ */
+void syncpub_set_paused(struct syncpub *sp, bool paused);
+/*
  * Objects with a value not yet confirmed written or marked and not yet built
  * (and running prune passes). 0 means converged.
  */

@@ -1664,6 +1664,25 @@ test_syncpub_probe_notices_recovery_within_seconds(void **state)
 	assert_int_equal(st.requests, 4);
 }
 
+/* Paused: nothing starts, values still coalesce; resumed: the latest goes out once. */
+static void
+test_syncpub_paused_starts_nothing_until_resumed(void **state)
+{
+	struct fixture *f = *state;
+
+	fake_put(&f->fake, "d:P", "{}", 0);
+	syncpub_set_paused(f->sp, true);
+	assert_int_equal(set_doc(f, "P", "{\"v\":1}"), 0);
+	assert_int_equal(set_doc(f, "P", "{\"v\":2}"), 0);
+	run_for(f, 100);
+	assert_int_equal(f->fake.nlog, 0);
+	assert_int_equal(syncpub_pending(f->sp), 1);
+	syncpub_set_paused(f->sp, false);
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(f->fake.nlog, 1);
+	assert_string_equal(fake_data(f, "d:P"), "{\"v\":2}");
+}
+
 int
 main(void)
 {
@@ -1720,6 +1739,8 @@ main(void)
 			test_syncpub_item_born_and_gone_in_an_outage_costs_nothing, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_probe_notices_recovery_within_seconds,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_paused_starts_nothing_until_resumed,
 						setup, teardown),
 	};
 	struct sigaction sa;
