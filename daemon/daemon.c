@@ -12,6 +12,8 @@
  *     queue/activity/workspace -> stats dirty
  *     event added       -> SSE "event" (id = ring seq), Sync document SyncTaskRouterEvents
  *   stats publish       -> Sync document SyncTaskRouterStats, SSE "stats"
+ * Sync items and the events document are only marked here; syncpub asks
+ * daemon_build_task / daemon_build_event for the value when it can write it.
  *
  * Configuration: the config the daemon started with (boot) stays alive
  * until the end, because modules built from it borrow its strings. A
@@ -42,7 +44,6 @@
 #include "date.h"
 #include "events.h"
 #include "feed.h"
-#include "hmap.h"
 #include "http_async.h"
 #include "json.h"
 #include "log.h"
@@ -61,8 +62,6 @@
 #include "xmalloc.h"
 
 #define DAEMON_DRAIN_POLL_MS 50
-/* Sync values are built at most this often (latest wins inside a tick). */
-#define DAEMON_PUBLISH_MS 100
 /* Workers on one task that get their own view of a task message (multi-reservation). */
 #define DAEMON_TASK_VIEWS_MAX 50
 
@@ -103,14 +102,12 @@ struct daemon {
 	struct event *sigterm;
 	struct event *sigint;
 	struct event *sighup;
-	struct event *drain;	  /* shutdown: waits for Sync writes */
-	struct event *publish;	  /* coalesces Sync values (DAEMON_PUBLISH_MS) */
-	struct hmap *dirty_tasks; /* TaskSid -> non-NULL: Sync item to refresh */
-	bool event_dirty;	  /* a newer event for SyncTaskRouterEvents */
+	struct event *drain; /* shutdown: waits for Sync writes */
 	int64_t drain_deadline_ms;
 	bool stats_started;
-	int *split_thresholds_s; /* per-queue SLA thresholds for SplitByWaitTime */
-	struct json_gen *gen;	 /* scratch generator for the listener */
+	int *split_thresholds_s;   /* per-queue SLA thresholds for SplitByWaitTime */
+	struct json_gen *gen;	   /* scratch generator for the listener */
+	struct json_gen *sync_gen; /* Sync values, built when syncpub asks (daemon_build_*) */
 };
 
 static const char *
@@ -340,92 +337,55 @@ daemon_broadcast_removed(struct daemon *d, const struct model_change *c, const c
 	daemon_broadcast_gen_for(d, c, type, 0);
 }
 
-/* Publishes a task's current state: its map item, or its removal once it is not open. */
-static void
-daemon_publish_task(struct daemon *d, const char *sid)
-{
-	size_t len = 0;
-	const char *text = NULL;
-	int r;
-
-	if (model_task_status(d->model, sid) == NULL) {
-		syncpub_remove_map_item(d->syncpub, d->boot_cfg->sync_tasks_map, sid);
-		return;
-	}
-	json_gen_reset(d->gen);
-	model_task_sync_json(d->model, sid, d->gen);
-	text = json_gen_text(d->gen, &len);
-	r = syncpub_set_map_item(d->syncpub, d->boot_cfg->sync_tasks_map, sid, text, len);
-	if (r < 0)
-		log_warning_errno(r, "sync: task %s not published to %s", sid,
-				  d->boot_cfg->sync_tasks_map);
-}
-
 /*
- * Hands what changed since the last tick to syncpub: each dirty task once,
- * in its current state, and the latest event once. Sync takes a few writes
- * per second per object (syncpub keeps only the latest value anyway), so
- * building and validating a value per event would only be thrown away; at
- * 20,000 events/s that work dominated the ingest path.
+ * Sync values are built by syncpub when it can write them (syncpub.h,
+ * syncpub_mark_*): a change only marks the object, so a task updated by
+ * 100 events while its map's writes are busy is built and sent once, in its
+ * state at that moment. There is no coalescing timer here.
  */
-static void
-daemon_publish_flush(struct daemon *d)
-{
-	size_t pos = 0;
-	const char *sid = NULL;
-	size_t len = 0;
-	const char *text = NULL;
-	int r;
 
-	while (hmap_next(d->dirty_tasks, &pos, &sid, NULL)) {
-		daemon_publish_task(d, sid);
-		(void)hmap_remove(d->dirty_tasks, sid); /* removing the current key is allowed */
-	}
-	if (!d->event_dirty)
-		return;
-	d->event_dirty = false;
-	json_gen_reset(d->gen);
-	if (!model_last_event_fields_json(d->model, d->gen))
-		return;
-	text = json_gen_text(d->gen, &len);
-	r = syncpub_set_document(d->syncpub, d->boot_cfg->sync_events_document, text, len);
-	if (r < 0)
-		log_debug("sync: latest event not published (%d)", r);
+/* A task's map item: its current state, or gone once the task is not open. */
+static bool
+daemon_build_task(void *arg, const char *map, const char *sid, const char **json_out,
+		  size_t *len_out)
+{
+	struct daemon *d = arg;
+
+	if (model_task_status(d->model, sid) == NULL)
+		return false;
+	json_gen_reset(d->sync_gen);
+	model_task_sync_json(d->model, sid, d->sync_gen);
+	*json_out = json_gen_text(d->sync_gen, len_out);
+	return true;
 }
 
-static void
-daemon_publish_cb(evutil_socket_t fd, short what, void *arg)
+/* The latest event's form fields (none yet: the document stays as it is). */
+static bool
+daemon_build_event(void *arg, const char *name, const char *key, const char **json_out,
+		   size_t *len_out)
 {
-	daemon_publish_flush(arg);
-}
+	struct daemon *d = arg;
 
-static void
-daemon_publish_later(struct daemon *d)
-{
-	struct timeval tv = { 0, DAEMON_PUBLISH_MS * 1000 };
-
-	if (evtimer_pending(d->publish, NULL))
-		return;
-	if (evtimer_add(d->publish, &tv) < 0)
-		daemon_publish_flush(d);
+	json_gen_reset(d->sync_gen);
+	if (!model_last_event_fields_json(d->model, d->sync_gen))
+		return false;
+	*json_out = json_gen_text(d->sync_gen, len_out);
+	return true;
 }
 
 static void
 daemon_task_dirty(struct daemon *d, const char *sid)
 {
-	if (sid == NULL)
-		return;
-	if (hmap_get(d->dirty_tasks, sid) == NULL)
-		(void)hmap_put(d->dirty_tasks, sid, d); /* absent: replaces nothing */
-	daemon_publish_later(d);
+	if (sid != NULL)
+		syncpub_mark_map_item(d->syncpub, d->boot_cfg->sync_tasks_map, sid,
+				      daemon_build_task, d);
 }
 
 static void
 daemon_on_event(struct daemon *d, uint64_t seq)
 {
 	feed_event_seen(d->feed, date_monotonic_ms());
-	d->event_dirty = true;
-	daemon_publish_later(d);
+	syncpub_mark_document(d->syncpub, d->boot_cfg->sync_events_document, daemon_build_event, d);
 	if (!daemon_has_viewers(d))
 		return;
 	json_gen_reset(d->gen);
@@ -663,6 +623,7 @@ daemon_rebuild_done_cb(const struct rebuild_result *result, void *arg)
 		 * before its item is written costs no DELETE.
 		 */
 		syncpub_prune_map(d->syncpub, d->boot_cfg->sync_tasks_map);
+		syncpub_set_paused(d->syncpub, false); /* the listing goes first */
 		daemon_start_stats(d);
 		feed_start(d->feed);
 		return;
@@ -676,6 +637,7 @@ daemon_rebuild_done_cb(const struct rebuild_result *result, void *arg)
 		log_warning("initial model rebuild failed (%s); serving degraded, retrying in %d s",
 			    reason, REBUILD_RETRY_S);
 		sd_notify_ready("degraded: model rebuild failed, retrying");
+		syncpub_set_paused(d->syncpub, false); /* publish what the webhooks tell */
 		daemon_start_stats(d);
 	} else {
 		log_warning("model rebuild failed again (%s); retrying in %d s", reason,
@@ -720,9 +682,8 @@ daemon_stop(struct daemon *d, const char *why)
 	d->rebuild = NULL;
 	stats_free(d->stats);
 	d->stats = NULL;
-	/* Queue the latest values now; the drain below waits for them. */
-	event_del(d->publish);
-	daemon_publish_flush(d);
+	/* Marked values are queued in syncpub already; the drain below waits for them. */
+	syncpub_set_paused(d->syncpub, false);
 	d->drain_deadline_ms = date_monotonic_ms() + DAEMON_DRAIN_MS;
 	daemon_drain_cb(-1, 0, d);
 }
@@ -1034,6 +995,13 @@ daemon_build(struct daemon *d, char **cause_out)
 	po.writes_per_second = cfg->sync_writes_per_s;
 	d->syncpub =
 		syncpub_new(d->base, d->http, d->twilio, cfg->sync_service_sid, &po, d->metrics);
+	/*
+	 * Until the rebuild ends, tasks are only marked: at READY the tasks map's
+	 * listing is queued first, so no item is written before syncpub knows
+	 * whether the map exists (a missing map: one create, then one request
+	 * per item).
+	 */
+	syncpub_set_paused(d->syncpub, true);
 
 	sto.budget_bytes = (size_t)cfg->sse_budget_bytes;
 	sto.max_clients = (size_t)cfg->max_sse_clients;
@@ -1059,12 +1027,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	d->wapi = worker_api_new(d->base, d->http, d->twilio, d->model, d->auth, d->stream, &wo);
 
 	d->gen = json_gen_new();
-	d->dirty_tasks = hmap_new();
-	d->publish = evtimer_new(d->base, daemon_publish_cb, d);
-	if (d->publish == NULL) {
-		*cause_out = xstrdup("cannot create the publish timer");
-		return -ENOMEM;
-	}
+	d->sync_gen = json_gen_new();
 	model_set_listener(d->model, daemon_model_changed_cb, d);
 
 	ro.reconcile_interval_s = cfg->reconcile_interval_s;
@@ -1170,8 +1133,6 @@ daemon_free(struct daemon *d)
 		event_free(d->sighup);
 	if (d->drain != NULL)
 		event_free(d->drain);
-	if (d->publish != NULL)
-		event_free(d->publish);
 	/* Users of the HTTP client and of the model first, the listener never fires again. */
 	if (d->model != NULL)
 		model_set_listener(d->model, NULL, NULL);
@@ -1192,14 +1153,7 @@ daemon_free(struct daemon *d)
 	twilio_free(d->twilio);
 	model_free(d->model);
 	json_gen_free(d->gen);
-	if (d->dirty_tasks != NULL) {
-		size_t pos = 0;
-		const char *sid = NULL;
-
-		while (hmap_next(d->dirty_tasks, &pos, &sid, NULL))
-			(void)hmap_remove(d->dirty_tasks, sid);
-		hmap_free(d->dirty_tasks);
-	}
+	json_gen_free(d->sync_gen);
 	metrics_free(d->metrics);
 	if (d->base != NULL)
 		event_base_free(d->base);

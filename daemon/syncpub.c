@@ -14,6 +14,17 @@
  * memory is one value per object whatever the update rate. A set equal to
  * the latest value changes nothing.
  *
+ * Lazy values. syncpub_mark_* records only that an object changed and who
+ * builds its value (dirty, counted pending like a new value). The builder
+ * runs when the object reaches a free slot (syncpub_object_build, from the
+ * pump), right before its request starts: marks that arrive while a write is
+ * in flight, in backoff or queued behind the rate cap all become one build
+ * and one request carrying the state of that moment. A builder that says
+ * "gone" makes a map item a removal, which costs nothing when Sync cannot
+ * have the item; a build equal to what Sync has costs nothing either. So
+ * the request rate is the rate cap, and the CPU spent on values is one
+ * build per request, whatever the event rate.
+ *
  * Rate cap. Sync limits writes per object, and a map's items count against
  * their map (twilio-operations.md 2). Each container (a document, or a map
  * with all its items) has writes_per_second "slots": a slot is busy from the
@@ -50,7 +61,19 @@
  * first success after a backoff (Sync answers again) ends every pending
  * backoff at once, except an object's after a 429 (its own rate): the waiting
  * objects, listings and map creates queue for their slots, so the rate cap
- * still holds while everything catches up.
+ * still holds while everything catches up. That first success comes soon:
+ * while anything is in backoff and no request is in flight, a probe
+ * (SYNCPUB_PROBE_MS) ends one backoff early, so recovery is noticed within
+ * about a second plus one round trip, at the cost of at most one request per
+ * probe interval during an outage.
+ *
+ * What an outage leaves behind. A write that failed in a way that proves
+ * Sync did not apply it (connection refused, 429, 503, other 4xx) leaves the
+ * item's "may exist in Sync" as it was, so a task created and ended during
+ * the outage costs no request at all. A timeout or a dropped connection may
+ * have been applied: such an item needs its DELETE. After the outage only
+ * the difference between Sync and the model is written, one request per
+ * object, at the container's rate.
  *
  * Missing maps. Each map container knows whether its map exists (UNKNOWN,
  * EXISTS, MISSING, CREATING, BACKOFF). A 404 from the item listing, or a
@@ -110,6 +133,8 @@
 #define SYNCPUB_SLOT_BUSY INT64_MAX
 /* Slot marker: never used. */
 #define SYNCPUB_SLOT_FREE INT64_MIN
+/* While something is in backoff and nothing in flight, one backoff ends this early. */
+#define SYNCPUB_PROBE_MS 1000
 /* Margin added to the window for timer and clock granularity. */
 #define SYNCPUB_WINDOW_SLACK_MS 5
 
@@ -223,9 +248,13 @@ struct syncpub_object {
 	unsigned failures; /* consecutive transient failures */
 	bool error_logged; /* a final error was logged since the last success */
 	bool queued;
-	bool written_once; /* a write (create/update) was sent: the item may exist */
-	bool listed;	   /* a prune listing saw the item in Sync */
-	bool throttled;	   /* the backoff pending follows a 429 (kept on recovery) */
+	bool written_once;   /* a write (create/update) was sent: the item may exist */
+	bool written_before; /* written_once before the write in flight */
+	bool listed;	     /* a prune listing saw the item in Sync */
+	bool throttled;	     /* the backoff pending follows a 429 (kept on recovery) */
+	bool dirty;	     /* marked: build's value is due (syncpub_object_build) */
+	syncpub_build_fn build;
+	void *build_arg;
 	TAILQ_ENTRY(syncpub_object) qlink;
 	struct event *retry_ev; /* backoff timer, created on first use */
 };
@@ -243,6 +272,9 @@ struct syncpub {
 	struct rng rng;
 	struct hmap *containers; /* "d:name" / "m:name" -> struct syncpub_container */
 	bool backoff_seen;	 /* some backoff timer was armed since the last recovery */
+	struct event *probe_ev;	 /* ends one backoff early while nothing is in flight */
+	size_t inflight;	 /* requests started and not completed */
+	bool paused;		 /* syncpub_set_paused: no request starts */
 	size_t npending;
 	struct syncpub_stats stats;
 };
@@ -256,6 +288,10 @@ static void syncpub_map_create_start(struct syncpub_container *c, size_t slot);
 static bool syncpub_map_holds_items(struct syncpub_container *c);
 static void syncpub_recovered(struct syncpub *sp);
 static void syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_prune_state s);
+static bool syncpub_object_build(struct syncpub_object *o);
+static bool syncpub_object_never_in_sync(const struct syncpub_object *o);
+static int syncpub_check_data(const char *json, size_t len);
+static bool syncpub_name_ok(const char *s);
 
 static int64_t
 syncpub_real_now_ms(void *arg)
@@ -327,7 +363,7 @@ static void
 syncpub_object_note_pending(struct syncpub_object *o)
 {
 	struct syncpub *sp = o->c->sp;
-	bool pending = o->desired_gen != o->confirmed_gen;
+	bool pending = o->desired_gen != o->confirmed_gen || o->dirty;
 
 	if (pending && !o->counted_pending)
 		sp->npending++;
@@ -348,6 +384,30 @@ syncpub_hash(const char *data, size_t len)
 		h *= 1099511628211ULL;
 	}
 	return h;
+}
+
+/* Transient failures that prove Sync did not apply the request. */
+static bool
+syncpub_not_applied(const struct http_response *resp)
+{
+	if (resp->outcome == HTTP_CONNECT_FAILED)
+		return true; /* nothing was sent */
+	if (resp->outcome != HTTP_DONE)
+		return false; /* a timeout or a dropped connection: maybe applied */
+	/* Sync refused it (a 409 says the object exists, so it does not count) */
+	return resp->status == 503 ||
+	       (resp->status >= 400 && resp->status < 500 && resp->status != 409);
+}
+
+/* Some backoff timer is armed: recovery ends them all, and the probe looks for it. */
+static void
+syncpub_backoff_seen(struct syncpub *sp)
+{
+	struct timeval tv = { SYNCPUB_PROBE_MS / 1000, (SYNCPUB_PROBE_MS % 1000) * 1000 };
+
+	sp->backoff_seen = true;
+	if (!evtimer_pending(sp->probe_ev, NULL))
+		(void)evtimer_add(sp->probe_ev, &tv);
 }
 
 static void
@@ -374,8 +434,10 @@ syncpub_object_free(struct syncpub_object *o)
 {
 	if (o == NULL)
 		return;
-	if (o->req != NULL)
+	if (o->req != NULL) {
 		http_async_cancel(o->req);
+		o->c->sp->inflight--;
+	}
 	if (o->retry_ev != NULL)
 		event_free(o->retry_ev);
 	if (o->queued)
@@ -402,13 +464,14 @@ static struct syncpub_container *
 syncpub_container_get(struct syncpub *sp, enum syncpub_kind kind, const char *name)
 {
 	struct syncpub_container *c;
-	char *id = xasprintf("%c:%s", kind == SYNCPUB_DOCUMENT ? 'd' : 'm', name);
+	char id[2 + SYNCPUB_MAX_NAME_BYTES + 1]; /* callers checked the name's length */
 	double rate = sp->writes_per_second;
 	size_t i;
 
+	(void)snprintf(id, sizeof(id), "%c:%s", kind == SYNCPUB_DOCUMENT ? 'd' : 'm', name);
 	c = hmap_get(sp->containers, id);
 	if (c != NULL)
-		goto out;
+		return c;
 	c = xcalloc(1, sizeof(*c));
 	c->sp = sp;
 	c->kind = kind;
@@ -432,8 +495,6 @@ syncpub_container_get(struct syncpub *sp, enum syncpub_kind kind, const char *na
 	(void)hmap_put(sp->containers, id, c);
 	log_trace(LOG_TRACE_SYNC, "sync %s %s: %zu writes per %" PRId64 " ms",
 		  kind == SYNCPUB_DOCUMENT ? "document" : "map", name, c->nslots, c->window_ms);
-out:
-	free(id);
 	return c;
 }
 
@@ -447,12 +508,16 @@ syncpub_container_free(struct syncpub_container *c)
 	if (c == NULL)
 		return;
 	event_free(c->pump_ev);
-	if (c->map_req != NULL)
+	if (c->map_req != NULL) {
 		http_async_cancel(c->map_req);
+		c->sp->inflight--;
+	}
 	if (c->map_ev != NULL)
 		event_free(c->map_ev);
-	if (c->prune_req != NULL)
+	if (c->prune_req != NULL) {
 		http_async_cancel(c->prune_req);
+		c->sp->inflight--;
+	}
 	if (c->prune_ev != NULL)
 		event_free(c->prune_ev);
 	free(c->prune_url);
@@ -609,6 +674,13 @@ syncpub_start(struct syncpub_object *o, size_t slot)
 	char *body = NULL;
 	char *cause = NULL;
 
+	if (op == SYNCPUB_OP_DELETE && c->contents_known && syncpub_object_never_in_sync(o)) {
+		/* Its writes were all refused since it was removed: Sync cannot have it. */
+		o->op = op;
+		o->inflight_gen = o->desired_gen;
+		syncpub_finish(o, SYNCPUB_RESULT_CONFIRMED, SYNCPUB_OP_UPDATE, NULL);
+		return;
+	}
 	url = syncpub_url(o, op);
 	if (url == NULL) {
 		log_err("sync %s: cannot build the %s URL", c->name, syncpub_op_name(op));
@@ -635,12 +707,15 @@ syncpub_start(struct syncpub_object *o, size_t slot)
 	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s (revision %s)", SYNCPUB_OBJ_ARGS(o),
 		  syncpub_op_name(op), o->revision != NULL ? o->revision : "unknown");
 	sp->stats.requests++;
+	sp->inflight++;
 	c->slots[slot] = SYNCPUB_SLOT_BUSY;
 	o->slot = slot;
 	o->op = op;
 	o->inflight_gen = o->desired_gen;
-	if (op == SYNCPUB_OP_UPDATE || op == SYNCPUB_OP_CREATE)
+	if (op == SYNCPUB_OP_UPDATE || op == SYNCPUB_OP_CREATE) {
+		o->written_before = o->written_once;
 		o->written_once = true;
+	}
 	syncpub_enter_state(o, SYNCPUB_WRITING);
 	goto out;
 refused:
@@ -662,6 +737,9 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 	size_t slot = 0;
 	int64_t wait_ms = -1;
 
+	if (c->sp->paused)
+		return; /* syncpub_set_paused(false) kicks every container */
+
 	if (c->prune_state == SYNCPUB_PRUNE_QUEUED) {
 		if (!syncpub_container_admit(c, NULL, now, &slot, &wait_ms))
 			goto wait;
@@ -681,6 +759,12 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 	      (c->prune_state == SYNCPUB_PRUNE_QUEUED || c->prune_state == SYNCPUB_PRUNE_LISTING))))
 		return; /* items wait for the map (a completion kicks the pump) */
 	while ((o = TAILQ_FIRST(&c->queue)) != NULL) {
+		if (!syncpub_container_admit(c, o, now, &slot, &wait_ms))
+			goto wait;
+		/* A marked object's value is built now, when it can be sent. */
+		if (!syncpub_object_build(o))
+			continue;
+		/* The built value may be large: admitted again under its own limit. */
 		if (!syncpub_container_admit(c, o, now, &slot, &wait_ms))
 			goto wait;
 		TAILQ_REMOVE(&c->queue, o, qlink);
@@ -835,7 +919,7 @@ syncpub_backoff(struct syncpub_object *o, const struct http_response *resp)
 	/* a 429 is about this object's rate, not an outage: its delay is kept */
 	o->throttled = resp != NULL && resp->outcome == HTTP_DONE && resp->status == 429;
 	if (!o->throttled)
-		sp->backoff_seen = true;
+		syncpub_backoff_seen(sp);
 	if (sp->metrics != NULL)
 		metrics_twilio_retry(sp->metrics, "sync");
 	if (o->failures == 1) {
@@ -922,7 +1006,7 @@ syncpub_finish(struct syncpub_object *o, enum syncpub_result result, enum syncpu
 		break;
 	}
 	syncpub_object_note_pending(o);
-	if (o->desired_gen != o->confirmed_gen) {
+	if (o->desired_gen != o->confirmed_gen || o->dirty) {
 		syncpub_enter_state(o, SYNCPUB_WAITING);
 		syncpub_enqueue(o);
 	} else if (o->deleted) {
@@ -983,6 +1067,61 @@ syncpub_recovered(struct syncpub *sp)
 		log_info("sync: answering again; %zu waiting writes retried now", kicked);
 }
 
+/*
+ * While Sync fails and nothing is in flight, ends one backoff early (an
+ * object's, else a listing's or a map create's), so the first success after
+ * an outage, which ends all the others, waits at most SYNCPUB_PROBE_MS
+ * instead of up to retry_max_ms. Stops once nothing waits.
+ */
+static void
+syncpub_probe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct syncpub *sp = arg;
+	struct timeval tv = { SYNCPUB_PROBE_MS / 1000, (SYNCPUB_PROBE_MS % 1000) * 1000 };
+	size_t cpos = 0;
+	const char *ckey;
+	void *cvalue;
+	struct syncpub_container *spare = NULL;
+
+	if (!sp->backoff_seen)
+		return;
+	if (sp->inflight > 0)
+		goto again; /* that request is the probe */
+	while (hmap_next(sp->containers, &cpos, &ckey, &cvalue)) {
+		struct syncpub_container *c = cvalue;
+		size_t pos = 0;
+		const char *key;
+		void *value;
+
+		if (spare == NULL && ((c->prune_ev != NULL && evtimer_pending(c->prune_ev, NULL)) ||
+				      (c->map_ev != NULL && evtimer_pending(c->map_ev, NULL))))
+			spare = c;
+		while (hmap_next(c->objects, &pos, &key, &value)) {
+			struct syncpub_object *o = value;
+
+			if (o->retry_ev == NULL || o->throttled ||
+			    !evtimer_pending(o->retry_ev, NULL))
+				continue;
+			log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": probe",
+				  SYNCPUB_OBJ_ARGS(o));
+			(void)evtimer_del(o->retry_ev);
+			syncpub_enqueue(o);
+			goto again;
+		}
+	}
+	if (spare == NULL)
+		return; /* nothing waits for a retry */
+	if (spare->map_ev != NULL && evtimer_pending(spare->map_ev, NULL)) {
+		(void)evtimer_del(spare->map_ev);
+		syncpub_map_retry_cb(-1, 0, spare);
+	} else {
+		(void)evtimer_del(spare->prune_ev);
+		syncpub_prune_retry_cb(-1, 0, spare);
+	}
+again:
+	(void)evtimer_add(sp->probe_ev, &tv);
+}
+
 static void
 syncpub_done_cb(const struct http_response *resp, void *arg)
 {
@@ -994,12 +1133,21 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 	long status = resp->outcome == HTTP_DONE ? resp->status : 0;
 
 	o->req = NULL;
+	sp->inflight--;
 	c->slots[o->slot] = syncpub_now(sp);
 	syncpub_container_kick(c);
 	if (sp->metrics != NULL) {
 		metrics_twilio_request(sp->metrics, "sync", status);
 		if (o->op != SYNCPUB_OP_FETCH)
 			metrics_sync_write(sp->metrics, c->name, status);
+	}
+	if (o->op == SYNCPUB_OP_UPDATE || o->op == SYNCPUB_OP_CREATE) {
+		if (resp->outcome == HTTP_DONE && resp->status == 404) {
+			o->written_once = false; /* Sync says it has no such item */
+			o->listed = false;
+		} else if (syncpub_not_applied(resp)) {
+			o->written_once = o->written_before;
+		}
 	}
 	result = syncpub_classify(o, resp, &next);
 	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s -> %s %ld", SYNCPUB_OBJ_ARGS(o),
@@ -1038,6 +1186,9 @@ syncpub_new(struct event_base *base, struct http_async *client, const struct twi
 	}
 	rng_seed_random(&sp->rng);
 	sp->containers = hmap_new();
+	sp->probe_ev = evtimer_new(base, syncpub_probe_cb, sp);
+	if (sp->probe_ev == NULL)
+		fatalx("syncpub: cannot create a timer");
 	return sp;
 }
 
@@ -1055,6 +1206,8 @@ syncpub_free(struct syncpub *sp)
 		syncpub_container_free(value);
 	}
 	assert(sp->npending == 0);
+	assert(sp->inflight == 0);
+	event_free(sp->probe_ev);
 	hmap_free(sp->containers);
 	free(sp->service_sid);
 	free(sp);
@@ -1088,21 +1241,24 @@ syncpub_check_data(const char *json, size_t len)
 	return 0;
 }
 
-/* Makes value (data/len, or deleted when data is NULL) the latest for o. */
-static void
-syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
+/*
+ * Makes value (data/len, or deleted when data is NULL) the latest for o,
+ * without moving o between states. Returns false when it already was.
+ */
+static bool
+syncpub_object_value(struct syncpub_object *o, const char *data, size_t len)
 {
 	struct syncpub *sp = o->c->sp;
 	bool deleted = data == NULL;
 	uint64_t hash = 0;
 
 	if (deleted && o->deleted)
-		return;
+		return false;
 	if (!deleted) {
 		hash = syncpub_hash(data, len);
 		if (!o->deleted && o->has_value && o->data_len == len && o->data_hash == hash &&
 		    (o->data == NULL || memcmp(o->data, data, len) == 0))
-			return; /* already the latest value */
+			return false; /* already the latest value */
 	}
 	if (o->desired_gen != o->confirmed_gen) {
 		sp->stats.superseded++;
@@ -1123,6 +1279,13 @@ syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
 	}
 	o->desired_gen++;
 	syncpub_object_note_pending(o);
+	return true;
+}
+
+/* Moves o towards writing its latest value (after a new value or a mark). */
+static void
+syncpub_object_wake(struct syncpub_object *o)
+{
 	switch (o->state) {
 	case SYNCPUB_IDLE:
 		syncpub_enter_state(o, SYNCPUB_WAITING);
@@ -1135,6 +1298,102 @@ syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
 	case SYNCPUB_WAITING:
 		break;
 	}
+}
+
+/* Makes value (data/len, or deleted when data is NULL) the latest for o. */
+static void
+syncpub_object_set(struct syncpub_object *o, const char *data, size_t len)
+{
+	if (syncpub_object_value(o, data, len))
+		syncpub_object_wake(o);
+}
+
+/* Notes that o changed; build gives its value when its write starts. */
+static void
+syncpub_object_mark(struct syncpub_object *o, syncpub_build_fn build, void *arg)
+{
+	o->build = build;
+	o->build_arg = arg;
+	if (o->dirty)
+		return; /* one build serves every mark before it */
+	o->dirty = true;
+	syncpub_object_note_pending(o);
+	syncpub_object_wake(o);
+}
+
+void
+syncpub_mark_document(struct syncpub *sp, const char *unique_name, syncpub_build_fn build,
+		      void *arg)
+{
+	if (sp == NULL || build == NULL || !syncpub_name_ok(unique_name))
+		return;
+	syncpub_object_mark(
+		syncpub_object_get(syncpub_container_get(sp, SYNCPUB_DOCUMENT, unique_name), NULL),
+		build, arg);
+}
+
+void
+syncpub_mark_map_item(struct syncpub *sp, const char *map_name, const char *key,
+		      syncpub_build_fn build, void *arg)
+{
+	if (sp == NULL || build == NULL || !syncpub_name_ok(map_name) || !syncpub_name_ok(key))
+		return;
+	syncpub_object_mark(
+		syncpub_object_get(syncpub_container_get(sp, SYNCPUB_MAP, map_name), key), build,
+		arg);
+}
+
+/*
+ * Asks a queued, dirty o's builder for its value now that a request could
+ * start. Returns true when o still needs a request (it stays queued), false
+ * when it has nothing to write any more: it left the queue, IDLE, or was
+ * freed (a removal Sync cannot need). Not dirty: true, untouched.
+ */
+static bool
+syncpub_object_build(struct syncpub_object *o)
+{
+	struct syncpub_container *c = o->c;
+	struct syncpub *sp = c->sp;
+	const char *json = NULL;
+	size_t len = 0;
+	int r;
+
+	assert(o->queued && o->req == NULL);
+	if (!o->dirty)
+		return true;
+	o->dirty = false;
+	sp->stats.builds++;
+	if (o->build(o->build_arg, c->name, o->key, &json, &len)) {
+		r = syncpub_check_data(json, len);
+		if (r == 0)
+			(void)syncpub_object_value(o, json, len);
+		else
+			log_warning("sync " SYNCPUB_OBJ_FMT ": built value refused (%s, %zu bytes)",
+				    SYNCPUB_OBJ_ARGS(o),
+				    r == -E2BIG ? "too large" : "not a JSON object", len);
+	} else if (o->key != NULL) {
+		if (c->contents_known && syncpub_object_never_in_sync(o)) {
+			/* Known absent from Sync (the task ended before its item was written). */
+			if (o->desired_gen != o->confirmed_gen) {
+				sp->stats.superseded++;
+				if (sp->metrics != NULL)
+					metrics_sync_superseded(sp->metrics, c->name);
+			}
+			syncpub_object_forget(o);
+			return false;
+		}
+		(void)syncpub_object_value(o, NULL, 0);
+	}
+	syncpub_object_note_pending(o);
+	if (o->desired_gen != o->confirmed_gen)
+		return true;
+	/* What Sync has (or was given up on) is already the current value. */
+	TAILQ_REMOVE(&c->queue, o, qlink);
+	o->queued = false;
+	syncpub_enter_state(o, SYNCPUB_IDLE);
+	if (o->deleted)
+		syncpub_object_forget(o);
+	return false;
 }
 
 int
@@ -1172,16 +1431,16 @@ syncpub_set_map_item(struct syncpub *sp, const char *map_name, const char *key, 
 
 /*
  * True when o (NULL: no record) cannot exist in Sync as far as this process
- * knows: never listed there and never sent a write, and no request or
- * retry is under way for it.
+ * knows: never listed there, no write sent that Sync may have applied, and
+ * no request under way for it.
  */
 static bool
 syncpub_object_never_in_sync(const struct syncpub_object *o)
 {
 	if (o == NULL)
 		return true;
-	return !o->written_once && !o->listed && o->req == NULL &&
-	       (o->retry_ev == NULL || !evtimer_pending(o->retry_ev, NULL));
+	/* In backoff after a refused write, written_once is back to what it was. */
+	return !o->written_once && !o->listed && o->req == NULL;
 }
 
 void
@@ -1276,6 +1535,8 @@ syncpub_map_holds_items(struct syncpub_container *c)
 
 	for (o = TAILQ_FIRST(&c->queue); o != NULL; o = next) {
 		next = TAILQ_NEXT(o, qlink);
+		if (!syncpub_object_build(o))
+			continue; /* nothing to write after all */
 		if (!o->deleted) {
 			values = true;
 			continue;
@@ -1316,6 +1577,7 @@ syncpub_map_create_start(struct syncpub_container *c, size_t slot)
 	}
 	log_trace(LOG_TRACE_SYNC, "sync map %s: create", c->name);
 	sp->stats.requests++;
+	sp->inflight++;
 	c->slots[slot] = SYNCPUB_SLOT_BUSY;
 	c->map_slot = slot;
 	syncpub_map_enter_state(c, SYNCPUB_MAP_CREATING);
@@ -1371,6 +1633,7 @@ syncpub_map_done_cb(const struct http_response *resp, void *arg)
 	struct timeval tv;
 
 	c->map_req = NULL;
+	sp->inflight--;
 	c->slots[c->map_slot] = syncpub_now(sp);
 	syncpub_container_kick(c);
 	if (sp->metrics != NULL) {
@@ -1401,7 +1664,7 @@ syncpub_map_done_cb(const struct http_response *resp, void *arg)
 		if (!twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
 			delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
 		sp->stats.retries++;
-		sp->backoff_seen = true;
+		syncpub_backoff_seen(sp);
 		if (sp->metrics != NULL)
 			metrics_twilio_retry(sp->metrics, "sync");
 		if (c->map_failures == 1)
@@ -1493,6 +1756,7 @@ syncpub_prune_start(struct syncpub_container *c, size_t slot)
 		return;
 	}
 	sp->stats.requests++;
+	sp->inflight++;
 	c->slots[slot] = SYNCPUB_SLOT_BUSY;
 	c->prune_slot = slot;
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_LISTING);
@@ -1525,7 +1789,9 @@ syncpub_prune_page(struct syncpub_container *c, const struct twilio_page *page)
 			o->listed = true;
 			continue;
 		}
-		syncpub_object_set(syncpub_object_get(c, key), NULL, 0);
+		o = syncpub_object_get(c, key);
+		o->listed = true; /* Sync has it: a later remove must still DELETE it */
+		syncpub_object_set(o, NULL, 0);
 		c->pruned++;
 	}
 }
@@ -1544,7 +1810,7 @@ syncpub_prune_backoff(struct syncpub_container *c, const struct http_response *r
 	if (!twilio_retry_next(&sp->retry, resp, attempts, &sp->rng, &delay_ms))
 		delay_ms = twilio_retry_backoff_ms(&sp->retry, attempts, &sp->rng);
 	sp->stats.retries++;
-	sp->backoff_seen = true;
+	syncpub_backoff_seen(sp);
 	if (sp->metrics != NULL)
 		metrics_twilio_retry(sp->metrics, "sync");
 	if (c->prune_failures == 1 && resp->outcome == HTTP_DONE)
@@ -1574,6 +1840,7 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 	char *cause = NULL;
 
 	c->prune_req = NULL;
+	sp->inflight--;
 	c->slots[c->prune_slot] = syncpub_now(sp);
 	syncpub_container_kick(c);
 	if (sp->metrics != NULL)
@@ -1653,6 +1920,23 @@ syncpub_prune_map(struct syncpub *sp, const char *map_name)
 	c->prune_failures = 0;
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
 	syncpub_container_kick(c);
+}
+
+void
+syncpub_set_paused(struct syncpub *sp, bool paused)
+{
+	size_t pos = 0;
+	const char *key;
+	void *value;
+
+	if (sp == NULL || sp->paused == paused)
+		return;
+	sp->paused = paused;
+	log_debug("sync: writes %s", paused ? "paused" : "resumed");
+	if (paused)
+		return;
+	while (hmap_next(sp->containers, &pos, &key, &value))
+		syncpub_container_kick(value);
 }
 
 size_t

@@ -9,8 +9,17 @@
  * with backoff (429/5xx/timeouts, Retry-After honoured) until written or
  * superseded. Payloads over 16 KiB are refused at set time (-E2BIG), never
  * sent. Memory is bounded by the number of objects, not the update rate.
+ *
+ * Two ways to give a value. syncpub_set_* hand the value itself (copied).
+ * syncpub_mark_* only say "this object changed" and name a builder that
+ * syncpub calls when a slot frees and the write is about to start: any
+ * number of marks between two writes cost one build and one request, and
+ * nothing is built for writes the rate cap would hold back anyway. This is
+ * the only coalescing layer between the model and Sync (the daemon has no
+ * timer of its own). An object is published one way or the other, not both.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +47,7 @@ struct syncpub_options {
 /* Counters since syncpub_new, for tests and logs. */
 struct syncpub_stats {
 	uint64_t requests;   /* HTTP requests started (writes, creates, reads, deletes) */
+	uint64_t builds;     /* builder calls (syncpub_mark_*), one per write at most */
 	uint64_t written;    /* values confirmed written (or deleted) */
 	uint64_t superseded; /* values replaced before they were confirmed */
 	uint64_t retries;    /* backoffs after 429/5xx/timeouts/transport failures */
@@ -83,6 +93,30 @@ int syncpub_set_map_item(struct syncpub *sp, const char *map_name, const char *k
  */
 void syncpub_remove_map_item(struct syncpub *sp, const char *map_name, const char *key);
 /*
+ * Builds the current value of a marked object when its write is about to
+ * start. name is the document's unique name or the map's name, key the item
+ * key (NULL for a document). Returns true with *json_out / *len_out (one
+ * JSON object; valid until the builder returns to syncpub, which copies
+ * it), or false when the object does not exist any more: a map item is then
+ * removed as by syncpub_remove_map_item (no request at all when Sync cannot
+ * have it), a document keeps what Sync has. A value syncpub_set_* would
+ * refuse is logged and not written. Called from syncpub's own events, never
+ * inside a syncpub call; it must not call syncpub.
+ */
+typedef bool (*syncpub_build_fn)(void *arg, const char *name, const char *key,
+				 const char **json_out, size_t *len_out);
+/*
+ * Marks document unique_name changed: build(arg, ...) gives its value when
+ * the document's budget allows a write (the object counts as pending until
+ * then). Marking an object already marked changes nothing but the builder.
+ * Invalid names are ignored.
+ */
+void syncpub_mark_document(struct syncpub *sp, const char *unique_name, syncpub_build_fn build,
+			   void *arg);
+/* The same for the item key of map map_name (built when the map's budget allows). */
+void syncpub_mark_map_item(struct syncpub *sp, const char *map_name, const char *key,
+			   syncpub_build_fn build, void *arg);
+/*
  * Reconciles map map_name with what was set here: lists its items (pages
  * through the map's write budget, transient failures retried) and deletes
  * every item whose key was never set nor removed through this publisher,
@@ -91,6 +125,17 @@ void syncpub_remove_map_item(struct syncpub *sp, const char *map_name, const cha
  * runs is ignored; a running pass counts as pending.
  */
 void syncpub_prune_map(struct syncpub *sp, const char *map_name);
-/* Objects with a value not yet confirmed written (and running prune passes). 0 means converged. */
+/*
+ * While paused no request starts (those in flight complete); sets, marks and
+ * removes still record the latest values. Unpausing starts what waits, in
+ * order: trhubd starts paused and unpauses once its model is rebuilt and the
+ * tasks map's listing is queued, so no item is written before syncpub knows
+ * whether the map exists. New publishers are not paused.
+ */
+void syncpub_set_paused(struct syncpub *sp, bool paused);
+/*
+ * Objects with a value not yet confirmed written or marked and not yet built
+ * (and running prune passes). 0 means converged.
+ */
 size_t syncpub_pending(const struct syncpub *sp);
 void syncpub_get_stats(const struct syncpub *sp, struct syncpub_stats *out);

@@ -1368,6 +1368,321 @@ test_syncpub_recovery_ends_pending_backoffs(void **state)
 	assert_int_equal(st.retries, 3);
 }
 
+/* The caller's state for lazily built values: key -> current JSON (NULL: gone). */
+struct lazy_model {
+	char key[8][32];
+	char json[8][64];
+	bool gone[8];
+	size_t n;
+	size_t builds;
+};
+
+static size_t
+lazy_slot(struct lazy_model *m, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->key[i], key) == 0)
+			return i;
+	assert_true(m->n < 8);
+	snprintf(m->key[m->n], sizeof(m->key[0]), "%s", key);
+	return m->n++;
+}
+
+static void
+lazy_put(struct lazy_model *m, const char *key, const char *json)
+{
+	size_t i = lazy_slot(m, key);
+
+	snprintf(m->json[i], sizeof(m->json[0]), "%s", json);
+	m->gone[i] = false;
+}
+
+static void
+lazy_gone(struct lazy_model *m, const char *key)
+{
+	m->gone[lazy_slot(m, key)] = true;
+}
+
+static bool
+lazy_build(void *arg, const char *name, const char *key, const char **json_out, size_t *len_out)
+{
+	struct lazy_model *m = arg;
+	size_t i = lazy_slot(m, key != NULL ? key : name);
+
+	m->builds++;
+	if (m->gone[i])
+		return false;
+	*json_out = m->json[i];
+	*len_out = strlen(m->json[i]);
+	return true;
+}
+
+/*
+ * Issue 7: syncpub is the only coalescing layer. 50 updates of one task
+ * while its map's only slot is busy (1 write/s) are one build and one
+ * request, carrying the value of the moment the slot freed; none of them is
+ * built before (the daemon used to build and hand over a value every 100 ms,
+ * each one superseded).
+ */
+static void
+test_syncpub_marks_build_once_when_a_slot_frees(void **state)
+{
+	struct fixture *f = *state;
+	struct syncpub_options opts = { .writes_per_second = 1, .retry_base_ms = 5 };
+	struct lazy_model m = { 0 };
+	struct syncpub_stats st;
+	char json[64];
+	int i;
+
+	fixture_publisher(f, &opts, 2000);
+	fake_put(&f->fake, "m:T", "{}", 0);
+	fake_put(&f->fake, "i:T/WT1", "{}", 0);
+	lazy_put(&m, "WT1", "{\"n\":0}");
+	syncpub_mark_map_item(f->sp, "T", "WT1", lazy_build, &m);
+	assert_int_equal(syncpub_pending(f->sp), 1);
+	assert_int_equal(m.builds, 0); /* nothing is built inside the mark */
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(m.builds, 1);
+	assert_int_equal(f->fake.nlog, 1);
+	assert_string_equal(fake_data(f, "i:T/WT1"), "{\"n\":0}");
+
+	for (i = 1; i <= 50; i++) {
+		snprintf(json, sizeof(json), "{\"n\":%d}", i);
+		lazy_put(&m, "WT1", json);
+		syncpub_mark_map_item(f->sp, "T", "WT1", lazy_build, &m);
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(syncpub_pending(f->sp), 1);
+	assert_int_equal(m.builds, 1); /* the slot is still busy: nothing built yet */
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(m.builds, 2);
+	assert_int_equal(f->fake.nlog, 2);
+	assert_string_equal(fake_data(f, "i:T/WT1"), "{\"n\":50}");
+	syncpub_get_stats(f->sp, &st);
+	assert_int_equal(st.builds, 2);
+	assert_int_equal(st.requests, 2);
+	assert_int_equal(st.superseded, 0); /* no value was made only to be thrown away */
+
+	/* A build equal to what Sync has costs no request. */
+	syncpub_mark_map_item(f->sp, "T", "WT1", lazy_build, &m);
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(m.builds, 3);
+	assert_int_equal(f->fake.nlog, 2);
+}
+
+/*
+ * A marked item whose object is gone by the time it could be written: a
+ * DELETE when Sync may have it, nothing at all when Sync cannot (the map's
+ * contents are known and the item was never written).
+ */
+static void
+test_syncpub_marked_item_gone_is_removed_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct syncpub_options opts = { .writes_per_second = 1, .retry_base_ms = 5 };
+	struct lazy_model m = { 0 };
+	struct syncpub_stats st;
+	size_t n;
+
+	fixture_publisher(f, &opts, 2000);
+	fake_put(&f->fake, "m:T", "{}", 0);
+	fake_put(&f->fake, "i:T/OLD", "{\"v\":0}", 0);
+	syncpub_prune_map(f->sp, "T"); /* learns the map's contents: OLD is stale */
+	lazy_put(&m, "OLD", "{\"v\":0}");
+	syncpub_mark_map_item(f->sp, "T", "OLD", lazy_build, &m);
+	assert_true(run_until(f, converged, 3000));
+	n = f->fake.nlog; /* the listing, then OLD's first write */
+	assert_int_equal(n, 2);
+	assert_int_equal(f->fake.log[0].method, FAKE_GET);
+
+	/* Updated, then gone before the slot frees: one DELETE, no update. */
+	lazy_put(&m, "OLD", "{\"v\":1}");
+	syncpub_mark_map_item(f->sp, "T", "OLD", lazy_build, &m);
+	lazy_gone(&m, "OLD");
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(f->fake.nlog, n + 1);
+	assert_int_equal(f->fake.log[n].method, FAKE_DELETE);
+	assert_null(fake_get(&f->fake, "i:T/OLD"));
+
+	/* Born and gone between two writes, never in Sync: no request at all. */
+	n = f->fake.nlog;
+	lazy_put(&m, "NEW", "{\"v\":1}");
+	syncpub_mark_map_item(f->sp, "T", "NEW", lazy_build, &m);
+	lazy_gone(&m, "NEW");
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(f->fake.nlog, n);
+	assert_null(fake_get(&f->fake, "i:T/NEW"));
+
+	/* A document whose builder has nothing keeps what Sync has. */
+	fake_put(&f->fake, "d:E", "{\"e\":1}", 0);
+	lazy_gone(&m, "E");
+	syncpub_mark_document(f->sp, "E", lazy_build, &m);
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(f->fake.nlog, n);
+	assert_string_equal(fake_data(f, "d:E"), "{\"e\":1}");
+	syncpub_get_stats(f->sp, &st);
+	assert_int_equal(st.dropped, 0);
+}
+
+/*
+ * Marks during an outage: the item is built when Sync answers again, once,
+ * with the state of that moment (a retry rebuilds only if marked again).
+ */
+static void
+test_syncpub_marked_during_backoff_builds_latest(void **state)
+{
+	struct fixture *f = *state;
+	struct lazy_model m = { 0 };
+	char json[64];
+	int i;
+
+	fake_put(&f->fake, "m:T", "{}", 0);
+	fake_put(&f->fake, "i:T/WT1", "{}", 0);
+	fake_fault(&f->fake, "i:T/WT1", 503, -1, 3);
+	lazy_put(&m, "WT1", "{\"n\":0}");
+	syncpub_mark_map_item(f->sp, "T", "WT1", lazy_build, &m);
+	assert_true(run_until(f, some_request, 2000));
+	for (i = 1; i <= 20; i++) {
+		snprintf(json, sizeof(json), "{\"n\":%d}", i);
+		lazy_put(&m, "WT1", json);
+		syncpub_mark_map_item(f->sp, "T", "WT1", lazy_build, &m);
+	}
+	assert_true(run_until(f, converged, 3000));
+	assert_string_equal(fake_data(f, "i:T/WT1"), "{\"n\":20}");
+	assert_int_equal(f->fake.nlog, 4); /* three 503s, then the write */
+	assert_true(m.builds <= 2);
+}
+
+/*
+ * A stale item the listing found, removed again (a late event of a task that
+ * ended while trhubd was down) before its DELETE could start: the DELETE must
+ * still go out. It used to be forgotten as "never in Sync", leaving the item
+ * there for good (test_daemon_restart caught it).
+ */
+static void
+test_syncpub_listed_item_removed_again_is_still_deleted(void **state)
+{
+	struct fixture *f = *state;
+	struct syncpub_options opts = { .writes_per_second = 1, .retry_base_ms = 5 };
+	struct lazy_model m = { 0 };
+
+	fixture_publisher(f, &opts, 2000);
+	fake_put(&f->fake, "m:T", "{}", 0);
+	fake_put(&f->fake, "i:T/S1", "{\"v\":1}", 0);
+	fake_put(&f->fake, "i:T/S2", "{\"v\":2}", 0);
+	syncpub_prune_map(f->sp, "T");
+	run_for(f, 300); /* the listing took the only slot; the DELETEs wait for it */
+	assert_int_equal(f->fake.nlog, 1);
+	syncpub_remove_map_item(f->sp, "T", "S1");
+	lazy_gone(&m, "S2");
+	syncpub_mark_map_item(f->sp, "T", "S2", lazy_build, &m);
+	assert_true(run_until(f, converged, 5000));
+	assert_null(fake_get(&f->fake, "i:T/S1"));
+	assert_null(fake_get(&f->fake, "i:T/S2"));
+	assert_int_equal(f->fake.nlog, 3);
+}
+
+static bool
+both_refused(struct fixture *f)
+{
+	return count_requests(f, "i:T/A", -1) > 0 && count_requests(f, "i:T/B", -1) > 0;
+}
+
+/*
+ * Issue 12, outage backlog: an item created and ended while every write was
+ * refused (503, Sync applied nothing) costs no request after the outage; one
+ * whose write may have been applied (the connection dropped: timeout) still
+ * gets its DELETE.
+ */
+static void
+test_syncpub_item_born_and_gone_in_an_outage_costs_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct syncpub_options opts = { .writes_per_second = 100,
+					.retry_base_ms = 200,
+					.retry_max_ms = 400 };
+	struct lazy_model m = { 0 };
+	size_t n;
+
+	fixture_publisher(f, &opts, 300);
+	fake_put(&f->fake, "m:T", "{}", 0);
+	syncpub_prune_map(f->sp, "T"); /* contents known: empty */
+	assert_true(run_until(f, converged, 3000));
+	fake_fault(&f->fake, "i:T/A", 503, -1, 100);
+	lazy_put(&m, "A", "{\"v\":1}");
+	syncpub_mark_map_item(f->sp, "T", "A", lazy_build, &m);
+	assert_int_equal(set_item(f, "T", "B", "{\"v\":1}"), 0);
+	fake_fault(&f->fake, "i:T/B", 503, -1, 100);
+	assert_true(run_until(f, both_refused, 3000)); /* both refused at least once */
+	lazy_gone(&m, "A");
+	syncpub_mark_map_item(f->sp, "T", "A", lazy_build, &m);
+	syncpub_remove_map_item(f->sp, "T", "B");
+	f->fake.nfaults = 0; /* Sync answers again */
+	n = f->fake.nlog;
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(f->fake.nlog, n); /* nothing to undo */
+	assert_null(fake_get(&f->fake, "i:T/A"));
+
+	/* A write that hung (client timeout) may have been applied: the remove DELETEs. */
+	fake_fault(&f->fake, "i:T/C", 0, -1, 1);
+	assert_int_equal(set_item(f, "T", "C", "{\"v\":1}"), 0);
+	run_for(f, 500); /* the 300 ms timeout passed: C is in backoff */
+	syncpub_remove_map_item(f->sp, "T", "C");
+	n = f->fake.nlog;
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(f->fake.nlog, n + 1);
+	assert_int_equal(f->fake.log[n].method, FAKE_DELETE);
+}
+
+/*
+ * Recovery does not wait for long backoffs: with every object held by a
+ * 30 s Retry-After, a probe a second retries one, its success ends the
+ * others' backoffs, and all are written within a few seconds.
+ */
+static void
+test_syncpub_probe_notices_recovery_within_seconds(void **state)
+{
+	struct fixture *f = *state;
+	struct syncpub_options opts = { .writes_per_second = 100,
+					.retry_base_ms = 30000,
+					.retry_max_ms = 60000 };
+	struct syncpub_stats st;
+
+	fixture_publisher(f, &opts, 2000);
+	fake_put(&f->fake, "d:D1", "{}", 0);
+	fake_put(&f->fake, "d:D2", "{}", 0);
+	fake_fault(&f->fake, "d:D1", 503, 30, 1);
+	fake_fault(&f->fake, "d:D2", 503, 30, 1);
+	assert_int_equal(set_doc(f, "D1", "{\"v\":1}"), 0);
+	assert_int_equal(set_doc(f, "D2", "{\"v\":2}"), 0);
+	assert_true(run_until(f, converged, 3000));
+	assert_string_equal(fake_data(f, "d:D1"), "{\"v\":1}");
+	assert_string_equal(fake_data(f, "d:D2"), "{\"v\":2}");
+	syncpub_get_stats(f->sp, &st);
+	assert_int_equal(st.requests, 4);
+}
+
+/* Paused: nothing starts, values still coalesce; resumed: the latest goes out once. */
+static void
+test_syncpub_paused_starts_nothing_until_resumed(void **state)
+{
+	struct fixture *f = *state;
+
+	fake_put(&f->fake, "d:P", "{}", 0);
+	syncpub_set_paused(f->sp, true);
+	assert_int_equal(set_doc(f, "P", "{\"v\":1}"), 0);
+	assert_int_equal(set_doc(f, "P", "{\"v\":2}"), 0);
+	run_for(f, 100);
+	assert_int_equal(f->fake.nlog, 0);
+	assert_int_equal(syncpub_pending(f->sp), 1);
+	syncpub_set_paused(f->sp, false);
+	assert_true(run_until(f, converged, 3000));
+	assert_int_equal(f->fake.nlog, 1);
+	assert_string_equal(fake_data(f, "d:P"), "{\"v\":2}");
+}
+
 int
 main(void)
 {
@@ -1412,6 +1727,21 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_prune_deletes_items_nobody_set, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_marks_build_once_when_a_slot_frees,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_marked_item_gone_is_removed_or_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_marked_during_backoff_builds_latest,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncpub_listed_item_removed_again_is_still_deleted, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncpub_item_born_and_gone_in_an_outage_costs_nothing, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_probe_notices_recovery_within_seconds,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_paused_starts_nothing_until_resumed,
+						setup, teardown),
 	};
 	struct sigaction sa;
 	int r;
