@@ -243,6 +243,7 @@ struct syncpub {
 	struct rng rng;
 	struct hmap *containers; /* "d:name" / "m:name" -> struct syncpub_container */
 	bool backoff_seen;	 /* some backoff timer was armed since the last recovery */
+	bool paused;		 /* syncpub_set_active(false): values kept, nothing sent */
 	size_t npending;
 	struct syncpub_stats stats;
 };
@@ -662,6 +663,8 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 	size_t slot = 0;
 	int64_t wait_ms = -1;
 
+	if (c->sp->paused)
+		return; /* syncpub_set_active(true) kicks every container */
 	if (c->prune_state == SYNCPUB_PRUNE_QUEUED) {
 		if (!syncpub_container_admit(c, NULL, now, &slot, &wait_ms))
 			goto wait;
@@ -1194,11 +1197,14 @@ syncpub_remove_map_item(struct syncpub *sp, const char *map_name, const char *ke
 		return;
 	c = syncpub_container_get(sp, SYNCPUB_MAP, map_name);
 	o = hmap_get(c->objects, key);
-	if (c->contents_known && syncpub_object_never_in_sync(o)) {
+	if ((c->contents_known || sp->paused) && syncpub_object_never_in_sync(o)) {
 		/*
 		 * Known absent from Sync: a task that ended before its item was
 		 * written. A DELETE would only spend the map's write budget on a
-		 * 404, so the pending value is dropped instead.
+		 * 404, so the pending value is dropped instead. While paused the
+		 * record is dropped too (the item may exist, written by another
+		 * instance): the prune pass that must follow syncpub_set_active(true)
+		 * deletes it if it does, so a standby keeps no record per ended task.
 		 */
 		if (o != NULL) {
 			sp->stats.superseded++;
@@ -1653,6 +1659,23 @@ syncpub_prune_map(struct syncpub *sp, const char *map_name)
 	c->prune_failures = 0;
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
 	syncpub_container_kick(c);
+}
+
+void
+syncpub_set_active(struct syncpub *sp, bool active)
+{
+	size_t pos = 0;
+	const char *key;
+	void *value;
+
+	if (sp == NULL || sp->paused == !active)
+		return;
+	sp->paused = !active;
+	log_info("sync: writes %s", active ? "resumed" : "paused");
+	if (!active)
+		return;
+	while (hmap_next(sp->containers, &pos, &key, &value))
+		syncpub_container_kick(value);
 }
 
 size_t

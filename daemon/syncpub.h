@@ -11,6 +11,7 @@
  * sent. Memory is bounded by the number of objects, not the update rate.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +92,17 @@ void syncpub_remove_map_item(struct syncpub *sp, const char *map_name, const cha
  * runs is ignored; a running pass counts as pending.
  */
 void syncpub_prune_map(struct syncpub *sp, const char *map_name);
+/*
+ * The write gate (lease.c, one writer among several instances). A new
+ * publisher is active. Inactive: every set, remove and prune call keeps its
+ * latest value as usual, but no request starts (requests already in flight
+ * finish); a removed item this publisher never wrote is forgotten rather
+ * than kept for a DELETE. Active again: everything not confirmed is written
+ * under the usual budget; the caller then calls syncpub_prune_map for each
+ * map so items written by another instance for tasks that ended are
+ * deleted. Idempotent.
+ */
+void syncpub_set_active(struct syncpub *sp, bool active);
 /* Objects with a value not yet confirmed written (and running prune passes). 0 means converged. */
 size_t syncpub_pending(const struct syncpub *sp);
 void syncpub_get_stats(const struct syncpub *sp, struct syncpub_stats *out);
