@@ -9,6 +9,7 @@ instances run with sync_lease on. Checked, always against the emulator's own sta
   emulator's, so a browser on either instance sees the same numbers;
 - kill -9 of the holder: the standby takes the lease within the lease time plus one poll,
   republishes, and every Sync object converges to the emulator's truth;
+- the old holder restarted stands by while the new one renews;
 - no Sync object was ever written faster than sync_writes_per_s (the emulator's own
   per-object counters, over the whole run, across both writers).
 
@@ -226,6 +227,25 @@ def test_two_instances_one_writer_and_takeover(make_stack, nginx):
             assert name in writes, 'no writes to %s: %r' % (name, writes)
         over = {k: w for k, w in writes.items() if w['max_per_second'] > WRITE_CAP}
         assert not over, 'writes per second above the cap %d: %r' % (WRITE_CAP, over)
+        # hub-a comes back (a new process, same instance_id): hub-b's lease is current, so
+        # it stands by through a whole lease time and writes nothing.
+        a2 = dh.Trhubd()
+        try:
+            a2.extra_env = dict(a.extra_env)
+            a2.start()
+            both = (('hub-a again', a2), ('hub-b', b))
+            wait(both, lambda: (lease_of(a2) or {}).get('holder') == 'hub-b', 2 * TTL_S,
+                 'the restarted hub-a seeing hub-b hold the lease')
+            end = time.monotonic() + TTL_S + 1
+            while time.monotonic() < end:
+                assert lease_of(a2)['role'] == 'standby', lease_of(a2)
+                assert lease_of(b)['role'] == 'holder', lease_of(b)
+                time.sleep(0.25)
+            assert sync_writes(a2) == 0
+        finally:
+            if a2.proc is not None and not a2.stopped:
+                a2.stop()
+            a2.close()
         cb = stack.sim.counters()['callbacks']
         assert cb['delivered'] > 0 and cb['failed'] == 0 and cb['dropped'] == 0, cb
         assert dh.metric_sum(metrics(b), 'trhubd_webhook_rejected_total') == 0
