@@ -255,3 +255,110 @@ def test_two_instances_one_writer_and_takeover(make_stack, nginx):
         if b.proc is not None and not b.stopped:
             b.stop()
         b.close()
+
+
+class Blackhole:
+    """A TCP forwarder to the emulator that can stop answering (a holder cut off from Sync:
+    connections stay open, requests go unanswered, as behind a dead route)."""
+
+    def __init__(self, target_port):
+        import threading
+        self.target = target_port
+        self.cut = threading.Event()
+        self.closed = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while not self.closed.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(('127.0.0.1', self.target), timeout=5)
+            except OSError:
+                c.close()
+                continue
+            self.conns += [c, u]
+            for src, dst in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src, dst):
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if self.cut.is_set():
+                continue  # swallowed: the request never arrives, no answer comes back
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+def test_holder_cut_off_from_sync_fences_itself(make_stack):
+    """The holder cannot reach Sync: it stops writing 3/4 of the lease time after its last
+    renewal started, before the standby (which reaches Sync) may take over at `until`: the
+    two are never seen holding at once."""
+    env = {'TRHUB_SYNC_LEASE': 'true', 'TRHUB_SYNC_LEASE_TTL_S': str(TTL_S),
+           'TRHUB_INSTANCE_ID': 'hub-a'}
+    stack = make_stack(callbacks=False, start_daemon=False, daemon_env=env)
+    a = stack.daemon
+    hole = Blackhole(int(stack.sim.base_url.rsplit(':', 1)[1]))
+    b = dh.Trhubd()
+    try:
+        a.extra_env['TRHUB_SYNC_BASE_URL'] = 'http://127.0.0.1:%d' % hole.port
+        b.extra_env = dict(a.extra_env, TRHUB_INSTANCE_ID='hub-b',
+                           TRHUB_SYNC_BASE_URL=stack.sim.base_url)
+        both = (('hub-a', a), ('hub-b', b))
+        a.start()
+        wait(both, lambda: (lease_of(a) or {}).get('role') == 'holder', 3 * TTL_S,
+             'hub-a holding the lease')
+        b.start()
+        wait(both, lambda: (lease_of(b) or {}).get('holder') == 'hub-a', 3 * TTL_S,
+             'hub-b seeing hub-a hold the lease')
+
+        hole.cut.set()
+        cut = time.monotonic()
+        roles = []
+        end = cut + 3 * TTL_S
+        while time.monotonic() < end:
+            ra, rb = lease_of(a)['role'], lease_of(b)['role']
+            roles.append((round(time.monotonic() - cut, 2), ra, rb))
+            assert not (ra == 'holder' and rb == 'holder'), roles[-20:]
+            if rb == 'holder':
+                break
+            time.sleep(0.05)
+        fenced = next((t for t, ra, _ in roles if ra == 'standby'), None)
+        took = next((t for t, _, rb in roles if rb == 'holder'), None)
+        assert fenced is not None and fenced <= TTL_S * 3 / 4 + 1, roles
+        assert took is not None and took <= TTL_S * 4 / 3 + 2, roles
+        assert stack.sync_document('trhub.lease')['holder'] == 'hub-b'
+        print('hub-a fenced after %.2f s, hub-b took the lease after %.2f s' % (fenced, took))
+        hole.cut.clear()
+        a.stop()  # no error lines: the cut cost hub-a its lease, nothing else
+        b.stop()
+    finally:
+        for d in (a, b):
+            if d.proc is not None and not d.stopped:
+                d.stop(check=False)
+        hole.close()
+        b.close()
