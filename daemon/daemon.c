@@ -12,6 +12,8 @@
  *     queue/activity/workspace -> stats dirty
  *     event added       -> SSE "event" (id = ring seq), Sync document SyncTaskRouterEvents
  *   stats publish       -> Sync document SyncTaskRouterStats, SSE "stats"
+ *   lease (sync_lease)  -> syncpub's write gate: open while this instance holds
+ *                          the lease (then a prune pass), closed on standby
  *
  * Configuration: the config the daemon started with (boot) stays alive
  * until the end, because modules built from it borrow its strings. A
