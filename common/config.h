@@ -169,6 +169,10 @@ struct config {
 	char *sync_stats_document;
 	char *sync_events_document;
 	char *sync_tasks_map;
+	bool sync_lease;       /* one writer among instances (daemon/lease.c) */
+	char *sync_lease_name; /* the lease document */
+	int sync_lease_ttl_s;
+	char *instance_id; /* NULL or "": hostname-pid */
 
 	/* pages */
 	char *web_dir;	      /* NULL: the build tree's or the installed pages */

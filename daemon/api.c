@@ -30,6 +30,9 @@ struct api {
 	void *ready_arg;
 	api_warnings_cb *warnings;
 	void *warnings_arg;
+	const char *detail_key; /* static */
+	api_warnings_cb *detail;
+	void *detail_arg;
 	struct json_gen *gen;
 	struct buf text;
 };
@@ -68,6 +71,14 @@ api_set_warnings(struct api *a, api_warnings_cb *cb, void *arg)
 {
 	a->warnings = cb;
 	a->warnings_arg = arg;
+}
+
+void
+api_set_ready_detail(struct api *a, const char *key, api_warnings_cb *cb, void *arg)
+{
+	a->detail_key = key;
+	a->detail = cb;
+	a->detail_arg = arg;
 }
 
 void
@@ -150,15 +161,21 @@ api_readyz(struct api *a, struct evhttp_request *req)
 	const char *reason = "starting";
 
 	if (a->ready != NULL && a->ready(a->ready_arg, &reason)) {
-		if (a->warnings == NULL) {
+		if (a->warnings == NULL && a->detail == NULL) {
 			server_reply_json(req, 200, body, sizeof(body) - 1);
 			return;
 		}
 		json_gen_reset(a->gen);
 		json_gen_object_open(a->gen);
 		json_gen_kv_string(a->gen, "status", "ready");
-		json_gen_key(a->gen, "warnings");
-		a->warnings(a->warnings_arg, a->gen);
+		if (a->warnings != NULL) {
+			json_gen_key(a->gen, "warnings");
+			a->warnings(a->warnings_arg, a->gen);
+		}
+		if (a->detail != NULL) {
+			json_gen_key(a->gen, a->detail_key);
+			a->detail(a->detail_arg, a->gen);
+		}
 		json_gen_object_close(a->gen);
 		api_send_gen(a, req);
 		return;

@@ -48,6 +48,11 @@ void api_set_stats(struct api *a, const struct stats *stats);
 
 /* /readyz then answers {"status": "ready", "warnings": [...]} (200 either way). */
 void api_set_warnings(struct api *a, api_warnings_cb *cb, void *arg);
+/*
+ * More of /readyz's detail when ready: cb writes one value for key (the
+ * writer lease: {"role", "instance", "holder"}). Not set: no such key.
+ */
+void api_set_ready_detail(struct api *a, const char *key, api_warnings_cb *cb, void *arg);
 
 /* GET /api/stats: the latest KPI document, or 503 before the first refresh. */
 void api_stats(struct api *a, struct evhttp_request *req);

@@ -12,6 +12,8 @@
  *     queue/activity/workspace -> stats dirty
  *     event added       -> SSE "event" (id = ring seq), Sync document SyncTaskRouterEvents
  *   stats publish       -> Sync document SyncTaskRouterStats, SSE "stats"
+ *   lease (sync_lease)  -> syncpub's write gate: open while this instance holds
+ *                          the lease (then a prune pass), closed on standby
  * Sync items and the events document are only marked here; syncpub asks
  * daemon_build_task / daemon_build_event for the value when it can write it.
  *
@@ -46,6 +48,7 @@
 #include "feed.h"
 #include "http_async.h"
 #include "json.h"
+#include "lease.h"
 #include "log.h"
 #include "metrics.h"
 #include "model.h"
@@ -87,6 +90,7 @@ struct daemon {
 	struct twilio *twilio;
 	struct stats *stats;
 	struct syncpub *syncpub;
+	struct lease *lease; /* sync_lease: only the holder writes to Sync; else NULL */
 	struct stream *stream;
 	struct events *events;
 	struct api *api;
@@ -416,7 +420,9 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 		}
 		daemon_task_dirty(d, c->sid);
 		daemon_mark_dirty(d);
-		worker_api_task_changed(d->wapi, c->sid);
+		/* Completing a wrapped-up task is a Twilio write too: the lease holder's. */
+		if (lease_is_holder(d->lease))
+			worker_api_task_changed(d->wapi, c->sid);
 		break;
 	case MODEL_CHANGE_TASK_GONE:
 		daemon_broadcast_removed(d, c, "task");
@@ -540,6 +546,31 @@ daemon_recording_cb(const char *task_sid, const char *recording_url, void *arg)
 	return model_set_recording(d->model, task_sid, recording_url);
 }
 
+/* --- the writer lease (sync_lease, lease.h) ------------------------------------- */
+
+/*
+ * Holder: syncpub writes everything not yet confirmed (a standby kept every
+ * latest value while paused, so that is the full current state) and a prune
+ * pass deletes the items of tasks that ended meanwhile.
+ */
+static void
+daemon_lease_cb(bool holder, void *arg)
+{
+	struct daemon *d = arg;
+
+	syncpub_set_active(d->syncpub, holder);
+	if (holder)
+		syncpub_prune_map(d->syncpub, d->boot_cfg->sync_tasks_map);
+}
+
+static void
+daemon_lease_json_cb(void *arg, struct json_gen *g)
+{
+	struct daemon *d = arg;
+
+	lease_json(d->lease, g);
+}
+
 /* --- rebuild and readiness ------------------------------------------------------ */
 
 static void
@@ -626,6 +657,8 @@ daemon_rebuild_done_cb(const struct rebuild_result *result, void *arg)
 		syncpub_set_paused(d->syncpub, false); /* the listing goes first */
 		daemon_start_stats(d);
 		feed_start(d->feed);
+		/* Only a complete model may take the lease (its prune trusts the model). */
+		lease_start(d->lease);
 		return;
 	}
 	/* Failed: serve webhooks and the API anyway (degraded); rebuild.c retries. */
@@ -652,7 +685,8 @@ static void
 daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	size_t pending = syncpub_pending(d->syncpub);
+	/* A standby's values wait for a holder that never comes: nothing to drain. */
+	size_t pending = lease_is_holder(d->lease) ? syncpub_pending(d->syncpub) : 0;
 	struct timeval tv = { 0, DAEMON_DRAIN_POLL_MS * 1000 };
 
 	if (pending == 0 || date_monotonic_ms() >= d->drain_deadline_ms) {
@@ -1002,6 +1036,14 @@ daemon_build(struct daemon *d, char **cause_out)
 	 * per item).
 	 */
 	syncpub_set_paused(d->syncpub, true);
+	if (cfg->sync_lease) {
+		struct lease_options lo = { cfg->sync_service_sid, cfg->sync_lease_name,
+					    cfg->instance_id, cfg->sync_lease_ttl_s };
+
+		d->lease = lease_new(d->base, d->http, d->twilio, &lo, d->metrics);
+		lease_set_callback(d->lease, daemon_lease_cb, d);
+		syncpub_set_active(d->syncpub, false); /* until the lease is ours */
+	}
 
 	sto.budget_bytes = (size_t)cfg->sse_budget_bytes;
 	sto.max_clients = (size_t)cfg->max_sse_clients;
@@ -1018,6 +1060,8 @@ daemon_build(struct daemon *d, char **cause_out)
 	api_set_ready(d->api, daemon_ready_cb, d);
 	api_set_stats(d->api, d->stats);
 	api_set_warnings(d->api, daemon_warnings_cb, d);
+	if (d->lease != NULL)
+		api_set_ready_detail(d->api, "lease", daemon_lease_json_cb, d);
 
 	daemon_auth_options(cfg, &ao);
 	r = auth_new(d->base, d->model, &ao, &d->auth, cause_out);
@@ -1147,6 +1191,7 @@ daemon_free(struct daemon *d)
 	series_free(d->series);
 	api_free(d->api);
 	events_free(d->events);
+	lease_free(d->lease); /* cancels its request: before http_async_free */
 	syncpub_free(d->syncpub);
 	/* curl_multi_cleanup while the event base still exists (STYLE.md 7.10). */
 	http_async_free(d->http);

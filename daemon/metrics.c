@@ -126,6 +126,7 @@ struct metrics {
 	struct metrics_family sync_superseded; /* object */
 	int64_t sse_clients;
 	uint64_t sse_dropped;
+	int lease_holder; /* -1: no lease (not rendered), else 0/1 */
 };
 
 struct metrics *
@@ -133,6 +134,7 @@ metrics_new(void)
 {
 	struct metrics *m = xcalloc(1, sizeof(*m));
 
+	m->lease_holder = -1;
 	return m;
 }
 
@@ -329,6 +331,12 @@ metrics_sse_clients(struct metrics *m, int delta)
 }
 
 void
+metrics_lease_holder(struct metrics *m, bool holder)
+{
+	m->lease_holder = holder ? 1 : 0;
+}
+
+void
 metrics_sse_dropped(struct metrics *m)
 {
 	m->sse_dropped++;
@@ -437,4 +445,9 @@ metrics_render(const struct metrics *m, struct buf *out)
 	metrics_put_header(out, "trhubd_sse_dropped_total", "counter",
 			   "SSE clients dropped for falling behind.");
 	buf_printf(out, "trhubd_sse_dropped_total %llu\n", (unsigned long long)m->sse_dropped);
+	if (m->lease_holder >= 0) {
+		metrics_put_header(out, "trhubd_lease_holder", "gauge",
+				   "1 while this instance holds the Sync writer lease.");
+		buf_printf(out, "trhubd_lease_holder %d\n", m->lease_holder);
+	}
 }

@@ -32,6 +32,8 @@ void metrics_sync_superseded(struct metrics *m, const char *object);
 /* SSE */
 void metrics_sse_clients(struct metrics *m, int delta);
 void metrics_sse_dropped(struct metrics *m);
+/* sync_lease: 1 while this instance holds the writer lease, else 0 (absent until first set). */
+void metrics_lease_holder(struct metrics *m, bool holder);
 
 /* Appends the Prometheus text exposition. */
 void metrics_render(const struct metrics *m, struct buf *out);

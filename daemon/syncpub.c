@@ -275,6 +275,7 @@ struct syncpub {
 	struct event *probe_ev;	 /* ends one backoff early while nothing is in flight */
 	size_t inflight;	 /* requests started and not completed */
 	bool paused;		 /* syncpub_set_paused: no request starts */
+	bool standby;		 /* syncpub_set_active(false): values kept, nothing sent */
 	size_t npending;
 	struct syncpub_stats stats;
 };
@@ -737,8 +738,9 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 	size_t slot = 0;
 	int64_t wait_ms = -1;
 
-	if (c->sp->paused)
-		return; /* syncpub_set_paused(false) kicks every container */
+	if (c->sp->paused || c->sp->standby)
+		return; /* syncpub_set_paused(false) and syncpub_set_active(true) kick every
+			   container */
 
 	if (c->prune_state == SYNCPUB_PRUNE_QUEUED) {
 		if (!syncpub_container_admit(c, NULL, now, &slot, &wait_ms))
@@ -1453,11 +1455,14 @@ syncpub_remove_map_item(struct syncpub *sp, const char *map_name, const char *ke
 		return;
 	c = syncpub_container_get(sp, SYNCPUB_MAP, map_name);
 	o = hmap_get(c->objects, key);
-	if (c->contents_known && syncpub_object_never_in_sync(o)) {
+	if ((c->contents_known || sp->standby) && syncpub_object_never_in_sync(o)) {
 		/*
 		 * Known absent from Sync: a task that ended before its item was
 		 * written. A DELETE would only spend the map's write budget on a
-		 * 404, so the pending value is dropped instead.
+		 * 404, so the pending value is dropped instead. On a standby the
+		 * record is dropped too (the item may exist, written by another
+		 * instance): the prune pass that must follow syncpub_set_active(true)
+		 * deletes it if it does, so a standby keeps no record per ended task.
 		 */
 		if (o != NULL) {
 			sp->stats.superseded++;
@@ -1922,21 +1927,37 @@ syncpub_prune_map(struct syncpub *sp, const char *map_name)
 	syncpub_container_kick(c);
 }
 
-void
-syncpub_set_paused(struct syncpub *sp, bool paused)
+static void
+syncpub_kick_all(struct syncpub *sp)
 {
 	size_t pos = 0;
 	const char *key;
 	void *value;
 
+	if (sp->paused || sp->standby)
+		return;
+	while (hmap_next(sp->containers, &pos, &key, &value))
+		syncpub_container_kick(value);
+}
+
+void
+syncpub_set_paused(struct syncpub *sp, bool paused)
+{
 	if (sp == NULL || sp->paused == paused)
 		return;
 	sp->paused = paused;
 	log_debug("sync: writes %s", paused ? "paused" : "resumed");
-	if (paused)
+	syncpub_kick_all(sp);
+}
+
+void
+syncpub_set_active(struct syncpub *sp, bool active)
+{
+	if (sp == NULL || sp->standby == !active)
 		return;
-	while (hmap_next(sp->containers, &pos, &key, &value))
-		syncpub_container_kick(value);
+	sp->standby = !active;
+	log_info("sync: this instance %s", active ? "writes (lease held)" : "stands by (no lease)");
+	syncpub_kick_all(sp);
 }
 
 size_t

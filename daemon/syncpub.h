@@ -134,6 +134,17 @@ void syncpub_prune_map(struct syncpub *sp, const char *map_name);
  */
 void syncpub_set_paused(struct syncpub *sp, bool paused);
 /*
+ * The write gate (lease.c, one writer among several instances). A new
+ * publisher is active. Inactive: every set, remove and prune call keeps its
+ * latest value as usual, but no request starts (requests already in flight
+ * finish); a removed item this publisher never wrote is forgotten rather
+ * than kept for a DELETE. Active again: everything not confirmed is written
+ * under the usual budget; the caller then calls syncpub_prune_map for each
+ * map so items written by another instance for tasks that ended are
+ * deleted. Idempotent.
+ */
+void syncpub_set_active(struct syncpub *sp, bool active);
+/*
  * Objects with a value not yet confirmed written or marked and not yet built
  * (and running prune passes). 0 means converged.
  */

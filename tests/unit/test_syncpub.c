@@ -1204,6 +1204,43 @@ test_syncpub_prune_deletes_items_nobody_set(void **state)
 	assert_true(run_until(f, converged, 3000));
 }
 
+/*
+ * The write gate (a standby instance, sync_lease): while inactive nothing is
+ * sent, the latest values are kept, and a removed item never written here is
+ * forgotten (no DELETE kept for it). Active again: every kept value is
+ * written and the prune deletes what another instance left in the map.
+ */
+static void
+test_syncpub_inactive_sends_nothing_then_publishes_everything(void **state)
+{
+	struct fixture *f = *state;
+
+	fake_put(&f->fake, "m:M", "{}", 0);
+	fake_put(&f->fake, "i:M/gone", "{\"by\":\"the other instance\"}", 3);
+	fake_put(&f->fake, "i:M/k2", "{\"v\":1}", 7);
+	syncpub_set_active(f->sp, false);
+	assert_int_equal(set_doc(f, "D", "{\"x\":1}"), 0);
+	assert_int_equal(set_item(f, "M", "k2", "{\"v\":1}"), 0);
+	assert_int_equal(set_item(f, "M", "k2", "{\"v\":2}"), 0);
+	assert_int_equal(set_item(f, "M", "k3", "{\"v\":3}"), 0);
+	assert_int_equal(set_item(f, "M", "ended", "{\"v\":0}"), 0);
+	syncpub_remove_map_item(f->sp, "M", "ended");
+	syncpub_prune_map(f->sp, "M");
+	run_for(f, 300);
+	assert_int_equal(f->fake.nlog, 0);
+	/* D, k2, k3 and the prune pass; "ended" was forgotten. */
+	assert_int_equal(syncpub_pending(f->sp), 4);
+
+	syncpub_set_active(f->sp, true);
+	syncpub_set_active(f->sp, true); /* idempotent */
+	assert_true(run_until(f, converged, 5000));
+	assert_string_equal(fake_data(f, "d:D"), "{\"x\":1}");
+	assert_string_equal(fake_data(f, "i:M/k2"), "{\"v\":2}");
+	assert_string_equal(fake_data(f, "i:M/k3"), "{\"v\":3}");
+	assert_null(fake_get(&f->fake, "i:M/gone"));
+	assert_int_equal(count_requests(f, "i:M/ended", -1), 0);
+}
+
 /* Counts of the fake's log: map creates of m, item creates in m, 404s, listings. */
 struct map_counts {
 	size_t map_creates;
@@ -1742,6 +1779,9 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_paused_starts_nothing_until_resumed,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncpub_inactive_sends_nothing_then_publishes_everything, setup,
+			teardown),
 	};
 	struct sigaction sa;
 	int r;

@@ -1,0 +1,364 @@
+"""Two trhubd behind nginx (doc/scaling.md), on loopback, with trhub-sim as Twilio.
+
+doc/scaling.md's nginx block is run as written (only its ports replaced): TaskRouter's
+callbacks go to nginx, which answers them through hub-a and mirrors each to hub-b. Both
+instances run with sync_lease on. Checked, always against the emulator's own state:
+
+- exactly one instance holds the lease and only it writes to Sync (trhubd's own write
+  counters: the standby's stay at zero), while both models and both /api/stats equal the
+  emulator's, so a browser on either instance sees the same numbers;
+- kill -9 of the holder: the standby takes the lease within the lease time plus one poll,
+  republishes, and every Sync object converges to the emulator's truth;
+- the old holder restarted stands by while the new one renews;
+- no Sync object was ever written faster than sync_writes_per_s (the emulator's own
+  per-object counters, over the whole run, across both writers).
+
+Skipped when nginx is missing.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import daemon_harness as dh
+
+make_stack = dh.make_stack_fixture()
+
+DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'doc', 'scaling.md')
+TTL_S = 6
+WRITE_CAP = 5
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def nginx_conf(tmp, listen_port, port_a, port_b):
+    text = open(DOC).read()
+    block = re.search(r'```nginx\n(.*?)```', text, re.S).group(1)
+    for old, new in (('127.0.0.1:8080', listen_port), ('127.0.0.1:8081', port_a),
+                     ('127.0.0.1:8082', port_b)):
+        assert old in block, 'doc/scaling.md no longer names %s' % old
+        block = block.replace(old, '127.0.0.1:%d' % new)
+    temp = ''.join('    %s_temp_path %s/%s;\n' % (k, tmp, k)
+                   for k in ('client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'))
+    return ('daemon off;\npid %s/nginx.pid;\nerror_log %s/error.log;\nevents {}\n'
+            'http {\n    access_log off;\n%s%s}\n' % (tmp, tmp, temp, block))
+
+
+@pytest.fixture
+def nginx():
+    binary = shutil.which('nginx') or ('/usr/sbin/nginx' if os.path.exists('/usr/sbin/nginx')
+                                       else None)
+    if binary is None:
+        pytest.skip('nginx is not installed')
+    procs = []
+
+    def start(listen_port, port_a, port_b):
+        tmp = tempfile.mkdtemp(prefix='trhub-twobox-')
+        conf = os.path.join(tmp, 'nginx.conf')
+        with open(conf, 'w') as f:
+            f.write(nginx_conf(tmp, listen_port, port_a, port_b))
+        p = subprocess.Popen([binary, '-p', tmp, '-c', conf, '-e', tmp + '/error.log'],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        procs.append(p)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(('127.0.0.1', listen_port), timeout=1).close()
+                return
+            except OSError:
+                if p.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError('nginx did not start: %r' % p.stderr.read())
+                time.sleep(0.05)
+
+    yield start
+    for p in procs:
+        p.terminate()
+        p.wait(10)
+
+
+class View:
+    """The stack as seen through one instance (daemon_harness compares stack.daemon)."""
+
+    def __init__(self, stack, daemon):
+        self.__dict__['_stack'] = stack
+        self.__dict__['daemon'] = daemon
+
+    def __getattr__(self, name):
+        return getattr(self._stack, name)
+
+
+# Local-only routes (/readyz, /metrics) from a loopback address that is not nginx's: with
+# 127.0.0.1 a trusted proxy, a request from it counts as proxied.
+LOCAL = '127.0.0.2'
+
+
+def local_get(daemon, path):
+    import http.client
+    conn = http.client.HTTPConnection('127.0.0.1', daemon.port, timeout=dh.DEFAULT_TIMEOUT,
+                                      source_address=(LOCAL, 0))
+    try:
+        conn.request('GET', path)
+        r = conn.getresponse()
+        return dh.Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
+
+
+def metrics(daemon):
+    r = local_get(daemon, '/metrics')
+    assert r.status == 200, r
+    return dh.parse_prometheus(r.body.decode())
+
+
+def readyz(daemon):
+    try:
+        r = local_get(daemon, '/readyz')
+    except OSError as e:
+        return 'no answer: %s' % e
+    return r.status, r.body[:300]
+
+
+def lease_of(daemon):
+    r = local_get(daemon, '/readyz')
+    if r.status != 200:
+        return None
+    return r.json().get('lease')
+
+
+def sync_writes(daemon):
+    """Sync writes this instance sent (lease renewals are not syncpub writes)."""
+    return dh.metric_sum(metrics(daemon), 'trhubd_sync_writes_total')
+
+
+def stats_keys_equal(stack, a, b):
+    sa, sb = a.get_json('/api/stats'), b.get_json('/api/stats')
+    keys = sorted(dh.expected_stats(stack, sa.get('startTime')))
+    return dh.diff_dicts('/api/stats hub-a vs hub-b', sa, {k: sb.get(k) for k in keys},
+                         keys=keys, rounded=dh.ROUNDED_KEYS)
+
+
+def wait(daemons, predicate, timeout, what):
+    """wait_until, with both instances' logs in the failure."""
+    try:
+        dh.th.wait_until(predicate, timeout=timeout, what=what)
+    except AssertionError as e:
+        logs = '\n'.join('--- %s %r\n%s' % (
+            name, readyz(d), '\n'.join((d.past_stderr + d.stderr_lines)[-40:]))
+            for name, d in daemons)
+        raise AssertionError('%s\n%s' % (e, logs))
+
+
+def test_two_instances_one_writer_and_takeover(make_stack, nginx):
+    front = free_port()
+    public = 'http://127.0.0.1:%d' % front
+    env = {'TRHUB_SYNC_LEASE': 'true', 'TRHUB_SYNC_LEASE_TTL_S': str(TTL_S),
+           'TRHUB_SYNC_WRITES_PER_S': str(WRITE_CAP), 'TRHUB_TRUSTED_PROXIES': '127.0.0.1',
+           'TRHUB_INSTANCE_ID': 'hub-a'}
+    stack = make_stack(public_url=public, callbacks=False, start_daemon=False, daemon_env=env)
+    a = stack.daemon
+    b = dh.Trhubd()
+    try:
+        b.extra_env = dict(a.extra_env, TRHUB_INSTANCE_ID='hub-b')
+        b.auto_login = dh.SUPERVISOR
+        nginx(front, a.port, b.port)
+        stack.ws.update(event_callback_url=public + '/taskrouter_event')
+
+        a.start()
+        a.login(*dh.SUPERVISOR)
+        both = (('hub-a', a), ('hub-b', b))
+        wait(both, lambda: (lease_of(a) or {}).get('role') == 'holder', 3 * TTL_S,
+             'hub-a holding the lease')
+        b.start()
+        b.login(*dh.SUPERVISOR)
+        wait(both, lambda: (lease_of(b) or {}).get('holder') == 'hub-a', 3 * TTL_S,
+             'hub-b seeing hub-a hold the lease')
+        assert lease_of(b)['role'] == 'standby'
+
+        day = dh.Day(stack, seed=5)
+        day.run(6, new_tasks=3, advance_ms=0)
+        view_a, view_b = View(stack, a), View(stack, b)
+        dh.converge(lambda: (dh.all_differences(view_a) + dh.model_differences(view_b) +
+                             dh.stats_differences(view_b, b.get_json('/api/stats'),
+                                                  'hub-b /api/stats')),
+                    what='both instances and Sync agreeing with the emulator')
+        assert stats_keys_equal(stack, a, b) == []
+        assert lease_of(a)['role'] == 'holder' and lease_of(b)['role'] == 'standby'
+        assert sync_writes(a) > 0
+        assert sync_writes(b) == 0, 'the standby wrote to Sync'
+        m = metrics(b)
+        assert dh.metric_sum(m, 'trhubd_lease_holder') == 0
+        assert dh.metric_sum(metrics(a), 'trhubd_lease_holder') == 1
+        # hub-b got every callback through nginx's mirror (signed for public_url).
+        assert dh.metric_sum(m, 'trhubd_events_received_total') == \
+            dh.metric_sum(metrics(a), 'trhubd_events_received_total') > 0
+        assert dh.metric_sum(m, 'trhubd_webhook_rejected_total') == 0
+
+        # The writer dies with its box: nothing listens on its port any more.
+        a.kill9()
+        killed = time.monotonic()
+        a.close()
+        # Traffic while nobody writes: tasks end whose items hub-a wrote and hub-b never did
+        # (its takeover prune deletes them); nginx answers through hub-b (its backup).
+        day.run(2, new_tasks=3, advance_ms=0)
+        wait(both, lambda: (lease_of(b) or {}).get('role') == 'holder', TTL_S * 4 / 3 + 5,
+             'hub-b taking the lease')
+        took = time.monotonic() - killed
+        assert took <= TTL_S * 4 / 3 + 2, 'takeover after %.1f s (lease %d s)' % (took, TTL_S)
+        assert stack.sync_document('trhub.lease')['holder'] == 'hub-b'
+
+        day.run(4, new_tasks=3, advance_ms=0)
+        dh.converge(lambda: dh.all_differences(view_b),
+                    what='hub-b and Sync agreeing with the emulator after the takeover')
+        assert sync_writes(b) > 0
+        writes = dh.sync_write_stats(stack)
+        for name in ('SyncTaskRouterStats', 'SyncTaskRouterEvents', 'SyncTaskRouterTasks'):
+            assert name in writes, 'no writes to %s: %r' % (name, writes)
+        over = {k: w for k, w in writes.items() if w['max_per_second'] > WRITE_CAP}
+        assert not over, 'writes per second above the cap %d: %r' % (WRITE_CAP, over)
+        # hub-a comes back (a new process, same instance_id): hub-b's lease is current, so
+        # it stands by through a whole lease time and writes nothing.
+        a2 = dh.Trhubd()
+        try:
+            a2.extra_env = dict(a.extra_env)
+            a2.start()
+            both = (('hub-a again', a2), ('hub-b', b))
+            wait(both, lambda: (lease_of(a2) or {}).get('holder') == 'hub-b', 2 * TTL_S,
+                 'the restarted hub-a seeing hub-b hold the lease')
+            end = time.monotonic() + TTL_S + 1
+            while time.monotonic() < end:
+                assert lease_of(a2)['role'] == 'standby', lease_of(a2)
+                assert lease_of(b)['role'] == 'holder', lease_of(b)
+                time.sleep(0.25)
+            assert sync_writes(a2) == 0
+        finally:
+            if a2.proc is not None and not a2.stopped:
+                a2.stop()
+            a2.close()
+        cb = stack.sim.counters()['callbacks']
+        assert cb['delivered'] > 0 and cb['failed'] == 0 and cb['dropped'] == 0, cb
+        assert dh.metric_sum(metrics(b), 'trhubd_webhook_rejected_total') == 0
+        print('takeover %.2f s; hub-b sent %d Sync writes; lease %r' % (
+            took, sync_writes(b), writes.get('trhub.lease')))
+    finally:
+        if b.proc is not None and not b.stopped:
+            b.stop()
+        b.close()
+
+
+class Blackhole:
+    """A TCP forwarder to the emulator that can stop answering (a holder cut off from Sync:
+    connections stay open, requests go unanswered, as behind a dead route)."""
+
+    def __init__(self, target_port):
+        import threading
+        self.target = target_port
+        self.cut = threading.Event()
+        self.closed = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while not self.closed.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(('127.0.0.1', self.target), timeout=5)
+            except OSError:
+                c.close()
+                continue
+            self.conns += [c, u]
+            for src, dst in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src, dst):
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if self.cut.is_set():
+                continue  # swallowed: the request never arrives, no answer comes back
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+def test_holder_cut_off_from_sync_fences_itself(make_stack):
+    """The holder cannot reach Sync: it stops writing 3/4 of the lease time after its last
+    renewal started, before the standby (which reaches Sync) may take over at `until`: the
+    two are never seen holding at once."""
+    env = {'TRHUB_SYNC_LEASE': 'true', 'TRHUB_SYNC_LEASE_TTL_S': str(TTL_S),
+           'TRHUB_INSTANCE_ID': 'hub-a'}
+    stack = make_stack(callbacks=False, start_daemon=False, daemon_env=env)
+    a = stack.daemon
+    hole = Blackhole(int(stack.sim.base_url.rsplit(':', 1)[1]))
+    b = dh.Trhubd()
+    try:
+        a.extra_env['TRHUB_SYNC_BASE_URL'] = 'http://127.0.0.1:%d' % hole.port
+        b.extra_env = dict(a.extra_env, TRHUB_INSTANCE_ID='hub-b',
+                           TRHUB_SYNC_BASE_URL=stack.sim.base_url)
+        both = (('hub-a', a), ('hub-b', b))
+        a.start()
+        wait(both, lambda: (lease_of(a) or {}).get('role') == 'holder', 3 * TTL_S,
+             'hub-a holding the lease')
+        b.start()
+        wait(both, lambda: (lease_of(b) or {}).get('holder') == 'hub-a', 3 * TTL_S,
+             'hub-b seeing hub-a hold the lease')
+
+        hole.cut.set()
+        cut = time.monotonic()
+        roles = []
+        end = cut + 3 * TTL_S
+        while time.monotonic() < end:
+            ra, rb = lease_of(a)['role'], lease_of(b)['role']
+            roles.append((round(time.monotonic() - cut, 2), ra, rb))
+            assert not (ra == 'holder' and rb == 'holder'), roles[-20:]
+            if rb == 'holder':
+                break
+            time.sleep(0.05)
+        fenced = next((t for t, ra, _ in roles if ra == 'standby'), None)
+        took = next((t for t, _, rb in roles if rb == 'holder'), None)
+        assert fenced is not None and fenced <= TTL_S * 3 / 4 + 1, roles
+        assert took is not None and took <= TTL_S * 4 / 3 + 2, roles
+        assert stack.sync_document('trhub.lease')['holder'] == 'hub-b'
+        print('hub-a fenced after %.2f s, hub-b took the lease after %.2f s' % (fenced, took))
+        hole.cut.clear()
+        a.stop()  # no error lines: the cut cost hub-a its lease, nothing else
+        b.stop()
+    finally:
+        for d in (a, b):
+            if d.proc is not None and not d.stopped:
+                d.stop(check=False)
+        hole.close()
+        b.close()
