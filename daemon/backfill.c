@@ -51,6 +51,8 @@ struct backfill {
 	struct rng rng;
 
 	bool running;
+	bool collect;	    /* an event older than one applied came: sort and apply at the end */
+	int64_t applied_hi; /* newest time applied so far */
 	struct http_async_request *req;
 	char *url;
 	char *events_url;     /* sent once the workspace is read */
@@ -371,6 +373,37 @@ backfill_keep(struct backfill *bf, const struct json_value *rec)
 	bf->nrecs++;
 }
 
+static int backfill_rec_cmp(const void *a, const void *b);
+static void backfill_apply(struct backfill *bf, const struct form *f, bool replayed);
+
+/*
+ * While the pages come oldest first (the usual case), each page is applied
+ * as soon as it is read, so memory holds one page. The first record older
+ * than what was applied switches to collecting: the rest is sorted and
+ * applied at the end (the model tolerates the one out-of-order step).
+ */
+static void
+backfill_stream(struct backfill *bf)
+{
+	int64_t t0;
+
+	if (bf->collect || bf->nrecs == 0)
+		return;
+	qsort(bf->recs, bf->nrecs, sizeof(*bf->recs), backfill_rec_cmp);
+	if (bf->recs[0].ts_ms < bf->applied_hi) {
+		bf->collect = true;
+		return;
+	}
+	t0 = date_monotonic_ms();
+	for (size_t i = 0; i < bf->nrecs; i++) {
+		backfill_apply(bf, bf->recs[i].form, true);
+		form_free(bf->recs[i].form);
+	}
+	bf->applied_hi = bf->recs[bf->nrecs - 1].ts_ms;
+	bf->nrecs = 0;
+	bf->res.apply_ms += date_monotonic_ms() - t0;
+}
+
 /* Reads one page; returns the next page's URL (allocated) or NULL, or sets the failure. */
 static char *
 backfill_page(struct backfill *bf, const struct http_response *resp)
@@ -390,7 +423,8 @@ backfill_page(struct backfill *bf, const struct http_response *resp)
 	bf->res.pages++;
 	for (size_t i = 0; i < twilio_page_count(page); i++)
 		backfill_keep(bf, twilio_page_record(page, i));
-	bf->res.fetched = bf->nrecs + bf->res.invalid;
+	bf->res.fetched += twilio_page_count(page);
+	backfill_stream(bf);
 	if (twilio_page_next_url(page) != NULL)
 		next = xstrdup(twilio_page_next_url(page));
 	twilio_page_free(page);
@@ -553,11 +587,11 @@ backfill_finish_cb(evutil_socket_t fd, short what, void *arg)
 	struct backfill *bf = arg;
 	int64_t t0 = date_monotonic_ms();
 
-	bf->res.fetch_ms = t0 - bf->started_ms;
+	bf->res.fetch_ms = t0 - bf->started_ms - bf->res.apply_ms;
 	qsort(bf->recs, bf->nrecs, sizeof(*bf->recs), backfill_rec_cmp);
 	for (size_t i = 0; i < bf->nrecs; i++)
 		backfill_apply(bf, bf->recs[i].form, true);
-	bf->res.apply_ms = date_monotonic_ms() - t0;
+	bf->res.apply_ms += date_monotonic_ms() - t0;
 	bf->res.deferred = bf->ndeferred;
 	bf->res.reason = bf->reason;
 	bf->res.last_sid = bf->last_sid[0] != '\0' ? bf->last_sid : NULL;
@@ -584,6 +618,8 @@ backfill_start(struct backfill *bf, backfill_done_cb *done, void *arg)
 		return -EALREADY;
 	memset(&bf->res, 0, sizeof(bf->res));
 	bf->res.last_ms = -1;
+	bf->collect = false;
+	bf->applied_hi = INT64_MIN;
 	bf->last_sid[0] = '\0';
 	bf->done = done;
 	bf->done_arg = arg;

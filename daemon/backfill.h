@@ -15,8 +15,10 @@
  * One run: GET the workspace (its name is a callback field the Events
  * records lack), then GET Events?StartDate=..&EndDate=..&PageSize=1000, pages followed
  * through next_page_url (at most BACKFILL_MAX_PAGES), each request retried
- * per the twilio retry policy; the records are kept, sorted by their time
- * (Twilio does not promise an order) and applied in one pass. Bounded by a
+ * per the twilio retry policy. Pages that come oldest first are applied as
+ * they arrive (memory: one page); Twilio does not promise an order, so the
+ * first record older than one applied switches to keeping the rest, sorted
+ * by time and applied at the end. Bounded by a
  * page cap and a time cap: what was fetched when a cap is hit, or when a
  * request fails for good, is still applied, and the result says so (the
  * daemon then warns in the log and in /readyz).
