@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -731,56 +732,126 @@ backfill_free(struct backfill *bf)
 /* ------------------------------------------------------------------ */
 /* the state keeper */
 
+/*
+ * The event loop never waits for the disk: it posts the latest (Sid, time)
+ * under the lock and one writer thread saves whatever is latest (fsync can
+ * take tens of milliseconds on a busy disk, and webhooks are answered in
+ * under two). Failures are logged from the loop, once.
+ */
 struct backfill_keeper {
 	struct model *model;
 	char *path;
 	struct event *timer;
 	char prev_sid[SID_LEN + 1];
 	int64_t prev_ms;
-	char saved_sid[SID_LEN + 1];
+	char posted_sid[SID_LEN + 1]; /* the loop's: last handed to the thread */
 	bool warned;
+
+	bool have_thread;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* under lock */
+	bool quit;
+	bool pending;
+	char want_sid[SID_LEN + 1];
+	int64_t want_ms;
+	int saves_in_progress;
+	char *error; /* the last failure, for the loop to log */
 };
 
-void
-backfill_keeper_flush(struct backfill_keeper *k)
+static void *
+backfill_keeper_thread(void *arg)
+{
+	struct backfill_keeper *k = arg;
+	char sid[SID_LEN + 1];
+	int64_t ms;
+	char *cause;
+
+	(void)pthread_mutex_lock(&k->lock);
+	for (;;) {
+		while (!k->pending && !k->quit)
+			(void)pthread_cond_wait(&k->cond, &k->lock);
+		if (!k->pending)
+			break; /* quit, nothing left to write */
+		memcpy(sid, k->want_sid, sizeof(sid));
+		ms = k->want_ms;
+		k->pending = false;
+		k->saves_in_progress++;
+		(void)pthread_mutex_unlock(&k->lock);
+		cause = NULL;
+		if (backfill_state_save(k->path, sid, ms, &cause) < 0 && cause == NULL)
+			cause = xstrdup("?");
+		(void)pthread_mutex_lock(&k->lock);
+		k->saves_in_progress--;
+		if (cause != NULL) {
+			free(k->error);
+			k->error = cause;
+		}
+		(void)pthread_cond_broadcast(&k->cond);
+	}
+	(void)pthread_mutex_unlock(&k->lock);
+	return NULL;
+}
+
+/* Hands the newest ring event to the writer when it changed. */
+static void
+backfill_keeper_post(struct backfill_keeper *k)
 {
 	uint64_t oldest = 0;
 	uint64_t newest = 0;
 	const char *sid;
 	const char *ts;
 	int64_t ms = -1;
-	char *cause = NULL;
-	int r;
+	char *error;
 
-	if (k == NULL || k->path == NULL)
-		return;
+	(void)pthread_mutex_lock(&k->lock);
+	error = k->error;
+	k->error = NULL;
+	(void)pthread_mutex_unlock(&k->lock);
+	if (error != NULL) {
+		if (!k->warned)
+			log_warning("state file not written: %s (warned once)", error);
+		k->warned = true;
+		free(error);
+	}
 	model_event_range(k->model, &oldest, &newest);
 	if (newest == 0)
 		return;
 	sid = model_event_field(k->model, newest, "Sid");
-	if (sid == NULL || !sid_is_valid(sid, "EV") || strcmp(sid, k->saved_sid) == 0)
+	if (sid == NULL || !sid_is_valid(sid, "EV") || strcmp(sid, k->posted_sid) == 0)
 		return;
 	ts = model_event_field(k->model, newest, "TimestampMs");
 	if (ts == NULL || num_parse_i64(ts, 0, INT64_MAX, &ms) < 0)
 		(void)date_parse(model_event_field(k->model, newest, "Timestamp"), &ms);
 	if (ms < 0)
 		return;
-	r = backfill_state_save(k->path, sid, ms, &cause);
-	if (r < 0) {
-		if (!k->warned)
-			log_warning("state file not written: %s (warned once)",
-				    cause != NULL ? cause : "?");
-		k->warned = true;
-		free(cause);
+	memcpy(k->posted_sid, sid, SID_LEN + 1);
+	(void)pthread_mutex_lock(&k->lock);
+	memcpy(k->want_sid, sid, SID_LEN + 1);
+	k->want_ms = ms;
+	k->pending = true;
+	(void)pthread_cond_broadcast(&k->cond);
+	(void)pthread_mutex_unlock(&k->lock);
+}
+
+void
+backfill_keeper_flush(struct backfill_keeper *k)
+{
+	if (k == NULL || !k->have_thread)
 		return;
-	}
-	memcpy(k->saved_sid, sid, SID_LEN + 1);
+	backfill_keeper_post(k);
+	/* At stop: wait until the writer has nothing left (a few ms). */
+	(void)pthread_mutex_lock(&k->lock);
+	while (k->pending || k->saves_in_progress > 0)
+		(void)pthread_cond_wait(&k->cond, &k->lock);
+	(void)pthread_mutex_unlock(&k->lock);
 }
 
 static void
 backfill_keeper_cb(evutil_socket_t fd, short what, void *arg)
 {
-	backfill_keeper_flush(arg);
+	backfill_keeper_post(arg);
 }
 
 struct backfill_keeper *
@@ -794,6 +865,8 @@ backfill_keeper_new(struct event_base *base, struct model *model, const char *pa
 
 	k->model = model;
 	k->prev_ms = -1;
+	(void)pthread_mutex_init(&k->lock, NULL);
+	(void)pthread_cond_init(&k->cond, NULL);
 	if (path == NULL) {
 		log_info("no state directory (state_dir, $STATE_DIRECTORY): the last event applied "
 			 "is not remembered");
@@ -810,6 +883,13 @@ backfill_keeper_new(struct event_base *base, struct model *model, const char *pa
 		log_info("state file: last event applied before this start: %s at %" PRId64,
 			 k->prev_sid, k->prev_ms);
 	free(cause);
+	r = pthread_create(&k->thread, NULL, backfill_keeper_thread, k);
+	if (r != 0) {
+		log_warning("state file: cannot start its writer thread (%s): not saved",
+			    strerror(r));
+		return k;
+	}
+	k->have_thread = true;
 	k->timer = event_new(base, -1, EV_PERSIST, backfill_keeper_cb, k);
 	if (k->timer == NULL || event_add(k->timer, &tv) < 0)
 		log_err("state file: cannot arm the save timer");
@@ -823,6 +903,16 @@ backfill_keeper_free(struct backfill_keeper *k)
 		return;
 	if (k->timer != NULL)
 		event_free(k->timer);
+	if (k->have_thread) {
+		(void)pthread_mutex_lock(&k->lock);
+		k->quit = true;
+		(void)pthread_cond_broadcast(&k->cond);
+		(void)pthread_mutex_unlock(&k->lock);
+		(void)pthread_join(k->thread, NULL);
+	}
+	(void)pthread_mutex_destroy(&k->lock);
+	(void)pthread_cond_destroy(&k->cond);
+	free(k->error);
 	free(k->path);
 	free(k);
 }

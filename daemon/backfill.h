@@ -138,8 +138,9 @@ int backfill_state_save(const char *path, const char *sid, int64_t ms, char **ca
 /*
  * The state keeper: loads the state file at creation (a missing or corrupt
  * one is logged and means a first start), then every BACKFILL_STATE_SAVE_MS
- * saves the newest event of the model's ring when it changed, and on
- * backfill_keeper_flush (at stop). path NULL: no file, nothing is saved.
+ * hands the newest event of the model's ring, when it changed, to a writer
+ * thread (the loop never waits for fsync). backfill_keeper_flush (at stop)
+ * posts the newest and waits for the writer. path NULL: no file, no thread.
  */
 #define BACKFILL_STATE_SAVE_MS 2000
 
