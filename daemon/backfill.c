@@ -589,7 +589,8 @@ backfill_finish_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t t0 = date_monotonic_ms();
 
 	bf->res.fetch_ms = t0 - bf->started_ms - bf->res.apply_ms;
-	qsort(bf->recs, bf->nrecs, sizeof(*bf->recs), backfill_rec_cmp);
+	if (bf->nrecs > 0)
+		qsort(bf->recs, bf->nrecs, sizeof(*bf->recs), backfill_rec_cmp);
 	for (size_t i = 0; i < bf->nrecs; i++)
 		backfill_apply(bf, bf->recs[i].form, true);
 	bf->res.apply_ms += date_monotonic_ms() - t0;

@@ -165,6 +165,10 @@ def test_kill9_at_random_moments_converges_with_counters(make_stack):
         time.sleep(rng.uniform(0.0, 0.3))
         stack.daemon.start(timeout=30)
         stack.daemon.login(*dh.SUPERVISOR)
+        # The replay was whole and reached the last event of the state file.
+        r = dh.http_request(stack.daemon.port, 'GET', '/readyz')
+        assert r.status == 200 and not [w for w in r.json().get('warnings', [])
+                                        if w.get('kind') == 'replay'], r.json()
         day.join()
         dh.converge(lambda: everything(stack),
                     what='agreement after kill %d of %d' % (i + 1, KILLS))
