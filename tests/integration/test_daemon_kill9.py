@@ -56,21 +56,39 @@ ACCEPTED_LIKE = ('reservation.accepted', 'reservation.wrapup', 'reservation.comp
 def expected_today(events):
     """Per worker: what an uninterrupted run counts, from the events alone. A
     reservation is offered when first seen, accepted when it reaches accepted,
-    wrap-up or completed, handled when completed after that; handle time runs
-    from its acceptance to its completion."""
+    wrap-up or completed, handled when it completes after that or its task
+    completes while it is accepted (whichever comes first); handle time runs
+    from its acceptance to that moment."""
     res = {}
+    by_task = {}
+
+    def handle(r, ms):
+        if r['handled']:
+            return
+        r['handled'] = True
+        if r['accepted_ms'] is not None and ms >= r['accepted_ms']:
+            r['handled_ms'] = ms - r['accepted_ms']
+
     for e in events:
         t = e['event_type']
+        data = e.get('event_data') or {}
+        ms = int(e['event_date_ms'])
+        if t == 'task.completed':
+            for r in by_task.get(data.get('task_sid'), []):
+                if r['accepted'] and not r['ended']:
+                    handle(r, ms)
+            continue
         if not t.startswith('reservation.'):
             continue
-        data = e.get('event_data') or {}
         sid, wk = data.get('reservation_sid'), data.get('worker_sid')
         if not sid or not wk:
             continue
-        r = res.setdefault(sid, {'worker': wk, 'accepted_ms': None, 'accepted': False,
-                                 'rejected': False, 'timeout': False, 'handled_ms': None,
-                                 'handled': False})
-        ms = int(e['event_date_ms'])
+        r = res.get(sid)
+        if r is None:
+            r = res[sid] = {'worker': wk, 'accepted_ms': None, 'accepted': False,
+                            'rejected': False, 'timeout': False, 'handled_ms': None,
+                            'handled': False, 'ended': False}
+            by_task.setdefault(data.get('task_sid'), []).append(r)
         if t in ACCEPTED_LIKE and not r['accepted']:
             r['accepted'] = True
             if t == 'reservation.accepted':
@@ -79,10 +97,10 @@ def expected_today(events):
             r['rejected'] = True
         if t == 'reservation.timeout':
             r['timeout'] = True
-        if t == 'reservation.completed' and not r['handled']:
-            r['handled'] = True
-            if r['accepted_ms'] is not None and ms >= r['accepted_ms']:
-                r['handled_ms'] = ms - r['accepted_ms']
+        if t == 'reservation.completed':
+            handle(r, ms)
+        if t not in ('reservation.created', 'reservation.accepted', 'reservation.wrapup'):
+            r['ended'] = True
     out = {}
     for r in res.values():
         c = out.setdefault(r['worker'], {'offered': 0, 'accepted': 0, 'rejected': 0,
