@@ -24,7 +24,7 @@ import daemon_harness as dh
 
 make_stack = dh.make_stack_fixture()
 
-KILLS_CI = 8
+KILLS_CI = 5
 KILLS = int(os.environ.get('TRHUB_KILL9_ROUNDS', str(KILLS_CI)))
 
 
