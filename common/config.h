@@ -159,6 +159,8 @@ struct config {
 	int stats_min_interval_ms;
 	int stats_max_interval_ms;
 	int reconcile_interval_s;  /* 0: never */
+	int replay_timeout_s;	   /* restart replay of today's events; 0: none */
+	char *state_dir;	   /* NULL: $STATE_DIRECTORY, else no state file */
 	char *workspace_callback;  /* "warn" or "manage" */
 	int events_silence_warn_s; /* 0: never */
 	int webhook_max_age_s;	   /* replay window; 0: none */

@@ -294,6 +294,23 @@ const struct config_table_entry config_table[] = {
 	  .unit = "s",
 	  .description = "How often the live model is rebuilt from Twilio to heal missed events; "
 			 "0: never." },
+	{ .name = "replay_timeout_s",
+	  .reload = CONFIG_TABLE_RESTART,
+	  .type = CONFIG_TABLE_DURATION,
+	  .offset = CONFIG_TABLE_OFF(replay_timeout_s),
+	  .def = "60",
+	  .min = 0,
+	  .max = 3600,
+	  .unit = "s",
+	  .description = "Longest the start-up replay of today's events (TaskRouter's Events) may "
+			 "take before READY; 0: no replay." },
+	{ .name = "state_dir",
+	  .reload = CONFIG_TABLE_RESTART,
+	  .type = CONFIG_TABLE_PATH,
+	  .offset = CONFIG_TABLE_OFF(state_dir),
+	  .def = NULL,
+	  .description = "Directory of trhubd's state file (the last event applied); default: "
+			 "$STATE_DIRECTORY (systemd's StateDirectory=), else none." },
 	{ .name = "workspace_callback",
 	  .reload = CONFIG_TABLE_RESTART,
 	  .type = CONFIG_TABLE_STRING,

@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,6 +41,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "backfill.h"
 #include "buf.h"
 #include "config.h"
 #include "daemon.h"
@@ -60,7 +62,9 @@
 #include "stats.h"
 #include "stream.h"
 #include "syncpub.h"
+#include "tr_event.h"
 #include "twilio.h"
+#include "tz.h"
 #include "worker_api.h"
 #include "xmalloc.h"
 
@@ -100,6 +104,9 @@ struct daemon {
 	struct web_static *web; /* pages (static.h), or NULL: none */
 	struct series *series;	/* today's per-minute samples for the charts */
 	struct rebuild *rebuild;
+	struct backfill *backfill;	/* the start-up replay of today's events, or NULL */
+	struct backfill_keeper *keeper; /* the state file */
+	char *replay_warning;		/* for /readyz when the replay was incomplete */
 	struct feed *feed;
 	struct sd_watchdog *watchdog;
 
@@ -170,7 +177,9 @@ daemon_ready_cb(void *arg, const char **reason_out)
 		*reason_out = "starting";
 		return false;
 	case DAEMON_REBUILDING:
-		*reason_out = "rebuilding the model from Twilio";
+		*reason_out = backfill_running(d->backfill)
+				      ? "replaying today's events from TaskRouter"
+				      : "rebuilding the model from Twilio";
 		return false;
 	case DAEMON_DEGRADED:
 		*reason_out = d->degraded_reason != NULL ? d->degraded_reason
@@ -323,6 +332,12 @@ daemon_warnings_cb(void *arg, struct json_gen *g)
 		json_gen_object_open(g);
 		json_gen_kv_string(g, "kind", feed_warning_name((enum feed_warning)i));
 		json_gen_kv_string(g, "message", text);
+		json_gen_object_close(g);
+	}
+	if (d->replay_warning != NULL) {
+		json_gen_object_open(g);
+		json_gen_kv_string(g, "kind", "replay");
+		json_gen_kv_string(g, "message", d->replay_warning);
 		json_gen_object_close(g);
 	}
 	json_gen_array_close(g);
@@ -535,6 +550,9 @@ daemon_apply_event_cb(const struct tr_event *event, void *arg)
 {
 	struct daemon *d = arg;
 
+	/* During the start-up replay, webhooks wait for the older events. */
+	if (backfill_defer(d->backfill, event))
+		return MODEL_APPLIED;
 	return model_apply_event(d->model, event);
 }
 
@@ -679,6 +697,117 @@ daemon_rebuild_done_cb(const struct rebuild_result *result, void *arg)
 	}
 }
 
+/* --- the start-up replay (backfill.h) --------------------------------------------- */
+
+/* The state file's path: state_dir, else the first of $STATE_DIRECTORY; NULL: none. */
+static char *
+daemon_state_path(const struct config *cfg)
+{
+	const char *env = config_env("STATE_DIRECTORY");
+	size_t n;
+
+	if (cfg->state_dir != NULL && cfg->state_dir[0] != '\0')
+		return xasprintf("%s/%s", cfg->state_dir, BACKFILL_STATE_FILE);
+	if (env == NULL || env[0] != '/')
+		return NULL;
+	n = strcspn(env, ":");
+	return xasprintf("%.*s/%s", (int)n, env, BACKFILL_STATE_FILE);
+}
+
+/* The keeper, and the replay since the start of today's operational day. */
+static void
+daemon_backfill_new(struct daemon *d, const struct config *cfg)
+{
+	struct backfill_options bo = { 0 };
+	struct tz_zone *zone = NULL;
+	char *path = daemon_state_path(cfg);
+	char *cause = NULL;
+	int64_t prev_ms = -1;
+
+	d->keeper = backfill_keeper_new(d->base, d->model, path);
+	free(path);
+	if (cfg->replay_timeout_s <= 0) {
+		log_info("replay: off (replay_timeout_s = 0); today's per-agent counters start "
+			 "from this start");
+		return;
+	}
+	if (tz_zone_load(config_env("TZDIR"), cfg->timezone, &zone, &cause) != 0) {
+		log_warning("replay: time zone %s unusable (%s), using UTC for the day start",
+			    cfg->timezone, cause != NULL ? cause : "?");
+		free(cause);
+		zone = tz_zone_utc();
+	}
+	bo.start_ms = tz_day_start_ms(zone, cfg->day_start_min, date_now_ms());
+	bo.end_ms = -1;
+	bo.timeout_ms = (int64_t)cfg->replay_timeout_s * 1000;
+	bo.expect_sid = backfill_keeper_prev_sid(d->keeper, &prev_ms);
+	if (bo.expect_sid != NULL && prev_ms < bo.start_ms)
+		bo.expect_sid = NULL; /* yesterday's: not in today's replay */
+	tz_zone_free(zone);
+	d->backfill = backfill_new(d->base, d->http, d->twilio, cfg->workspace_sid, d->model, &bo,
+				   d->metrics);
+}
+
+static void
+daemon_backfill_done_cb(const struct backfill_result *r, void *arg)
+{
+	struct daemon *d = arg;
+	int64_t prev_ms = -1;
+	const char *prev = backfill_keeper_prev_sid(d->keeper, &prev_ms);
+	double secs = (double)(r->fetch_ms + r->apply_ms) / 1000.0;
+
+	uint64_t oldest = 0;
+	uint64_t newest = 0;
+
+	model_set_listener(d->model, daemon_model_changed_cb, d);
+	stream_invalidate(d->stream);
+	/* The latest replayed event is the latest event (SyncTaskRouterEvents, the feed). */
+	model_event_range(d->model, &oldest, &newest);
+	if (newest > 0) {
+		struct model_change c = { .kind = MODEL_CHANGE_EVENT, .sid = NULL, .seq = newest };
+
+		daemon_model_changed_cb(&c, d);
+	}
+	log_notice("replay: %zu events since the day start in %zu pages (%" PRId64
+		   " ms fetch, %" PRId64 " ms apply; %.0f events/s): %zu applied, %zu known, "
+		   "%zu ignored, %zu unusable; %zu webhooks held meanwhile",
+		   r->fetched, r->pages, r->fetch_ms, r->apply_ms,
+		   secs > 0 ? (double)r->fetched / secs : 0.0, r->applied, r->stale, r->ignored,
+		   r->invalid, r->deferred);
+	if (r->error < 0) {
+		free(d->replay_warning);
+		d->replay_warning = xasprintf("the replay of today's events is incomplete (%s): "
+					      "per-agent counters may be low until tomorrow",
+					      r->reason != NULL ? r->reason : "?");
+		log_warning("replay: %s", d->replay_warning);
+	} else if (prev != NULL && prev_ms >= 0 && !r->expect_found && r->last_ms >= prev_ms) {
+		free(d->replay_warning);
+		d->replay_warning =
+			xasprintf("the replay did not return %s, the last event applied "
+				  "before the restart",
+				  prev);
+		log_warning("replay: %s", d->replay_warning);
+	}
+	daemon_rebuild_start(d);
+}
+
+static void
+daemon_backfill_start(struct daemon *d)
+{
+	int r;
+
+	daemon_enter_state(d, DAEMON_REBUILDING);
+	sd_notify_status("replaying today's events from TaskRouter");
+	/* Replayed changes are not news: Sync and the stream get the rebuilt result. */
+	model_set_listener(d->model, NULL, NULL);
+	r = backfill_start(d->backfill, daemon_backfill_done_cb, d);
+	if (r < 0) {
+		model_set_listener(d->model, daemon_model_changed_cb, d);
+		log_warning_errno(r, "cannot start the replay");
+		daemon_rebuild_start(d);
+	}
+}
+
 /* --- signals ---------------------------------------------------------------- */
 
 static void
@@ -714,6 +843,9 @@ daemon_stop(struct daemon *d, const char *why)
 	/* No new Twilio reads while draining; only Sync writes may finish. */
 	rebuild_free(d->rebuild);
 	d->rebuild = NULL;
+	backfill_free(d->backfill);
+	d->backfill = NULL;
+	backfill_keeper_flush(d->keeper);
 	stats_free(d->stats);
 	d->stats = NULL;
 	/* Marked values are queued in syncpub already; the drain below waits for them. */
@@ -1078,6 +1210,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	d->rebuild = rebuild_new(d->base, d->http, d->twilio, cfg->workspace_sid, d->model, &ro,
 				 d->metrics);
 	rebuild_set_callbacks(d->rebuild, daemon_rebuild_done_cb, daemon_rebuild_status_cb, d);
+	daemon_backfill_new(d, cfg);
 
 	fo.public_url = cfg->public_url;
 	fo.workspace_sid = cfg->workspace_sid;
@@ -1154,7 +1287,10 @@ daemon_new(struct config *cfg, const struct daemon_options *options, struct daem
 int
 daemon_run(struct daemon *d)
 {
-	daemon_rebuild_start(d);
+	if (d->backfill != NULL)
+		daemon_backfill_start(d);
+	else
+		daemon_rebuild_start(d);
 	if (event_base_dispatch(d->base) < 0) {
 		log_err("event loop failed");
 		return 1;
@@ -1180,6 +1316,9 @@ daemon_free(struct daemon *d)
 	/* Users of the HTTP client and of the model first, the listener never fires again. */
 	if (d->model != NULL)
 		model_set_listener(d->model, NULL, NULL);
+	backfill_free(d->backfill);
+	backfill_keeper_flush(d->keeper);
+	backfill_keeper_free(d->keeper);
 	rebuild_free(d->rebuild);
 	feed_free(d->feed);
 	stats_free(d->stats);
@@ -1206,6 +1345,7 @@ daemon_free(struct daemon *d)
 		config_free(d->cfg);
 	config_free(d->boot_cfg);
 	free(d->degraded_reason);
+	free(d->replay_warning);
 	free(d->split_thresholds_s);
 	free(d);
 }
