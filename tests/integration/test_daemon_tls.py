@@ -350,3 +350,41 @@ def test_credentials_directory_and_key_mode(pki):
         assert b'every user can read it' in p.stderr and b'chmod go-w,o-rwx' in p.stderr, p.stderr
     finally:
         stack.close()
+
+
+def test_large_answer_with_close_and_stream_over_tls(tls_stack, pki):
+    """A 60+ KB asset on a Connection: close request arrives whole (the front door
+    reports an answer written only once TLS has handed every byte to the kernel), and
+    the live stream works over TLS."""
+    port = tls_stack.daemon.port
+    web = os.environ['TRHUB_WEB_BUILD_DIR']
+    assets = sorted((os.path.getsize(os.path.join(web, 'assets', n)), n)
+                    for n in os.listdir(os.path.join(web, 'assets')) if n.endswith('.js'))
+    size, name = assets[-1]
+    assert size > 60000
+    for _ in range(3):
+        p = run([CURL, '-sS', '--cacert', pki.ca, '-H', 'Connection: close', '-H',
+                 'Accept-Encoding: identity', '-o', '/dev/null', '-w', '%{http_code} %{size_download}',
+                 'https://127.0.0.1:%d/assets/%s' % (port, name)])
+        assert p.stdout.decode() == '200 %d' % size
+
+    status, hdrs, _ = https_request(
+        pki, port, 'POST', '/login', json.dumps({'username': SUPERVISOR[0],
+                                                 'password': SUPERVISOR[1]}).encode(),
+        {'Content-Type': 'application/json', 'Origin': 'https://127.0.0.1:%d' % port})
+    assert status == 200
+    ctx = ssl.create_default_context(cafile=pki.ca)
+    raw = socket.create_connection(('127.0.0.1', port), timeout=DEFAULT_TIMEOUT)
+    with ctx.wrap_socket(raw, server_hostname='127.0.0.1') as s:
+        s.sendall(('GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nCookie: %s\r\n'
+                   'Accept: text/event-stream\r\n\r\n' % (port, hdrs['set-cookie'].split(';')[0]))
+                  .encode())
+        got = b''
+        end = time.monotonic() + DEFAULT_TIMEOUT
+        while b'event: snapshot' not in got and time.monotonic() < end:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        assert got.startswith(b'HTTP/1.1 200'), got[:200]
+        assert b'event: snapshot' in got, got[:500]
