@@ -175,10 +175,11 @@ struct server_conn {
 	bool refused; /* over every share at accept: 503 from the timer */
 	bool idle;    /* in s->idle: keep-alive, no byte of a next request yet */
 	bool nodelay;
-	bool flushing;	   /* inside our flush: the output filter may write */
-	bool tls;	   /* sock is an OpenSSL bufferevent (tls.c) */
-	bool tls_owed;	   /* output went to sock; "written" is owed once it drained */
-	unsigned requests; /* answered so far */
+	bool flushing; /* inside our flush: the output filter may write */
+	bool tls;      /* sock is an OpenSSL bufferevent (tls.c) */
+	bool tls_owed; /* output went to sock; "written" is owed once it drained */
+	struct evbuffer_cb_entry *tls_drained; /* on sock's output: server_conn_tls_drained_cb */
+	unsigned requests;		       /* answered so far */
 	size_t head_bytes;
 	size_t body_left;
 	struct request_head rh;	       /* the request head being checked */
@@ -758,6 +759,17 @@ server_conn_input_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst_
 	return BEV_NEED_MORE;
 }
 
+/* The OpenSSL bufferevent's output changed: once drained, "written" is due. */
+static void
+server_conn_tls_drained_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct server_conn *c = arg;
+
+	if (info->n_deleted > 0 && c->tls_owed && c->s != NULL && c->flush != NULL &&
+	    evbuffer_get_length(buf) == 0)
+		event_active(c->flush, EV_TIMEOUT, 0);
+}
+
 /* The socket took bytes, or a stalled write ran out of time. */
 static void
 server_conn_writable_cb(evutil_socket_t fd, short what, void *arg)
@@ -780,9 +792,12 @@ server_conn_writable_cb(evutil_socket_t fd, short what, void *arg)
  * OpenSSL bufferevent, which empties its output buffer only as SSL_write
  * hands records to the socket. Bytes move (shared stream messages stay
  * shared) into it once per loop turn; "written" (BEV_OK) is owed until it
- * has drained, and libevent calls this filter again then (the filter's
- * write callback on the layer below). A stalled write is closed by that
- * bufferevent's write timeout (server_conn_set_write_timeout).
+ * has drained, which server_conn_tls_drained_cb sees and answers with a
+ * flush (BEV_FLUSH) that calls this filter again. (The filter's own write
+ * callback on the layer below is not enough: libevent 2.1's filter does
+ * not call the filter in normal mode while its own output is empty, so
+ * the keep-alive test hung on its second request.) A stalled write is closed by that bufferevent's
+ * write timeout (server_conn_tls_timeout).
  */
 static enum bufferevent_filter_result
 server_conn_output_tls(struct server_conn *c, struct evbuffer *src, struct evbuffer *dst)
@@ -905,7 +920,11 @@ server_conn_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct server_conn *c = arg;
 
 	c->flushing = true;
-	(void)bufferevent_flush(c->bev, EV_WRITE, BEV_NORMAL);
+	/*
+	 * A "written" owed over TLS is due with the filter's output empty,
+	 * where libevent's normal mode does not call the filter at all.
+	 */
+	(void)bufferevent_flush(c->bev, EV_WRITE, c->tls_owed ? BEV_FLUSH : BEV_NORMAL);
 	c->flushing = false;
 }
 
@@ -923,6 +942,10 @@ static void
 server_conn_free_cb(void *ctx)
 {
 	struct server_conn *c = ctx;
+
+	/* The OpenSSL bufferevent is freed right after this; it must not call back. */
+	if (c->tls_drained != NULL)
+		(void)evbuffer_remove_cb_entry(bufferevent_get_output(c->sock), c->tls_drained);
 	server_conn_uncount(c);
 	if (c->s != NULL)
 		TAILQ_REMOVE(&c->s->all, c, all_link);
@@ -1008,8 +1031,13 @@ server_conn_new(struct server *s, struct event_base *base, struct tls *tls)
 	if (server_registry == NULL)
 		server_registry = hmap_new();
 	(void)hmap_put(server_registry, c->key, c); /* a new pointer: replaces nothing */
-	if (c->tls)
+	if (c->tls) {
 		server_conn_tls_timeout(c);
+		c->tls_drained = evbuffer_add_cb(bufferevent_get_output(c->sock),
+						 server_conn_tls_drained_cb, c);
+		if (c->tls_drained == NULL)
+			fatalx("http: cannot watch a TLS connection's output");
+	}
 
 	if (s->stopping) {
 		refuse = true;

@@ -362,11 +362,16 @@ def test_large_answer_with_close_and_stream_over_tls(tls_stack, pki):
                     for n in os.listdir(os.path.join(web, 'assets')) if n.endswith('.js'))
     size, name = assets[-1]
     assert size > 60000
-    for _ in range(3):
+    pid = tls_stack.daemon.proc.pid
+    fds_before = len(os.listdir('/proc/%d/fd' % pid))
+    for _ in range(10):
         p = run([CURL, '-sS', '--cacert', pki.ca, '-H', 'Connection: close', '-H',
                  'Accept-Encoding: identity', '-o', '/dev/null', '-w', '%{http_code} %{size_download}',
                  'https://127.0.0.1:%d/assets/%s' % (port, name)])
         assert p.stdout.decode() == '200 %d' % size
+    # Every closed TLS connection gave its descriptor back.
+    th.wait_until(lambda: len(os.listdir('/proc/%d/fd' % pid)) <= fds_before,
+                  what='descriptors back to %d' % fds_before)
 
     status, hdrs, _ = https_request(
         pki, port, 'POST', '/login', json.dumps({'username': SUPERVISOR[0],
@@ -388,3 +393,19 @@ def test_large_answer_with_close_and_stream_over_tls(tls_stack, pki):
             got += chunk
         assert got.startswith(b'HTTP/1.1 200'), got[:200]
         assert b'event: snapshot' in got, got[:500]
+
+
+def test_keep_alive_requests_over_tls(tls_stack, pki):
+    """Many requests on one TLS connection: each answer completes the request cycle."""
+    port = tls_stack.daemon.port
+    ctx = ssl.create_default_context(cafile=pki.ca)
+    conn = http.client.HTTPSConnection('127.0.0.1', port, timeout=DEFAULT_TIMEOUT, context=ctx)
+    try:
+        for i in range(20):
+            conn.request('GET', '/healthz')
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200, (i, resp.status)
+            assert not resp.will_close, i
+    finally:
+        conn.close()
