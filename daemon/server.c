@@ -175,11 +175,16 @@ struct server_conn {
 	bool refused; /* over every share at accept: 503 from the timer */
 	bool idle;    /* in s->idle: keep-alive, no byte of a next request yet */
 	bool nodelay;
-	bool flushing; /* inside our flush: the output filter may write */
-	bool tls;      /* sock is an OpenSSL bufferevent (tls.c) */
-	bool tls_owed; /* output went to sock; "written" is owed once it drained */
-	struct evbuffer_cb_entry *tls_drained; /* on sock's output: server_conn_tls_drained_cb */
-	unsigned requests;		       /* answered so far */
+	bool flushing;	   /* inside our flush: the output filter may write */
+	unsigned requests; /* answered so far */
+	/*
+	 * TLS: sock is an OpenSSL bufferevent (tls.c); tls_owed: output went
+	 * to it and "written" is owed once it drained, which tls_drained (a
+	 * callback on its output, server_conn_tls_drained_cb) watches.
+	 */
+	bool tls;
+	bool tls_owed;
+	struct evbuffer_cb_entry *tls_drained;
 	size_t head_bytes;
 	size_t body_left;
 	struct request_head rh;	       /* the request head being checked */
@@ -216,20 +221,23 @@ struct server {
 	size_t n_listen_fds;
 	struct server_listener *listeners;
 	size_t n_listeners;
-	struct event *resume; /* periodic: re-enables listeners paused by EMFILE */
-	struct tls *tls;      /* serve HTTPS (borrowed), or NULL */
-	/* The optional plain listener that redirects to https (tls_redirect_listen). */
-	struct evhttp *redirect_http;
-	char *redirect_origin; /* "https://host[:port]" */
-	char *redirect_host;
-	uint16_t redirect_port;
-	struct evhttp_bound_socket *redirect_bound;
+	struct event *resume;	   /* periodic: re-enables listeners paused by EMFILE */
 	struct server_conns conns; /* every counted connection, oldest first */
 	struct server_conns idle;  /* idle keep-alive connections, longest idle first */
 	struct server_conns all;   /* every record alive, counted or not */
 	size_t n_conns;		   /* counted */
 	size_t n_reserve;	   /* counted and in the reserve */
 	char address[INET6_ADDRSTRLEN + 8];
+	/*
+	 * HTTPS (borrowed tls.c context), or NULL; and the optional plain
+	 * listener that redirects to redirect_origin ("https://host[:port]").
+	 */
+	struct tls *tls;
+	struct evhttp *redirect_http;
+	char *redirect_origin;
+	char *redirect_host;
+	uint16_t redirect_port;
+	struct evhttp_bound_socket *redirect_bound;
 	char redirect_address[INET6_ADDRSTRLEN + 8];
 };
 
@@ -796,8 +804,8 @@ server_conn_writable_cb(evutil_socket_t fd, short what, void *arg)
  * flush (BEV_FLUSH) that calls this filter again. (The filter's own write
  * callback on the layer below is not enough: libevent 2.1's filter does
  * not call the filter in normal mode while its own output is empty, so
- * the keep-alive test hung on its second request.) A stalled write is closed by that bufferevent's
- * write timeout (server_conn_tls_timeout).
+ * the keep-alive test hung on its second request.) A stalled write is
+ * closed by that bufferevent's write timeout (server_conn_tls_timeout).
  */
 static enum bufferevent_filter_result
 server_conn_output_tls(struct server_conn *c, struct evbuffer *src, struct evbuffer *dst)
