@@ -334,6 +334,16 @@ def test_credentials_directory_and_key_mode(pki):
     stack = https_stack(pki, None, None, {'CREDENTIALS_DIRECTORY': creds})
     try:
         assert served_serial(stack.daemon.port, pki) == 7007
+        # --doctor loads the same files and reports the certificate.
+        env = dict(os.environ, **stack.daemon.extra_env)
+        p = subprocess.run([stack.daemon.argv[0], '--doctor'], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=TOOL_TIMEOUT)
+        tls_lines = [l for l in p.stdout.decode().splitlines() if re.match(r'\S+\s+tls\s', l)]
+        assert len(tls_lines) == 1, p.stdout
+        # A two-day certificate: the doctor warns (under 14 days left).
+        assert tls_lines[0].startswith('warn'), tls_lines
+        assert 'key matches' in tls_lines[0] and 'serial %X' % 7007 in tls_lines[0], tls_lines
+        assert re.search(r'expires in [12] days', tls_lines[0]), tls_lines
     finally:
         stack.close()
 
