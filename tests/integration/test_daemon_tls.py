@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
 import subprocess
@@ -118,7 +119,9 @@ def served_serial(port, pki):
 
 @pytest.fixture(scope='module')
 def pki():
-    return Pki()
+    p = Pki()
+    yield p
+    shutil.rmtree(p.dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -325,7 +328,7 @@ def test_redirect_listener_answers_308_to_https(pki):
 
 def test_credentials_directory_and_key_mode(pki):
     cert, key = pki.issue('cred', 7007)
-    creds = tempfile.mkdtemp(prefix='trhubd-creds-')
+    creds = tempfile.mkdtemp(prefix='trhubd-creds-', dir=pki.dir)
     # systemd LoadCredential=tls_cert:... and tls_key:..., the keys left unset.
     for src, name in ((cert, 'tls_cert'), (key, 'tls_key')):
         with open(src, 'rb') as f, open(os.path.join(creds, name), 'wb') as g:
