@@ -1311,6 +1311,80 @@ config_where(const struct config *config, const char *key)
 	return config->origin->where[i] != NULL ? config->origin->where[i] : "default";
 }
 
+/*
+ * tls_cert and tls_key: resolved in $CREDENTIALS_DIRECTORY when relative (or
+ * unset with a credential file of their name), both or neither;
+ * tls_redirect_listen needs them and an https public_url.
+ */
+static int
+config_finish_tls(struct config *config, struct config_load_state *st, char **cause_out)
+{
+	static const char *const keys[] = { "tls_cert", "tls_key" };
+	const char *dir = config_getenv(st->src, "CREDENTIALS_DIRECTORY");
+	const char *why = NULL;
+	int r;
+
+	if (dir != NULL && dir[0] == '\0')
+		dir = NULL;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		size_t i = 0;
+		const struct config_table_entry *e = config_key_find(keys[k], &i);
+		char **value = config_str_member(config, e);
+		char *path = NULL;
+
+		if (*value == NULL && dir != NULL) {
+			/* systemd LoadCredential=tls_cert:... with the key left unset */
+			path = xasprintf("%s/%s", dir, keys[k]);
+			if (access(path, F_OK) != 0) {
+				free(path);
+				continue;
+			}
+			free(config->origin->where[i]);
+			config->origin->where[i] =
+				xstrdup("credential file in $CREDENTIALS_DIRECTORY");
+		} else if (*value != NULL && (*value)[0] != '/') {
+			if (dir == NULL)
+				return config_fail(cause_out, -EINVAL,
+						   "%s (%s) is the relative name '%s', which is "
+						   "looked up in $CREDENTIALS_DIRECTORY, but that "
+						   "is not set (systemd LoadCredential=); use an "
+						   "absolute path",
+						   keys[k], config_where(config, keys[k]), *value);
+			path = xasprintf("%s/%s", dir, *value);
+		} else {
+			continue;
+		}
+		free(*value);
+		*value = path;
+	}
+	if ((config->tls_cert == NULL) != (config->tls_key == NULL))
+		return config_fail(
+			cause_out, -EINVAL,
+			"%s is set (%s) but %s is not: HTTPS needs both the "
+			"certificate and its private key",
+			config->tls_cert != NULL ? "tls_cert" : "tls_key",
+			config_where(config, config->tls_cert != NULL ? "tls_cert" : "tls_key"),
+			config->tls_cert != NULL ? "tls_key" : "tls_cert");
+	if (config->tls_redirect_listen == NULL)
+		return 0;
+	if (config->tls_cert == NULL)
+		return config_fail(cause_out, -EINVAL,
+				   "tls_redirect_listen (%s) redirects to trhubd's https, which "
+				   "needs tls_cert and tls_key",
+				   config_where(config, "tls_redirect_listen"));
+	if (config->public_url == NULL || strncmp(config->public_url, "https://", 8) != 0)
+		return config_fail(cause_out, -EINVAL,
+				   "tls_redirect_listen (%s) redirects to public_url, which must "
+				   "then be an https URL (it is %s)",
+				   config_where(config, "tls_redirect_listen"),
+				   config->public_url != NULL ? config->public_url : "unset");
+	r = config_split_host_port(config->tls_redirect_listen, strlen(config->tls_redirect_listen),
+				   &config->tls_redirect_host, &config->tls_redirect_port, true,
+				   &why);
+	assert(r == 0);
+	return 0;
+}
+
 /* Cross-key rules and the caller's required keys. */
 static int
 config_finish(struct config *config, struct config_load_state *st, char **cause_out)
@@ -1391,6 +1465,9 @@ config_finish(struct config *config, struct config_load_state *st, char **cause_
 		}
 		cidr_list_free(proxies);
 	}
+	r = config_finish_tls(config, st, cause_out);
+	if (r < 0)
+		return r;
 	if ((config->api_key == NULL) != (config->api_secret == NULL))
 		return config_missing(config->api_key == NULL ? "api_key" : "api_secret",
 				      cause_out);
@@ -1495,6 +1572,7 @@ config_free(struct config *config)
 		free(config->origin);
 	}
 	free(config->listen_host);
+	free(config->tls_redirect_host);
 	free(config->path);
 	free(config);
 }

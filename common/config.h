@@ -127,6 +127,16 @@ struct config {
 	int sse_budget_bytes;
 	char *trusted_proxies; /* NULL: none (cidr.h syntax, checked at load) */
 	bool trust_proxy;      /* obsolete: true is refused at load */
+	/*
+	 * HTTPS served by trhubd itself: PEM files, absolute after loading (a
+	 * relative name, or an unset key with a credential file of its name,
+	 * is resolved in $CREDENTIALS_DIRECTORY). Both or neither are set.
+	 */
+	char *tls_cert;
+	char *tls_key;
+	char *tls_redirect_listen; /* plain listener answering 308 to https, or NULL */
+	char *tls_redirect_host;   /* its host part without brackets */
+	uint16_t tls_redirect_port;
 
 	/* Twilio endpoints: twilio_base_url (if set) replaces all three */
 	char *twilio_base_url; /* NULL unless set */

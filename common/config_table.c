@@ -556,6 +556,25 @@ const struct config_table_entry config_table[] = {
 	  .offset = CONFIG_TABLE_OFF(conference_end_on_exit),
 	  .def = "true",
 	  .description = "End the conference when the agent hangs up (EndConferenceOnExit)." },
+	{ .name = "tls_cert",
+	  .reload = CONFIG_TABLE_LIVE,
+	  .type = CONFIG_TABLE_STRING,
+	  .offset = CONFIG_TABLE_OFF(tls_cert),
+	  .description = "PEM certificate chain (leaf first) for HTTPS served by trhubd itself; "
+			 "a relative name is a file in $CREDENTIALS_DIRECTORY. Re-read on every "
+			 "reload." },
+	{ .name = "tls_key",
+	  .reload = CONFIG_TABLE_LIVE,
+	  .type = CONFIG_TABLE_STRING,
+	  .offset = CONFIG_TABLE_OFF(tls_key),
+	  .description = "PEM private key of tls_cert (not readable by other users); a relative "
+			 "name is a file in $CREDENTIALS_DIRECTORY. Re-read on every reload." },
+	{ .name = "tls_redirect_listen",
+	  .reload = CONFIG_TABLE_RESTART,
+	  .type = CONFIG_TABLE_LISTEN,
+	  .offset = CONFIG_TABLE_OFF(tls_redirect_listen),
+	  .description = "With tls_cert: a plain HTTP address (host:port) answering every "
+			 "request with 308 to the same path under public_url (https)." },
 	{ .name = "metrics_allow",
 	  .reload = CONFIG_TABLE_RESTART,
 	  .type = CONFIG_TABLE_STRING,

@@ -28,6 +28,8 @@ http_server_reason(int status)
 		return "See Other";
 	case 304:
 		return "Not Modified";
+	case 308:
+		return "Permanent Redirect";
 	case 400:
 		return "Bad Request";
 	case 401:

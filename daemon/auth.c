@@ -491,7 +491,7 @@ auth_apply_options(struct auth *a, const struct auth_options *o)
 	free(a->public_origin);
 	a->public_origin =
 		o->public_url == NULL ? NULL : auth_origin_of(o->public_url, strlen(o->public_url));
-	a->secure = o->public_url != NULL && strncmp(o->public_url, "https://", 8) == 0;
+	a->secure = o->tls || (o->public_url != NULL && strncmp(o->public_url, "https://", 8) == 0);
 	a->session_ttl_s = o->session_ttl_s > 0 ? o->session_ttl_s : 43200;
 	a->session_idle_s = o->session_idle_s > 0 ? o->session_idle_s : 1800;
 	a->wallboard_ttl_s = o->wallboard_session_ttl_s > 0 ? o->wallboard_session_ttl_s : 2592000;

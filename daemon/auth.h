@@ -70,6 +70,7 @@ struct auth_options {
 	const char *authentication_password; /* NULL: off */
 	const char *wallboard_token;	     /* NULL: no wallboard logins */
 	const char *public_url;		     /* Origin and the Secure cookie flag */
+	bool tls;			     /* trhubd serves HTTPS itself: cookies are Secure */
 	int session_ttl_s;
 	int session_idle_s;
 	int wallboard_session_ttl_s;

@@ -62,6 +62,7 @@
 #include "stats.h"
 #include "stream.h"
 #include "syncpub.h"
+#include "tls.h"
 #include "tr_event.h"
 #include "twilio.h"
 #include "tz.h"
@@ -101,6 +102,7 @@ struct daemon {
 	struct auth *auth;
 	struct worker_api *wapi;
 	struct server *server;
+	struct tls *tls;	/* HTTPS (tls_cert), or NULL: plain HTTP */
 	struct web_static *web; /* pages (static.h), or NULL: none */
 	struct series *series;	/* today's per-minute samples for the charts */
 	struct rebuild *rebuild;
@@ -972,6 +974,37 @@ daemon_reload_change_cb(const char *key, bool live, void *arg)
 }
 
 /*
+ * tls_cert, tls_key: read again on every reload (a renewed certificate
+ * keeps its path); bad new files keep the running certificate.
+ */
+static void
+daemon_reload_tls(struct daemon *d, const struct config *next)
+{
+	char shown[800];
+	char *cause = NULL;
+
+	if (d->tls == NULL) {
+		if (next->tls_cert != NULL)
+			log_warning("reload: tls_cert is set, but trhubd started without TLS and "
+				    "keeps serving plain HTTP until a restart");
+		return;
+	}
+	if (next->tls_cert == NULL) {
+		log_warning("reload: tls_cert and tls_key are unset, but trhubd keeps serving "
+			    "HTTPS with its current certificate until a restart");
+		return;
+	}
+	if (tls_reload(d->tls, next->tls_cert, next->tls_key, &cause) < 0) {
+		tls_info_format(tls_current(d->tls), shown, sizeof(shown));
+		log_err("reload: TLS certificate not reloaded, still serving %s: %s", shown, cause);
+		free(cause);
+		return;
+	}
+	tls_info_format(tls_current(d->tls), shown, sizeof(shown));
+	log_notice("reload: TLS certificate from %s: %s", next->tls_cert, shown);
+}
+
+/*
  * Applies every live key of next (config_table.c says which keys are live)
  * through the owning module's *_reconfigure, names each changed key that
  * needs a restart, and makes next the current config.
@@ -1003,7 +1036,9 @@ daemon_reload_apply(struct daemon *d, struct config *next)
 		free(cause);
 	}
 	/* users_file and the other login keys; tokens and the agent API's keys */
+	daemon_reload_tls(d, next);
 	daemon_auth_options(next, &ao);
+	ao.tls = d->tls != NULL;
 	if (auth_reconfigure(d->auth, &ao, &cause) < 0) {
 		log_err("reload: users not reloaded, keeping the previous ones: %s", cause);
 		free(cause);
@@ -1120,6 +1155,7 @@ daemon_build(struct daemon *d, char **cause_out)
 	struct event_config *ecfg = NULL;
 	int *fds = NULL;
 	size_t nfds = 0;
+	char *redirect_origin = NULL;
 	int r;
 
 	ecfg = event_config_new();
@@ -1195,7 +1231,17 @@ daemon_build(struct daemon *d, char **cause_out)
 	if (d->lease != NULL)
 		api_set_ready_detail(d->api, "lease", daemon_lease_json_cb, d);
 
+	if (cfg->tls_cert != NULL) {
+		char shown[800];
+
+		r = tls_new(cfg->tls_cert, cfg->tls_key, &d->tls, cause_out);
+		if (r < 0)
+			return r;
+		tls_info_format(tls_current(d->tls), shown, sizeof(shown));
+		log_notice("HTTPS with the certificate from %s: %s", cfg->tls_cert, shown);
+	}
 	daemon_auth_options(cfg, &ao);
+	ao.tls = d->tls != NULL;
 	r = auth_new(d->base, d->model, &ao, &d->auth, cause_out);
 	if (r < 0)
 		return r;
@@ -1236,16 +1282,31 @@ daemon_build(struct daemon *d, char **cause_out)
 	svo.metrics_allow = cfg->metrics_allow;
 	svo.listen_fds = fds;
 	svo.n_listen_fds = nfds;
+	svo.tls = d->tls;
+	if (cfg->tls_redirect_listen != NULL) {
+		/* public_url's origin (config_load checked it is https) */
+		const char *host = cfg->public_url + strlen("https://");
+
+		redirect_origin = xstrndup(cfg->public_url,
+					   (size_t)(host - cfg->public_url) + strcspn(host, "/"));
+		svo.redirect_origin = redirect_origin;
+		svo.redirect_host = cfg->tls_redirect_host;
+		svo.redirect_port = cfg->tls_redirect_port;
+	}
 	d->server = server_new(d->base, &svo, d->events, d->api, d->metrics);
 	server_set_auth(d->server, d->auth, d->wapi);
 	free(fds);
+	free(redirect_origin);
 	daemon_load_web(d, cfg);
 	server_set_web(d->server, d->web);
 	r = server_listen(d->server, cause_out);
 	if (r < 0)
 		return r;
-	log_notice("listening on %s%s", server_address(d->server),
-		   nfds > 0 ? " (socket activation)" : "");
+	log_notice("listening on %s%s%s", server_address(d->server),
+		   d->tls != NULL ? " (https)" : "", nfds > 0 ? " (socket activation)" : "");
+	if (server_redirect_address(d->server)[0] != '\0')
+		log_notice("redirecting http on %s to %s", server_redirect_address(d->server),
+			   cfg->public_url);
 
 	d->sigterm = evsignal_new(d->base, SIGTERM, daemon_sigterm_cb, d);
 	d->sigint = evsignal_new(d->base, SIGINT, daemon_sigint_cb, d);
@@ -1341,6 +1402,7 @@ daemon_free(struct daemon *d)
 	metrics_free(d->metrics);
 	if (d->base != NULL)
 		event_base_free(d->base);
+	tls_free(d->tls); /* after the connections that hold its context */
 	if (d->cfg != d->boot_cfg)
 		config_free(d->cfg);
 	config_free(d->boot_cfg);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "config.h"
@@ -20,6 +21,7 @@
 #include "http_sync.h"
 #include "json.h"
 #include "loopback.h"
+#include "tls.h"
 #include "twilio.h"
 #include "xmalloc.h"
 
@@ -357,6 +359,45 @@ doctor_config_failed(const char *cause, FILE *out)
 	return DOCTOR_NOT_READY;
 }
 
+/* tls_cert and tls_key: they load, match, and the certificate is in its validity period. */
+static void
+doctor_tls(struct doctor *d)
+{
+	struct tls_info info;
+	char shown[800];
+	char *cause = NULL;
+	time_t now = time(NULL);
+	long long days = 0;
+
+	if (d->cfg->tls_cert == NULL) {
+		doctor_line(d, "ok", "tls",
+			    "not served by trhubd (plain HTTP; a reverse proxy "
+			    "may add it)");
+		return;
+	}
+	if (tls_check_files(d->cfg->tls_cert, d->cfg->tls_key, &info, &cause) < 0) {
+		doctor_line(d, "FAIL", "tls", "%s", cause);
+		free(cause);
+		return;
+	}
+	tls_info_format(&info, shown, sizeof(shown));
+	days = (long long)(info.not_after - now) / 86400;
+	if (info.not_after < now)
+		doctor_line(d, "FAIL", "tls",
+			    "the certificate in %s expired: %s; fix: renew it, then systemctl "
+			    "reload trhubd",
+			    d->cfg->tls_cert, shown);
+	else if (info.not_before > now)
+		doctor_line(d, "FAIL", "tls", "the certificate in %s is not valid yet: %s",
+			    d->cfg->tls_cert, shown);
+	else if (days < 14)
+		doctor_line(d, "warn", "tls", "key matches; expires in %lld days: %s", days, shown);
+	else
+		doctor_line(d, "ok", "tls",
+			    "key matches; %d certificate(s), expires in %lld days: %s",
+			    info.chain_len, days, shown);
+}
+
 int
 doctor_run(const struct config *cfg, FILE *out)
 {
@@ -372,6 +413,7 @@ doctor_run(const struct config *cfg, FILE *out)
 	d.cfg = cfg;
 	d.out = out;
 	doctor_line(&d, "ok", "configuration", "%s", cfg->path != NULL ? cfg->path : "(no file)");
+	doctor_tls(&d);
 	d.http = http_sync_new();
 	{
 		struct twilio_client_config cc;

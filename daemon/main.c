@@ -22,6 +22,7 @@
 #include "http.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 #include "trhub_version.h"
 #include "xmalloc.h"
 
@@ -258,6 +259,17 @@ main(int argc, char **argv)
 	}
 	if (check_only) {
 		config_dump(cfg, stdout);
+		/* The certificate and key load as trhubd would load them (ExecStartPre). */
+		if (cfg->tls_cert != NULL) {
+			struct tls_info info;
+
+			if (tls_check_files(cfg->tls_cert, cfg->tls_key, &info, &cause) < 0) {
+				log_err("configuration: %s", cause);
+				free(cause);
+				config_free(cfg);
+				return 1;
+			}
+		}
 		config_free(cfg);
 		return 0;
 	}

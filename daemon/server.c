@@ -82,6 +82,7 @@
 #include "server.h"
 #include "sid.h"
 #include "static.h"
+#include "tls.h"
 #include "worker_api.h"
 #include "xmalloc.h"
 
@@ -176,6 +177,14 @@ struct server_conn {
 	bool nodelay;
 	bool flushing;	   /* inside our flush: the output filter may write */
 	unsigned requests; /* answered so far */
+	/*
+	 * TLS: sock is an OpenSSL bufferevent (tls.c); tls_owed: output went
+	 * to it and "written" is owed once it drained, which tls_drained (a
+	 * callback on its output, server_conn_tls_drained_cb) watches.
+	 */
+	bool tls;
+	bool tls_owed;
+	struct evbuffer_cb_entry *tls_drained;
 	size_t head_bytes;
 	size_t body_left;
 	struct request_head rh;	       /* the request head being checked */
@@ -219,6 +228,17 @@ struct server {
 	size_t n_conns;		   /* counted */
 	size_t n_reserve;	   /* counted and in the reserve */
 	char address[INET6_ADDRSTRLEN + 8];
+	/*
+	 * HTTPS (borrowed tls.c context), or NULL; and the optional plain
+	 * listener that redirects to redirect_origin ("https://host[:port]").
+	 */
+	struct tls *tls;
+	struct evhttp *redirect_http;
+	char *redirect_origin;
+	char *redirect_host;
+	uint16_t redirect_port;
+	struct evhttp_bound_socket *redirect_bound;
+	char redirect_address[INET6_ADDRSTRLEN + 8];
 };
 
 /*
@@ -387,6 +407,8 @@ server_route_find(enum evhttp_cmd_type method, const char *path, size_t len, boo
 
 /* --- who is the client ------------------------------------------------------ */
 
+static struct server_conn *server_conn_lookup(struct evhttp_request *req);
+
 /* True for a header a proxy adds: Forwarded, X-Forwarded-*, X-Real-IP. */
 static bool
 server_is_proxy_header(const char *name)
@@ -408,9 +430,14 @@ server_request_client(const struct server *s, struct evhttp_request *req, struct
 	bool proxy_headers = false;
 	bool peer_trusted = false;
 	const char *xfp = NULL;
+	struct server_conn *conn = NULL;
 
 	memset(out, 0, sizeof(*out));
-	memcpy(out->proto, "http", 5);
+	conn = server_conn_lookup(req);
+	if (conn != NULL && conn->tls)
+		memcpy(out->proto, "https", 6);
+	else
+		memcpy(out->proto, "http", 5);
 	if (evcon != NULL)
 		evhttp_connection_get_peer(evcon, &peer, &port);
 	TAILQ_FOREACH(kv, h, next) {
@@ -569,12 +596,20 @@ server_conn_refuse(struct server_conn *c, int status, const char *error, const c
 				status, http_server_reason(status), len,
 				status == 503 ? "Retry-After: 1\r\n" : "", body);
 		n = (int)strlen(msg);
-		/* Best effort: a peer that does not read gets the close alone. */
-		(void)send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		/*
+		 * Best effort: a peer that does not read gets the close alone.
+		 * Over TLS the answer goes through the OpenSSL bufferevent (after
+		 * the handshake, if the peer finishes it within the linger).
+		 */
+		if (c->tls)
+			(void)bufferevent_write(c->sock, msg, (size_t)n);
+		else
+			(void)send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		free(msg);
 		json_gen_free(g);
 	}
-	if (fd >= 0)
+	/* Over TLS a shut write side would cut the encrypted answer short. */
+	if (fd >= 0 && !c->tls)
 		(void)shutdown(fd, SHUT_WR);
 	(void)evbuffer_drain(bufferevent_get_input(c->sock),
 			     evbuffer_get_length(bufferevent_get_input(c->sock)));
@@ -732,6 +767,17 @@ server_conn_input_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst_
 	return BEV_NEED_MORE;
 }
 
+/* The OpenSSL bufferevent's output changed: once drained, "written" is due. */
+static void
+server_conn_tls_drained_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct server_conn *c = arg;
+
+	if (info->n_deleted > 0 && c->tls_owed && c->s != NULL && c->flush != NULL &&
+	    evbuffer_get_length(buf) == 0)
+		event_active(c->flush, EV_TIMEOUT, 0);
+}
+
 /* The socket took bytes, or a stalled write ran out of time. */
 static void
 server_conn_writable_cb(evutil_socket_t fd, short what, void *arg)
@@ -746,6 +792,36 @@ server_conn_writable_cb(evutil_socket_t fd, short what, void *arg)
 	c->flushing = true;
 	(void)bufferevent_flush(c->bev, EV_WRITE, BEV_NORMAL);
 	c->flushing = false;
+}
+
+/*
+ * The output filter over TLS: the same promise as below (evhttp hears
+ * "written" only once the kernel has every byte), kept through the
+ * OpenSSL bufferevent, which empties its output buffer only as SSL_write
+ * hands records to the socket. Bytes move (shared stream messages stay
+ * shared) into it once per loop turn; "written" (BEV_OK) is owed until it
+ * has drained, which server_conn_tls_drained_cb sees and answers with a
+ * flush (BEV_FLUSH) that calls this filter again. (The filter's own write
+ * callback on the layer below is not enough: libevent 2.1's filter does
+ * not call the filter in normal mode while its own output is empty, so
+ * the keep-alive test hung on its second request.) A stalled write is
+ * closed by that bufferevent's write timeout (server_conn_tls_timeout).
+ */
+static enum bufferevent_filter_result
+server_conn_output_tls(struct server_conn *c, struct evbuffer *src, struct evbuffer *dst)
+{
+	if (evbuffer_get_length(src) > 0) {
+		if (!c->flushing)
+			return BEV_NEED_MORE;
+		(void)evbuffer_add_buffer(dst, src);
+		c->tls_owed = true;
+		return BEV_NEED_MORE;
+	}
+	if (c->tls_owed && evbuffer_get_length(dst) == 0) {
+		c->tls_owed = false;
+		return BEV_OK;
+	}
+	return BEV_NEED_MORE;
 }
 
 /*
@@ -766,6 +842,8 @@ server_conn_output_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst
 	bool progress = false;
 	int n;
 
+	if (c->tls)
+		return server_conn_output_tls(c, src, dst);
 	if (evbuffer_get_length(src) == 0)
 		return BEV_NEED_MORE;
 	/*
@@ -850,7 +928,11 @@ server_conn_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct server_conn *c = arg;
 
 	c->flushing = true;
-	(void)bufferevent_flush(c->bev, EV_WRITE, BEV_NORMAL);
+	/*
+	 * A "written" owed over TLS is due with the filter's output empty,
+	 * where libevent's normal mode does not call the filter at all.
+	 */
+	(void)bufferevent_flush(c->bev, EV_WRITE, c->tls_owed ? BEV_FLUSH : BEV_NORMAL);
 	c->flushing = false;
 }
 
@@ -868,6 +950,10 @@ static void
 server_conn_free_cb(void *ctx)
 {
 	struct server_conn *c = ctx;
+
+	/* The OpenSSL bufferevent is freed right after this; it must not call back. */
+	if (c->tls_drained != NULL)
+		(void)evbuffer_remove_cb_entry(bufferevent_get_output(c->sock), c->tls_drained);
 	server_conn_uncount(c);
 	if (c->s != NULL)
 		TAILQ_REMOVE(&c->s->all, c, all_link);
@@ -907,14 +993,24 @@ server_conn_evict(struct server *s, enum server_conn_pool pool)
 	return false;
 }
 
+/* Over TLS, a stalled write is the OpenSSL bufferevent's write timeout. */
+static void
+server_conn_tls_timeout(struct server_conn *c)
+{
+	struct timeval tv = { c->write_timeout_s, 0 };
+
+	(void)bufferevent_set_timeouts(c->sock, NULL, c->write_timeout_s > 0 ? &tv : NULL);
+}
+
 /*
- * evhttp's bevcb, at every accept: wraps the (not yet set) socket in the
- * filter and gives the connection its place, or marks it for refusal.
+ * Every accept, through evhttp's bevcb: wraps the (not yet set) socket,
+ * through TLS when tls is set, in the filter and gives the connection its
+ * place, or marks it for refusal. The TLS handshake happens under the
+ * filter, so it counts against the header deadline armed here.
  */
 static struct bufferevent *
-server_conn_new_cb(struct event_base *base, void *arg)
+server_conn_new(struct server *s, struct event_base *base, struct tls *tls)
 {
-	struct server *s = arg;
 	struct server_conn *c = xcalloc(1, sizeof(*c));
 	size_t general = (size_t)(s->max_connections - s->reserved);
 	long header_ms = (long)s->header_timeout_s * 1000;
@@ -925,7 +1021,9 @@ server_conn_new_cb(struct event_base *base, void *arg)
 	c->base = base;
 	c->write_timeout_s = s->timeout_s;
 	c->head = evbuffer_new();
-	c->sock = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	c->tls = tls != NULL;
+	c->sock = c->tls ? tls_bufferevent_new(tls, base)
+			 : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->head == NULL || c->sock == NULL)
 		fatalx("http: cannot create a connection's buffers");
 	c->bev = bufferevent_filter_new(c->sock, server_conn_input_cb, server_conn_output_cb,
@@ -941,6 +1039,13 @@ server_conn_new_cb(struct event_base *base, void *arg)
 	if (server_registry == NULL)
 		server_registry = hmap_new();
 	(void)hmap_put(server_registry, c->key, c); /* a new pointer: replaces nothing */
+	if (c->tls) {
+		server_conn_tls_timeout(c);
+		c->tls_drained = evbuffer_add_cb(bufferevent_get_output(c->sock),
+						 server_conn_tls_drained_cb, c);
+		if (c->tls_drained == NULL)
+			fatalx("http: cannot watch a TLS connection's output");
+	}
 
 	if (s->stopping) {
 		refuse = true;
@@ -969,6 +1074,22 @@ server_conn_new_cb(struct event_base *base, void *arg)
 		s->n_reserve++;
 	server_conn_arm(c, header_ms);
 	return c->bev;
+}
+
+/* The main listeners' bevcb. */
+static struct bufferevent *
+server_conn_new_cb(struct event_base *base, void *arg)
+{
+	struct server *s = arg;
+
+	return server_conn_new(s, base, s->tls);
+}
+
+/* The redirect listener's bevcb: plain HTTP, the same front door. */
+static struct bufferevent *
+server_redirect_conn_new_cb(struct event_base *base, void *arg)
+{
+	return server_conn_new(arg, base, NULL);
 }
 
 /* The record of req's connection, or NULL (not through a server_conn filter). */
@@ -1057,6 +1178,8 @@ server_request_set_write_timeout(struct evhttp_request *req, int timeout_s)
 
 	if (c != NULL) {
 		c->write_timeout_s = timeout_s;
+		if (c->tls)
+			server_conn_tls_timeout(c);
 		return;
 	}
 	/* A connection without the filter (tests of the stream alone): its own timeouts. */
@@ -1259,6 +1382,41 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	/* 6: handler */
 	call.route->handler(s, &call);
 	events_webhook_free(call.webhook);
+}
+
+/*
+ * Every request on the redirect listener (tls_redirect_listen): 308 to the
+ * same path and query under public_url's https origin. It went through the
+ * same front door as any other request.
+ */
+static void
+server_redirect_cb(struct evhttp_request *req, void *arg)
+{
+	struct server *s = arg;
+	struct server_conn *conn = server_conn_of(s, req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri == NULL ? NULL : evhttp_uri_get_path(uri);
+	const char *query = uri == NULL ? NULL : evhttp_uri_get_query(uri);
+	char *location = NULL;
+
+	if (conn != NULL) {
+		evhttp_request_set_on_complete_cb(req, server_request_complete_cb, conn);
+		server_conn_nodelay(conn);
+	}
+	if (s->stopping || conn == NULL) {
+		server_reply_and_close(req, 503, "unavailable",
+				       s->stopping ? "shutting down" : "too many connections");
+		return;
+	}
+	if (path == NULL || path[0] != '/') {
+		server_reply_error(req, 400, "bad_request", "request target is not a path");
+		return;
+	}
+	location = xasprintf("%s%s%s%s", s->redirect_origin, path, query != NULL ? "?" : "",
+			     query != NULL ? query : "");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Location", location);
+	server_reply_error(req, 308, "moved", location);
+	free(location);
 }
 
 static double
@@ -1633,6 +1791,22 @@ server_new(struct event_base *base, const struct server_options *options, struct
 	evhttp_set_max_body_size(s->http, (ev_ssize_t)evhttp_body_max);
 	/* No evhttp timeout: each connection's filter keeps its deadlines. */
 	evhttp_set_gencb(s->http, server_request_cb, s);
+	s->tls = options->tls;
+	if (options->redirect_origin != NULL) {
+		s->redirect_origin = xstrdup(options->redirect_origin);
+		s->redirect_host = xstrdup(options->redirect_host != NULL ? options->redirect_host
+									  : "127.0.0.1");
+		s->redirect_port = options->redirect_port;
+		s->redirect_http = evhttp_new(base);
+		if (s->redirect_http == NULL)
+			fatalx("http: cannot create the redirect server");
+		evhttp_set_allowed_methods(s->redirect_http, SERVER_ALLOWED_METHODS);
+		evhttp_set_default_content_type(s->redirect_http, NULL);
+		evhttp_set_max_headers_size(s->redirect_http, (ev_ssize_t)s->header_max_bytes);
+		evhttp_set_max_body_size(s->redirect_http, (ev_ssize_t)evhttp_body_max);
+		evhttp_set_bevcb(s->redirect_http, server_redirect_conn_new_cb, s);
+		evhttp_set_gencb(s->redirect_http, server_redirect_cb, s);
+	}
 	return s;
 }
 
@@ -1656,6 +1830,9 @@ server_resume_cb(evutil_socket_t fd, short what, void *arg)
 		    0)
 			log_warning("http: cannot resume accepting");
 	}
+	if (s->redirect_bound != NULL &&
+	    evconnlistener_enable(evhttp_bound_socket_get_listener(s->redirect_bound)) < 0)
+		log_warning("http: cannot resume accepting");
 }
 
 static void
@@ -1679,29 +1856,33 @@ server_add_listener(struct server *s, struct evhttp_bound_socket *bound)
 	s->listeners[s->n_listeners++].bound = bound;
 }
 
-/* Records "host:port" of fd for server_address. */
+/* Records "host:port" of fd in address (server_address's, when still empty). */
 static void
-server_note_address(struct server *s, int fd)
+server_note_address_in(char *address, size_t size, int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	char host[INET6_ADDRSTRLEN];
 
-	if (s->address[0] != '\0' || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+	if (address[0] != '\0' || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return;
 	if (ss.ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
 
 		if (inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host)) != NULL)
-			snprintf(s->address, sizeof(s->address), "%s:%u", host,
-				 (unsigned)ntohs(sin->sin_port));
+			snprintf(address, size, "%s:%u", host, (unsigned)ntohs(sin->sin_port));
 	} else if (ss.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
 
 		if (inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host)) != NULL)
-			snprintf(s->address, sizeof(s->address), "[%s]:%u", host,
-				 (unsigned)ntohs(sin6->sin6_port));
+			snprintf(address, size, "[%s]:%u", host, (unsigned)ntohs(sin6->sin6_port));
 	}
+}
+
+static void
+server_note_address(struct server *s, int fd)
+{
+	server_note_address_in(s->address, sizeof(s->address), fd);
 }
 
 int
@@ -1746,6 +1927,23 @@ server_listen(struct server *s, char **cause_out)
 	for (size_t i = 0; i < s->n_listeners; i++)
 		evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(s->listeners[i].bound),
 					    server_accept_error_cb);
+	if (s->redirect_http != NULL) {
+		errno = 0;
+		s->redirect_bound = evhttp_bind_socket_with_handle(
+			s->redirect_http, s->redirect_host, s->redirect_port);
+		if (s->redirect_bound == NULL) {
+			int err = errno != 0 ? errno : EADDRNOTAVAIL;
+
+			*cause_out = xasprintf("tls_redirect_listen: cannot bind %s:%u: %s",
+					       s->redirect_host, (unsigned)s->redirect_port,
+					       strerror(err));
+			return -err;
+		}
+		evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(s->redirect_bound),
+					    server_accept_error_cb);
+		server_note_address_in(s->redirect_address, sizeof(s->redirect_address),
+				       evhttp_bound_socket_get_fd(s->redirect_bound));
+	}
 	s->resume = event_new(s->base, -1, EV_PERSIST, server_resume_cb, s);
 	if (s->resume == NULL || event_add(s->resume, &resume_tv) < 0) {
 		*cause_out = xstrdup("cannot arm the accept timer");
@@ -1760,6 +1958,12 @@ server_address(const struct server *s)
 	return s->address;
 }
 
+const char *
+server_redirect_address(const struct server *s)
+{
+	return s->redirect_address;
+}
+
 void
 server_stop_accepting(struct server *s)
 {
@@ -1771,6 +1975,9 @@ server_stop_accepting(struct server *s)
 	for (size_t i = 0; i < s->n_listeners; i++)
 		evhttp_del_accept_socket(s->http, s->listeners[i].bound);
 	s->n_listeners = 0;
+	if (s->redirect_bound != NULL)
+		evhttp_del_accept_socket(s->redirect_http, s->redirect_bound);
+	s->redirect_bound = NULL;
 }
 
 void
@@ -1785,6 +1992,8 @@ server_free(struct server *s)
 	/* Frees every connection; their filters go later, from the loop or its base. */
 	if (s->http != NULL)
 		evhttp_free(s->http);
+	if (s->redirect_http != NULL)
+		evhttp_free(s->redirect_http);
 	/*
 	 * Records outlive this (their bufferevents are finalised later, from
 	 * the loop or the base's free): they must not reach for s, and their
@@ -1806,5 +2015,7 @@ server_free(struct server *s)
 	cidr_list_free(s->trusted);
 	form_free(s->metrics_allow);
 	free(s->listen_host);
+	free(s->redirect_origin);
+	free(s->redirect_host);
 	free(s);
 }

@@ -66,6 +66,21 @@ struct server_options {
 	const char *metrics_allow;
 	const int *listen_fds; /* sockets from systemd (sd_listen_sockets), or NULL */
 	size_t n_listen_fds;   /* ownership of the fds passes to the server on success */
+	/*
+	 * HTTPS on every listener above (tls.h; borrowed, must outlive the
+	 * server), or NULL: plain HTTP. The handshake runs under each
+	 * connection's front-door filter and counts against its header deadline.
+	 */
+	struct tls *tls;
+	/*
+	 * A second, plain listener answering every request with 308 to the
+	 * same path under redirect_origin ("https://host[:port]"), through the
+	 * same front door and connection cap; NULL: none. Bound at
+	 * redirect_host:redirect_port (borrowed for the call).
+	 */
+	const char *redirect_origin;
+	const char *redirect_host;
+	uint16_t redirect_port;
 };
 
 /*
@@ -107,6 +122,8 @@ int server_listen(struct server *s, char **cause_out);
 
 /* A printable address the server listens on ("127.0.0.1:8080"), or "" (owned by s). */
 const char *server_address(const struct server *s);
+/* The redirect listener's address, or "" when there is none (owned by s). */
+const char *server_redirect_address(const struct server *s);
 
 /*
  * Stops accepting new connections and answers further requests on open

@@ -433,6 +433,73 @@ test_config_credentials_dir_beats_file_not_env(void **state)
 	free(dir);
 }
 
+/* tls_cert/tls_key: both or neither; relative names and unset keys in $CREDENTIALS_DIRECTORY. */
+static void
+test_config_tls_files(void **state)
+{
+	struct test_env env = { { NULL }, 0 };
+	struct config *c = NULL;
+	char *cause = NULL;
+	char *dir = xasprintf("%s/tlscreds", test_dir);
+	char *key = xasprintf("%s/tls_key", dir);
+	char *var = xasprintf("CREDENTIALS_DIRECTORY=%s", dir);
+	char *want = NULL;
+	FILE *f;
+
+	assert_int_equal(
+		test_load("tls_cert = /etc/a.pem\ntls_key = /etc/a.key\n", NULL, 0, &c, &cause), 0);
+	assert_string_equal(c->tls_cert, "/etc/a.pem");
+	assert_string_equal(c->tls_key, "/etc/a.key");
+	assert_null(c->tls_redirect_listen);
+	config_free(c);
+	test_expect_error("tls_cert = /etc/a.pem\n", NULL, -EINVAL, "tls_cert is set",
+			  "tls_key is not");
+	test_expect_error("tls_key = /etc/a.key\n", NULL, -EINVAL, "tls_key is set", NULL);
+	test_expect_error("tls_cert = a.pem\ntls_key = /etc/a.key\n", NULL, -EINVAL,
+			  "relative name 'a.pem'", "$CREDENTIALS_DIRECTORY");
+	test_expect_error("tls_cert = /a.pem\ntls_key = /a.key\ntls_redirect_listen = "
+			  "127.0.0.1:80\npublic_url = http://h.example\n",
+			  NULL, -EINVAL, "tls_redirect_listen", "https");
+	test_expect_error("tls_redirect_listen = 127.0.0.1:80\npublic_url = https://h.example\n",
+			  NULL, -EINVAL, "needs tls_cert", NULL);
+	assert_int_equal(test_load("tls_cert = /a.pem\ntls_key = /a.key\ntls_redirect_listen = "
+				   "[::1]:8081\npublic_url = https://h.example\n",
+				   NULL, 0, &c, &cause),
+			 0);
+	assert_string_equal(c->tls_redirect_host, "::1");
+	assert_int_equal(c->tls_redirect_port, 8081);
+	config_free(c);
+
+	/* A relative name, and an unset key with a credential file named after it. */
+	(void)mkdir(dir, 0700);
+	f = fopen(key, "w");
+	assert_non_null(f);
+	fputs("not read by config\n", f);
+	fclose(f);
+	test_env_add(&env, var);
+	assert_int_equal(test_load("tls_cert = cert.pem\n", &env, 0, &c, &cause), 0);
+	want = xasprintf("%s/cert.pem", dir);
+	assert_string_equal(c->tls_cert, want);
+	assert_string_equal(c->tls_key, key);
+	config_free(c);
+	/* A tls_key credential alone is refused; without credential files: plain HTTP. */
+	assert_int_equal(test_load("", &env, 0, &c, &cause), -EINVAL);
+	assert_non_null(strstr(cause, "tls_key is set"));
+	free(cause);
+	(void)unlink(key);
+	assert_int_equal(test_load("", &env, 0, &c, &cause), 0);
+	assert_null(c->tls_cert);
+	assert_null(c->tls_key);
+	config_free(c);
+	(void)rmdir(dir);
+
+	test_env_clear(&env);
+	free(want);
+	free(var);
+	free(key);
+	free(dir);
+}
+
 static void
 test_config_rejects_bad_int(void **state)
 {
@@ -1194,6 +1261,7 @@ main(void)
 		cmocka_unit_test(test_config_rejects_sla_override_with_non_queue_sid),
 		cmocka_unit_test(test_config_dump_lists_sla_overrides),
 		cmocka_unit_test(test_config_print_keys_lists_every_key),
+		cmocka_unit_test(test_config_tls_files),
 	};
 
 	return cmocka_run_group_tests(tests, test_group_setup, test_group_teardown);
