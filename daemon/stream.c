@@ -493,13 +493,9 @@ stream_parse_event_id(const char *s)
 	return v;
 }
 
-/* Last-Event-ID header, else the lastEventId query parameter; 0 when none. */
-static uint64_t
-stream_last_event_id(struct evhttp_request *req)
+uint64_t
+stream_event_id_parse(const char *h, const char *query)
 {
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 	struct form *f = NULL;
 	uint64_t id = 0;
 
@@ -510,6 +506,17 @@ stream_last_event_id(struct evhttp_request *req)
 	id = stream_parse_event_id(form_get(f, "lastEventId"));
 	form_free(f);
 	return id;
+}
+
+/* Last-Event-ID header, else the lastEventId query parameter; 0 when none. */
+static uint64_t
+stream_last_event_id(struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+
+	return stream_event_id_parse(
+		evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID"),
+		uri != NULL ? evhttp_uri_get_query(uri) : NULL);
 }
 
 /*
