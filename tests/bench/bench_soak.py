@@ -118,51 +118,73 @@ def proc_fds(pid, port, detail=False, sim_pid=None):
 
 
 class Poster:
-    """Signed lifecycle callbacks at a paced rate over one keep-alive connection."""
+    """Signed lifecycle callbacks paced at rate events/s over `conns` keep-alive
+    connections (a slow answer on one does not hold the others back); the five
+    events of a task go in order on one connection."""
 
-    def __init__(self, stack, rate, stop):
+    def __init__(self, stack, rate, stop, conns=4):
         self.stack = stack
         self.rate = rate
         self.stop = stop
         self.life = bc.Lifecycle(stack)
+        self.lock = threading.Lock()
         self.sent = 0
+        self.scheduled = 0
+        self.t0 = None
         self.non_2xx = {}
         self.errors = 0
         self.ack_max = 0.0
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(conns)]
+
+    def start(self):
+        self.t0 = time.monotonic()
+        for t in self.threads:
+            t.start()
+
+    def join(self, timeout):
+        for t in self.threads:
+            t.join(timeout)
+
+    def _next_task(self):
+        """(due time, the task's five signed requests)."""
+        with self.lock:
+            now = time.monotonic()
+            due = self.t0 + self.scheduled / self.rate
+            if now - due > 5.0:
+                self.t0 += now - due - 5.0  # never more than 5 s of catch-up burst
+                due = now - 5.0
+            evs = self.life.task_events(ms=int(time.time() * 1000))
+            self.scheduled += len(evs)
+            return due, [self.life.signed(ev) for ev in evs]
 
     def _run(self):
         port = self.stack.daemon.port
         conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
-        queue = []
-        t0 = time.monotonic()
         while not self.stop.is_set():
-            due = t0 + self.sent / self.rate
-            now = time.monotonic()
-            if due > now:
-                self.stop.wait(due - now)  # pacing
-                continue
-            if now - due > 5.0:
-                t0 += now - due - 5.0  # never more than 5 s of catch-up burst
-            if not queue:
-                queue = self.life.task_events(ms=int(time.time() * 1000))
-            ev = queue.pop(0)
-            body, sig = self.life.signed(ev)
-            t = time.monotonic()
-            try:
-                conn.request('POST', '/taskrouter_event', body=body, headers={
-                    'Content-Type': 'application/x-www-form-urlencoded',
-                    'X-Twilio-Signature': sig})
-                r = conn.getresponse()
-                r.read()
-                if not 200 <= r.status < 300:
-                    self.non_2xx[r.status] = self.non_2xx.get(r.status, 0) + 1
-            except (OSError, http.client.HTTPException):
-                self.errors += 1
-                conn.close()
-                conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
-            self.ack_max = max(self.ack_max, time.monotonic() - t)
-            self.sent += 1
+            due, reqs = self._next_task()
+            for i, (body, sig) in enumerate(reqs):
+                wait = due + i / self.rate - time.monotonic()
+                if wait > 0 and self.stop.wait(wait):  # pacing
+                    break
+                t = time.monotonic()
+                try:
+                    conn.request('POST', '/taskrouter_event', body=body, headers={
+                        'Content-Type': 'application/x-www-form-urlencoded',
+                        'X-Twilio-Signature': sig})
+                    r = conn.getresponse()
+                    r.read()
+                    status = r.status
+                except (OSError, http.client.HTTPException):
+                    status = None
+                    conn.close()
+                    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+                with self.lock:
+                    if status is None:
+                        self.errors += 1
+                    elif not 200 <= status < 300:
+                        self.non_2xx[status] = self.non_2xx.get(status, 0) + 1
+                    self.ack_max = max(self.ack_max, time.monotonic() - t)
+                    self.sent += 1
         conn.close()
 
 
@@ -311,10 +333,11 @@ def soak(duration, warmup, phase, rate, clients, client_life, sample_s, agents, 
         m0 = d.metrics()
         poster = Poster(stack, rate, stop)
         churn = Churn(stack, clients, client_life, stop)
-        threads = [poster.thread, churn.thread,
+        threads = [churn.thread,
                    threading.Thread(target=fault_cycler, args=(stack, phase, stop, faults),
                                     daemon=True)]
         t0 = time.monotonic()
+        poster.start()
         for t in threads:
             t.start()
         pause = threading.Event()
@@ -331,6 +354,7 @@ def soak(duration, warmup, phase, rate, clients, client_life, sample_s, agents, 
             pause.wait(max(0.0, t0 + len(samples) * sample_s - time.monotonic()))  # sampling
         elapsed = time.monotonic() - t0
         stop.set()
+        poster.join(60)
         for t in threads:
             t.join(60)
         m1 = d.metrics()
