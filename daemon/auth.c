@@ -1053,6 +1053,34 @@ auth_field(const struct json_value *obj, const struct form *f, const char *key)
 	return v == NULL ? NULL : xstrdup(v);
 }
 
+int
+auth_login_body_parse(const char *ctype, const char *text, size_t len, char **name_out,
+		      char **password_out, char **wallboard_out, const char **why_out)
+{
+	struct json_doc *doc = NULL;
+	struct form *f = NULL;
+	const struct json_value *obj = NULL;
+
+	*name_out = *password_out = *wallboard_out = NULL;
+	if (ctype != NULL && strncasecmp(ctype, "application/json", 16) == 0) {
+		if (json_parse(text, len, NULL, &doc, NULL) < 0 ||
+		    !json_is_object(obj = json_doc_root(doc))) {
+			json_doc_free(doc);
+			*why_out = "the body is not a JSON object";
+			return -1;
+		}
+	} else if (form_parse(text, len, NULL, &f, NULL) < 0) {
+		*why_out = "the body is not a form";
+		return -1;
+	}
+	*wallboard_out = auth_field(obj, f, "wallboardToken");
+	*name_out = auth_field(obj, f, "username");
+	*password_out = auth_field(obj, f, "password");
+	json_doc_free(doc);
+	form_free(f);
+	return 0;
+}
+
 void
 auth_login(struct auth *a, struct evhttp_request *req, const char *client)
 {
@@ -1063,9 +1091,7 @@ auth_login(struct auth *a, struct evhttp_request *req, const char *client)
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(body);
 	const char *text = len == 0 ? "" : (const char *)evbuffer_pullup(body, -1);
-	struct json_doc *doc = NULL;
-	struct form *f = NULL;
-	const struct json_value *obj = NULL;
+	const char *why = NULL;
 	char *name = NULL;
 	char *password = NULL;
 	char *wallboard = NULL;
@@ -1099,20 +1125,10 @@ auth_login(struct auth *a, struct evhttp_request *req, const char *client)
 		server_reply_error(req, 500, "internal", "cannot read the request body");
 		return;
 	}
-	if (ctype != NULL && strncasecmp(ctype, "application/json", 16) == 0) {
-		if (json_parse(text, len, NULL, &doc, NULL) < 0 ||
-		    !json_is_object(obj = json_doc_root(doc))) {
-			server_reply_error(req, 400, "bad request",
-					   "the body is not a JSON object");
-			goto out;
-		}
-	} else if (form_parse(text, len, NULL, &f, NULL) < 0) {
-		server_reply_error(req, 400, "bad request", "the body is not a form");
+	if (auth_login_body_parse(ctype, text, len, &name, &password, &wallboard, &why) < 0) {
+		server_reply_error(req, 400, "bad request", why);
 		goto out;
 	}
-	wallboard = auth_field(obj, f, "wallboardToken");
-	name = auth_field(obj, f, "username");
-	password = auth_field(obj, f, "password");
 	if (wallboard == NULL && (name == NULL || password == NULL)) {
 		server_reply_error(req, 400, "bad request",
 				   "send username and password (or wallboardToken)");
@@ -1164,8 +1180,6 @@ auth_login(struct auth *a, struct evhttp_request *req, const char *client)
 	TAILQ_INSERT_TAIL(&a->logins, l, entry);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), auth_login_closed_cb, l);
 out:
-	json_doc_free(doc);
-	form_free(f);
 	free(name);
 	xfree_secret(password);
 	xfree_secret(wallboard);

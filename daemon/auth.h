@@ -30,6 +30,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -114,6 +115,16 @@ int64_t auth_expires_at_ms(const struct auth *a, const struct auth_session *s);
 bool auth_cookie_parse(const char *header, char id_out[65]);
 bool auth_origin_matches(const char *public_url, const char *origin, const char *referer,
 			 const char *host);
+/*
+ * The credentials of a POST /login body: JSON (a Content-Type starting with
+ * application/json) or a form otherwise. On 0, *name_out, *password_out and
+ * *wallboard_out are malloc'ed copies of the username, password and
+ * wallboardToken fields (NULL: absent, or not a JSON string); free the
+ * secrets with xfree_secret. -1: not a JSON object or not a form, with
+ * *why_out the 400 answer's message (static).
+ */
+int auth_login_body_parse(const char *ctype, const char *text, size_t len, char **name_out,
+			  char **password_out, char **wallboard_out, const char **why_out);
 /* Origin (else Referer) names public_url's origin or the request's Host. */
 bool auth_origin_ok(const struct auth *a, struct evhttp_request *req);
 /* "supervisor", "worker", "wallboard". */

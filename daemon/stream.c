@@ -702,24 +702,18 @@ stream_parse_event_id(const char *s)
 	return v;
 }
 
-/*
- * Last-Event-ID header, else the lastEventId query parameter; 0 when none.
- * *batched: the query asks for batches (batch=1).
- */
-static uint64_t
-stream_last_event_id(struct evhttp_request *req, bool *batched)
+uint64_t
+stream_event_id_parse(const char *h, const char *query, bool *batched)
 {
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 	struct form *f = NULL;
 	const char *b;
 	uint64_t id = 0;
 
-	*batched = false;
+	if (batched != NULL)
+		*batched = false;
 	if (query != NULL && form_parse(query, strlen(query), NULL, &f, NULL) < 0)
 		f = NULL;
-	if (f != NULL) {
+	if (f != NULL && batched != NULL) {
 		b = form_get(f, "batch");
 		*batched = b != NULL && strcmp(b, "1") == 0;
 	}
@@ -729,6 +723,20 @@ stream_last_event_id(struct evhttp_request *req, bool *batched)
 		id = stream_parse_event_id(form_get(f, "lastEventId"));
 	form_free(f);
 	return id;
+}
+
+/*
+ * Last-Event-ID header, else the lastEventId query parameter; 0 when none.
+ * *batched: the query asks for batches (batch=1).
+ */
+static uint64_t
+stream_last_event_id(struct evhttp_request *req, bool *batched)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+
+	return stream_event_id_parse(
+		evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID"),
+		uri != NULL ? evhttp_uri_get_query(uri) : NULL, batched);
 }
 
 /*

@@ -159,3 +159,11 @@ typedef void stream_snapshot_extra_cb(struct json_gen *g, void *arg);
 void stream_set_snapshot_extra(struct stream *st, stream_snapshot_extra_cb *cb, void *arg);
 /* Connected clients (dropped ones no longer count). */
 size_t stream_client_count(const struct stream *st);
+/*
+ * The event id a reconnecting client resumes after: the Last-Event-ID header
+ * value if there is one (NULL: absent), else the lastEventId parameter of the
+ * query string (NULL: none). Decimal digits only, at most 20 and within
+ * uint64_t; 0 when absent or unusable (the client then gets a snapshot).
+ * *batched (unless NULL): the query asks for batches (batch=1).
+ */
+uint64_t stream_event_id_parse(const char *header, const char *query, bool *batched);
