@@ -1017,11 +1017,7 @@ config_errno(void)
 	return errno > 0 ? -errno : -EIO;
 }
 
-/*
- * Reads a whole regular file of at most max bytes into an allocated,
- * NUL-terminated buffer (wipe it: it may hold secrets). st_out may be NULL.
- */
-static int
+int
 config_read_file(const char *path, size_t max, char **data_out, size_t *len_out,
 		 struct stat *st_out)
 {

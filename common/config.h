@@ -23,6 +23,8 @@
  * ($JOURNAL_STREAM, $NOTIFY_SOCKET, $LISTEN_FDS, $NO_COLOR, $TERM, ...).
  */
 
+#include <sys/stat.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -301,3 +303,11 @@ size_t config_changes(const struct config *old, const struct config *new, config
  * until the environment changes, or NULL if unset.
  */
 const char *config_env(const char *name);
+/*
+ * Reads a whole regular file of at most max bytes into an allocated,
+ * NUL-terminated buffer (wipe it with explicit_bzero: it may hold secrets).
+ * st_out (may be NULL) gets the file's stat. -EINVAL: not a regular file;
+ * -EFBIG: larger than max; other -errno from open/fstat/read.
+ */
+int config_read_file(const char *path, size_t max, char **data_out, size_t *len_out,
+		     struct stat *st_out);

@@ -13,11 +13,9 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -30,6 +28,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "config.h"
 #include "log.h"
 #include "tls.h"
 #include "xmalloc.h"
@@ -73,18 +72,16 @@ tls_read_key(const char *path, char **data_out, size_t *len_out, char **cause_ou
 	struct stat st;
 	char *data = NULL;
 	size_t len = 0;
-	int fd = -1;
-	int r = 0;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		r = -errno;
-		*cause_out = xasprintf("tls_key %s: cannot read: %s", path, strerror(errno));
+	r = config_read_file(path, TLS_KEY_MAX_BYTES, &data, &len, &st);
+	if (r == -EINVAL || r == -EFBIG || (r == 0 && len == 0)) {
+		*cause_out = xasprintf("tls_key %s: not a PEM private key file", path);
+		r = -EINVAL;
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > TLS_KEY_MAX_BYTES) {
-		r = -EINVAL;
-		*cause_out = xasprintf("tls_key %s: not a PEM private key file", path);
+	if (r < 0) {
+		*cause_out = xasprintf("tls_key %s: cannot read: %s", path, strerror(-r));
 		goto out;
 	}
 	if ((st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0) {
@@ -96,33 +93,14 @@ tls_read_key(const char *path, char **data_out, size_t *len_out, char **cause_ou
 				       path);
 		goto out;
 	}
-	data = xmalloc((size_t)st.st_size + 1);
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			*cause_out =
-				xasprintf("tls_key %s: cannot read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	data[len] = '\0';
 	*data_out = data;
 	*len_out = len;
 	data = NULL;
 out:
 	if (data != NULL) {
-		explicit_bzero(data, (size_t)st.st_size + 1);
+		explicit_bzero(data, len);
 		free(data);
 	}
-	if (fd >= 0)
-		(void)close(fd);
 	return r;
 }
 
