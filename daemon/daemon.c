@@ -579,8 +579,13 @@ daemon_lease_cb(bool holder, void *arg)
 	struct daemon *d = arg;
 
 	syncpub_set_active(d->syncpub, holder);
-	if (holder)
+	if (holder) {
 		syncpub_prune_map(d->syncpub, d->boot_cfg->sync_tasks_map);
+		/* A task the old holder left wrapping is ours to complete now. */
+		worker_api_wrapups_resume(d->wapi);
+	} else {
+		worker_api_wrapups_drop(d->wapi);
+	}
 }
 
 static void

@@ -1517,6 +1517,25 @@ model_task_status(const struct model *m, const char *task_sid)
 	return t != NULL ? task_status_name(t->status) : NULL;
 }
 
+bool
+model_task_next(const struct model *m, size_t *pos, const char **sid_out, const char **status_out,
+		int64_t *changed_ms_out)
+{
+	void *v = NULL;
+	const struct model_task *t;
+
+	if (!hmap_next(m->tasks, pos, NULL, &v))
+		return false;
+	t = v;
+	if (sid_out != NULL)
+		*sid_out = t->sid;
+	if (status_out != NULL)
+		*status_out = task_status_name(t->status);
+	if (changed_ms_out != NULL)
+		*changed_ms_out = t->ts_ms;
+	return true;
+}
+
 const char *
 model_task_conference_sid(const struct model *m, const char *task_sid)
 {

@@ -196,6 +196,13 @@ const char *model_workspace_sid(const struct model *m);
 const char *model_worker_sid_by_name(const struct model *m, const char *friendly_name);
 /* "pending", "reserved", "assigned" or "wrapping" for an open task, else NULL. */
 const char *model_task_status(const struct model *m, const char *task_sid);
+/*
+ * Iterates the tasks (pos 0 to start): SID, status name and the time of the
+ * last change applied to it (ms since the epoch, TaskRouter's clock). The
+ * model must not change during the walk.
+ */
+bool model_task_next(const struct model *m, size_t *pos, const char **sid_out,
+		     const char **status_out, int64_t *changed_ms_out);
 /* The task's conference (attributes.conference.sid), or NULL. */
 const char *model_task_conference_sid(const struct model *m, const char *task_sid);
 /* The open task whose attributes name this conference, or NULL. */

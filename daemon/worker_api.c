@@ -897,16 +897,14 @@ worker_api_wrapup_cb(evutil_socket_t fd, short what, void *arg)
 	worker_api_timer_free(t);
 }
 
-void
-worker_api_task_changed(struct worker_api *wa, const char *task_sid)
+/* Completes task_sid after delay_ms unless it is scheduled already or not wrapping. */
+static void
+worker_api_wrapup_schedule(struct worker_api *wa, const char *task_sid, int64_t delay_ms)
 {
-	const char *status = NULL;
+	const char *status = model_task_status(wa->model, task_sid);
 	struct worker_api_timer *t = NULL;
 	struct timeval tv = { 0, 0 };
 
-	if (wa == NULL || !wa->o.auto_complete_wrapping || task_sid == NULL)
-		return;
-	status = model_task_status(wa->model, task_sid);
 	if (status == NULL || strcmp(status, "wrapping") != 0 ||
 	    hmap_get(wa->wrapups, task_sid) != NULL || strlen(task_sid) != SID_LEN)
 		return;
@@ -914,13 +912,72 @@ worker_api_task_changed(struct worker_api *wa, const char *task_sid)
 	t->wa = wa;
 	memcpy(t->sid, task_sid, SID_LEN + 1);
 	t->ev = evtimer_new(wa->base, worker_api_wrapup_cb, t);
-	tv.tv_sec = wa->o.wrapping_complete_after_s;
+	tv.tv_sec = (time_t)(delay_ms / 1000);
+	tv.tv_usec = (suseconds_t)(delay_ms % 1000 * 1000);
 	if (t->ev == NULL || evtimer_add(t->ev, &tv) < 0) {
 		log_warning("task %s: cannot schedule its auto-completion", task_sid);
 		worker_api_timer_free(t);
 		return;
 	}
 	(void)hmap_put(wa->wrapups, t->sid, t); /* absent: checked above */
+}
+
+void
+worker_api_task_changed(struct worker_api *wa, const char *task_sid)
+{
+	if (wa == NULL || !wa->o.auto_complete_wrapping || task_sid == NULL)
+		return;
+	worker_api_wrapup_schedule(wa, task_sid, (int64_t)wa->o.wrapping_complete_after_s * 1000);
+}
+
+void
+worker_api_wrapups_resume(struct worker_api *wa)
+{
+	int64_t after_ms, now_ms;
+	size_t pos = 0, n = 0;
+	const char *sid = NULL;
+	const char *status = NULL;
+	int64_t changed_ms = 0;
+
+	if (wa == NULL || !wa->o.auto_complete_wrapping)
+		return;
+	after_ms = (int64_t)wa->o.wrapping_complete_after_s * 1000;
+	now_ms = worker_api_wall_ms();
+	while (model_task_next(wa->model, &pos, &sid, &status, &changed_ms)) {
+		int64_t left = after_ms - (now_ms - changed_ms);
+
+		if (strcmp(status, "wrapping") != 0 || hmap_get(wa->wrapups, sid) != NULL)
+			continue;
+		/* A clock ahead of ours (changed_ms in the future) waits the whole time. */
+		if (left < 0)
+			left = 0;
+		else if (left > after_ms)
+			left = after_ms;
+		worker_api_wrapup_schedule(wa, sid, left);
+		n++;
+	}
+	if (n > 0)
+		log_info("%zu task(s) already wrapping: auto-completion scheduled", n);
+}
+
+void
+worker_api_wrapups_drop(struct worker_api *wa)
+{
+	size_t pos = 0, n = 0;
+	const char *key = NULL;
+	void *v = NULL;
+
+	if (wa == NULL)
+		return;
+	while (hmap_next(wa->wrapups, &pos, &key, &v)) {
+		(void)hmap_remove(wa->wrapups, key);
+		worker_api_timer_free(v);
+		n++;
+	}
+	if (n > 0)
+		log_info("%zu scheduled auto-completion(s) dropped: another instance holds the "
+			 "lease",
+			 n);
 }
 
 /* --- presence ---------------------------------------------------------------------- */

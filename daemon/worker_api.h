@@ -69,6 +69,15 @@ void worker_api_free(struct worker_api *wa);
 
 /* The model says task sid changed (daemon listener): auto-completion of wrapping. */
 void worker_api_task_changed(struct worker_api *wa, const char *task_sid);
+/*
+ * This instance became the one that writes to Twilio (start, or the Sync
+ * lease won): every task already wrapping gets its auto-completion, due
+ * wrapping_complete_after_s after the task's last change (at once when that
+ * has passed). Tasks scheduled already keep their time.
+ */
+void worker_api_wrapups_resume(struct worker_api *wa);
+/* Another instance writes now (lease lost): cancel every scheduled auto-completion. */
+void worker_api_wrapups_drop(struct worker_api *wa);
 /* A page of this worker attached to the stream (presence). */
 void worker_api_worker_seen(struct worker_api *wa, const char *worker_sid);
 
