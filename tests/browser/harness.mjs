@@ -110,7 +110,7 @@ export class Sim {
 		return this.rest('GET', this.ws + '/Tasks/' + sid);
 	}
 	async stop() {
-		if (!this.proc || this.proc.exitCode !== null) return;
+		if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return; // gone (a test may kill -9 it)
 		this.proc.kill('SIGTERM');
 		await once(this.proc, 'exit');
 	}
@@ -175,7 +175,7 @@ export class Trhubd {
 		};
 		this.proc.stdin.end(JSON.stringify(env) + '\n');
 		this.incarnations++;
-		await waitFor('trhubd /readyz', async () => (await fetch(this.base + '/readyz')).status === 200);
+		await waitFor('trhubd /readyz', async () => (await localGet(this.port, '/readyz')).status === 200);
 		return this;
 	}
 	async start() {
@@ -183,13 +183,31 @@ export class Trhubd {
 		return this.launch();
 	}
 	async stop() {
-		if (!this.proc || this.proc.exitCode !== null) return;
+		if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return; // gone (a test may kill -9 it)
 		this.proc.kill('SIGTERM');
 		await once(this.proc, 'exit');
 	}
 	errors() {
 		return this.err.filter((l) => /: (error|crit|alert|emerg|fatal)\b|AddressSanitizer|runtime error/.test(l));
 	}
+}
+
+// GET from 127.0.0.2: trhubd's local-only routes (/readyz, /metrics) answer a
+// loopback client that is not a trusted proxy (a test may make 127.0.0.1 one).
+export async function localGet(port, path) {
+	const http = await import('node:http');
+	return new Promise((resolve, reject) => {
+		const req = http.get({ host: '127.0.0.1', port, path, localAddress: '127.0.0.2', timeout: TIMEOUT }, (res) => {
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('end', () => {
+				const body = Buffer.concat(chunks).toString();
+				resolve({ status: res.statusCode, body, json: () => JSON.parse(body) });
+			});
+		});
+		req.on('timeout', () => req.destroy(new Error(`GET ${path}: timed out`)));
+		req.on('error', reject);
+	});
 }
 
 // The emulator's callbacks need trhubd's port and trhubd needs the

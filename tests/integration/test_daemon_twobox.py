@@ -16,21 +16,17 @@ instances run with sync_lease on. Checked, always against the emulator's own sta
 Skipped when nginx is missing.
 """
 
-import os
-import re
-import shutil
 import socket
-import subprocess
 import tempfile
 import time
 
 import pytest
 
 import daemon_harness as dh
+import twobox_nginx as tn
 
 make_stack = dh.make_stack_fixture()
 
-DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'doc', 'scaling.md')
 TTL_S = 6
 WRITE_CAP = 5
 
@@ -43,44 +39,17 @@ def free_port():
     return port
 
 
-def nginx_conf(tmp, listen_port, port_a, port_b):
-    text = open(DOC).read()
-    block = re.search(r'```nginx\n(.*?)```', text, re.S).group(1)
-    for old, new in (('127.0.0.1:8080', listen_port), ('127.0.0.1:8081', port_a),
-                     ('127.0.0.1:8082', port_b)):
-        assert old in block, 'doc/scaling.md no longer names %s' % old
-        block = block.replace(old, '127.0.0.1:%d' % new)
-    temp = ''.join('    %s_temp_path %s/%s;\n' % (k, tmp, k)
-                   for k in ('client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'))
-    return ('daemon off;\npid %s/nginx.pid;\nerror_log %s/error.log;\nevents {}\n'
-            'http {\n    access_log off;\n%s%s}\n' % (tmp, tmp, temp, block))
-
-
 @pytest.fixture
 def nginx():
-    binary = shutil.which('nginx') or ('/usr/sbin/nginx' if os.path.exists('/usr/sbin/nginx')
-                                       else None)
+    """start(listen, port_a, port_b): doc/scaling.md's nginx (tests/pylib/twobox_nginx.py)."""
+    binary = tn.nginx_binary()
     if binary is None:
         pytest.skip('nginx is not installed')
     procs = []
 
     def start(listen_port, port_a, port_b):
-        tmp = tempfile.mkdtemp(prefix='trhub-twobox-')
-        conf = os.path.join(tmp, 'nginx.conf')
-        with open(conf, 'w') as f:
-            f.write(nginx_conf(tmp, listen_port, port_a, port_b))
-        p = subprocess.Popen([binary, '-p', tmp, '-c', conf, '-e', tmp + '/error.log'],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        procs.append(p)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(('127.0.0.1', listen_port), timeout=1).close()
-                return
-            except OSError:
-                if p.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError('nginx did not start: %r' % p.stderr.read())
-                time.sleep(0.05)
+        procs.append(tn.start(binary, tempfile.mkdtemp(prefix='trhub-twobox-'), listen_port,
+                              port_a, port_b))
 
     yield start
     for p in procs:
