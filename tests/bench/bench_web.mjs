@@ -145,6 +145,7 @@ try {
 
 	// 3: 1,000 events/s
 	if (SECONDS > 0) await eventsPerSecond();
+	else console.log('1,000 events/s: skipped (BENCH_SECONDS=0)');
 } finally {
 	await chrome.close();
 	await stack.stop();
