@@ -784,8 +784,10 @@ stream_snapshot_json(struct stream *st, const char *worker_sid, struct json_gen 
 	if (worker_sid == NULL) {
 		model_workers_json(st->model, g);
 	} else {
+		/* A login whose worker TaskRouter does not (yet) know gets none, not null. */
 		json_gen_array_open(g);
-		model_worker_json(st->model, worker_sid, g);
+		if (model_worker_json_exists(st->model, worker_sid))
+			model_worker_json(st->model, worker_sid, g);
 		json_gen_array_close(g);
 	}
 	json_gen_key(g, "queues");

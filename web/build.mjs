@@ -49,31 +49,65 @@ const result = await esbuild.build({
 	logLevel: 'warning',
 });
 
+// Classic scripts a page runs first, at the top of <head> (dashboard/boot.js
+// opens the stream before the modules load): no imports, no modules.
+const bootPages = ['dashboard'];
+const boot = await esbuild.build({
+	absWorkingDir: here,
+	entryPoints: Object.fromEntries(bootPages.map((p) => [p + '-boot', join(here, p, 'boot.js')])),
+	bundle: true,
+	format: 'iife',
+	target: ['chrome100', 'firefox100', 'safari15'],
+	minify: true,
+	sourcemap: false,
+	legalComments: 'none',
+	outdir: join(out, 'assets'),
+	entryNames: '[name]-[hash]',
+	metafile: true,
+	write: true,
+	logLevel: 'warning',
+});
+const boots = {};
+for (const [file, info] of Object.entries(boot.metafile.outputs)) {
+	if (info.entryPoint) boots[info.entryPoint.split('/')[0]] = file.slice(file.indexOf('assets/'));
+}
+
 // entry name -> { js, css } (paths relative to out)
 const entries = {};
 for (const [file, info] of Object.entries(result.metafile.outputs)) {
-	if (!info.entryPoint) continue;
+	if (!info.entryPoint || !/^[a-z]+\/main\.js$/.test(info.entryPoint)) continue; // not a chunk imported later
 	const page = info.entryPoint.split('/')[0];
 	const rel = file.startsWith('/') ? file.slice(out.length + 1) : file.slice(file.indexOf('assets/'));
 	entries[page] = {
 		js: rel,
 		css: info.cssBundle ? info.cssBundle.slice(info.cssBundle.indexOf('assets/')) : null,
 		imports: info.imports.filter((i) => i.kind === 'import-statement').map((i) => i.path.slice(i.path.indexOf('assets/'))),
+		// chunks the page imports later (dashboard/later.js) and their CSS
+		lazy: [],
+		lazyCss: [],
 	};
+	for (const imp of info.imports.filter((i) => i.kind === 'dynamic-import')) {
+		entries[page].lazy.push(imp.path.slice(imp.path.indexOf('assets/')));
+		const c = result.metafile.outputs[imp.path].cssBundle;
+		if (c) entries[page].lazyCss.push(c.slice(c.indexOf('assets/')));
+	}
 }
 
 for (const p of pages) {
 	const e = entries[p];
 	if (!e) throw new Error(`build: no bundle for ${p}`);
 	let html = readFileSync(join(here, p, 'index.html'), 'utf8');
-	const css = e.css ? `<link rel="stylesheet" href="/${e.css}">` : '';
+	// A chunk imported later has its CSS in a file of its own, which the page
+	// links at once (esbuild does not load it with the chunk).
+	const css = [e.css, ...e.lazyCss].filter(Boolean).map((f) => `<link rel="stylesheet" href="/${f}">`).join('\n');
 	// The chunks the entry imports are announced at once (no extra round trip).
 	const preload = e.imports.map((f) => `<link rel="modulepreload" href="/${f}">`).join('\n');
 	// The login page fetches the other pages' files while the person types
 	// (immutable, so the page they go to next starts from the cache).
-	const next = p !== 'login' ? [] : pages.filter((q) => q !== p && entries[q]).flatMap((q) => [entries[q].css, entries[q].js, ...entries[q].imports]);
+	const next = p !== 'login' ? [] : pages.filter((q) => q !== p && entries[q]).flatMap((q) => [boots[q], entries[q].css, ...entries[q].lazyCss, entries[q].js, ...entries[q].imports, ...entries[q].lazy]);
 	const prefetch = [...new Set(next.filter((f) => f && !e.imports.includes(f)))].map((f) => `\n<link rel="prefetch" href="/${f}">`).join('');
-	html = html.replace('<!--assets-->', `${css}\n${preload}\n<script type="module" src="/${e.js}"></script>${prefetch}`);
+	const first = boots[p] ? `<script src="/${boots[p]}"></script>\n` : '';
+	html = html.replace('<!--assets-->', `${first}${css}\n${preload}\n<script type="module" src="/${e.js}"></script>${prefetch}`);
 	if (html.includes('<!--assets-->') || !html.includes(e.js)) throw new Error(`build: ${p}/index.html lacks <!--assets-->`);
 	writeFileSync(join(out, `${p}.html`), html);
 }
@@ -103,15 +137,18 @@ for (const rel of files) {
 	const sha = createHash('sha256').update(data).digest('hex').slice(0, 20);
 	manifest.files.push({ path: rel, bytes: data.length, gzipBytes: gz.length, sha256: sha, immutable: rel.startsWith('assets/') });
 }
-// First load of the dashboard: its JS (entry + the chunks it imports) and CSS, gzipped.
+// First load of the dashboard: its JS (boot.js, the entry, the chunks it
+// imports at once and later) and CSS, gzipped.
 const dash = result.metafile.outputs;
 const seen = new Set();
 function addJs(file) {
 	if (seen.has(file)) return;
 	seen.add(file);
-	for (const imp of dash[file].imports) if (imp.kind === 'import-statement') addJs(imp.path);
+	if (dash[file].cssBundle) seen.add(dash[file].cssBundle);
+	for (const imp of dash[file].imports) if (imp.kind === 'import-statement' || imp.kind === 'dynamic-import') addJs(imp.path);
 }
-for (const [file, info] of Object.entries(dash)) if (info.entryPoint && info.entryPoint.startsWith('dashboard/')) { addJs(file); if (info.cssBundle) seen.add(info.cssBundle); }
+for (const [file, info] of Object.entries(dash)) if (info.entryPoint === 'dashboard/main.js') { addJs(file); if (info.cssBundle) seen.add(info.cssBundle); }
+for (const f of Object.values(boots)) if (f.startsWith('assets/dashboard-')) seen.add(f);
 for (const f of seen) {
 	const rel = f.slice(f.indexOf('assets/'));
 	firstLoad += manifest.files.find((m) => m.path === rel).gzipBytes;

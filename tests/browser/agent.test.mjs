@@ -65,6 +65,11 @@ async function agentPage() {
 	return { page, context };
 }
 
+// The page's h1 as it reads (its parts are flex items: innerText puts each on a line).
+async function heading(page) {
+	return (await page.getByRole('heading', { level: 1 }).innerText()).replace(/\s+/g, ' ').trim();
+}
+
 async function goAvailable(page) {
 	await page.getByRole('group', { name: 'Change activity' }).getByRole('button', { name: 'Available', exact: true }).click();
 	await waitFor(`${AGENT} Available in TaskRouter`, async () => (await stack.sim.worker(agent.sid)).activity_name === 'Available');
@@ -73,6 +78,11 @@ async function goAvailable(page) {
 
 test('agent: available, offer, accept, end conference, complete, post-work activity', async () => {
 	const { page, context } = await agentPage();
+	// the brand once (no branding.json here: trhub), the page, and the workspace (the
+	// emulator's is also called trhub) apart from them
+	assert.equal(await heading(page), 'trhub · Agent');
+	assert.equal(await page.title(), 'Agent · trhub');
+	assert.equal(await page.getByText('Workspace trhub', { exact: true }).count(), 1);
 	await goAvailable(page);
 	const task = await stack.sim.createTask({ from: '+15550001111', type: 'inbound', name: 'Ada' });
 	const offer = page.getByRole('region', { name: /Incoming: \+15550001111/ });
@@ -197,4 +207,28 @@ test('takeover: the generator leaves a claimed agent to the person, and drives i
 	await page.getByRole('region', { name: /On a task: \+15550005555/ }).waitFor();
 	assert.deepEqual(page.problems, []);
 	await context.close();
+});
+
+// alice is a worker login whose worker TaskRouter does not know: her page loads
+// without an error (her snapshot holds no worker, it held a null one) and says so.
+test('branding: a title from web_custom_dir names the agent page once, the workspace apart', async () => {
+	const branded = await startStack({
+		simArgs: ['--agents', '0', '--seed', '7'],
+		custom: { 'branding.json': JSON.stringify({ title: 'Acme Support' }) },
+	});
+	try {
+		const { page, context } = await newPage(chrome.browser);
+		await login(page, branded.hub.base, 'alice', USERS.alice, '/worker');
+		await page.waitForURL(branded.hub.base + '/worker');
+		await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
+		assert.equal(await heading(page), 'Acme Support · Agent');
+		assert.equal(await page.title(), 'Agent · Acme Support');
+		assert.equal(await page.getByText('Workspace trhub', { exact: true }).count(), 1);
+		await page.getByRole('region', { name: 'Not an agent login' }).waitFor();
+		assert.deepEqual(page.problems, []);
+		await context.close();
+	} finally {
+		await branded.stop();
+	}
+	assert.deepEqual(branded.hub.errors(), []);
 });

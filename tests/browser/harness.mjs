@@ -117,8 +117,9 @@ export class Sim {
 }
 
 export class Trhubd {
-	constructor(sim, { env = {}, users = USERS, workers = ['alice'], config = '' } = {}) {
+	constructor(sim, { env = {}, users = USERS, workers = ['alice'], config = '', custom = null } = {}) {
 		this.sim = sim;
+		this.custom = custom; // { name: contents }: files for web_custom_dir (branding.json, custom.css)
 		this.extraEnv = env;
 		this.config = config; // trhubd.conf text (per-queue keys exist only in the file)
 		this.users = users;
@@ -151,6 +152,10 @@ export class Trhubd {
 	// Hands the environment to the waiting launcher, which execs trhubd.
 	async launch() {
 		const s = this.sim.env;
+		if (this.custom) {
+			mkdirSync(join(this.tmp, 'custom'), { recursive: true });
+			for (const [name, text] of Object.entries(this.custom)) writeFileSync(join(this.tmp, 'custom', name), text);
+		}
 		const env = {
 			PATH: process.env.PATH,
 			TRHUB_ACCOUNT_SID: s.TWILIO_ACCOUNT_SID,
@@ -213,8 +218,8 @@ export async function localGet(port, path) {
 // The emulator's callbacks need trhubd's port and trhubd needs the
 // emulator's credentials: trhubd's socket is bound first (port known), the
 // emulator started with it, then trhubd.
-export async function startStack({ simArgs = [], env = {}, users, workers, config } = {}) {
-	const hub = await new Trhubd(null, { env, users, workers, config }).bind();
+export async function startStack({ simArgs = [], env = {}, users, workers, config, custom } = {}) {
+	const hub = await new Trhubd(null, { env, users, workers, config, custom }).bind();
 	const sim = await new Sim([...simArgs, '--event-callback-url', `${hub.base}/taskrouter_event`]).start();
 	hub.sim = sim;
 	await hub.launch();

@@ -246,6 +246,20 @@ def test_worker_stream_shows_only_that_worker(make_stack):
         mine.close()
 
 
+def test_worker_stream_without_a_taskrouter_worker(make_stack):
+    # bob is a worker login, but TaskRouter has no worker of that name: his
+    # snapshot holds no worker (it held a null one, which the agent page choked on).
+    stack = make_stack()
+    r = login(stack, 'bob', 'bob-pass')
+    assert r.status == 200 and r.json().get('workerSid') is None, r.json()
+    mine = dh.SSEClient(stack.daemon.port, headers={'Cookie': dh.cookie_of(r)})
+    try:
+        mine.wait(lambda c: c.of('snapshot'), what="bob's snapshot")
+        assert json.loads(mine.of('snapshot')[0]['data'])['workers'] == []
+    finally:
+        mine.close()
+
+
 def test_hash_password_prints_a_users_file_hash():
     import crypt
     import subprocess

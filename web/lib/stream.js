@@ -27,7 +27,10 @@ const TYPES = ['snapshot', 'batch', 'stats', 'event', 'task', 'worker', 'reserva
 export const connection = signal('connecting');
 export const reconnects = signal(0);
 
-export function connectStream(onMessage, { url = '/api/stream', batch = false } = {}) {
+// `early`: the stream the dashboard's first script opened (dashboard/boot.js),
+// taken over by the first connection when it asks for the same URL, with the
+// messages it has received meanwhile.
+export function connectStream(onMessage, { url = '/api/stream', batch = false, early = null } = {}) {
 	let es = null;
 	let lastId = null; // the newest batch the page holds (batched streams)
 	let attempt = 0;
@@ -39,25 +42,32 @@ export function connectStream(onMessage, { url = '/api/stream', batch = false } 
 		timer = null;
 		if (stopped) return;
 		const resume = batch && lastId !== null;
-		es = new EventSource(batch ? `${url}?batch=1${resume ? '&lastEventId=' + lastId : ''}` : url);
-		for (const type of TYPES) {
-			es.addEventListener(type, (e) => {
-				lastData = Date.now();
-				let data;
-				try {
-					data = JSON.parse(e.data);
-				} catch {
-					return;
-				}
-				if (type === 'snapshot') {
-					attempt = 0;
-					connection.value = 'live';
-					if (batch && typeof data.batchId === 'number') lastId = data.batchId;
-				} else if (type === 'batch' && e.lastEventId) {
-					lastId = e.lastEventId;
-				}
-				onMessage(type, data, e.lastEventId);
-			});
+		const src = batch ? `${url}?batch=1${resume ? '&lastEventId=' + lastId : ''}` : url;
+		const held = early && early.url === src ? early.take() : null;
+		if (early && !held) early.take().es.close();
+		early = null;
+		es = held ? held.es : new EventSource(src);
+		const receive = (type, e) => {
+			lastData = Date.now();
+			let data;
+			try {
+				data = JSON.parse(e.data);
+			} catch {
+				return;
+			}
+			if (type === 'snapshot') {
+				attempt = 0;
+				connection.value = 'live';
+				if (batch && typeof data.batchId === 'number') lastId = data.batchId;
+			} else if (type === 'batch' && e.lastEventId) {
+				lastId = e.lastEventId;
+			}
+			onMessage(type, data, e.lastEventId);
+		};
+		for (const type of TYPES) es.addEventListener(type, (e) => receive(type, e));
+		if (held) {
+			for (const [type, e] of held.messages) receive(type, e);
+			if (held.failed) setTimeout(fail);
 		}
 		es.onopen = () => {
 			lastData = Date.now();

@@ -25,7 +25,7 @@ export function Header({ title, readOnly, children }) {
 		<header class="top">
 			<h1>
 				{b.logo ? <img class="logo" src={'/custom/' + b.logo} alt="" /> : null}
-				<span>{b.title || 'trhub'}</span>
+				<span>{b.title || 'trhub'}</span>{' '}
 				<span class="muted">· {title}</span>
 			</h1>
 			{children}

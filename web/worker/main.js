@@ -87,7 +87,9 @@ function WorkerPage() {
 	const timeoutS = ws && ws.reservationTimeoutS;
 	return (
 		<>
-			<Header title={'Agent' + (ws && ws.friendlyName ? ' · ' + ws.friendlyName : '')} />
+			<Header title="Agent">
+				{ws && ws.friendlyName ? <span class="workspace">Workspace <strong>{ws.friendlyName}</strong></span> : null}
+			</Header>
 			<main class="worker">
 				{m && !m.workerSid ? (
 					<section class="card" aria-labelledby="notagent-h"><h2 id="notagent-h">Not an agent login</h2><p>This page is for agents. <a href="/">Open the dashboard</a> or log in as an agent.</p></section>
