@@ -4,19 +4,25 @@
  * What must stay true:
  * - A broadcast costs O(clients) and formats its message once: the text
  *   lives in one reference-counted struct stream_msg, framed once as an
- *   HTTP chunk, and each client's output buffer gets one reference to it
- *   (evbuffer_add_reference; evhttp's chunk API is not used, it would
- *   allocate framing per client and message). The last buffer to let go of
- *   it frees it, whenever that is. The snapshot is such a message too,
- *   built at most once per model change (stream_invalidate) and shared by
- *   every client that connects until the next change.
+ *   HTTP chunk, and each client gets one reference to it. A client whose
+ *   connection has nothing unsent (the usual case) keeps it in its pending
+ *   list, and at the end of the loop turn the stream writes each client's
+ *   pending texts with one sendmsg (stream_write_cb): no allocation, no
+ *   event per client. What the socket does not take, and every message of
+ *   a client that has bytes unsent, goes to the connection's output as a
+ *   reference (evbuffer_add_reference; evhttp's chunk API is not used, it
+ *   would allocate framing per client and message), which the front door's
+ *   filter writes when the socket takes more. The last holder to let go of
+ *   a message frees it, whenever that is. The snapshot is such a message
+ *   too, built at most once per model change (stream_invalidate) and
+ *   shared by every client that connects until the next change.
  * - Output is never buffered without bound: before every write the
  *   client's unsent bytes (server_request_unsent) are checked, and a client
  *   above max_buffered_bytes is dropped. The snapshot a client gets on
  *   connect may be larger than the cap; its size is allowed on top of the
  *   cap until the client has drained below the cap once. All clients
  *   together stay under budget_bytes (messages once, plus 1,040 bytes per
- *   queued reference): over it the slowest go first. A client whose socket
+ *   queued or pending reference): over it the slowest go first. A client whose socket
  *   takes no byte for write_timeout_s is closed (the server's connection
  *   filter). There is no read timeout: a stream client never sends
  *   anything after its request, and the server closes it if it does.
