@@ -141,14 +141,16 @@ recv_scan(struct recv_client *cl, const char *buf, size_t len, double t)
 		k = recv_sid_index(p);
 		if (k >= cl->nseen) {
 			size_t n = cl->nseen == 0 ? 1024 : cl->nseen;
+			double *grown = NULL;
 
 			while (n <= k)
 				n *= 2;
-			cl->seen = realloc(cl->seen, n * sizeof(*cl->seen));
-			if (cl->seen == NULL) {
+			grown = realloc(cl->seen, n * sizeof(*cl->seen));
+			if (grown == NULL) {
 				fprintf(stderr, "bench_sse_recv: out of memory\n");
 				exit(2);
 			}
+			cl->seen = grown;
 			memset(cl->seen + cl->nseen, 0, (n - cl->nseen) * sizeof(*cl->seen));
 			cl->nseen = n;
 		}
