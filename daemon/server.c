@@ -1168,6 +1168,16 @@ server_request_unsent(struct evhttp_request *req)
 	return n;
 }
 
+int
+server_request_socket(struct evhttp_request *req)
+{
+	struct server_conn *c = server_conn_lookup(req);
+
+	if (c == NULL || c->tls)
+		return -1;
+	return bufferevent_getfd(c->sock);
+}
+
 void
 server_request_set_write_timeout(struct evhttp_request *req, int timeout_s)
 {

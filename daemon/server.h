@@ -148,6 +148,14 @@ void server_request_client(const struct server *s, struct evhttp_request *req,
 size_t server_request_unsent(struct evhttp_request *req);
 /* Sets the write-stall timeout of req's connection (0: none). */
 void server_request_set_write_timeout(struct evhttp_request *req, int timeout_s);
+/*
+ * The socket of req's connection when the stream may write to it itself: a
+ * plain (not TLS) connection through the front door's filter; else -1. The
+ * caller writes only while server_request_unsent is 0 (so bytes stay in
+ * order) and queues what the socket does not take on the connection's
+ * output as usual; the descriptor stays the connection's.
+ */
+int server_request_socket(struct evhttp_request *req);
 
 /*
  * Session routes use auth, the token and agent routes wapi (both borrowed;

@@ -4,19 +4,25 @@
  * What must stay true:
  * - A broadcast costs O(clients) and formats its message once: the text
  *   lives in one reference-counted struct stream_msg, framed once as an
- *   HTTP chunk, and each client's output buffer gets one reference to it
- *   (evbuffer_add_reference; evhttp's chunk API is not used, it would
- *   allocate framing per client and message). The last buffer to let go of
- *   it frees it, whenever that is. The snapshot is such a message too,
- *   built at most once per model change (stream_invalidate) and shared by
- *   every client that connects until the next change.
+ *   HTTP chunk, and each client gets one reference to it. A client whose
+ *   connection has nothing unsent (the usual case) keeps it in its pending
+ *   list, and at the end of the loop turn the stream writes each client's
+ *   pending texts with one sendmsg (stream_write_cb): no allocation, no
+ *   event per client. What the socket does not take, and every message of
+ *   a client that has bytes unsent, goes to the connection's output as a
+ *   reference (evbuffer_add_reference; evhttp's chunk API is not used, it
+ *   would allocate framing per client and message), which the front door's
+ *   filter writes when the socket takes more. The last holder to let go of
+ *   a message frees it, whenever that is. The snapshot is such a message
+ *   too, built at most once per model change (stream_invalidate) and
+ *   shared by every client that connects until the next change.
  * - Output is never buffered without bound: before every write the
  *   client's unsent bytes (server_request_unsent) are checked, and a client
  *   above max_buffered_bytes is dropped. The snapshot a client gets on
  *   connect may be larger than the cap; its size is allowed on top of the
  *   cap until the client has drained below the cap once. All clients
  *   together stay under budget_bytes (messages once, plus 1,040 bytes per
- *   queued reference): over it the slowest go first. A client whose socket
+ *   queued or pending reference): over it the slowest go first. A client whose socket
  *   takes no byte for write_timeout_s is closed (the server's connection
  *   filter). There is no read timeout: a stream client never sends
  *   anything after its request, and the server closes it if it does.
@@ -42,7 +48,9 @@
  *   its snapshot holds exactly the batches up to the one it names.
  */
 
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -93,6 +101,8 @@
  * chain of at least 1,024 bytes for it (measured: 1,040 with malloc's own).
  */
 #define STREAM_REF_COST 1040
+/* Messages a client may have waiting for the stream's own write of this loop turn. */
+#define STREAM_PEND_MAX 16
 
 /* Static messages, as HTTP chunks ("8" is the size of ": ping\n\n"). */
 static const char stream_ping[] = "8\r\n: ping\n\n\r\n";
@@ -119,6 +129,11 @@ struct stream_client {
 	bool batched;	  /* asked for "batch" messages (?batch=1); never a worker's */
 	size_t refs;	  /* references sent since its output was last seen empty */
 	size_t frees;	  /* a zombie: what dropping it will free (stream.zombie_bytes) */
+	int fd;		  /* the socket the stream writes itself (server_request_socket), or -1 */
+	/* Shared messages for this loop turn's write (stream_write_cb), in order; references. */
+	struct stream_msg *pend[STREAM_PEND_MAX];
+	size_t npend;
+	size_t pend_bytes;
 	char peer[64];
 	TAILQ_ENTRY(stream_client) link;
 };
@@ -140,6 +155,7 @@ struct stream {
 	struct stream_clients zombies; /* dropped, waiting for the reaper */
 	struct event *heartbeat_ev;
 	struct event *reap_ev;
+	struct event *write_ev; /* writes every client's pending messages, once per loop turn */
 	struct json_gen *gen;
 	struct stream_msg *snapshot;	 /* the current full snapshot, shared; NULL: stale */
 	size_t budget_bytes;		 /* for all messages alive, each counted once */
@@ -283,11 +299,78 @@ stream_format(struct buf *b, const char *type, uint64_t id, const char *data, si
 	buf_putc(b, '\n');
 }
 
-/* Unsent bytes of the client's connection. */
+/* Unsent bytes of the client: its connection's, and its messages pending our write. */
 static size_t
 stream_client_queued(const struct stream_client *cl)
 {
+	/* Messages are pending only while the connection has nothing unsent. */
+	if (cl->npend > 0)
+		return cl->pend_bytes;
 	return server_request_unsent(cl->req);
+}
+
+/* What of msg the client gets: the HTTP chunk, or only the SSE text when not chunked. */
+static const char *
+stream_msg_data(const struct stream_client *cl, const struct stream_msg *msg, size_t *len)
+{
+	*len = cl->chunked ? msg->len : msg->len - msg->hdr - 2;
+	return cl->chunked ? msg->text : msg->text + msg->hdr;
+}
+
+/* The client's output: whatever the connection writes next (the reply was started). */
+static struct evbuffer *
+stream_client_output(const struct stream_client *cl)
+{
+	return bufferevent_get_output(cl->bev);
+}
+
+/* Puts len bytes of msg at data on the client's output, handing over one reference. */
+static void
+stream_client_queue_ref(struct stream_client *cl, struct stream_msg *msg, const char *data,
+			size_t len)
+{
+	if (evbuffer_add_reference(stream_client_output(cl), data, len, stream_msg_cleanup_cb,
+				   msg) != 0) {
+		msg->st->n_refs--;
+		stream_msg_unref(msg);
+		log_warning("sse client %s: cannot queue a message", cl->peer);
+	}
+}
+
+/*
+ * Moves the client's pending messages, from the first-th on (skipping off
+ * bytes of that one: the socket took them), to its connection's output, in
+ * order, where the connection's filter writes them when the socket can
+ * take them (and closes a stalled one).
+ */
+static void
+stream_client_spill(struct stream_client *cl, size_t first, size_t off)
+{
+	size_t i;
+
+	for (i = first; i < cl->npend; i++) {
+		size_t len = 0;
+		const char *data = stream_msg_data(cl, cl->pend[i], &len);
+
+		stream_client_queue_ref(cl, cl->pend[i], data + off, len - off);
+		off = 0;
+	}
+	cl->npend = 0;
+	cl->pend_bytes = 0;
+}
+
+/* Lets go of the pending messages of a client that is going away. */
+static void
+stream_client_pend_clear(struct stream_client *cl)
+{
+	size_t i;
+
+	for (i = 0; i < cl->npend; i++) {
+		cl->st->n_refs--;
+		stream_msg_unref(cl->pend[i]);
+	}
+	cl->npend = 0;
+	cl->pend_bytes = 0;
 }
 
 /* After clients left, glibc keeps freed heap unless asked: ask once things settle. */
@@ -307,6 +390,7 @@ stream_client_free(struct stream_client *cl)
 	if (!evtimer_pending(cl->st->trim_ev, NULL))
 		(void)evtimer_add(cl->st->trim_ev, &tv); /* cannot fail for a timer */
 	cl->st->zombie_bytes -= cl->frees;
+	stream_client_pend_clear(cl);
 	free(cl->worker_sid);
 	free(cl);
 }
@@ -345,6 +429,7 @@ stream_client_drop(struct stream_client *cl, size_t queued)
 		 "the %zu-byte stream budget)",
 		 cl->peer, queued, st->max_buffered_bytes + cl->allowance, stream_held(st),
 		 st->budget_bytes);
+	stream_client_spill(cl, 0, 0); /* freed with the connection, like the rest */
 	stream_client_unlink_live(st, cl);
 	cl->zombie = true;
 	cl->frees = queued + cl->refs * STREAM_REF_COST;
@@ -460,31 +545,36 @@ stream_audience_all(const char *worker_sid, void *arg)
 	return true;
 }
 
-/* The client's output: whatever the connection writes next (the reply was started). */
-static struct evbuffer *
-stream_client_output(const struct stream_client *cl)
-{
-	return bufferevent_get_output(cl->bev);
-}
-
-/* Sends a shared message (a reference, no copy): the chunk, or its text when not chunked. */
+/*
+ * Sends a shared message (a reference, no copy): the chunk, or its text
+ * when not chunked. A client whose connection has nothing unsent keeps it
+ * in its pending list, written by the stream itself at the end of the loop
+ * turn (stream_write_cb: one sendmsg per client for everything of the turn,
+ * no allocation); otherwise, or with the list full, it goes behind what is
+ * unsent on the connection's output.
+ */
 static void
 stream_client_send_msg(struct stream_client *cl, struct stream_msg *msg)
 {
-	const char *data = cl->chunked ? msg->text : msg->text + msg->hdr;
-	size_t len = cl->chunked ? msg->len : msg->len - msg->hdr - 2;
+	struct stream *st = cl->st;
+	size_t len = 0;
+	const char *data = stream_msg_data(cl, msg, &len);
 
 	if (!stream_client_writable(cl))
 		return;
 	msg->refs++;
-	msg->st->n_refs++;
+	st->n_refs++;
 	cl->refs++;
-	if (evbuffer_add_reference(stream_client_output(cl), data, len, stream_msg_cleanup_cb,
-				   msg) != 0) {
-		msg->refs--;
-		msg->st->n_refs--;
-		log_warning("sse client %s: cannot queue a message", cl->peer);
+	if (cl->fd >= 0 && cl->npend < STREAM_PEND_MAX &&
+	    (cl->npend > 0 || server_request_unsent(cl->req) == 0)) {
+		cl->pend[cl->npend++] = msg;
+		cl->pend_bytes += len;
+		if (cl->npend == 1)
+			event_active(st->write_ev, EV_TIMEOUT, 0);
+		return;
 	}
+	stream_client_spill(cl, 0, 0); /* what is pending goes first */
+	stream_client_queue_ref(cl, msg, data, len);
 }
 
 /* Sends a static chunk (hdr: its size line's length); nothing to free. */
@@ -495,8 +585,64 @@ stream_client_send_static(struct stream_client *cl, const char *chunk, size_t le
 
 	if (!cl->chunked)
 		len -= hdr + 2;
+	stream_client_spill(cl, 0, 0); /* what is pending goes first */
 	if (evbuffer_add_reference(stream_client_output(cl), data, len, NULL, NULL) != 0)
 		log_warning("sse client %s: cannot queue a message", cl->peer);
+}
+
+/*
+ * Writes a client's pending messages with one sendmsg. What the socket
+ * took is released; the rest (a partly written message from where the
+ * socket stopped) goes to the connection's output, as when it was unsent to
+ * begin with. An error also leaves everything there: the connection's own
+ * write finds it and closes the connection through evhttp.
+ */
+static void
+stream_client_write(struct stream_client *cl)
+{
+	struct iovec iov[STREAM_PEND_MAX];
+	struct msghdr mh;
+	ssize_t n = -1;
+	size_t done;
+	size_t i;
+
+	memset(&mh, 0, sizeof(mh));
+	for (i = 0; i < cl->npend; i++) {
+		struct stream_msg *m = cl->pend[i];
+		size_t len = 0;
+
+		(void)stream_msg_data(cl, m, &len);
+		iov[i].iov_base =
+			m->text + (cl->chunked ? 0 : m->hdr); /* what stream_msg_data says */
+		iov[i].iov_len = len;
+	}
+	mh.msg_iov = iov;
+	mh.msg_iovlen = cl->npend;
+	if (server_request_unsent(cl->req) == 0) {
+		do {
+			n = sendmsg(cl->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		} while (n < 0 && errno == EINTR);
+	}
+	done = n > 0 ? (size_t)n : 0;
+	for (i = 0; i < cl->npend && done >= iov[i].iov_len; i++) {
+		done -= iov[i].iov_len;
+		cl->st->n_refs--;
+		stream_msg_unref(cl->pend[i]);
+	}
+	stream_client_spill(cl, i, done);
+}
+
+/* The end of a loop turn that gave clients messages: each client's write. */
+static void
+stream_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *st = arg;
+	struct stream_client *cl;
+
+	TAILQ_FOREACH(cl, &st->clients, link) {
+		if (cl->npend > 0)
+			stream_client_write(cl);
+	}
 }
 
 /* --- batches (clients that asked for ?batch=1) ------------------------------------ */
@@ -959,6 +1105,7 @@ stream_attach_worker(struct stream *st, struct evhttp_request *req, const char *
 	cl->req = req;
 	cl->conn = conn;
 	cl->bev = evhttp_connection_get_bufferevent(conn);
+	cl->fd = server_request_socket(req);
 	cl->worker_sid = worker_sid != NULL ? xstrdup(worker_sid) : NULL;
 	evhttp_connection_get_peer(conn, &addr, &port);
 	(void)snprintf(cl->peer, sizeof(cl->peer), "%s:%u", addr != NULL ? addr : "?",
@@ -1154,6 +1301,7 @@ stream_new(struct event_base *base, struct model *model, const struct stream_opt
 	TAILQ_INIT(&st->zombies);
 	st->heartbeat_ev = event_new(base, -1, EV_PERSIST, stream_heartbeat_cb, st);
 	st->reap_ev = event_new(base, -1, 0, stream_reap_cb, st);
+	st->write_ev = event_new(base, -1, 0, stream_write_cb, st);
 	st->trim_ev = evtimer_new(base, stream_trim_cb, st);
 	st->batch_ev = evtimer_new(base, stream_batch_cb, st);
 	buf_init(&st->batch);
@@ -1165,8 +1313,8 @@ stream_new(struct event_base *base, struct model *model, const struct stream_opt
 	 */
 	gettimeofday(&tv, NULL);
 	st->batch_id = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-	if (st->heartbeat_ev == NULL || st->reap_ev == NULL || st->trim_ev == NULL ||
-	    st->batch_ev == NULL)
+	if (st->heartbeat_ev == NULL || st->reap_ev == NULL || st->write_ev == NULL ||
+	    st->trim_ev == NULL || st->batch_ev == NULL)
 		fatalx("stream: cannot create libevent objects");
 	st->gen = json_gen_new();
 	tv.tv_sec = st->heartbeat_s;
@@ -1193,6 +1341,7 @@ stream_free(struct stream *st)
 		return;
 	event_free(st->heartbeat_ev);
 	event_free(st->reap_ev);
+	event_free(st->write_ev);
 	event_free(st->batch_ev);
 	stream_ring_clear(st);
 	free(st->ring);

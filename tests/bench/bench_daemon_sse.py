@@ -1,15 +1,23 @@
 #!/usr/bin/python3
 """Event -> SSE delivery latency with 50 clients at 1,000 events/s (a benchmark).
 
-trhubd runs against trhub-sim. Receiver processes (separate from the sender,
-so neither waits on the other's interpreter lock) hold the /api/stream
-connections and timestamp the first sight of each event's Sid; the sender
-posts signed callbacks at a fixed rate and timestamps each just before
-sending. Both use CLOCK_MONOTONIC (time.monotonic), which is system-wide, so
-latency = arrival - send covers the webhook, the model, the broadcast and the
-socket. Target (the issue): p99 <= 50 ms.
+trhubd runs against trhub-sim. A receiver process (separate from the sender,
+so neither waits on the other) holds the /api/stream connections and
+timestamps the first sight of each event's Sid; the sender posts signed
+callbacks at a fixed rate and timestamps each just before sending. Both use
+CLOCK_MONOTONIC (time.monotonic), which is system-wide, so latency = arrival
+- send covers the webhook, the model, the broadcast and the socket. Target
+(the issue): p99 <= 50 ms.
 
-  TRHUBD=... TRHUB_SIM=... tests/bench/bench_daemon_sse.py [--clients 50] [--rate 1000] [--batch]
+  TRHUBD=... TRHUB_SIM=... [TRHUB_SSE_RECV=...] tests/bench/bench_daemon_sse.py \
+      [--clients 50] [--rate 1000] [--batch] [--recv c|python|both]
+
+--recv: who holds the connections. c (the default): one bench_sse_recv
+process (tests/bench/bench_sse_recv.c, epoll; TRHUB_SSE_RECV, else next to
+TRHUBD's build dir), which costs little CPU next to trhubd. python: the
+earlier --receivers Python processes (a regular expression over every byte).
+both: half the clients on each, in the same run, reported apart, to show
+that the two measure the same thing.
 
 --batch: the clients ask for batched messages (/api/stream?batch=1, what the
 dashboard does): one message per loop turn and at most one per 25 ms.
@@ -19,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import selectors
 import socket
 import subprocess
@@ -100,6 +109,7 @@ def main():
     ap.add_argument('--batch', action='store_true')
     ap.add_argument('--p99-ms', type=float, default=50.0,
                     help='the target (50 ms: 50 clients at 1,000/s; 100 ms: 500 clients at 100/s)')
+    ap.add_argument('--recv', choices=('c', 'python', 'both'), default='c')
     ap.add_argument('--receiver', nargs=3, metavar=('PORT', 'N', 'SECONDS'))
     args = ap.parse_args()
     if args.receiver:
@@ -108,6 +118,17 @@ def main():
         return 0
     bc.need_env()
     dh = bc.dh
+    c_recv = None
+    if args.recv != 'python':
+        c_recv = os.environ.get('TRHUB_SSE_RECV') or os.path.join(
+            os.path.dirname(os.path.abspath(os.environ['TRHUBD'])), '..', 'tests', 'bench',
+            'bench_sse_recv')
+        if not os.access(c_recv, os.X_OK):
+            raise SystemExit('no bench_sse_recv at %s (ninja -C <build> '
+                             'tests/bench/bench_sse_recv, or TRHUB_SSE_RECV=..., or '
+                             '--recv python)' % c_recv)
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ru0 = ru.ru_utime + ru.ru_stime
     stack = dh.Stack(daemon_env={'TRHUB_MAX_SSE_CLIENTS': str(args.clients + 10),
                                  'TRHUB_STATS_MIN_INTERVAL_MS': None,
                                  'TRHUB_STATS_MAX_INTERVAL_MS': None})
@@ -130,8 +151,21 @@ def main():
                 body, sig = gen.signed(ev)
                 reqs.append((ev['Sid'], body, sig))
         reqs = reqs[:n]
-        per = [args.clients // args.receivers + (1 if i < args.clients % args.receivers else 0)
-               for i in range(args.receivers)]
+        n_c = {'c': args.clients, 'python': 0, 'both': args.clients // 2}[args.recv]
+        n_py = args.clients - n_c
+        kinds = []  # per receiver process: 'c' or 'python'
+        if n_c > 0:
+            p = subprocess.Popen([c_recv, str(stack.daemon.port), str(n_c),
+                                  str(args.duration + 120),
+                                  '/api/stream?batch=1' if args.batch else '/api/stream'],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            p.stdin.write(cookie + '\n')  # its first stdin line; EOF later means "done"
+            p.stdin.flush()
+            procs.append(p)
+            kinds.append('c')
+        n_procs = min(args.receivers, n_py)
+        per = [n_py // n_procs + (1 if i < n_py % n_procs else 0)
+               for i in range(n_procs)] if n_procs else []
         for k in per:
             p = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--receiver',
                                   str(stack.daemon.port), str(k), str(args.duration + 120)] +
@@ -139,6 +173,7 @@ def main():
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                  env=renv)
             procs.append(p)
+            kinds.append('python')
         for p in procs:
             line = p.stdout.readline()
             if line.strip() != 'READY':
@@ -188,18 +223,26 @@ def main():
         elapsed = time.monotonic() - start
         # The receivers read until their sockets stay quiet for 1 s, then report.
         seen = []
+        seen_kind = []
         closed = 0
-        for p in procs:
+        for p, kind in zip(procs, kinds):
             out, _ = p.communicate(timeout=120)
+            if p.returncode != 0:
+                raise SystemExit('a %s receiver failed (exit %d)' % (kind, p.returncode))
             doc = json.loads(out.strip().splitlines()[-1])
             seen += doc['seen']
+            seen_kind += [kind] * len(doc['seen'])
             closed += doc['closed']
+        # The receivers' own CPU (children reaped by communicate): what measuring cost.
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        recv_cpu_s = ru.ru_utime + ru.ru_stime - ru0
         lat = []
+        lat_kind = {'c': [], 'python': []}
         missing = 0
         missing_by_client = []
         order = sorted(sent_at, key=sent_at.get)
         first_missing = []
-        for d in seen:
+        for d, kind in zip(seen, seen_kind):
             n_miss = 0
             for i, sid in enumerate(order):
                 t = d.get(sid)
@@ -208,7 +251,9 @@ def main():
                     if len(first_missing) < 10:
                         first_missing.append(i)
                 else:
-                    lat.append((t - sent_at[sid]) * 1000.0)
+                    ms = (t - sent_at[sid]) * 1000.0
+                    lat.append(ms)
+                    lat_kind[kind].append(ms)
             missing += n_miss
             missing_by_client.append(n_miss)
         if os.environ.get('BENCH_DEBUG'):
@@ -235,7 +280,15 @@ def main():
             'p99_ms': bc.percentile(lat, 99),
             'max_ms': max(lat) if lat else float('nan'),
             'rss_kb': stack.daemon.rss_kb(),
+            'receiver': args.recv,
+            'receivers_cpu_s': recv_cpu_s,
         }
+        if args.recv == 'both':
+            for kind, v in lat_kind.items():
+                results[kind + '_deliveries'] = len(v)
+                results[kind + '_p50_ms'] = bc.percentile(v, 50)
+                results[kind + '_p99_ms'] = bc.percentile(v, 99)
+                results[kind + '_max_ms'] = max(v) if v else float('nan')
     finally:
         for p in procs:
             if p.poll() is None:

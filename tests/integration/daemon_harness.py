@@ -621,8 +621,12 @@ class SSEClient:
         self._raw = b''
         self.thread = None
         if read:
-            self.thread = threading.Thread(target=self._run, daemon=True)
-            self.thread.start()
+            self.start()
+
+    def start(self):
+        """Starts reading (a client made with read=False reads nothing until then)."""
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
 
     def _run(self):
         self.sock.settimeout(None)

@@ -207,6 +207,66 @@ def test_slow_client_is_dropped_and_others_keep_up(stack):
         fast.close()
 
 
+def server_send_queue(daemon_port, client_port):
+    """Bytes the kernel holds unacknowledged on the daemon's side of one loopback
+    connection (tx_queue in /proc/net/tcp), or None when it is not listed."""
+    want = ('0100007F:%04X' % daemon_port, '0100007F:%04X' % client_port)
+    with open('/proc/net/tcp') as fh:
+        for line in fh.readlines()[1:]:
+            f = line.split()
+            if (f[1], f[2]) == want:
+                return int(f[4].split(':')[0], 16)
+    return None
+
+
+def test_client_that_pauses_gets_every_byte_in_order(make_stack):
+    """A client that stops reading for a while and then reads gets every message
+    whole and in order, with nobody dropped. Task messages of ~100 KiB (more than one
+    loopback segment) are sent until its socket is full (the kernel's send queue for
+    it stops growing), so the daemon's writes to it end partial or refused and the
+    rest waits in the daemon's own queue; two more follow, then it reads."""
+    stack = make_stack(daemon_env={'TRHUB_HTTP_BODY_MAX_BYTES': str(512 * 1024)})
+    f = factory(stack)
+    c = dh.SSEClient(stack.daemon.port, rcvbuf=4096, read=False)
+    size = 100 * 1024
+    try:
+        pad = {'type': 'support', 'pad': 'q' * size}
+        evs = []
+        full_at = None
+        last = 0
+        # Bounded: 100 events of 100 KiB; the kernel's buffers fill long before.
+        while len(evs) < 100 and (full_at is None or len(evs) < full_at + 2):
+            ev = f.task('task.created', dh.rand_sid('WT'), 'pending', attributes=pad)
+            assert stack.webhook(ev).status == 204
+            evs.append(ev)
+            if full_at is not None:
+                continue
+            try:
+                dh.th.wait_until(lambda: (server_send_queue(stack.daemon.port,
+                                                            c.sock.getsockname()[1]) or 0)
+                                 >= last + size, 1.0, 'the send queue growing')
+            except dh.th.HarnessError:
+                full_at = len(evs)
+            last = server_send_queue(stack.daemon.port, c.sock.getsockname()[1]) or 0
+        assert full_at is not None, 'the send queue never stopped growing'
+        n = len(evs)
+        c.start()
+        c.wait(lambda c: len(c.of('event')) >= n and len(c.of('task')) >= n,
+               timeout=dh.CONVERGE_TIMEOUT, what='every event and task after the pause')
+        got = c.of('event')
+        assert len(got) == n
+        for m, ev in zip(got, evs):
+            assert ev['Sid'] in m['data'], 'event %s out of order or mangled: %r' % (
+                ev['Sid'], m['data'][:200])
+        for m, ev in zip(c.of('task'), evs):
+            assert json.loads(m['data'])['sid'] == ev['TaskSid']
+            assert 'q' * size in m['data']
+        assert not c.closed
+        assert dh.metric_sum(stack.daemon.metrics(), 'trhubd_sse_dropped_total') == 0
+    finally:
+        c.close()
+
+
 def batch_items(c, kind=None):
     """The [type, id, data] items of a client's "batch" messages, in order."""
     out = []
