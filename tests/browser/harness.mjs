@@ -333,3 +333,62 @@ export async function signedPost(stack, path, params) {
 	const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': sig }, body: new URLSearchParams(params).toString() });
 	return res.status;
 }
+
+// The task table and the roster draw only the rows in view (web/lib/rows.js):
+// like a person, a test scrolls a table's box to see its rows.
+//
+// tableRows(page, attr): every row of the table whose rows carry attr
+// (data-task, data-worker), its box scrolled from top to bottom a view at
+// a time (a frame each); the values of attr in table order, and the count
+// the table announces (aria-rowcount less the header). The box is left at
+// the top.
+export async function tableRows(page, attr) {
+	return page.evaluate(async (a) => {
+		const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+		const box = [...document.querySelectorAll('.scroll[role="region"]')].find((b) => b.querySelector(`tr[${a}]`));
+		if (!box) return { rows: [], count: 0 };
+		const table = box.querySelector('table');
+		const byIndex = new Map();
+		for (let top = 0; ; top += Math.max(40, box.clientHeight - 40)) {
+			box.scrollTop = top;
+			await frame();
+			for (const r of box.querySelectorAll(`tr[${a}]`)) byIndex.set(Number(r.getAttribute('aria-rowindex')), r.getAttribute(a));
+			if (top >= box.scrollHeight - box.clientHeight) break;
+		}
+		box.scrollTop = 0;
+		await frame();
+		const idx = [...byIndex.keys()].sort((x, y) => x - y);
+		return { rows: idx.map((k) => byIndex.get(k)), count: Number(table.getAttribute('aria-rowcount') || 1) - 1 };
+	}, attr);
+}
+
+// Scrolls until the row (matching the selector, and showing text if given)
+// is drawn, retrying until the deadline (it may come with a later stream
+// message), and brings it into view; its locator.
+export async function scrollToRow(page, rowSelector, timeout = TIMEOUT, text = null) {
+	await waitFor(`${rowSelector} ${text || ''} scrolled into view`, () => findRow(page, rowSelector, text), timeout);
+	const row = page.locator(rowSelector);
+	return text ? row.filter({ hasText: text }) : row;
+}
+
+// One pass through every table box: is the row anywhere in a table?
+export async function findRow(page, rowSelector, text = null) {
+	return page.evaluate(async ([sel, txt]) => {
+		const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+		const find = () => [...document.querySelectorAll(sel)].find((r) => !txt || r.textContent.includes(txt));
+		if (find()) return true;
+		for (const box of document.querySelectorAll('.scroll[role="region"]')) {
+			for (let top = 0; ; top += Math.max(40, box.clientHeight - 40)) {
+				box.scrollTop = top;
+				await frame();
+				const row = find();
+				if (row) {
+					row.scrollIntoView({ block: 'nearest' });
+					return true;
+				}
+				if (top >= box.scrollHeight - box.clientHeight) break;
+			}
+		}
+		return false;
+	}, [rowSelector, text]);
+}

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { USERS, WALLBOARD_TOKEN, apiGet, axe, launchBrowser, login, newPage, screenshot, signedPost, startStack, waitFor } from './harness.mjs';
+import { USERS, WALLBOARD_TOKEN, apiGet, axe, launchBrowser, login, newPage, findRow, screenshot, scrollToRow, signedPost, tableRows, startStack, waitFor } from './harness.mjs';
 
 let stack, chrome;
 before(async () => {
@@ -76,19 +76,22 @@ test('supervisor: tiles, tables and charts follow /api/stats; a new task shows w
 	// task table: the open tasks of /api/tasks
 	await waitFor('task table equal to /api/tasks', async () => {
 		const tasks = (await apiGet(page, '/api/tasks')).filter((t) => t.status !== 'completed' && t.status !== 'canceled');
-		const rows = await page.$$eval('tr[data-task]', (rs) => rs.map((r) => r.dataset.task));
-		return rows.length === Math.min(200, tasks.length) && tasks.slice(0, 50).every((t) => rows.includes(t.sid));
+		const { rows, count } = await tableRows(page, 'data-task');
+		return count === tasks.length && rows.length === tasks.length && tasks.every((t) => rows.includes(t.sid));
 	});
 	// roster: every worker
 	const workers = await apiGet(page, '/api/workers');
-	await waitFor('roster rows', async () => (await page.locator('tr[data-worker]').count()) === workers.length);
+	await waitFor('roster rows', async () => {
+		const { rows, count } = await tableRows(page, 'data-worker');
+		return count === workers.length && rows.length === workers.length && workers.every((w) => rows.includes(w.friendlyName));
+	});
 	// charts drawn from the snapshot's series plus live stats
 	await waitFor('two charts', async () => (await page.locator('.uplot canvas').count()) === 2);
 	// a new task appears within a second of TaskRouter creating it
 	const caller = '+1555' + String(Date.now()).slice(-7);
 	const t0 = Date.now();
 	const task = await stack.sim.createTask({ from: caller, type: 'inbound' });
-	await page.locator(`tr[data-task="${task.sid}"]`).waitFor({ timeout: 1000 });
+	await scrollToRow(page, `tr[data-task="${task.sid}"]`, 1000);
 	const latency = Date.now() - t0;
 	assert.ok(latency <= 1000, `new task shown after ${latency} ms`);
 	// the task's row shows its caller (once an agent has it, the roster's row does too)
@@ -155,16 +158,15 @@ test('supervisor actions: set an agent activity and cancel a stuck task, each co
 	await row.getByText('Unavailable', { exact: true }).first().waitFor();
 	// a task nobody can take: the supervisor cancels it
 	const stuck = await stack.sim.createTask({ from: '+15557770000', type: 'inbound', skill: 'nobody' });
-	const trow = page.locator(`tr[data-task="${stuck.sid}"]`);
-	await trow.waitFor();
+	const trow = await scrollToRow(page, `tr[data-task="${stuck.sid}"]`);
 	await trow.getByRole('button', { name: /Cancel task/ }).click();
 	await page.getByRole('dialog').getByRole('button', { name: 'Cancel task' }).click();
 	await waitFor('task canceled in TaskRouter', async () => (await stack.sim.task(stuck.sid)).assignment_status === 'canceled');
 	await trow.waitFor({ state: 'detached' });
+	assert.equal(await findRow(page, `tr[data-task="${stuck.sid}"]`), false, 'the canceled task is still in the table');
 	// a refused action says why
 	const gone = await stack.sim.createTask({ from: '+15557770001', type: 'inbound', skill: 'nobody' });
-	const grow = page.locator(`tr[data-task="${gone.sid}"]`);
-	await grow.waitFor();
+	const grow = await scrollToRow(page, `tr[data-task="${gone.sid}"]`);
 	await grow.getByRole('button', { name: /Cancel task/ }).click();
 	await stack.sim.rest('POST', `${stack.sim.ws}/Tasks/${gone.sid}`, { AssignmentStatus: 'canceled' }).catch(() => {});
 	await page.getByRole('dialog').getByRole('button', { name: 'Cancel task' }).click();
@@ -199,7 +201,7 @@ test('supervisor actions: complete a stuck task and end a call, each confirmed; 
 
 	// carol accepted and walked away: the task sits in "assigned"; the supervisor completes it
 	const stuck = await heldTask(carol, '+15556660001', false);
-	const row = page.locator(`tr[data-task="${stuck.sid}"]`);
+	const row = await scrollToRow(page, `tr[data-task="${stuck.sid}"]`);
 	await row.getByText('assigned', { exact: true }).waitFor();
 	await row.getByRole('button', { name: 'Complete task +15556660001' }).click();
 	const dialog = page.getByRole('dialog', { name: 'Complete the task of +15556660001?' });
@@ -210,12 +212,13 @@ test('supervisor actions: complete a stuck task and end a call, each confirmed; 
 	await page.getByRole('status').filter({ hasText: 'Task of +15556660001 completed.' }).waitFor();
 	await waitFor('task completed in TaskRouter', async () => (await stack.sim.task(stuck.sid)).assignment_status === 'completed');
 	await row.waitFor({ state: 'detached' });
+	assert.equal(await findRow(page, `tr[data-task="${stuck.sid}"]`), false, 'the completed task is still in the table');
 	// the new queue turns short abandons off while the workspace has them: its row says so
 	await page.locator('tr[data-queue="escalation"] th').getByText('SL within 2 s, every hang-up counted').waitFor();
 
 	// carol, free again, is on a call (a conference) the supervisor ends from the task table
 	const call = await heldTask(carol, '+15556660002', true);
-	const crow = page.locator(`tr[data-task="${call.sid}"]`);
+	const crow = await scrollToRow(page, `tr[data-task="${call.sid}"]`);
 	const end = crow.getByRole('button', { name: 'End call +15556660002' });
 	await end.waitFor();
 	const cf = JSON.parse((await stack.sim.task(call.sid)).attributes).conference.sid;

@@ -1,21 +1,23 @@
 // roster: every agent, sortable and filterable, with the supervisor's
 // "set activity" action (confirmed, result shown).
+//
+// A row renders again only when its worker, its current task or the
+// activities changed (pure rows); the time in activity ticks in place
+// (Age). Sorting by time in activity needs no clock: every agent's time
+// grows alike, so the order taken at any instant holds. Only the rows in
+// view are in the DOM (useRowWindow), after the filter and the sort.
 
 import { signal } from '@preact/signals';
 import { api } from '../lib/api.js';
-import { clock, num, secs } from '../lib/format.js';
-import { ageAt, now } from '../lib/store.js';
+import { num, secs } from '../lib/format.js';
+import { ageAt } from '../lib/store.js';
+import { Age, Spacer, pure, useRowWindow } from '../lib/rows.js';
 import { confirmAction } from '../lib/ui.js';
 
 const sortKey = signal('name');
 const sortDir = signal(1);
 const filter = signal('');
 
-function currentTask(w, tasks) {
-	const r = (w.reservations || []).find((x) => x.status === 'accepted') || (w.reservations || [])[0];
-	if (!r) return null;
-	return { res: r, task: tasks.get(r.taskSid) };
-}
 
 function SortHeader({ k, label, cls }) {
 	const active = sortKey.value === k;
@@ -32,17 +34,18 @@ function SortHeader({ k, label, cls }) {
 export function Roster({ store, readOnly }) {
 	const tasks = store.tasks.value;
 	const acts = store.activities.value;
-	const t = now.value;
+	const t = Date.now();
 	const f = filter.value.trim().toLowerCase();
 	let rows = [...store.workers.value.values()].map((w) => {
-		const cur = currentTask(w, tasks);
+		const res = currentRes(w);
+		const task = res ? tasks.get(res.taskSid) || null : null;
 		return {
 			w,
 			name: w.friendlyName || w.sid,
 			activity: w.activityName || '',
 			inActivity: ageAt(w.timeInActivityS, w.rxMs, t),
-			cur,
-			caller: cur && cur.task && cur.task.attributes ? cur.task.attributes.from || cur.task.attributes.name || '' : '',
+			task,
+			caller: taskCaller(task),
 			handled: w.today ? w.today.handled : null,
 			missed: w.today ? (w.today.rejected || 0) + (w.today.timedOut || 0) : null,
 			aht: w.today ? w.today.avgHandleTimeS : null,
@@ -55,6 +58,8 @@ export function Roster({ store, readOnly }) {
 		const y = b[k] ?? -1;
 		return (x < y ? -1 : x > y ? 1 : 0) * sortDir.value;
 	});
+	const cols = readOnly ? 7 : 8;
+	const win = useRowWindow(rows.length);
 	return (
 		<section class="card" aria-labelledby="roster-h">
 			<h2 id="roster-h">Agents</h2>
@@ -64,10 +69,10 @@ export function Roster({ store, readOnly }) {
 					<input id="roster-filter" type="search" value={filter.value} onInput={(e) => (filter.value = e.currentTarget.value)} placeholder="name, activity, caller" />
 				</p>
 			) : null}
-			<div class="scroll" tabIndex={0} role="region" aria-labelledby="roster-h">
-				<table>
+			<div class="scroll" tabIndex={0} role="region" aria-labelledby="roster-h" ref={win.ref}>
+				<table class="live roster" aria-rowcount={rows.length ? rows.length + 1 : undefined}>
 					<thead>
-						<tr>
+						<tr aria-rowindex={1}>
 							<SortHeader k="name" label="Agent" />
 							<SortHeader k="activity" label="Activity" />
 							<SortHeader k="inActivity" label="Time in activity" cls="num" />
@@ -79,38 +84,57 @@ export function Roster({ store, readOnly }) {
 						</tr>
 					</thead>
 					<tbody>
-						{rows.map((r) => (
-							<tr key={r.w.sid} data-worker={r.name}>
-								<th scope="row">{r.name}</th>
-								<td><span class={'badge ' + (r.w.available ? 'ok' : '')}>{r.activity || '—'}</span></td>
-								<td class="num">{clock(r.inActivity)}</td>
-								<td>{r.cur ? <span>{r.cur.task ? r.cur.task.queueName || '' : ''} {r.caller} <span class="muted">({r.cur.res.status})</span></span> : <span class="muted">—</span>}</td>
-								<td class="num">{num(r.handled)}</td>
-								<td class="num">{num(r.missed)}</td>
-								<td class="num">{secs(r.aht)}</td>
-								{!readOnly ? (
-									<td>
-										<label class="sr-only" for={'act-' + r.w.sid}>Activity for {r.name}</label>
-										<select id={'act-' + r.w.sid} value="" onChange={(e) => {
-											const a = acts.find((x) => x.sid === e.currentTarget.value);
-											e.currentTarget.value = '';
-											if (!a) return;
-											confirmAction(`Set ${r.name} to ${a.friendlyName}?`, `Now: ${r.activity}.`, 'Set activity', async () => {
-												await api(`/api/workers/${r.w.sid}/activity`, { method: 'POST', body: { activitySid: a.sid } });
-												return `${r.name} is now ${a.friendlyName}.`;
-											});
-										}}>
-											<option value="">Set…</option>
-											{acts.filter((a) => a.friendlyName !== r.activity).map((a) => <option key={a.sid} value={a.sid}>{a.friendlyName}</option>)}
-										</select>
-									</td>
-								) : null}
-							</tr>
-						))}
-						{!rows.length ? <tr><td colSpan={8} class="muted">{f ? 'No agent matches.' : 'No agents.'}</td></tr> : null}
+						<Spacer px={win.top} cols={cols} />
+						{rows.slice(win.first, win.last).map((r, i) => <WorkerRow key={r.w.sid} w={r.w} task={r.task} acts={acts} row={win.first + i + 2} readOnly={readOnly} />)}
+						<Spacer px={win.bottom} cols={cols} />
+						{!rows.length ? <tr><td colSpan={cols} class="muted">{f ? 'No agent matches.' : 'No agents.'}</td></tr> : null}
 					</tbody>
 				</table>
 			</div>
 		</section>
 	);
 }
+
+function currentRes(w) {
+	return (w.reservations || []).find((x) => x.status === 'accepted') || (w.reservations || [])[0] || null;
+}
+
+function taskCaller(task) {
+	return task && task.attributes ? task.attributes.from || task.attributes.name || '' : '';
+}
+
+const WorkerRow = pure(function WorkerRow({ w, task, acts, row, readOnly }) {
+	const name = w.friendlyName || w.sid;
+	const activity = w.activityName || '';
+	const res = currentRes(w);
+	const caller = taskCaller(task);
+	const today = w.today;
+	return (
+		<tr data-worker={name} aria-rowindex={row}>
+			<th scope="row">{name}</th>
+			<td><span class={'badge ' + (w.available ? 'ok' : '')}>{activity || '—'}</span></td>
+			<td class="num"><Age ageS={w.timeInActivityS} rxMs={w.rxMs} /></td>
+			<td>{res ? <span>{task ? task.queueName || '' : ''} {caller} <span class="muted">({res.status})</span></span> : <span class="muted">—</span>}</td>
+			<td class="num">{num(today ? today.handled : null)}</td>
+			<td class="num">{num(today ? (today.rejected || 0) + (today.timedOut || 0) : null)}</td>
+			<td class="num">{secs(today ? today.avgHandleTimeS : null)}</td>
+			{!readOnly ? (
+				<td>
+					<label class="sr-only" for={'act-' + w.sid}>Activity for {name}</label>
+					<select id={'act-' + w.sid} value="" onChange={(e) => {
+						const a = acts.find((x) => x.sid === e.currentTarget.value);
+						e.currentTarget.value = '';
+						if (!a) return;
+						confirmAction(`Set ${name} to ${a.friendlyName}?`, `Now: ${activity}.`, 'Set activity', async () => {
+							await api(`/api/workers/${w.sid}/activity`, { method: 'POST', body: { activitySid: a.sid } });
+							return `${name} is now ${a.friendlyName}.`;
+						});
+					}}>
+						<option value="">Set…</option>
+						{acts.filter((a) => a.friendlyName !== activity).map((a) => <option key={a.sid} value={a.sid}>{a.friendlyName}</option>)}
+					</select>
+				</td>
+			) : null}
+		</tr>
+	);
+});

@@ -100,21 +100,25 @@ export function createStore() {
 					s.statsRx.value = rx;
 					if (s.onStats) s.onStats(d, rx);
 					break;
+				// A record is the parsed item itself (the page's own copy) and
+				// the latest of a flush wins: a task changed five times in
+				// one flush is one new record, and the others keep theirs,
+				// so the tables render only the rows that changed.
 				case 'task':
 					tasks = tasks || new Map(s.tasks.value);
 					if (d.removed) tasks.delete(d.sid);
-					else tasks.set(d.sid, { ...d, rxMs: rx });
+					else tasks.set(d.sid, stamp(d, rx));
 					break;
 				case 'reservation':
 					if (d.task && d.task.sid) {
 						tasks = tasks || new Map(s.tasks.value);
-						tasks.set(d.task.sid, { ...d.task, rxMs: rx });
+						tasks.set(d.task.sid, stamp(d.task, rx));
 					}
 					break;
 				case 'worker':
 					workers = workers || new Map(s.workers.value);
 					if (d.removed) workers.delete(d.sid);
-					else workers.set(d.sid, { ...d, rxMs: rx });
+					else workers.set(d.sid, stamp(d, rx));
 					break;
 				case 'event':
 					events = events || s.events.value.slice();
@@ -134,6 +138,11 @@ export function createStore() {
 		s.flushes++;
 		s.applied += q.length;
 		if (s.onFlush) s.onFlush(q.length);
+	}
+
+	function stamp(d, rx) {
+		d.rxMs = rx;
+		return d;
 	}
 
 	function addEvent(list, e) {
