@@ -18,6 +18,7 @@
  */
 
 #include <assert.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -445,6 +446,19 @@ metrics_render(const struct metrics *m, struct buf *out)
 	metrics_put_header(out, "trhubd_sse_dropped_total", "counter",
 			   "SSE clients dropped for falling behind.");
 	buf_printf(out, "trhubd_sse_dropped_total %llu\n", (unsigned long long)m->sse_dropped);
+	{
+		/* Live data vs what the heap holds free: RSS that grows while in-use does not
+		 * is fragmentation, not a leak (the soak benchmark reads both). */
+		struct mallinfo2 mi = mallinfo2();
+
+		metrics_put_header(
+			out, "trhubd_heap_in_use_bytes", "gauge",
+			"Bytes malloc has handed out and not got back (glibc mallinfo2).");
+		buf_printf(out, "trhubd_heap_in_use_bytes %zu\n", mi.uordblks + mi.hblkhd);
+		metrics_put_header(out, "trhubd_heap_free_bytes", "gauge",
+				   "Free bytes malloc keeps in the main heap (glibc mallinfo2).");
+		buf_printf(out, "trhubd_heap_free_bytes %zu\n", mi.fordblks);
+	}
 	if (m->lease_holder >= 0) {
 		metrics_put_header(out, "trhubd_lease_holder", "gauge",
 				   "1 while this instance holds the Sync writer lease.");

@@ -15,7 +15,9 @@ statistics and publishes to its Sync service, as in production. On top:
     stay 1..--client-life seconds and drop, over and over: some read
     everything, some never read (slow clients), some send a Last-Event-ID,
     some close with a reset instead of a FIN;
-  * every --sample seconds: trhubd's VmRSS (/proc/<pid>/status) and its open
+  * every --sample seconds: trhubd's VmRSS (/proc/<pid>/status), its malloc heap
+    in use and free (its /metrics; RSS growing while in-use does not is
+    fragmentation, not a leak) and its open
     fds (/proc/<pid>/fd, sockets matched in /proc/net/tcp) by kind.
 
 Warm-up: at least --warmup seconds and until the model's bounded tables are
@@ -77,6 +79,17 @@ def proc_rss_kb(pid):
             if line.startswith('VmRSS:'):
                 return int(line.split()[1])
     raise AssertionError('no VmRSS')
+
+
+def heap_kb(d):
+    """(in use, free) kB of trhubd's malloc heap from its /metrics (glibc mallinfo2): RSS
+    that grows while the bytes in use do not is fragmentation, not a leak."""
+    try:
+        m = d.metrics()
+    except (OSError, AssertionError):
+        return (None, None)
+    return tuple(round(dh.metric_sum(m, k) / 1024) for k in
+                 ('trhubd_heap_in_use_bytes', 'trhubd_heap_free_bytes'))
 
 
 def _socket_ports():
@@ -387,11 +400,13 @@ def soak(warmup, cycles, phase, rate, clients, client_life, sample_s, agents, cp
                 break
             rss = proc_rss_kb(pid)
             fds = proc_fds(pid, port, sim_port, sim_pid)
+            heap = heap_kb(d)
             samples.append((t, rss, fds['all'], fds['inbound'], poster.sent, fds['own'],
-                            fds['upstream']))
+                            fds['upstream'], heap[0], heap[1]))
             if progress is not None and len(samples) % max(1, int(60 / sample_s)) == 0:
-                progress('%5.0f s  RSS %d kB  fds %r  posted %d  SSE connects %d' %
-                         (t, rss, fds, poster.sent, churn.connects))
+                progress('%5.0f s  RSS %d kB  heap in use %s kB free %s kB  fds %r  posted %d  '
+                         'SSE connects %d' % (t, rss, heap[0], heap[1], fds, poster.sent,
+                                              churn.connects))
             pause.wait(max(0.0, t0 + len(samples) * sample_s - time.monotonic()))  # sampling
         elapsed = time.monotonic() - t0
         stop.set()
@@ -416,6 +431,14 @@ def soak(warmup, cycles, phase, rate, clients, client_life, sample_s, agents, cp
             # memcheck's leak search at exit takes longer than the harness's default wait.
             problems += d.stop(timeout=300, check=False) or []
         problems += stack.close(check=False) or []
+
+    def heap_median(win, i):
+        v = [s[i] for s in win if s[i] is not None]
+        return statistics.median(v) if v else None
+
+    def heap_growth(a, b, i):
+        x, y = heap_median(a, i), heap_median(b, i)
+        return None if x is None or y is None else y - x
 
     def window(lo, hi):
         return [s for s in samples if lo <= s[0] < hi]
@@ -460,6 +483,11 @@ def soak(warmup, cycles, phase, rate, clients, client_life, sample_s, agents, cp
         'rss_kb_last_median': rss_last,
         'rss_kb_max_measured': max(s[1] for s in measured),
         'rss_growth_kb': rss_last - rss_base,
+        'heap_in_use_kb_baseline_median': heap_median(base, 7),
+        'heap_in_use_kb_last_median': heap_median(last, 7),
+        'heap_in_use_growth_kb': heap_growth(base, last, 7),
+        'heap_free_kb_baseline_median': heap_median(base, 8),
+        'heap_free_kb_last_median': heap_median(last, 8),
         'events_between_windows': between,
         'leak_detection_limit_bytes_per_event': round(1024 * 1024 / max(1, between), 1),
         'fds_before_load': fds_idle0,
@@ -475,7 +503,8 @@ def soak(warmup, cycles, phase, rate, clients, client_life, sample_s, agents, cp
         'inbound_drain_s': round(t_drain, 1),
         'trhubd_stop_problems': problems,
         'loadavg_end': bc.loadavg(),
-        'rss_series_kb': [(round(s[0]), s[1], s[2], s[3], s[5], s[6]) for s in samples],
+        'rss_series_kb': [(round(s[0]), s[1], s[2], s[3], s[5], s[6], s[7], s[8])
+                          for s in samples],
     }
 
 

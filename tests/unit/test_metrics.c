@@ -203,6 +203,9 @@ test_metrics_empty_exposition_is_valid(void **state)
 	assert_valid_exposition(text);
 	assert_int_equal(sample(text, "trhubd_webhook_latency_seconds_count"), 0);
 	assert_int_equal(sample(text, "trhubd_sse_clients"), 0);
+	/* the heap gauges: this process has live allocations (m, text) */
+	assert_true(sample(text, "trhubd_heap_in_use_bytes") > 0);
+	assert_true(sample(text, "trhubd_heap_free_bytes") >= 0);
 	free(text);
 	metrics_free(m);
 }
