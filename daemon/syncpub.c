@@ -32,10 +32,13 @@
  * after it completed, and a request starts only on a free slot. Since Sync
  * handles a request somewhere between our start and our completion, no
  * window of that length can see more than the cap, whatever the network
- * latency. Payloads of 10 KiB or more may only use two slots (Sync allows
- * them 2 writes/s). Objects waiting for a slot queue FIFO on their
- * container, so one busy map item cannot starve the others. Reads (re-read
- * after 412, fetch after 409) take slots too.
+ * latency. A request that got no answer (timeout, dropped connection) may
+ * still reach Sync after we gave up, so its slot counts it as completing
+ * SYNCPUB_LATE_MS later. Payloads of 10 KiB or more may only use two slots
+ * (Sync allows them 2 writes/s). Objects waiting for a slot queue FIFO on
+ * their container, so one busy map item cannot starve the others. Reads
+ * (re-read after 412, fetch after 409, listings) take slots too, except the
+ * one listing after an outage below (Sync limits reads separately).
  *
  * Protocol (twilio-api.md 4): update with POST .../{name} and If-Match set to
  * the known revision (none when unknown, e.g. after a restart: the daemon is
@@ -67,13 +70,22 @@
  * about a second plus one round trip, at the cost of at most one request per
  * probe interval during an outage.
  *
+ * A document request still held by the outage when a later request already
+ * succeeded is cancelled and sent again on another slot (its own slot stays
+ * counted until the held one could still land), if a late landing cannot
+ * undo the newer write: an update with If-Match, a create, a fetch.
+ *
  * What an outage leaves behind. A write that failed in a way that proves
  * Sync did not apply it (connection refused, 429, 503, other 4xx) leaves the
  * item's "may exist in Sync" as it was, so a task created and ended during
  * the outage costs no request at all. A timeout or a dropped connection may
- * have been applied: such an item needs its DELETE. After the outage only
- * the difference between Sync and the model is written, one request per
- * object, at the container's rate.
+ * have been applied: such an item is "uncertain". On recovery, a map with
+ * uncertain items is listed once (syncpub_resolve), after nothing of it is
+ * in flight and every unanswered request could have landed; its items wait
+ * for that listing. An uncertain item it does not show needs no DELETE and
+ * is created directly; one it shows is updated with its revision (no 409,
+ * fetch, update). After the outage only the difference between Sync and the
+ * model is written, one request per object, at the container's rate.
  *
  * Missing maps. Each map container knows whether its map exists (UNKNOWN,
  * EXISTS, MISSING, CREATING, BACKOFF). A 404 from the item listing, or a
@@ -137,6 +149,20 @@
 #define SYNCPUB_PROBE_MS 1000
 /* Margin added to the window for timer and clock granularity. */
 #define SYNCPUB_WINDOW_SLACK_MS 5
+/*
+ * A request we gave up on (timeout, dropped connection) may still reach Sync
+ * after that: it is counted as landing up to this long after we gave up, for
+ * its slot and before a listing may trust what it shows.
+ */
+#define SYNCPUB_LATE_MS 500
+/*
+ * On recovery, a document request in flight that started this long before the
+ * request that succeeded is taken as held by the outage: it is re-issued at
+ * once (syncpub_recovered) instead of waiting out its timeout.
+ */
+#define SYNCPUB_STUCK_MS 1000
+/* prune_slot of a listing that runs outside the write slots (resolving). */
+#define SYNCPUB_NO_SLOT SIZE_MAX
 
 /* Sync error codes that steer the protocol. */
 #define SYNCPUB_ERR_MAP_NOT_FOUND 54200
@@ -215,6 +241,17 @@ struct syncpub_container {
 	 * Only then can a remove of a never-written item skip its DELETE.
 	 */
 	bool contents_known;
+	/*
+	 * Some item request ended without an answer (timeout, dropped
+	 * connection): Sync may or may not have applied it. On recovery a
+	 * listing (resolving) settles which of those items exist, once nothing is
+	 * in flight and uncertain_until_ms passed; items wait for it.
+	 */
+	bool uncertain;
+	bool resolving;
+	bool resolve_again; /* uncertain at recovery while a listing was in flight */
+	int64_t uncertain_until_ms;
+	uint64_t prune_gen; /* of the running listing; items it saw carry it */
 	enum syncpub_map_state map_state;
 	struct http_async_request *map_req; /* the map create in flight */
 	size_t map_slot;
@@ -245,12 +282,16 @@ struct syncpub_object {
 	char *revision; /* known revision, or NULL */
 	struct http_async_request *req;
 	size_t slot;
-	unsigned failures; /* consecutive transient failures */
-	bool error_logged; /* a final error was logged since the last success */
+	int64_t started_ms;  /* of the request in flight */
+	int64_t deadline_ms; /* by when it lands at the latest (timeout + late), or 0 */
+	unsigned failures;   /* consecutive transient failures */
+	bool error_logged;   /* a final error was logged since the last success */
 	bool queued;
 	bool written_once;   /* a write (create/update) was sent: the item may exist */
 	bool written_before; /* written_once before the write in flight */
 	bool listed;	     /* a prune listing saw the item in Sync */
+	uint64_t seen_gen;   /* prune_gen of the last listing that saw the item */
+	bool uncertain;	     /* a request of it got no answer, and nothing answered since */
 	bool throttled;	     /* the backoff pending follows a 429 (kept on recovery) */
 	bool dirty;	     /* marked: build's value is due (syncpub_object_build) */
 	syncpub_build_fn build;
@@ -287,8 +328,12 @@ static void syncpub_prune_start(struct syncpub_container *c, size_t slot);
 static void syncpub_map_missing(struct syncpub_container *c);
 static void syncpub_map_create_start(struct syncpub_container *c, size_t slot);
 static bool syncpub_map_holds_items(struct syncpub_container *c);
-static void syncpub_recovered(struct syncpub *sp);
+static void syncpub_recovered(struct syncpub *sp, int64_t started_ms);
+static void syncpub_resolve(struct syncpub_container *c);
+static bool syncpub_container_busy(const struct syncpub_container *c);
 static void syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_prune_state s);
+static void syncpub_resolve_end(struct syncpub_container *c);
+static char *syncpub_prune_first_url(const struct syncpub_container *c);
 static bool syncpub_object_build(struct syncpub_object *o);
 static bool syncpub_object_never_in_sync(const struct syncpub_object *o);
 static int syncpub_check_data(const char *json, size_t len);
@@ -711,6 +756,9 @@ syncpub_start(struct syncpub_object *o, size_t slot)
 	sp->inflight++;
 	c->slots[slot] = SYNCPUB_SLOT_BUSY;
 	o->slot = slot;
+	o->started_ms = syncpub_now(sp);
+	o->deadline_ms =
+		spec.timeout_ms > 0 ? o->started_ms + spec.timeout_ms + SYNCPUB_LATE_MS : 0;
 	o->op = op;
 	o->inflight_gen = o->desired_gen;
 	if (op == SYNCPUB_OP_UPDATE || op == SYNCPUB_OP_CREATE) {
@@ -743,10 +791,27 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 			   container */
 
 	if (c->prune_state == SYNCPUB_PRUNE_QUEUED) {
-		if (!syncpub_container_admit(c, NULL, now, &slot, &wait_ms))
+		/*
+		 * A resolving listing shows the truth only once every request that
+		 * may still land has landed: nothing in flight (a completion pumps
+		 * again) and uncertain_until_ms passed.
+		 */
+		if (c->resolving && syncpub_container_busy(c))
+			return;
+		if (c->resolving && now < c->uncertain_until_ms) {
+			wait_ms = c->uncertain_until_ms - now;
+			goto wait;
+		}
+		/* A read: Sync limits reads apart from writes (20/s per object), and this
+		 * listing runs once per recovery; other listings take write slots. */
+		if (c->resolving)
+			slot = SYNCPUB_NO_SLOT;
+		else if (!syncpub_container_admit(c, NULL, now, &slot, &wait_ms))
 			goto wait;
 		syncpub_prune_start(c, slot);
 	}
+	if (c->resolving && c->prune_state != SYNCPUB_PRUNE_IDLE)
+		return; /* items wait for the listing (its end kicks the pump) */
 	/* A missing map is created once, when some item has a value to write. */
 	if (c->kind == SYNCPUB_MAP && c->map_state == SYNCPUB_MAP_MISSING &&
 	    syncpub_map_holds_items(c)) {
@@ -1027,8 +1092,38 @@ static void syncpub_map_retry_cb(evutil_socket_t fd, short what, void *arg);
  * backoff (objects, listings, map creates) ends now instead of at its timer.
  * One walk over all records per outage, not per success.
  */
+/*
+ * A document request still in flight although a later one already succeeded
+ * (started_ms: that one's start) is held by the outage: cancelled, its slot
+ * kept until the request could still land (deadline_ms), and the latest value
+ * queued again on another slot. Only where a late landing cannot undo the
+ * newer write: an update carrying If-Match (the later of the two gets 412),
+ * a create (409), a fetch. Map items are left alone: their listing
+ * (syncpub_resolve) must wait for such requests anyway.
+ */
+static bool
+syncpub_abort_stuck(struct syncpub_object *o, int64_t started_ms)
+{
+	struct syncpub_container *c = o->c;
+
+	if (o->req == NULL || o->key != NULL || o->deadline_ms == 0 ||
+	    o->started_ms + SYNCPUB_STUCK_MS > started_ms)
+		return false;
+	if (o->op == SYNCPUB_OP_DELETE || (o->op == SYNCPUB_OP_UPDATE && o->revision == NULL))
+		return false;
+	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s held since %" PRId64 " ms, again",
+		  SYNCPUB_OBJ_ARGS(o), syncpub_op_name(o->op), syncpub_now(c->sp) - o->started_ms);
+	http_async_cancel(o->req);
+	o->req = NULL;
+	c->sp->inflight--;
+	c->slots[o->slot] = o->deadline_ms;
+	syncpub_enter_state(o, SYNCPUB_WAITING);
+	syncpub_enqueue(o);
+	return true;
+}
+
 static void
-syncpub_recovered(struct syncpub *sp)
+syncpub_recovered(struct syncpub *sp, int64_t started_ms)
 {
 	size_t cpos = 0;
 	const char *ckey;
@@ -1054,9 +1149,15 @@ syncpub_recovered(struct syncpub *sp)
 			syncpub_map_retry_cb(-1, 0, c);
 			kicked++;
 		}
+		if (c->uncertain && c->map_state == SYNCPUB_MAP_EXISTS)
+			syncpub_resolve(c);
 		while (hmap_next(c->objects, &pos, &key, &value)) {
 			struct syncpub_object *o = value;
 
+			if (syncpub_abort_stuck(o, started_ms)) {
+				kicked++;
+				continue;
+			}
 			if (o->retry_ev == NULL || o->throttled ||
 			    !evtimer_pending(o->retry_ev, NULL))
 				continue;
@@ -1133,10 +1234,23 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 	enum syncpub_op next = SYNCPUB_OP_UPDATE;
 	enum syncpub_result result;
 	long status = resp->outcome == HTTP_DONE ? resp->status : 0;
+	int64_t started = o->started_ms; /* o may be freed by syncpub_finish */
 
 	o->req = NULL;
 	sp->inflight--;
 	c->slots[o->slot] = syncpub_now(sp);
+	if (resp->outcome != HTTP_DONE && resp->outcome != HTTP_CONNECT_FAILED) {
+		/* No answer: it may still land, and (an item) may or may not exist now. */
+		c->slots[o->slot] += SYNCPUB_LATE_MS;
+		if (o->key != NULL && o->op != SYNCPUB_OP_FETCH) {
+			o->uncertain = true;
+			c->uncertain = true;
+			c->uncertain_until_ms = c->slots[o->slot];
+		}
+	} else if (resp->outcome == HTTP_DONE && (twilio_response_ok(resp) || resp->status == 404 ||
+						  resp->status == 409 || resp->status == 412)) {
+		o->uncertain = false; /* Sync told whether it holds the item */
+	}
 	syncpub_container_kick(c);
 	if (sp->metrics != NULL) {
 		metrics_twilio_request(sp->metrics, "sync", status);
@@ -1156,7 +1270,7 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 		  syncpub_op_name(o->op), http_outcome_name(resp->outcome), resp->status);
 	syncpub_finish(o, result, next, resp);
 	if (twilio_response_ok(resp))
-		syncpub_recovered(sp);
+		syncpub_recovered(sp, started);
 }
 
 struct syncpub *
@@ -1640,6 +1754,8 @@ syncpub_map_done_cb(const struct http_response *resp, void *arg)
 	c->map_req = NULL;
 	sp->inflight--;
 	c->slots[c->map_slot] = syncpub_now(sp);
+	if (resp->outcome != HTTP_DONE && resp->outcome != HTTP_CONNECT_FAILED)
+		c->slots[c->map_slot] += SYNCPUB_LATE_MS; /* it may still land */
 	syncpub_container_kick(c);
 	if (sp->metrics != NULL) {
 		long status = resp->outcome == HTTP_DONE ? resp->status : 0;
@@ -1652,7 +1768,7 @@ syncpub_map_done_cb(const struct http_response *resp, void *arg)
 		c->map_failures = 0;
 		syncpub_map_created_empty(c);
 		syncpub_map_enter_state(c, SYNCPUB_MAP_EXISTS);
-		syncpub_recovered(sp);
+		syncpub_recovered(sp, syncpub_now(sp));
 		return;
 	}
 	if (resp->outcome == HTTP_DONE && resp->status == 409) {
@@ -1739,7 +1855,120 @@ syncpub_prune_end(struct syncpub_container *c)
 {
 	free_and_null(c->prune_url);
 	c->prune_failures = 0;
+	c->resolving = false;
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_IDLE);
+	syncpub_container_kick(c);
+}
+
+/* True while some request of c is in flight. */
+static bool
+syncpub_container_busy(const struct syncpub_container *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nslots; i++)
+		if (c->slots[i] == SYNCPUB_SLOT_BUSY)
+			return true;
+	return false;
+}
+
+/* The first page of c's item listing. */
+static char *
+syncpub_prune_first_url(const struct syncpub_container *c)
+{
+	struct syncpub *sp = c->sp;
+	struct form *q;
+	char *url = twilio_url_sync_map_items(sp->tw, sp->service_sid, c->name);
+	char *out;
+
+	if (url == NULL)
+		return NULL;
+	q = form_new();
+	form_add(q, "PageSize", SYNCPUB_PRUNE_PAGE_SIZE);
+	out = twilio_url_with_query(url, q);
+	form_free(q);
+	free(url);
+	return out;
+}
+
+/*
+ * After unanswered item requests, once Sync answers again
+ * (syncpub_recovered): list the map, so that items Sync does not hold need
+ * no DELETE (404) and items it holds are updated with their revision rather
+ * than created (409, fetch, update). A pass not yet listing becomes this
+ * listing, from its first page; one in flight may have missed a late
+ * request, so another follows it.
+ */
+static void
+syncpub_resolve(struct syncpub_container *c)
+{
+	size_t pos = 0;
+	const char *key;
+	void *value;
+	bool any = false;
+	char *url;
+
+	while (!any && hmap_next(c->objects, &pos, &key, &value))
+		any = ((struct syncpub_object *)value)->uncertain;
+	if (!any) {
+		c->uncertain = false; /* later answers settled every such item */
+		return;
+	}
+
+	switch (c->prune_state) {
+	case SYNCPUB_PRUNE_IDLE:
+		syncpub_prune_map(c->sp, c->name);
+		if (c->prune_state == SYNCPUB_PRUNE_IDLE)
+			return; /* no URL: the items are written as before */
+		break;
+	case SYNCPUB_PRUNE_QUEUED:
+	case SYNCPUB_PRUNE_BACKOFF:
+		url = syncpub_prune_first_url(c);
+		if (url == NULL)
+			return;
+		free(c->prune_url);
+		c->prune_url = url;
+		break;
+	case SYNCPUB_PRUNE_LISTING:
+		c->resolve_again = true;
+		return;
+	}
+	c->resolving = true;
+	c->prune_gen++;
+}
+
+/*
+ * The resolving listing is complete and nothing was in flight during it:
+ * an item it did not see is not in Sync. Its removal needs no request, a
+ * value is created directly.
+ */
+static void
+syncpub_resolve_end(struct syncpub_container *c)
+{
+	size_t pos = 0;
+	const char *key;
+	void *value;
+	size_t absent = 0;
+
+	c->uncertain = false;
+	while (hmap_next(c->objects, &pos, &key, &value)) {
+		struct syncpub_object *o = value;
+
+		if (o->req != NULL)
+			continue;
+		o->uncertain = false;
+		if (o->seen_gen == c->prune_gen)
+			continue;
+		if (o->written_once || o->listed)
+			absent++;
+		o->written_once = false;
+		o->listed = false;
+		free_and_null(o->revision);
+		if (o->next_op == SYNCPUB_OP_UPDATE || o->next_op == SYNCPUB_OP_FETCH)
+			o->next_op = SYNCPUB_OP_CREATE;
+	}
+	log_info("sync map %s: listed after the outage; %zu items Sync may have had are absent",
+		 c->name, absent);
 }
 
 static void syncpub_prune_done_cb(const struct http_response *resp, void *arg);
@@ -1762,7 +1991,8 @@ syncpub_prune_start(struct syncpub_container *c, size_t slot)
 	}
 	sp->stats.requests++;
 	sp->inflight++;
-	c->slots[slot] = SYNCPUB_SLOT_BUSY;
+	if (slot != SYNCPUB_NO_SLOT)
+		c->slots[slot] = SYNCPUB_SLOT_BUSY;
 	c->prune_slot = slot;
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_LISTING);
 }
@@ -1792,10 +2022,25 @@ syncpub_prune_page(struct syncpub_container *c, const struct twilio_page *page)
 		o = hmap_get(c->objects, key);
 		if (o != NULL) {
 			o->listed = true;
+			o->seen_gen = c->prune_gen;
+			if (c->resolving && o->req == NULL) {
+				const char *rev = NULL;
+
+				/* It exists: an update with its revision, not a create (409). */
+				(void)json_get_string(twilio_page_record(page, i), "revision",
+						      &rev);
+				if (rev != NULL && rev[0] != '\0') {
+					free(o->revision);
+					o->revision = xstrdup(rev);
+				}
+				if (o->next_op == SYNCPUB_OP_CREATE)
+					o->next_op = SYNCPUB_OP_UPDATE;
+			}
 			continue;
 		}
 		o = syncpub_object_get(c, key);
 		o->listed = true; /* Sync has it: a later remove must still DELETE it */
+		o->seen_gen = c->prune_gen;
 		syncpub_object_set(o, NULL, 0);
 		c->pruned++;
 	}
@@ -1846,13 +2091,14 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 
 	c->prune_req = NULL;
 	sp->inflight--;
-	c->slots[c->prune_slot] = syncpub_now(sp);
+	if (c->prune_slot != SYNCPUB_NO_SLOT)
+		c->slots[c->prune_slot] = syncpub_now(sp);
 	syncpub_container_kick(c);
 	if (sp->metrics != NULL)
 		metrics_twilio_request(sp->metrics, "sync",
 				       resp->outcome == HTTP_DONE ? resp->status : 0);
 	if (twilio_response_ok(resp)) {
-		syncpub_recovered(sp);
+		syncpub_recovered(sp, syncpub_now(sp));
 		if (c->map_state == SYNCPUB_MAP_UNKNOWN)
 			c->map_state = SYNCPUB_MAP_EXISTS;
 		if (twilio_page_parse(sp->tw, "items", resp->body, resp->body_len, &page, &cause) <
@@ -1873,13 +2119,22 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 		} else {
 			log_info("sync map %s: %zu stale items to delete", c->name, c->pruned);
 			c->contents_known = true;
+			if (c->resolving)
+				syncpub_resolve_end(c);
 			syncpub_prune_end(c);
+			if (c->resolve_again) {
+				c->resolve_again = false;
+				if (c->uncertain)
+					syncpub_resolve(c);
+			}
 		}
 		twilio_page_free(page);
 		return;
 	}
 	if (resp->outcome == HTTP_DONE && resp->status == 404) {
 		c->contents_known = true; /* no map yet: nothing is stale, nothing exists */
+		if (c->resolving)
+			syncpub_resolve_end(c);
 		syncpub_prune_end(c);
 		syncpub_map_missing(c);
 		return;
@@ -1897,8 +2152,6 @@ void
 syncpub_prune_map(struct syncpub *sp, const char *map_name)
 {
 	struct syncpub_container *c;
-	struct form *q = NULL;
-	char *url = NULL;
 
 	if (sp == NULL || !syncpub_name_ok(map_name))
 		return;
@@ -1911,16 +2164,11 @@ syncpub_prune_map(struct syncpub *sp, const char *map_name)
 	case SYNCPUB_PRUNE_BACKOFF:
 		return; /* a pass is running; it sees every set made so far */
 	}
-	url = twilio_url_sync_map_items(sp->tw, sp->service_sid, map_name);
-	if (url == NULL) {
+	c->prune_url = syncpub_prune_first_url(c);
+	if (c->prune_url == NULL) {
 		log_err("sync map %s: cannot build the items URL", map_name);
 		return;
 	}
-	q = form_new();
-	form_add(q, "PageSize", SYNCPUB_PRUNE_PAGE_SIZE);
-	c->prune_url = twilio_url_with_query(url, q);
-	form_free(q);
-	free(url);
 	c->pruned = 0;
 	c->prune_failures = 0;
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
@@ -1964,6 +2212,12 @@ size_t
 syncpub_pending(const struct syncpub *sp)
 {
 	return sp != NULL ? sp->npending : 0;
+}
+
+size_t
+syncpub_inflight(const struct syncpub *sp)
+{
+	return sp != NULL ? sp->inflight : 0;
 }
 
 void
