@@ -292,8 +292,11 @@ struct syncpub_object {
 	bool listed;	     /* a prune listing saw the item in Sync */
 	uint64_t seen_gen;   /* prune_gen of the last listing that saw the item */
 	bool uncertain;	     /* a request of it got no answer, and nothing answered since */
-	bool throttled;	     /* the backoff pending follows a 429 (kept on recovery) */
-	bool dirty;	     /* marked: build's value is due (syncpub_object_build) */
+	bool sync_known;     /* a listing showed Sync's value: sync_len, sync_hash */
+	size_t sync_len;
+	uint64_t sync_hash;
+	bool throttled; /* the backoff pending follows a 429 (kept on recovery) */
+	bool dirty;	/* marked: build's value is due (syncpub_object_build) */
 	syncpub_build_fn build;
 	void *build_arg;
 	TAILQ_ENTRY(syncpub_object) qlink;
@@ -720,6 +723,8 @@ syncpub_start(struct syncpub_object *o, size_t slot)
 	char *body = NULL;
 	char *cause = NULL;
 
+	o->sync_known = false; /* whatever happens now may change Sync's value */
+
 	if (op == SYNCPUB_OP_DELETE && c->contents_known && syncpub_object_never_in_sync(o)) {
 		/* Its writes were all refused since it was removed: Sync cannot have it. */
 		o->op = op;
@@ -836,6 +841,15 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 			goto wait;
 		TAILQ_REMOVE(&c->queue, o, qlink);
 		o->queued = false;
+		if (o->sync_known && !o->deleted && o->has_value && o->data_len == o->sync_len &&
+		    o->data_hash == o->sync_hash) {
+			/* The listing after the outage showed Sync holding this very value. */
+			o->sync_known = false;
+			o->op = SYNCPUB_OP_UPDATE;
+			o->inflight_gen = o->desired_gen;
+			syncpub_finish(o, SYNCPUB_RESULT_CONFIRMED, SYNCPUB_OP_UPDATE, NULL);
+			continue;
+		}
 		syncpub_start(o, slot);
 	}
 	return;
@@ -2006,6 +2020,29 @@ syncpub_prune_retry_cb(evutil_socket_t fd, short what, void *arg)
 	syncpub_container_kick(c);
 }
 
+/* Remembers the value a listing shows for o: a write of that same value is not needed. */
+static void
+syncpub_note_listed_value(struct syncpub_object *o, const struct json_value *record)
+{
+	const struct json_value *data = json_get(record, "data");
+	struct json_gen *g;
+	const char *text;
+	size_t len = 0;
+
+	o->sync_known = false;
+	if (data == NULL || !json_is_object(data))
+		return;
+	g = json_gen_new();
+	json_gen_value(g, data);
+	text = json_gen_text(g, &len);
+	if (text != NULL) {
+		o->sync_known = true;
+		o->sync_len = len;
+		o->sync_hash = syncpub_hash(text, len);
+	}
+	json_gen_free(g);
+}
+
 /* Schedules the deletion of every listed key that has no record (nobody set it). */
 static void
 syncpub_prune_page(struct syncpub_container *c, const struct twilio_page *page)
@@ -2035,6 +2072,7 @@ syncpub_prune_page(struct syncpub_container *c, const struct twilio_page *page)
 				}
 				if (o->next_op == SYNCPUB_OP_CREATE)
 					o->next_op = SYNCPUB_OP_UPDATE;
+				syncpub_note_listed_value(o, twilio_page_record(page, i));
 			}
 			continue;
 		}

@@ -178,6 +178,9 @@ def main():
     ap.add_argument('--rss-growth-max-kb', type=int, default=8 * 1024)
     ap.add_argument('--converge-target-s', type=float, default=5.0)
     ap.add_argument('--converge-max-s', type=float, default=120.0)
+    ap.add_argument('--sync-writes-per-s', type=int, default=None,
+                    help="trhubd's sync_writes_per_s (default: trhubd's, 10); Sync's "
+                         'documented cap is 20 per object (twilio-operations.md 2)')
     ap.add_argument('--trace', action='store_true',
                     help="print trhubd's Sync and statistics requests after the recovery, "
                          'timed (runs it with --trace sync,stats)')
@@ -194,6 +197,8 @@ def main():
         fwd = Forwarder(int(stack.sim.base_url.rsplit(':', 1)[1]))
         stack.daemon.extra_env['TRHUB_TASKROUTER_BASE_URL'] = fwd.base_url
         stack.daemon.extra_env['TRHUB_SYNC_BASE_URL'] = fwd.base_url
+        if args.sync_writes_per_s is not None:
+            stack.daemon.extra_env['TRHUB_SYNC_WRITES_PER_S'] = str(args.sync_writes_per_s)
         stack.daemon.start()
         stack.daemon.login(*dh.SUPERVISOR)
         rec = stack.recorder
