@@ -1199,6 +1199,7 @@ syncpub_probe_cb(evutil_socket_t fd, short what, void *arg)
 	const char *ckey;
 	void *cvalue;
 	struct syncpub_container *spare = NULL;
+	struct syncpub_object *guess = NULL; /* an uncertain item: its write may be a 404 */
 
 	if (!sp->backoff_seen)
 		return;
@@ -1219,12 +1220,24 @@ syncpub_probe_cb(evutil_socket_t fd, short what, void *arg)
 			if (o->retry_ev == NULL || o->throttled ||
 			    !evtimer_pending(o->retry_ev, NULL))
 				continue;
+			if (o->uncertain) {
+				if (guess == NULL)
+					guess = o;
+				continue;
+			}
 			log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": probe",
 				  SYNCPUB_OBJ_ARGS(o));
 			(void)evtimer_del(o->retry_ev);
 			syncpub_enqueue(o);
 			goto again;
 		}
+	}
+	if (spare == NULL && guess != NULL) {
+		log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": probe",
+			  SYNCPUB_OBJ_ARGS(guess));
+		(void)evtimer_del(guess->retry_ev);
+		syncpub_enqueue(guess);
+		goto again;
 	}
 	if (spare == NULL)
 		return; /* nothing waits for a retry */
@@ -1283,7 +1296,8 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s -> %s %ld", SYNCPUB_OBJ_ARGS(o),
 		  syncpub_op_name(o->op), http_outcome_name(resp->outcome), resp->status);
 	syncpub_finish(o, result, next, resp);
-	if (twilio_response_ok(resp))
+	/* Any answer but a refusal (5xx, 429) shows Sync serving again: 404, 409, 412 too. */
+	if (resp->outcome == HTTP_DONE && resp->status < 500 && resp->status != 429)
 		syncpub_recovered(sp, started);
 }
 
