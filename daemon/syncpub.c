@@ -250,6 +250,13 @@ struct syncpub_container {
 	bool uncertain;
 	bool resolving;
 	bool resolve_again; /* uncertain at recovery while a listing was in flight */
+	/*
+	 * A request of this container failed transiently and none succeeded
+	 * since: one request in flight at a time (more would only be held by the
+	 * same outage, their slots with them, long after it ended).
+	 */
+	bool failing;
+	int64_t prune_started_ms; /* of the listing in flight */
 	int64_t uncertain_until_ms;
 	uint64_t prune_gen; /* of the running listing; items it saw carry it */
 	enum syncpub_map_state map_state;
@@ -282,10 +289,11 @@ struct syncpub_object {
 	char *revision; /* known revision, or NULL */
 	struct http_async_request *req;
 	size_t slot;
-	int64_t started_ms;  /* of the request in flight */
-	int64_t deadline_ms; /* by when it lands at the latest (timeout + late), or 0 */
-	unsigned failures;   /* consecutive transient failures */
-	bool error_logged;   /* a final error was logged since the last success */
+	int64_t started_ms;    /* of the request in flight */
+	int64_t deadline_ms;   /* by when it lands at the latest (timeout + late), or 0 */
+	int64_t late_until_ms; /* an unanswered request of it may land until then */
+	unsigned failures;     /* consecutive transient failures */
+	bool error_logged;     /* a final error was logged since the last success */
 	bool queued;
 	bool written_once;   /* a write (create/update) was sent: the item may exist */
 	bool written_before; /* written_once before the write in flight */
@@ -797,16 +805,10 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->prune_state == SYNCPUB_PRUNE_QUEUED) {
 		/*
-		 * A resolving listing shows the truth only once every request that
-		 * may still land has landed: nothing in flight (a completion pumps
-		 * again) and uncertain_until_ms passed.
+		 * A resolving listing starts at once: what it concludes about an
+		 * item whose own request may still land is not trusted
+		 * (syncpub_resolve_end).
 		 */
-		if (c->resolving && syncpub_container_busy(c))
-			return;
-		if (c->resolving && now < c->uncertain_until_ms) {
-			wait_ms = c->uncertain_until_ms - now;
-			goto wait;
-		}
 		/* A read: Sync limits reads apart from writes (20/s per object), and this
 		 * listing runs once per recovery; other listings take write slots. */
 		if (c->resolving)
@@ -831,6 +833,8 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 	      (c->prune_state == SYNCPUB_PRUNE_QUEUED || c->prune_state == SYNCPUB_PRUNE_LISTING))))
 		return; /* items wait for the map (a completion kicks the pump) */
 	while ((o = TAILQ_FIRST(&c->queue)) != NULL) {
+		if (c->failing && syncpub_container_busy(c))
+			return; /* outage: its completion pumps again */
 		if (!syncpub_container_admit(c, o, now, &slot, &wait_ms))
 			goto wait;
 		/* A marked object's value is built now, when it can be sent. */
@@ -1153,6 +1157,8 @@ syncpub_recovered(struct syncpub *sp, int64_t started_ms)
 		const char *key;
 		void *value;
 
+		c->failing = false;
+		syncpub_container_kick(c);
 		if (c->prune_ev != NULL && evtimer_pending(c->prune_ev, NULL)) {
 			(void)evtimer_del(c->prune_ev);
 			syncpub_prune_retry_cb(-1, 0, c);
@@ -1271,6 +1277,7 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 		c->slots[o->slot] += SYNCPUB_LATE_MS;
 		if (o->key != NULL && o->op != SYNCPUB_OP_FETCH) {
 			o->uncertain = true;
+			o->late_until_ms = c->slots[o->slot];
 			c->uncertain = true;
 			c->uncertain_until_ms = c->slots[o->slot];
 		}
@@ -1297,8 +1304,13 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 		  syncpub_op_name(o->op), http_outcome_name(resp->outcome), resp->status);
 	syncpub_finish(o, result, next, resp);
 	/* Any answer but a refusal (5xx, 429) shows Sync serving again: 404, 409, 412 too. */
-	if (resp->outcome == HTTP_DONE && resp->status < 500 && resp->status != 429)
+	if (resp->outcome == HTTP_DONE && resp->status < 500 && resp->status != 429) {
+		c->failing = false;
 		syncpub_recovered(sp, started);
+	} else if (result == SYNCPUB_RESULT_RETRY &&
+		   !(resp->outcome == HTTP_DONE && resp->status == 429)) {
+		c->failing = true;
+	}
 }
 
 struct syncpub *
@@ -1982,11 +1994,17 @@ syncpub_resolve_end(struct syncpub_container *c)
 	while (hmap_next(c->objects, &pos, &key, &value)) {
 		struct syncpub_object *o = value;
 
-		if (o->req != NULL)
+		if (o->seen_gen == c->prune_gen) {
+			if (o->req == NULL && o->late_until_ms <= c->prune_started_ms)
+				o->uncertain = false;
 			continue;
+		}
+		/* Its own request may land after the listing passed it: still a guess. */
+		if (o->req != NULL || o->late_until_ms > c->prune_started_ms) {
+			c->uncertain = true;
+			continue;
+		}
 		o->uncertain = false;
-		if (o->seen_gen == c->prune_gen)
-			continue;
 		if (o->written_once || o->listed)
 			absent++;
 		o->written_once = false;
@@ -2022,6 +2040,8 @@ syncpub_prune_start(struct syncpub_container *c, size_t slot)
 	if (slot != SYNCPUB_NO_SLOT)
 		c->slots[slot] = SYNCPUB_SLOT_BUSY;
 	c->prune_slot = slot;
+	if (c->prune_url != NULL && strstr(c->prune_url, "AfterKey=") == NULL)
+		c->prune_started_ms = syncpub_now(sp); /* the first page */
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_LISTING);
 }
 

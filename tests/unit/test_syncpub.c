@@ -1721,6 +1721,7 @@ test_syncpub_listing_after_hung_writes_settles_them(void **state)
 	/* all three time out (300 ms): in backoff, maybe applied */
 	assert_true(run_until(f, three_in_backoff, 3000));
 	fake_put(&f->fake, "i:T/G", "{\"v\":1}", 0); /* G's create landed after all */
+	run_for(f, 600); /* past the 0.5 s in which an unanswered request may still land */
 	syncpub_remove_map_item(f->sp, "T", "C");
 	assert_int_equal(set_item(f, "T", "E", "{\"v\":2}"), 0);
 	n = f->fake.nlog;
