@@ -79,13 +79,17 @@
  * Sync did not apply it (connection refused, 429, 503, other 4xx) leaves the
  * item's "may exist in Sync" as it was, so a task created and ended during
  * the outage costs no request at all. A timeout or a dropped connection may
- * have been applied: such an item is "uncertain". On recovery, a map with
- * uncertain items is listed once (syncpub_resolve), after nothing of it is
- * in flight and every unanswered request could have landed; its items wait
- * for that listing. An uncertain item it does not show needs no DELETE and
- * is created directly; one it shows is updated with its revision (no 409,
- * fetch, update). After the outage only the difference between Sync and the
- * model is written, one request per object, at the container's rate.
+ * have been applied: such an item is "uncertain". While a container's
+ * requests fail it keeps one in flight: more would only be held by the same
+ * outage (latency), their slots with them, until long after it ended. On
+ * recovery (any answer but 5xx/429), a map with uncertain items is listed
+ * once at once (syncpub_resolve), its items waiting for that listing: an
+ * uncertain item it does not show needs no DELETE and is created directly,
+ * unless its own request may still land (in flight, or within
+ * SYNCPUB_LATE_MS of giving up); one it shows is updated with its revision
+ * (no 409, fetch, update), or costs nothing when it holds the very value.
+ * After the outage only the difference between Sync and the model is
+ * written, one request per object, at the container's rate.
  *
  * Missing maps. Each map container knows whether its map exists (UNKNOWN,
  * EXISTS, MISSING, CREATING, BACKOFF). A 404 from the item listing, or a
