@@ -160,9 +160,9 @@
  */
 #define SYNCPUB_LATE_MS 500
 /*
- * On recovery, a document request in flight that started this long before the
- * request that succeeded is taken as held by the outage: it is re-issued at
- * once (syncpub_recovered) instead of waiting out its timeout.
+ * A document request in flight that started this long before a request Sync
+ * has answered is taken as held (an outage's latency): it is sent again at
+ * once (syncpub_abort_stuck_documents) instead of waiting out its timeout.
  */
 #define SYNCPUB_STUCK_MS 1000
 /* prune_slot of a listing that runs outside the write slots (resolving). */
@@ -343,7 +343,7 @@ static void syncpub_prune_start(struct syncpub_container *c, size_t slot);
 static void syncpub_map_missing(struct syncpub_container *c);
 static void syncpub_map_create_start(struct syncpub_container *c, size_t slot);
 static bool syncpub_map_holds_items(struct syncpub_container *c);
-static void syncpub_recovered(struct syncpub *sp, int64_t started_ms);
+static void syncpub_recovered(struct syncpub *sp);
 static void syncpub_resolve(struct syncpub_container *c);
 static bool syncpub_container_busy(const struct syncpub_container *c);
 static void syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_prune_state s);
@@ -1144,8 +1144,32 @@ syncpub_abort_stuck(struct syncpub_object *o, int64_t started_ms)
 	return true;
 }
 
+/*
+ * Sync answered a request that started at started_ms: documents (a few
+ * containers of one object each) whose request is held since a second
+ * before that are sent again (syncpub_abort_stuck).
+ */
 static void
-syncpub_recovered(struct syncpub *sp, int64_t started_ms)
+syncpub_abort_stuck_documents(struct syncpub *sp, int64_t started_ms)
+{
+	size_t cpos = 0;
+	const char *ckey;
+	void *cvalue;
+
+	while (hmap_next(sp->containers, &cpos, &ckey, &cvalue)) {
+		struct syncpub_container *c = cvalue;
+		struct syncpub_object *o;
+
+		if (c->kind != SYNCPUB_DOCUMENT)
+			continue;
+		o = hmap_get(c->objects, "");
+		if (o != NULL)
+			(void)syncpub_abort_stuck(o, started_ms);
+	}
+}
+
+static void
+syncpub_recovered(struct syncpub *sp)
 {
 	size_t cpos = 0;
 	const char *ckey;
@@ -1178,10 +1202,6 @@ syncpub_recovered(struct syncpub *sp, int64_t started_ms)
 		while (hmap_next(c->objects, &pos, &key, &value)) {
 			struct syncpub_object *o = value;
 
-			if (syncpub_abort_stuck(o, started_ms)) {
-				kicked++;
-				continue;
-			}
 			if (o->retry_ev == NULL || o->throttled ||
 			    !evtimer_pending(o->retry_ev, NULL))
 				continue;
@@ -1310,7 +1330,8 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 	/* Any answer but a refusal (5xx, 429) shows Sync serving again: 404, 409, 412 too. */
 	if (resp->outcome == HTTP_DONE && resp->status < 500 && resp->status != 429) {
 		c->failing = false;
-		syncpub_recovered(sp, started);
+		syncpub_abort_stuck_documents(sp, started);
+		syncpub_recovered(sp);
 	} else if (result == SYNCPUB_RESULT_RETRY &&
 		   !(resp->outcome == HTTP_DONE && resp->status == 429)) {
 		c->failing = true;
@@ -1812,7 +1833,7 @@ syncpub_map_done_cb(const struct http_response *resp, void *arg)
 		c->map_failures = 0;
 		syncpub_map_created_empty(c);
 		syncpub_map_enter_state(c, SYNCPUB_MAP_EXISTS);
-		syncpub_recovered(sp, syncpub_now(sp));
+		syncpub_recovered(sp);
 		return;
 	}
 	if (resp->outcome == HTTP_DONE && resp->status == 409) {
@@ -2174,7 +2195,7 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 		metrics_twilio_request(sp->metrics, "sync",
 				       resp->outcome == HTTP_DONE ? resp->status : 0);
 	if (twilio_response_ok(resp)) {
-		syncpub_recovered(sp, syncpub_now(sp));
+		syncpub_recovered(sp);
 		if (c->map_state == SYNCPUB_MAP_UNKNOWN)
 			c->map_state = SYNCPUB_MAP_EXISTS;
 		if (twilio_page_parse(sp->tw, "items", resp->body, resp->body_len, &page, &cause) <
