@@ -117,6 +117,7 @@ struct daemon {
 	struct event *sighup;
 	struct event *drain; /* shutdown: waits for Sync writes */
 	int64_t drain_deadline_ms;
+	bool handover; /* shutdown: Sync writes stopped, the lease is being released */
 	bool stats_started;
 	int *split_thresholds_s;   /* per-queue SLA thresholds for SplitByWaitTime */
 	struct json_gen *gen;	   /* scratch generator for the listener */
@@ -818,6 +819,44 @@ daemon_backfill_start(struct daemon *d)
 /* --- signals ---------------------------------------------------------------- */
 
 static void
+daemon_release_done_cb(bool released, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)event_base_loopexit(d->base, NULL);
+}
+
+/*
+ * Handover (sync_lease): the write gate is closed; once no Sync request of
+ * this instance is in flight any more, the lease is released, so a standby
+ * takes over at its next check with no overlap of writers. Requests still in
+ * flight at the deadline may land later: then the lease is kept and the
+ * standby waits for it to expire, as after a crash.
+ */
+static void
+daemon_handover_step(struct daemon *d)
+{
+	size_t inflight = syncpub_inflight(d->syncpub);
+	struct timeval tv = { 0, DAEMON_DRAIN_POLL_MS * 1000 };
+
+	if (inflight > 0 && date_monotonic_ms() < d->drain_deadline_ms) {
+		if (event_add(d->drain, &tv) < 0)
+			(void)event_base_loopexit(d->base, NULL);
+		return;
+	}
+	if (inflight > 0) {
+		log_warning("stopping with %zu Sync requests in flight: the lease is kept "
+			    "until it expires",
+			    inflight);
+		(void)lease_release(d->lease, 0, NULL, NULL); /* not held any more: no request */
+		(void)event_base_loopexit(d->base, NULL);
+		return;
+	}
+	if (!lease_release(d->lease, DAEMON_RELEASE_TIMEOUT_MS, daemon_release_done_cb, d))
+		(void)event_base_loopexit(d->base, NULL);
+}
+
+static void
 daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -825,10 +864,22 @@ daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
 	size_t pending = lease_is_holder(d->lease) ? syncpub_pending(d->syncpub) : 0;
 	struct timeval tv = { 0, DAEMON_DRAIN_POLL_MS * 1000 };
 
+	if (d->handover) {
+		daemon_handover_step(d);
+		return;
+	}
 	if (pending == 0 || date_monotonic_ms() >= d->drain_deadline_ms) {
 		if (pending > 0)
 			log_warning("stopping with %zu Sync objects not yet written", pending);
-		(void)event_base_loopexit(d->base, NULL); /* only fails without a base */
+		if (d->lease == NULL || !lease_is_holder(d->lease)) {
+			(void)lease_release(d->lease, 0, NULL, NULL); /* stops a standby's checks */
+			(void)event_base_loopexit(d->base, NULL); /* only fails without a base */
+			return;
+		}
+		d->handover = true;
+		syncpub_set_active(d->syncpub, false); /* in flight finish, nothing new starts */
+		d->drain_deadline_ms = date_monotonic_ms() + DAEMON_RELEASE_TIMEOUT_MS;
+		daemon_handover_step(d);
 		return;
 	}
 	if (event_add(d->drain, &tv) < 0)

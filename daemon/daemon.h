@@ -20,6 +20,12 @@ struct daemon;
 
 /* How long shutdown waits for pending Sync writes. */
 #define DAEMON_DRAIN_MS 3000
+/*
+ * A stopping lease holder then waits this long for its Sync requests in
+ * flight to end, and its lease release this long again (the unit's
+ * TimeoutStopSec, 15 s, covers all three).
+ */
+#define DAEMON_RELEASE_TIMEOUT_MS 2000
 
 struct daemon_options {
 	/* The config source, kept for SIGHUP reloads (borrowed; must outlive the daemon). */

@@ -27,9 +27,10 @@
 /* What the request in flight does. */
 enum lease_op {
 	LEASE_OP_NONE,
-	LEASE_OP_FETCH,	 /* standby: read the document */
-	LEASE_OP_CREATE, /* the document is absent: create it naming us */
-	LEASE_OP_UPDATE, /* take (standby) or renew (holder), with If-Match */
+	LEASE_OP_FETCH,	  /* standby: read the document */
+	LEASE_OP_CREATE,  /* the document is absent: create it naming us */
+	LEASE_OP_UPDATE,  /* take (standby) or renew (holder), with If-Match */
+	LEASE_OP_RELEASE, /* stopping holder: "until" 0, with If-Match */
 };
 
 struct lease {
@@ -56,6 +57,9 @@ struct lease {
 	struct event *fence;	/* holder: 3/4 ttl after the last renewal started */
 	lease_change_cb *cb;
 	void *cb_arg;
+	bool releasing; /* lease_release ran: no more renewals or takeovers */
+	lease_released_cb *release_cb;
+	void *release_arg;
 };
 
 static void lease_request(struct lease *l, enum lease_op op);
@@ -211,13 +215,40 @@ lease_done_cb(const struct http_response *resp, void *arg)
 				     resp);
 		}
 		break;
+	case LEASE_OP_RELEASE:
+		if (twilio_response_ok(resp)) {
+			lease_learn(l, resp);
+			log_notice("lease %s: released by %s; a standby takes it at its next check",
+				   l->name, l->id);
+		} else if (resp->outcome == HTTP_DONE) {
+			log_warning("lease %s: release answered HTTP %ld; a standby takes it when "
+				    "it expires",
+				    l->name, resp->status);
+		} else {
+			log_warning("lease %s: release failed (%s%s%s); a standby takes it when it "
+				    "expires",
+				    l->name, http_outcome_name(resp->outcome),
+				    resp->error[0] != '\0' ? ": " : "", resp->error);
+		}
+		if (l->release_cb != NULL)
+			l->release_cb(twilio_response_ok(resp), l->release_arg);
+		break;
 	case LEASE_OP_NONE:
 		break;
 	}
 }
 
+static void lease_request_bounded(struct lease *l, enum lease_op op, long timeout_ms);
+
 static void
 lease_request(struct lease *l, enum lease_op op)
+{
+	lease_request_bounded(l, op, 0);
+}
+
+/* Starts op; timeout_ms > 0 bounds it (connect included), else Twilio's timeouts apply. */
+static void
+lease_request_bounded(struct lease *l, enum lease_op op, long timeout_ms)
 {
 	struct http_request_spec spec;
 	struct form *f = NULL;
@@ -234,12 +265,19 @@ lease_request(struct lease *l, enum lease_op op)
 		return;
 	}
 	twilio_request_spec_init(l->tw, &spec, op == LEASE_OP_FETCH ? HTTP_GET : HTTP_POST, url);
+	if (timeout_ms > 0) {
+		spec.timeout_ms = timeout_ms;
+		if (spec.connect_timeout_ms <= 0 || spec.connect_timeout_ms > timeout_ms)
+			spec.connect_timeout_ms = timeout_ms;
+	}
 	l->req_started_ms = date_monotonic_ms();
 	if (op != LEASE_OP_FETCH) {
 		g = json_gen_new();
 		json_gen_object_open(g);
 		json_gen_kv_string(g, "holder", l->id);
-		json_gen_kv_int(g, "until", lease_wall_ms() + l->ttl_ms);
+		/* A released lease has passed for every clock: "until" 0. */
+		json_gen_kv_int(g, "until",
+				op == LEASE_OP_RELEASE ? 0 : lease_wall_ms() + l->ttl_ms);
 		json_gen_object_close(g);
 		f = form_new();
 		if (op == LEASE_OP_CREATE)
@@ -251,6 +289,8 @@ lease_request(struct lease *l, enum lease_op op)
 		body = form_encode(f);
 		spec.body = body;
 		spec.body_len = strlen(body);
+		if (op == LEASE_OP_RELEASE)
+			spec.if_match = l->revision; /* lease_release checked it is known */
 		/* Without a known revision an update could overwrite another's lease. */
 		if (op == LEASE_OP_UPDATE) {
 			if (l->revision == NULL) {
@@ -280,7 +320,7 @@ lease_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lease *l = arg;
 
-	if (l->req != NULL)
+	if (l->req != NULL || l->releasing)
 		return; /* a slow request: its answer decides; the fence bounds a holder */
 	lease_request(l, l->holder ? LEASE_OP_UPDATE : LEASE_OP_FETCH);
 }
@@ -364,6 +404,41 @@ lease_start(struct lease *l)
 		log_err("lease %s: cannot arm its timer", l->name);
 	log_info("lease %s: %s competing for it (lease time %d s)", l->name, l->id, l->ttl_s);
 	lease_tick_cb(-1, 0, l);
+}
+
+bool
+lease_release(struct lease *l, long timeout_ms, lease_released_cb *cb, void *arg)
+{
+	bool held;
+
+	if (l == NULL || l->releasing)
+		return false;
+	l->releasing = true;
+	(void)event_del(l->tick);
+	held = l->holder && l->revision != NULL;
+	/* From here on this instance writes nothing to Sync but the release. */
+	lease_set_holder(l, false, "stopping");
+	if (!held)
+		return false;
+	if (l->req != NULL) {
+		/*
+		 * A renewal in flight carries the same If-Match: whichever of the two
+		 * Sync applies first wins and the other gets 412. If the renewal won,
+		 * the release fails and a standby waits for "until", as after a crash.
+		 */
+		http_async_cancel(l->req);
+		l->req = NULL;
+		l->op = LEASE_OP_NONE;
+	}
+	l->release_cb = cb;
+	l->release_arg = arg;
+	lease_request_bounded(l, LEASE_OP_RELEASE, timeout_ms);
+	if (l->req == NULL) {
+		l->release_cb = NULL;
+		return false;
+	}
+	log_info("lease %s: %s releasing it (revision %s)", l->name, l->id, l->revision);
+	return true;
 }
 
 bool

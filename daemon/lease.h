@@ -18,6 +18,10 @@
  *           --no renewal for 3/4 ttl (Sync unreachable, slow)--> standby
  *             (self-fence: it stops writing a quarter of the lease before
  *             a standby may take it, the margin for clock skew and latency)
+ *           --lease_release (clean stop, after its own Sync writes ended)-->
+ *             update with If-Match on the last revision, "until" 0: a standby
+ *             takes it at its next check instead of after the lease time;
+ *             412 or no answer: nothing released, the standby waits for "until"
  *
  * Only one instance can win a given revision (If-Match) or create the
  * document (unique name), so two holders overlap only by clock skew beyond
@@ -54,6 +58,18 @@ void lease_free(struct lease *l);
 void lease_set_callback(struct lease *l, lease_change_cb *cb, void *arg);
 /* Starts competing for the lease (the first check runs at once). Idempotent. */
 void lease_start(struct lease *l);
+/* Called once when a release started by lease_release completed (released or not). */
+typedef void lease_released_cb(bool released, void *arg);
+
+/*
+ * Stops competing and, when this instance holds the lease, gives it up: one
+ * conditional update (If-Match on its revision) marks it expired, bounded by
+ * timeout_ms. The caller must have stopped its own Sync writes first (none in
+ * flight), else they could overlap the next holder's. Returns true when the
+ * release request is under way (cb follows), false when there is nothing to
+ * release (standby, revision unknown, request refused): cb is never called.
+ */
+bool lease_release(struct lease *l, long timeout_ms, lease_released_cb *cb, void *arg);
 /* True while this instance may write to Sync. A NULL lease (sync_lease off) holds. */
 bool lease_is_holder(const struct lease *l);
 const char *lease_instance_id(const struct lease *l);

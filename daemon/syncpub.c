@@ -32,10 +32,13 @@
  * after it completed, and a request starts only on a free slot. Since Sync
  * handles a request somewhere between our start and our completion, no
  * window of that length can see more than the cap, whatever the network
- * latency. Payloads of 10 KiB or more may only use two slots (Sync allows
- * them 2 writes/s). Objects waiting for a slot queue FIFO on their
- * container, so one busy map item cannot starve the others. Reads (re-read
- * after 412, fetch after 409) take slots too.
+ * latency. A request that got no answer (timeout, dropped connection) may
+ * still reach Sync after we gave up, so its slot counts it as completing
+ * SYNCPUB_LATE_MS later. Payloads of 10 KiB or more may only use two slots
+ * (Sync allows them 2 writes/s). Objects waiting for a slot queue FIFO on
+ * their container, so one busy map item cannot starve the others. Reads
+ * (re-read after 412, fetch after 409, listings) take slots too, except the
+ * one listing after an outage below (Sync limits reads separately).
  *
  * Protocol (twilio-api.md 4): update with POST .../{name} and If-Match set to
  * the known revision (none when unknown, e.g. after a restart: the daemon is
@@ -67,13 +70,26 @@
  * about a second plus one round trip, at the cost of at most one request per
  * probe interval during an outage.
  *
+ * A document request still held by the outage when a later request already
+ * succeeded is cancelled and sent again on another slot (its own slot stays
+ * counted until the held one could still land), if a late landing cannot
+ * undo the newer write: an update with If-Match, a create, a fetch.
+ *
  * What an outage leaves behind. A write that failed in a way that proves
  * Sync did not apply it (connection refused, 429, 503, other 4xx) leaves the
  * item's "may exist in Sync" as it was, so a task created and ended during
  * the outage costs no request at all. A timeout or a dropped connection may
- * have been applied: such an item needs its DELETE. After the outage only
- * the difference between Sync and the model is written, one request per
- * object, at the container's rate.
+ * have been applied: such an item is "uncertain". While a container's
+ * requests fail it keeps one in flight: more would only be held by the same
+ * outage (latency), their slots with them, until long after it ended. On
+ * recovery (any answer but 5xx/429), a map with uncertain items is listed
+ * once at once (syncpub_resolve), its items waiting for that listing: an
+ * uncertain item it does not show needs no DELETE and is created directly,
+ * unless its own request may still land (in flight, or within
+ * SYNCPUB_LATE_MS of giving up); one it shows is updated with its revision
+ * (no 409, fetch, update), or costs nothing when it holds the very value.
+ * After the outage only the difference between Sync and the model is
+ * written, one request per object, at the container's rate.
  *
  * Missing maps. Each map container knows whether its map exists (UNKNOWN,
  * EXISTS, MISSING, CREATING, BACKOFF). A 404 from the item listing, or a
@@ -137,6 +153,20 @@
 #define SYNCPUB_PROBE_MS 1000
 /* Margin added to the window for timer and clock granularity. */
 #define SYNCPUB_WINDOW_SLACK_MS 5
+/*
+ * A request we gave up on (timeout, dropped connection) may still reach Sync
+ * after that: it is counted as landing up to this long after we gave up, for
+ * its slot and before a listing may trust what it shows.
+ */
+#define SYNCPUB_LATE_MS 500
+/*
+ * A document request in flight that started this long before a request Sync
+ * has answered is taken as held (an outage's latency): it is sent again at
+ * once (syncpub_abort_stuck_documents) instead of waiting out its timeout.
+ */
+#define SYNCPUB_STUCK_MS 1000
+/* prune_slot of a listing that runs outside the write slots (resolving). */
+#define SYNCPUB_NO_SLOT SIZE_MAX
 
 /* Sync error codes that steer the protocol. */
 #define SYNCPUB_ERR_MAP_NOT_FOUND 54200
@@ -215,6 +245,24 @@ struct syncpub_container {
 	 * Only then can a remove of a never-written item skip its DELETE.
 	 */
 	bool contents_known;
+	/*
+	 * Some item request ended without an answer (timeout, dropped
+	 * connection): Sync may or may not have applied it. On recovery a
+	 * listing (resolving) settles which of those items exist, once nothing is
+	 * in flight and uncertain_until_ms passed; items wait for it.
+	 */
+	bool uncertain;
+	bool resolving;
+	bool resolve_again; /* uncertain at recovery while a listing was in flight */
+	/*
+	 * A request of this container failed transiently and none succeeded
+	 * since: one request in flight at a time (more would only be held by the
+	 * same outage, their slots with them, long after it ended).
+	 */
+	bool failing;
+	int64_t prune_started_ms; /* of the listing in flight */
+	int64_t uncertain_until_ms;
+	uint64_t prune_gen; /* of the running listing; items it saw carry it */
 	enum syncpub_map_state map_state;
 	struct http_async_request *map_req; /* the map create in flight */
 	size_t map_slot;
@@ -245,14 +293,22 @@ struct syncpub_object {
 	char *revision; /* known revision, or NULL */
 	struct http_async_request *req;
 	size_t slot;
-	unsigned failures; /* consecutive transient failures */
-	bool error_logged; /* a final error was logged since the last success */
+	int64_t started_ms;    /* of the request in flight */
+	int64_t deadline_ms;   /* by when it lands at the latest (timeout + late), or 0 */
+	int64_t late_until_ms; /* an unanswered request of it may land until then */
+	unsigned failures;     /* consecutive transient failures */
+	bool error_logged;     /* a final error was logged since the last success */
 	bool queued;
 	bool written_once;   /* a write (create/update) was sent: the item may exist */
 	bool written_before; /* written_once before the write in flight */
 	bool listed;	     /* a prune listing saw the item in Sync */
-	bool throttled;	     /* the backoff pending follows a 429 (kept on recovery) */
-	bool dirty;	     /* marked: build's value is due (syncpub_object_build) */
+	uint64_t seen_gen;   /* prune_gen of the last listing that saw the item */
+	bool uncertain;	     /* a request of it got no answer, and nothing answered since */
+	bool sync_known;     /* a listing showed Sync's value: sync_len, sync_hash */
+	size_t sync_len;
+	uint64_t sync_hash;
+	bool throttled; /* the backoff pending follows a 429 (kept on recovery) */
+	bool dirty;	/* marked: build's value is due (syncpub_object_build) */
 	syncpub_build_fn build;
 	void *build_arg;
 	TAILQ_ENTRY(syncpub_object) qlink;
@@ -288,7 +344,11 @@ static void syncpub_map_missing(struct syncpub_container *c);
 static void syncpub_map_create_start(struct syncpub_container *c, size_t slot);
 static bool syncpub_map_holds_items(struct syncpub_container *c);
 static void syncpub_recovered(struct syncpub *sp);
+static void syncpub_resolve(struct syncpub_container *c);
+static bool syncpub_container_busy(const struct syncpub_container *c);
 static void syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_prune_state s);
+static void syncpub_resolve_end(struct syncpub_container *c);
+static char *syncpub_prune_first_url(const struct syncpub_container *c);
 static bool syncpub_object_build(struct syncpub_object *o);
 static bool syncpub_object_never_in_sync(const struct syncpub_object *o);
 static int syncpub_check_data(const char *json, size_t len);
@@ -675,6 +735,8 @@ syncpub_start(struct syncpub_object *o, size_t slot)
 	char *body = NULL;
 	char *cause = NULL;
 
+	o->sync_known = false; /* whatever happens now may change Sync's value */
+
 	if (op == SYNCPUB_OP_DELETE && c->contents_known && syncpub_object_never_in_sync(o)) {
 		/* Its writes were all refused since it was removed: Sync cannot have it. */
 		o->op = op;
@@ -711,6 +773,9 @@ syncpub_start(struct syncpub_object *o, size_t slot)
 	sp->inflight++;
 	c->slots[slot] = SYNCPUB_SLOT_BUSY;
 	o->slot = slot;
+	o->started_ms = syncpub_now(sp);
+	o->deadline_ms =
+		spec.timeout_ms > 0 ? o->started_ms + spec.timeout_ms + SYNCPUB_LATE_MS : 0;
 	o->op = op;
 	o->inflight_gen = o->desired_gen;
 	if (op == SYNCPUB_OP_UPDATE || op == SYNCPUB_OP_CREATE) {
@@ -743,10 +808,21 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 			   container */
 
 	if (c->prune_state == SYNCPUB_PRUNE_QUEUED) {
-		if (!syncpub_container_admit(c, NULL, now, &slot, &wait_ms))
+		/*
+		 * A resolving listing starts at once: what it concludes about an
+		 * item whose own request may still land is not trusted
+		 * (syncpub_resolve_end).
+		 */
+		/* A read: Sync limits reads apart from writes (20/s per object), and this
+		 * listing runs once per recovery; other listings take write slots. */
+		if (c->resolving)
+			slot = SYNCPUB_NO_SLOT;
+		else if (!syncpub_container_admit(c, NULL, now, &slot, &wait_ms))
 			goto wait;
 		syncpub_prune_start(c, slot);
 	}
+	if (c->resolving && c->prune_state != SYNCPUB_PRUNE_IDLE)
+		return; /* items wait for the listing (its end kicks the pump) */
 	/* A missing map is created once, when some item has a value to write. */
 	if (c->kind == SYNCPUB_MAP && c->map_state == SYNCPUB_MAP_MISSING &&
 	    syncpub_map_holds_items(c)) {
@@ -761,6 +837,8 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 	      (c->prune_state == SYNCPUB_PRUNE_QUEUED || c->prune_state == SYNCPUB_PRUNE_LISTING))))
 		return; /* items wait for the map (a completion kicks the pump) */
 	while ((o = TAILQ_FIRST(&c->queue)) != NULL) {
+		if (c->failing && syncpub_container_busy(c))
+			return; /* outage: its completion pumps again */
 		if (!syncpub_container_admit(c, o, now, &slot, &wait_ms))
 			goto wait;
 		/* A marked object's value is built now, when it can be sent. */
@@ -771,6 +849,15 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 			goto wait;
 		TAILQ_REMOVE(&c->queue, o, qlink);
 		o->queued = false;
+		if (o->sync_known && !o->deleted && o->has_value && o->data_len == o->sync_len &&
+		    o->data_hash == o->sync_hash) {
+			/* The listing after the outage showed Sync holding this very value. */
+			o->sync_known = false;
+			o->op = SYNCPUB_OP_UPDATE;
+			o->inflight_gen = o->desired_gen;
+			syncpub_finish(o, SYNCPUB_RESULT_CONFIRMED, SYNCPUB_OP_UPDATE, NULL);
+			continue;
+		}
 		syncpub_start(o, slot);
 	}
 	return;
@@ -1027,6 +1114,60 @@ static void syncpub_map_retry_cb(evutil_socket_t fd, short what, void *arg);
  * backoff (objects, listings, map creates) ends now instead of at its timer.
  * One walk over all records per outage, not per success.
  */
+/*
+ * A document request still in flight although a later one already succeeded
+ * (started_ms: that one's start) is held by the outage: cancelled, its slot
+ * kept until the request could still land (deadline_ms), and the latest value
+ * queued again on another slot. Only where a late landing cannot undo the
+ * newer write: an update carrying If-Match (the later of the two gets 412),
+ * a create (409), a fetch. Map items are left alone: their listing
+ * (syncpub_resolve) must wait for such requests anyway.
+ */
+static bool
+syncpub_abort_stuck(struct syncpub_object *o, int64_t started_ms)
+{
+	struct syncpub_container *c = o->c;
+
+	if (o->req == NULL || o->key != NULL || o->deadline_ms == 0 ||
+	    o->started_ms + SYNCPUB_STUCK_MS > started_ms)
+		return false;
+	if (o->op == SYNCPUB_OP_DELETE || (o->op == SYNCPUB_OP_UPDATE && o->revision == NULL))
+		return false;
+	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s held since %" PRId64 " ms, again",
+		  SYNCPUB_OBJ_ARGS(o), syncpub_op_name(o->op), syncpub_now(c->sp) - o->started_ms);
+	http_async_cancel(o->req);
+	o->req = NULL;
+	c->sp->inflight--;
+	c->slots[o->slot] = o->deadline_ms;
+	syncpub_enter_state(o, SYNCPUB_WAITING);
+	syncpub_enqueue(o);
+	return true;
+}
+
+/*
+ * Sync answered a request that started at started_ms: documents (a few
+ * containers of one object each) whose request is held since a second
+ * before that are sent again (syncpub_abort_stuck).
+ */
+static void
+syncpub_abort_stuck_documents(struct syncpub *sp, int64_t started_ms)
+{
+	size_t cpos = 0;
+	const char *ckey;
+	void *cvalue;
+
+	while (hmap_next(sp->containers, &cpos, &ckey, &cvalue)) {
+		struct syncpub_container *c = cvalue;
+		struct syncpub_object *o;
+
+		if (c->kind != SYNCPUB_DOCUMENT)
+			continue;
+		o = hmap_get(c->objects, "");
+		if (o != NULL)
+			(void)syncpub_abort_stuck(o, started_ms);
+	}
+}
+
 static void
 syncpub_recovered(struct syncpub *sp)
 {
@@ -1044,6 +1185,8 @@ syncpub_recovered(struct syncpub *sp)
 		const char *key;
 		void *value;
 
+		c->failing = false;
+		syncpub_container_kick(c);
 		if (c->prune_ev != NULL && evtimer_pending(c->prune_ev, NULL)) {
 			(void)evtimer_del(c->prune_ev);
 			syncpub_prune_retry_cb(-1, 0, c);
@@ -1054,6 +1197,8 @@ syncpub_recovered(struct syncpub *sp)
 			syncpub_map_retry_cb(-1, 0, c);
 			kicked++;
 		}
+		if (c->uncertain && c->map_state == SYNCPUB_MAP_EXISTS)
+			syncpub_resolve(c);
 		while (hmap_next(c->objects, &pos, &key, &value)) {
 			struct syncpub_object *o = value;
 
@@ -1084,6 +1229,7 @@ syncpub_probe_cb(evutil_socket_t fd, short what, void *arg)
 	const char *ckey;
 	void *cvalue;
 	struct syncpub_container *spare = NULL;
+	struct syncpub_object *guess = NULL; /* an uncertain item: its write may be a 404 */
 
 	if (!sp->backoff_seen)
 		return;
@@ -1104,12 +1250,24 @@ syncpub_probe_cb(evutil_socket_t fd, short what, void *arg)
 			if (o->retry_ev == NULL || o->throttled ||
 			    !evtimer_pending(o->retry_ev, NULL))
 				continue;
+			if (o->uncertain) {
+				if (guess == NULL)
+					guess = o;
+				continue;
+			}
 			log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": probe",
 				  SYNCPUB_OBJ_ARGS(o));
 			(void)evtimer_del(o->retry_ev);
 			syncpub_enqueue(o);
 			goto again;
 		}
+	}
+	if (spare == NULL && guess != NULL) {
+		log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": probe",
+			  SYNCPUB_OBJ_ARGS(guess));
+		(void)evtimer_del(guess->retry_ev);
+		syncpub_enqueue(guess);
+		goto again;
 	}
 	if (spare == NULL)
 		return; /* nothing waits for a retry */
@@ -1133,10 +1291,24 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 	enum syncpub_op next = SYNCPUB_OP_UPDATE;
 	enum syncpub_result result;
 	long status = resp->outcome == HTTP_DONE ? resp->status : 0;
+	int64_t started = o->started_ms; /* o may be freed by syncpub_finish */
 
 	o->req = NULL;
 	sp->inflight--;
 	c->slots[o->slot] = syncpub_now(sp);
+	if (resp->outcome != HTTP_DONE && resp->outcome != HTTP_CONNECT_FAILED) {
+		/* No answer: it may still land, and (an item) may or may not exist now. */
+		c->slots[o->slot] += SYNCPUB_LATE_MS;
+		if (o->key != NULL && o->op != SYNCPUB_OP_FETCH) {
+			o->uncertain = true;
+			o->late_until_ms = c->slots[o->slot];
+			c->uncertain = true;
+			c->uncertain_until_ms = c->slots[o->slot];
+		}
+	} else if (resp->outcome == HTTP_DONE && (twilio_response_ok(resp) || resp->status == 404 ||
+						  resp->status == 409 || resp->status == 412)) {
+		o->uncertain = false; /* Sync told whether it holds the item */
+	}
 	syncpub_container_kick(c);
 	if (sp->metrics != NULL) {
 		metrics_twilio_request(sp->metrics, "sync", status);
@@ -1155,8 +1327,15 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": %s -> %s %ld", SYNCPUB_OBJ_ARGS(o),
 		  syncpub_op_name(o->op), http_outcome_name(resp->outcome), resp->status);
 	syncpub_finish(o, result, next, resp);
-	if (twilio_response_ok(resp))
+	/* Any answer but a refusal (5xx, 429) shows Sync serving again: 404, 409, 412 too. */
+	if (resp->outcome == HTTP_DONE && resp->status < 500 && resp->status != 429) {
+		c->failing = false;
+		syncpub_abort_stuck_documents(sp, started);
 		syncpub_recovered(sp);
+	} else if (result == SYNCPUB_RESULT_RETRY &&
+		   !(resp->outcome == HTTP_DONE && resp->status == 429)) {
+		c->failing = true;
+	}
 }
 
 struct syncpub *
@@ -1640,6 +1819,8 @@ syncpub_map_done_cb(const struct http_response *resp, void *arg)
 	c->map_req = NULL;
 	sp->inflight--;
 	c->slots[c->map_slot] = syncpub_now(sp);
+	if (resp->outcome != HTTP_DONE && resp->outcome != HTTP_CONNECT_FAILED)
+		c->slots[c->map_slot] += SYNCPUB_LATE_MS; /* it may still land */
 	syncpub_container_kick(c);
 	if (sp->metrics != NULL) {
 		long status = resp->outcome == HTTP_DONE ? resp->status : 0;
@@ -1739,7 +1920,126 @@ syncpub_prune_end(struct syncpub_container *c)
 {
 	free_and_null(c->prune_url);
 	c->prune_failures = 0;
+	c->resolving = false;
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_IDLE);
+	syncpub_container_kick(c);
+}
+
+/* True while some request of c is in flight. */
+static bool
+syncpub_container_busy(const struct syncpub_container *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nslots; i++)
+		if (c->slots[i] == SYNCPUB_SLOT_BUSY)
+			return true;
+	return false;
+}
+
+/* The first page of c's item listing. */
+static char *
+syncpub_prune_first_url(const struct syncpub_container *c)
+{
+	struct syncpub *sp = c->sp;
+	struct form *q;
+	char *url = twilio_url_sync_map_items(sp->tw, sp->service_sid, c->name);
+	char *out;
+
+	if (url == NULL)
+		return NULL;
+	q = form_new();
+	form_add(q, "PageSize", SYNCPUB_PRUNE_PAGE_SIZE);
+	out = twilio_url_with_query(url, q);
+	form_free(q);
+	free(url);
+	return out;
+}
+
+/*
+ * After unanswered item requests, once Sync answers again
+ * (syncpub_recovered): list the map, so that items Sync does not hold need
+ * no DELETE (404) and items it holds are updated with their revision rather
+ * than created (409, fetch, update). A pass not yet listing becomes this
+ * listing, from its first page; one in flight may have missed a late
+ * request, so another follows it.
+ */
+static void
+syncpub_resolve(struct syncpub_container *c)
+{
+	size_t pos = 0;
+	const char *key;
+	void *value;
+	bool any = false;
+	char *url;
+
+	while (!any && hmap_next(c->objects, &pos, &key, &value))
+		any = ((struct syncpub_object *)value)->uncertain;
+	if (!any) {
+		c->uncertain = false; /* later answers settled every such item */
+		return;
+	}
+
+	switch (c->prune_state) {
+	case SYNCPUB_PRUNE_IDLE:
+		syncpub_prune_map(c->sp, c->name);
+		if (c->prune_state == SYNCPUB_PRUNE_IDLE)
+			return; /* no URL: the items are written as before */
+		break;
+	case SYNCPUB_PRUNE_QUEUED:
+	case SYNCPUB_PRUNE_BACKOFF:
+		url = syncpub_prune_first_url(c);
+		if (url == NULL)
+			return;
+		free(c->prune_url);
+		c->prune_url = url;
+		break;
+	case SYNCPUB_PRUNE_LISTING:
+		c->resolve_again = true;
+		return;
+	}
+	c->resolving = true;
+	c->prune_gen++;
+}
+
+/*
+ * The resolving listing is complete and nothing was in flight during it:
+ * an item it did not see is not in Sync. Its removal needs no request, a
+ * value is created directly.
+ */
+static void
+syncpub_resolve_end(struct syncpub_container *c)
+{
+	size_t pos = 0;
+	const char *key;
+	void *value;
+	size_t absent = 0;
+
+	c->uncertain = false;
+	while (hmap_next(c->objects, &pos, &key, &value)) {
+		struct syncpub_object *o = value;
+
+		if (o->seen_gen == c->prune_gen) {
+			if (o->req == NULL && o->late_until_ms <= c->prune_started_ms)
+				o->uncertain = false;
+			continue;
+		}
+		/* Its own request may land after the listing passed it: still a guess. */
+		if (o->req != NULL || o->late_until_ms > c->prune_started_ms) {
+			c->uncertain = true;
+			continue;
+		}
+		o->uncertain = false;
+		if (o->written_once || o->listed)
+			absent++;
+		o->written_once = false;
+		o->listed = false;
+		free_and_null(o->revision);
+		if (o->next_op == SYNCPUB_OP_UPDATE || o->next_op == SYNCPUB_OP_FETCH)
+			o->next_op = SYNCPUB_OP_CREATE;
+	}
+	log_info("sync map %s: listed after the outage; %zu items Sync may have had are absent",
+		 c->name, absent);
 }
 
 static void syncpub_prune_done_cb(const struct http_response *resp, void *arg);
@@ -1762,8 +2062,11 @@ syncpub_prune_start(struct syncpub_container *c, size_t slot)
 	}
 	sp->stats.requests++;
 	sp->inflight++;
-	c->slots[slot] = SYNCPUB_SLOT_BUSY;
+	if (slot != SYNCPUB_NO_SLOT)
+		c->slots[slot] = SYNCPUB_SLOT_BUSY;
 	c->prune_slot = slot;
+	if (c->prune_url != NULL && strstr(c->prune_url, "AfterKey=") == NULL)
+		c->prune_started_ms = syncpub_now(sp); /* the first page */
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_LISTING);
 }
 
@@ -1774,6 +2077,29 @@ syncpub_prune_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
 	syncpub_container_kick(c);
+}
+
+/* Remembers the value a listing shows for o: a write of that same value is not needed. */
+static void
+syncpub_note_listed_value(struct syncpub_object *o, const struct json_value *record)
+{
+	const struct json_value *data = json_get(record, "data");
+	struct json_gen *g;
+	const char *text;
+	size_t len = 0;
+
+	o->sync_known = false;
+	if (data == NULL || !json_is_object(data))
+		return;
+	g = json_gen_new();
+	json_gen_value(g, data);
+	text = json_gen_text(g, &len);
+	if (text != NULL) {
+		o->sync_known = true;
+		o->sync_len = len;
+		o->sync_hash = syncpub_hash(text, len);
+	}
+	json_gen_free(g);
 }
 
 /* Schedules the deletion of every listed key that has no record (nobody set it). */
@@ -1792,10 +2118,26 @@ syncpub_prune_page(struct syncpub_container *c, const struct twilio_page *page)
 		o = hmap_get(c->objects, key);
 		if (o != NULL) {
 			o->listed = true;
+			o->seen_gen = c->prune_gen;
+			if (c->resolving && o->req == NULL) {
+				const char *rev = NULL;
+
+				/* It exists: an update with its revision, not a create (409). */
+				(void)json_get_string(twilio_page_record(page, i), "revision",
+						      &rev);
+				if (rev != NULL && rev[0] != '\0') {
+					free(o->revision);
+					o->revision = xstrdup(rev);
+				}
+				if (o->next_op == SYNCPUB_OP_CREATE)
+					o->next_op = SYNCPUB_OP_UPDATE;
+				syncpub_note_listed_value(o, twilio_page_record(page, i));
+			}
 			continue;
 		}
 		o = syncpub_object_get(c, key);
 		o->listed = true; /* Sync has it: a later remove must still DELETE it */
+		o->seen_gen = c->prune_gen;
 		syncpub_object_set(o, NULL, 0);
 		c->pruned++;
 	}
@@ -1846,7 +2188,8 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 
 	c->prune_req = NULL;
 	sp->inflight--;
-	c->slots[c->prune_slot] = syncpub_now(sp);
+	if (c->prune_slot != SYNCPUB_NO_SLOT)
+		c->slots[c->prune_slot] = syncpub_now(sp);
 	syncpub_container_kick(c);
 	if (sp->metrics != NULL)
 		metrics_twilio_request(sp->metrics, "sync",
@@ -1873,13 +2216,22 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 		} else {
 			log_info("sync map %s: %zu stale items to delete", c->name, c->pruned);
 			c->contents_known = true;
+			if (c->resolving)
+				syncpub_resolve_end(c);
 			syncpub_prune_end(c);
+			if (c->resolve_again) {
+				c->resolve_again = false;
+				if (c->uncertain)
+					syncpub_resolve(c);
+			}
 		}
 		twilio_page_free(page);
 		return;
 	}
 	if (resp->outcome == HTTP_DONE && resp->status == 404) {
 		c->contents_known = true; /* no map yet: nothing is stale, nothing exists */
+		if (c->resolving)
+			syncpub_resolve_end(c);
 		syncpub_prune_end(c);
 		syncpub_map_missing(c);
 		return;
@@ -1897,8 +2249,6 @@ void
 syncpub_prune_map(struct syncpub *sp, const char *map_name)
 {
 	struct syncpub_container *c;
-	struct form *q = NULL;
-	char *url = NULL;
 
 	if (sp == NULL || !syncpub_name_ok(map_name))
 		return;
@@ -1911,16 +2261,11 @@ syncpub_prune_map(struct syncpub *sp, const char *map_name)
 	case SYNCPUB_PRUNE_BACKOFF:
 		return; /* a pass is running; it sees every set made so far */
 	}
-	url = twilio_url_sync_map_items(sp->tw, sp->service_sid, map_name);
-	if (url == NULL) {
+	c->prune_url = syncpub_prune_first_url(c);
+	if (c->prune_url == NULL) {
 		log_err("sync map %s: cannot build the items URL", map_name);
 		return;
 	}
-	q = form_new();
-	form_add(q, "PageSize", SYNCPUB_PRUNE_PAGE_SIZE);
-	c->prune_url = twilio_url_with_query(url, q);
-	form_free(q);
-	free(url);
 	c->pruned = 0;
 	c->prune_failures = 0;
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_QUEUED);
@@ -1964,6 +2309,12 @@ size_t
 syncpub_pending(const struct syncpub *sp)
 {
 	return sp != NULL ? sp->npending : 0;
+}
+
+size_t
+syncpub_inflight(const struct syncpub *sp)
+{
+	return sp != NULL ? sp->inflight : 0;
 }
 
 void

@@ -28,6 +28,7 @@ their method go to doc/benchmarks.md.
 """
 
 import argparse
+import re
 import socket
 import sys
 import threading
@@ -143,6 +144,33 @@ def sync_counts(stack):
     return out
 
 
+def timed_reader(daemon):
+    """Prefixes each line trhubd writes with the monotonic time it was read."""
+    def reader(stream, sink):
+        for raw in iter(stream.readline, b''):
+            with daemon._out_cond:
+                sink.append('%.3f %s' % (time.monotonic(),
+                                         raw.decode('utf-8', 'replace').rstrip('\n')))
+                daemon._out_cond.notify_all()
+        stream.close()
+        with daemon._out_cond:
+            daemon._out_cond.notify_all()
+    daemon._reader = reader
+
+
+def print_timeline(lines, t_rec, t_end):
+    """trhubd's Sync/statistics trace lines between the recovery and t_end, relative to it."""
+    print("trhubd's requests after the recovery (t = seconds after the faults ended):")
+    for line in lines:
+        t, _, text = line.partition(' ')
+        try:
+            t = float(t)
+        except ValueError:
+            continue
+        if t_rec - 0.5 <= t <= t_end and ('sync' in text or 'stats' in text):
+            print('  %+7.3f %s' % (t - t_rec, text[:150]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--outage-s', type=float, default=300.0)
@@ -150,15 +178,27 @@ def main():
     ap.add_argument('--rss-growth-max-kb', type=int, default=8 * 1024)
     ap.add_argument('--converge-target-s', type=float, default=5.0)
     ap.add_argument('--converge-max-s', type=float, default=120.0)
+    ap.add_argument('--sync-writes-per-s', type=int, default=None,
+                    help="trhubd's sync_writes_per_s (default: trhubd's, 10); Sync's "
+                         'documented cap is 20 per object (twilio-operations.md 2)')
+    ap.add_argument('--trace', action='store_true',
+                    help="print trhubd's Sync and statistics requests after the recovery, "
+                         'timed (runs it with --trace sync,stats)')
     args = ap.parse_args()
     bc.need_env()
 
-    stack = dh.Stack(record=True, start_daemon=False)
+    stack = dh.Stack(record=True, start_daemon=False,
+                     daemon_args=['--trace', 'sync,stats'] if args.trace else (),
+                     sim_args=['--trace', 'sync'] if args.trace else ())
     fwd = None
     try:
+        if args.trace:
+            timed_reader(stack.daemon)
         fwd = Forwarder(int(stack.sim.base_url.rsplit(':', 1)[1]))
         stack.daemon.extra_env['TRHUB_TASKROUTER_BASE_URL'] = fwd.base_url
         stack.daemon.extra_env['TRHUB_SYNC_BASE_URL'] = fwd.base_url
+        if args.sync_writes_per_s is not None:
+            stack.daemon.extra_env['TRHUB_SYNC_WRITES_PER_S'] = str(args.sync_writes_per_s)
         stack.daemon.start()
         stack.daemon.login(*dh.SUPERVISOR)
         rec = stack.recorder
@@ -208,6 +248,8 @@ def main():
             pause.wait(0.25)
         t_conv = samples[-1][0]
         after = sync_counts(stack)
+        if args.trace:
+            print_timeline(list(stack.daemon.stderr_lines), t_rec, t_rec + t_conv + 0.5)
         open_tasks = len(stack.sim_tasks())
 
         events = rec.events()[n0:]
@@ -234,6 +276,19 @@ def main():
             n = after[key] - before.get(key, 0)
             if n:
                 print('  %-60s %-8s %d' % (key[0], key[1], n))
+        writes = dh.sync_write_stats(stack)
+        cap = int(stack.daemon.extra_env.get('TRHUB_SYNC_WRITES_PER_S', '10'))
+        print('Sync writes per object, most in any one second (cap %d): %s' % (
+            cap, ', '.join('%s %d' % (k, w['max_per_second']) for k, w in sorted(writes.items()))))
+        over = {k: w for k, w in writes.items() if w['max_per_second'] > cap}
+        if args.trace and over:
+            lines = list(stack.sim.stderr_lines)
+            for i, line in enumerate(lines):
+                m = re.search(r'\((\d+) in the last second\)', line)
+                if m and int(m.group(1)) > cap:
+                    print('emulator: a write over the cap, after:')
+                    for x in lines[max(0, i - 14):i + 1]:
+                        print('   ', x[:160])
         kinds = {}
         for r in bad:
             k = (r['status'], r['form'].get('EventType'))
@@ -243,6 +298,9 @@ def main():
         ok = True
         if bad or not acks:
             print('FAIL: webhooks answered non-2xx: %d' % len(bad))
+            ok = False
+        if over:
+            print('FAIL: Sync objects written faster than %d/s: %s' % (cap, sorted(over)))
             ok = False
         if rss_max - rss0 > args.rss_growth_max_kb:
             print('FAIL: RSS grew %d kB' % (rss_max - rss0))

@@ -331,3 +331,103 @@ def test_holder_cut_off_from_sync_fences_itself(make_stack):
                 d.stop(check=False)
         hole.close()
         b.close()
+
+
+GRACE_TTL_S = 15
+SYNC_REQUEST = re.compile(r'sync \S+: (update|create|delete|fetch) \(revision')
+
+
+def test_graceful_stop_hands_the_lease_over(make_stack):
+    """SIGTERM to the holder (systemctl stop/restart): it writes what is pending, stops its
+    Sync writes, then releases the lease (If-Match on its revision), so the standby takes
+    it at its next check (every ttl/3) instead of when the lease time runs out (after a
+    crash: 2/3 ttl at the earliest). Only one writer at any moment: the holder's last Sync
+    request has ended before its release starts (its own log, in order), the standby writes
+    only once the release has landed (If-Match), and no object exceeds the write cap."""
+    env = {'TRHUB_SYNC_LEASE': 'true', 'TRHUB_SYNC_LEASE_TTL_S': str(GRACE_TTL_S),
+           'TRHUB_SYNC_WRITES_PER_S': str(WRITE_CAP), 'TRHUB_INSTANCE_ID': 'hub-a'}
+    stack = make_stack(start_daemon=False, daemon_env=env, daemon_args=['--trace', 'sync'])
+    a = stack.daemon
+    b = dh.Trhubd()
+    try:
+        b.extra_env = dict(a.extra_env, TRHUB_INSTANCE_ID='hub-b')
+        both = (('hub-a', a), ('hub-b', b))
+        a.start()
+        wait(both, lambda: (lease_of(a) or {}).get('role') == 'holder', 3 * GRACE_TTL_S,
+             'hub-a holding the lease')
+        b.start()
+        wait(both, lambda: (lease_of(b) or {}).get('holder') == 'hub-a', 3 * GRACE_TTL_S,
+             'hub-b seeing hub-a hold the lease')
+        # Traffic just before the stop: the tasks map has writes queued behind its cap.
+        dh.Day(stack, seed=7).run(2, new_tasks=4, advance_ms=0)
+        sigterm = time.monotonic()
+        a.stop()  # exit 0, no error lines
+        stopped = time.monotonic() - sigterm
+        wait(both, lambda: (lease_of(b) or {}).get('role') == 'holder', GRACE_TTL_S,
+             'hub-b taking the released lease')
+        took = time.monotonic() - sigterm
+        lines = a.past_stderr
+        rel = [i for i, line in enumerate(lines) if 'releasing it' in line]
+        assert rel, '\n'.join(lines[-30:])
+        after = lines[rel[-1]:]
+        assert any('released by hub-a' in line for line in after), '\n'.join(after)
+        assert not [line for line in after if SYNC_REQUEST.search(line)], '\n'.join(after)
+        assert stack.sync_document('trhub.lease')['holder'] == 'hub-b'
+        assert took <= GRACE_TTL_S / 3 + stopped + 2, (took, stopped)
+        assert took < GRACE_TTL_S * 2 / 3, (took, stopped)
+        over = {k: w for k, w in dh.sync_write_stats(stack).items()
+                if w['max_per_second'] > WRITE_CAP}
+        assert not over, over
+        print('hub-a stopped in %.2f s; hub-b took the lease %.2f s after the SIGTERM '
+              '(lease time %d s)' % (stopped, took, GRACE_TTL_S))
+        b.stop()
+    finally:
+        for d in (a, b):
+            if d.proc is not None and not d.stopped:
+                d.stop(check=False)
+        b.close()
+
+
+def test_holder_stopping_without_sync_just_exits(make_stack):
+    """A holder that cannot reach Sync when it is stopped: its release goes unanswered, it
+    exits within its bounds (drain, in-flight wait, release: 7 s) with status 0, and the
+    standby takes the lease when it expires, never while hub-a could still write."""
+    env = {'TRHUB_SYNC_LEASE': 'true', 'TRHUB_SYNC_LEASE_TTL_S': str(TTL_S),
+           'TRHUB_INSTANCE_ID': 'hub-a'}
+    stack = make_stack(callbacks=False, start_daemon=False, daemon_env=env)
+    a = stack.daemon
+    hole = Blackhole(int(stack.sim.base_url.rsplit(':', 1)[1]))
+    b = dh.Trhubd()
+    try:
+        a.extra_env['TRHUB_SYNC_BASE_URL'] = 'http://127.0.0.1:%d' % hole.port
+        b.extra_env = dict(a.extra_env, TRHUB_INSTANCE_ID='hub-b',
+                           TRHUB_SYNC_BASE_URL=stack.sim.base_url)
+        both = (('hub-a', a), ('hub-b', b))
+        a.start()
+        wait(both, lambda: (lease_of(a) or {}).get('role') == 'holder', 3 * TTL_S,
+             'hub-a holding the lease')
+        b.start()
+        wait(both, lambda: (lease_of(b) or {}).get('holder') == 'hub-a', 3 * TTL_S,
+             'hub-b seeing hub-a hold the lease')
+        hole.cut.set()
+        cut = time.monotonic()
+        a.stop()
+        stopped = time.monotonic() - cut
+        assert stopped <= 7 + 2, stopped
+        assert any('expires' in line and 'lease' in line for line in a.past_stderr), \
+            '\n'.join(a.past_stderr[-20:])
+        wait(both, lambda: (lease_of(b) or {}).get('role') == 'holder', TTL_S * 4 / 3 + 5,
+             'hub-b taking the lease after it expired')
+        took = time.monotonic() - cut
+        # Nothing was released: hub-b waited for "until", at least 2/3 ttl after the cut
+        # (hub-a's last renewal started at most ttl/3 before it).
+        assert took >= TTL_S * 2 / 3 - 0.2, took
+        print('hub-a exited %.2f s after the SIGTERM; hub-b took the lease %.2f s after it'
+              % (stopped, took))
+        b.stop()
+    finally:
+        for d in (a, b):
+            if d.proc is not None and not d.stopped:
+                d.stop(check=False)
+        hole.close()
+        b.close()

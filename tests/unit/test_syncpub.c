@@ -335,8 +335,16 @@ fake_list_items(struct fake *f, struct evhttp_request *req, const char *map, con
 		first++;
 	buf_init(&b);
 	buf_puts(&b, "{\"items\":[");
-	for (i = first; i < nkeys && i < first + page_size; i++)
-		buf_printf(&b, "%s{\"key\":\"%s\"}", i > first ? "," : "", keys[i]);
+	for (i = first; i < nkeys && i < first + page_size; i++) {
+		/* As Sync lists items: key, revision and data. */
+		char item[ID_MAX];
+		const struct fake_obj *o;
+
+		snprintf(item, sizeof(item), "%s%s", prefix, keys[i]);
+		o = hmap_get(f->objs, item);
+		buf_printf(&b, "%s{\"key\":\"%s\",\"revision\":\"%" PRIu64 "\",\"data\":%s}",
+			   i > first ? "," : "", keys[i], o->rev, o->data);
+	}
 	buf_printf(&b,
 		   "],\"meta\":{\"key\":\"items\",\"page_size\":%zu,\"next_page_url\":", page_size);
 	if (i < nkeys)
@@ -1673,6 +1681,68 @@ test_syncpub_item_born_and_gone_in_an_outage_costs_nothing(void **state)
 	assert_int_equal(f->fake.log[n].method, FAKE_DELETE);
 }
 
+static bool
+three_in_backoff(struct fixture *f)
+{
+	struct syncpub_stats st;
+
+	syncpub_get_stats(f->sp, &st);
+	return st.retries >= 3;
+}
+
+/*
+ * After a hung item write, the first answer from Sync (another object's)
+ * lists the map once (a read) instead of spending writes on guesses: the
+ * hung create never landed, so the removal needs no DELETE; an item the
+ * listing shows is updated with its revision rather than created (409); one
+ * whose hung write landed with the latest value needs nothing.
+ */
+static void
+test_syncpub_listing_after_hung_writes_settles_them(void **state)
+{
+	struct fixture *f = *state;
+	struct syncpub_options opts = { .writes_per_second = 100,
+					.retry_base_ms = 5000,
+					.retry_max_ms = 10000 };
+	size_t n;
+	size_t i;
+
+	fixture_publisher(f, &opts, 300);
+	fake_put(&f->fake, "m:T", "{}", 0);
+	syncpub_prune_map(f->sp, "T"); /* contents known: empty */
+	assert_int_equal(set_item(f, "T", "E", "{\"v\":0}"), 0);
+	assert_true(run_until(f, converged, 3000));
+	fake_fault(&f->fake, "i:T/C", 0, -1, 1);
+	fake_fault(&f->fake, "i:T/E", 0, -1, 1);
+	fake_fault(&f->fake, "i:T/G", 0, -1, 1);
+	assert_int_equal(set_item(f, "T", "C", "{\"v\":1}"), 0);
+	assert_int_equal(set_item(f, "T", "E", "{\"v\":1}"), 0);
+	assert_int_equal(set_item(f, "T", "G", "{\"v\":1}"), 0);
+	/* all three time out (300 ms): in backoff, maybe applied */
+	assert_true(run_until(f, three_in_backoff, 3000));
+	fake_put(&f->fake, "i:T/G", "{\"v\":1}", 0); /* G's create landed after all */
+	run_for(f, 600); /* past the 0.5 s in which an unanswered request may still land */
+	syncpub_remove_map_item(f->sp, "T", "C");
+	assert_int_equal(set_item(f, "T", "E", "{\"v\":2}"), 0);
+	n = f->fake.nlog;
+	assert_int_equal(set_doc(f, "D", "{\"v\":1}"), 0); /* Sync answers: recovery */
+	assert_true(run_until(f, converged, 3000));
+	assert_null(fake_get(&f->fake, "i:T/C"));
+	assert_string_equal(fake_data(f, "i:T/E"), "{\"v\":2}");
+	assert_string_equal(fake_data(f, "i:T/G"), "{\"v\":1}");
+	for (i = n; i < f->fake.nlog; i++) {
+		struct fake_entry *e = &f->fake.log[i];
+
+		assert_true(e->method != FAKE_DELETE);	      /* C: nothing to delete */
+		assert_true(strcmp(e->object, "i:T/G") != 0); /* G holds the value already */
+		if (strcmp(e->object, "i:T/E") == 0) {
+			assert_false(e->create); /* E exists: updated, not created */
+			assert_true(e->if_match[0] != '\0');
+		}
+	}
+	assert_int_equal(f->fake.nlog, n + 4); /* D (update, create), the listing, E: no C, G */
+}
+
 /*
  * Recovery does not wait for long backoffs: with every object held by a
  * 30 s Retry-After, a probe a second retries one, its success ends the
@@ -1775,6 +1845,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_syncpub_item_born_and_gone_in_an_outage_costs_nothing, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_listing_after_hung_writes_settles_them,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_probe_notices_recovery_within_seconds,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_paused_starts_nothing_until_resumed,
