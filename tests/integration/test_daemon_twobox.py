@@ -16,6 +16,8 @@ instances run with sync_lease on. Checked, always against the emulator's own sta
 Skipped when nginx is missing.
 """
 
+import contextlib
+import re
 import socket
 import tempfile
 import time
@@ -129,6 +131,24 @@ def wait(daemons, predicate, timeout, what):
         raise AssertionError('%s\n%s' % (e, logs))
 
 
+def start_pair(a, b, ttl, login=False):
+    """Starts hub-a, waits for it to hold the lease, then hub-b standing by behind it;
+    returns the (name, daemon) pairs wait() reports on."""
+    both = (('hub-a', a), ('hub-b', b))
+    a.start()
+    if login:
+        a.login(*dh.SUPERVISOR)
+    wait(both, lambda: (lease_of(a) or {}).get('role') == 'holder', 3 * ttl,
+         'hub-a holding the lease')
+    b.start()
+    if login:
+        b.login(*dh.SUPERVISOR)
+    wait(both, lambda: (lease_of(b) or {}).get('holder') == 'hub-a', 3 * ttl,
+         'hub-b seeing hub-a hold the lease')
+    return both
+
+
+
 def test_two_instances_one_writer_and_takeover(make_stack, nginx):
     front = free_port()
     public = 'http://127.0.0.1:%d' % front
@@ -144,15 +164,7 @@ def test_two_instances_one_writer_and_takeover(make_stack, nginx):
         nginx(front, a.port, b.port)
         stack.ws.update(event_callback_url=public + '/taskrouter_event')
 
-        a.start()
-        a.login(*dh.SUPERVISOR)
-        both = (('hub-a', a), ('hub-b', b))
-        wait(both, lambda: (lease_of(a) or {}).get('role') == 'holder', 3 * TTL_S,
-             'hub-a holding the lease')
-        b.start()
-        b.login(*dh.SUPERVISOR)
-        wait(both, lambda: (lease_of(b) or {}).get('holder') == 'hub-a', 3 * TTL_S,
-             'hub-b seeing hub-a hold the lease')
+        both = start_pair(a, b, TTL_S, login=True)
         assert lease_of(b)['role'] == 'standby'
 
         day = dh.Day(stack, seed=5)
@@ -283,13 +295,11 @@ class Blackhole:
                 pass
 
 
-def test_holder_cut_off_from_sync_fences_itself(make_stack):
-    """The holder cannot reach Sync: it stops writing 3/4 of the lease time after its last
-    renewal started, before the standby (which reaches Sync) may take over at `until`: the
-    two are never seen holding at once."""
-    env = {'TRHUB_SYNC_LEASE': 'true', 'TRHUB_SYNC_LEASE_TTL_S': str(TTL_S),
-           'TRHUB_INSTANCE_ID': 'hub-a'}
-    stack = make_stack(callbacks=False, start_daemon=False, daemon_env=env)
+@contextlib.contextmanager
+def pair_behind_hole(stack):
+    """(hub-a, hub-b, hole): hub-a is the stack's trhubd and reaches Sync through a
+    Blackhole (TaskRouter directly), hub-b reaches both directly; both stopped and the
+    hole closed on the way out."""
     a = stack.daemon
     hole = Blackhole(int(stack.sim.base_url.rsplit(':', 1)[1]))
     b = dh.Trhubd()
@@ -297,13 +307,24 @@ def test_holder_cut_off_from_sync_fences_itself(make_stack):
         a.extra_env['TRHUB_SYNC_BASE_URL'] = 'http://127.0.0.1:%d' % hole.port
         b.extra_env = dict(a.extra_env, TRHUB_INSTANCE_ID='hub-b',
                            TRHUB_SYNC_BASE_URL=stack.sim.base_url)
-        both = (('hub-a', a), ('hub-b', b))
-        a.start()
-        wait(both, lambda: (lease_of(a) or {}).get('role') == 'holder', 3 * TTL_S,
-             'hub-a holding the lease')
-        b.start()
-        wait(both, lambda: (lease_of(b) or {}).get('holder') == 'hub-a', 3 * TTL_S,
-             'hub-b seeing hub-a hold the lease')
+        yield a, b, hole
+    finally:
+        for d in (a, b):
+            if d.proc is not None and not d.stopped:
+                d.stop(check=False)
+        hole.close()
+        b.close()
+
+
+def test_holder_cut_off_from_sync_fences_itself(make_stack):
+    """The holder cannot reach Sync: it stops writing 3/4 of the lease time after its last
+    renewal started, before the standby (which reaches Sync) may take over at `until`: the
+    two are never seen holding at once."""
+    env = {'TRHUB_SYNC_LEASE': 'true', 'TRHUB_SYNC_LEASE_TTL_S': str(TTL_S),
+           'TRHUB_INSTANCE_ID': 'hub-a'}
+    stack = make_stack(callbacks=False, start_daemon=False, daemon_env=env)
+    with pair_behind_hole(stack) as (a, b, hole):
+        start_pair(a, b, TTL_S)
 
         hole.cut.set()
         cut = time.monotonic()
@@ -325,12 +346,6 @@ def test_holder_cut_off_from_sync_fences_itself(make_stack):
         hole.cut.clear()
         a.stop()  # no error lines: the cut cost hub-a its lease, nothing else
         b.stop()
-    finally:
-        for d in (a, b):
-            if d.proc is not None and not d.stopped:
-                d.stop(check=False)
-        hole.close()
-        b.close()
 
 
 GRACE_TTL_S = 15
@@ -351,13 +366,7 @@ def test_graceful_stop_hands_the_lease_over(make_stack):
     b = dh.Trhubd()
     try:
         b.extra_env = dict(a.extra_env, TRHUB_INSTANCE_ID='hub-b')
-        both = (('hub-a', a), ('hub-b', b))
-        a.start()
-        wait(both, lambda: (lease_of(a) or {}).get('role') == 'holder', 3 * GRACE_TTL_S,
-             'hub-a holding the lease')
-        b.start()
-        wait(both, lambda: (lease_of(b) or {}).get('holder') == 'hub-a', 3 * GRACE_TTL_S,
-             'hub-b seeing hub-a hold the lease')
+        both = start_pair(a, b, GRACE_TTL_S)
         # Traffic just before the stop: the tasks map has writes queued behind its cap.
         dh.Day(stack, seed=7).run(2, new_tasks=4, advance_ms=0)
         sigterm = time.monotonic()
@@ -395,20 +404,8 @@ def test_holder_stopping_without_sync_just_exits(make_stack):
     env = {'TRHUB_SYNC_LEASE': 'true', 'TRHUB_SYNC_LEASE_TTL_S': str(TTL_S),
            'TRHUB_INSTANCE_ID': 'hub-a'}
     stack = make_stack(callbacks=False, start_daemon=False, daemon_env=env)
-    a = stack.daemon
-    hole = Blackhole(int(stack.sim.base_url.rsplit(':', 1)[1]))
-    b = dh.Trhubd()
-    try:
-        a.extra_env['TRHUB_SYNC_BASE_URL'] = 'http://127.0.0.1:%d' % hole.port
-        b.extra_env = dict(a.extra_env, TRHUB_INSTANCE_ID='hub-b',
-                           TRHUB_SYNC_BASE_URL=stack.sim.base_url)
-        both = (('hub-a', a), ('hub-b', b))
-        a.start()
-        wait(both, lambda: (lease_of(a) or {}).get('role') == 'holder', 3 * TTL_S,
-             'hub-a holding the lease')
-        b.start()
-        wait(both, lambda: (lease_of(b) or {}).get('holder') == 'hub-a', 3 * TTL_S,
-             'hub-b seeing hub-a hold the lease')
+    with pair_behind_hole(stack) as (a, b, hole):
+        both = start_pair(a, b, TTL_S)
         hole.cut.set()
         cut = time.monotonic()
         a.stop()
@@ -425,9 +422,3 @@ def test_holder_stopping_without_sync_just_exits(make_stack):
         print('hub-a exited %.2f s after the SIGTERM; hub-b took the lease %.2f s after it'
               % (stopped, took))
         b.stop()
-    finally:
-        for d in (a, b):
-            if d.proc is not None and not d.stopped:
-                d.stop(check=False)
-        hole.close()
-        b.close()

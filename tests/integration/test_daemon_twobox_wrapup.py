@@ -13,7 +13,8 @@ import json
 import time
 
 import daemon_harness as dh
-from test_daemon_twobox import TTL_S, Blackhole, free_port, lease_of, nginx, wait  # noqa: F401
+from test_daemon_twobox import (TTL_S, free_port, lease_of, nginx,  # noqa: F401
+                                pair_behind_hole, start_pair, wait)
 
 make_stack = dh.make_stack_fixture()
 
@@ -34,25 +35,11 @@ def test_new_holder_completes_wrapping_task_old_holder_does_not(make_stack, ngin
            'TRHUB_AUTO_COMPLETE_WRAPPING': 'true',
            'TRHUB_WRAPPING_COMPLETE_AFTER_S': str(AFTER_S)}
     stack = make_stack(public_url=public, callbacks=False, start_daemon=False, daemon_env=env)
-    a = stack.daemon
-    hole = Blackhole(int(stack.sim.base_url.rsplit(':', 1)[1]))
-    b = dh.Trhubd()
-    try:
-        a.extra_env['TRHUB_SYNC_BASE_URL'] = 'http://127.0.0.1:%d' % hole.port
-        b.extra_env = dict(a.extra_env, TRHUB_INSTANCE_ID='hub-b',
-                           TRHUB_SYNC_BASE_URL=stack.sim.base_url)
+    with pair_behind_hole(stack) as (a, b, hole):
         b.auto_login = dh.SUPERVISOR
         nginx(front, a.port, b.port)
         stack.ws.update(event_callback_url=public + '/taskrouter_event')
-        both = (('hub-a', a), ('hub-b', b))
-        a.start()
-        a.login(*dh.SUPERVISOR)
-        wait(both, lambda: (lease_of(a) or {}).get('role') == 'holder', 3 * TTL_S,
-             'hub-a holding the lease')
-        b.start()
-        b.login(*dh.SUPERVISOR)
-        wait(both, lambda: (lease_of(b) or {}).get('holder') == 'hub-a', 3 * TTL_S,
-             'hub-b seeing hub-a hold the lease')
+        both = start_pair(a, b, TTL_S, login=True)
 
         ws = stack.client.taskrouter.v1.workspaces(stack.sim.workspace_sid)
         avail = next(x.sid for x in ws.activities.list() if x.friendly_name == 'Available')
@@ -98,9 +85,3 @@ def test_new_holder_completes_wrapping_task_old_holder_does_not(make_stack, ngin
         hole.cut.clear()
         a.stop()
         b.stop()
-    finally:
-        for d in (a, b):
-            if d.proc is not None and not d.stopped:
-                d.stop(check=False)
-        hole.close()
-        b.close()
