@@ -322,6 +322,7 @@ struct syncpub {
 	char *service_sid;
 	struct metrics *metrics;
 	double writes_per_second;
+	long probe_ms; /* SYNCPUB_PROBE_MS unless the options say */
 	int64_t (*now_ms)(void *arg);
 	void *clock_arg;
 	struct twilio_retry_policy retry;
@@ -464,7 +465,7 @@ syncpub_not_applied(const struct http_response *resp)
 static void
 syncpub_backoff_seen(struct syncpub *sp)
 {
-	struct timeval tv = { SYNCPUB_PROBE_MS / 1000, (SYNCPUB_PROBE_MS % 1000) * 1000 };
+	struct timeval tv = { sp->probe_ms / 1000, (sp->probe_ms % 1000) * 1000 };
 
 	sp->backoff_seen = true;
 	if (!evtimer_pending(sp->probe_ev, NULL))
@@ -1224,7 +1225,7 @@ static void
 syncpub_probe_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct syncpub *sp = arg;
-	struct timeval tv = { SYNCPUB_PROBE_MS / 1000, (SYNCPUB_PROBE_MS % 1000) * 1000 };
+	struct timeval tv = { sp->probe_ms / 1000, (sp->probe_ms % 1000) * 1000 };
 	size_t cpos = 0;
 	const char *ckey;
 	void *cvalue;
@@ -1350,6 +1351,7 @@ syncpub_new(struct event_base *base, struct http_async *client, const struct twi
 	sp->service_sid = xstrdup(service_sid != NULL ? service_sid : "");
 	sp->metrics = metrics;
 	sp->writes_per_second = SYNCPUB_DEFAULT_WRITES_PER_SECOND;
+	sp->probe_ms = SYNCPUB_PROBE_MS;
 	sp->now_ms = syncpub_real_now_ms;
 	twilio_retry_policy_init(&sp->retry);
 	sp->retry.max_attempts = UINT_MAX; /* never give up on the latest value */
@@ -1364,6 +1366,8 @@ syncpub_new(struct event_base *base, struct http_async *client, const struct twi
 			sp->retry.base_ms = options->retry_base_ms;
 		if (options->retry_max_ms > 0)
 			sp->retry.max_ms = options->retry_max_ms;
+		if (options->probe_ms > 0)
+			sp->probe_ms = options->probe_ms;
 	}
 	rng_seed_random(&sp->rng);
 	sp->containers = hmap_new();

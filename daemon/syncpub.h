@@ -42,6 +42,7 @@ struct syncpub_options {
 	/* Backoff after 429/5xx/timeouts (full jitter, Retry-After wins when longer). */
 	long retry_base_ms; /* 0: TWILIO_RETRY_DEFAULT_BASE_MS */
 	long retry_max_ms;  /* 0: TWILIO_RETRY_DEFAULT_MAX_MS */
+	long probe_ms;	    /* recovery probe while backing off; 0: SYNCPUB_PROBE_MS (1 s) */
 };
 
 /* Counters since syncpub_new, for tests and logs. */

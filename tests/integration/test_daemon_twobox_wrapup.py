@@ -78,7 +78,9 @@ def test_new_holder_completes_wrapping_task_old_holder_does_not(make_stack, ngin
         log_a = '\n'.join(a.past_stderr + a.stderr_lines)
         log_b = '\n'.join(b.past_stderr + b.stderr_lines)
         assert task.sid + ' ' + DONE in log_b, log_b[-3000:]
-        assert task.sid not in log_a or 'auto-completion' not in log_a, log_a[-3000:]
+        # hub-a neither completed the task nor tried to (its Sync retries may name it)
+        assert not [line for line in log_a.splitlines() if task.sid in line and
+                    ('wrap-up' in line or 'auto-completion' in line)], log_a[-3000:]
         assert 'scheduled auto-completion(s) dropped' in log_a, log_a[-3000:]
         print('takeover %.1f s after wrap-up began; completed by hub-b after %.1f s' % (
             took, completed))
