@@ -39,19 +39,19 @@ sim_tr_rest_task_age_s(struct sim_tr *tr, const struct sim_tr_task *t)
 
 /*
  * The task object. "age" changes with the clock alone, so the cached form
- * (with_age false) leaves it out and records in *split_out where it goes:
- * right after account_sid, before the comma that opens the next member.
+ * (age NULL) leaves it out and records in *split_out where it goes: right
+ * after account_sid, before the comma that opens the next member.
  */
 static void
 sim_tr_rest_task_fields(struct sim_tr *tr, const struct sim_tr_task *t, struct json_gen *g,
-			bool with_age, size_t *split_out)
+			const int64_t *age, size_t *split_out)
 {
 	json_gen_object_open(g);
 	json_gen_kv_string(g, "account_sid", tr->sim->opt.account_sid);
 	if (split_out != NULL)
 		(void)json_gen_text(g, split_out);
-	if (with_age)
-		json_gen_kv_int(g, "age", sim_tr_rest_task_age_s(tr, t));
+	if (age != NULL)
+		json_gen_kv_int(g, "age", *age);
 	json_gen_kv_string(g, "assignment_status", sim_tr_task_status_name(t->status));
 	json_gen_kv_string(g, "attributes", t->attributes);
 	json_gen_kv_string(g, "addons", "{}");
@@ -93,7 +93,9 @@ sim_tr_rest_task_fields(struct sim_tr *tr, const struct sim_tr_task *t, struct j
 void
 sim_tr_rest_task_json(struct sim_tr *tr, const struct sim_tr_task *t, struct json_gen *g)
 {
-	sim_tr_rest_task_fields(tr, t, g, true, NULL);
+	int64_t age = sim_tr_rest_task_age_s(tr, t);
+
+	sim_tr_rest_task_fields(tr, t, g, &age, NULL);
 }
 
 /* Writes t from its cache (built first when missing), with "age" spliced in. */
@@ -102,23 +104,24 @@ sim_tr_rest_task_emit(struct sim_tr *tr, struct sim_tr_task *t, struct json_gen 
 {
 	struct json_gen *s = sim_tr_rest_scratch(tr);
 	struct buf *c = &tr->json_compose;
+	int64_t age_s = sim_tr_rest_task_age_s(tr, t); /* once: the check must see the same */
 	char age[32];
 	int n;
 
 	if (!sim_tr_rest_cache_valid(tr, &t->json)) {
 		sim_tr_json_cache_clear(&t->json);
-		sim_tr_rest_task_fields(tr, t, s, false, &t->json.split);
+		sim_tr_rest_task_fields(tr, t, s, NULL, &t->json.split);
 		t->json.text = json_gen_steal(s, &t->json.len);
 		t->json.epoch = tr->json_epoch;
 	}
-	n = snprintf(age, sizeof(age), ",\"age\":%" PRId64, sim_tr_rest_task_age_s(tr, t));
+	n = snprintf(age, sizeof(age), ",\"age\":%" PRId64, age_s);
 	assert(n > 0 && (size_t)n < sizeof(age));
 	buf_reset(c);
 	buf_append(c, t->json.text, t->json.split);
 	buf_append(c, age, (size_t)n);
 	buf_append(c, t->json.text + t->json.split, t->json.len - t->json.split);
 #ifdef SIM_TR_REST_CACHE_CHECK
-	sim_tr_rest_task_json(tr, t, s);
+	sim_tr_rest_task_fields(tr, t, s, &age_s, NULL);
 	sim_tr_rest_cache_check(s, "task", t->sid, c->data, c->len);
 #endif
 	json_gen_verbatim(g, c->data, c->len);
