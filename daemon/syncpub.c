@@ -1369,7 +1369,10 @@ syncpub_new(struct event_base *base, struct http_async *client, const struct twi
 		if (options->probe_ms > 0)
 			sp->probe_ms = options->probe_ms;
 	}
-	rng_seed_random(&sp->rng);
+	if (options != NULL && options->rng_seed != 0)
+		rng_seed(&sp->rng, options->rng_seed);
+	else
+		rng_seed_random(&sp->rng);
 	sp->containers = hmap_new();
 	sp->probe_ev = evtimer_new(base, syncpub_probe_cb, sp);
 	if (sp->probe_ev == NULL)

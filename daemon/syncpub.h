@@ -43,6 +43,7 @@ struct syncpub_options {
 	long retry_base_ms; /* 0: TWILIO_RETRY_DEFAULT_BASE_MS */
 	long retry_max_ms;  /* 0: TWILIO_RETRY_DEFAULT_MAX_MS */
 	long probe_ms;	    /* recovery probe while backing off; 0: SYNCPUB_PROBE_MS (1 s) */
+	uint64_t rng_seed;  /* backoff jitter; 0: seeded at random (tests fix it) */
 };
 
 /* Counters since syncpub_new, for tests and logs. */
