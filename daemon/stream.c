@@ -232,13 +232,18 @@ stream_snapshot_stale(struct stream *st)
 }
 
 /* evbuffer_add_reference cleanup: a buffer let go of its reference. */
+/* Lets go of one reference a client held (queued or pending). */
+static void
+stream_msg_release(struct stream_msg *msg)
+{
+	msg->st->n_refs--;
+	stream_msg_unref(msg);
+}
+
 static void
 stream_msg_cleanup_cb(const void *data, size_t datalen, void *extra)
 {
-	struct stream_msg *msg = extra;
-
-	msg->st->n_refs--;
-	stream_msg_unref(msg);
+	stream_msg_release(extra);
 }
 
 /*
@@ -310,7 +315,7 @@ stream_client_queued(const struct stream_client *cl)
 }
 
 /* What of msg the client gets: the HTTP chunk, or only the SSE text when not chunked. */
-static const char *
+static char *
 stream_msg_data(const struct stream_client *cl, const struct stream_msg *msg, size_t *len)
 {
 	*len = cl->chunked ? msg->len : msg->len - msg->hdr - 2;
@@ -331,8 +336,7 @@ stream_client_queue_ref(struct stream_client *cl, struct stream_msg *msg, const 
 {
 	if (evbuffer_add_reference(stream_client_output(cl), data, len, stream_msg_cleanup_cb,
 				   msg) != 0) {
-		msg->st->n_refs--;
-		stream_msg_unref(msg);
+		stream_msg_release(msg);
 		log_warning("sse client %s: cannot queue a message", cl->peer);
 	}
 }
@@ -365,10 +369,8 @@ stream_client_pend_clear(struct stream_client *cl)
 {
 	size_t i;
 
-	for (i = 0; i < cl->npend; i++) {
-		cl->st->n_refs--;
-		stream_msg_unref(cl->pend[i]);
-	}
+	for (i = 0; i < cl->npend; i++)
+		stream_msg_release(cl->pend[i]);
 	cl->npend = 0;
 	cl->pend_bytes = 0;
 }
@@ -608,12 +610,9 @@ stream_client_write(struct stream_client *cl)
 
 	memset(&mh, 0, sizeof(mh));
 	for (i = 0; i < cl->npend; i++) {
-		struct stream_msg *m = cl->pend[i];
 		size_t len = 0;
 
-		(void)stream_msg_data(cl, m, &len);
-		iov[i].iov_base =
-			m->text + (cl->chunked ? 0 : m->hdr); /* what stream_msg_data says */
+		iov[i].iov_base = stream_msg_data(cl, cl->pend[i], &len);
 		iov[i].iov_len = len;
 	}
 	mh.msg_iov = iov;
@@ -626,8 +625,7 @@ stream_client_write(struct stream_client *cl)
 	done = n > 0 ? (size_t)n : 0;
 	for (i = 0; i < cl->npend && done >= iov[i].iov_len; i++) {
 		done -= iov[i].iov_len;
-		cl->st->n_refs--;
-		stream_msg_unref(cl->pend[i]);
+		stream_msg_release(cl->pend[i]);
 	}
 	stream_client_spill(cl, i, done);
 }

@@ -322,7 +322,7 @@ struct syncpub {
 	char *service_sid;
 	struct metrics *metrics;
 	double writes_per_second;
-	long probe_ms; /* SYNCPUB_PROBE_MS unless the options say */
+	struct timeval probe_tv; /* the recovery probe's interval (SYNCPUB_PROBE_MS) */
 	int64_t (*now_ms)(void *arg);
 	void *clock_arg;
 	struct twilio_retry_policy retry;
@@ -465,11 +465,9 @@ syncpub_not_applied(const struct http_response *resp)
 static void
 syncpub_backoff_seen(struct syncpub *sp)
 {
-	struct timeval tv = { sp->probe_ms / 1000, (sp->probe_ms % 1000) * 1000 };
-
 	sp->backoff_seen = true;
 	if (!evtimer_pending(sp->probe_ev, NULL))
-		(void)evtimer_add(sp->probe_ev, &tv);
+		(void)evtimer_add(sp->probe_ev, &sp->probe_tv);
 }
 
 static void
@@ -1225,7 +1223,6 @@ static void
 syncpub_probe_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct syncpub *sp = arg;
-	struct timeval tv = { sp->probe_ms / 1000, (sp->probe_ms % 1000) * 1000 };
 	size_t cpos = 0;
 	const char *ckey;
 	void *cvalue;
@@ -1280,7 +1277,7 @@ syncpub_probe_cb(evutil_socket_t fd, short what, void *arg)
 		syncpub_prune_retry_cb(-1, 0, spare);
 	}
 again:
-	(void)evtimer_add(sp->probe_ev, &tv);
+	(void)evtimer_add(sp->probe_ev, &sp->probe_tv);
 }
 
 static void
@@ -1344,6 +1341,7 @@ syncpub_new(struct event_base *base, struct http_async *client, const struct twi
 	    const char *service_sid, const struct syncpub_options *options, struct metrics *metrics)
 {
 	struct syncpub *sp = xcalloc(1, sizeof(*sp));
+	long probe_ms = SYNCPUB_PROBE_MS;
 
 	sp->base = base;
 	sp->client = client;
@@ -1351,7 +1349,6 @@ syncpub_new(struct event_base *base, struct http_async *client, const struct twi
 	sp->service_sid = xstrdup(service_sid != NULL ? service_sid : "");
 	sp->metrics = metrics;
 	sp->writes_per_second = SYNCPUB_DEFAULT_WRITES_PER_SECOND;
-	sp->probe_ms = SYNCPUB_PROBE_MS;
 	sp->now_ms = syncpub_real_now_ms;
 	twilio_retry_policy_init(&sp->retry);
 	sp->retry.max_attempts = UINT_MAX; /* never give up on the latest value */
@@ -1367,8 +1364,10 @@ syncpub_new(struct event_base *base, struct http_async *client, const struct twi
 		if (options->retry_max_ms > 0)
 			sp->retry.max_ms = options->retry_max_ms;
 		if (options->probe_ms > 0)
-			sp->probe_ms = options->probe_ms;
+			probe_ms = options->probe_ms;
 	}
+	sp->probe_tv.tv_sec = probe_ms / 1000;
+	sp->probe_tv.tv_usec = (suseconds_t)(probe_ms % 1000 * 1000);
 	if (options != NULL && options->rng_seed != 0)
 		rng_seed(&sp->rng, options->rng_seed);
 	else

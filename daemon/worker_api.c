@@ -897,8 +897,11 @@ worker_api_wrapup_cb(evutil_socket_t fd, short what, void *arg)
 	worker_api_timer_free(t);
 }
 
-/* Completes task_sid after delay_ms unless it is scheduled already or not wrapping. */
-static void
+/*
+ * Completes task_sid after delay_ms unless it is scheduled already or not
+ * wrapping. Return: true when this call scheduled it.
+ */
+static bool
 worker_api_wrapup_schedule(struct worker_api *wa, const char *task_sid, int64_t delay_ms)
 {
 	const char *status = model_task_status(wa->model, task_sid);
@@ -907,7 +910,7 @@ worker_api_wrapup_schedule(struct worker_api *wa, const char *task_sid, int64_t 
 
 	if (status == NULL || strcmp(status, "wrapping") != 0 ||
 	    hmap_get(wa->wrapups, task_sid) != NULL || strlen(task_sid) != SID_LEN)
-		return;
+		return false;
 	t = xcalloc(1, sizeof(*t));
 	t->wa = wa;
 	memcpy(t->sid, task_sid, SID_LEN + 1);
@@ -917,9 +920,10 @@ worker_api_wrapup_schedule(struct worker_api *wa, const char *task_sid, int64_t 
 	if (t->ev == NULL || evtimer_add(t->ev, &tv) < 0) {
 		log_warning("task %s: cannot schedule its auto-completion", task_sid);
 		worker_api_timer_free(t);
-		return;
+		return false;
 	}
 	(void)hmap_put(wa->wrapups, t->sid, t); /* absent: checked above */
+	return true;
 }
 
 void
@@ -927,7 +931,8 @@ worker_api_task_changed(struct worker_api *wa, const char *task_sid)
 {
 	if (wa == NULL || !wa->o.auto_complete_wrapping || task_sid == NULL)
 		return;
-	worker_api_wrapup_schedule(wa, task_sid, (int64_t)wa->o.wrapping_complete_after_s * 1000);
+	(void)worker_api_wrapup_schedule(wa, task_sid,
+					 (int64_t)wa->o.wrapping_complete_after_s * 1000);
 }
 
 void
@@ -946,34 +951,41 @@ worker_api_wrapups_resume(struct worker_api *wa)
 	while (model_task_next(wa->model, &pos, &sid, &status, &changed_ms)) {
 		int64_t left = after_ms - (now_ms - changed_ms);
 
-		if (strcmp(status, "wrapping") != 0 || hmap_get(wa->wrapups, sid) != NULL)
+		if (strcmp(status, "wrapping") != 0)
 			continue;
 		/* A clock ahead of ours (changed_ms in the future) waits the whole time. */
 		if (left < 0)
 			left = 0;
 		else if (left > after_ms)
 			left = after_ms;
-		worker_api_wrapup_schedule(wa, sid, left);
-		n++;
+		if (worker_api_wrapup_schedule(wa, sid, left))
+			n++;
 	}
 	if (n > 0)
 		log_info("%zu task(s) already wrapping: auto-completion scheduled", n);
 }
 
-void
-worker_api_wrapups_drop(struct worker_api *wa)
+/* Cancels every scheduled auto-completion; returns how many there were. */
+static size_t
+worker_api_wrapups_clear(struct worker_api *wa)
 {
 	size_t pos = 0, n = 0;
 	const char *key = NULL;
 	void *v = NULL;
 
-	if (wa == NULL)
-		return;
 	while (hmap_next(wa->wrapups, &pos, &key, &v)) {
 		(void)hmap_remove(wa->wrapups, key);
 		worker_api_timer_free(v);
 		n++;
 	}
+	return n;
+}
+
+void
+worker_api_wrapups_drop(struct worker_api *wa)
+{
+	size_t n = wa != NULL ? worker_api_wrapups_clear(wa) : 0;
+
 	if (n > 0)
 		log_info("%zu scheduled auto-completion(s) dropped: another instance holds the "
 			 "lease",
@@ -1180,10 +1192,7 @@ worker_api_free(struct worker_api *wa)
 		worker_api_call_release(c);
 		worker_api_call_free(c);
 	}
-	while (hmap_next(wa->wrapups, &pos, &key, &v)) {
-		(void)hmap_remove(wa->wrapups, key);
-		worker_api_timer_free(v);
-	}
+	(void)worker_api_wrapups_clear(wa);
 	hmap_free(wa->wrapups);
 	pos = 0;
 	while (hmap_next(wa->presence, &pos, &key, &v)) {
