@@ -513,6 +513,35 @@ class Stack:
 
 # --- /api helpers --------------------------------------------------------------------
 
+def served_connections(pid, port):
+    """Accepted TCP connections the process still holds on its listening port: its
+    socket fds whose /proc/net/tcp{,6} line has that local port and is not LISTEN.
+    Unlike a count of every fd, trhubd's own client connections (statistics, Sync)
+    opening and closing meanwhile do not move it."""
+    inodes = set()
+    fd_dir = '/proc/%d/fd' % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if target.startswith('socket:['):
+            inodes.add(target[8:-1])
+    n = 0
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    local_port = int(parts[1].rsplit(':', 1)[1], 16)
+                    if local_port == port and parts[3] != '0A' and parts[9] in inodes:
+                        n += 1
+        except FileNotFoundError:
+            pass
+    return n
+
+
 def as_list(doc, key):
     """/api/tasks may be a list or {"tasks": [...]}: the list either way."""
     if isinstance(doc, list):
