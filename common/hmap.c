@@ -39,7 +39,7 @@ struct hmap {
 };
 
 /* FNV-1a over the key, then a 64-bit finaliser so the low bits (the slot index) mix well. */
-static uint64_t
+uint64_t
 hmap_hash(const char *key)
 {
 	uint64_t h = 0xcbf29ce484222325ull;

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct hmap;
 
@@ -20,6 +21,8 @@ void *hmap_put(struct hmap *m, const char *key, void *value);
 /* Removes key; returns its value, or NULL when absent. */
 void *hmap_remove(struct hmap *m, const char *key);
 size_t hmap_count(const struct hmap *m);
+/* The map's string hash (64 bits, low bits well mixed), for structures of their own. */
+uint64_t hmap_hash(const char *key);
 /*
  * Iteration: start with *pos = 0; returns false at the end. The map must not
  * be changed during iteration except by hmap_remove of the current key.

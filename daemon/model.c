@@ -107,8 +107,13 @@ model_now(const struct model *m)
 static void
 model_fifo_init(struct model_fifo *f, size_t cap)
 {
-	f->set = hmap_new();
-	f->keys = xcalloc(cap, sizeof(*f->keys));
+	size_t n = 1;
+
+	while (n < 2 * cap)
+		n <<= 1;
+	f->slots = xcalloc(cap, sizeof(*f->slots));
+	f->index = xcalloc(n, sizeof(*f->index));
+	f->mask = n - 1;
 	f->cap = cap;
 	f->head = 0;
 	f->count = 0;
@@ -118,33 +123,91 @@ static void
 model_fifo_clear(struct model_fifo *f)
 {
 	for (size_t i = 0; i < f->cap; i++)
-		free(f->keys[i]);
-	free(f->keys);
-	hmap_free(f->set);
+		free(f->slots[i].long_key);
+	free(f->slots);
+	free(f->index);
+}
+
+static const char *
+model_fifo_key(const struct model_fifo_slot *sl)
+{
+	return sl->long_key != NULL ? sl->long_key : sl->key;
+}
+
+/* The bucket holding key, or the empty bucket where it would go. */
+static size_t
+model_fifo_find(const struct model_fifo *f, const char *key, uint64_t hash)
+{
+	size_t b;
+
+	for (b = (size_t)hash & f->mask; f->index[b] != 0; b = (b + 1) & f->mask) {
+		const struct model_fifo_slot *sl = &f->slots[f->index[b] - 1];
+
+		if (sl->hash == hash && strcmp(model_fifo_key(sl), key) == 0)
+			break;
+	}
+	return b;
 }
 
 static bool
 model_fifo_has(const struct model_fifo *f, const char *key)
 {
-	return hmap_get(f->set, key) != NULL;
+	return f->index[model_fifo_find(f, key, hmap_hash(key))] != 0;
+}
+
+/*
+ * Empties bucket b and moves later entries of its probe run back, so no
+ * lookup ever passes a hole (linear probing needs no tombstones this way).
+ */
+static void
+model_fifo_unindex(struct model_fifo *f, size_t b)
+{
+	size_t j = b;
+
+	for (;;) {
+		size_t home;
+
+		f->index[b] = 0;
+		for (;;) {
+			j = (j + 1) & f->mask;
+			if (f->index[j] == 0)
+				return;
+			home = (size_t)f->slots[f->index[j] - 1].hash & f->mask;
+			/* j's entry may fill the hole at b unless its home lies in (b, j] */
+			if (b <= j ? (home <= b || home > j) : (home <= b && home > j))
+				break;
+		}
+		f->index[b] = f->index[j];
+		b = j;
+	}
 }
 
 /* Adds key, evicting the oldest when full. */
 static void
 model_fifo_add(struct model_fifo *f, const char *key)
 {
-	char **slot = &f->keys[f->head];
+	struct model_fifo_slot *sl = &f->slots[f->head];
+	uint64_t hash = hmap_hash(key);
+	size_t len = strlen(key);
+	size_t b = model_fifo_find(f, key, hash);
 
-	if (model_fifo_has(f, key))
+	if (f->index[b] != 0)
 		return;
-	if (*slot != NULL) {
-		if (hmap_get(f->set, *slot) == slot)
-			(void)hmap_remove(f->set, *slot);
-		free(*slot);
+	if (f->count == f->cap) {
+		model_fifo_unindex(f, model_fifo_find(f, model_fifo_key(sl), sl->hash));
+		free(sl->long_key);
+		sl->long_key = NULL;
 		f->count--;
+		b = model_fifo_find(f, key, hash); /* the unindexing moved entries */
 	}
-	*slot = xstrdup(key);
-	(void)hmap_put(f->set, key, slot);
+	if (len < sizeof(sl->key)) {
+		memcpy(sl->key, key, len + 1);
+	} else {
+		sl->key[0] = '\0';
+		sl->long_key = xstrdup(key);
+	}
+	sl->hash = hash;
+	f->index[b] = (uint32_t)(f->head + 1);
 	f->head = (f->head + 1) % f->cap;
 	f->count++;
 }

@@ -131,10 +131,26 @@ struct model_event {
 	size_t nfields;
 };
 
-/* A bounded FIFO set of strings (tombstones, event ids). */
+/*
+ * A bounded FIFO set of strings (tombstones, event ids), allocated once: keys
+ * up to MODEL_FIFO_INLINE - 1 bytes (every SID) live in their slot, longer
+ * ones (an event without an id) in a block of their own; the index is an
+ * open-addressing table of slot numbers. Tens of thousands of small keys
+ * that each live a minute or two, allocated and freed at the event rate,
+ * would otherwise be spread through the heap and keep its pages resident.
+ */
+#define MODEL_FIFO_INLINE 40
+
+struct model_fifo_slot {
+	char key[MODEL_FIFO_INLINE]; /* "" when empty or when long is set */
+	char *long_key;
+	uint64_t hash;
+};
+
 struct model_fifo {
-	struct hmap *set;
-	char **keys;
+	struct model_fifo_slot *slots; /* cap of them, oldest at head when full */
+	uint32_t *index;	       /* slot + 1 per bucket, 0 empty; mask + 1 buckets */
+	size_t mask;
 	size_t cap;
 	size_t head; /* next slot to write */
 	size_t count;

@@ -495,6 +495,65 @@ test_model_duplicate_is_stale(void **state)
 	assert_int_equal(fx->changes[MODEL_CHANGE_EVENT], 2);
 }
 
+/*
+ * The tombstones (16,384) and the seen event ids (8,192) are bounded FIFOs:
+ * past their size the oldest entries go, every newer one still counts, and
+ * keys longer than a SID (an event without a Sid) come and go the same way.
+ */
+static void
+test_model_tombstones_and_seen_ids_are_bounded_fifos(void **state)
+{
+	struct fixture *fx = *state;
+	const int n = 16384 + 300;
+	char sid[40];
+	char evsid[40];
+
+	for (int i = 0; i < n; i++) {
+		(void)snprintf(sid, sizeof(sid), "WT%032d", i + 1000);
+		(void)snprintf(evsid, sizeof(evsid), "EV%032d", i + 1000);
+		assert_int_equal(apply(fx, "EventType", "task.created", "TaskSid", sid, "Sid", evsid,
+				       "TaskAssignmentStatus", "pending", "TimestampMs",
+				       ts(T0 + i), NULL),
+				 MODEL_APPLIED);
+		/* every other cancel without a Sid: its dedupe key is long */
+		assert_int_equal(apply(fx, "EventType", "task.canceled", "TaskSid", sid,
+				       "Sid", i % 2 == 0 ? NULL : (evsid[1] = 'X', evsid),
+				       "TaskAssignmentStatus", "canceled", "TimestampMs",
+				       ts(T0 + i + 1), NULL),
+				 MODEL_APPLIED);
+	}
+	/* The newest 16,384 canceled tasks are tombstoned, the older ones forgotten. */
+	for (int i = 0; i < n; i++) {
+		int want = i < n - 16384 ? MODEL_APPLIED : MODEL_STALE_EVENT;
+
+		(void)snprintf(sid, sizeof(sid), "WT%032d", i + 1000);
+		if (i % 97 != 0 && i != n - 16384 && i != n - 16385 && i != n - 1)
+			continue;
+		assert_int_equal(apply(fx, "EventType", "task.updated", "TaskSid", sid,
+				       "TaskAssignmentStatus", "pending", "TimestampMs",
+				       ts(T0 + 10 * (int64_t)n + i), NULL),
+				 want);
+	}
+	/*
+	 * Of the 2n ids, the newest 8,192 are remembered: a task never seen before
+	 * is refused under the id of a recent cancel and accepted under the id of
+	 * an early create (both of tasks now tombstoned or forgotten, so only the
+	 * id decides).
+	 */
+	(void)snprintf(evsid, sizeof(evsid), "EX%032d", n - 1 + 1000);
+	assert_int_equal(apply(fx, "EventType", "task.created", "TaskSid", WT1, "Sid", evsid,
+			       "TaskAssignmentStatus", "pending", "TimestampMs", ts(T0 + 20 * n),
+			       NULL),
+			 MODEL_STALE_EVENT);
+	assert_null(model_task_status(fx->m, WT1));
+	(void)snprintf(evsid, sizeof(evsid), "EV%032d", 1000);
+	assert_int_equal(apply(fx, "EventType", "task.created", "TaskSid", WT1, "Sid", evsid,
+			       "TaskAssignmentStatus", "pending", "TimestampMs", ts(T0 + 20 * n),
+			       NULL),
+			 MODEL_APPLIED);
+	assert_string_equal(model_task_status(fx->m, WT1), "pending");
+}
+
 static void
 test_model_older_event_is_stale_and_changes_nothing(void **state)
 {
@@ -1026,6 +1085,7 @@ main(void)
 		T(test_model_activity_queue_workspace_events),
 		T(test_model_untracked_types_are_ignored_but_recorded),
 		T(test_model_duplicate_is_stale),
+		T(test_model_tombstones_and_seen_ids_are_bounded_fifos),
 		T(test_model_older_event_is_stale_and_changes_nothing),
 		T(test_model_versions_beat_timestamps),
 		T(test_model_accepted_before_created_converges),
