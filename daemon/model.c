@@ -122,7 +122,9 @@ model_fifo_init(struct model_fifo *f, size_t cap)
 static void
 model_fifo_clear(struct model_fifo *f)
 {
-	for (size_t i = 0; i < f->cap; i++)
+	/* Entries only ever fill slots 0..count-1 (none leaves but the oldest when full):
+	 * the slots past them were never touched and stay untouched. */
+	for (size_t i = 0; i < f->count; i++)
 		free(f->slots[i].long_key);
 	free(f->slots);
 	free(f->index);
