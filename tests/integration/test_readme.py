@@ -190,6 +190,41 @@ def test_two_commands(clone):
     assert os.path.exists(os.path.join(logs, 'sim.log'))
 
 
+def test_demo_into_a_file_stops_on_term(clone, tmp_path):
+    """Run as `scripts/demo > demo.log &` (or under a service manager): the URLs and
+    logins are written once, and a TERM to the script alone stops trhubd and the
+    emulator. Before, the shell held the TERM until its foreground summary loop
+    ended, which it never did, and the whole screen was appended every 3 s."""
+    port, sim_port = _free_port(), _free_port()
+    log = str(tmp_path / 'demo.log')
+    with open(log, 'w') as out:
+        demo = subprocess.Popen(['scripts/demo', '--no-bootstrap', '--port', str(port),
+                                 '--sim-port', str(sim_port)], cwd=clone, env=_env(),
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and demo.poll() is None:
+            with open(log) as f:
+                if 'open tasks' in f.read():
+                    break
+            time.sleep(0.2)
+        demo.send_signal(signal.SIGTERM)
+        rc = demo.wait(timeout=60)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+    with open(log) as f:
+        text = f.read()
+    assert rc == 0, text
+    assert text.count('demo logins') == 1, text
+    assert 'demo: stopping trhubd' in text and 'logs kept in' in text, text
+    for p in (port, sim_port):
+        with socket.socket() as c:
+            assert c.connect_ex(('127.0.0.1', p)) != 0, 'port %d still served' % p
+
+
 def test_a_second_demo_on_a_busy_port_names_the_option(clone):
     holder = socket.socket()
     holder.bind(('127.0.0.1', 0))
