@@ -513,11 +513,9 @@ class Stack:
 
 # --- /api helpers --------------------------------------------------------------------
 
-def served_connections(pid, port):
-    """Accepted TCP connections the process still holds on its listening port: its
-    socket fds whose /proc/net/tcp{,6} line has that local port and is not LISTEN.
-    Unlike a count of every fd, trhubd's own client connections (statistics, Sync)
-    opening and closing meanwhile do not move it."""
+def tcp_sockets(pid):
+    """(local port, state) of every TCP socket the process holds: its socket fds
+    matched by inode in /proc/net/tcp{,6} (state '0A' is LISTEN)."""
     inodes = set()
     fd_dir = '/proc/%d/fd' % pid
     for fd in os.listdir(fd_dir):
@@ -527,19 +525,25 @@ def served_connections(pid, port):
             continue
         if target.startswith('socket:['):
             inodes.add(target[8:-1])
-    n = 0
+    out = []
     for table in ('/proc/net/tcp', '/proc/net/tcp6'):
         try:
             with open(table) as f:
                 next(f)
                 for line in f:
                     parts = line.split()
-                    local_port = int(parts[1].rsplit(':', 1)[1], 16)
-                    if local_port == port and parts[3] != '0A' and parts[9] in inodes:
-                        n += 1
+                    if parts[9] in inodes:
+                        out.append((int(parts[1].rsplit(':', 1)[1], 16), parts[3]))
         except FileNotFoundError:
             pass
-    return n
+    return out
+
+
+def served_connections(pid, port):
+    """Accepted TCP connections the process still holds on its listening port.
+    Unlike a count of every fd, trhubd's own client connections (statistics, Sync)
+    opening and closing meanwhile do not move it."""
+    return sum(1 for p, state in tcp_sockets(pid) if p == port and state != '0A')
 
 
 def as_list(doc, key):

@@ -20,28 +20,8 @@ make_stack = dh.make_stack_fixture()
 
 
 def listening_ports(pid):
-    """TCP ports the process listens on, from its fds and /proc/net/tcp{,6}."""
-    inodes = set()
-    fd_dir = '/proc/%d/fd' % pid
-    for fd in os.listdir(fd_dir):
-        try:
-            target = os.readlink(os.path.join(fd_dir, fd))
-        except OSError:
-            continue
-        if target.startswith('socket:['):
-            inodes.add(target[8:-1])
-    ports = []
-    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    parts = line.split()
-                    if parts[3] == '0A' and parts[9] in inodes:  # LISTEN
-                        ports.append(int(parts[1].rsplit(':', 1)[1], 16))
-        except FileNotFoundError:
-            pass
-    return ports
+    """TCP ports the process listens on."""
+    return [port for port, state in dh.tcp_sockets(pid) if state == '0A']
 
 
 def test_socket_activation_and_readiness(make_stack):
