@@ -92,47 +92,15 @@ def heap_kb(d):
                  ('trhubd_heap_in_use_bytes', 'trhubd_heap_free_bytes'))
 
 
-def _socket_ports():
-    """inode -> (local port, remote port, state) for every TCP socket on the host."""
-    out = {}
-    for path in ('/proc/net/tcp', '/proc/net/tcp6'):
-        try:
-            with open(path) as f:
-                next(f)
-                for line in f:
-                    p = line.split()
-                    out[p[9]] = (int(p[1].rsplit(':', 1)[1], 16), int(p[2].rsplit(':', 1)[1], 16),
-                                 p[3])
-        except OSError:
-            pass
-    return out
-
-
-def _socket_inodes(pid):
-    """(number of open fds, socket inodes) of a process."""
-    d = '/proc/%d/fd' % pid
-    inodes = []
-    n = 0
-    for name in os.listdir(d):
-        try:
-            target = os.readlink(os.path.join(d, name))
-        except OSError:
-            continue  # closed while listing
-        n += 1
-        if target.startswith('socket:['):
-            inodes.append(target[8:-1])
-    return n, inodes
-
-
 def proc_fds(pid, port, sim_port, sim_pid):
     """trhubd's open fds by kind: 'inbound' (client connections on its port),
     'sim_in' (the emulator's own callback connections), 'upstream' (its
     connections to the emulator's API), 'reset' (TCP sockets the peer reset,
     gone from /proc/net/tcp, not yet closed) and 'own' (everything else: the
     listener, files, pipes, eventfds, unix sockets); 'all' is the total."""
-    n, inodes = _socket_inodes(pid)
-    ports = _socket_ports()
-    sim_ports = {ports[i][0] for i in _socket_inodes(sim_pid)[1] if i in ports}
+    n, inodes = dh.socket_inodes(pid)
+    ports = dh.tcp_table()
+    sim_ports = {ports[i][0] for i in dh.socket_inodes(sim_pid)[1] if i in ports}
     unix = set()
     with open('/proc/net/unix') as f:
         next(f)

@@ -513,30 +513,43 @@ class Stack:
 
 # --- /api helpers --------------------------------------------------------------------
 
-def tcp_sockets(pid):
-    """(local port, state) of every TCP socket the process holds: its socket fds
-    matched by inode in /proc/net/tcp{,6} (state '0A' is LISTEN)."""
-    inodes = set()
-    fd_dir = '/proc/%d/fd' % pid
-    for fd in os.listdir(fd_dir):
+def tcp_table():
+    """inode -> (local port, remote port, state) for every TCP socket on the host, from
+    /proc/net/tcp{,6} (state '0A' is LISTEN)."""
+    out = {}
+    for path in ('/proc/net/tcp', '/proc/net/tcp6'):
         try:
-            target = os.readlink(os.path.join(fd_dir, fd))
-        except OSError:
-            continue
-        if target.startswith('socket:['):
-            inodes.add(target[8:-1])
-    out = []
-    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
-        try:
-            with open(table) as f:
+            with open(path) as f:
                 next(f)
                 for line in f:
-                    parts = line.split()
-                    if parts[9] in inodes:
-                        out.append((int(parts[1].rsplit(':', 1)[1], 16), parts[3]))
-        except FileNotFoundError:
+                    p = line.split()
+                    out[p[9]] = (int(p[1].rsplit(':', 1)[1], 16), int(p[2].rsplit(':', 1)[1], 16),
+                                 p[3])
+        except OSError:
             pass
     return out
+
+
+def socket_inodes(pid):
+    """(number of open fds, socket inodes) of a process."""
+    d = '/proc/%d/fd' % pid
+    inodes = []
+    n = 0
+    for name in os.listdir(d):
+        try:
+            target = os.readlink(os.path.join(d, name))
+        except OSError:
+            continue  # closed while listing
+        n += 1
+        if target.startswith('socket:['):
+            inodes.append(target[8:-1])
+    return n, inodes
+
+
+def tcp_sockets(pid):
+    """(local port, state) of every TCP socket the process holds."""
+    table = tcp_table()
+    return [(table[i][0], table[i][2]) for i in socket_inodes(pid)[1] if i in table]
 
 
 def served_connections(pid, port):
