@@ -11,7 +11,12 @@ rebuilds its model from the emulator's REST API. Measured:
     statistics refresh is done and Sync publishing is under way, and again
     after --settle seconds; VmHWM is the peak (target RSS <= 30 MB).
 
+Since the restart replay (issue 12), READY also includes replaying today's
+events from the emulator's Events resource (the seeding's 10,000+ events);
+--replay-timeout-s 0 measures the rebuild alone.
+
   TRHUBD=... TRHUB_SIM=... tests/bench/bench_daemon_rss.py [--tasks 10000] [--workers 1000]
+      [--replay-timeout-s 0]
 """
 
 import argparse
@@ -39,14 +44,18 @@ def main():
     ap.add_argument('--workers', type=int, default=1000)
     ap.add_argument('--settle', type=float, default=10.0)
     ap.add_argument('--runs', type=int, default=3)
+    ap.add_argument('--replay-timeout-s', type=int,
+                    help='trhubd\'s replay_timeout_s (0: no start-up replay of the '
+                    'seeded tasks\' events, to tell its cost apart)')
     args = ap.parse_args()
     bc.need_env()
     ready_times = []
     results = {}
     for run in range(args.runs):
-        stack = dh.Stack(start_daemon=False, callbacks=False,
-                         daemon_env={'TRHUB_STATS_MIN_INTERVAL_MS': None,
-                                     'TRHUB_STATS_MAX_INTERVAL_MS': None})
+        env = {'TRHUB_STATS_MIN_INTERVAL_MS': None, 'TRHUB_STATS_MAX_INTERVAL_MS': None}
+        if args.replay_timeout_s is not None:
+            env['TRHUB_REPLAY_TIMEOUT_S'] = str(args.replay_timeout_s)
+        stack = dh.Stack(start_daemon=False, callbacks=False, daemon_env=env)
         try:
             stack.sim.bulk_workers(args.workers, activity='Available')
             left = args.tasks
