@@ -121,6 +121,14 @@ def _bash(script, cwd, timeout=TIMEOUT):
         return _Ran(rc, out.read(), err.read())
 
 
+def _reap_demo(port, sim_port):
+    """Kills what a demo on these ports left running. scripts/demo starts trhub-sim and
+    trhubd under setsid (Ctrl-C reaches the script, which stops them in order), so a
+    kill of the script's process group does not reach them when the script failed to."""
+    for pattern in ('--listen 127.0.0.1:%d ' % sim_port, 'demo/%d/trhubd.conf' % port):
+        subprocess.run(['pkill', '-KILL', '-f', '--', pattern], check=False)
+
+
 def test_readme_has_the_blocks_this_test_knows():
     headings = [h for h, _ in _blocks()]
     assert headings == ['Two commands', 'Configuration', 'Users', 'Development'], headings
@@ -180,7 +188,13 @@ def test_two_commands(clone):
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGINT)
-        rest, _ = demo.communicate(timeout=60)
+        try:
+            rest, _ = demo.communicate(timeout=60)
+        finally:
+            if demo.poll() is None:
+                os.killpg(demo.pid, signal.SIGKILL)
+                demo.wait()
+                _reap_demo(port, sim_port)
         out.append(rest or '')
     text = ''.join(out)
     assert demo.returncode == 0, text
@@ -215,6 +229,7 @@ def test_demo_into_a_file_stops_on_term(clone, tmp_path):
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
+            _reap_demo(port, sim_port)
     with open(log) as f:
         text = f.read()
     assert rc == 0, text
