@@ -238,20 +238,40 @@ daemon_audience_cb(const char *worker_sid, void *arg)
 	}
 }
 
-/* Broadcasts what d->gen holds to supervisors and to the workers c concerns (c may be NULL). */
+/*
+ * Broadcasts what d->gen holds to supervisors and to the workers c concerns
+ * (c may be NULL). key (NULL: none): the record whose whole state the
+ * message carries ("task:<sid>", "worker:<sid>"); in a batch it supersedes
+ * that record's earlier messages (stream_broadcast_keyed).
+ */
 static void
-daemon_broadcast_gen_for(struct daemon *d, const struct model_change *c, const char *type,
-			 uint64_t id)
+daemon_broadcast_gen_keyed(struct daemon *d, const struct model_change *c, const char *type,
+			   uint64_t id, const char *key)
 {
 	struct daemon_audience a = { d, c != NULL ? c->kind : MODEL_CHANGE_EVENT,
 				     c != NULL ? c->sid : NULL, c != NULL ? c->seq : id };
 	size_t len = 0;
 	const char *text = json_gen_text(d->gen, &len);
 
-	stream_broadcast_for(d->stream,
-			     a.sid != NULL || a.kind == MODEL_CHANGE_EVENT ? daemon_audience_cb
-									   : NULL,
-			     &a, type, id, text, len);
+	stream_broadcast_keyed(d->stream,
+			       a.sid != NULL || a.kind == MODEL_CHANGE_EVENT ? daemon_audience_cb
+									     : NULL,
+			       &a, type, id, text, len, key);
+}
+
+static void
+daemon_broadcast_gen_for(struct daemon *d, const struct model_change *c, const char *type,
+			 uint64_t id)
+{
+	daemon_broadcast_gen_keyed(d, c, type, id, NULL);
+}
+
+/* The batch key of a record: "<kind>:<sid>" (daemon_broadcast_gen_keyed). */
+static const char *
+daemon_key(char out[SID_LEN + 16], const char *kind, const char *sid)
+{
+	(void)snprintf(out, SID_LEN + 16, "%s:%s", kind, sid != NULL ? sid : "");
+	return out;
 }
 
 /*
@@ -349,6 +369,8 @@ daemon_warnings_cb(void *arg, struct json_gen *g)
 static void
 daemon_broadcast_removed(struct daemon *d, const struct model_change *c, const char *type)
 {
+	char key[SID_LEN + 16];
+
 	if (!daemon_has_viewers(d))
 		return;
 	json_gen_reset(d->gen);
@@ -356,7 +378,7 @@ daemon_broadcast_removed(struct daemon *d, const struct model_change *c, const c
 	json_gen_kv_string(d->gen, "sid", c->sid);
 	json_gen_kv_bool(d->gen, "removed", true);
 	json_gen_object_close(d->gen);
-	daemon_broadcast_gen_for(d, c, type, 0);
+	daemon_broadcast_gen_keyed(d, c, type, 0, daemon_key(key, type, c->sid));
 }
 
 /*
@@ -427,13 +449,16 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 {
 	struct daemon *d = arg;
 
+	char key[SID_LEN + 16];
+
 	stream_invalidate(d->stream); /* the shared snapshot is rebuilt on demand */
 	switch (c->kind) {
 	case MODEL_CHANGE_TASK:
 		if (daemon_has_viewers(d)) {
 			json_gen_reset(d->gen);
 			model_task_json(d->model, c->sid, d->gen);
-			daemon_broadcast_gen_for(d, c, "task", 0);
+			daemon_broadcast_gen_keyed(d, c, "task", 0,
+						   daemon_key(key, "task", c->sid));
 			daemon_task_views(d, c->sid, NULL);
 		}
 		daemon_task_dirty(d, c->sid);
@@ -451,7 +476,8 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 		if (daemon_has_viewers(d)) {
 			json_gen_reset(d->gen);
 			model_worker_json(d->model, c->sid, d->gen);
-			daemon_broadcast_gen_for(d, c, "worker", 0);
+			daemon_broadcast_gen_keyed(d, c, "worker", 0,
+						   daemon_key(key, "worker", c->sid));
 		}
 		daemon_mark_dirty(d);
 		break;
@@ -469,7 +495,13 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			json_gen_key(d->gen, "task");
 			model_task_json(d->model, task, d->gen);
 			json_gen_object_close(d->gen);
-			daemon_broadcast_gen_for(d, c, "reservation", 0);
+			/* It carries its task's whole state: a later one supersedes it, and it
+			 * them. */
+			daemon_broadcast_gen_keyed(
+				d, c, "reservation", 0,
+				task != NULL && model_task_status(d->model, task) != NULL
+					? daemon_key(key, "task", task)
+					: NULL);
 			daemon_task_views(d, task, c->sid);
 		}
 		daemon_mark_dirty(d);
