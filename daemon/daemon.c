@@ -119,9 +119,10 @@ struct daemon {
 	int64_t drain_deadline_ms;
 	bool handover; /* shutdown: Sync writes stopped, the lease is being released */
 	bool stats_started;
-	int *split_thresholds_s;   /* per-queue SLA thresholds for SplitByWaitTime */
-	struct json_gen *gen;	   /* scratch generator for the listener */
-	struct json_gen *sync_gen; /* Sync values, built when syncpub asks (daemon_build_*) */
+	int *split_thresholds_s;    /* per-queue SLA thresholds for SplitByWaitTime */
+	struct json_gen *gen;	    /* scratch generator for the listener */
+	struct json_gen *sync_gen;  /* Sync values, built when syncpub asks (daemon_build_*) */
+	struct json_gen *brief_gen; /* a message's brief version, for the batched clients */
 };
 
 static const char *
@@ -242,28 +243,32 @@ daemon_audience_cb(const char *worker_sid, void *arg)
  * Broadcasts what d->gen holds to supervisors and to the workers c concerns
  * (c may be NULL). key (NULL: none): the record whose whole state the
  * message carries ("task:<sid>", "worker:<sid>"); in a batch it supersedes
- * that record's earlier messages (stream_broadcast_keyed).
+ * that record's earlier messages (stream_broadcast_keyed). brief: the
+ * batched clients get what d->brief_gen holds instead.
  */
 static void
 daemon_broadcast_gen_keyed(struct daemon *d, const struct model_change *c, const char *type,
-			   uint64_t id, const char *key)
+			   uint64_t id, const char *key, bool brief)
 {
 	struct daemon_audience a = { d, c != NULL ? c->kind : MODEL_CHANGE_EVENT,
 				     c != NULL ? c->sid : NULL, c != NULL ? c->seq : id };
+	struct stream_batched bt = { key, NULL, 0 };
 	size_t len = 0;
 	const char *text = json_gen_text(d->gen, &len);
 
+	if (brief)
+		bt.json = json_gen_text(d->brief_gen, &bt.len);
 	stream_broadcast_keyed(d->stream,
 			       a.sid != NULL || a.kind == MODEL_CHANGE_EVENT ? daemon_audience_cb
 									     : NULL,
-			       &a, type, id, text, len, key);
+			       &a, type, id, text, len, &bt);
 }
 
 static void
 daemon_broadcast_gen_for(struct daemon *d, const struct model_change *c, const char *type,
 			 uint64_t id)
 {
-	daemon_broadcast_gen_keyed(d, c, type, id, NULL);
+	daemon_broadcast_gen_keyed(d, c, type, id, NULL, false);
 }
 
 /* The batch key of a record: "<kind>:<sid>" (daemon_broadcast_gen_keyed). */
@@ -378,7 +383,7 @@ daemon_broadcast_removed(struct daemon *d, const struct model_change *c, const c
 	json_gen_kv_string(d->gen, "sid", c->sid);
 	json_gen_kv_bool(d->gen, "removed", true);
 	json_gen_object_close(d->gen);
-	daemon_broadcast_gen_keyed(d, c, type, 0, daemon_key(key, type, c->sid));
+	daemon_broadcast_gen_keyed(d, c, type, 0, daemon_key(key, type, c->sid), false);
 }
 
 /*
@@ -433,8 +438,14 @@ daemon_on_event(struct daemon *d, uint64_t seq)
 	if (!daemon_has_viewers(d))
 		return;
 	json_gen_reset(d->gen);
-	if (model_event_json(d->model, seq, d->gen))
-		daemon_broadcast_gen(d, "event", seq);
+	if (!model_event_json(d->model, seq, d->gen))
+		return;
+	/* The dashboards' batches carry only what they show of it. */
+	json_gen_reset(d->brief_gen);
+	if (stream_batched_clients(d->stream) > 0)
+		(void)model_event_brief_json(d->model, seq, d->brief_gen);
+	daemon_broadcast_gen_keyed(d, NULL, "event", seq, NULL,
+				   stream_batched_clients(d->stream) > 0);
 }
 
 static void
@@ -457,8 +468,8 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 		if (daemon_has_viewers(d)) {
 			json_gen_reset(d->gen);
 			model_task_json(d->model, c->sid, d->gen);
-			daemon_broadcast_gen_keyed(d, c, "task", 0,
-						   daemon_key(key, "task", c->sid));
+			daemon_broadcast_gen_keyed(d, c, "task", 0, daemon_key(key, "task", c->sid),
+						   false);
 			daemon_task_views(d, c->sid, NULL);
 		}
 		daemon_task_dirty(d, c->sid);
@@ -477,7 +488,7 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			json_gen_reset(d->gen);
 			model_worker_json(d->model, c->sid, d->gen);
 			daemon_broadcast_gen_keyed(d, c, "worker", 0,
-						   daemon_key(key, "worker", c->sid));
+						   daemon_key(key, "worker", c->sid), false);
 		}
 		daemon_mark_dirty(d);
 		break;
@@ -495,13 +506,13 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			json_gen_key(d->gen, "task");
 			model_task_json(d->model, task, d->gen);
 			json_gen_object_close(d->gen);
-			/* It carries its task's whole state: a later one supersedes it, and it
-			 * them. */
+			/* Its task's whole state: supersedes that task's earlier items. */
 			daemon_broadcast_gen_keyed(
 				d, c, "reservation", 0,
 				task != NULL && model_task_status(d->model, task) != NULL
 					? daemon_key(key, "task", task)
-					: NULL);
+					: NULL,
+				false);
 			daemon_task_views(d, task, c->sid);
 		}
 		daemon_mark_dirty(d);
@@ -1338,6 +1349,7 @@ daemon_build(struct daemon *d, char **cause_out)
 
 	d->gen = json_gen_new();
 	d->sync_gen = json_gen_new();
+	d->brief_gen = json_gen_new();
 	model_set_listener(d->model, daemon_model_changed_cb, d);
 
 	ro.reconcile_interval_s = cfg->reconcile_interval_s;
@@ -1487,6 +1499,7 @@ daemon_free(struct daemon *d)
 	model_free(d->model);
 	json_gen_free(d->gen);
 	json_gen_free(d->sync_gen);
+	json_gen_free(d->brief_gen);
 	metrics_free(d->metrics);
 	if (d->base != NULL)
 		event_base_free(d->base);

@@ -286,6 +286,12 @@ void model_activities_json(const struct model *m, struct json_gen *g);
 void model_workspace_json(const struct model *m, struct json_gen *g);
 /* The event with this ring sequence number as JSON, or false when it left the ring. */
 bool model_event_json(const struct model *m, uint64_t seq, struct json_gen *g);
+/*
+ * The same event with only what the dashboard shows of it (seq, Sid,
+ * EventType, EventDescription, TimestampMs, TaskSid, TaskQueueName,
+ * WorkerName): its item in a batch (stream.h). False when it left the ring.
+ */
+bool model_event_brief_json(const struct model *m, uint64_t seq, struct json_gen *g);
 /* Oldest and newest sequence numbers in the ring (0, 0 when empty). */
 void model_event_range(const struct model *m, uint64_t *oldest_out, uint64_t *newest_out);
 /* The latest event's form fields as a JSON object (SyncTaskRouterEvents), false when none. */

@@ -380,9 +380,32 @@ model_event_field_shown(const char *key)
 	return false;
 }
 
-/* Writes the event's fields; all of them, or only the shown ones. First of a repeated key wins. */
+/*
+ * The fields of an event in a dashboard's batch (model_event_brief_json):
+ * what its ticker shows, how its store knows an event (Sid, seq), and its
+ * task.
+ */
+static bool
+model_event_field_brief(const char *key)
+{
+	static const char *const brief[] = {
+		"EventType", "EventDescription", "TimestampMs", "Sid",
+		"TaskSid",   "TaskQueueName",	 "WorkerName",
+	};
+
+	for (size_t i = 0; i < sizeof(brief) / sizeof(brief[0]); i++) {
+		if (strcmp(key, brief[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+enum model_fields { MODEL_FIELDS_ALL, MODEL_FIELDS_SHOWN, MODEL_FIELDS_BRIEF };
+
+/* Writes the event's fields: all, the shown ones or the brief ones. First of a repeated key wins.
+ */
 static void
-model_gen_fields(const struct model_event *e, struct json_gen *g, bool all)
+model_gen_fields(const struct model_event *e, struct json_gen *g, enum model_fields which)
 {
 	const char *p = e->fields;
 
@@ -392,7 +415,8 @@ model_gen_fields(const struct model_event *e, struct json_gen *g, bool all)
 		bool dup = false;
 
 		p = v + strlen(v) + 1;
-		if (!all && !model_event_field_shown(k))
+		if ((which == MODEL_FIELDS_SHOWN && !model_event_field_shown(k)) ||
+		    (which == MODEL_FIELDS_BRIEF && !model_event_field_brief(k)))
 			continue;
 		for (const char *q = e->fields; q < k;) {
 			const char *qv = q + strlen(q) + 1;
@@ -417,7 +441,21 @@ model_event_json(const struct model *m, uint64_t seq, struct json_gen *g)
 		return false;
 	json_gen_object_open(g);
 	json_gen_kv_int(g, "seq", (int64_t)seq);
-	model_gen_fields(e, g, false);
+	model_gen_fields(e, g, MODEL_FIELDS_SHOWN);
+	json_gen_object_close(g);
+	return true;
+}
+
+bool
+model_event_brief_json(const struct model *m, uint64_t seq, struct json_gen *g)
+{
+	const struct model_event *e = model_ring_get(m, seq);
+
+	if (e == NULL)
+		return false;
+	json_gen_object_open(g);
+	json_gen_kv_int(g, "seq", (int64_t)seq);
+	model_gen_fields(e, g, MODEL_FIELDS_BRIEF);
 	json_gen_object_close(g);
 	return true;
 }
@@ -430,7 +468,7 @@ model_last_event_fields_json(const struct model *m, struct json_gen *g)
 	if (e == NULL)
 		return false;
 	json_gen_object_open(g);
-	model_gen_fields(e, g, true);
+	model_gen_fields(e, g, MODEL_FIELDS_ALL);
 	json_gen_object_close(g);
 	return true;
 }

@@ -1212,9 +1212,15 @@ stream_broadcast_for(struct stream *st, stream_audience_cb *audience, void *arg,
 	stream_broadcast_keyed(st, audience, arg, type, id, json, len, NULL);
 }
 
+size_t
+stream_batched_clients(const struct stream *st)
+{
+	return st != NULL ? st->nbatched : 0;
+}
+
 void
 stream_broadcast_keyed(struct stream *st, stream_audience_cb *audience, void *arg, const char *type,
-		       uint64_t id, const char *json, size_t len, const char *key)
+		       uint64_t id, const char *json, size_t len, const struct stream_batched *bt)
 {
 	struct stream_client *cl;
 	struct stream_client *next;
@@ -1232,7 +1238,11 @@ stream_broadcast_keyed(struct stream *st, stream_audience_cb *audience, void *ar
 		log_warning("sse broadcast refused: bad event type or data");
 		return;
 	}
-	stream_batch_add(st, type, id, json, len, key); /* the batched clients' share */
+	/* the batched clients' share */
+	if (bt != NULL && bt->json != NULL)
+		stream_batch_add(st, type, id, bt->json, bt->len, bt->key);
+	else
+		stream_batch_add(st, type, id, json, len, bt != NULL ? bt->key : NULL);
 	msg = NULL;
 	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
 		if (cl->batched || !stream_client_wants(cl, audience, arg))

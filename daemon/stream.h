@@ -126,16 +126,25 @@ void stream_broadcast(struct stream *st, const char *type, uint64_t id, const ch
 void stream_broadcast_for(struct stream *st, stream_audience_cb *audience, void *arg,
 			  const char *type, uint64_t id, const char *json, size_t len);
 bool stream_audience_all(const char *worker_sid, void *arg);
-/*
- * stream_broadcast_for with a key (NULL: none) for the batched clients: in
- * the pending batch, this item supersedes the earlier items with the same
- * key, which are left out of it (a record's latest state, "task:<sid>",
- * makes its earlier states in the same batch redundant). The unbatched
- * clients get every message.
- */
+/* What the batched clients get of a broadcast (stream_broadcast_keyed). */
+struct stream_batched {
+	/*
+	 * NULL: none. In the pending batch, this item supersedes the earlier
+	 * items with the same key, which are left out of it (a record's latest
+	 * state, "task:<sid>", makes its earlier states in the same batch
+	 * redundant). The unbatched clients get every message.
+	 */
+	const char *key;
+	/* The item's data for them (len bytes); NULL: the message's own. */
+	const char *json;
+	size_t len;
+};
+/* stream_broadcast_for, and what the batched clients get of it (b NULL: the same). */
 void stream_broadcast_keyed(struct stream *st, stream_audience_cb *audience, void *arg,
 			    const char *type, uint64_t id, const char *json, size_t len,
-			    const char *key);
+			    const struct stream_batched *b);
+/* Live clients that get batches (a message for them is worth building). */
+size_t stream_batched_clients(const struct stream *st);
 /*
  * Sends a message built for one worker (its own view of a task) to the
  * clients filtered to that worker, and to no one else: the unfiltered
