@@ -466,10 +466,15 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 	switch (c->kind) {
 	case MODEL_CHANGE_TASK:
 		if (daemon_has_viewers(d)) {
+			bool brief = stream_batched_clients(d->stream) > 0;
+
 			json_gen_reset(d->gen);
 			model_task_json(d->model, c->sid, d->gen);
+			json_gen_reset(d->brief_gen);
+			if (brief) /* the dashboards' batches: what they show of it */
+				model_task_brief_json(d->model, c->sid, d->brief_gen);
 			daemon_broadcast_gen_keyed(d, c, "task", 0, daemon_key(key, "task", c->sid),
-						   false);
+						   brief);
 			daemon_task_views(d, c->sid, NULL);
 		}
 		daemon_task_dirty(d, c->sid);
@@ -485,10 +490,15 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 		break;
 	case MODEL_CHANGE_WORKER:
 		if (daemon_has_viewers(d)) {
+			bool brief = stream_batched_clients(d->stream) > 0;
+
 			json_gen_reset(d->gen);
 			model_worker_json(d->model, c->sid, d->gen);
+			json_gen_reset(d->brief_gen);
+			if (brief)
+				model_worker_brief_json(d->model, c->sid, d->brief_gen);
 			daemon_broadcast_gen_keyed(d, c, "worker", 0,
-						   daemon_key(key, "worker", c->sid), false);
+						   daemon_key(key, "worker", c->sid), brief);
 		}
 		daemon_mark_dirty(d);
 		break;
@@ -499,6 +509,7 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 	case MODEL_CHANGE_RESERVATION:
 		if (daemon_has_viewers(d)) {
 			const char *task = model_reservation_task_sid(d->model, c->sid);
+			bool brief = stream_batched_clients(d->stream) > 0;
 
 			json_gen_reset(d->gen);
 			json_gen_object_open(d->gen);
@@ -506,13 +517,21 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			json_gen_key(d->gen, "task");
 			model_task_json(d->model, task, d->gen);
 			json_gen_object_close(d->gen);
+			json_gen_reset(d->brief_gen);
+			if (brief) {
+				json_gen_object_open(d->brief_gen);
+				json_gen_kv_string(d->brief_gen, "sid", c->sid);
+				json_gen_key(d->brief_gen, "task");
+				model_task_brief_json(d->model, task, d->brief_gen);
+				json_gen_object_close(d->brief_gen);
+			}
 			/* Its task's whole state: supersedes that task's earlier items. */
 			daemon_broadcast_gen_keyed(
 				d, c, "reservation", 0,
 				task != NULL && model_task_status(d->model, task) != NULL
 					? daemon_key(key, "task", task)
 					: NULL,
-				false);
+				brief);
 			daemon_task_views(d, task, c->sid);
 		}
 		daemon_mark_dirty(d);
