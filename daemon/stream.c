@@ -71,6 +71,7 @@
 #include "buf.h"
 #include "date.h"
 #include "form.h"
+#include "hmap.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -91,7 +92,7 @@
 #define STREAM_DEFAULT_BATCH_MS		  25
 /* A batch this large is sent at once, whatever the time since the last. */
 #define STREAM_BATCH_MAX_BYTES (256 * 1024)
-/* A batch item's key ("task:WT...", stream_broadcast_keyed): longer keys are cut. */
+/* A batch item's key ("task:WT...", stream_broadcast_keyed); a longer one is no key. */
 #define STREAM_KEY_MAX 48
 /* Sent batches kept for Last-Event-ID replay: at most this many, and bytes. */
 #define STREAM_RING_MAX	      1024
@@ -183,6 +184,7 @@ struct stream {
 	size_t batch_n;		   /* items in it */
 	struct stream_item *items; /* batch_n of them, in order */
 	size_t items_cap;
+	struct hmap *keys;	  /* key -> 1 + the index of its live item */
 	size_t batch_dead;	  /* items superseded (left out when the batch goes) */
 	uint64_t batch_id;	  /* id of the newest batch (sent, or skipped) */
 	int batch_ms;		  /* at most one batch per this many ms */
@@ -738,6 +740,10 @@ stream_batch_flush(struct stream *st)
 	} else {
 		buf_putc(&st->batch, ']');
 	}
+	for (size_t i = 0; i < st->batch_n; i++) {
+		if (st->items[i].key[0] != '\0')
+			(void)hmap_remove(st->keys, st->items[i].key);
+	}
 	buf_init(&b);
 	stream_format(&b, "batch", st->batch_id, st->batch.data, st->batch.len);
 	buf_reset(&st->batch);
@@ -797,13 +803,14 @@ stream_batch_add(struct stream *st, const char *type, uint64_t id, const char *j
 		stream_batch_skip(st);
 		return;
 	}
-	if (key != NULL && key[0] != '\0') {
-		for (size_t i = 0; i < st->batch_n; i++) {
-			if (!st->items[i].dead &&
-			    strncmp(st->items[i].key, key, STREAM_KEY_MAX - 1) == 0) {
-				st->items[i].dead = true;
-				st->batch_dead++;
-			}
+	if (key != NULL && (key[0] == '\0' || strlen(key) >= STREAM_KEY_MAX))
+		key = NULL;
+	if (key != NULL) {
+		void *prev = hmap_put(st->keys, key, (void *)(uintptr_t)(st->batch_n + 1));
+
+		if (prev != NULL) {
+			st->items[(uintptr_t)prev - 1].dead = true;
+			st->batch_dead++;
 		}
 	}
 	if (st->batch_n == st->items_cap) {
@@ -1380,6 +1387,7 @@ stream_new(struct event_base *base, struct model *model, const struct stream_opt
 	st->trim_ev = evtimer_new(base, stream_trim_cb, st);
 	st->batch_ev = evtimer_new(base, stream_batch_cb, st);
 	buf_init(&st->batch);
+	st->keys = hmap_new();
 	st->ring = xcalloc(STREAM_RING_MAX, sizeof(*st->ring));
 	/*
 	 * Batch ids start at the wall clock in microseconds: an id a client kept
@@ -1422,6 +1430,7 @@ stream_free(struct stream *st)
 	free(st->ring);
 	buf_clear(&st->batch);
 	free(st->items);
+	hmap_free(st->keys);
 	stream_snapshot_stale(st);
 	/* Whole lists go at once: the records are freed, the heads reset after. */
 	TAILQ_FOREACH_SAFE(cl, &st->zombies, link, next) {
