@@ -45,7 +45,10 @@
  *   no batched client is connected is in no batch, so the ring is emptied
  *   and the id moves on (stream_batch_skip): resuming across it is refused.
  *   A new unfiltered client first flushes what is pending to the others, so
- *   its snapshot holds exactly the batches up to the one it names.
+ *   its snapshot holds exactly the batches up to the one it names. A keyed
+ *   item (stream_broadcast_keyed) marks the pending item with its key dead
+ *   (a hash map from key to item); the flush leaves dead items out. What a
+ *   batched client ends with is the same: only a record's earlier states go.
  */
 
 #include <sys/socket.h>
