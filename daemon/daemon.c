@@ -119,9 +119,10 @@ struct daemon {
 	int64_t drain_deadline_ms;
 	bool handover; /* shutdown: Sync writes stopped, the lease is being released */
 	bool stats_started;
-	int *split_thresholds_s;   /* per-queue SLA thresholds for SplitByWaitTime */
-	struct json_gen *gen;	   /* scratch generator for the listener */
-	struct json_gen *sync_gen; /* Sync values, built when syncpub asks (daemon_build_*) */
+	int *split_thresholds_s;    /* per-queue SLA thresholds for SplitByWaitTime */
+	struct json_gen *gen;	    /* scratch generator for the listener */
+	struct json_gen *sync_gen;  /* Sync values, built when syncpub asks (daemon_build_*) */
+	struct json_gen *brief_gen; /* a message's brief version, for the batched clients */
 };
 
 static const char *
@@ -238,20 +239,44 @@ daemon_audience_cb(const char *worker_sid, void *arg)
 	}
 }
 
-/* Broadcasts what d->gen holds to supervisors and to the workers c concerns (c may be NULL). */
+/*
+ * Broadcasts what d->gen holds to supervisors and to the workers c concerns
+ * (c may be NULL). key (NULL: none): the record whose whole state the
+ * message carries ("task:<sid>", "worker:<sid>"); in a batch it supersedes
+ * that record's earlier messages (stream_broadcast_keyed). brief: the
+ * batched clients get what d->brief_gen holds instead.
+ */
+static void
+daemon_broadcast_gen_keyed(struct daemon *d, const struct model_change *c, const char *type,
+			   uint64_t id, const char *key, bool brief)
+{
+	struct daemon_audience a = { d, c != NULL ? c->kind : MODEL_CHANGE_EVENT,
+				     c != NULL ? c->sid : NULL, c != NULL ? c->seq : id };
+	struct stream_batched bt = { key, NULL, 0 };
+	size_t len = 0;
+	const char *text = json_gen_text(d->gen, &len);
+
+	if (brief)
+		bt.json = json_gen_text(d->brief_gen, &bt.len);
+	stream_broadcast_keyed(d->stream,
+			       a.sid != NULL || a.kind == MODEL_CHANGE_EVENT ? daemon_audience_cb
+									     : NULL,
+			       &a, type, id, text, len, &bt);
+}
+
 static void
 daemon_broadcast_gen_for(struct daemon *d, const struct model_change *c, const char *type,
 			 uint64_t id)
 {
-	struct daemon_audience a = { d, c != NULL ? c->kind : MODEL_CHANGE_EVENT,
-				     c != NULL ? c->sid : NULL, c != NULL ? c->seq : id };
-	size_t len = 0;
-	const char *text = json_gen_text(d->gen, &len);
+	daemon_broadcast_gen_keyed(d, c, type, id, NULL, false);
+}
 
-	stream_broadcast_for(d->stream,
-			     a.sid != NULL || a.kind == MODEL_CHANGE_EVENT ? daemon_audience_cb
-									   : NULL,
-			     &a, type, id, text, len);
+/* The batch key of a record: "<kind>:<sid>" (daemon_broadcast_gen_keyed). */
+static const char *
+daemon_key(char out[SID_LEN + 16], const char *kind, const char *sid)
+{
+	(void)snprintf(out, SID_LEN + 16, "%s:%s", kind, sid != NULL ? sid : "");
+	return out;
 }
 
 /*
@@ -349,6 +374,8 @@ daemon_warnings_cb(void *arg, struct json_gen *g)
 static void
 daemon_broadcast_removed(struct daemon *d, const struct model_change *c, const char *type)
 {
+	char key[SID_LEN + 16];
+
 	if (!daemon_has_viewers(d))
 		return;
 	json_gen_reset(d->gen);
@@ -356,7 +383,7 @@ daemon_broadcast_removed(struct daemon *d, const struct model_change *c, const c
 	json_gen_kv_string(d->gen, "sid", c->sid);
 	json_gen_kv_bool(d->gen, "removed", true);
 	json_gen_object_close(d->gen);
-	daemon_broadcast_gen_for(d, c, type, 0);
+	daemon_broadcast_gen_keyed(d, c, type, 0, daemon_key(key, type, c->sid), false);
 }
 
 /*
@@ -411,8 +438,14 @@ daemon_on_event(struct daemon *d, uint64_t seq)
 	if (!daemon_has_viewers(d))
 		return;
 	json_gen_reset(d->gen);
-	if (model_event_json(d->model, seq, d->gen))
-		daemon_broadcast_gen(d, "event", seq);
+	if (!model_event_json(d->model, seq, d->gen))
+		return;
+	/* The dashboards' batches carry only what they show of it. */
+	json_gen_reset(d->brief_gen);
+	if (stream_batched_clients(d->stream) > 0)
+		(void)model_event_brief_json(d->model, seq, d->brief_gen);
+	daemon_broadcast_gen_keyed(d, NULL, "event", seq, NULL,
+				   stream_batched_clients(d->stream) > 0);
 }
 
 static void
@@ -427,13 +460,21 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 {
 	struct daemon *d = arg;
 
+	char key[SID_LEN + 16];
+
 	stream_invalidate(d->stream); /* the shared snapshot is rebuilt on demand */
 	switch (c->kind) {
 	case MODEL_CHANGE_TASK:
 		if (daemon_has_viewers(d)) {
+			bool brief = stream_batched_clients(d->stream) > 0;
+
 			json_gen_reset(d->gen);
 			model_task_json(d->model, c->sid, d->gen);
-			daemon_broadcast_gen_for(d, c, "task", 0);
+			json_gen_reset(d->brief_gen);
+			if (brief) /* the dashboards' batches: what they show of it */
+				model_task_brief_json(d->model, c->sid, d->brief_gen);
+			daemon_broadcast_gen_keyed(d, c, "task", 0, daemon_key(key, "task", c->sid),
+						   brief);
 			daemon_task_views(d, c->sid, NULL);
 		}
 		daemon_task_dirty(d, c->sid);
@@ -449,9 +490,15 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 		break;
 	case MODEL_CHANGE_WORKER:
 		if (daemon_has_viewers(d)) {
+			bool brief = stream_batched_clients(d->stream) > 0;
+
 			json_gen_reset(d->gen);
 			model_worker_json(d->model, c->sid, d->gen);
-			daemon_broadcast_gen_for(d, c, "worker", 0);
+			json_gen_reset(d->brief_gen);
+			if (brief)
+				model_worker_brief_json(d->model, c->sid, d->brief_gen);
+			daemon_broadcast_gen_keyed(d, c, "worker", 0,
+						   daemon_key(key, "worker", c->sid), brief);
 		}
 		daemon_mark_dirty(d);
 		break;
@@ -462,6 +509,7 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 	case MODEL_CHANGE_RESERVATION:
 		if (daemon_has_viewers(d)) {
 			const char *task = model_reservation_task_sid(d->model, c->sid);
+			bool brief = stream_batched_clients(d->stream) > 0;
 
 			json_gen_reset(d->gen);
 			json_gen_object_open(d->gen);
@@ -469,7 +517,21 @@ daemon_model_changed_cb(const struct model_change *c, void *arg)
 			json_gen_key(d->gen, "task");
 			model_task_json(d->model, task, d->gen);
 			json_gen_object_close(d->gen);
-			daemon_broadcast_gen_for(d, c, "reservation", 0);
+			json_gen_reset(d->brief_gen);
+			if (brief) {
+				json_gen_object_open(d->brief_gen);
+				json_gen_kv_string(d->brief_gen, "sid", c->sid);
+				json_gen_key(d->brief_gen, "task");
+				model_task_brief_json(d->model, task, d->brief_gen);
+				json_gen_object_close(d->brief_gen);
+			}
+			/* Its task's whole state: supersedes that task's earlier items. */
+			daemon_broadcast_gen_keyed(
+				d, c, "reservation", 0,
+				task != NULL && model_task_status(d->model, task) != NULL
+					? daemon_key(key, "task", task)
+					: NULL,
+				brief);
 			daemon_task_views(d, task, c->sid);
 		}
 		daemon_mark_dirty(d);
@@ -1306,6 +1368,7 @@ daemon_build(struct daemon *d, char **cause_out)
 
 	d->gen = json_gen_new();
 	d->sync_gen = json_gen_new();
+	d->brief_gen = json_gen_new();
 	model_set_listener(d->model, daemon_model_changed_cb, d);
 
 	ro.reconcile_interval_s = cfg->reconcile_interval_s;
@@ -1455,6 +1518,7 @@ daemon_free(struct daemon *d)
 	model_free(d->model);
 	json_gen_free(d->gen);
 	json_gen_free(d->sync_gen);
+	json_gen_free(d->brief_gen);
 	metrics_free(d->metrics);
 	if (d->base != NULL)
 		event_base_free(d->base);

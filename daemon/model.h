@@ -261,6 +261,12 @@ void model_worker_tasks_json(const struct model *m, const char *worker_sid, stru
 const char *model_event_field(const struct model *m, uint64_t seq, const char *key);
 void model_task_json(const struct model *m, const char *sid, struct json_gen *g);
 /*
+ * The same task with only what the dashboard shows of it (sid, status,
+ * priority, queueName, channel, ageS, conferenceSid, workerName, attributes,
+ * recordingUrl): its item in a batch (stream.h).
+ */
+void model_task_brief_json(const struct model *m, const char *sid, struct json_gen *g);
+/*
  * The seed dashboard's SyncTaskRouterTasks item for a task: TaskSid,
  * Priority, the task attributes' top-level keys, WorkerName ("" when none)
  * and TaskStatus. JSON null when the task is not open.
@@ -268,6 +274,12 @@ void model_task_json(const struct model *m, const char *sid, struct json_gen *g)
 void model_task_sync_json(const struct model *m, const char *sid, struct json_gen *g);
 void model_workers_json(const struct model *m, struct json_gen *g);
 void model_worker_json(const struct model *m, const char *sid, struct json_gen *g);
+/*
+ * The same worker with only what the dashboard shows of it (no activitySid,
+ * activitySince, attributes, reservation sids, offered and accepted
+ * counts): its item in a batch (stream.h).
+ */
+void model_worker_brief_json(const struct model *m, const char *sid, struct json_gen *g);
 /*
  * model_task_json as one worker may see it: only its own reservations, and
  * workerSid/workerName null unless the task is assigned to it.
@@ -286,6 +298,12 @@ void model_activities_json(const struct model *m, struct json_gen *g);
 void model_workspace_json(const struct model *m, struct json_gen *g);
 /* The event with this ring sequence number as JSON, or false when it left the ring. */
 bool model_event_json(const struct model *m, uint64_t seq, struct json_gen *g);
+/*
+ * The same event with only what the dashboard shows of it (seq, Sid,
+ * EventType, EventDescription, TimestampMs, TaskSid, TaskQueueName,
+ * WorkerName): its item in a batch (stream.h). False when it left the ring.
+ */
+bool model_event_brief_json(const struct model *m, uint64_t seq, struct json_gen *g);
 /* Oldest and newest sequence numbers in the ring (0, 0 when empty). */
 void model_event_range(const struct model *m, uint64_t *oldest_out, uint64_t *newest_out);
 /* The latest event's form fields as a JSON object (SyncTaskRouterEvents), false when none. */

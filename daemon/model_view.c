@@ -70,9 +70,13 @@ model_task_main_res(const struct model_task *t)
 	return best;
 }
 
+/*
+ * A task; only_worker (NULL: none): as that worker may see it; brief: only
+ * what the dashboard shows of it (model_task_brief_json).
+ */
 static void
-model_gen_task(const struct model *m, const struct model_task *t, struct json_gen *g, int64_t now,
-	       const char *only_worker)
+model_gen_task_as(const struct model *m, const struct model_task *t, struct json_gen *g,
+		  int64_t now, const char *only_worker, bool brief)
 {
 	const struct model_res *main_res = model_task_main_res(t);
 
@@ -86,46 +90,59 @@ model_gen_task(const struct model *m, const struct model_task *t, struct json_ge
 	json_gen_kv_string(g, "sid", t->sid);
 	json_gen_kv_string(g, "status", task_status_name(t->status));
 	json_gen_kv_int(g, "priority", t->priority);
-	model_gen_sid(g, "queueSid", t->queue_sid);
+	if (!brief)
+		model_gen_sid(g, "queueSid", t->queue_sid);
 	json_gen_kv_string(g, "queueName", q != NULL ? q->name : NULL);
-	model_gen_sid(g, "workflowSid", t->workflow_sid);
-	{
+	if (!brief) {
 		void *timeout = t->workflow_sid[0] != '\0'
 					? hmap_get(m->workflow_timeouts, t->workflow_sid)
 					: NULL;
 
+		model_gen_sid(g, "workflowSid", t->workflow_sid);
 		if (timeout != NULL)
 			json_gen_kv_int(g, "reservationTimeoutS", (int64_t)(intptr_t)timeout);
 		else
 			json_gen_kv_null(g, "reservationTimeoutS");
 	}
 	json_gen_kv_string(g, "channel", t->channel);
-	model_gen_iso(g, "dateCreated", t->created_ms);
+	if (!brief)
+		model_gen_iso(g, "dateCreated", t->created_ms);
 	if (t->created_ms >= 0 && now >= t->created_ms)
 		json_gen_kv_int(g, "ageS", (now - t->created_ms) / 1000);
 	else
 		json_gen_kv_null(g, "ageS");
-	model_gen_iso(g, "queueEnteredAt", t->queue_entered_ms);
+	if (!brief)
+		model_gen_iso(g, "queueEnteredAt", t->queue_entered_ms);
 	model_gen_sid(g, "conferenceSid", t->conference_sid);
-	model_gen_sid(g, "workerSid", main_res != NULL ? main_res->worker_sid : NULL);
+	if (!brief)
+		model_gen_sid(g, "workerSid", main_res != NULL ? main_res->worker_sid : NULL);
 	json_gen_kv_string(g, "workerName",
 			   main_res != NULL ? model_worker_name(m, main_res->worker_sid) : NULL);
-	json_gen_key(g, "reservations");
-	json_gen_array_open(g);
-	for (const struct model_res *r = t->res; r != NULL; r = r->task_next) {
-		if (only_worker != NULL && strcmp(r->worker_sid, only_worker) != 0)
-			continue;
-		json_gen_object_open(g);
-		json_gen_kv_string(g, "sid", r->sid);
-		model_gen_sid(g, "workerSid", r->worker_sid);
-		json_gen_kv_string(g, "workerName", model_worker_name(m, r->worker_sid));
-		json_gen_kv_string(g, "status", model_res_status_name(r->status));
-		json_gen_object_close(g);
+	if (!brief) {
+		json_gen_key(g, "reservations");
+		json_gen_array_open(g);
+		for (const struct model_res *r = t->res; r != NULL; r = r->task_next) {
+			if (only_worker != NULL && strcmp(r->worker_sid, only_worker) != 0)
+				continue;
+			json_gen_object_open(g);
+			json_gen_kv_string(g, "sid", r->sid);
+			model_gen_sid(g, "workerSid", r->worker_sid);
+			json_gen_kv_string(g, "workerName", model_worker_name(m, r->worker_sid));
+			json_gen_kv_string(g, "status", model_res_status_name(r->status));
+			json_gen_object_close(g);
+		}
+		json_gen_array_close(g);
 	}
-	json_gen_array_close(g);
 	model_gen_raw(g, "attributes", t->attributes);
 	json_gen_kv_string(g, "recordingUrl", model_task_recording_url(m, t->sid));
 	json_gen_object_close(g);
+}
+
+static void
+model_gen_task(const struct model *m, const struct model_task *t, struct json_gen *g, int64_t now,
+	       const char *only_worker)
+{
+	model_gen_task_as(m, t, g, now, only_worker, false);
 }
 
 void
@@ -150,6 +167,17 @@ model_task_json(const struct model *m, const char *sid, struct json_gen *g)
 		json_gen_null(g);
 	else
 		model_gen_task(m, t, g, model_now(m), NULL);
+}
+
+void
+model_task_brief_json(const struct model *m, const char *sid, struct json_gen *g)
+{
+	const struct model_task *t = sid != NULL ? hmap_get(m->tasks, sid) : NULL;
+
+	if (t == NULL)
+		json_gen_null(g);
+	else
+		model_gen_task_as(m, t, g, model_now(m), NULL, true);
 }
 
 void
@@ -189,9 +217,10 @@ model_task_sync_json(const struct model *m, const char *sid, struct json_gen *g)
 	json_gen_object_close(g);
 }
 
+/* A worker; brief: only what the dashboard shows of it (model_worker_brief_json). */
 static void
 model_gen_worker(const struct model *m, struct model_worker *w, struct json_gen *g, int64_t now,
-		 int64_t today)
+		 int64_t today, bool brief)
 {
 	struct model_counters zero = { 0 };
 	const struct model_counters *c = w->day.day_start_ms == today ? &w->day : &zero;
@@ -200,10 +229,12 @@ model_gen_worker(const struct model *m, struct model_worker *w, struct json_gen 
 	json_gen_object_open(g);
 	json_gen_kv_string(g, "sid", w->sid);
 	json_gen_kv_string(g, "friendlyName", w->name);
-	model_gen_sid(g, "activitySid", w->activity_sid);
+	if (!brief)
+		model_gen_sid(g, "activitySid", w->activity_sid);
 	json_gen_kv_string(g, "activityName", w->activity_name);
 	json_gen_kv_bool(g, "available", a != NULL ? a->available : w->available);
-	model_gen_iso(g, "activitySince", w->activity_since_ms);
+	if (!brief)
+		model_gen_iso(g, "activitySince", w->activity_since_ms);
 	if (w->activity_since_ms >= 0 && now >= w->activity_since_ms)
 		json_gen_kv_int(g, "timeInActivityS", (now - w->activity_since_ms) / 1000);
 	else
@@ -212,7 +243,8 @@ model_gen_worker(const struct model *m, struct model_worker *w, struct json_gen 
 	json_gen_array_open(g);
 	for (const struct model_res *r = w->res; r != NULL; r = r->wnext) {
 		json_gen_object_open(g);
-		json_gen_kv_string(g, "sid", r->sid);
+		if (!brief)
+			json_gen_kv_string(g, "sid", r->sid);
 		json_gen_kv_string(g, "taskSid", r->task->sid);
 		json_gen_kv_string(g, "status", model_res_status_name(r->status));
 		json_gen_object_close(g);
@@ -220,8 +252,10 @@ model_gen_worker(const struct model *m, struct model_worker *w, struct json_gen 
 	json_gen_array_close(g);
 	json_gen_key(g, "today");
 	json_gen_object_open(g);
-	json_gen_kv_int(g, "offered", c->offered);
-	json_gen_kv_int(g, "accepted", c->accepted);
+	if (!brief) {
+		json_gen_kv_int(g, "offered", c->offered);
+		json_gen_kv_int(g, "accepted", c->accepted);
+	}
 	json_gen_kv_int(g, "rejected", c->rejected);
 	json_gen_kv_int(g, "timedOut", c->timed_out);
 	json_gen_kv_int(g, "handled", c->handled);
@@ -231,7 +265,8 @@ model_gen_worker(const struct model *m, struct model_worker *w, struct json_gen 
 	else
 		json_gen_kv_null(g, "avgHandleTimeS");
 	json_gen_object_close(g);
-	model_gen_raw(g, "attributes", w->attributes);
+	if (!brief)
+		model_gen_raw(g, "attributes", w->attributes);
 	json_gen_object_close(g);
 }
 
@@ -245,7 +280,7 @@ model_workers_json(const struct model *m, struct json_gen *g)
 
 	json_gen_array_open(g);
 	while (hmap_next(m->workers, &pos, NULL, &v))
-		model_gen_worker(m, v, g, now, today);
+		model_gen_worker(m, v, g, now, today, false);
 	json_gen_array_close(g);
 }
 
@@ -258,7 +293,21 @@ model_worker_json(const struct model *m, const char *sid, struct json_gen *g)
 		json_gen_null(g);
 	else
 		model_gen_worker(m, w, g, model_now(m),
-				 tz_day_start_ms(m->zone, m->day_start_minutes, model_now(m)));
+				 tz_day_start_ms(m->zone, m->day_start_minutes, model_now(m)),
+				 false);
+}
+
+void
+model_worker_brief_json(const struct model *m, const char *sid, struct json_gen *g)
+{
+	struct model_worker *w = sid != NULL ? hmap_get(m->workers, sid) : NULL;
+
+	if (w == NULL)
+		json_gen_null(g);
+	else
+		model_gen_worker(m, w, g, model_now(m),
+				 tz_day_start_ms(m->zone, m->day_start_minutes, model_now(m)),
+				 true);
 }
 
 void
@@ -380,9 +429,32 @@ model_event_field_shown(const char *key)
 	return false;
 }
 
-/* Writes the event's fields; all of them, or only the shown ones. First of a repeated key wins. */
+/*
+ * The fields of an event in a dashboard's batch (model_event_brief_json):
+ * what its ticker shows, how its store knows an event (Sid, seq), and its
+ * task.
+ */
+static bool
+model_event_field_brief(const char *key)
+{
+	static const char *const brief[] = {
+		"EventType", "EventDescription", "TimestampMs", "Sid",
+		"TaskSid",   "TaskQueueName",	 "WorkerName",
+	};
+
+	for (size_t i = 0; i < sizeof(brief) / sizeof(brief[0]); i++) {
+		if (strcmp(key, brief[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+enum model_fields { MODEL_FIELDS_ALL, MODEL_FIELDS_SHOWN, MODEL_FIELDS_BRIEF };
+
+/* Writes the event's fields: all, the shown ones or the brief ones. First of a repeated key wins.
+ */
 static void
-model_gen_fields(const struct model_event *e, struct json_gen *g, bool all)
+model_gen_fields(const struct model_event *e, struct json_gen *g, enum model_fields which)
 {
 	const char *p = e->fields;
 
@@ -392,7 +464,8 @@ model_gen_fields(const struct model_event *e, struct json_gen *g, bool all)
 		bool dup = false;
 
 		p = v + strlen(v) + 1;
-		if (!all && !model_event_field_shown(k))
+		if ((which == MODEL_FIELDS_SHOWN && !model_event_field_shown(k)) ||
+		    (which == MODEL_FIELDS_BRIEF && !model_event_field_brief(k)))
 			continue;
 		for (const char *q = e->fields; q < k;) {
 			const char *qv = q + strlen(q) + 1;
@@ -417,7 +490,21 @@ model_event_json(const struct model *m, uint64_t seq, struct json_gen *g)
 		return false;
 	json_gen_object_open(g);
 	json_gen_kv_int(g, "seq", (int64_t)seq);
-	model_gen_fields(e, g, false);
+	model_gen_fields(e, g, MODEL_FIELDS_SHOWN);
+	json_gen_object_close(g);
+	return true;
+}
+
+bool
+model_event_brief_json(const struct model *m, uint64_t seq, struct json_gen *g)
+{
+	const struct model_event *e = model_ring_get(m, seq);
+
+	if (e == NULL)
+		return false;
+	json_gen_object_open(g);
+	json_gen_kv_int(g, "seq", (int64_t)seq);
+	model_gen_fields(e, g, MODEL_FIELDS_BRIEF);
 	json_gen_object_close(g);
 	return true;
 }
@@ -430,7 +517,7 @@ model_last_event_fields_json(const struct model *m, struct json_gen *g)
 	if (e == NULL)
 		return false;
 	json_gen_object_open(g);
-	model_gen_fields(e, g, true);
+	model_gen_fields(e, g, MODEL_FIELDS_ALL);
 	json_gen_object_close(g);
 	return true;
 }

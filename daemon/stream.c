@@ -45,7 +45,10 @@
  *   no batched client is connected is in no batch, so the ring is emptied
  *   and the id moves on (stream_batch_skip): resuming across it is refused.
  *   A new unfiltered client first flushes what is pending to the others, so
- *   its snapshot holds exactly the batches up to the one it names.
+ *   its snapshot holds exactly the batches up to the one it names. A keyed
+ *   item (stream_broadcast_keyed) marks the pending item with its key dead
+ *   (a hash map from key to item); the flush leaves dead items out. What a
+ *   batched client ends with is the same: only a record's earlier states go.
  */
 
 #include <sys/socket.h>
@@ -71,6 +74,7 @@
 #include "buf.h"
 #include "date.h"
 #include "form.h"
+#include "hmap.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -91,6 +95,8 @@
 #define STREAM_DEFAULT_BATCH_MS		  25
 /* A batch this large is sent at once, whatever the time since the last. */
 #define STREAM_BATCH_MAX_BYTES (256 * 1024)
+/* A batch item's key ("task:WT...", stream_broadcast_keyed); a longer one is no key. */
+#define STREAM_KEY_MAX 48
 /* Sent batches kept for Last-Event-ID replay: at most this many, and bytes. */
 #define STREAM_RING_MAX	      1024
 #define STREAM_RING_MAX_BYTES (2 * 1024 * 1024)
@@ -107,6 +113,14 @@
 /* Static messages, as HTTP chunks ("8" is the size of ": ping\n\n"). */
 static const char stream_ping[] = "8\r\n: ping\n\n\r\n";
 #define STREAM_PING_HDR 3
+
+/* A pending batch item: where its text is in st->batch, and what it supersedes. */
+struct stream_item {
+	size_t off; /* of its "[type,id,data]" text in st->batch */
+	size_t len;
+	bool dead;		  /* superseded by a later item with the same key */
+	char key[STREAM_KEY_MAX]; /* "" for none */
+};
 
 /* One formatted message shared by every client buffer that references it. */
 struct stream_msg {
@@ -168,9 +182,13 @@ struct stream {
 	stream_snapshot_extra_cb *extra; /* more keys in the full snapshot (the charts' series) */
 	void *extra_arg;
 	/* Batches for the clients that asked for them (stream.h, stream_attach). */
-	size_t nbatched;	  /* live batched clients */
-	struct buf batch;	  /* pending items, ["type",id,data] joined by commas */
-	size_t batch_n;		  /* items in it */
+	size_t nbatched;	   /* live batched clients */
+	struct buf batch;	   /* pending items, ["type",id,data] joined by commas */
+	size_t batch_n;		   /* items in it */
+	struct stream_item *items; /* batch_n of them, in order */
+	size_t items_cap;
+	struct hmap *keys;	  /* key -> 1 + the index of its live item */
+	size_t batch_dead;	  /* items superseded (left out when the batch goes) */
 	uint64_t batch_id;	  /* id of the newest batch (sent, or skipped) */
 	int batch_ms;		  /* at most one batch per this many ms */
 	int64_t batch_last_ms;	  /* monotonic time of the last batch */
@@ -702,11 +720,36 @@ stream_batch_flush(struct stream *st)
 	(void)evtimer_del(st->batch_ev);
 	st->batch_last_ms = date_monotonic_ms();
 	st->batch_id++;
-	buf_putc(&st->batch, ']');
+	if (st->batch_dead > 0) {
+		/* The live items only, in their order. */
+		struct buf live;
+		bool first = true;
+
+		buf_init(&live);
+		buf_putc(&live, '[');
+		for (size_t i = 0; i < st->batch_n; i++) {
+			if (st->items[i].dead)
+				continue;
+			if (!first)
+				buf_putc(&live, ',');
+			first = false;
+			buf_append(&live, st->batch.data + st->items[i].off, st->items[i].len);
+		}
+		buf_putc(&live, ']');
+		buf_clear(&st->batch);
+		st->batch = live;
+	} else {
+		buf_putc(&st->batch, ']');
+	}
+	for (size_t i = 0; i < st->batch_n; i++) {
+		if (st->items[i].key[0] != '\0')
+			(void)hmap_remove(st->keys, st->items[i].key);
+	}
 	buf_init(&b);
 	stream_format(&b, "batch", st->batch_id, st->batch.data, st->batch.len);
 	buf_reset(&st->batch);
 	st->batch_n = 0;
+	st->batch_dead = 0;
 	len = b.len;
 	msg = stream_msg_new(st, buf_steal(&b, NULL), len);
 	stream_snapshot_stale(st); /* it names the batch id */
@@ -745,25 +788,50 @@ stream_batch_skip(struct stream *st)
  * batch_ms ago, else batch_ms after the last one (so a lone event is not
  * delayed, and a busy second makes at most 1000 / batch_ms messages). With
  * no batched client the items are not kept, and the batch id moves on so
- * that no client can resume across what it did not get.
+ * that no client can resume across what it did not get. An item with a key
+ * supersedes the pending items with the same key: they are left out of the
+ * batch (stream_broadcast_keyed).
  */
 static void
-stream_batch_add(struct stream *st, const char *type, uint64_t id, const char *json, size_t len)
+stream_batch_add(struct stream *st, const char *type, uint64_t id, const char *json, size_t len,
+		 const char *key)
 {
 	int64_t wait;
 	struct timeval tv;
+	struct stream_item *it;
 
 	if (st->nbatched == 0) {
 		stream_batch_skip(st);
 		return;
 	}
+	if (key != NULL && (key[0] == '\0' || strlen(key) >= STREAM_KEY_MAX))
+		key = NULL;
+	if (key != NULL) {
+		void *prev = hmap_put(st->keys, key, (void *)(uintptr_t)(st->batch_n + 1));
+
+		if (prev != NULL) {
+			st->items[(uintptr_t)prev - 1].dead = true;
+			st->batch_dead++;
+		}
+	}
+	if (st->batch_n == st->items_cap) {
+		st->items_cap = st->items_cap > 0 ? st->items_cap * 2 : 64;
+		st->items = xreallocarray(st->items, st->items_cap, sizeof(*st->items));
+	}
 	buf_putc(&st->batch, st->batch_n == 0 ? '[' : ',');
+	it = &st->items[st->batch_n];
+	it->off = st->batch.len;
+	it->dead = false;
+	it->key[0] = '\0';
+	if (key != NULL)
+		(void)snprintf(it->key, sizeof(it->key), "%s", key);
 	buf_printf(&st->batch, "[\"%s\",%" PRIu64 ",", type, id);
 	if (len > 0)
 		buf_append(&st->batch, json, len);
 	else
 		buf_puts(&st->batch, "null");
 	buf_putc(&st->batch, ']');
+	it->len = st->batch.len - it->off;
 	st->batch_n++;
 	if (st->batch.len >= STREAM_BATCH_MAX_BYTES) {
 		stream_batch_flush(st);
@@ -1149,6 +1217,19 @@ void
 stream_broadcast_for(struct stream *st, stream_audience_cb *audience, void *arg, const char *type,
 		     uint64_t id, const char *json, size_t len)
 {
+	stream_broadcast_keyed(st, audience, arg, type, id, json, len, NULL);
+}
+
+size_t
+stream_batched_clients(const struct stream *st)
+{
+	return st != NULL ? st->nbatched : 0;
+}
+
+void
+stream_broadcast_keyed(struct stream *st, stream_audience_cb *audience, void *arg, const char *type,
+		       uint64_t id, const char *json, size_t len, const struct stream_batched *bt)
+{
 	struct stream_client *cl;
 	struct stream_client *next;
 	struct stream_msg *msg;
@@ -1165,7 +1246,11 @@ stream_broadcast_for(struct stream *st, stream_audience_cb *audience, void *arg,
 		log_warning("sse broadcast refused: bad event type or data");
 		return;
 	}
-	stream_batch_add(st, type, id, json, len); /* the batched clients' share */
+	/* the batched clients' share */
+	if (bt != NULL && bt->json != NULL)
+		stream_batch_add(st, type, id, bt->json, bt->len, bt->key);
+	else
+		stream_batch_add(st, type, id, json, len, bt != NULL ? bt->key : NULL);
 	msg = NULL;
 	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
 		if (cl->batched || !stream_client_wants(cl, audience, arg))
@@ -1303,6 +1388,7 @@ stream_new(struct event_base *base, struct model *model, const struct stream_opt
 	st->trim_ev = evtimer_new(base, stream_trim_cb, st);
 	st->batch_ev = evtimer_new(base, stream_batch_cb, st);
 	buf_init(&st->batch);
+	st->keys = hmap_new();
 	st->ring = xcalloc(STREAM_RING_MAX, sizeof(*st->ring));
 	/*
 	 * Batch ids start at the wall clock in microseconds: an id a client kept
@@ -1344,6 +1430,8 @@ stream_free(struct stream *st)
 	stream_ring_clear(st);
 	free(st->ring);
 	buf_clear(&st->batch);
+	free(st->items);
+	hmap_free(st->keys);
 	stream_snapshot_stale(st);
 	/* Whole lists go at once: the records are freed, the heads reset after. */
 	TAILQ_FOREACH_SAFE(cl, &st->zombies, link, next) {

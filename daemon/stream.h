@@ -15,7 +15,9 @@
  * Batches: a client that asks for /api/stream?batch=1 (the dashboard) gets,
  * instead of one message per change, "batch" messages: data is a JSON array
  * of [type, id, data] items, each what the one message would have been
- * (type, its id or 0, its JSON), in the order they happened. A batch goes at
+ * (type, its id or 0, its JSON), in the order they happened, except that an
+ * item superseded by a later one of the same batch (the same key,
+ * stream_broadcast_keyed: a task's earlier state) is left out. A batch goes at
  * the end of the loop turn when the previous one went batch_ms ago or more,
  * else batch_ms after it. Every batch has an id (increasing, starting at the
  * wall clock in microseconds at start), the full snapshot names the batch
@@ -124,6 +126,25 @@ void stream_broadcast(struct stream *st, const char *type, uint64_t id, const ch
 void stream_broadcast_for(struct stream *st, stream_audience_cb *audience, void *arg,
 			  const char *type, uint64_t id, const char *json, size_t len);
 bool stream_audience_all(const char *worker_sid, void *arg);
+/* What the batched clients get of a broadcast (stream_broadcast_keyed). */
+struct stream_batched {
+	/*
+	 * NULL: none. In the pending batch, this item supersedes the earlier
+	 * items with the same key, which are left out of it (a record's latest
+	 * state, "task:<sid>", makes its earlier states in the same batch
+	 * redundant). The unbatched clients get every message.
+	 */
+	const char *key;
+	/* The item's data for them (len bytes); NULL: the message's own. */
+	const char *json;
+	size_t len;
+};
+/* stream_broadcast_for, and what the batched clients get of it (b NULL: the same). */
+void stream_broadcast_keyed(struct stream *st, stream_audience_cb *audience, void *arg,
+			    const char *type, uint64_t id, const char *json, size_t len,
+			    const struct stream_batched *b);
+/* Live clients that get batches (a message for them is worth building). */
+size_t stream_batched_clients(const struct stream *st);
 /*
  * Sends a message built for one worker (its own view of a task) to the
  * clients filtered to that worker, and to no one else: the unfiltered

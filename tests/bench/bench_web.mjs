@@ -170,12 +170,22 @@ try {
 async function eventsPerSecond() {
 	const { page, context } = await newPage(chrome.browser);
 	// Counts the SSE messages the page's EventSource dispatches (one per message, whatever it holds).
+	// A listener the page removes is removed (dashboard/boot.js hands its source over so), else
+	// it would go on running, keeping every message, and each message would count twice.
 	await context.addInitScript(() => {
 		const add = EventSource.prototype.addEventListener;
+		const remove = EventSource.prototype.removeEventListener;
+		const wrapped = new WeakMap();
 		window.sseMessages = 0;
 		window.sseChars = 0;
 		EventSource.prototype.addEventListener = function (type, fn, opts) {
-			return add.call(this, type, (e) => { window.sseMessages++; window.sseChars += e.data.length; fn(e); }, opts);
+			const w = (e) => { window.sseMessages++; window.sseChars += e.data.length; fn(e); };
+			if (!wrapped.has(fn)) wrapped.set(fn, new Map());
+			wrapped.get(fn).set(type, w);
+			return add.call(this, type, w, opts);
+		};
+		EventSource.prototype.removeEventListener = function (type, fn, opts) {
+			return remove.call(this, type, (wrapped.get(fn) && wrapped.get(fn).get(type)) || fn, opts);
 		};
 	});
 	await login(page, stack.hub.base, 'sup', USERS.sup);

@@ -972,6 +972,78 @@ test_stream_batches_and_their_resume(void **state)
 	free(b);
 }
 
+/*
+ * A keyed item supersedes the pending items with the same key: the batch
+ * holds each record's latest state once, in the order of the latest, and
+ * unkeyed items (events) all; an unbatched client still gets every message,
+ * and the full version of one whose batched version is brief.
+ */
+static void
+test_stream_batch_keeps_a_records_latest_state(void **state)
+{
+	struct fixture *f = *state;
+	struct client *c;
+	struct client *plain;
+	const char *p;
+	char want[512];
+	uint64_t snap_id;
+	char *b;
+
+	c = client_connect(f, "/api/stream?batch=1", "", 0);
+	expect_block(f, c, "retry: 2000");
+	b = next_block(f, c);
+	p = strstr(b, "\"batchId\":");
+	assert_non_null(p);
+	snap_id = strtoull(p + 10, NULL, 10);
+	free(b);
+	plain = client_connect(f, "/api/stream", "", 0);
+	expect_block(f, plain, "retry: 2000");
+	free(next_block(f, plain)); /* its snapshot */
+
+	/* One loop turn: all of these go in one batch. */
+	stream_broadcast_keyed(f->stream, NULL, NULL, "task", 0, "{\"v\":1}", 7,
+			       &(struct stream_batched){ .key = "task:WT1" });
+	stream_broadcast(f->stream, "event", 0, "{\"e\":1}", 7);
+	stream_broadcast_keyed(f->stream, NULL, NULL, "worker", 0, "{\"w\":1}", 7,
+			       &(struct stream_batched){ .key = "worker:WK1" });
+	stream_broadcast_keyed(f->stream, NULL, NULL, "reservation", 0, "{\"v\":2}", 7,
+			       &(struct stream_batched){ .key = "task:WT1" });
+	stream_broadcast_keyed(f->stream, NULL, NULL, "task", 0, "{\"t2\":1}", 8,
+			       &(struct stream_batched){ .key = "task:WT2" });
+	stream_broadcast(f->stream, "event", 0, "{\"e\":2}", 7);
+	stream_broadcast_keyed(f->stream, NULL, NULL, "task", 0, "{\"v\":3}", 7,
+			       &(struct stream_batched){ .key = "task:WT1" });
+	snprintf(want, sizeof(want),
+		 "event: batch\nid: %" PRIu64
+		 "\ndata: [[\"event\",0,{\"e\":1}],[\"worker\",0,{\"w\":1}],"
+		 "[\"task\",0,{\"t2\":1}],[\"event\",0,{\"e\":2}],[\"task\",0,{\"v\":3}]]",
+		 snap_id + 1);
+	expect_block(f, c, want);
+	expect_block(f, plain, "event: task\ndata: {\"v\":1}");
+	expect_block(f, plain, "event: event\ndata: {\"e\":1}");
+	expect_block(f, plain, "event: worker\ndata: {\"w\":1}");
+	expect_block(f, plain, "event: reservation\ndata: {\"v\":2}");
+	expect_block(f, plain, "event: task\ndata: {\"t2\":1}");
+	expect_block(f, plain, "event: event\ndata: {\"e\":2}");
+	expect_block(f, plain, "event: task\ndata: {\"v\":3}");
+
+	/*
+	 * The next batch starts afresh: an earlier batch's item is not
+	 * superseded. A brief version goes to the batched client only.
+	 */
+	stream_broadcast_keyed(f->stream, NULL, NULL, "task", 0, "{\"v\":4}", 7,
+			       &(struct stream_batched){ .key = "task:WT1" });
+	stream_broadcast_keyed(f->stream, NULL, NULL, "event", 9, "{\"e\":3,\"x\":0}", 13,
+			       &(struct stream_batched){ .json = "{\"e\":3}", .len = 7 });
+	snprintf(want, sizeof(want),
+		 "event: batch\nid: %" PRIu64
+		 "\ndata: [[\"task\",0,{\"v\":4}],[\"event\",9,{\"e\":3}]]",
+		 snap_id + 2);
+	expect_block(f, c, want);
+	expect_block(f, plain, "event: task\ndata: {\"v\":4}");
+	expect_block(f, plain, "event: event\nid: 9\ndata: {\"e\":3,\"x\":0}");
+}
+
 int
 main(void)
 {
@@ -997,6 +1069,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stream_batches_and_their_resume, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_stream_batch_keeps_a_records_latest_state,
+						setup, teardown),
 	};
 	struct sigaction sa;
 
