@@ -511,13 +511,13 @@ test_model_tombstones_and_seen_ids_are_bounded_fifos(void **state)
 	for (int i = 0; i < n; i++) {
 		(void)snprintf(sid, sizeof(sid), "WT%032d", i + 1000);
 		(void)snprintf(evsid, sizeof(evsid), "EV%032d", i + 1000);
-		assert_int_equal(apply(fx, "EventType", "task.created", "TaskSid", sid, "Sid", evsid,
-				       "TaskAssignmentStatus", "pending", "TimestampMs",
+		assert_int_equal(apply(fx, "EventType", "task.created", "TaskSid", sid, "Sid",
+				       evsid, "TaskAssignmentStatus", "pending", "TimestampMs",
 				       ts(T0 + i), NULL),
 				 MODEL_APPLIED);
 		/* every other cancel without a Sid: its dedupe key is long */
-		assert_int_equal(apply(fx, "EventType", "task.canceled", "TaskSid", sid,
-				       "Sid", i % 2 == 0 ? NULL : (evsid[1] = 'X', evsid),
+		assert_int_equal(apply(fx, "EventType", "task.canceled", "TaskSid", sid, "Sid",
+				       i % 2 == 0 ? NULL : (evsid[1] = 'X', evsid),
 				       "TaskAssignmentStatus", "canceled", "TimestampMs",
 				       ts(T0 + i + 1), NULL),
 				 MODEL_APPLIED);
