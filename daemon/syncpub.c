@@ -38,7 +38,8 @@
  * (Sync allows them 2 writes/s). Objects waiting for a slot queue FIFO on
  * their container, so one busy map item cannot starve the others. Reads
  * (re-read after 412, fetch after 409, listings) take slots too, except the
- * one listing after an outage below (Sync limits reads separately).
+ * probe reads and the one listing after an outage below (Sync limits reads
+ * separately).
  *
  * Protocol (twilio-api.md 4): update with POST .../{name} and If-Match set to
  * the known revision (none when unknown, e.g. after a restart: the daemon is
@@ -59,30 +60,45 @@
  * (through the same slots) and schedules a delete for every key without a
  * record.
  *
+ * Outage: reads only. A request that fails as in an outage (5xx, timeout,
+ * dropped or refused connection; not a 429, which is about one object's
+ * rate) makes the publisher "failing": from then on no write starts, in any
+ * container, until Sync answers some request (syncpub_answered). A write
+ * sent now would only be refused, or held by a latency outage until its
+ * timeout (10 s); held when the outage ends, it would block its object until
+ * then, and a held create of an item whose task then ended would force the
+ * item's DELETE to wait until the create can no longer land. Instead a probe
+ * read (GET of a document or a map, containers in turn) goes out at once
+ * (unless one did less than SYNCPUB_PROBE_MS ago), then every
+ * SYNCPUB_PROBE_MS, whether or not earlier probes are still held:
+ * at most SYNCPUB_MAX_PROBES in flight (at the cap the second oldest is
+ * cancelled; the oldest stays for a Sync merely slow). Reads take no write
+ * slot (Sync limits reads apart). A held read that lands late changes
+ * nothing, so when the outage ends no write of this publisher can be held
+ * (except those sent before the first failure came back), and the first
+ * probe sent after it, at most a probe interval later, is answered.
+ *
  * Recovery. Backoff delays grow to retry_max_ms, so after an outage the
  * objects would come back one by one over up to that long. Instead, the
- * first success after a backoff (Sync answers again) ends every pending
- * backoff at once, except an object's after a 429 (its own rate): the waiting
- * objects, listings and map creates queue for their slots, so the rate cap
- * still holds while everything catches up. That first success comes soon:
- * while anything is in backoff and no request is in flight, a probe
- * (SYNCPUB_PROBE_MS) ends one backoff early, so recovery is noticed within
- * about a second plus one round trip, at the cost of at most one request per
- * probe interval during an outage.
+ * first answer (anything but 5xx/429: 404, 409, 412 too) resumes the writes
+ * and ends every pending backoff at once, except an object's after a 429
+ * (its own rate): the waiting objects, listings and map creates queue for
+ * their slots, so the rate cap still holds while everything catches up.
  *
- * A document request still held by the outage when a later request already
- * succeeded is cancelled and sent again on another slot (its own slot stays
- * counted until the held one could still land), if a late landing cannot
- * undo the newer write: an update with If-Match, a create, a fetch.
+ * A document request sent before the outage was known and still held when
+ * a later request already succeeded is cancelled and sent again on another
+ * slot (its own slot stays counted until the held one could still land), if
+ * a late landing cannot undo the newer write: an update with If-Match, a
+ * create, a fetch.
  *
  * What an outage leaves behind. A write that failed in a way that proves
  * Sync did not apply it (connection refused, 429, 503, other 4xx) leaves the
  * item's "may exist in Sync" as it was, so a task created and ended during
  * the outage costs no request at all. A timeout or a dropped connection may
- * have been applied: such an item is "uncertain". While a container's
- * requests fail it keeps one in flight: more would only be held by the same
- * outage (latency), their slots with them, until long after it ended. On
- * recovery (any answer but 5xx/429), a map with uncertain items is listed
+ * have been applied, up to SYNCPUB_LATE_MS after trhubd gave up: its
+ * object's next request waits until then (late_until_ms; a DELETE sent
+ * sooner could be overtaken by the late create), and such an item is
+ * "uncertain". On recovery, a map with uncertain items is listed
  * once at once (syncpub_resolve), its items waiting for that listing: an
  * uncertain item it does not show needs no DELETE and is created directly,
  * unless its own request may still land (in flight, or within
