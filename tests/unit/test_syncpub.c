@@ -1113,7 +1113,7 @@ test_syncpub_retries_5xx_and_timeouts_until_written(void **state)
 	/* 1 s: long enough that only the hung request times out, also under valgrind on a
 	 * loaded host (at 300 ms one CI run under valgrind counted a retry more than the fake
 	 * logged requests: most likely a request that timed out before the fake read it) */
-	opts.probe_ms = 5;
+	opts.probe_ms = 20;
 	fixture_publisher(f, &opts, 1000);
 	fake_put(&f->fake, "d:D", "{}", 0);
 	fake_fault_on(&f->fake, "d:D", FAKE_POST, 503, -1, 3);
@@ -1122,9 +1122,12 @@ test_syncpub_retries_5xx_and_timeouts_until_written(void **state)
 	assert_int_equal(set_doc(f, "D", "{\"v\":1}"), 0);
 	assert_true(run_until(f, converged, 10000));
 	assert_string_equal(fake_data(f, "d:D"), "{\"v\":1}");
-	/* 24 failed writes and the 25th; after each failure a probe read, answered */
+	/*
+	 * 24 failed writes and the 25th; after each failure a probe read, answered
+	 * (another may start when one takes longer than the probe interval)
+	 */
 	assert_int_equal(count_requests(f, "d:D", FAKE_POST), 25);
-	assert_int_equal(count_requests(f, "d:D", FAKE_GET), 24);
+	assert_true(count_requests(f, "d:D", FAKE_GET) >= 24);
 	syncpub_get_stats(f->sp, &st);
 	assert_int_equal(st.retries, 24);
 	assert_int_equal(st.dropped, 0);
@@ -1766,8 +1769,8 @@ test_syncpub_marked_during_backoff_builds_latest(void **state)
 	}
 	assert_true(run_until(f, converged, 3000));
 	assert_string_equal(fake_data(f, "i:T/WT1"), "{\"n\":20}");
-	assert_int_equal(count_writes_from(f, 0), 4);		 /* three 503s, then the write */
-	assert_int_equal(count_requests(f, "m:T", FAKE_GET), 3); /* a probe after each 503 */
+	assert_int_equal(count_writes_from(f, 0), 4);	      /* three 503s, then the write */
+	assert_true(count_requests(f, "m:T", FAKE_GET) >= 3); /* a probe after each 503 */
 	assert_true(m.builds <= 2);
 }
 
