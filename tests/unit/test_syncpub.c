@@ -469,7 +469,7 @@ static void
 fake_process(struct fake *f, struct evhttp_request *req, enum fake_method method, const char *path,
 	     const char *body, const char *if_match)
 {
-	struct fake_entry late_entry;
+	struct fake_entry late_entry = { 0 };
 	struct fake_entry *e =
 		req != NULL ? &f->log[f->nlog < MAX_LOG ? f->nlog++ : MAX_LOG - 1] : &late_entry;
 	char seg[4][300];
