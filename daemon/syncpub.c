@@ -38,7 +38,8 @@
  * (Sync allows them 2 writes/s). Objects waiting for a slot queue FIFO on
  * their container, so one busy map item cannot starve the others. Reads
  * (re-read after 412, fetch after 409, listings) take slots too, except the
- * one listing after an outage below (Sync limits reads separately).
+ * probe reads and the one listing after an outage below (Sync limits reads
+ * separately).
  *
  * Protocol (twilio-api.md 4): update with POST .../{name} and If-Match set to
  * the known revision (none when unknown, e.g. after a restart: the daemon is
@@ -59,30 +60,45 @@
  * (through the same slots) and schedules a delete for every key without a
  * record.
  *
+ * Outage: reads only. A request that fails as in an outage (5xx, timeout,
+ * dropped or refused connection; not a 429, which is about one object's
+ * rate) makes the publisher "failing": from then on no write starts, in any
+ * container, until Sync answers some request (syncpub_answered). A write
+ * sent now would only be refused, or held by a latency outage until its
+ * timeout (10 s); held when the outage ends, it would block its object until
+ * then, and a held create of an item whose task then ended would force the
+ * item's DELETE to wait until the create can no longer land. Instead a probe
+ * read (GET of a document or a map, containers in turn) goes out at once
+ * (unless one did less than SYNCPUB_PROBE_MS ago), then every
+ * SYNCPUB_PROBE_MS, whether or not earlier probes are still held:
+ * at most SYNCPUB_MAX_PROBES in flight (at the cap the second oldest is
+ * cancelled; the oldest stays for a Sync merely slow). Reads take no write
+ * slot (Sync limits reads apart). A held read that lands late changes
+ * nothing, so when the outage ends no write of this publisher can be held
+ * (except those sent before the first failure came back), and the first
+ * probe sent after it, at most a probe interval later, is answered.
+ *
  * Recovery. Backoff delays grow to retry_max_ms, so after an outage the
  * objects would come back one by one over up to that long. Instead, the
- * first success after a backoff (Sync answers again) ends every pending
- * backoff at once, except an object's after a 429 (its own rate): the waiting
- * objects, listings and map creates queue for their slots, so the rate cap
- * still holds while everything catches up. That first success comes soon:
- * while anything is in backoff and no request is in flight, a probe
- * (SYNCPUB_PROBE_MS) ends one backoff early, so recovery is noticed within
- * about a second plus one round trip, at the cost of at most one request per
- * probe interval during an outage.
+ * first answer (anything but 5xx/429: 404, 409, 412 too) resumes the writes
+ * and ends every pending backoff at once, except an object's after a 429
+ * (its own rate): the waiting objects, listings and map creates queue for
+ * their slots, so the rate cap still holds while everything catches up.
  *
- * A document request still held by the outage when a later request already
- * succeeded is cancelled and sent again on another slot (its own slot stays
- * counted until the held one could still land), if a late landing cannot
- * undo the newer write: an update with If-Match, a create, a fetch.
+ * A document request sent before the outage was known and still held when
+ * a later request already succeeded is cancelled and sent again on another
+ * slot (its own slot stays counted until the held one could still land), if
+ * a late landing cannot undo the newer write: an update with If-Match, a
+ * create, a fetch.
  *
  * What an outage leaves behind. A write that failed in a way that proves
  * Sync did not apply it (connection refused, 429, 503, other 4xx) leaves the
  * item's "may exist in Sync" as it was, so a task created and ended during
  * the outage costs no request at all. A timeout or a dropped connection may
- * have been applied: such an item is "uncertain". While a container's
- * requests fail it keeps one in flight: more would only be held by the same
- * outage (latency), their slots with them, until long after it ended. On
- * recovery (any answer but 5xx/429), a map with uncertain items is listed
+ * have been applied, up to SYNCPUB_LATE_MS after trhubd gave up: its
+ * object's next request waits until then (late_until_ms; a DELETE sent
+ * sooner could be overtaken by the late create), and such an item is
+ * "uncertain". On recovery, a map with uncertain items is listed
  * once at once (syncpub_resolve), its items waiting for that listing: an
  * uncertain item it does not show needs no DELETE and is created directly,
  * unless its own request may still land (in flight, or within
@@ -149,8 +165,16 @@
 #define SYNCPUB_SLOT_BUSY INT64_MAX
 /* Slot marker: never used. */
 #define SYNCPUB_SLOT_FREE INT64_MIN
-/* While something is in backoff and nothing in flight, one backoff ends this early. */
+/* While Sync fails, one probe read (syncpub_probe_start) goes out this often. */
 #define SYNCPUB_PROBE_MS 1000
+/*
+ * Probe reads in flight at most. A latency outage holds each until its
+ * timeout; at the cap the second oldest is cancelled (a read allows it): the
+ * oldest stays for a Sync that is merely slow, the newest are recent enough
+ * to be answered soon after the outage ends. Few, since held requests keep
+ * their connections (http_async allows 16 per host, shared with statistics).
+ */
+#define SYNCPUB_MAX_PROBES 4
 /* Margin added to the window for timer and clock granularity. */
 #define SYNCPUB_WINDOW_SLACK_MS 5
 /*
@@ -253,18 +277,14 @@ struct syncpub_container {
 	 */
 	bool uncertain;
 	bool resolving;
-	bool resolve_again; /* uncertain at recovery while a listing was in flight */
-	/*
-	 * A request of this container failed transiently and none succeeded
-	 * since: one request in flight at a time (more would only be held by the
-	 * same outage, their slots with them, long after it ended).
-	 */
-	bool failing;
-	int64_t prune_started_ms; /* of the listing in flight */
+	bool resolve_again;	  /* uncertain at recovery while a listing was in flight */
+	int64_t prune_started_ms; /* of the listing's first page */
+	int64_t prune_req_ms;	  /* of the listing page in flight */
 	int64_t uncertain_until_ms;
 	uint64_t prune_gen; /* of the running listing; items it saw carry it */
 	enum syncpub_map_state map_state;
 	struct http_async_request *map_req; /* the map create in flight */
+	int64_t map_req_ms;		    /* when it started */
 	size_t map_slot;
 	unsigned map_failures;
 	struct event *map_ev; /* map create backoff timer */
@@ -295,7 +315,7 @@ struct syncpub_object {
 	size_t slot;
 	int64_t started_ms;    /* of the request in flight */
 	int64_t deadline_ms;   /* by when it lands at the latest (timeout + late), or 0 */
-	int64_t late_until_ms; /* an unanswered request of it may land until then */
+	int64_t late_until_ms; /* an unanswered write of it may land until then: the next waits */
 	unsigned failures;     /* consecutive transient failures */
 	bool error_logged;     /* a final error was logged since the last success */
 	bool queued;
@@ -315,6 +335,14 @@ struct syncpub_object {
 	struct event *retry_ev; /* backoff timer, created on first use */
 };
 
+/* A read sent while Sync fails, to learn that it answers again. */
+struct syncpub_probe {
+	struct syncpub *sp;
+	struct syncpub_container *c; /* whose document or map it reads */
+	struct http_async_request *req;
+	int64_t started_ms;
+};
+
 struct syncpub {
 	struct event_base *base;
 	struct http_async *client;
@@ -329,10 +357,18 @@ struct syncpub {
 	struct rng rng;
 	struct hmap *containers; /* "d:name" / "m:name" -> struct syncpub_container */
 	bool backoff_seen;	 /* some backoff timer was armed since the last recovery */
-	struct event *probe_ev;	 /* ends one backoff early while nothing is in flight */
-	size_t inflight;	 /* requests started and not completed */
-	bool paused;		 /* syncpub_set_paused: no request starts */
-	bool standby;		 /* syncpub_set_active(false): values kept, nothing sent */
+	/*
+	 * A request failed as in an outage (5xx, timeout, transport; not 429)
+	 * and none was answered since: no write starts, only probe reads.
+	 */
+	bool failing;
+	struct event *probe_ev; /* sends a probe read every probe_tv while failing */
+	int64_t last_probe_ms;	/* start of the last probe read, or INT64_MIN */
+	size_t probe_pos;	/* containers are probed in turn (hmap position) */
+	struct syncpub_probe probes[SYNCPUB_MAX_PROBES];
+	size_t inflight; /* requests started and not completed (not the probe reads) */
+	bool paused;	 /* syncpub_set_paused: no request starts */
+	bool standby;	 /* syncpub_set_active(false): values kept, nothing sent */
 	size_t npending;
 	struct syncpub_stats stats;
 };
@@ -346,7 +382,7 @@ static void syncpub_map_create_start(struct syncpub_container *c, size_t slot);
 static bool syncpub_map_holds_items(struct syncpub_container *c);
 static void syncpub_recovered(struct syncpub *sp);
 static void syncpub_resolve(struct syncpub_container *c);
-static bool syncpub_container_busy(const struct syncpub_container *c);
+static void syncpub_kick_all(struct syncpub *sp);
 static void syncpub_prune_enter_state(struct syncpub_container *c, enum syncpub_prune_state s);
 static void syncpub_resolve_end(struct syncpub_container *c);
 static char *syncpub_prune_first_url(const struct syncpub_container *c);
@@ -461,13 +497,67 @@ syncpub_not_applied(const struct http_response *resp)
 	       (resp->status >= 400 && resp->status < 500 && resp->status != 409);
 }
 
-/* Some backoff timer is armed: recovery ends them all, and the probe looks for it. */
+/* Some backoff timer is armed: recovery ends them all. */
 static void
 syncpub_backoff_seen(struct syncpub *sp)
 {
 	sp->backoff_seen = true;
-	if (!evtimer_pending(sp->probe_ev, NULL))
-		(void)evtimer_add(sp->probe_ev, &sp->probe_tv);
+}
+
+/* Sync answered (anything but a refusal: 5xx, 429), so it serves again. */
+static bool
+syncpub_is_answer(const struct http_response *resp)
+{
+	return resp->outcome == HTTP_DONE && resp->status < 500 && resp->status != 429;
+}
+
+/* Arms the probe timer: at once, or a probe interval after the last probe read. */
+static void
+syncpub_probe_arm(struct syncpub *sp)
+{
+	int64_t interval = (int64_t)sp->probe_tv.tv_sec * 1000 + sp->probe_tv.tv_usec / 1000;
+	int64_t wait = 0;
+	struct timeval tv;
+
+	if (evtimer_pending(sp->probe_ev, NULL))
+		return;
+	if (sp->last_probe_ms != INT64_MIN)
+		wait = sp->last_probe_ms + interval - syncpub_now(sp);
+	if (wait < 0)
+		wait = 0;
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	(void)evtimer_add(sp->probe_ev, &tv);
+}
+
+/*
+ * A request of c failed as in an outage: from now on no write starts (one
+ * sent now would be held or refused like it), only a probe read per probe
+ * interval, until some request is answered (syncpub_answered).
+ */
+static void
+syncpub_set_failing(struct syncpub *sp, const struct syncpub_container *c)
+{
+	if (sp->failing)
+		return;
+	sp->failing = true;
+	log_trace(LOG_TRACE_SYNC, "sync: a %s request failed: only probe reads until Sync answers",
+		  c->name);
+	syncpub_probe_arm(sp);
+}
+
+/* Cancels the probe reads in flight (reads: nothing of them can land). */
+static void
+syncpub_probes_cancel(struct syncpub *sp)
+{
+	size_t i;
+
+	for (i = 0; i < SYNCPUB_MAX_PROBES; i++) {
+		if (sp->probes[i].req != NULL) {
+			http_async_cancel(sp->probes[i].req);
+			sp->probes[i].req = NULL;
+		}
+	}
 }
 
 static void
@@ -793,6 +883,30 @@ out:
 	free(url);
 }
 
+/*
+ * Takes queued o out of the queue until its unanswered write can no longer
+ * land (late_until_ms): a create or delete sent before that could be undone
+ * by the late one (an item left behind, or deleted again).
+ */
+static void
+syncpub_wait_late(struct syncpub_object *o, int64_t now)
+{
+	struct syncpub *sp = o->c->sp;
+	int64_t wait = o->late_until_ms - now;
+	struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
+
+	TAILQ_REMOVE(&o->c->queue, o, qlink);
+	o->queued = false;
+	log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": waits %" PRId64 " ms for a late write",
+		  SYNCPUB_OBJ_ARGS(o), wait);
+	if (o->retry_ev == NULL) {
+		o->retry_ev = evtimer_new(sp->base, syncpub_retry_cb, o);
+		if (o->retry_ev == NULL)
+			fatalx("syncpub: cannot create a timer");
+	}
+	(void)evtimer_add(o->retry_ev, &tv);
+}
+
 static void
 syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -805,6 +919,8 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->sp->paused || c->sp->standby)
 		return; /* syncpub_set_paused(false) and syncpub_set_active(true) kick every
 			   container */
+	if (c->sp->failing)
+		return; /* only probe reads: syncpub_answered kicks every container */
 
 	if (c->prune_state == SYNCPUB_PRUNE_QUEUED) {
 		/*
@@ -836,8 +952,11 @@ syncpub_pump_cb(evutil_socket_t fd, short what, void *arg)
 	      (c->prune_state == SYNCPUB_PRUNE_QUEUED || c->prune_state == SYNCPUB_PRUNE_LISTING))))
 		return; /* items wait for the map (a completion kicks the pump) */
 	while ((o = TAILQ_FIRST(&c->queue)) != NULL) {
-		if (c->failing && syncpub_container_busy(c))
-			return; /* outage: its completion pumps again */
+		if (o->late_until_ms > now) {
+			/* Its unanswered write may still land: the next one goes after it. */
+			syncpub_wait_late(o, now);
+			continue;
+		}
 		if (!syncpub_container_admit(c, o, now, &slot, &wait_ms))
 			goto wait;
 		/* A marked object's value is built now, when it can be sent. */
@@ -1109,11 +1228,6 @@ static void syncpub_prune_retry_cb(evutil_socket_t fd, short what, void *arg);
 static void syncpub_map_retry_cb(evutil_socket_t fd, short what, void *arg);
 
 /*
- * Sync answered a request successfully after some backoff: every pending
- * backoff (objects, listings, map creates) ends now instead of at its timer.
- * One walk over all records per outage, not per success.
- */
-/*
  * A document request still in flight although a later one already succeeded
  * (started_ms: that one's start) is held by the outage: cancelled, its slot
  * kept until the request could still land (deadline_ms), and the latest value
@@ -1167,6 +1281,13 @@ syncpub_abort_stuck_documents(struct syncpub *sp, int64_t started_ms)
 	}
 }
 
+/*
+ * Sync answered a request after some backoff: every pending backoff
+ * (objects, listings, map creates) ends now instead of at its timer, except
+ * an object's after a 429 (its own rate), and a map with uncertain items is
+ * listed (syncpub_resolve). One walk over all records per outage, not per
+ * success.
+ */
 static void
 syncpub_recovered(struct syncpub *sp)
 {
@@ -1184,7 +1305,6 @@ syncpub_recovered(struct syncpub *sp)
 		const char *key;
 		void *value;
 
-		c->failing = false;
 		syncpub_container_kick(c);
 		if (c->prune_ev != NULL && evtimer_pending(c->prune_ev, NULL)) {
 			(void)evtimer_del(c->prune_ev);
@@ -1214,69 +1334,128 @@ syncpub_recovered(struct syncpub *sp)
 }
 
 /*
- * While Sync fails and nothing is in flight, ends one backoff early (an
- * object's, else a listing's or a map create's), so the first success after
- * an outage, which ends all the others, waits at most SYNCPUB_PROBE_MS
- * instead of up to retry_max_ms. Stops once nothing waits.
+ * Sync answered a request that started at started_ms: it serves again. The
+ * writes held back while it failed start now (every container is kicked),
+ * pending backoffs end (syncpub_recovered), and document writes held by the
+ * outage are sent again (syncpub_abort_stuck_documents).
  */
+static void
+syncpub_answered(struct syncpub *sp, int64_t started_ms)
+{
+	bool was_failing = sp->failing;
+
+	sp->failing = false;
+	syncpub_abort_stuck_documents(sp, started_ms);
+	syncpub_recovered(sp);
+	if (was_failing) {
+		log_trace(LOG_TRACE_SYNC, "sync: answering again, writes resume");
+		syncpub_kick_all(sp);
+	}
+}
+
+/* The next container to probe, in turn (NULL: none yet). */
+static struct syncpub_container *
+syncpub_probe_target(struct syncpub *sp)
+{
+	size_t pos = sp->probe_pos;
+	const char *key;
+	void *value;
+
+	if (!hmap_next(sp->containers, &pos, &key, &value)) {
+		pos = 0;
+		if (!hmap_next(sp->containers, &pos, &key, &value))
+			return NULL;
+	}
+	sp->probe_pos = pos;
+	return value;
+}
+
+static void
+syncpub_probe_done_cb(const struct http_response *resp, void *arg)
+{
+	struct syncpub_probe *p = arg;
+	struct syncpub *sp = p->sp;
+
+	p->req = NULL;
+	if (sp->metrics != NULL)
+		metrics_twilio_request(sp->metrics, "sync",
+				       resp->outcome == HTTP_DONE ? resp->status : 0);
+	log_trace(LOG_TRACE_SYNC, "sync %s: probe -> %s %ld", p->c->name,
+		  http_outcome_name(resp->outcome), resp->status);
+	if (syncpub_is_answer(resp))
+		syncpub_answered(sp, p->started_ms);
+}
+
+/*
+ * Sends one probe read (GET of a document or of a map) while Sync fails.
+ * Earlier probes may still be held (a latency outage holds each until its
+ * timeout): they are not waited for, so the first probe sent after the
+ * outage ended, at most a probe interval later, is answered. A read that
+ * lands late changes nothing in Sync.
+ */
+static void
+syncpub_probe_start(struct syncpub *sp)
+{
+	struct syncpub_container *c = syncpub_probe_target(sp);
+	struct syncpub_probe *p = NULL;
+	struct syncpub_probe *oldest = NULL;
+	struct syncpub_probe *second = NULL;
+	struct http_request_spec spec;
+	char *url;
+	char *cause = NULL;
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < SYNCPUB_MAX_PROBES && p == NULL; i++) {
+		struct syncpub_probe *q = &sp->probes[i];
+
+		if (q->req == NULL) {
+			p = q;
+		} else if (oldest == NULL || q->started_ms < oldest->started_ms) {
+			second = oldest;
+			oldest = q;
+		} else if (second == NULL || q->started_ms < second->started_ms) {
+			second = q;
+		}
+	}
+	if (p == NULL) {
+		assert(second != NULL); /* SYNCPUB_MAX_PROBES >= 2 */
+		http_async_cancel(second->req);
+		second->req = NULL;
+		p = second;
+	}
+	url = c->kind == SYNCPUB_MAP ? twilio_url_sync_map(sp->tw, sp->service_sid, c->name)
+				     : twilio_url_sync_document(sp->tw, sp->service_sid, c->name);
+	if (url == NULL) {
+		log_err("sync %s: cannot build the probe's URL", c->name);
+		return;
+	}
+	twilio_request_spec_init(sp->tw, &spec, HTTP_GET, url);
+	p->sp = sp;
+	p->c = c;
+	p->req = http_async_start(sp->client, &spec, syncpub_probe_done_cb, p, &cause);
+	if (p->req == NULL) {
+		log_err("sync %s: probe refused: %s", c->name, cause != NULL ? cause : "?");
+	} else {
+		log_trace(LOG_TRACE_SYNC, "sync %s: probe (a read)", c->name);
+		sp->stats.requests++;
+		p->started_ms = syncpub_now(sp);
+		sp->last_probe_ms = p->started_ms;
+	}
+	free(cause);
+	free(url);
+}
+
+/* While Sync fails: a probe read every probe interval. */
 static void
 syncpub_probe_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct syncpub *sp = arg;
-	size_t cpos = 0;
-	const char *ckey;
-	void *cvalue;
-	struct syncpub_container *spare = NULL;
-	struct syncpub_object *guess = NULL; /* an uncertain item: its write may be a 404 */
 
-	if (!sp->backoff_seen)
-		return;
-	if (sp->inflight > 0)
-		goto again; /* that request is the probe */
-	while (hmap_next(sp->containers, &cpos, &ckey, &cvalue)) {
-		struct syncpub_container *c = cvalue;
-		size_t pos = 0;
-		const char *key;
-		void *value;
-
-		if (spare == NULL && ((c->prune_ev != NULL && evtimer_pending(c->prune_ev, NULL)) ||
-				      (c->map_ev != NULL && evtimer_pending(c->map_ev, NULL))))
-			spare = c;
-		while (hmap_next(c->objects, &pos, &key, &value)) {
-			struct syncpub_object *o = value;
-
-			if (o->retry_ev == NULL || o->throttled ||
-			    !evtimer_pending(o->retry_ev, NULL))
-				continue;
-			if (o->uncertain) {
-				if (guess == NULL)
-					guess = o;
-				continue;
-			}
-			log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": probe",
-				  SYNCPUB_OBJ_ARGS(o));
-			(void)evtimer_del(o->retry_ev);
-			syncpub_enqueue(o);
-			goto again;
-		}
-	}
-	if (spare == NULL && guess != NULL) {
-		log_trace(LOG_TRACE_SYNC, "sync " SYNCPUB_OBJ_FMT ": probe",
-			  SYNCPUB_OBJ_ARGS(guess));
-		(void)evtimer_del(guess->retry_ev);
-		syncpub_enqueue(guess);
-		goto again;
-	}
-	if (spare == NULL)
-		return; /* nothing waits for a retry */
-	if (spare->map_ev != NULL && evtimer_pending(spare->map_ev, NULL)) {
-		(void)evtimer_del(spare->map_ev);
-		syncpub_map_retry_cb(-1, 0, spare);
-	} else {
-		(void)evtimer_del(spare->prune_ev);
-		syncpub_prune_retry_cb(-1, 0, spare);
-	}
-again:
+	if (!sp->failing || sp->paused || sp->standby)
+		return; /* unpausing and activating arm it again */
+	syncpub_probe_start(sp);
 	(void)evtimer_add(sp->probe_ev, &sp->probe_tv);
 }
 
@@ -1297,9 +1476,10 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 	if (resp->outcome != HTTP_DONE && resp->outcome != HTTP_CONNECT_FAILED) {
 		/* No answer: it may still land, and (an item) may or may not exist now. */
 		c->slots[o->slot] += SYNCPUB_LATE_MS;
+		if (o->op != SYNCPUB_OP_FETCH)
+			o->late_until_ms = c->slots[o->slot];
 		if (o->key != NULL && o->op != SYNCPUB_OP_FETCH) {
 			o->uncertain = true;
-			o->late_until_ms = c->slots[o->slot];
 			c->uncertain = true;
 			c->uncertain_until_ms = c->slots[o->slot];
 		}
@@ -1326,14 +1506,11 @@ syncpub_done_cb(const struct http_response *resp, void *arg)
 		  syncpub_op_name(o->op), http_outcome_name(resp->outcome), resp->status);
 	syncpub_finish(o, result, next, resp);
 	/* Any answer but a refusal (5xx, 429) shows Sync serving again: 404, 409, 412 too. */
-	if (resp->outcome == HTTP_DONE && resp->status < 500 && resp->status != 429) {
-		c->failing = false;
-		syncpub_abort_stuck_documents(sp, started);
-		syncpub_recovered(sp);
-	} else if (result == SYNCPUB_RESULT_RETRY &&
-		   !(resp->outcome == HTTP_DONE && resp->status == 429)) {
-		c->failing = true;
-	}
+	if (syncpub_is_answer(resp))
+		syncpub_answered(sp, started);
+	else if (result == SYNCPUB_RESULT_RETRY &&
+		 !(resp->outcome == HTTP_DONE && resp->status == 429))
+		syncpub_set_failing(sp, c);
 }
 
 struct syncpub *
@@ -1366,6 +1543,7 @@ syncpub_new(struct event_base *base, struct http_async *client, const struct twi
 		if (options->probe_ms > 0)
 			probe_ms = options->probe_ms;
 	}
+	sp->last_probe_ms = INT64_MIN;
 	sp->probe_tv.tv_sec = probe_ms / 1000;
 	sp->probe_tv.tv_usec = (suseconds_t)(probe_ms % 1000 * 1000);
 	if (options != NULL && options->rng_seed != 0)
@@ -1388,6 +1566,7 @@ syncpub_free(struct syncpub *sp)
 
 	if (sp == NULL)
 		return;
+	syncpub_probes_cancel(sp);
 	while (hmap_next(sp->containers, &pos, &key, &value)) {
 		(void)hmap_remove(sp->containers, key);
 		syncpub_container_free(value);
@@ -1760,6 +1939,7 @@ syncpub_map_create_start(struct syncpub_container *c, size_t slot)
 	spec.body = body;
 	spec.body_len = strlen(body);
 	c->map_req = http_async_start(sp->client, &spec, syncpub_map_done_cb, c, &cause);
+	c->map_req_ms = syncpub_now(sp);
 	if (c->map_req == NULL) {
 		log_err("sync map %s: create refused: %s", c->name, cause != NULL ? cause : "?");
 		syncpub_map_enter_state(c, SYNCPUB_MAP_UNKNOWN);
@@ -1839,16 +2019,19 @@ syncpub_map_done_cb(const struct http_response *resp, void *arg)
 		c->map_failures = 0;
 		syncpub_map_created_empty(c);
 		syncpub_map_enter_state(c, SYNCPUB_MAP_EXISTS);
-		syncpub_recovered(sp);
+		syncpub_answered(sp, c->map_req_ms);
 		return;
 	}
 	if (resp->outcome == HTTP_DONE && resp->status == 409) {
 		/* created meanwhile: it exists, its contents are not known */
 		c->map_failures = 0;
 		syncpub_map_enter_state(c, SYNCPUB_MAP_EXISTS);
+		syncpub_answered(sp, c->map_req_ms);
 		return;
 	}
 	if (syncpub_is_transient(resp)) {
+		if (!(resp->outcome == HTTP_DONE && resp->status == 429))
+			syncpub_set_failing(sp, c);
 		c->map_failures++;
 		attempts = c->map_failures < SYNCPUB_MAX_BACKOFF_ATTEMPTS
 				   ? c->map_failures
@@ -1886,6 +2069,8 @@ syncpub_map_done_cb(const struct http_response *resp, void *arg)
 		o->inflight_gen = o->desired_gen;
 		syncpub_finish(o, SYNCPUB_RESULT_DROP, SYNCPUB_OP_UPDATE, resp);
 	}
+	if (syncpub_is_answer(resp))
+		syncpub_answered(sp, c->map_req_ms);
 }
 
 static const char *
@@ -1929,18 +2114,6 @@ syncpub_prune_end(struct syncpub_container *c)
 	c->resolving = false;
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_IDLE);
 	syncpub_container_kick(c);
-}
-
-/* True while some request of c is in flight. */
-static bool
-syncpub_container_busy(const struct syncpub_container *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nslots; i++)
-		if (c->slots[i] == SYNCPUB_SLOT_BUSY)
-			return true;
-	return false;
 }
 
 /* The first page of c's item listing. */
@@ -2071,8 +2244,9 @@ syncpub_prune_start(struct syncpub_container *c, size_t slot)
 	if (slot != SYNCPUB_NO_SLOT)
 		c->slots[slot] = SYNCPUB_SLOT_BUSY;
 	c->prune_slot = slot;
+	c->prune_req_ms = syncpub_now(sp);
 	if (c->prune_url != NULL && strstr(c->prune_url, "AfterKey=") == NULL)
-		c->prune_started_ms = syncpub_now(sp); /* the first page */
+		c->prune_started_ms = c->prune_req_ms; /* the first page */
 	syncpub_prune_enter_state(c, SYNCPUB_PRUNE_LISTING);
 }
 
@@ -2201,7 +2375,7 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 		metrics_twilio_request(sp->metrics, "sync",
 				       resp->outcome == HTTP_DONE ? resp->status : 0);
 	if (twilio_response_ok(resp)) {
-		syncpub_recovered(sp);
+		syncpub_answered(sp, c->prune_req_ms);
 		if (c->map_state == SYNCPUB_MAP_UNKNOWN)
 			c->map_state = SYNCPUB_MAP_EXISTS;
 		if (twilio_page_parse(sp->tw, "items", resp->body, resp->body_len, &page, &cause) <
@@ -2240,15 +2414,20 @@ syncpub_prune_done_cb(const struct http_response *resp, void *arg)
 			syncpub_resolve_end(c);
 		syncpub_prune_end(c);
 		syncpub_map_missing(c);
+		syncpub_answered(sp, c->prune_req_ms);
 		return;
 	}
 	if (syncpub_is_transient(resp)) {
+		if (!(resp->outcome == HTTP_DONE && resp->status == 429))
+			syncpub_set_failing(sp, c);
 		syncpub_prune_backoff(c, resp);
 		return;
 	}
 	log_err("sync map %s: item listing failed: %s, HTTP %ld; stale items stay", c->name,
 		http_outcome_name(resp->outcome), resp->status);
 	syncpub_prune_end(c);
+	if (syncpub_is_answer(resp))
+		syncpub_answered(sp, c->prune_req_ms);
 }
 
 void
@@ -2298,6 +2477,10 @@ syncpub_set_paused(struct syncpub *sp, bool paused)
 		return;
 	sp->paused = paused;
 	log_debug("sync: writes %s", paused ? "paused" : "resumed");
+	if (paused)
+		syncpub_probes_cancel(sp);
+	else if (sp->failing && !sp->standby)
+		syncpub_probe_arm(sp);
 	syncpub_kick_all(sp);
 }
 
@@ -2308,6 +2491,10 @@ syncpub_set_active(struct syncpub *sp, bool active)
 		return;
 	sp->standby = !active;
 	log_info("sync: this instance %s", active ? "writes (lease held)" : "stands by (no lease)");
+	if (!active)
+		syncpub_probes_cancel(sp); /* reads: the handover need not wait for them */
+	else if (sp->failing && !sp->paused)
+		syncpub_probe_arm(sp);
 	syncpub_kick_all(sp);
 }
 

@@ -151,6 +151,10 @@ void syncpub_set_active(struct syncpub *sp, bool active);
  * (and running prune passes). 0 means converged.
  */
 size_t syncpub_pending(const struct syncpub *sp);
-/* Requests started and not completed (writes, reads, listings, map creates). */
+/*
+ * Requests started and not completed (writes, reads, listings, map creates;
+ * not the probe reads sent while Sync fails, which syncpub_set_active(false)
+ * cancels: nothing of them can land).
+ */
 size_t syncpub_inflight(const struct syncpub *sp);
 void syncpub_get_stats(const struct syncpub *sp, struct syncpub_stats *out);

@@ -3,8 +3,11 @@
  * sharing the publisher's event_base. It implements just enough of
  * /v1/Services/{IS}/Documents, /Maps and /Maps/{map}/Items (revisions,
  * ETag, If-Match with 412, 404 with 54100/54200/54201, 409 on create) and
- * can inject faults per request: a status with an optional Retry-After, a
- * hang (the client times out) or a reply delay. Every request is logged with
+ * can inject faults per request (all of an object's, or one method's): a
+ * status with an optional Retry-After, a hang (the client times out), a hold
+ * that applies the request when it ends without answering (the emulator's
+ * latency fault outlasting the client's timeout), or a reply delay. Every
+ * request is logged with
  * its arrival time on the monotonic clock, so rates are measured where Sync
  * would measure them.
  */
@@ -70,9 +73,21 @@ struct fake_entry {
 
 struct fake_fault {
 	char object[ID_MAX]; /* matched against the entry's object; "" = any */
+	int method;	     /* enum fake_method, or -1 = any */
 	int status;	     /* 0 = hang (never answered) */
+	int apply_ms;	     /* a hang: applied (unanswered) this long after arrival; 0 = never */
 	int retry_after;     /* -1 = no header */
 	int times;
+};
+
+/* A held request applied when its hold ends (fake_fault_hold). */
+struct fake_late {
+	struct fake *fake;
+	struct event *ev;
+	enum fake_method method;
+	char *path;
+	char *body;
+	char *if_match;
 };
 
 struct fake_pending {
@@ -103,7 +118,10 @@ struct fake {
 	int max_inflight_total;
 	struct fake_pending *hung[64];
 	size_t nhung;
-	size_t max_page; /* item list pages hold at most this many (0: PageSize) */
+	struct fake_late *late[64];
+	size_t nlate;
+	size_t applied_late; /* held requests applied so far */
+	size_t max_page;     /* item list pages hold at most this many (0: PageSize) */
 };
 
 static int64_t
@@ -146,16 +164,40 @@ fake_get(struct fake *f, const char *id)
 	return hmap_get(f->objs, id);
 }
 
-static void
-fake_fault(struct fake *f, const char *object, int status, int retry_after, int times)
+static struct fake_fault *
+fake_fault_on(struct fake *f, const char *object, int method, int status, int retry_after,
+	      int times)
 {
 	struct fake_fault *x = &f->faults[f->nfaults++];
 
 	assert_true(f->nfaults <= MAX_FAULTS);
+	memset(x, 0, sizeof(*x));
 	snprintf(x->object, sizeof(x->object), "%s", object);
+	x->method = method;
 	x->status = status;
 	x->retry_after = retry_after;
 	x->times = times;
+	return x;
+}
+
+static void
+fake_fault(struct fake *f, const char *object, int status, int retry_after, int times)
+{
+	(void)fake_fault_on(f, object, -1, status, retry_after, times);
+}
+
+/*
+ * The emulator's latency fault outlasting the client's timeout: matching
+ * requests (object "" = any) get no answer, and each is applied apply_ms
+ * after it arrived, as Sync may apply a request its client gave up on.
+ */
+static struct fake_fault *
+fake_fault_hold(struct fake *f, const char *object, int apply_ms, int times)
+{
+	struct fake_fault *x = fake_fault_on(f, object, -1, 0, -1, times);
+
+	x->apply_ms = apply_ms;
+	return x;
 }
 
 static void
@@ -213,8 +255,13 @@ static void
 fake_reply(struct fake *f, struct evhttp_request *req, const char *object, int status,
 	   const char *etag, char *body)
 {
-	struct fake_pending *p = xcalloc(1, sizeof(*p));
+	struct fake_pending *p;
 
+	if (req == NULL) { /* a held request applied late: nobody waits for the answer */
+		free(body);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
 	p->fake = f;
 	p->req = req;
 	p->status = status;
@@ -359,43 +406,85 @@ fake_list_items(struct fake *f, struct evhttp_request *req, const char *map, con
 	form_free(q);
 }
 
+static void fake_process(struct fake *f, struct evhttp_request *req, enum fake_method method,
+			 const char *path, const char *body, const char *if_match);
+
+static void
+fake_late_free(struct fake_late *l)
+{
+	if (l->ev != NULL)
+		event_free(l->ev);
+	free(l->path);
+	free(l->body);
+	free(l->if_match);
+	free(l);
+}
+
+static void
+fake_late_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake_late *l = arg;
+
+	l->fake->applied_late++;
+	if (l->method != FAKE_GET) /* a read applied late changes nothing */
+		fake_process(l->fake, NULL, l->method, l->path, l->body, l->if_match);
+	event_free(l->ev);
+	l->ev = NULL;
+}
+
 static void
 fake_handler(struct evhttp_request *req, void *arg)
 {
 	struct fake *f = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	const char *if_match = evhttp_find_header(in_h, "If-Match");
-	struct fake_entry *e = &f->log[f->nlog < MAX_LOG ? f->nlog++ : MAX_LOG - 1];
-	char seg[4][300];
-	size_t nseg = fake_segments(path != NULL ? path : "/", seg);
-	struct form *form = NULL;
 	size_t len = evbuffer_get_length(in);
 	char *body = xmalloc(len + 1);
+	enum fake_method method;
+
+	evbuffer_copyout(in, body, len);
+	body[len] = '\0';
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+		method = FAKE_GET;
+		break;
+	case EVHTTP_REQ_DELETE:
+		method = FAKE_DELETE;
+		break;
+	default:
+		method = FAKE_POST;
+		break;
+	}
+	fake_process(f, req, method, path != NULL ? path : "/", body,
+		     evhttp_find_header(evhttp_request_get_input_headers(req), "If-Match"));
+	free(body);
+}
+
+/*
+ * Handles one request: logs it, applies the first matching fault, else
+ * serves it. req NULL: a held request applied late (fake_fault_hold), not
+ * logged again, no fault, nobody answered.
+ */
+static void
+fake_process(struct fake *f, struct evhttp_request *req, enum fake_method method, const char *path,
+	     const char *body, const char *if_match)
+{
+	struct fake_entry late_entry = { 0 };
+	struct fake_entry *e =
+		req != NULL ? &f->log[f->nlog < MAX_LOG ? f->nlog++ : MAX_LOG - 1] : &late_entry;
+	char seg[4][300];
+	size_t nseg = fake_segments(path, seg);
+	struct form *form = NULL;
 	const char *data;
 	struct fake_obj *o;
 	char id[ID_MAX];
 	char map_id[ID_MAX];
 	size_t i;
 
-	evbuffer_copyout(in, body, len);
-	body[len] = '\0';
-	assert_int_equal(form_parse(body, len, NULL, &form, NULL), 0);
-	free(body);
+	assert_int_equal(form_parse(body, strlen(body), NULL, &form, NULL), 0);
 	memset(e, 0, sizeof(*e));
 	e->t_ms = mono_ms();
-	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_GET:
-		e->method = FAKE_GET;
-		break;
-	case EVHTTP_REQ_DELETE:
-		e->method = FAKE_DELETE;
-		break;
-	default:
-		e->method = FAKE_POST;
-		break;
-	}
+	e->method = method;
 	snprintf(e->if_match, sizeof(e->if_match), "%s", if_match != NULL ? if_match : "");
 	data = form_get(form, "Data");
 
@@ -426,18 +515,35 @@ fake_handler(struct evhttp_request *req, void *arg)
 	snprintf(e->object, sizeof(e->object), "%s", id);
 
 	/* Injected faults. */
-	for (i = 0; i < f->nfaults; i++) {
+	for (i = 0; req != NULL && i < f->nfaults; i++) {
 		struct fake_fault *x = &f->faults[i];
 
-		if (x->times <= 0 || (x->object[0] != '\0' && strcmp(x->object, id) != 0))
+		if (x->times <= 0 || (x->object[0] != '\0' && strcmp(x->object, id) != 0) ||
+		    (x->method >= 0 && x->method != (int)method))
 			continue;
 		x->times--;
 		e->status = x->status;
 		if (x->status == 0) {
 			struct fake_pending *p = xcalloc(1, sizeof(*p));
 
+			assert_true(f->nhung < 64);
 			p->req = req;
 			f->hung[f->nhung++] = p;
+			if (x->apply_ms > 0) {
+				struct fake_late *l = xcalloc(1, sizeof(*l));
+				struct timeval tv = { x->apply_ms / 1000,
+						      (x->apply_ms % 1000) * 1000 };
+
+				assert_true(f->nlate < 64);
+				l->fake = f;
+				l->method = method;
+				l->path = xstrdup(path);
+				l->body = xstrdup(body);
+				l->if_match = if_match != NULL ? xstrdup(if_match) : NULL;
+				l->ev = evtimer_new(f->base, fake_late_cb, l);
+				evtimer_add(l->ev, &tv);
+				f->late[f->nlate++] = l;
+			}
 			goto out;
 		}
 		if (x->retry_after >= 0) {
@@ -449,7 +555,7 @@ fake_handler(struct evhttp_request *req, void *arg)
 		fake_error(f, req, id, x->status, x->status == 429 ? 54009 : x->status);
 		goto out;
 	}
-	if (f->random_fault_rate > 0 && rng_double(&f->rng) < f->random_fault_rate) {
+	if (req != NULL && f->random_fault_rate > 0 && rng_double(&f->rng) < f->random_fault_rate) {
 		e->status = rng_below(&f->rng, 2) == 0 ? 429 : 503;
 		fake_error(f, req, id, e->status, e->status == 429 ? 54009 : e->status);
 		goto out;
@@ -644,6 +750,8 @@ teardown(void **state)
 	http_async_free(f->client);
 	for (i = 0; i < f->fake.nhung; i++)
 		fake_pending_free(f->fake.hung[i]);
+	for (i = 0; i < f->fake.nlate; i++)
+		fake_late_free(f->fake.late[i]);
 	evhttp_free(f->fake.http);
 	while (hmap_next(f->fake.objs, &pos, &key, &value)) {
 		struct fake_obj *o = value;
@@ -693,6 +801,44 @@ count_requests(struct fixture *f, const char *id, int method)
 		    (method < 0 || (int)f->fake.log[i].method == method))
 			n++;
 	return n;
+}
+
+/* Requests logged from index `from` on that are not GETs (writes: POST, DELETE). */
+static size_t
+count_writes_from(struct fixture *f, size_t from)
+{
+	size_t n = 0;
+	size_t i;
+
+	for (i = from; i < f->fake.nlog; i++)
+		if (f->fake.log[i].method != FAKE_GET)
+			n++;
+	return n;
+}
+
+/* The most writes (POST, DELETE) for container within any window_ms, at the fake. */
+static size_t
+max_writes_in_window(struct fixture *f, const char *container, int64_t window_ms)
+{
+	size_t best = 0;
+	size_t i;
+	size_t j;
+
+	for (i = 0; i < f->fake.nlog; i++) {
+		size_t n = 0;
+
+		if (f->fake.log[i].method == FAKE_GET ||
+		    strcmp(f->fake.log[i].container, container) != 0)
+			continue;
+		for (j = i; j < f->fake.nlog; j++)
+			if (f->fake.log[j].method != FAKE_GET &&
+			    strcmp(f->fake.log[j].container, container) == 0 &&
+			    f->fake.log[j].t_ms - f->fake.log[i].t_ms < window_ms)
+				n++;
+		if (n > best)
+			best = n;
+	}
+	return best;
 }
 
 /* The most requests for container within any window_ms (arrival times at the fake). */
@@ -967,15 +1113,21 @@ test_syncpub_retries_5xx_and_timeouts_until_written(void **state)
 	/* 1 s: long enough that only the hung request times out, also under valgrind on a
 	 * loaded host (at 300 ms one CI run under valgrind counted a retry more than the fake
 	 * logged requests: most likely a request that timed out before the fake read it) */
+	opts.probe_ms = 20;
 	fixture_publisher(f, &opts, 1000);
 	fake_put(&f->fake, "d:D", "{}", 0);
-	fake_fault(&f->fake, "d:D", 503, -1, 3);
-	fake_fault(&f->fake, "d:D", 0, -1, 1); /* hangs: the client times out */
-	fake_fault(&f->fake, "d:D", 500, -1, 20);
+	fake_fault_on(&f->fake, "d:D", FAKE_POST, 503, -1, 3);
+	fake_fault_on(&f->fake, "d:D", FAKE_POST, 0, -1, 1); /* hangs: the client times out */
+	fake_fault_on(&f->fake, "d:D", FAKE_POST, 500, -1, 20);
 	assert_int_equal(set_doc(f, "D", "{\"v\":1}"), 0);
 	assert_true(run_until(f, converged, 10000));
 	assert_string_equal(fake_data(f, "d:D"), "{\"v\":1}");
-	assert_int_equal(f->fake.nlog, 25);
+	/*
+	 * 24 failed writes and the 25th; after each failure a probe read, answered
+	 * (another may start when one takes longer than the probe interval)
+	 */
+	assert_int_equal(count_requests(f, "d:D", FAKE_POST), 25);
+	assert_true(count_requests(f, "d:D", FAKE_GET) >= 24);
 	syncpub_get_stats(f->sp, &st);
 	assert_int_equal(st.retries, 24);
 	assert_int_equal(st.dropped, 0);
@@ -1100,7 +1252,7 @@ test_syncpub_free_with_writes_in_flight(void **state)
 	char key[16];
 	int i;
 
-	fake_fault(&f->fake, "d:D", 503, 30, 1); /* one object in a 30 s backoff */
+	fake_fault(&f->fake, "d:D", 429, 30, 1); /* one object in a 30 s backoff */
 	assert_int_equal(set_doc(f, "D", "{}"), 0);
 	assert_true(run_until(f, some_request, 1000));
 	run_for(f, 50);
@@ -1172,8 +1324,8 @@ test_syncpub_converges_under_random_faults(void **state)
 			assert_null(fake_data(f, id));
 		}
 	}
-	assert_true(max_in_window(f, "m:Tasks", 1000) <= 20);
-	assert_true(max_in_window(f, "d:Stats", 1000) <= 20);
+	assert_true(max_writes_in_window(f, "m:Tasks", 1000) <= 20);
+	assert_true(max_writes_in_window(f, "d:Stats", 1000) <= 20);
 	assert_int_equal(f->fake.max_inflight_per_object, 1);
 }
 
@@ -1364,7 +1516,7 @@ test_syncpub_missing_map_create_retries(void **state)
 	struct fixture *f = *state;
 	struct map_counts n;
 
-	fake_fault(&f->fake, "m:R", 503, -1, 2);
+	fake_fault_on(&f->fake, "m:R", FAKE_POST, 503, -1, 2);
 	assert_int_equal(set_item(f, "R", "a", "{\"v\":1}"), 0);
 	assert_int_equal(set_item(f, "R", "b", "{\"v\":2}"), 0);
 	syncpub_prune_map(f->sp, "R");
@@ -1372,7 +1524,9 @@ test_syncpub_missing_map_create_retries(void **state)
 	count_map_requests(f, "R", &n);
 	assert_int_equal(n.map_creates, 3); /* two 503s, then created */
 	assert_int_equal(n.item_creates, 2);
-	assert_int_equal(n.total, 1 + 3 + 2);
+	/* the listing, the creates, the items, and a probe read (404) after each 503 */
+	assert_int_equal(count_requests(f, "m:R", FAKE_GET), 2);
+	assert_int_equal(n.total, 1 + 3 + 2 + 2);
 	assert_string_equal(fake_data(f, "i:R/b"), "{\"v\":2}");
 }
 
@@ -1389,23 +1543,34 @@ test_syncpub_recovery_ends_pending_backoffs(void **state)
 					.retry_max_ms = 60000 };
 	struct syncpub_stats st;
 
+	struct fake_fault *down;
+
+	opts.probe_ms = 50;
 	fixture_publisher(f, &opts, 2000);
 	fake_put(&f->fake, "d:D1", "{}", 0);
 	fake_put(&f->fake, "d:D2", "{}", 0);
 	fake_put(&f->fake, "d:D3", "{}", 0);
 	fake_put(&f->fake, "d:T", "{}", 0);
-	fake_fault(&f->fake, "d:D1", 503, 30, 1);
-	fake_fault(&f->fake, "d:D2", 503, 30, 1);
-	fake_fault(&f->fake, "d:T", 429, 30, 1);
+	fake_fault_on(&f->fake, "d:D1", FAKE_POST, 503, 30, 1);
+	fake_fault_on(&f->fake, "d:D2", FAKE_POST, 503, 30, 1);
+	fake_fault_on(&f->fake, "d:T", FAKE_POST, 429, 30, 1);
+	down = fake_fault_on(&f->fake, "", FAKE_GET, 503, -1, 1000); /* the probe reads too */
 	assert_int_equal(set_doc(f, "D1", "{\"v\":1}"), 0);
 	assert_int_equal(set_doc(f, "D2", "{\"v\":2}"), 0);
 	assert_int_equal(set_doc(f, "T", "{\"v\":3}"), 0);
 	run_for(f, 200);
-	assert_int_equal(f->fake.nlog, 3);
+	assert_int_equal(count_writes_from(f, 0), 3);
+	assert_true(count_requests(f, "d:D1", FAKE_GET) + count_requests(f, "d:D2", FAKE_GET) +
+			    count_requests(f, "d:T", FAKE_GET) >=
+		    2); /* probes, refused */
 	assert_int_equal(syncpub_pending(f->sp), 3);
 
-	/* Sync answers D3: D1 and D2 are retried at once; T waits for its 429. */
+	/* D3 set while Sync fails waits; Sync answers a probe: D1, D2 and D3 are written at
+	 * once; T waits for its 429. */
 	assert_int_equal(set_doc(f, "D3", "{\"v\":4}"), 0);
+	run_for(f, 100);
+	assert_int_equal(count_writes_from(f, 0), 3);
+	down->times = 0;
 	run_for(f, 500);
 	assert_string_equal(fake_data(f, "d:D1"), "{\"v\":1}");
 	assert_string_equal(fake_data(f, "d:D2"), "{\"v\":2}");
@@ -1586,6 +1751,11 @@ test_syncpub_marked_during_backoff_builds_latest(void **state)
 	char json[64];
 	int i;
 
+	struct syncpub_options opts = {
+		.writes_per_second = 100, .retry_base_ms = 5, .retry_max_ms = 50, .probe_ms = 20
+	};
+
+	fixture_publisher(f, &opts, 2000);
 	fake_put(&f->fake, "m:T", "{}", 0);
 	fake_put(&f->fake, "i:T/WT1", "{}", 0);
 	fake_fault(&f->fake, "i:T/WT1", 503, -1, 3);
@@ -1599,7 +1769,8 @@ test_syncpub_marked_during_backoff_builds_latest(void **state)
 	}
 	assert_true(run_until(f, converged, 3000));
 	assert_string_equal(fake_data(f, "i:T/WT1"), "{\"n\":20}");
-	assert_int_equal(f->fake.nlog, 4); /* three 503s, then the write */
+	assert_int_equal(count_writes_from(f, 0), 4);	      /* three 503s, then the write */
+	assert_true(count_requests(f, "m:T", FAKE_GET) >= 3); /* a probe after each 503 */
 	assert_true(m.builds <= 2);
 }
 
@@ -1633,6 +1804,12 @@ test_syncpub_listed_item_removed_again_is_still_deleted(void **state)
 }
 
 static bool
+held_ones_applied(struct fixture *f)
+{
+	return f->fake.applied_late == f->fake.nlate;
+}
+
+static bool
 both_refused(struct fixture *f)
 {
 	return count_requests(f, "i:T/A", -1) > 0 && count_requests(f, "i:T/B", -1) > 0;
@@ -1648,9 +1825,9 @@ static void
 test_syncpub_item_born_and_gone_in_an_outage_costs_nothing(void **state)
 {
 	struct fixture *f = *state;
-	struct syncpub_options opts = { .writes_per_second = 100,
-					.retry_base_ms = 200,
-					.retry_max_ms = 400 };
+	struct syncpub_options opts = {
+		.writes_per_second = 100, .retry_base_ms = 200, .retry_max_ms = 400, .probe_ms = 20
+	};
 	struct lazy_model m = { 0 };
 	size_t n;
 
@@ -1670,18 +1847,24 @@ test_syncpub_item_born_and_gone_in_an_outage_costs_nothing(void **state)
 	f->fake.nfaults = 0; /* Sync answers again */
 	n = f->fake.nlog;
 	assert_true(run_until(f, converged, 3000));
-	assert_int_equal(f->fake.nlog, n); /* nothing to undo */
+	assert_int_equal(count_writes_from(f, n), 0); /* nothing to undo, only probe reads */
 	assert_null(fake_get(&f->fake, "i:T/A"));
 
-	/* A write that hung (client timeout) may have been applied: the remove DELETEs. */
-	fake_fault(&f->fake, "i:T/C", 0, -1, 1);
+	/*
+	 * A write that got no answer (client timeout) may have been applied, here
+	 * 100 ms after the client gave up: the remove DELETEs, and not before that
+	 * late landing could happen, or the item would come back for good.
+	 */
+	fake_fault_hold(&f->fake, "i:T/C", 400, 1);
 	assert_int_equal(set_item(f, "T", "C", "{\"v\":1}"), 0);
-	run_for(f, 500); /* the 300 ms timeout passed: C is in backoff */
+	run_for(f, 350); /* the 300 ms timeout passed: C is in backoff */
 	syncpub_remove_map_item(f->sp, "T", "C");
 	n = f->fake.nlog;
 	assert_true(run_until(f, converged, 3000));
-	assert_int_equal(f->fake.nlog, n + 1);
-	assert_int_equal(f->fake.log[n].method, FAKE_DELETE);
+	assert_true(run_until(f, held_ones_applied, 1000));
+	assert_null(fake_get(&f->fake, "i:T/C"));
+	assert_int_equal(count_writes_from(f, n), 1);
+	assert_int_equal(count_requests(f, "i:T/C", FAKE_DELETE), 1);
 }
 
 static bool
@@ -1694,27 +1877,31 @@ three_in_backoff(struct fixture *f)
 }
 
 /*
- * After a hung item write, the first answer from Sync (another object's)
- * lists the map once (a read) instead of spending writes on guesses: the
- * hung create never landed, so the removal needs no DELETE; an item the
- * listing shows is updated with its revision rather than created (409); one
- * whose hung write landed with the latest value needs nothing.
+ * After hung item writes, the first answer from Sync (a probe read's) lists
+ * the map once (a read) instead of spending writes on guesses: the hung
+ * create never landed, so the removal needs no DELETE; an item the listing
+ * shows is updated with its revision rather than created (409); one whose
+ * hung write landed with the latest value needs nothing.
  */
 static void
 test_syncpub_listing_after_hung_writes_settles_them(void **state)
 {
 	struct fixture *f = *state;
 	/*
-	 * No retry of C, E or G may land before the removal, or the DELETE (or the
-	 * write to G) would be right: no probe during the test, and a fixed jitter
-	 * seed whose first backoffs are 4.6, 4.5 and 4.3 s (with a random one, a
-	 * retry within the test's first second failed it now and then).
+	 * No retry of C, E or G may go before the removal, or the DELETE (or the
+	 * write to G) would be right: the probe reads are refused until the test
+	 * lets Sync answer, and a fixed jitter seed whose first backoffs are 4.6,
+	 * 4.5 and 4.3 s (with a random one, a retry within the test's first
+	 * second failed it now and then).
 	 */
 	struct syncpub_options opts = { .writes_per_second = 100,
 					.retry_base_ms = 5000,
 					.retry_max_ms = 10000,
-					.probe_ms = 60000,
+					.probe_ms = 50,
 					.rng_seed = 83 };
+	struct fake_fault *down;
+	size_t listings = 0;
+	size_t probes = 0;
 	size_t n;
 	size_t i;
 
@@ -1726,6 +1913,7 @@ test_syncpub_listing_after_hung_writes_settles_them(void **state)
 	fake_fault(&f->fake, "i:T/C", 0, -1, 1);
 	fake_fault(&f->fake, "i:T/E", 0, -1, 1);
 	fake_fault(&f->fake, "i:T/G", 0, -1, 1);
+	down = fake_fault_on(&f->fake, "", FAKE_GET, 503, -1, 1000); /* the probe reads */
 	assert_int_equal(set_item(f, "T", "C", "{\"v\":1}"), 0);
 	assert_int_equal(set_item(f, "T", "E", "{\"v\":1}"), 0);
 	assert_int_equal(set_item(f, "T", "G", "{\"v\":1}"), 0);
@@ -1735,12 +1923,15 @@ test_syncpub_listing_after_hung_writes_settles_them(void **state)
 	run_for(f, 600); /* past the 0.5 s in which an unanswered request may still land */
 	syncpub_remove_map_item(f->sp, "T", "C");
 	assert_int_equal(set_item(f, "T", "E", "{\"v\":2}"), 0);
+	assert_int_equal(set_doc(f, "D", "{\"v\":1}"), 0); /* waits while Sync fails */
+	run_for(f, 100);
 	n = f->fake.nlog;
-	assert_int_equal(set_doc(f, "D", "{\"v\":1}"), 0); /* Sync answers: recovery */
+	down->times = 0; /* Sync answers the next probe: recovery */
 	assert_true(run_until(f, converged, 3000));
 	assert_null(fake_get(&f->fake, "i:T/C"));
 	assert_string_equal(fake_data(f, "i:T/E"), "{\"v\":2}");
 	assert_string_equal(fake_data(f, "i:T/G"), "{\"v\":1}");
+	assert_string_equal(fake_data(f, "d:D"), "{\"v\":1}");
 	for (i = n; i < f->fake.nlog; i++) {
 		struct fake_entry *e = &f->fake.log[i];
 
@@ -1751,7 +1942,93 @@ test_syncpub_listing_after_hung_writes_settles_them(void **state)
 			assert_true(e->if_match[0] != '\0');
 		}
 	}
-	assert_int_equal(f->fake.nlog, n + 4); /* D (update, create), the listing, E: no C, G */
+	/* a probe read (of the map, or of D: 404), the listing, E, D (update, create) */
+	for (i = n; i < f->fake.nlog; i++) {
+		if (f->fake.log[i].method != FAKE_GET)
+			continue;
+		if (strcmp(f->fake.log[i].object, "i:T/") == 0)
+			listings++;
+		else
+			probes++;
+	}
+	assert_int_equal(listings, 1);
+	assert_true(probes >= 1);
+	assert_int_equal(count_writes_from(f, n), 3);
+}
+
+/* The client's timeout in the held-requests test: the held ones outlast it. */
+#define HOLD_TIMEOUT_MS 3000
+
+/*
+ * Issue 12, the 5-minute outage's last miss. Sync refuses every request
+ * (503), then holds each one past the client's timeout and applies it then
+ * (the emulator's latency fault), and the outage ends while requests are
+ * held. Meanwhile a task opens and ends (item B), another changes twice (A),
+ * and so does the document D. Once a write failed, only probe reads go out
+ * (one per probe interval, not waiting for the held ones), so no write is
+ * held when the outage ends: the map and the document equal the truth
+ * within a second, long before the held requests' timeout, and the held
+ * requests landing later change nothing. Before, a probe re-sent a write;
+ * held, it kept its object (and B's DELETE behind it) until its timeout.
+ */
+static void
+test_syncpub_no_write_is_held_when_an_outage_ends(void **state)
+{
+	struct fixture *f = *state;
+	struct syncpub_options opts = {
+		.writes_per_second = 10, .retry_base_ms = 50, .retry_max_ms = 200, .probe_ms = 100
+	};
+	struct fake_fault *refuse;
+	struct fake_fault *hold;
+	size_t failing_from;
+	size_t ended_at;
+	size_t i;
+
+	fixture_publisher(f, &opts, HOLD_TIMEOUT_MS);
+	fake_put(&f->fake, "m:T", "{}", 0);
+	assert_int_equal(set_item(f, "T", "A", "{\"v\":0}"), 0);
+	assert_int_equal(set_doc(f, "D", "{\"v\":0}"), 0);
+	assert_true(run_until(f, converged, 3000));
+
+	/* 503: the three writes are refused, then Sync is known to fail */
+	refuse = fake_fault_on(&f->fake, "", -1, 503, -1, 100000);
+	assert_int_equal(set_item(f, "T", "B", "{\"v\":1}"), 0);
+	assert_int_equal(set_item(f, "T", "A", "{\"v\":1}"), 0);
+	assert_int_equal(set_doc(f, "D", "{\"v\":1}"), 0);
+	assert_true(run_until(f, three_in_backoff, 3000));
+	failing_from = f->fake.nlog;
+	run_for(f, 300);
+
+	/* latency: every request held past the client's timeout, applied then */
+	refuse->times = 0;
+	hold = fake_fault_hold(&f->fake, "", HOLD_TIMEOUT_MS + 200, 1000);
+	run_for(f, 500);
+	syncpub_remove_map_item(f->sp, "T", "B"); /* the task ended */
+	assert_int_equal(set_item(f, "T", "A", "{\"v\":2}"), 0);
+	assert_int_equal(set_doc(f, "D", "{\"v\":2}"), 0);
+	run_for(f, 500);
+
+	/* the outage ends with requests held */
+	hold->times = 0;
+	ended_at = f->fake.nlog;
+	assert_true(run_until(f, converged, 1000));
+	assert_string_equal(fake_data(f, "i:T/A"), "{\"v\":2}");
+	assert_null(fake_get(&f->fake, "i:T/B"));
+	assert_string_equal(fake_data(f, "d:D"), "{\"v\":2}");
+	/* while Sync failed only reads went out, one per probe interval, held or not */
+	for (i = failing_from; i < ended_at; i++)
+		assert_int_equal(f->fake.log[i].method, FAKE_GET);
+	assert_true(f->fake.nlate >= 3);
+	for (i = 0; i < f->fake.nlate; i++)
+		assert_int_equal(f->fake.late[i]->method, FAKE_GET);
+
+	/* the held requests land: nothing changes */
+	assert_true(run_until(f, held_ones_applied, HOLD_TIMEOUT_MS + 1000));
+	run_for(f, 100);
+	assert_string_equal(fake_data(f, "i:T/A"), "{\"v\":2}");
+	assert_null(fake_get(&f->fake, "i:T/B"));
+	assert_string_equal(fake_data(f, "d:D"), "{\"v\":2}");
+	assert_true(syncpub_pending(f->sp) == 0);
 }
 
 /*
@@ -1779,7 +2056,7 @@ test_syncpub_probe_notices_recovery_within_seconds(void **state)
 	assert_string_equal(fake_data(f, "d:D1"), "{\"v\":1}");
 	assert_string_equal(fake_data(f, "d:D2"), "{\"v\":2}");
 	syncpub_get_stats(f->sp, &st);
-	assert_int_equal(st.requests, 4);
+	assert_int_equal(st.requests, 5); /* two refused writes, a probe read, two writes */
 }
 
 /* Paused: nothing starts, values still coalesce; resumed: the latest goes out once. */
@@ -1857,6 +2134,8 @@ main(void)
 			test_syncpub_item_born_and_gone_in_an_outage_costs_nothing, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_listing_after_hung_writes_settles_them,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syncpub_no_write_is_held_when_an_outage_ends,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syncpub_probe_notices_recovery_within_seconds,
 						setup, teardown),
