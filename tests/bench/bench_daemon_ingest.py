@@ -20,7 +20,11 @@ nginx and trhubd alternately N times (trhubd restarted on the same socket
 before each of its runs, so each run starts from a fresh model and sees the
 same requests) and reports the medians; --compare BIN adds a second trhubd
 binary to every round (the before/after of a change, in the same run);
---pin puts the server (nginx's worker, trhubd) on CPU 0 and wrk on CPU 1.
+--pin puts the server (nginx's worker, trhubd) on CPU 0 and wrk on CPU 1, with
+one wrk thread: two threads sharing wrk's one CPU are time-sliced, and a
+response that arrives for the thread not running waits for its slice, which
+wrk counts as latency (nginx-204's p99 read 4.1-4.2 ms with two threads and
+0.6-1.2 ms with one in the same quiet session; doc/benchmarks.md).
 
   TRHUBD=build/daemon/trhubd TRHUB_SIM=build/tests/sim/trhub-sim \\
       tests/bench/bench_daemon_ingest.py [--duration 10] [--connections 16] [--no-nginx]
@@ -247,7 +251,10 @@ def medians(runs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--duration', type=int, default=10)
-    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--threads', type=int,
+                    help='wrk threads (default 2; 1 with --pin, which gives wrk one CPU: '
+                    'two threads time-sliced on it add their own waits to every latency, '
+                    'nginx\'s p99 included)')
     ap.add_argument('--connections', type=int, default=16)
     ap.add_argument('--events', type=int, default=0, help='distinct requests (default: 25k/s)')
     ap.add_argument('--no-nginx', action='store_true', help='skip the nginx-204 ceiling')
@@ -259,6 +266,8 @@ def main():
                     help='server (nginx worker, trhubd) on CPU %s, wrk on CPU %s' %
                     (SERVER_CPU, WRK_CPU))
     args = ap.parse_args()
+    if args.threads is None:
+        args.threads = 1 if args.pin else 2
     bc.need_env()
     wrk = shutil.which('wrk')
     if wrk is None:
