@@ -284,30 +284,31 @@ model_workers_json(const struct model *m, struct json_gen *g)
 	json_gen_array_close(g);
 }
 
+/* One worker's JSON (null when unknown), in full or brief; the clock read once. */
+static void
+model_worker_json_as(const struct model *m, const char *sid, struct json_gen *g, bool brief)
+{
+	struct model_worker *w = sid != NULL ? hmap_get(m->workers, sid) : NULL;
+	int64_t now;
+
+	if (w == NULL) {
+		json_gen_null(g);
+		return;
+	}
+	now = model_now(m);
+	model_gen_worker(m, w, g, now, tz_day_start_ms(m->zone, m->day_start_minutes, now), brief);
+}
+
 void
 model_worker_json(const struct model *m, const char *sid, struct json_gen *g)
 {
-	struct model_worker *w = sid != NULL ? hmap_get(m->workers, sid) : NULL;
-
-	if (w == NULL)
-		json_gen_null(g);
-	else
-		model_gen_worker(m, w, g, model_now(m),
-				 tz_day_start_ms(m->zone, m->day_start_minutes, model_now(m)),
-				 false);
+	model_worker_json_as(m, sid, g, false);
 }
 
 void
 model_worker_brief_json(const struct model *m, const char *sid, struct json_gen *g)
 {
-	struct model_worker *w = sid != NULL ? hmap_get(m->workers, sid) : NULL;
-
-	if (w == NULL)
-		json_gen_null(g);
-	else
-		model_gen_worker(m, w, g, model_now(m),
-				 tz_day_start_ms(m->zone, m->day_start_minutes, model_now(m)),
-				 true);
+	model_worker_json_as(m, sid, g, true);
 }
 
 void
