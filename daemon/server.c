@@ -42,6 +42,7 @@
 
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -147,6 +148,9 @@ enum server_conn_state {
 	SERVER_CONN_WAIT,    /* request handed over; nothing passes until it is answered */
 	SERVER_CONN_STREAM,  /* kept by the stream: nothing passes, ever */
 	SERVER_CONN_CLOSING, /* refused: input discarded until the linger timer */
+	/* The webhook fast path (server_conn_fast_*): evhttp never sees these. */
+	SERVER_CONN_FAST_BODY, /* reading a webhook's body, which the filter answers */
+	SERVER_CONN_FAST_OWED, /* answered; the socket has not taken all of it yet */
 };
 
 enum server_conn_pool {
@@ -187,7 +191,21 @@ struct server_conn {
 	struct evbuffer_cb_entry *tls_drained;
 	size_t head_bytes;
 	size_t body_left;
-	struct request_head rh;	       /* the request head being checked */
+	struct request_head rh; /* the request head being checked */
+	/*
+	 * The webhook fast path: a copy of the head with its fields cut out
+	 * (NUL-terminated in place), the body while it arrives in pieces, and
+	 * the answer's rest while the socket does not take it. Made on first
+	 * use, kept for the connection's next requests.
+	 */
+	char *fast_head;
+	size_t fast_head_size;
+	const char *fast_target;
+	const char *fast_signature;
+	const char *fast_content_type;
+	enum events_kind fast_kind;
+	struct evbuffer *fast_body;
+	struct evbuffer *fast_out;
 	TAILQ_ENTRY(server_conn) link; /* s->conns */
 	TAILQ_ENTRY(server_conn) idle_link;
 	TAILQ_ENTRY(server_conn) all_link; /* s->all, until the record is freed */
@@ -582,7 +600,8 @@ server_conn_refuse(struct server_conn *c, int status, const char *error, const c
 	server_conn_uncount(c);
 	c->state = SERVER_CONN_CLOSING;
 	if (fd >= 0 && status != 0 && evbuffer_get_length(bufferevent_get_output(c->sock)) == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
+	    (c->fast_out == NULL || evbuffer_get_length(c->fast_out) == 0)) {
 		g = json_gen_new();
 		json_gen_object_open(g);
 		json_gen_kv_string(g, "error", error);
@@ -631,19 +650,19 @@ static const struct server_route *server_route_find(enum evhttp_cmd_type method,
 						    size_t len, bool *path_known, char *allow,
 						    size_t allow_size);
 
-/* True when the checked head asks for a Twilio route: the webhook reserve's only use. */
-static bool
-server_head_is_twilio(const struct request_head *rh)
+/* The Twilio route a checked head asks for (the webhook reserve, the fast path), or NULL. */
+static const struct server_route *
+server_head_twilio_route(const struct request_head *rh)
 {
 	const struct server_route *r = NULL;
 	bool known = false;
 	char allow[128];
 
 	if (strcmp(rh->method, "POST") != 0 || rh->path[0] != '/')
-		return false;
+		return NULL;
 	r = server_route_find(EVHTTP_REQ_POST, rh->path, strlen(rh->path), &known, allow,
 			      sizeof(allow));
-	return r != NULL && r->role == SERVER_ROLE_TWILIO;
+	return r != NULL && r->role == SERVER_ROLE_TWILIO ? r : NULL;
 }
 
 static void
@@ -658,11 +677,330 @@ server_conn_refuse_status(struct server_conn *c, int status, const char *why)
 			   why);
 }
 
+/*
+ * --- the webhook fast path ---------------------------------------------------
+ *
+ * A signed webhook is most of what trhubd serves (Twilio may post a thousand
+ * a second), and evhttp's share of one was most of its cost: a second parse
+ * of the head the filter had just checked, a request object with header
+ * lists, the reply's headers and formatting, and a flush event per answer.
+ * So the filter answers a webhook itself when evhttp has nothing to add:
+ * plain HTTP/1.1, no Expect, Connection absent or keep-alive, a body within
+ * the configured cap, the server not stopping. It runs the pipeline's steps
+ * for a Twilio route in the same order with the same functions (the route
+ * from the same table, the body limit, events_verify, then the route's
+ * handler's work: the 204, events_accept, the latency metric) and writes the
+ * same answer evhttp would, byte for byte but for the Date's second. Every
+ * other request, TLS included, goes to evhttp as before; a webhook whose
+ * server starts stopping while its body arrives is handed to evhttp whole.
+ */
+
+static void server_conn_writable_cb(evutil_socket_t fd, short what, void *arg);
+static void server_conn_nodelay(struct server_conn *c);
+static const char *server_verdict_error(int verdict);
+static double server_elapsed_s(const struct timespec *start);
+
+/* A header value without the blanks around it (evhttp trims the same). */
+static char *
+server_fast_trim(char *v)
+{
+	char *end = v + strlen(v);
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*end = '\0';
+	return v;
+}
+
+/*
+ * At the end of a checked head for route: true when the filter answers it
+ * (the head's fields are then cut out into c->fast_*), false for evhttp.
+ */
+static bool
+server_conn_fast_begin(struct server_conn *c, const struct server_route *route)
+{
+	struct server *s = c->s;
+	size_t len = evbuffer_get_length(c->head);
+	size_t limit = route->body_max_bytes == SERVER_BODY_CONFIGURED ? s->body_max_bytes
+								       : route->body_max_bytes;
+	char *p = NULL;
+	char *eol = NULL;
+	char *sp = NULL;
+
+	if (c->tls || s->stopping || s->events == NULL || !c->rh.http11 ||
+	    c->rh.content_length > limit)
+		return false;
+	if (c->fast_head_size < len + 1) {
+		free(c->fast_head);
+		c->fast_head_size = len + 1 < 1024 ? 1024 : len + 1;
+		c->fast_head = xmalloc(c->fast_head_size);
+	}
+	if (evbuffer_copyout(c->head, c->fast_head, len) != (ev_ssize_t)len)
+		return false;
+	c->fast_head[len] = '\0';
+	c->fast_kind = route->kind;
+	c->fast_signature = NULL;
+	c->fast_content_type = NULL;
+	/* The request line, checked by request_head: method SP target SP version. */
+	p = c->fast_head;
+	eol = strstr(p, "\r\n");
+	sp = eol == NULL ? NULL : memchr(p, ' ', (size_t)(eol - p));
+	if (sp == NULL)
+		return false;
+	*eol = '\0';
+	c->fast_target = sp + 1;
+	sp = strchr(sp + 1, ' ');
+	if (sp == NULL)
+		return false;
+	*sp = '\0';
+	/* Header lines, up to the empty one; the first of a repeated name counts, as in evhttp. */
+	for (p = eol + 2; (eol = strstr(p, "\r\n")) != NULL && eol != p; p = eol + 2) {
+		char *colon = memchr(p, ':', (size_t)(eol - p));
+		char *value = NULL;
+		size_t name_len = 0;
+
+		*eol = '\0';
+		if (colon == NULL)
+			return false;
+		name_len = (size_t)(colon - p);
+		value = server_fast_trim(colon + 1);
+		if (name_len == 18 && strncasecmp(p, "X-Twilio-Signature", 18) == 0) {
+			if (c->fast_signature == NULL)
+				c->fast_signature = value;
+		} else if (name_len == 12 && strncasecmp(p, "Content-Type", 12) == 0) {
+			if (c->fast_content_type == NULL)
+				c->fast_content_type = value;
+		} else if (name_len == 10 && strncasecmp(p, "Connection", 10) == 0) {
+			if (strcasecmp(value, "keep-alive") != 0)
+				return false; /* close, upgrade, a list: evhttp decides */
+		} else if (name_len == 6 && strncasecmp(p, "Expect", 6) == 0) {
+			return false; /* 100-continue: evhttp answers it */
+		}
+	}
+	return true;
+}
+
+/* The answer is all in the kernel: ready for the next request, as on_complete does for evhttp. */
+static void
+server_conn_fast_done(struct server_conn *c)
+{
+	server_conn_next_request(c);
+	server_conn_set_idle(c, true);
+	if (c->s != NULL)
+		server_conn_arm(c, (long)c->s->timeout_s * 1000);
+}
+
+/* Writes what the socket takes now; the rest waits in fast_out for it to be writable. */
+static void
+server_conn_fast_write(struct server_conn *c, const char *head, size_t head_len, const char *body,
+		       size_t body_len)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->sock);
+	/* sendmsg does not write through iov_base; the casts only drop const. */
+	struct iovec iov[2] = { { (void *)(uintptr_t)head, head_len },
+				{ (void *)(uintptr_t)body, body_len } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = body_len > 0 ? 2 : 1 };
+	struct timeval tv = { c->write_timeout_s, 0 };
+	ssize_t n = -1;
+	size_t sent = 0;
+
+	do {
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		server_conn_abort(c);
+		return;
+	}
+	sent = n < 0 ? 0 : (size_t)n;
+	if (sent == head_len + body_len) {
+		server_conn_fast_done(c);
+		return;
+	}
+	/* A peer that does not read: the rest waits, bounded by the write timeout. */
+	if (c->fast_out == NULL && (c->fast_out = evbuffer_new()) == NULL)
+		fatalx("http: cannot create a connection's buffers");
+	if (sent < head_len)
+		(void)evbuffer_add(c->fast_out, head + sent, head_len - sent);
+	(void)evbuffer_add(c->fast_out, body + (sent > head_len ? sent - head_len : 0),
+			   body_len - (sent > head_len ? sent - head_len : 0));
+	c->state = SERVER_CONN_FAST_OWED;
+	if (c->wev == NULL) {
+		c->wev = event_new(c->base, fd, EV_WRITE, server_conn_writable_cb, c);
+		if (c->wev == NULL)
+			fatalx("http: cannot create a write event");
+	}
+	(void)event_add(c->wev, c->write_timeout_s > 0 ? &tv : NULL);
+}
+
+/* The socket is writable again (or the write timed out) with a fast answer owed. */
+static void
+server_conn_fast_flush(struct server_conn *c, short what)
+{
+	struct timeval tv = { c->write_timeout_s, 0 };
+	int n = 0;
+
+	if (what & EV_TIMEOUT) {
+		log_debug("http: a client took no byte for %d s, closing", c->write_timeout_s);
+		server_conn_abort(c);
+		return;
+	}
+	while (evbuffer_get_length(c->fast_out) > 0) {
+		n = evbuffer_write(c->fast_out, bufferevent_getfd(c->sock));
+		if (n > 0)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			(void)event_del(c->wev);
+			server_conn_abort(c);
+			return;
+		}
+		(void)event_add(c->wev, c->write_timeout_s > 0 ? &tv : NULL);
+		return;
+	}
+	(void)event_del(c->wev);
+	server_conn_fast_done(c);
+	/* A pipelined request may be waiting. */
+	if (evbuffer_get_length(bufferevent_get_input(c->sock)) > 0)
+		bufferevent_trigger(c->sock, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/*
+ * The answer evhttp's evhttp_send_reply would write for server_reply_text
+ * (the same headers in the same order; a 204 has no Content-Length). The
+ * 204, nearly every answer, is built once a second.
+ */
+static void
+server_conn_fast_reply(struct server_conn *c, int status, const char *body, size_t body_len)
+{
+	static char date[64];
+	static time_t date_of = -1;
+	static char no_content[256];
+	static int no_content_len;
+	static const char fmt[] = "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+				  "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+				  "Date: %s\r\n%s\r\n";
+	struct timeval now;
+	struct tm tm;
+	char head[512];
+	char length[48];
+	int n = 0;
+
+	(void)event_base_gettimeofday_cached(c->base, &now);
+	if (now.tv_sec != date_of || no_content_len <= 0) {
+		if (gmtime_r(&now.tv_sec, &tm) == NULL)
+			fatalx("http: the clock is out of range");
+		(void)strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		date_of = now.tv_sec;
+		no_content_len = snprintf(no_content, sizeof(no_content), fmt, 204,
+					  http_server_reason(204), date, "");
+		if (no_content_len < 0 || (size_t)no_content_len >= sizeof(no_content))
+			fatalx("http: a fast answer's head does not fit");
+	}
+	if (status == 204) {
+		server_conn_fast_write(c, no_content, (size_t)no_content_len, NULL, 0);
+		return;
+	}
+	(void)snprintf(length, sizeof(length), "Content-Length: %zu\r\n", body_len);
+	n = snprintf(head, sizeof(head), fmt, status, http_server_reason(status), date, length);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		fatalx("http: a fast answer's head does not fit");
+	server_conn_fast_write(c, head, (size_t)n, body, body_len);
+}
+
+/* The whole webhook is here (body: body_len bytes): steps 5 and 6 of the pipeline. */
+static void
+server_conn_fast_answer(struct server_conn *c, const char *body, size_t body_len)
+{
+	struct server *s = c->s;
+	struct events_webhook *webhook = NULL;
+	struct events_request rq = {
+		.kind = c->fast_kind,
+		.target = c->fast_target,
+		.signature = c->fast_signature,
+		.content_type = c->fast_content_type,
+		.body = body_len == 0 ? "" : body,
+		.body_len = body_len,
+	};
+	struct timespec start;
+	const char *reason = NULL;
+	int verdict = 0;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &start); /* cannot fail for this clock */
+	server_conn_nodelay(c);
+	verdict = events_verify(s->events, &rq, &webhook, &reason);
+	if (verdict != EVENTS_OK) {
+		struct json_gen *g = json_gen_new();
+		const char *text = NULL;
+		size_t len = 0;
+
+		json_gen_object_open(g);
+		json_gen_kv_string(g, "error", server_verdict_error(verdict));
+		json_gen_kv_string(g, "detail", reason);
+		json_gen_object_close(g);
+		text = json_gen_text(g, &len);
+		server_conn_fast_reply(c, verdict, text, len);
+		json_gen_free(g);
+		return;
+	}
+	/* server_route_webhook's work: 204 at once, then the event applied. */
+	server_conn_fast_reply(c, 204, NULL, 0);
+	events_accept(s->events, webhook);
+	if (s->metrics != NULL)
+		metrics_webhook_latency(s->metrics, server_elapsed_s(&start));
+	events_webhook_free(webhook);
+}
+
+/*
+ * FAST_BODY state: collects the body, then answers. Returns BEV_OK only
+ * when the request went to evhttp after all (the server began stopping).
+ */
+static enum bufferevent_filter_result
+server_conn_fast_body(struct server_conn *c, struct evbuffer *src, struct evbuffer *dst)
+{
+	size_t n = evbuffer_get_length(src);
+	size_t len = c->rh.content_length;
+	struct evbuffer *from = src;
+	const char *body = NULL;
+
+	if (c->fast_body != NULL && evbuffer_get_length(c->fast_body) > 0)
+		from = c->fast_body;
+	if (c->body_left > 0 && (from == c->fast_body || n < c->body_left)) {
+		/* In pieces: gather them (the usual case has the whole body in src). */
+		if (c->fast_body == NULL && (c->fast_body = evbuffer_new()) == NULL)
+			fatalx("http: cannot create a connection's buffers");
+		n = n < c->body_left ? n : c->body_left;
+		(void)evbuffer_remove_buffer(src, c->fast_body, n);
+		c->body_left -= n;
+		if (c->body_left > 0)
+			return BEV_NEED_MORE;
+		from = c->fast_body;
+	}
+	c->body_left = 0;
+	if (c->s->stopping) {
+		/* evhttp answers 503 and closes, as for any request now. */
+		(void)evbuffer_add_buffer(dst, c->head);
+		(void)evbuffer_remove_buffer(from, dst, len);
+		c->state = SERVER_CONN_WAIT;
+		server_conn_arm(c, 0);
+		return BEV_OK;
+	}
+	if (len > 0 && (body = (const char *)evbuffer_pullup(from, (ev_ssize_t)len)) == NULL) {
+		server_conn_refuse_status(c, 503, "cannot read the request body");
+		return BEV_NEED_MORE;
+	}
+	server_conn_fast_answer(c, body, len);
+	(void)evbuffer_drain(from, len);
+	return BEV_NEED_MORE;
+}
+
 /* HEAD state: checks whole lines; hands the block to evhttp when it is complete. */
 static enum bufferevent_filter_result
 server_conn_scan_head(struct server_conn *c, struct evbuffer *src, struct evbuffer *dst)
 {
 	struct server *s = c->s;
+	const struct server_route *twilio = NULL;
 	const char *why = NULL;
 	char *line = NULL;
 	size_t len = 0;
@@ -681,8 +1019,8 @@ server_conn_scan_head(struct server_conn *c, struct evbuffer *src, struct evbuff
 			return BEV_NEED_MORE;
 		}
 		status = request_head_line(&c->rh, line, len, &why);
-		if (status == 1 && c->pool == SERVER_POOL_RESERVE &&
-		    !server_head_is_twilio(&c->rh)) {
+		twilio = status == 1 ? server_head_twilio_route(&c->rh) : NULL;
+		if (status == 1 && c->pool == SERVER_POOL_RESERVE && twilio == NULL) {
 			status = 503;
 			why = "too many connections";
 		}
@@ -691,6 +1029,11 @@ server_conn_scan_head(struct server_conn *c, struct evbuffer *src, struct evbuff
 			(void)evbuffer_add(c->head, "\r\n", 2);
 			c->requests++;
 			c->body_left = c->rh.content_length;
+			if (twilio != NULL && server_conn_fast_begin(c, twilio)) {
+				c->state = SERVER_CONN_FAST_BODY;
+				server_conn_arm(c, c->body_left > 0 ? (long)s->body_timeout_s * 1000 : 0);
+				return BEV_NEED_MORE;
+			}
 			(void)evbuffer_add_buffer(dst, c->head);
 			if (c->body_left > 0) {
 				c->state = SERVER_CONN_BODY;
@@ -726,6 +1069,7 @@ server_conn_input_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst_
 		     enum bufferevent_flush_mode mode, void *ctx)
 {
 	struct server_conn *c = ctx;
+	enum bufferevent_filter_result r = BEV_NEED_MORE;
 	size_t n = 0;
 
 	if (c->s == NULL) { /* the server is gone: pass bytes as they are */
@@ -734,7 +1078,19 @@ server_conn_input_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst_
 	}
 	switch (c->state) {
 	case SERVER_CONN_HEAD:
-		return server_conn_scan_head(c, src, dst);
+	case SERVER_CONN_FAST_BODY:
+		/* Webhooks the filter answers itself may follow each other in one read. */
+		for (;;) {
+			if (c->state == SERVER_CONN_HEAD) {
+				r = server_conn_scan_head(c, src, dst);
+				if (c->state != SERVER_CONN_FAST_BODY)
+					return r;
+			}
+			r = server_conn_fast_body(c, src, dst);
+			if (r != BEV_NEED_MORE || c->state != SERVER_CONN_HEAD ||
+			    evbuffer_get_length(src) == 0)
+				return r;
+		}
 	case SERVER_CONN_BODY:
 		n = evbuffer_get_length(src);
 		if (n > c->body_left)
@@ -749,6 +1105,7 @@ server_conn_input_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst_
 		}
 		return BEV_OK;
 	case SERVER_CONN_WAIT:
+	case SERVER_CONN_FAST_OWED:
 		/* Pipelined requests wait here, bounded like one more header block. */
 		if (evbuffer_get_length(src) > c->s->header_max_bytes + c->s->body_max_bytes)
 			server_conn_refuse(c, 0, NULL, "too much pipelined input");
@@ -784,6 +1141,10 @@ server_conn_writable_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server_conn *c = arg;
 
+	if (c->state == SERVER_CONN_FAST_OWED) {
+		server_conn_fast_flush(c, what);
+		return;
+	}
 	if (what & EV_TIMEOUT) {
 		log_debug("http: a client took no byte for %d s, closing", c->write_timeout_s);
 		bufferevent_trigger_event(c->bev, BEV_EVENT_TIMEOUT | BEV_EVENT_WRITING, 0);
@@ -900,6 +1261,7 @@ server_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		server_conn_refuse_status(c, 408, "request headers not received in time");
 		return;
 	case SERVER_CONN_BODY:
+	case SERVER_CONN_FAST_BODY:
 		server_conn_refuse_status(c, 408, "request body not received in time");
 		return;
 	case SERVER_CONN_CLOSING:
@@ -912,6 +1274,7 @@ server_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		bufferevent_trigger_event(c->bev, BEV_EVENT_EOF | BEV_EVENT_READING, 0);
 		return;
 	case SERVER_CONN_WAIT:
+	case SERVER_CONN_FAST_OWED:
 	case SERVER_CONN_STREAM:
 		return;
 	}
@@ -965,6 +1328,11 @@ server_conn_free_cb(void *ctx)
 	if (c->flush != NULL)
 		event_free(c->flush);
 	evbuffer_free(c->head);
+	if (c->fast_body != NULL)
+		evbuffer_free(c->fast_body);
+	if (c->fast_out != NULL)
+		evbuffer_free(c->fast_out);
+	free(c->fast_head);
 	free(c);
 }
 

@@ -510,3 +510,164 @@ def test_stream_snapshot_is_shared_and_memory_returned(make_stack):
     dh.converge(lambda: [] if rss_kb(stack) - baseline < 8 * 1024 else
                 ['RSS %d KiB over the baseline' % (rss_kb(stack) - baseline)],
                 what='memory returned after the clients left')
+
+
+# --- webhooks answered by the front door itself ------------------------------------
+#
+# A signed webhook on plain HTTP/1.1 keep-alive is answered by the connection filter
+# without evhttp (server.c "the webhook fast path"); anything else about the request
+# (Connection: close, HTTP/1.0, Expect) sends it through evhttp. Both must give the
+# same answer, apply the event once, and keep pipelined requests in order.
+
+def signed_raw(stack, params, *, extra=b'', path='/taskrouter_event', version=b'HTTP/1.1',
+               token=None):
+    body = dh.encode_form(params)
+    sig = dh.compute_signature(token or stack.auth_token, stack.public_url + path, params)
+    return (b'POST ' + path.encode() + b' ' + version + b'\r\nHost: 127.0.0.1\r\n'
+            b'Content-Type: application/x-www-form-urlencoded\r\n'
+            b'X-Twilio-Signature: ' + sig.encode() + b'\r\n' + extra +
+            b'Content-Length: %d\r\n\r\n' % len(body) + body)
+
+
+def read_responses(s, n, limit=10.0):
+    """n whole responses from s, in order: [(status, [(name, value)], body)]."""
+    data = b''
+    out = []
+    deadline = time.monotonic() + limit
+    while len(out) < n:
+        end = data.find(b'\r\n\r\n')
+        if end >= 0:
+            lines = data[:end].decode('latin-1').split('\r\n')
+            headers = [tuple(x.strip() for x in line.split(':', 1)) for line in lines[1:]]
+            length = int(dict((k.lower(), v) for k, v in headers).get('content-length', 0))
+            if len(data) >= end + 4 + length:
+                out.append((int(lines[0].split(' ')[1]), headers,
+                            data[end + 4:end + 4 + length]))
+                data = data[end + 4 + length:]
+                continue
+        left = deadline - time.monotonic()
+        assert left > 0, 'only %d of %d answers within %.0f s' % (len(out), n, limit)
+        s.settimeout(left)
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            chunk = None
+        assert chunk is not None, 'only %d of %d answers within %.0f s' % (len(out), n, limit)
+        assert chunk, 'closed after %d of %d answers' % (len(out), n)
+        data += chunk
+    assert data == b'', 'more than %d answers: %r' % (n, data[:200])
+    return out
+
+
+def without(headers, *names):
+    return [(k, v) for k, v in headers if k.lower() not in names]
+
+
+def test_a_webhook_gets_the_same_answer_on_either_path(stack):
+    f = factory(stack)
+    before = dh.events_received(stack.daemon)
+    with connect(stack.daemon.port) as s:
+        s.sendall(signed_raw(stack, f.task('task.created', dh.rand_sid('WT'), 'pending')))
+        [(status, fast, body)] = read_responses(s, 1)
+        assert (status, body) == (204, b'')
+        s.sendall(signed_raw(stack, f.task('task.created', dh.rand_sid('WT'), 'pending'),
+                             extra=b'Connection: close\r\n'))
+        [(status, slow, body)] = read_responses(s, 1)
+        assert (status, body) == (204, b'')
+    assert [k for k, _ in fast] == ['Content-Type', 'Cache-Control', 'X-Content-Type-Options',
+                                    'Date'], fast
+    assert without(slow, 'connection', 'date') == without(fast, 'date')
+    assert ('Connection', 'close') in slow
+    # Same status and headers for a refusal, and the body says why.
+    answers_ = []
+    for extra in (b'', b'Connection: close\r\n'):
+        with connect(stack.daemon.port) as s:
+            s.sendall(signed_raw(stack, f.task('task.created', dh.rand_sid('WT'), 'pending'),
+                                 token='x' * 32, extra=extra))
+            answers_.append(read_responses(s, 1)[0])
+    (fs, fh, fb), (ss, sh, sb) = answers_
+    assert fs == ss == 403
+    assert fb == sb and b'"error":"forbidden"' in fb.replace(b' ', b''), (fb, sb)
+    assert without(sh, 'connection', 'date') == without(fh, 'date'), (fh, sh)
+    assert dh.events_received(stack.daemon) == before + 2
+
+
+def test_pipelined_webhooks_are_answered_in_order_and_applied_once(stack):
+    f = factory(stack)
+    before = dh.events_received(stack.daemon)
+    good = [f.task('task.created', dh.rand_sid('WT'), 'pending') for _ in range(40)]
+    forged = f.task('task.created', dh.rand_sid('WT'), 'pending')
+    raw = b''.join(signed_raw(stack, ev) for ev in good[:20])
+    raw += signed_raw(stack, forged, token='y' * 32)
+    raw += signed_raw(stack, good[0])  # a duplicate: 204, changes nothing
+    raw += b''.join(signed_raw(stack, ev) for ev in good[20:])
+    raw += b'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'  # then evhttp, same connection
+    raw += signed_raw(stack, f.task('task.created', dh.rand_sid('WT'), 'pending'))
+    with connect(stack.daemon.port) as s:
+        s.sendall(raw)  # one write: the filter sees many requests per read
+        got = read_responses(s, 44)
+    assert [st for st, _, _ in got] == [204] * 20 + [403] + [204] * 21 + [200, 204]
+    assert dh.events_received(stack.daemon) == before + 42
+    statuses = dh.api_task_status(stack.daemon)
+    assert all(statuses.get(ev['TaskSid']) == 'pending' for ev in good)
+    assert forged['TaskSid'] not in statuses
+
+
+def test_a_webhook_body_in_pieces(stack):
+    f = factory(stack)
+    ev = f.task('task.created', dh.rand_sid('WT'), 'pending')
+    raw = signed_raw(stack, ev)
+    cut = raw.index(b'\r\n\r\n') + 4
+    with connect(stack.daemon.port) as s:
+        for piece in (raw[:cut - 2], raw[cut - 2:cut + 5], raw[cut + 5:cut + 300], raw[cut + 300:]):
+            s.sendall(piece)
+            time.sleep(0.05)
+        assert [st for st, _, _ in read_responses(s, 1)] == [204]
+    assert dh.api_task_status(stack.daemon).get(ev['TaskSid']) == 'pending'
+
+
+def send_queue(server_port, client_port):
+    """Bytes the server's end of one loopback connection has queued to send."""
+    with open('/proc/net/tcp') as f:
+        next(f)
+        for line in f:
+            p = line.split()
+            if (int(p[1].rsplit(':', 1)[1], 16) == server_port and
+                    int(p[2].rsplit(':', 1)[1], 16) == client_port):
+                return int(p[4].split(':')[0], 16)
+    return None
+
+
+def test_a_client_that_reads_its_answers_late_gets_all_of_them(stack):
+    # Tiny unsigned webhooks, each answered 403 with a JSON body, sent in batches without
+    # reading until the server's socket stops taking answers: the filter then holds an
+    # answer and the next batch (pipelined input, within the bound) until the client reads.
+    one = b'POST /taskrouter_event HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n'
+    batch = 400
+    f = factory(stack)
+    ev = f.task('task.created', dh.rand_sid('WT'), 'pending')
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sent = 0
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(('127.0.0.1', stack.daemon.port))
+        client_port = s.getsockname()[1]
+        queued = 0
+        for _ in range(400):  # at most 160,000 requests, 10 MB
+            s.sendall(one * batch)
+            sent += batch
+            time.sleep(0.1)
+            now = send_queue(stack.daemon.port, client_port)
+            assert now is not None, 'the connection is gone after %d requests' % sent
+            if now > 100000 and now == queued:
+                break  # the socket took nothing more: an answer is owed
+            queued = now
+        else:
+            pytest.fail('the server kept taking answers for %d requests' % sent)
+        got = read_responses(s, sent, limit=30)
+        assert [st for st, _, _ in got] == [403] * sent
+        s.sendall(signed_raw(stack, ev))
+        assert [st for st, _, _ in read_responses(s, 1)] == [204]
+    finally:
+        s.close()
+    assert dh.api_task_status(stack.daemon).get(ev['TaskSid']) == 'pending'
