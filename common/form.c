@@ -17,6 +17,7 @@
  */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,9 +209,10 @@ form_hex_value(unsigned char c)
 
 /*
  * Decodes len bytes at s (%XX a byte; '+' a space when plus_is_space) into d,
- * which has room for len + 1 bytes, and NUL-terminates it. Returns 0, -EINVAL
- * (what names the problem in *what_out: a truncated or bad escape, %00 or a
- * NUL byte) or -E2BIG when the decoded string is longer than max.
+ * which has room for len + 1 bytes, and NUL-terminates it. Returns the decoded
+ * length, -EINVAL (what names the problem in *what_out: a truncated or bad
+ * escape, %00 or a NUL byte) or -E2BIG when the decoded string is longer than
+ * max.
  */
 static int
 form_decode_into(const char *s, size_t len, size_t max, bool plus_is_space, char *d,
@@ -247,12 +249,12 @@ form_decode_into(const char *s, size_t len, size_t max, bool plus_is_space, char
 			*what_out = "NUL byte";
 			return -EINVAL;
 		}
-		if (n == max)
+		if (n == max || n == INT_MAX)
 			return -E2BIG;
 		d[n++] = (char)c;
 	}
 	d[n] = '\0';
-	return 0;
+	return (int)n;
 }
 
 /*
@@ -269,7 +271,7 @@ form_decode(struct form *f, size_t *used, const char *s, size_t len, size_t max,
 
 	if (r < 0)
 		return r;
-	*used += strlen(d) + 1;
+	*used += (size_t)r + 1;
 	*out = d;
 	return 0;
 }
@@ -278,8 +280,9 @@ int
 form_decode_path_component(const char *s, size_t len, char *out)
 {
 	const char *what = NULL;
+	int r = form_decode_into(s, len, len, false, out, &what);
 
-	return form_decode_into(s, len, len, false, out, &what);
+	return r < 0 ? r : 0;
 }
 
 static bool
