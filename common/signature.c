@@ -280,6 +280,7 @@ signature_append_params(struct buf *out, const struct form *params, bool utf16)
 	int (*cmp)(const void *, const void *) =
 		utf16 ? signature_pair_utf16_cmp : signature_pair_cmp;
 	bool supplementary = false;
+	size_t total = 0;
 
 	if (n == 0)
 		return false;
@@ -287,10 +288,12 @@ signature_append_params(struct buf *out, const struct form *params, bool utf16)
 	for (size_t i = 0; i < n; i++) {
 		pairs[i].key = form_key(params, i);
 		pairs[i].value = form_value(params, i);
+		total += strlen(pairs[i].key) + strlen(pairs[i].value);
 		if (!supplementary && (signature_has_supplementary(pairs[i].key) ||
 				       signature_has_supplementary(pairs[i].value)))
 			supplementary = true;
 	}
+	buf_reserve(out, total); /* one allocation, not a doubling per append */
 	qsort(pairs, n, sizeof(*pairs), cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && cmp(&pairs[i - 1], &pairs[i]) == 0)
@@ -352,9 +355,13 @@ signature_mac_template(const char *auth_token, size_t key_len)
 	return c->tmpl;
 }
 
-/* Base64 HMAC-SHA1 of len bytes at data into out. Returns 0 or -EINVAL. */
+/*
+ * Base64 HMAC-SHA1 of len bytes at data followed by more_len bytes at more
+ * into out. Returns 0 or -EINVAL.
+ */
 static int
-signature_hmac(const char *auth_token, const char *data, size_t len, char out[SIGNATURE_LEN + 1])
+signature_hmac(const char *auth_token, const char *data, size_t len, const char *more,
+	       size_t more_len, char out[SIGNATURE_LEN + 1])
 {
 	unsigned char md[SIGNATURE_SHA1_LEN];
 	size_t md_len = 0;
@@ -365,6 +372,7 @@ signature_hmac(const char *auth_token, const char *data, size_t len, char out[SI
 		return -EINVAL;
 	ctx = EVP_MAC_CTX_dup(signature_mac_template(auth_token, key_len));
 	if (ctx == NULL || EVP_MAC_update(ctx, (const unsigned char *)data, len) != 1 ||
+	    (more_len > 0 && EVP_MAC_update(ctx, (const unsigned char *)more, more_len) != 1) ||
 	    EVP_MAC_final(ctx, md, &md_len, sizeof(md)) != 1 || md_len != sizeof(md))
 		fatalx("signature: HMAC-SHA1 failed");
 	EVP_MAC_CTX_free(ctx);
@@ -395,7 +403,7 @@ signature_compute(const char *auth_token, const char *url, const struct form *pa
 	buf_init(&data);
 	buf_puts(&data, url);
 	(void)signature_append_params(&data, params, false);
-	r = signature_hmac(auth_token, data.data, data.len, out);
+	r = signature_hmac(auth_token, data.data, data.len, NULL, 0, out);
 	buf_clear(&data);
 	return r;
 }
@@ -476,8 +484,8 @@ signature_verify(const char *auth_token, const char *url, const struct form *par
 		} else {
 			continue;
 		}
-		buf_append(&data, sfx->data, sfx->len);
-		r = signature_hmac(auth_token, data.data, data.len, sig);
+		/* the URL form, then the parameters: no copy of them per form */
+		r = signature_hmac(auth_token, data.data, data.len, sfx->data, sfx->len, sig);
 		if (r < 0)
 			goto out;
 		if (signature_equal(sig, header)) {
