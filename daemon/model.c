@@ -1149,17 +1149,16 @@ model_ring_push(struct model *m, const struct tr_event *ev)
 
 	if (e->seq != 0)
 		m->oldest_seq = e->seq + 1;
-	free(e->fields);
 	for (size_t i = 0; i < 2 * ev->nfields; i++)
 		total += strlen(ev->fields[i]) + 1;
-	e->fields = xmalloc(total > 0 ? total : 1);
-	p = e->fields;
-	for (size_t i = 0; i < 2 * ev->nfields; i++) {
-		size_t len = strlen(ev->fields[i]) + 1;
-
-		memcpy(p, ev->fields[i], len);
-		p += len;
+	if (total > e->fields_size || e->fields == NULL) {
+		free(e->fields);
+		e->fields_size = total > 0 ? total : 1;
+		e->fields = xmalloc(e->fields_size);
 	}
+	p = e->fields;
+	for (size_t i = 0; i < 2 * ev->nfields; i++)
+		p = stpcpy(p, ev->fields[i]) + 1;
 	e->nfields = ev->nfields;
 	e->seq = seq;
 	return seq;
