@@ -3,7 +3,10 @@
  *
  * What must stay true:
  * - One general callback (server_request_cb) sees every request and applies
- *   the checks in the documented order; handlers never re-check.
+ *   the checks in the documented order; handlers never re-check. The one
+ *   exception is the webhook fast path (server_conn_fast_*): a plain
+ *   HTTP/1.1 keep-alive webhook is answered by the connection filter, which
+ *   runs the same steps for a Twilio route in the same order.
  * - server_routes[] below is the one list of routes. Handlers are thin
  *   adapters to the module that owns the route (events, api), so the table
  *   reads like DESIGN.md's HTTP surface table.

@@ -27,6 +27,11 @@
  *                  Referer) of this site (403 JSON): CSRF
  *   6. handler
  *
+ * A signed webhook on plain HTTP/1.1 keep-alive (no Expect, Connection absent
+ * or keep-alive) is answered by the filter itself with steps 3 to 6 for its
+ * Twilio route, in this order and with the same functions; it never reaches
+ * evhttp (server.c, "the webhook fast path").
+ *
  * The route table in server.c is the HTTP surface table of DESIGN.md (the
  * rows this module serves today). Every error body is the DESIGN.md shape
  * {"error": "...", "detail": "..."} written by server_reply_error.
