@@ -182,6 +182,7 @@ struct server_conn {
 	bool refused; /* over every share at accept: 503 from the timer */
 	bool idle;    /* in s->idle: keep-alive, no byte of a next request yet */
 	bool nodelay;
+	bool redirect;	   /* on the redirect listener: every request gets its 308 */
 	bool flushing;	   /* inside our flush: the output filter may write */
 	unsigned requests; /* answered so far */
 	/*
@@ -376,20 +377,30 @@ server_reply_json(struct evhttp_request *req, int status, const char *json, size
 	server_reply_text(req, status, "application/json", json, len);
 }
 
-void
-server_reply_error(struct evhttp_request *req, int status, const char *error, const char *detail)
+/* The error body every refusal carries, wherever it is written (caller frees). */
+static char *
+server_error_body(const char *error, const char *detail, size_t *len_out)
 {
 	struct json_gen *g = json_gen_new();
-	const char *text = NULL;
-	size_t len = 0;
+	char *text = NULL;
 
 	json_gen_object_open(g);
 	json_gen_kv_string(g, "error", error);
 	json_gen_kv_string(g, "detail", detail);
 	json_gen_object_close(g);
-	text = json_gen_text(g, &len);
-	server_reply_json(req, status, text, len);
+	text = json_gen_steal(g, len_out);
 	json_gen_free(g);
+	return text;
+}
+
+void
+server_reply_error(struct evhttp_request *req, int status, const char *error, const char *detail)
+{
+	size_t len = 0;
+	char *text = server_error_body(error, detail, &len);
+
+	server_reply_json(req, status, text, len);
+	free(text);
 }
 
 /*
@@ -591,8 +602,7 @@ static void
 server_conn_refuse(struct server_conn *c, int status, const char *error, const char *detail)
 {
 	evutil_socket_t fd = bufferevent_getfd(c->sock);
-	struct json_gen *g = NULL;
-	const char *body = NULL;
+	char *body = NULL;
 	size_t len = 0;
 	char *msg = NULL;
 	int n;
@@ -605,12 +615,7 @@ server_conn_refuse(struct server_conn *c, int status, const char *error, const c
 	if (fd >= 0 && status != 0 && evbuffer_get_length(bufferevent_get_output(c->sock)) == 0 &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
 	    (c->fast_out == NULL || evbuffer_get_length(c->fast_out) == 0)) {
-		g = json_gen_new();
-		json_gen_object_open(g);
-		json_gen_kv_string(g, "error", error);
-		json_gen_kv_string(g, "detail", detail);
-		json_gen_object_close(g);
-		body = json_gen_text(g, &len);
+		body = server_error_body(error, detail, &len);
 		msg = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 				"Content-Length: %zu\r\nConnection: close\r\n"
 				"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s"
@@ -628,7 +633,7 @@ server_conn_refuse(struct server_conn *c, int status, const char *error, const c
 		else
 			(void)send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		free(msg);
-		json_gen_free(g);
+		free(body);
 	}
 	/* Over TLS a shut write side would cut the encrypted answer short. */
 	if (fd >= 0 && !c->tls)
@@ -732,7 +737,7 @@ server_conn_fast_begin(struct server_conn *c, const struct server_route *route)
 	char *eol = NULL;
 	char *sp = NULL;
 
-	if (c->tls || s->stopping || s->events == NULL || !c->rh.http11 ||
+	if (c->tls || c->redirect || s->stopping || s->events == NULL || !c->rh.http11 ||
 	    c->rh.content_length > limit)
 		return false;
 	if (c->fast_head_size < len + 1) {
@@ -934,17 +939,11 @@ server_conn_fast_answer(struct server_conn *c, const char *body, size_t body_len
 	server_conn_nodelay(c);
 	verdict = events_verify(s->events, &rq, &webhook, &reason);
 	if (verdict != EVENTS_OK) {
-		struct json_gen *g = json_gen_new();
-		const char *text = NULL;
 		size_t len = 0;
+		char *text = server_error_body(server_verdict_error(verdict), reason, &len);
 
-		json_gen_object_open(g);
-		json_gen_kv_string(g, "error", server_verdict_error(verdict));
-		json_gen_kv_string(g, "detail", reason);
-		json_gen_object_close(g);
-		text = json_gen_text(g, &len);
 		server_conn_fast_reply(c, verdict, text, len);
-		json_gen_free(g);
+		free(text);
 		return;
 	}
 	/* server_route_webhook's work: 204 at once, then the event applied. */
@@ -1380,7 +1379,7 @@ server_conn_tls_timeout(struct server_conn *c)
  * filter, so it counts against the header deadline armed here.
  */
 static struct bufferevent *
-server_conn_new(struct server *s, struct event_base *base, struct tls *tls)
+server_conn_new(struct server *s, struct event_base *base, struct tls *tls, bool redirect)
 {
 	struct server_conn *c = xcalloc(1, sizeof(*c));
 	size_t general = (size_t)(s->max_connections - s->reserved);
@@ -1393,6 +1392,7 @@ server_conn_new(struct server *s, struct event_base *base, struct tls *tls)
 	c->write_timeout_s = s->timeout_s;
 	c->head = evbuffer_new();
 	c->tls = tls != NULL;
+	c->redirect = redirect;
 	c->sock = c->tls ? tls_bufferevent_new(tls, base)
 			 : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->head == NULL || c->sock == NULL)
@@ -1453,14 +1453,14 @@ server_conn_new_cb(struct event_base *base, void *arg)
 {
 	struct server *s = arg;
 
-	return server_conn_new(s, base, s->tls);
+	return server_conn_new(s, base, s->tls, false);
 }
 
 /* The redirect listener's bevcb: plain HTTP, the same front door. */
 static struct bufferevent *
 server_redirect_conn_new_cb(struct event_base *base, void *arg)
 {
-	return server_conn_new(arg, base, NULL);
+	return server_conn_new(arg, base, NULL, true);
 }
 
 /* The record of req's connection, or NULL (not through a server_conn filter). */
