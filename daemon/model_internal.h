@@ -126,8 +126,8 @@ struct model_queue {
 };
 
 struct model_event {
-	uint64_t seq; /* 0: empty slot */
-	char *fields; /* key\0value\0 pairs */
+	uint64_t seq;	    /* 0: empty slot */
+	char *fields;	    /* key\0value\0 pairs */
 	size_t fields_size; /* allocated at fields, reused by the slot's next event */
 	size_t nfields;
 };

@@ -1033,7 +1033,8 @@ server_conn_scan_head(struct server_conn *c, struct evbuffer *src, struct evbuff
 			c->body_left = c->rh.content_length;
 			if (twilio != NULL && server_conn_fast_begin(c, twilio)) {
 				c->state = SERVER_CONN_FAST_BODY;
-				server_conn_arm(c, c->body_left > 0 ? (long)s->body_timeout_s * 1000 : 0);
+				server_conn_arm(c, c->body_left > 0 ? (long)s->body_timeout_s * 1000
+								    : 0);
 				return BEV_NEED_MORE;
 			}
 			(void)evbuffer_add_buffer(dst, c->head);
