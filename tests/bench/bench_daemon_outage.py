@@ -172,6 +172,10 @@ def print_timeline(lines, t_rec, t_end):
 
 
 def main():
+    # The recording proxy's threads share this process with the day's driver; at
+    # Python's default 5 ms GIL switch interval a webhook could wait that long for
+    # the proxy itself, which the ack time would count as trhubd's.
+    sys.setswitchinterval(0.0005)
     ap = argparse.ArgumentParser()
     ap.add_argument('--outage-s', type=float, default=300.0)
     ap.add_argument('--phase-s', type=float, default=20.0)
