@@ -658,6 +658,14 @@ static const struct server_route *server_route_find(enum evhttp_cmd_type method,
 						    size_t len, bool *path_known, char *allow,
 						    size_t allow_size);
 
+/* The most body bytes route takes (step 4). */
+static size_t
+server_route_body_limit(const struct server *s, const struct server_route *route)
+{
+	return route->body_max_bytes == SERVER_BODY_CONFIGURED ? s->body_max_bytes
+							       : route->body_max_bytes;
+}
+
 /* The Twilio route a checked head asks for (the webhook reserve, the fast path), or NULL. */
 static const struct server_route *
 server_head_twilio_route(const struct request_head *rh)
@@ -731,14 +739,12 @@ server_conn_fast_begin(struct server_conn *c, const struct server_route *route)
 {
 	struct server *s = c->s;
 	size_t len = evbuffer_get_length(c->head);
-	size_t limit = route->body_max_bytes == SERVER_BODY_CONFIGURED ? s->body_max_bytes
-								       : route->body_max_bytes;
 	char *p = NULL;
 	char *eol = NULL;
 	char *sp = NULL;
 
 	if (c->tls || c->redirect || s->stopping || s->events == NULL || !c->rh.http11 ||
-	    c->rh.content_length > limit)
+	    c->rh.content_length > server_route_body_limit(s, route))
 		return false;
 	if (c->fast_head_size < len + 1) {
 		free(c->fast_head);
@@ -790,9 +796,9 @@ server_conn_fast_begin(struct server_conn *c, const struct server_route *route)
 	return true;
 }
 
-/* The answer is all in the kernel: ready for the next request, as on_complete does for evhttp. */
+/* The answer is all in the kernel: the connection is idle, ready for its next request. */
 static void
-server_conn_fast_done(struct server_conn *c)
+server_conn_answered(struct server_conn *c)
 {
 	server_conn_next_request(c);
 	server_conn_set_idle(c, true);
@@ -800,22 +806,89 @@ server_conn_fast_done(struct server_conn *c)
 		server_conn_arm(c, (long)c->s->timeout_s * 1000);
 }
 
+/* server_conn_answered from outside the input filter: a pipelined request may be waiting. */
+static void
+server_conn_answered_resume(struct server_conn *c)
+{
+	server_conn_answered(c);
+	if (evbuffer_get_length(bufferevent_get_input(c->sock)) > 0)
+		bufferevent_trigger(c->sock, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/*
+ * Writes buf to the socket until it is empty or the socket is full. Returns
+ * 0 when buf is empty (the write event off), 1 when bytes wait (the write
+ * event armed, its timeout counted from the last progress), -1 on a write
+ * error (the write event off).
+ */
+static int
+server_conn_send(struct server_conn *c, evutil_socket_t fd, struct evbuffer *buf)
+{
+	struct timeval tv = { c->write_timeout_s, 0 };
+	bool progress = false;
+	int n = 0;
+
+	while (evbuffer_get_length(buf) > 0) {
+		n = evbuffer_write(buf, fd);
+		if (n > 0) {
+			progress = true;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			if (c->wev != NULL)
+				(void)event_del(c->wev);
+			return -1;
+		}
+		break;
+	}
+	if (evbuffer_get_length(buf) == 0) {
+		if (c->wev != NULL)
+			(void)event_del(c->wev);
+		return 0;
+	}
+	if (c->wev == NULL) {
+		c->wev = event_new(c->base, fd, EV_WRITE, server_conn_writable_cb, c);
+		if (c->wev == NULL)
+			fatalx("http: cannot create a write event");
+	}
+	if (progress || !event_pending(c->wev, EV_WRITE, NULL))
+		(void)event_add(c->wev, c->write_timeout_s > 0 ? &tv : NULL);
+	return 1;
+}
+
+/* The socket is writable again (or the write timed out) with a fast answer owed. */
+static void
+server_conn_fast_flush(struct server_conn *c, short what)
+{
+	int r = 0;
+
+	if (what & EV_TIMEOUT) {
+		log_debug("http: a client took no byte for %d s, closing", c->write_timeout_s);
+		server_conn_abort(c);
+		return;
+	}
+	r = server_conn_send(c, bufferevent_getfd(c->sock), c->fast_out);
+	if (r < 0)
+		server_conn_abort(c);
+	else if (r == 0)
+		server_conn_answered_resume(c);
+}
+
 /* Writes what the socket takes now; the rest waits in fast_out for it to be writable. */
 static void
 server_conn_fast_write(struct server_conn *c, const char *head, size_t head_len, const char *body,
 		       size_t body_len)
 {
-	evutil_socket_t fd = bufferevent_getfd(c->sock);
 	/* sendmsg does not write through iov_base; the casts only drop const. */
 	struct iovec iov[2] = { { (void *)(uintptr_t)head, head_len },
 				{ (void *)(uintptr_t)body, body_len } };
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = body_len > 0 ? 2 : 1 };
-	struct timeval tv = { c->write_timeout_s, 0 };
 	ssize_t n = -1;
 	size_t sent = 0;
 
 	do {
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = sendmsg(bufferevent_getfd(c->sock), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 		server_conn_abort(c);
@@ -823,7 +896,7 @@ server_conn_fast_write(struct server_conn *c, const char *head, size_t head_len,
 	}
 	sent = n < 0 ? 0 : (size_t)n;
 	if (sent == head_len + body_len) {
-		server_conn_fast_done(c);
+		server_conn_answered(c); /* the input filter goes on with what follows */
 		return;
 	}
 	/* A peer that does not read: the rest waits, bounded by the write timeout. */
@@ -834,44 +907,7 @@ server_conn_fast_write(struct server_conn *c, const char *head, size_t head_len,
 	(void)evbuffer_add(c->fast_out, body + (sent > head_len ? sent - head_len : 0),
 			   body_len - (sent > head_len ? sent - head_len : 0));
 	c->state = SERVER_CONN_FAST_OWED;
-	if (c->wev == NULL) {
-		c->wev = event_new(c->base, fd, EV_WRITE, server_conn_writable_cb, c);
-		if (c->wev == NULL)
-			fatalx("http: cannot create a write event");
-	}
-	(void)event_add(c->wev, c->write_timeout_s > 0 ? &tv : NULL);
-}
-
-/* The socket is writable again (or the write timed out) with a fast answer owed. */
-static void
-server_conn_fast_flush(struct server_conn *c, short what)
-{
-	struct timeval tv = { c->write_timeout_s, 0 };
-	int n = 0;
-
-	if (what & EV_TIMEOUT) {
-		log_debug("http: a client took no byte for %d s, closing", c->write_timeout_s);
-		server_conn_abort(c);
-		return;
-	}
-	while (evbuffer_get_length(c->fast_out) > 0) {
-		n = evbuffer_write(c->fast_out, bufferevent_getfd(c->sock));
-		if (n > 0)
-			continue;
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			(void)event_del(c->wev);
-			server_conn_abort(c);
-			return;
-		}
-		(void)event_add(c->wev, c->write_timeout_s > 0 ? &tv : NULL);
-		return;
-	}
-	(void)event_del(c->wev);
-	server_conn_fast_done(c);
-	/* A pipelined request may be waiting. */
-	if (evbuffer_get_length(bufferevent_get_input(c->sock)) > 0)
-		bufferevent_trigger(c->sock, EV_READ,
-				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	server_conn_fast_flush(c, EV_WRITE);
 }
 
 /*
@@ -1202,9 +1238,7 @@ server_conn_output_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst
 {
 	struct server_conn *c = ctx;
 	evutil_socket_t fd = bufferevent_getfd(c->sock);
-	struct timeval tv = { c->write_timeout_s, 0 };
-	bool progress = false;
-	int n;
+	int r = 0;
 
 	if (c->tls)
 		return server_conn_output_tls(c, src, dst);
@@ -1221,31 +1255,14 @@ server_conn_output_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst
 		(void)evbuffer_add_buffer(dst, src);
 		return BEV_OK;
 	}
-	while (evbuffer_get_length(src) > 0) {
-		n = evbuffer_write(src, fd);
-		if (n > 0) {
-			progress = true;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			(void)evbuffer_drain(src, evbuffer_get_length(src));
-			server_conn_abort(c);
-			return BEV_ERROR;
-		}
-		break;
+	r = server_conn_send(c, fd, src);
+	if (r < 0) {
+		(void)evbuffer_drain(src, evbuffer_get_length(src));
+		server_conn_abort(c);
+		return BEV_ERROR;
 	}
-	if (evbuffer_get_length(src) == 0) {
-		if (c->wev != NULL)
-			(void)event_del(c->wev);
+	if (r == 0)
 		return BEV_OK;
-	}
-	if (c->wev == NULL) {
-		c->wev = event_new(c->base, fd, EV_WRITE, server_conn_writable_cb, c);
-		if (c->wev == NULL)
-			fatalx("http: cannot create a write event");
-	}
-	if (progress || !event_pending(c->wev, EV_WRITE, NULL))
-		(void)event_add(c->wev, c->write_timeout_s > 0 ? &tv : NULL);
 	return BEV_NEED_MORE;
 }
 
@@ -1498,12 +1515,7 @@ server_request_complete_cb(struct evhttp_request *req, void *arg)
 
 	if (c->s == NULL || c->state != SERVER_CONN_WAIT)
 		return;
-	server_conn_next_request(c);
-	server_conn_set_idle(c, true);
-	server_conn_arm(c, (long)c->s->timeout_s * 1000);
-	if (evbuffer_get_length(bufferevent_get_input(c->sock)) > 0)
-		bufferevent_trigger(c->sock, EV_READ,
-				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	server_conn_answered_resume(c);
 }
 
 /*
@@ -1704,8 +1716,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	}
 	/* 4: the route's body limit */
 	body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
-	limit = call.route->body_max_bytes == SERVER_BODY_CONFIGURED ? s->body_max_bytes
-								     : call.route->body_max_bytes;
+	limit = server_route_body_limit(s, call.route);
 	if (body_len > limit) {
 		if (call.route->role == SERVER_ROLE_TWILIO && s->metrics != NULL)
 			metrics_webhook_rejected(s->metrics, 413);
