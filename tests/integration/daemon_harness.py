@@ -327,6 +327,58 @@ class Recorder:
         self.thread.join(DEFAULT_TIMEOUT)
 
 
+class ProcessRecorder(Recorder):
+    """The Recorder's record, kept by tests/bench/bench_ack_proxy (a C program).
+
+    Its forwarding and its clock run outside this interpreter, so an ack time
+    is trhubd's even while the test's own threads are busy: the outage
+    benchmark's "every ack within 5 ms" needs that. Same records, same methods,
+    and with baseline_port each record also has the baseline server's status
+    and times (b_status, b_sent, b_done); stalls lists the proxy's stall
+    probe's late wake-ups as (cpu, t_asleep, t_woke).
+    """
+
+    def __init__(self, target_port, binary, baseline_port=None):
+        self.records = []
+        self.stalls = []
+        self.cond = threading.Condition()
+        argv = [binary, str(target_port)] + ([str(baseline_port)] if baseline_port else [])
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        first = self.proc.stdout.readline().decode()
+        if not first.startswith('PORT '):
+            self.proc.kill()
+            raise RuntimeError('%s did not start: %r' % (binary, first))
+        self.port = int(first.split()[1])
+        self.base_url = 'http://127.0.0.1:%d' % self.port
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            parts = line.decode('utf-8', 'replace').rstrip('\n').split(' ', 8)
+            if len(parts) == 4 and parts[0] == 'STALL':
+                with self.cond:
+                    self.stalls.append((int(parts[1]), float(parts[2]), float(parts[3])))
+                continue
+            if len(parts) < 8 or parts[0] != 'REC':
+                continue
+            raw = parts[8] if len(parts) == 9 else ''
+            params = urllib.parse.parse_qsl(raw, keep_blank_values=True)
+            with self.cond:
+                self.records.append({'seq': len(self.records), 'path': parts[7],
+                                     'params': params, 'form': dict(params),
+                                     'status': int(parts[3]), 't_sent': float(parts[1]),
+                                     't_done': float(parts[2]), 'b_status': int(parts[6]),
+                                     'b_sent': float(parts[4]), 'b_done': float(parts[5])})
+                self.cond.notify_all()
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.thread.join(DEFAULT_TIMEOUT)
+        self.proc.stdout.close()
+
+
 # --- the stack: emulator + daemon ---------------------------------------------------
 
 def users_file(directory):
@@ -352,10 +404,10 @@ class Stack:
 
     def __init__(self, sim_args=(), daemon_env=None, daemon_args=(), expected_errors=(),
                  sim_expected_errors=(), callback_path='/taskrouter_event', public_url=None,
-                 start_daemon=True, record=False, callbacks=True):
+                 start_daemon=True, record=False, callbacks=True, recorder=None):
         self.tmp = tempfile.mkdtemp(prefix='trhubd-test-')
         self.daemon = Trhubd(daemon_args, expected_errors=expected_errors)
-        self.recorder = Recorder(self.daemon.port) if record else None
+        self.recorder = (recorder or Recorder)(self.daemon.port) if record else None
         front = self.recorder.base_url if record else self.daemon.base_url
         if record and public_url is None:
             public_url = front
