@@ -1,8 +1,10 @@
 /*
- * api: trhubd's read-only JSON and ops routes (api.h). Snapshots are
- * written by the model into one generator reused across requests (the loop
- * is single-threaded and every handler finishes before returning), so a
- * poll of /api/tasks allocates only what the text needs.
+ * api: trhubd's read-only JSON and ops routes (api.h). Each snapshot is
+ * written by the model into a generator of its own, whose text goes to the
+ * connection by reference and is freed once it has been sent: a snapshot of
+ * 10,000 tasks exists once, for as long as the client takes to read it, and
+ * not again in the connection's buffer or in a generator kept for the next
+ * poll (which kept the largest answer's text resident for good).
  */
 
 #include <stdbool.h>
@@ -33,7 +35,6 @@ struct api {
 	const char *detail_key; /* static */
 	api_warnings_cb *detail;
 	void *detail_arg;
-	struct json_gen *gen;
 	struct buf text;
 };
 
@@ -45,7 +46,6 @@ api_new(struct model *model, struct stream *stream, struct metrics *metrics)
 	a->model = model;
 	a->stream = stream;
 	a->metrics = metrics;
-	a->gen = json_gen_new();
 	buf_init(&a->text);
 	return a;
 }
@@ -55,7 +55,6 @@ api_free(struct api *a)
 {
 	if (a == NULL)
 		return;
-	json_gen_free(a->gen);
 	buf_clear(&a->text);
 	free(a);
 }
@@ -88,17 +87,6 @@ api_set_ready(struct api *a, api_ready_cb *cb, void *arg)
 	a->ready_arg = arg;
 }
 
-/* Sends what the generator holds as a 200 JSON answer and resets it. */
-static void
-api_send_gen(struct api *a, struct evhttp_request *req)
-{
-	size_t len = 0;
-	const char *text = json_gen_text(a->gen, &len);
-
-	server_reply_json(req, 200, text, len);
-	json_gen_reset(a->gen);
-}
-
 void
 api_stats(struct api *a, struct evhttp_request *req)
 {
@@ -115,25 +103,28 @@ api_stats(struct api *a, struct evhttp_request *req)
 void
 api_tasks(struct api *a, struct evhttp_request *req)
 {
-	json_gen_reset(a->gen);
-	model_tasks_json(a->model, a->gen);
-	api_send_gen(a, req);
+	struct json_gen *g = json_gen_new();
+
+	model_tasks_json(a->model, g);
+	server_reply_json_gen(req, 200, g);
 }
 
 void
 api_workers(struct api *a, struct evhttp_request *req)
 {
-	json_gen_reset(a->gen);
-	model_workers_json(a->model, a->gen);
-	api_send_gen(a, req);
+	struct json_gen *g = json_gen_new();
+
+	model_workers_json(a->model, g);
+	server_reply_json_gen(req, 200, g);
 }
 
 void
 api_queues(struct api *a, struct evhttp_request *req)
 {
-	json_gen_reset(a->gen);
-	model_queues_json(a->model, a->gen);
-	api_send_gen(a, req);
+	struct json_gen *g = json_gen_new();
+
+	model_queues_json(a->model, g);
+	server_reply_json_gen(req, 200, g);
 }
 
 void
@@ -165,19 +156,20 @@ api_readyz(struct api *a, struct evhttp_request *req)
 			server_reply_json(req, 200, body, sizeof(body) - 1);
 			return;
 		}
-		json_gen_reset(a->gen);
-		json_gen_object_open(a->gen);
-		json_gen_kv_string(a->gen, "status", "ready");
+		struct json_gen *g = json_gen_new();
+
+		json_gen_object_open(g);
+		json_gen_kv_string(g, "status", "ready");
 		if (a->warnings != NULL) {
-			json_gen_key(a->gen, "warnings");
-			a->warnings(a->warnings_arg, a->gen);
+			json_gen_key(g, "warnings");
+			a->warnings(a->warnings_arg, g);
 		}
 		if (a->detail != NULL) {
-			json_gen_key(a->gen, a->detail_key);
-			a->detail(a->detail_arg, a->gen);
+			json_gen_key(g, a->detail_key);
+			a->detail(a->detail_arg, g);
 		}
-		json_gen_object_close(a->gen);
-		api_send_gen(a, req);
+		json_gen_object_close(g);
+		server_reply_json_gen(req, 200, g);
 		return;
 	}
 	server_reply_error(req, 503, "not_ready", reason);

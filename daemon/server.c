@@ -377,6 +377,32 @@ server_reply_json(struct evhttp_request *req, int status, const char *json, size
 	server_reply_text(req, status, "application/json", json, len);
 }
 
+static void
+server_json_gen_sent(const void *data, size_t len, void *arg)
+{
+	json_gen_free(arg);
+}
+
+void
+server_reply_json_gen(struct evhttp_request *req, int status, struct json_gen *g)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	size_t len = 0;
+	const char *text = json_gen_text(g, &len);
+
+	server_common_headers(req, "application/json");
+	/*
+	 * By reference: evhttp and the connection filter move the chain on
+	 * (evbuffer_add_buffer), so the text is never copied, and the callback
+	 * frees it as the last byte leaves, or with the connection.
+	 */
+	if (evbuffer_add_reference(out, text, len, server_json_gen_sent, g) < 0) {
+		log_warning("http: cannot queue a %zu-byte response", len);
+		json_gen_free(g);
+	}
+	evhttp_send_reply(req, status, http_server_reason(status), NULL);
+}
+
 /* The error body every refusal carries, wherever it is written (caller frees). */
 static char *
 server_error_body(const char *error, const char *detail, size_t *len_out)

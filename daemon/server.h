@@ -51,6 +51,7 @@ struct api;
 struct metrics;
 struct auth;
 struct worker_api;
+struct json_gen;
 
 struct server_options {
 	const char *listen_host; /* bind fallback: host (no brackets); borrowed for the call */
@@ -194,5 +195,7 @@ void server_reconfigure(struct server *s, size_t body_max_bytes);
 void server_reply_error(struct evhttp_request *req, int status, const char *error,
 			const char *detail);
 void server_reply_json(struct evhttp_request *req, int status, const char *json, size_t len);
+/* Sends g's text without copying it and frees g once it has been sent (takes g). */
+void server_reply_json_gen(struct evhttp_request *req, int status, struct json_gen *g);
 void server_reply_text(struct evhttp_request *req, int status, const char *content_type,
 		       const char *body, size_t len);
