@@ -295,6 +295,52 @@ stream_type_ok(const char *type)
 	return n > 0 && n <= STREAM_MAX_TYPE_BYTES && strpbrk(type, "\r\n") == NULL;
 }
 
+static void
+stream_put(char *out, size_t *pos, const char *s, size_t n)
+{
+	if (out != NULL)
+		memcpy(out + *pos, s, n);
+	*pos += n;
+}
+
+/*
+ * Writes the SSE text of one event (type and id lines when given, each line
+ * of data as a "data:" line, a blank line) to out, or only measures it when
+ * out is NULL; returns its length. Measuring first lets a message be written
+ * once into a buffer of its exact size.
+ */
+static size_t
+stream_sse_frame(char *out, const char *type, uint64_t id, const char *data, size_t len)
+{
+	char num[32];
+	size_t pos = 0;
+	size_t start = 0;
+	size_t i;
+	int n;
+
+	if (type != NULL) {
+		stream_put(out, &pos, "event: ", 7);
+		stream_put(out, &pos, type, strlen(type));
+		stream_put(out, &pos, "\n", 1);
+	}
+	if (id != 0) {
+		n = snprintf(num, sizeof(num), "id: %" PRIu64 "\n", id);
+		stream_put(out, &pos, num, (size_t)n);
+	}
+	for (i = 0; i <= len; i++) {
+		if (i < len && data[i] != '\n' && data[i] != '\r')
+			continue;
+		stream_put(out, &pos, "data: ", 6);
+		stream_put(out, &pos, data + start, i - start);
+		stream_put(out, &pos, "\n", 1);
+		if (i + 1 < len && data[i] == '\r' && data[i + 1] == '\n')
+			i++;
+		start = i + 1;
+	}
+	stream_put(out, &pos, "\n", 1);
+	return pos;
+}
+
 /*
  * Appends one SSE message. data is split at CR, LF and CRLF into "data:"
  * lines (the SSE line rules), so any text arrives as sent.
@@ -302,24 +348,38 @@ stream_type_ok(const char *type)
 static void
 stream_format(struct buf *b, const char *type, uint64_t id, const char *data, size_t len)
 {
-	size_t start = 0;
-	size_t i;
+	size_t n = stream_sse_frame(NULL, type, id, data, len);
 
-	if (type != NULL)
-		buf_printf(b, "event: %s\n", type);
-	if (id != 0)
-		buf_printf(b, "id: %" PRIu64 "\n", id);
-	for (i = 0; i <= len; i++) {
-		if (i < len && data[i] != '\n' && data[i] != '\r')
-			continue;
-		buf_puts(b, "data: ");
-		buf_append(b, data + start, i - start);
-		buf_putc(b, '\n');
-		if (i + 1 < len && data[i] == '\r' && data[i + 1] == '\n')
-			i++;
-		start = i + 1;
-	}
-	buf_putc(b, '\n');
+	buf_reserve(b, n);
+	(void)stream_sse_frame(b->data + b->len, type, id, data, len);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+/*
+ * A message for one SSE event, framed as stream_format does, written once
+ * into its own buffer: a 5 MB snapshot costs 5 MB here, not a formatting
+ * buffer and a copy of it as well.
+ */
+static struct stream_msg *
+stream_msg_sse(struct stream *st, const char *type, uint64_t id, const char *data, size_t len)
+{
+	size_t sse = stream_sse_frame(NULL, type, id, data, len);
+	struct stream_msg *msg = xcalloc(1, sizeof(*msg));
+	char size_line[24];
+	int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", sse);
+
+	msg->st = st;
+	msg->refs = 1;
+	msg->hdr = (size_t)n;
+	msg->len = msg->hdr + sse + 2;
+	msg->text = xmalloc(msg->len);
+	memcpy(msg->text, size_line, msg->hdr);
+	(void)stream_sse_frame(msg->text + msg->hdr, type, id, data, len);
+	memcpy(msg->text + msg->hdr + sse, "\r\n", 2);
+	st->held_bytes += msg->len;
+	st->n_msgs++;
+	return msg;
 }
 
 /* Unsent bytes of the client: its connection's, and its messages pending our write. */
@@ -712,8 +772,6 @@ stream_batch_flush(struct stream *st)
 	struct stream_client *cl;
 	struct stream_client *next;
 	struct stream_msg *msg;
-	struct buf b;
-	size_t len;
 
 	if (st->batch_n == 0)
 		return;
@@ -745,13 +803,10 @@ stream_batch_flush(struct stream *st)
 		if (st->items[i].key[0] != '\0')
 			(void)hmap_remove(st->keys, st->items[i].key);
 	}
-	buf_init(&b);
-	stream_format(&b, "batch", st->batch_id, st->batch.data, st->batch.len);
+	msg = stream_msg_sse(st, "batch", st->batch_id, st->batch.data, st->batch.len);
 	buf_reset(&st->batch);
 	st->batch_n = 0;
 	st->batch_dead = 0;
-	len = b.len;
-	msg = stream_msg_new(st, buf_steal(&b, NULL), len);
 	stream_snapshot_stale(st); /* it names the batch id */
 	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
 		if (cl->batched)
@@ -1039,19 +1094,21 @@ stream_set_snapshot_extra(struct stream *st, stream_snapshot_extra_cb *cb, void 
 static struct stream_msg *
 stream_snapshot_msg(struct stream *st, const char *worker_sid)
 {
-	struct buf b;
+	/*
+	 * A generator of its own, freed here: st->gen, reused for the small
+	 * texts, would keep the largest snapshot's text resident for good.
+	 */
+	struct json_gen *g = json_gen_new();
+	struct stream_msg *msg;
 	uint64_t newest = 0;
 	const char *text;
 	size_t len = 0;
 
-	buf_init(&b);
-	json_gen_reset(st->gen);
-	stream_snapshot_json(st, worker_sid, st->gen, &newest);
-	text = json_gen_text(st->gen, &len);
-	stream_format(&b, "snapshot", newest, text, len);
-	json_gen_reset(st->gen);
-	len = b.len;
-	return stream_msg_new(st, buf_steal(&b, NULL), len);
+	stream_snapshot_json(st, worker_sid, g, &newest);
+	text = json_gen_text(g, &len);
+	msg = stream_msg_sse(st, "snapshot", newest, text, len);
+	json_gen_free(g);
+	return msg;
 }
 
 void
@@ -1233,7 +1290,6 @@ stream_broadcast_keyed(struct stream *st, stream_audience_cb *audience, void *ar
 	struct stream_client *cl;
 	struct stream_client *next;
 	struct stream_msg *msg;
-	struct buf b;
 
 	if (st == NULL)
 		return;
@@ -1255,14 +1311,8 @@ stream_broadcast_keyed(struct stream *st, stream_audience_cb *audience, void *ar
 	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
 		if (cl->batched || !stream_client_wants(cl, audience, arg))
 			continue;
-		if (msg == NULL) {
-			size_t n;
-
-			buf_init(&b);
-			stream_format(&b, type, id, json != NULL ? json : "", len);
-			n = b.len;
-			msg = stream_msg_new(st, buf_steal(&b, NULL), n); /* ours, for the loop */
-		}
+		if (msg == NULL) /* ours, for the loop */
+			msg = stream_msg_sse(st, type, id, json != NULL ? json : "", len);
 		stream_client_send_msg(cl, msg);
 	}
 	stream_msg_unref(msg);
@@ -1278,16 +1328,12 @@ stream_broadcast_filtered(struct stream *st, const char *type, uint64_t id, cons
 	struct stream_client *cl;
 	struct stream_client *next;
 	struct stream_msg *msg;
-	struct buf b;
 
 	if (!stream_type_ok(type) || (json == NULL && len > 0)) {
 		log_warning("sse broadcast refused: bad event type or data");
 		return;
 	}
-	buf_init(&b);
-	stream_format(&b, type, id, json != NULL ? json : "", len);
-	len = b.len;
-	msg = stream_msg_new(st, buf_steal(&b, NULL), len); /* ours, for the loop */
+	msg = stream_msg_sse(st, type, id, json != NULL ? json : "", len); /* ours, for the loop */
 	TAILQ_FOREACH_SAFE(cl, &st->clients, link, next) {
 		if (cl->worker_sid != NULL &&
 		    (worker_sid == NULL || strcmp(cl->worker_sid, worker_sid) == 0))
