@@ -200,13 +200,14 @@ struct stream {
 };
 
 /*
- * A message for the SSE text (len bytes; taken over), with one reference for
- * the caller. It is framed once as an HTTP chunk, so that a chunked reply
- * takes one reference to it per client and nothing else: evhttp's own
- * chunk API would allocate a framing buffer per client and message.
+ * A message with room for len bytes of SSE text at msg->text + msg->hdr,
+ * which the caller writes, and one reference for the caller. It is framed
+ * once as an HTTP chunk, so that a chunked reply takes one reference to it
+ * per client and nothing else: evhttp's own chunk API would allocate a
+ * framing buffer per client and message.
  */
 static struct stream_msg *
-stream_msg_new(struct stream *st, char *text, size_t len)
+stream_msg_alloc(struct stream *st, size_t len)
 {
 	struct stream_msg *msg = xcalloc(1, sizeof(*msg));
 	char size_line[24];
@@ -218,12 +219,20 @@ stream_msg_new(struct stream *st, char *text, size_t len)
 	msg->len = msg->hdr + len + 2;
 	msg->text = xmalloc(msg->len);
 	memcpy(msg->text, size_line, msg->hdr);
-	memcpy(msg->text + msg->hdr, text, len);
 	memcpy(msg->text + msg->hdr + len, "\r\n", 2);
-	free(text);
-	len = msg->len;
-	st->held_bytes += len;
+	st->held_bytes += msg->len;
 	st->n_msgs++;
+	return msg;
+}
+
+/* A message for the SSE text (len bytes; taken over). */
+static struct stream_msg *
+stream_msg_new(struct stream *st, char *text, size_t len)
+{
+	struct stream_msg *msg = stream_msg_alloc(st, len);
+
+	memcpy(msg->text + msg->hdr, text, len);
+	free(text);
 	return msg;
 }
 
@@ -364,21 +373,9 @@ stream_format(struct buf *b, const char *type, uint64_t id, const char *data, si
 static struct stream_msg *
 stream_msg_sse(struct stream *st, const char *type, uint64_t id, const char *data, size_t len)
 {
-	size_t sse = stream_sse_frame(NULL, type, id, data, len);
-	struct stream_msg *msg = xcalloc(1, sizeof(*msg));
-	char size_line[24];
-	int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", sse);
+	struct stream_msg *msg = stream_msg_alloc(st, stream_sse_frame(NULL, type, id, data, len));
 
-	msg->st = st;
-	msg->refs = 1;
-	msg->hdr = (size_t)n;
-	msg->len = msg->hdr + sse + 2;
-	msg->text = xmalloc(msg->len);
-	memcpy(msg->text, size_line, msg->hdr);
 	(void)stream_sse_frame(msg->text + msg->hdr, type, id, data, len);
-	memcpy(msg->text + msg->hdr + sse, "\r\n", 2);
-	st->held_bytes += msg->len;
-	st->n_msgs++;
 	return msg;
 }
 
