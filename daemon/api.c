@@ -150,14 +150,14 @@ api_readyz(struct api *a, struct evhttp_request *req)
 {
 	static const char body[] = "{\"status\":\"ready\"}";
 	const char *reason = "starting";
+	struct json_gen *g = NULL;
 
 	if (a->ready != NULL && a->ready(a->ready_arg, &reason)) {
 		if (a->warnings == NULL && a->detail == NULL) {
 			server_reply_json(req, 200, body, sizeof(body) - 1);
 			return;
 		}
-		struct json_gen *g = json_gen_new();
-
+		g = json_gen_new();
 		json_gen_object_open(g);
 		json_gen_kv_string(g, "status", "ready");
 		if (a->warnings != NULL) {
