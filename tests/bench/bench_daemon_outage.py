@@ -41,8 +41,9 @@ was not the event loop's epoll_wait (a blocking call on the loop).
   TRHUBD=... TRHUB_SIM=... tests/bench/bench_daemon_outage.py [--outage-s 300]
 
 Exit 1 when a webhook was not 2xx or took longer than --ack-max-ms (5 ms, the
-issue's target), memory grew past the bound, or convergence took longer than --converge-target-s (5 s, the issue's target); the numbers and
-their method go to doc/benchmarks.md.
+issue's target), memory grew past the bound, or convergence took longer than
+--converge-target-s (5 s, the issue's target); the numbers and their method go to
+doc/benchmarks.md.
 """
 
 import argparse

@@ -278,14 +278,8 @@ class Recorder:
                     status, body = r.status, r.body
                 except OSError as e:
                     status, body = 0, str(e).encode()
-                params = urllib.parse.parse_qsl(raw.decode('utf-8', 'replace'),
-                                                keep_blank_values=True)
-                with rec.cond:
-                    rec.records.append({'seq': len(rec.records), 'path': self.path,
-                                        'params': params, 'form': dict(params),
-                                        'status': status, 't_sent': t0,
-                                        't_done': time.monotonic()})
-                    rec.cond.notify_all()
+                rec.add(self.path, raw.decode('utf-8', 'replace'), status, t0,
+                        time.monotonic())
                 self.send_response(status or 502)
                 self.send_header('Content-Type', 'application/json')
                 self.send_header('Content-Length', str(len(body) if status not in (0, 204) else 0))
@@ -302,6 +296,16 @@ class Recorder:
         self.base_url = 'http://127.0.0.1:%d' % self.port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def add(self, path, raw, status, t_sent, t_done, **more):
+        """Records one forwarded callback (raw: its form body as text)."""
+        params = urllib.parse.parse_qsl(raw, keep_blank_values=True)
+        with self.cond:
+            self.records.append(dict({'seq': len(self.records), 'path': path,
+                                      'params': params, 'form': dict(params),
+                                      'status': status, 't_sent': t_sent,
+                                      't_done': t_done}, **more))
+            self.cond.notify_all()
 
     def events(self):
         with self.cond:
@@ -362,15 +366,9 @@ class ProcessRecorder(Recorder):
                 continue
             if len(parts) < 8 or parts[0] != 'REC':
                 continue
-            raw = parts[8] if len(parts) == 9 else ''
-            params = urllib.parse.parse_qsl(raw, keep_blank_values=True)
-            with self.cond:
-                self.records.append({'seq': len(self.records), 'path': parts[7],
-                                     'params': params, 'form': dict(params),
-                                     'status': int(parts[3]), 't_sent': float(parts[1]),
-                                     't_done': float(parts[2]), 'b_status': int(parts[6]),
-                                     'b_sent': float(parts[4]), 'b_done': float(parts[5])})
-                self.cond.notify_all()
+            self.add(parts[7], parts[8] if len(parts) == 9 else '', int(parts[3]),
+                     float(parts[1]), float(parts[2]), b_status=int(parts[6]),
+                     b_sent=float(parts[4]), b_done=float(parts[5]))
 
     def close(self):
         self.proc.kill()
